@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Ladle needs, and only those that are missing.
+# Idempotent: a second run installs nothing and takes about a second.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config ninja-build
+  libabsl-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
+  libopenblas-dev libdnnl-dev libmetis-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libsqlite3-dev prometheus-cpp-dev
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

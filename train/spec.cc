@@ -1,0 +1,421 @@
+#include "train/spec.h"
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "yaml-cpp/yaml.h"
+
+namespace ladle {
+namespace {
+
+absl::Status Invalid(const std::string& path, const std::string& msg) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", msg));
+}
+
+std::string Join(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+// Strict access to one YAML mapping: every key read is recorded, and Finish() rejects the rest.
+class MapReader {
+ public:
+  MapReader(YAML::Node node, std::string path) : node_(std::move(node)), path_(std::move(path)) {}
+
+  absl::Status CheckIsMap() const {
+    if (!node_.IsDefined() || node_.IsNull()) return absl::OkStatus();
+    if (!node_.IsMap()) {
+      return Invalid(path_.empty() ? "spec" : path_, "must be a mapping of key: value");
+    }
+    return absl::OkStatus();
+  }
+
+  bool Has(const std::string& key) {
+    seen_.insert(key);
+    return node_.IsMap() && node_[key].IsDefined() && !node_[key].IsNull();
+  }
+  YAML::Node Child(const std::string& key) {
+    seen_.insert(key);
+    return node_.IsMap() ? node_[key] : YAML::Node();
+  }
+  std::string PathOf(const std::string& key) const { return Join(path_, key); }
+
+  absl::Status Int(const std::string& key, int64_t* out, int64_t lo, int64_t hi) {
+    if (!Has(key)) return absl::OkStatus();
+    const YAML::Node n = node_[key];
+    int64_t v;
+    double d;
+    if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v)) {
+      // Accept integral floats like 1e3 written by tools, reject 1.5.
+      if (n.IsScalar() && YAML::convert<double>::decode(n, d) && std::isfinite(d) &&
+          d == std::floor(d) && std::fabs(d) < 9e15) {
+        v = static_cast<int64_t>(d);
+      } else {
+        return Invalid(PathOf(key), absl::StrCat("must be an integer, got '", Text(n), "'"));
+      }
+    }
+    if (v < lo || v > hi) {
+      return Invalid(PathOf(key), absl::StrCat("must be in [", lo, ", ", hi, "], got ", v));
+    }
+    *out = v;
+    return absl::OkStatus();
+  }
+
+  // lo/hi bounds; open_lo makes the lower bound exclusive.
+  absl::Status Double(const std::string& key, double* out, double lo, double hi,
+                      bool open_lo = false, bool open_hi = false) {
+    if (!Has(key)) return absl::OkStatus();
+    const YAML::Node n = node_[key];
+    double v;
+    if (!n.IsScalar() || !YAML::convert<double>::decode(n, v)) {
+      return Invalid(PathOf(key), absl::StrCat("must be a number, got '", Text(n), "'"));
+    }
+    if (!std::isfinite(v)) return Invalid(PathOf(key), "must be a finite number, got " + Text(n));
+    if (v < lo || v > hi || (open_lo && v == lo) || (open_hi && v == hi)) {
+      return Invalid(PathOf(key), absl::StrCat("must be in ", open_lo ? "(" : "[", lo, ", ", hi,
+                                               open_hi ? ")" : "]", ", got ", v));
+    }
+    *out = v;
+    return absl::OkStatus();
+  }
+
+  absl::Status Float(const std::string& key, float* out, double lo, double hi,
+                     bool open_lo = false, bool open_hi = false) {
+    double v = *out;
+    RETURN_IF_ERROR(Double(key, &v, lo, hi, open_lo, open_hi));
+    *out = static_cast<float>(v);
+    return absl::OkStatus();
+  }
+
+  absl::Status Bool(const std::string& key, bool* out) {
+    if (!Has(key)) return absl::OkStatus();
+    bool v;
+    if (!node_[key].IsScalar() || !YAML::convert<bool>::decode(node_[key], v)) {
+      return Invalid(PathOf(key), "must be true or false, got '" + Text(node_[key]) + "'");
+    }
+    *out = v;
+    return absl::OkStatus();
+  }
+
+  absl::Status String(const std::string& key, std::string* out,
+                      const std::vector<std::string>& allowed = {}) {
+    if (!Has(key)) return absl::OkStatus();
+    const YAML::Node n = node_[key];
+    if (!n.IsScalar()) return Invalid(PathOf(key), "must be a string");
+    const std::string v = n.Scalar();
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+      return Invalid(PathOf(key), absl::StrCat("unknown value '", v, "'; use one of: ",
+                                               absl::StrJoin(allowed, ", ")));
+    }
+    *out = v;
+    return absl::OkStatus();
+  }
+
+  absl::Status IntList(const std::string& key, std::vector<int64_t>* out, int64_t lo,
+                       int64_t hi) {
+    if (!Has(key)) return absl::OkStatus();
+    const YAML::Node n = node_[key];
+    if (!n.IsSequence()) return Invalid(PathOf(key), "must be a list of integers, e.g. [256, 256]");
+    std::vector<int64_t> values;
+    for (size_t i = 0; i < n.size(); ++i) {
+      int64_t v;
+      if (!n[i].IsScalar() || !YAML::convert<int64_t>::decode(n[i], v)) {
+        return Invalid(absl::StrCat(PathOf(key), "[", i, "]"), "must be an integer");
+      }
+      if (v < lo || v > hi) {
+        return Invalid(absl::StrCat(PathOf(key), "[", i, "]"),
+                       absl::StrCat("must be in [", lo, ", ", hi, "], got ", v));
+      }
+      values.push_back(v);
+    }
+    *out = std::move(values);
+    return absl::OkStatus();
+  }
+
+  // Rejects keys that were never asked for.
+  absl::Status Finish() const {
+    if (!node_.IsMap()) return absl::OkStatus();
+    for (const auto& kv : node_) {
+      const std::string key = kv.first.as<std::string>();
+      if (seen_.count(key) == 0) {
+        std::vector<std::string> known(seen_.begin(), seen_.end());
+        return Invalid(PathOf(key), absl::StrCat("unknown key; expected one of: ",
+                                                 absl::StrJoin(known, ", ")));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static std::string Text(const YAML::Node& n) {
+    if (n.IsScalar()) return n.Scalar();
+    if (n.IsSequence()) return "a list";
+    if (n.IsMap()) return "a mapping";
+    return "null";
+  }
+
+  YAML::Node node_;
+  std::string path_;
+  std::set<std::string> seen_;
+};
+
+constexpr int64_t kMaxWidth = 1 << 20;
+
+absl::Status ParseModel(MapReader& top, TrainSpec* spec) {
+  MapReader m(top.Child("model"), "model");
+  RETURN_IF_ERROR(m.CheckIsMap());
+  std::string type = "mlp";
+  RETURN_IF_ERROR(m.String("type", &type, {"mlp", "resmlp", "gcn"}));
+  ModelConfig& c = spec->model;
+  RETURN_IF_ERROR(m.Float("dropout", &c.dropout, 0.0, 1.0, false, true));
+  if (type == "mlp") {
+    c.type = ModelConfig::Type::kMlp;
+    c.hidden = {256};
+    RETURN_IF_ERROR(m.IntList("hidden", &c.hidden, 1, kMaxWidth));
+    std::string act = "relu";
+    RETURN_IF_ERROR(m.String("activation", &act, {"relu", "gelu"}));
+    c.activation = act == "relu" ? Activation::kRelu : Activation::kGelu;
+  } else if (type == "resmlp") {
+    c.type = ModelConfig::Type::kResMlp;
+    RETURN_IF_ERROR(m.Int("width", &c.width, 1, kMaxWidth));
+    RETURN_IF_ERROR(m.Int("blocks", &c.blocks, 0, 1024));
+    RETURN_IF_ERROR(m.Int("expansion", &c.expansion, 1, 64));
+  } else {
+    c.type = ModelConfig::Type::kGcn;
+    c.hidden = {128};
+    RETURN_IF_ERROR(m.IntList("hidden", &c.hidden, 1, kMaxWidth));
+  }
+  return m.Finish();
+}
+
+absl::Status ParseData(MapReader& top, TrainSpec* spec) {
+  MapReader d(top.Child("data"), "data");
+  RETURN_IF_ERROR(d.CheckIsMap());
+  std::string dataset = "fashion-mnist";
+  RETURN_IF_ERROR(d.String("dataset", &dataset, {"fashion-mnist", "csbm", "fashion-mnist-knn"}));
+  DataSpec& ds = spec->data;
+  if (dataset == "fashion-mnist") {
+    ds.kind = DataSpec::Kind::kFashionMnist;
+    RETURN_IF_ERROR(d.String("path", &ds.path));
+    RETURN_IF_ERROR(d.Double("val_fraction", &ds.val_fraction, 0.0, 1.0, false, true));
+    RETURN_IF_ERROR(d.Int("limit", &ds.limit, 0, 60000));
+  } else if (dataset == "csbm") {
+    ds.kind = DataSpec::Kind::kCsbm;
+    CsbmConfig& c = ds.csbm;
+    RETURN_IF_ERROR(d.Int("nodes", &c.nodes, 2, int64_t{1} << 30));
+    RETURN_IF_ERROR(d.Int("classes", &c.classes, 2, 1 << 16));
+    RETURN_IF_ERROR(d.Double("avg_degree", &c.avg_degree, 0.0, 1e6, true));
+    RETURN_IF_ERROR(d.Double("homophily", &c.homophily, 0.0, 1.0));
+    RETURN_IF_ERROR(d.Int("feature_dim", &c.feature_dim, 1, kMaxWidth));
+    RETURN_IF_ERROR(d.Double("separation", &c.separation, 0.0, 1e6));
+    RETURN_IF_ERROR(d.Double("train_fraction", &c.train_fraction, 0.0, 1.0, true, true));
+    RETURN_IF_ERROR(d.Double("val_fraction", &c.val_fraction, 0.0, 1.0, false, true));
+    int64_t seed = static_cast<int64_t>(c.seed);
+    RETURN_IF_ERROR(d.Int("seed", &seed, 0, std::numeric_limits<int64_t>::max()));
+    c.seed = seed;
+    if (c.classes > c.nodes) return Invalid("data.classes", "must not exceed data.nodes");
+    if (c.avg_degree >= c.nodes) return Invalid("data.avg_degree", "must be below data.nodes");
+    if (c.train_fraction + c.val_fraction >= 1.0) {
+      return Invalid("data.val_fraction", "train_fraction + val_fraction must be < 1 (test gets the rest)");
+    }
+  } else {
+    ds.kind = DataSpec::Kind::kFashionMnistKnn;
+    KnnConfig& c = ds.knn;
+    RETURN_IF_ERROR(d.String("path", &ds.path));
+    RETURN_IF_ERROR(d.Int("nodes", &c.nodes, 2, 70000));
+    RETURN_IF_ERROR(d.Int("k", &c.k, 1, 1000));
+    RETURN_IF_ERROR(d.Double("train_fraction", &c.train_fraction, 0.0, 1.0, true, true));
+    RETURN_IF_ERROR(d.Double("val_fraction", &c.val_fraction, 0.0, 1.0, false, true));
+    int64_t seed = static_cast<int64_t>(c.seed);
+    RETURN_IF_ERROR(d.Int("seed", &seed, 0, std::numeric_limits<int64_t>::max()));
+    c.seed = seed;
+    c.dir = ds.path;
+    if (c.k >= c.nodes) return Invalid("data.k", "must be below data.nodes");
+    if (c.train_fraction + c.val_fraction >= 1.0) {
+      return Invalid("data.val_fraction", "train_fraction + val_fraction must be < 1 (test gets the rest)");
+    }
+  }
+  return d.Finish();
+}
+
+absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
+  MapReader t(top.Child("train"), "train");
+  RETURN_IF_ERROR(t.CheckIsMap());
+  RETURN_IF_ERROR(t.Int("epochs", &spec->epochs, 1, 1000000));
+  RETURN_IF_ERROR(t.Int("batch_size", &spec->batch_size, 1, 1 << 20));
+  RETURN_IF_ERROR(t.Int("max_steps", &spec->max_steps, 0, int64_t{1} << 40));
+  RETURN_IF_ERROR(t.Int("log_every", &spec->log_every, 1, int64_t{1} << 40));
+  RETURN_IF_ERROR(t.Int("eval_every", &spec->eval_every, 1, 1000000));
+  int64_t seed = static_cast<int64_t>(spec->seed);
+  RETURN_IF_ERROR(t.Int("seed", &seed, 0, std::numeric_limits<int64_t>::max()));
+  spec->seed = seed;
+
+  MapReader o(t.Child("optimizer"), "train.optimizer");
+  RETURN_IF_ERROR(o.CheckIsMap());
+  OptimizerConfig& opt = spec->optimizer;
+  std::string name = "adamw";
+  RETURN_IF_ERROR(o.String("name", &name, {"adamw", "sgd"}));
+  opt.type = name == "adamw" ? OptimizerConfig::Type::kAdamW : OptimizerConfig::Type::kSgd;
+  if (opt.type == OptimizerConfig::Type::kSgd) opt.lr = 0.1f;
+  RETURN_IF_ERROR(o.Float("lr", &opt.lr, 0.0, 1e3, true));
+  RETURN_IF_ERROR(o.Float("weight_decay", &opt.weight_decay, 0.0, 1e3));
+  if (opt.type == OptimizerConfig::Type::kSgd) {
+    RETURN_IF_ERROR(o.Float("momentum", &opt.momentum, 0.0, 1.0, false, true));
+    RETURN_IF_ERROR(o.Bool("nesterov", &opt.nesterov));
+    if (opt.nesterov && opt.momentum == 0.0f) {
+      return Invalid("train.optimizer.nesterov", "needs momentum > 0");
+    }
+  } else {
+    RETURN_IF_ERROR(o.Float("beta1", &opt.beta1, 0.0, 1.0, false, true));
+    RETURN_IF_ERROR(o.Float("beta2", &opt.beta2, 0.0, 1.0, false, true));
+    RETURN_IF_ERROR(o.Float("eps", &opt.eps, 0.0, 1.0, true));
+  }
+  if (opt.lr * opt.weight_decay >= 1.0f) {
+    return Invalid("train.optimizer.weight_decay", "lr * weight_decay must be < 1");
+  }
+  RETURN_IF_ERROR(o.Finish());
+
+  MapReader s(t.Child("schedule"), "train.schedule");
+  RETURN_IF_ERROR(s.CheckIsMap());
+  ScheduleConfig& sc = spec->schedule;
+  std::string sname = "constant";
+  RETURN_IF_ERROR(s.String("name", &sname, {"constant", "cosine", "linear"}));
+  sc.type = sname == "constant" ? ScheduleConfig::Type::kConstant
+            : sname == "cosine" ? ScheduleConfig::Type::kCosine
+                                : ScheduleConfig::Type::kLinear;
+  RETURN_IF_ERROR(s.Int("warmup_steps", &sc.warmup_steps, 0, int64_t{1} << 40));
+  RETURN_IF_ERROR(s.Float("min_lr", &sc.min_lr, 0.0, 1e3));
+  if (sc.min_lr > opt.lr) return Invalid("train.schedule.min_lr", "must not exceed train.optimizer.lr");
+  RETURN_IF_ERROR(s.Finish());
+  return t.Finish();
+}
+
+}  // namespace
+
+absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("spec: malformed YAML at line ", e.mark.line + 1,
+                                                   ", column ", e.mark.column + 1, ": ", e.msg));
+  }
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError("spec: must be a mapping with model, data, train, device");
+  }
+  TrainSpec spec;
+  MapReader top(root, "");
+  try {
+    RETURN_IF_ERROR(ParseModel(top, &spec));
+    RETURN_IF_ERROR(ParseData(top, &spec));
+    RETURN_IF_ERROR(ParseTrain(top, &spec));
+    RETURN_IF_ERROR(top.String("device", &spec.device));
+    int64_t threads = 0;
+    RETURN_IF_ERROR(top.Int("threads", &threads, 0, 1024));
+    spec.threads = static_cast<int>(threads);
+    RETURN_IF_ERROR(top.Finish());
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("spec: ", e.msg));
+  }
+  if (spec.device != "auto" && spec.device != "cpu" && spec.device.rfind("cuda", 0) != 0) {
+    return Invalid("device", "unknown device '" + spec.device + "'; use auto, cpu, cuda or cuda:N");
+  }
+  if (spec.model.type == ModelConfig::Type::kGcn && !spec.data.is_graph()) {
+    return Invalid("model.type", "gcn needs a graph dataset (data.dataset: csbm or fashion-mnist-knn)");
+  }
+  return spec;
+}
+
+absl::StatusOr<TrainSpec> LoadTrainSpec(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("spec file ", path, " cannot be read"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseTrainSpec(ss.str());
+}
+
+namespace {
+// Floats print as their shortest decimal (0.001, not 0.0010000000474974513).
+double Num(float f) { return std::stod(absl::StrCat(f)); }
+}  // namespace
+
+nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
+  using J = nlohmann::ordered_json;
+  J model;
+  switch (s.model.type) {
+    case ModelConfig::Type::kMlp:
+      model = {{"type", "mlp"},
+               {"hidden", s.model.hidden},
+               {"activation", s.model.activation == Activation::kRelu ? "relu" : "gelu"}};
+      break;
+    case ModelConfig::Type::kResMlp:
+      model = {{"type", "resmlp"},
+               {"width", s.model.width},
+               {"blocks", s.model.blocks},
+               {"expansion", s.model.expansion}};
+      break;
+    case ModelConfig::Type::kGcn:
+      model = {{"type", "gcn"}, {"hidden", s.model.hidden}};
+      break;
+  }
+  model["dropout"] = Num(s.model.dropout);
+  J data;
+  switch (s.data.kind) {
+    case DataSpec::Kind::kFashionMnist:
+      data = {{"dataset", "fashion-mnist"},
+              {"path", s.data.path},
+              {"val_fraction", s.data.val_fraction},
+              {"limit", s.data.limit}};
+      break;
+    case DataSpec::Kind::kCsbm: {
+      const CsbmConfig& c = s.data.csbm;
+      data = {{"dataset", "csbm"},           {"nodes", c.nodes},
+              {"classes", c.classes},        {"avg_degree", c.avg_degree},
+              {"homophily", c.homophily},    {"feature_dim", c.feature_dim},
+              {"separation", c.separation},  {"train_fraction", c.train_fraction},
+              {"val_fraction", c.val_fraction}, {"seed", c.seed}};
+      break;
+    }
+    case DataSpec::Kind::kFashionMnistKnn: {
+      const KnnConfig& c = s.data.knn;
+      data = {{"dataset", "fashion-mnist-knn"}, {"path", s.data.path},
+              {"nodes", c.nodes},               {"k", c.k},
+              {"train_fraction", c.train_fraction}, {"val_fraction", c.val_fraction},
+              {"seed", c.seed}};
+      break;
+    }
+  }
+  const OptimizerConfig& o = s.optimizer;
+  J opt = {{"name", o.type == OptimizerConfig::Type::kAdamW ? "adamw" : "sgd"},
+           {"lr", Num(o.lr)},
+           {"weight_decay", Num(o.weight_decay)}};
+  if (o.type == OptimizerConfig::Type::kAdamW) {
+    opt["beta1"] = Num(o.beta1);
+    opt["beta2"] = Num(o.beta2);
+    opt["eps"] = Num(o.eps);
+  } else {
+    opt["momentum"] = Num(o.momentum);
+    opt["nesterov"] = o.nesterov;
+  }
+  const char* sched = s.schedule.type == ScheduleConfig::Type::kConstant ? "constant"
+                      : s.schedule.type == ScheduleConfig::Type::kCosine ? "cosine"
+                                                                         : "linear";
+  J train = {{"epochs", s.epochs},
+             {"batch_size", s.batch_size},
+             {"max_steps", s.max_steps},
+             {"log_every", s.log_every},
+             {"eval_every", s.eval_every},
+             {"seed", s.seed},
+             {"optimizer", opt},
+             {"schedule",
+              {{"name", sched}, {"warmup_steps", s.schedule.warmup_steps}, {"min_lr", Num(s.schedule.min_lr)}}}};
+  return J{{"model", model}, {"data", data}, {"train", train}, {"device", s.device},
+           {"threads", s.threads}};
+}
+
+}  // namespace ladle

@@ -1,0 +1,57 @@
+// The trial spec of `ladle-train` (docs/TRAIN_SPEC.md): parsing, validation and the resolved
+// form with every default filled in.
+//
+// Parsing is strict: unknown keys, wrong types and out-of-range values are INVALID_ARGUMENT
+// errors whose message starts with the key path (e.g. "train.optimizer.lr: must be > 0").
+#ifndef LADLE_TRAIN_SPEC_H_
+#define LADLE_TRAIN_SPEC_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "kernels/data/datasets.h"
+#include "kernels/models.h"
+#include "kernels/optim.h"
+#include "nlohmann/json.hpp"
+
+namespace ladle {
+
+struct DataSpec {
+  enum class Kind { kFashionMnist, kCsbm, kFashionMnistKnn };
+  Kind kind = Kind::kFashionMnist;
+  std::string path = kFashionMnistDir;  // fashion-mnist, fashion-mnist-knn
+  double val_fraction = 0.1;            // fashion-mnist
+  int64_t limit = 0;                    // fashion-mnist: keep this many training images
+  CsbmConfig csbm;
+  KnnConfig knn;
+
+  bool is_graph() const { return kind != Kind::kFashionMnist; }
+};
+
+struct TrainSpec {
+  ModelConfig model;
+  DataSpec data;
+  int64_t epochs = 1;
+  int64_t batch_size = 128;  // ignored by gcn (full graph per step)
+  int64_t max_steps = 0;     // > 0 stops early
+  int64_t log_every = 50;    // steps between metric lines
+  int64_t eval_every = 1;    // epochs between validation passes
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  uint64_t seed = 1;
+  std::string device = "auto";
+  int threads = 0;  // cpu: 0 = all cores
+};
+
+// Parses a YAML (or JSON) spec.
+absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text);
+absl::StatusOr<TrainSpec> LoadTrainSpec(const std::string& path);
+
+// Every field, defaults included, in the spec's own key layout (round-trips through
+// ParseTrainSpec).
+nlohmann::ordered_json SpecToJson(const TrainSpec& spec);
+
+}  // namespace ladle
+
+#endif  // LADLE_TRAIN_SPEC_H_

@@ -1,0 +1,189 @@
+// Real training runs on real data (CPU, 2 threads), each a few seconds at most.
+#include "train/trainer.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "gtest/gtest.h"
+#include "kernels/safetensors.h"
+
+namespace ladle {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string FreshDir(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "/trainer_test/" + name;
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+TrainResult RunSpec(const std::string& yaml, const std::string& dir, int64_t stop_at = 0,
+                const std::string& resume = "") {
+  auto spec = ParseTrainSpec(yaml);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  TrainOptions o;
+  o.out_dir = dir;
+  o.stop_at_step = stop_at;
+  o.resume_from = resume;
+  o.log_progress = false;
+  auto r = RunTrial(*spec, o);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : TrainResult{};
+}
+
+std::vector<Json> Metrics(const std::string& dir) {
+  std::ifstream in(dir + "/metrics.jsonl");
+  std::vector<Json> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(Json::parse(line));
+  return lines;
+}
+
+// The metrics that must be identical run to run (timings excluded).
+std::vector<std::string> Trajectory(const std::vector<Json>& lines) {
+  std::vector<std::string> out;
+  for (Json j : lines) {
+    j.erase("samples_per_second");
+    j.erase("elapsed_seconds");
+    out.push_back(j.dump());
+  }
+  return out;
+}
+
+TEST(Trainer, MlpReaches84PercentOnFashionMnistInOneEpoch) {
+  const std::string dir = FreshDir("mlp");
+  TrainResult r = RunSpec(R"(
+model: {type: mlp, hidden: [256]}
+data: {dataset: fashion-mnist, val_fraction: 0.1}
+train: {epochs: 1, batch_size: 128, optimizer: {name: adamw, lr: 0.001}, seed: 1}
+device: cpu
+threads: 2
+)", dir);
+  EXPECT_GE(r.summary["test_accuracy"].get<double>(), 0.84) << r.summary.dump(2);
+  EXPECT_EQ(r.summary["steps"], 422);  // ceil(54000 / 128)
+  EXPECT_EQ(r.summary["device"], "cpu");
+  // The artifacts a worker uploads.
+  for (const char* f : {"metrics.jsonl", "summary.json", "model.safetensors"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir + "/" + f)) << f;
+  }
+  auto model = ReadSafeTensors(dir + "/model.safetensors");
+  ASSERT_TRUE(model.ok());
+  ASSERT_NE(model->Find("layers.0.weight"), nullptr);
+  EXPECT_EQ(model->Find("layers.0.weight")->shape, (std::vector<int64_t>{256, 784}));
+  EXPECT_NE(model->Find("optimizer.adamw.exp_avg.layers.1.bias"), nullptr);
+  const auto lines = Metrics(dir);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_TRUE(lines.back().contains("val_accuracy"));
+  EXPECT_LT(lines.back()["train_loss"].get<double>(), 0.6);
+}
+
+TEST(Trainer, GcnBeatsMlpWhereFeaturesAloneAreWeak) {
+  const std::string graph = R"(
+data: {dataset: csbm, nodes: 3000, classes: 5, avg_degree: 10, homophily: 0.8, feature_dim: 32, separation: 1.0}
+train: {epochs: 100, batch_size: 1800, optimizer: {name: adamw, lr: 0.01, weight_decay: 0.0005}, log_every: 100}
+threads: 2
+)";
+  TrainResult mlp = RunSpec("model: {type: mlp, hidden: [64], dropout: 0.5}\n" + graph, FreshDir("csbm_mlp"));
+  TrainResult gcn = RunSpec("model: {type: gcn, hidden: [64], dropout: 0.5}\n" + graph, FreshDir("csbm_gcn"));
+  const double mlp_acc = mlp.summary["test_accuracy"], gcn_acc = gcn.summary["test_accuracy"];
+  EXPECT_LT(mlp_acc, 0.6) << "features alone should not suffice";
+  EXPECT_GT(gcn_acc, mlp_acc + 0.25) << "gcn " << gcn_acc << " vs mlp " << mlp_acc;
+}
+
+TEST(Trainer, GcnLearnsTheFashionMnistKnnGraph) {
+  TrainResult r = RunSpec(R"(
+model: {type: gcn, hidden: [64], dropout: 0.2}
+data: {dataset: fashion-mnist-knn, nodes: 3000, k: 8}
+train: {epochs: 60, optimizer: {name: adamw, lr: 0.01}}
+threads: 2
+)", FreshDir("knn"));
+  EXPECT_GT(r.summary["test_accuracy"].get<double>(), 0.7) << r.summary.dump(2);
+}
+
+TEST(Trainer, ResMlpAndSgdTrain) {
+  TrainResult r = RunSpec(R"(
+model: {type: resmlp, width: 128, blocks: 2, expansion: 2, dropout: 0.1}
+data: {dataset: fashion-mnist, limit: 6000}
+train:
+  epochs: 2
+  batch_size: 64
+  optimizer: {name: sgd, lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 0.0001}
+  schedule: {name: cosine, warmup_steps: 20}
+threads: 2
+)", FreshDir("resmlp"));
+  EXPECT_GT(r.summary["test_accuracy"].get<double>(), 0.75) << r.summary.dump(2);
+}
+
+constexpr char kSmallSpec[] = R"(
+model: {type: mlp, hidden: [64, 32], activation: gelu, dropout: 0.2}
+data: {dataset: fashion-mnist, limit: 3000}
+train: {epochs: 2, batch_size: 100, log_every: 7, optimizer: {name: adamw, lr: 0.002, weight_decay: 0.01}, schedule: {name: cosine, warmup_steps: 5}, seed: 5}
+threads: 2
+)";
+
+TEST(Trainer, SameSpecSameSeedSameThreadsGiveIdenticalMetrics) {
+  const std::string a = FreshDir("det_a"), b = FreshDir("det_b");
+  TrainResult ra = RunSpec(kSmallSpec, a);
+  TrainResult rb = RunSpec(kSmallSpec, b);
+  EXPECT_EQ(Trajectory(Metrics(a)), Trajectory(Metrics(b)));
+  EXPECT_EQ(ra.summary["test_accuracy"], rb.summary["test_accuracy"]);
+  EXPECT_EQ(ra.summary["final_train_loss"], rb.summary["final_train_loss"]);
+  // A different seed takes a different path.
+  std::string other = kSmallSpec;
+  other.replace(other.find("seed: 5"), 7, "seed: 6");
+  const std::string c = FreshDir("det_c");
+  RunSpec(other, c);
+  EXPECT_NE(Trajectory(Metrics(a)), Trajectory(Metrics(c)));
+}
+
+TEST(Trainer, ResumeFromAMidEpochCheckpointContinuesTheSameTrajectory) {
+  const std::string full = FreshDir("full"), split = FreshDir("split");
+  RunSpec(kSmallSpec, full);
+  // 27 steps per epoch: stop inside the first epoch, between log lines.
+  TrainResult stopped = RunSpec(kSmallSpec, split, /*stop_at=*/17);
+  ASSERT_TRUE(stopped.preempted);
+  ASSERT_TRUE(std::filesystem::exists(stopped.checkpoint_path));
+  TrainResult resumed = RunSpec(kSmallSpec, split, 0, stopped.checkpoint_path);
+  ASSERT_FALSE(resumed.preempted);
+  EXPECT_EQ(resumed.summary["resumed_from_step"], 17);
+  EXPECT_EQ(Trajectory(Metrics(full)), Trajectory(Metrics(split)));
+  auto a = ReadSafeTensors(full + "/model.safetensors");
+  auto b = ReadSafeTensors(split + "/model.safetensors");
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->tensors.size(), b->tensors.size());
+  for (size_t i = 0; i < a->tensors.size(); ++i) {
+    EXPECT_EQ(a->tensors[i].bytes, b->tensors[i].bytes) << a->tensors[i].name;
+  }
+}
+
+TEST(Trainer, ResumeRejectsACheckpointOfAnotherModel) {
+  const std::string dir = FreshDir("mismatch");
+  TrainResult stopped = RunSpec(kSmallSpec, dir, 3);
+  ASSERT_TRUE(stopped.preempted);
+  std::string other = kSmallSpec;
+  other.replace(other.find("[64, 32]"), 8, "[64, 16]");
+  auto spec = ParseTrainSpec(other);
+  TrainOptions o;
+  o.out_dir = dir;
+  o.resume_from = stopped.checkpoint_path;
+  o.log_progress = false;
+  auto r = RunTrial(*spec, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("layers.1.weight"), std::string::npos) << r.status();
+}
+
+TEST(Trainer, CudaWithoutAGpuIsAClearError) {
+  if (CudaDeviceCount() > 0) GTEST_SKIP() << "a GPU is present";
+  auto spec = ParseTrainSpec("device: cuda\ndata: {limit: 100}");
+  ASSERT_TRUE(spec.ok());
+  TrainOptions o;
+  o.out_dir = FreshDir("nocuda");
+  auto r = RunTrial(*spec, o);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("device: cpu"), std::string::npos) << r.status();
+}
+
+}  // namespace
+}  // namespace ladle

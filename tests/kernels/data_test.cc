@@ -101,7 +101,9 @@ TEST(Csbm, NormalizedAdjacencyIsSymmetricWithSelfLoops) {
     for (int32_t p = a.row_ptr[r]; p < a.row_ptr[r + 1]; ++p) {
       entries[{static_cast<int>(r), a.col_idx[p]}] = a.values[p];
       self |= a.col_idx[p] == r;
-      if (p > a.row_ptr[r]) EXPECT_LT(a.col_idx[p - 1], a.col_idx[p]);
+      if (p > a.row_ptr[r]) {
+        EXPECT_LT(a.col_idx[p - 1], a.col_idx[p]);
+      }
     }
     EXPECT_TRUE(self);
     const double deg = a.row_ptr[r + 1] - a.row_ptr[r];

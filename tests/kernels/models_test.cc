@@ -37,7 +37,9 @@ class ModelGradTest : public ::testing::Test {
     const float scale = 1.0f / rows_;
     EXPECT_TRUE(be_->SoftmaxCrossEntropy(*logits, y_.data(), rows_, classes_, scale,
                                          loss_.data(), with_grad ? dlogits_.data() : nullptr).ok());
-    if (with_grad) EXPECT_TRUE(m.Backward(dlogits_.data()).ok());
+    if (with_grad) {
+      EXPECT_TRUE(m.Backward(dlogits_.data()).ok());
+    }
     auto host = *loss_.ToHost();
     double s = 0;
     for (float v : host) s += v;

@@ -187,3 +187,25 @@ TEST(Trainer, CudaWithoutAGpuIsAClearError) {
 
 }  // namespace
 }  // namespace ladle
+
+namespace ladle {
+namespace {
+
+// A stop after whole epochs (with validation passes behind it) must checkpoint cleanly too.
+TEST(Trainer, StopAfterSeveralEpochsCheckpointsAndResumes) {
+  const std::string spec = R"(
+model: {type: mlp, hidden: [64]}
+data: {limit: 2000}
+train: {epochs: 5, batch_size: 200, log_every: 5}
+threads: 1
+)";
+  const std::string dir = FreshDir("late_stop");
+  TrainResult stopped = RunSpec(spec, dir, /*stop_at=*/23);
+  ASSERT_TRUE(stopped.preempted);
+  TrainResult resumed = RunSpec(spec, dir, 0, stopped.checkpoint_path);
+  EXPECT_EQ(resumed.summary["steps"], 45);
+  EXPECT_EQ(resumed.summary["epochs"], 5);
+}
+
+}  // namespace
+}  // namespace ladle

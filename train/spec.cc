@@ -204,6 +204,9 @@ absl::Status ParseData(MapReader& top, TrainSpec* spec) {
     RETURN_IF_ERROR(d.String("path", &ds.path));
     RETURN_IF_ERROR(d.Double("val_fraction", &ds.val_fraction, 0.0, 1.0, false, true));
     RETURN_IF_ERROR(d.Int("limit", &ds.limit, 0, 60000));
+    int64_t seed = static_cast<int64_t>(ds.seed);
+    RETURN_IF_ERROR(d.Int("seed", &seed, 0, std::numeric_limits<int64_t>::max()));
+    ds.seed = seed;
   } else if (dataset == "csbm") {
     ds.kind = DataSpec::Kind::kCsbm;
     CsbmConfig& c = ds.csbm;
@@ -370,7 +373,8 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
       data = {{"dataset", "fashion-mnist"},
               {"path", s.data.path},
               {"val_fraction", s.data.val_fraction},
-              {"limit", s.data.limit}};
+              {"limit", s.data.limit},
+              {"seed", s.data.seed}};
       break;
     case DataSpec::Kind::kCsbm: {
       const CsbmConfig& c = s.data.csbm;

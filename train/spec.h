@@ -23,6 +23,8 @@ struct DataSpec {
   std::string path = kFashionMnistDir;  // fashion-mnist, fashion-mnist-knn
   double val_fraction = 0.1;            // fashion-mnist
   int64_t limit = 0;                    // fashion-mnist: keep this many training images
+  uint64_t seed = 1;                    // fashion-mnist: the train/val split (not train.seed, so
+                                        // trials of different seeds share one validation set)
   CsbmConfig csbm;
   KnnConfig knn;
 

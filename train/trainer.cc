@@ -101,7 +101,7 @@ class Trial {
 
     if (!spec_.data.is_graph()) {
       ASSIGN_OR_RETURN(DenseSplits d, LoadFashionMnist(spec_.data.path, spec_.data.val_fraction,
-                                                       spec_.seed, spec_.data.limit));
+                                                       spec_.data.seed, spec_.data.limit));
       RETURN_IF_ERROR(LoadDense(std::move(d)));
     } else {
       Graph g;

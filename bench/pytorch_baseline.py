@@ -35,6 +35,11 @@ def read_safetensors(path):
     return out
 
 
+def sync(t):
+    if t.is_cuda:
+        torch.cuda.synchronize()
+
+
 def accuracy(logits, y):
     return (logits.argmax(1) == y).float().mean().item()
 
@@ -48,13 +53,13 @@ def run_mlp(args, d):
         layers.append(torch.nn.Linear(dims[i], dims[i + 1]))
         if i + 2 < len(dims):
             layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
+    model = torch.nn.Sequential(*layers).to(x.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     n = x.shape[0]
     train_seconds, samples = 0.0, 0
     gen = torch.Generator().manual_seed(args.seed)
     for _ in range(args.epochs):
-        perm = torch.randperm(n, generator=gen)
+        perm = torch.randperm(n, generator=gen).to(x.device)
         for i in range(0, n, args.batch):
             idx = perm[i:i + args.batch]
             t0 = time.perf_counter()
@@ -63,6 +68,7 @@ def run_mlp(args, d):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            sync(x)
             train_seconds += time.perf_counter() - t0
             samples += len(idx)
     with torch.no_grad():
@@ -79,7 +85,8 @@ def run_gcn(args, d):
     adj = torch.sparse_csr_tensor(d["adj_row_ptr"].long(), d["adj_col_idx"].long(),
                                   d["adj_values"], size=(n, n))
     dims = [x.shape[1]] + args.hidden + [int(y.max()) + 1]
-    lins = torch.nn.ModuleList(torch.nn.Linear(dims[i], dims[i + 1]) for i in range(len(dims) - 1))
+    lins = torch.nn.ModuleList(
+        torch.nn.Linear(dims[i], dims[i + 1]) for i in range(len(dims) - 1)).to(x.device)
     opt = torch.optim.AdamW(lins.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     train_nodes, test_nodes = d["train_nodes"].long(), d["test_nodes"].long()
 
@@ -99,6 +106,7 @@ def run_gcn(args, d):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        sync(x)
         train_seconds += time.perf_counter() - t0
     with torch.no_grad():
         test = accuracy(forward(False)[test_nodes], y[test_nodes])
@@ -118,9 +126,10 @@ def main():
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    d = read_safetensors(args.data)
+    d = {k: v.to(args.device) for k, v in read_safetensors(args.data).items()}
     result = run_mlp(args, d) if args.model == "mlp" else run_gcn(args, d)
     result["threads"] = torch.get_num_threads()
     result["torch"] = torch.__version__

@@ -102,7 +102,7 @@ def err(name):
 print("\nGPU check")
 import re
 text = open(os.path.join(out, "backend_test.txt")).read()
-counts = {k: int(m.group(1)) if (m := re.search(rf"\[  {k}  \] (\d+) test", text)) else 0
+counts = {k: int(m.group(1)) if (m := re.search(rf"\[\s+{k}\s+\] (\d+) test", text)) else 0
           for k in ("PASSED", "SKIPPED", "FAILED")}
 print(f"CUDA vs CPU reference (backend_test): {counts['PASSED']} passed, {counts['FAILED']} failed, "
       f"{counts['SKIPPED']} skipped (skips = CUDA cases without a GPU)")

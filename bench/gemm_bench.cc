@@ -1,6 +1,7 @@
-// CPU GEMM: oneDNN vs OpenBLAS on the shapes one training step of the MLP 784-1024-1024-10
-// runs (forward, weight gradient, input gradient), fp32. Prints GFLOP/s per library and shape.
-// The faster library is LADLE_CPU_GEMM's default (docs/PERFORMANCE.md has the figures).
+// CPU GEMM: oneDNN vs OpenBLAS on the shapes one training step of the MLP
+// 784-1024-1024-10 runs (forward, weight gradient, input gradient), fp32.
+// Prints GFLOP/s per library and shape. The faster library is LADLE_CPU_GEMM's
+// default (docs/PERFORMANCE.md has the figures).
 //
 //   build/bin/gemm_bench --threads=2
 #include <cstdio>
@@ -33,7 +34,8 @@ std::vector<Shape> StepShapes(int64_t b) {
   return s;
 }
 
-void BM_TrainingStepGemms(benchmark::State& state, CpuGemmLibrary lib, int64_t batch) {
+void BM_TrainingStepGemms(benchmark::State& state, CpuGemmLibrary lib,
+                          int64_t batch) {
   const std::vector<Shape> shapes = StepShapes(batch);
   std::vector<std::vector<float>> a, b, c;
   Rng rng(1);
@@ -49,14 +51,14 @@ void BM_TrainingStepGemms(benchmark::State& state, CpuGemmLibrary lib, int64_t b
   for (auto _ : state) {
     for (size_t i = 0; i < shapes.size(); ++i) {
       const Shape& s = shapes[i];
-      auto st = CpuSgemm(lib, s.ta, s.tb, s.m, s.n, s.k, 1.0f, a[i].data(), b[i].data(), 0.0f,
-                         c[i].data());
+      auto st = CpuSgemm(lib, s.ta, s.tb, s.m, s.n, s.k, 1.0f, a[i].data(),
+                         b[i].data(), 0.0f, c[i].data());
       if (!st.ok()) state.SkipWithError(std::string(st.message()).c_str());
     }
     benchmark::DoNotOptimize(c[0].data());
   }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(flops * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      flops * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
 }  // namespace
@@ -65,14 +67,18 @@ void BM_TrainingStepGemms(benchmark::State& state, CpuGemmLibrary lib, int64_t b
 int main(int argc, char** argv) {
   int threads = 2;
   for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--threads=", 10) == 0) threads = std::atoi(argv[i] + 10);
+    if (std::strncmp(argv[i], "--threads=", 10) == 0)
+      threads = std::atoi(argv[i] + 10);
   }
   ladle::SetCpuThreads(threads);
   for (int64_t batch : {128, 512}) {
-    for (auto lib : {ladle::CpuGemmLibrary::kOneDnn, ladle::CpuGemmLibrary::kOpenBlas}) {
-      const std::string name = "mlp_step_gemms/" + ladle::CpuGemmLibraryName(lib) + "/batch" +
+    for (auto lib :
+         {ladle::CpuGemmLibrary::kOneDnn, ladle::CpuGemmLibrary::kOpenBlas}) {
+      const std::string name = "mlp_step_gemms/" +
+                               ladle::CpuGemmLibraryName(lib) + "/batch" +
                                std::to_string(batch);
-      benchmark::RegisterBenchmark(name.c_str(), ladle::BM_TrainingStepGemms, lib, batch)
+      benchmark::RegisterBenchmark(name.c_str(), ladle::BM_TrainingStepGemms,
+                                   lib, batch)
           ->Unit(benchmark::kMillisecond)
           ->MinTime(1.0)
           ->UseRealTime();

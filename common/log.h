@@ -1,6 +1,7 @@
 // A tiny logging shim: Debian's absl (20220623) has no absl/log.
 // LOG(INFO) << "..."; writes one line to stderr with level, time, file:line.
-// LOG(FATAL) aborts after writing. Thread-safe: each line is written with one fwrite.
+// LOG(FATAL) aborts after writing. Thread-safe: each line is written with one
+// fwrite.
 #ifndef LADLE_COMMON_LOG_H_
 #define LADLE_COMMON_LOG_H_
 
@@ -21,7 +22,8 @@ class LogMessage {
   std::ostringstream stream_;
 };
 
-// Messages below this level are dropped (default kInfo; LADLE_LOG_LEVEL=warning|error).
+// Messages below this level are dropped (default kInfo;
+// LADLE_LOG_LEVEL=warning|error).
 LogSeverity MinLogSeverity();
 
 }  // namespace ladle
@@ -31,6 +33,7 @@ LogSeverity MinLogSeverity();
 #define LADLE_LOG_ERROR ::ladle::LogSeverity::kError
 #define LADLE_LOG_FATAL ::ladle::LogSeverity::kFatal
 
-#define LOG(level) ::ladle::LogMessage(LADLE_LOG_##level, __FILE__, __LINE__).stream()
+#define LOG(level) \
+  ::ladle::LogMessage(LADLE_LOG_##level, __FILE__, __LINE__).stream()
 
 #endif  // LADLE_COMMON_LOG_H_

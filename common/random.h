@@ -1,10 +1,11 @@
 // Deterministic random numbers.
 //
-// CounterHash gives a stateless uniform number for (seed, counter): dropout masks and shuffles
-// depend only on the seed and a position, so CPU and CUDA draw identical masks and a resumed run
-// reproduces the same stream. Rng is a small sequential generator (SplitMix64-seeded
-// xoshiro256**) for data generation and parameter initialisation. Neither is thread-safe; use
-// one Rng per thread.
+// CounterHash gives a stateless uniform number for (seed, counter): dropout
+// masks and shuffles depend only on the seed and a position, so CPU and CUDA
+// draw identical masks and a resumed run reproduces the same stream. Rng is a
+// small sequential generator (SplitMix64-seeded xoshiro256**) for data
+// generation and parameter initialisation. Neither is thread-safe; use one Rng
+// per thread.
 #ifndef LADLE_COMMON_RANDOM_H_
 #define LADLE_COMMON_RANDOM_H_
 
@@ -57,11 +58,12 @@ class Rng {
   // Uniform in [0, 1).
   double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
 
-  // Uniform integer in [0, n); n > 0. Lemire's unbiased method is overkill here; the modulo
-  // bias for n < 2^32 is below 2^-32.
+  // Uniform integer in [0, n); n > 0. Lemire's unbiased method is overkill
+  // here; the modulo bias for n < 2^32 is below 2^-32.
   uint64_t Below(uint64_t n) { return Next() % n; }
 
-  // Standard normal (Box-Muller; one value per call for simplicity and reproducibility).
+  // Standard normal (Box-Muller; one value per call for simplicity and
+  // reproducibility).
   double Normal() {
     double u1 = Uniform();
     while (u1 <= 0.0) u1 = Uniform();

@@ -20,7 +20,8 @@
   if (!tmp.ok()) return tmp.status();           \
   lhs = std::move(*tmp)
 
-// `ASSIGN_OR_RETURN(auto x, F());` declares x from a StatusOr or returns its error.
+// `ASSIGN_OR_RETURN(auto x, F());` declares x from a StatusOr or returns its
+// error.
 #define ASSIGN_OR_RETURN(lhs, rexpr) \
   ASSIGN_OR_RETURN_IMPL_(LADLE_CONCAT_(ladle_statusor_, __LINE__), lhs, rexpr)
 

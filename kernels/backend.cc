@@ -7,13 +7,15 @@
 
 namespace ladle {
 
-absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const Device& device, int threads) {
+absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const Device& device,
+                                                       int threads) {
   if (device.kind == DeviceKind::kCpu) return CreateCpuBackend(threads);
 #ifdef LADLE_HAVE_CUDA
   return CreateCudaBackend(device.index);
 #else
   return absl::FailedPreconditionError(
-      "device: cuda was asked for but this build has no CUDA backend; use device: cpu");
+      "device: cuda was asked for but this build has no CUDA backend; use "
+      "device: cpu");
 #endif
 }
 

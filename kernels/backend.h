@@ -1,15 +1,18 @@
-// The compute backend interface: memory and the ops training needs, on one device.
+// The compute backend interface: memory and the ops training needs, on one
+// device.
 //
-// All tensors are dense row-major fp32 (labels and indices int32) in the backend's own memory;
-// pointers passed to ops must come from this backend's Allocate. Ops are asynchronous on
-// devices that queue work (CUDA): results are visible to the host after a copy back or
-// Synchronize(). Every op checks its arguments and returns INVALID_ARGUMENT on bad shapes;
-// device errors come back as INTERNAL with file:line. On error outputs are unspecified.
+// All tensors are dense row-major fp32 (labels and indices int32) in the
+// backend's own memory; pointers passed to ops must come from this backend's
+// Allocate. Ops are asynchronous on devices that queue work (CUDA): results are
+// visible to the host after a copy back or Synchronize(). Every op checks its
+// arguments and returns INVALID_ARGUMENT on bad shapes; device errors come back
+// as INTERNAL with file:line. On error outputs are unspecified.
 //
 // Thread safety: a Backend is used by one thread at a time.
 //
-// Each op has a plain CPU reference in kernels/cpu/ref_ops.h; the CPU backend runs those (GEMM
-// goes to a BLAS library), the CUDA backend is tested against them.
+// Each op has a plain CPU reference in kernels/cpu/ref_ops.h; the CPU backend
+// runs those (GEMM goes to a BLAS library), the CUDA backend is tested against
+// them.
 #ifndef LADLE_KERNELS_BACKEND_H_
 #define LADLE_KERNELS_BACKEND_H_
 
@@ -25,7 +28,8 @@ namespace ladle {
 
 enum class Activation { kRelu, kGelu };
 
-// A sparse matrix in CSR form in backend memory (see DeviceCsr in kernels/tensor.h).
+// A sparse matrix in CSR form in backend memory (see DeviceCsr in
+// kernels/tensor.h).
 struct CsrView {
   int64_t rows = 0;
   int64_t cols = 0;
@@ -59,94 +63,125 @@ class Backend {
   // A short description (library versions, threads) for summaries and logs.
   virtual std::string Describe() const = 0;
 
-  // --- Memory ---------------------------------------------------------------------------
-  // Returns zero-initialised memory of at least `bytes`; counted by allocation_count().
+  // --- Memory
+  // ---------------------------------------------------------------------------
+  // Returns zero-initialised memory of at least `bytes`; counted by
+  // allocation_count().
   virtual absl::StatusOr<void*> Allocate(size_t bytes) = 0;
   virtual void Free(void* ptr) = 0;
-  virtual absl::Status CopyToDevice(void* dst, const void* host_src, size_t bytes) = 0;
-  virtual absl::Status CopyToHost(void* host_dst, const void* src, size_t bytes) = 0;
-  virtual absl::Status CopyOnDevice(void* dst, const void* src, size_t bytes) = 0;
+  virtual absl::Status CopyToDevice(void* dst, const void* host_src,
+                                    size_t bytes) = 0;
+  virtual absl::Status CopyToHost(void* host_dst, const void* src,
+                                  size_t bytes) = 0;
+  virtual absl::Status CopyOnDevice(void* dst, const void* src,
+                                    size_t bytes) = 0;
   virtual absl::Status Synchronize() = 0;
-  // Number of Allocate calls so far: lets tests prove a training step allocates nothing.
+  // Number of Allocate calls so far: lets tests prove a training step allocates
+  // nothing.
   int64_t allocation_count() const { return allocation_count_; }
 
-  // --- Dense linear algebra ----------------------------------------------------------------
-  // C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C, all row-major and contiguous:
+  // --- Dense linear algebra
+  // ---------------------------------------------------------------- C[m,n] =
+  // alpha * op(A)[m,k] * op(B)[k,n] + beta * C, all row-major and contiguous:
   // A is [m,k] (or [k,m] when trans_a), B is [k,n] (or [n,k] when trans_b).
-  virtual absl::Status Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                            float alpha, const float* a, const float* b, float beta,
-                            float* c) = 0;
+  virtual absl::Status Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n,
+                            int64_t k, float alpha, const float* a,
+                            const float* b, float beta, float* c) = 0;
   // y[r,c] += bias[c].
-  virtual absl::Status AddBias(float* y, const float* bias, int64_t rows, int64_t cols) = 0;
+  virtual absl::Status AddBias(float* y, const float* bias, int64_t rows,
+                               int64_t cols) = 0;
   // db[c] = sum_r dy[r,c] (overwrites).
-  virtual absl::Status BiasGrad(const float* dy, int64_t rows, int64_t cols, float* db) = 0;
+  virtual absl::Status BiasGrad(const float* dy, int64_t rows, int64_t cols,
+                                float* db) = 0;
   // y += alpha * x.
-  virtual absl::Status Axpy(float alpha, const float* x, float* y, int64_t n) = 0;
+  virtual absl::Status Axpy(float alpha, const float* x, float* y,
+                            int64_t n) = 0;
   virtual absl::Status Fill(float* x, int64_t n, float value) = 0;
 
-  // --- Elementwise ------------------------------------------------------------------------
-  virtual absl::Status ActivationForward(Activation act, const float* x, float* y,
-                                         int64_t n) = 0;
+  // --- Elementwise
+  // ------------------------------------------------------------------------
+  virtual absl::Status ActivationForward(Activation act, const float* x,
+                                         float* y, int64_t n) = 0;
   // dx = dy * act'(x); dx may alias dy.
-  virtual absl::Status ActivationBackward(Activation act, const float* x, const float* dy,
-                                          float* dx, int64_t n) = 0;
-  // mask[i] = keep ? 1/(1-p) : 0 with keep iff CounterUniform(seed, offset + i) >= p;
-  // y = x * mask. y may alias x.
-  virtual absl::Status DropoutForward(const float* x, float* y, float* mask, int64_t n, float p,
-                                      uint64_t seed, uint64_t offset) = 0;
+  virtual absl::Status ActivationBackward(Activation act, const float* x,
+                                          const float* dy, float* dx,
+                                          int64_t n) = 0;
+  // mask[i] = keep ? 1/(1-p) : 0 with keep iff CounterUniform(seed, offset + i)
+  // >= p; y = x * mask. y may alias x.
+  virtual absl::Status DropoutForward(const float* x, float* y, float* mask,
+                                      int64_t n, float p, uint64_t seed,
+                                      uint64_t offset) = 0;
   // dx = dy * mask; dx may alias dy.
-  virtual absl::Status DropoutBackward(const float* dy, const float* mask, float* dx,
-                                       int64_t n) = 0;
+  virtual absl::Status DropoutBackward(const float* dy, const float* mask,
+                                       float* dx, int64_t n) = 0;
 
-  // --- Normalisation ----------------------------------------------------------------------
-  // Per row: y = (x - mean) * rstd * gamma + beta; saves mean[rows], rstd[rows].
-  virtual absl::Status LayerNormForward(const float* x, const float* gamma, const float* beta,
-                                        float* y, float* mean, float* rstd, int64_t rows,
+  // --- Normalisation
+  // ---------------------------------------------------------------------- Per
+  // row: y = (x - mean) * rstd * gamma + beta; saves mean[rows], rstd[rows].
+  virtual absl::Status LayerNormForward(const float* x, const float* gamma,
+                                        const float* beta, float* y,
+                                        float* mean, float* rstd, int64_t rows,
                                         int64_t cols, float eps) = 0;
   // dx (overwrites), dgamma and dbeta (overwrite).
-  virtual absl::Status LayerNormBackward(const float* x, const float* gamma, const float* mean,
-                                         const float* rstd, const float* dy, float* dx,
-                                         float* dgamma, float* dbeta, int64_t rows,
-                                         int64_t cols) = 0;
+  virtual absl::Status LayerNormBackward(const float* x, const float* gamma,
+                                         const float* mean, const float* rstd,
+                                         const float* dy, float* dx,
+                                         float* dgamma, float* dbeta,
+                                         int64_t rows, int64_t cols) = 0;
 
-  // --- Loss and metrics -------------------------------------------------------------------
-  // Fused softmax cross-entropy. Rows whose label is < 0 are ignored (loss 0, gradient 0).
-  // row_loss[r] = -log softmax(logits[r])[label[r]];
-  // dlogits[r] = (softmax(logits[r]) - onehot(label[r])) * grad_scale. dlogits may be null.
-  virtual absl::Status SoftmaxCrossEntropy(const float* logits, const int32_t* labels,
-                                           int64_t rows, int64_t cols, float grad_scale,
+  // --- Loss and metrics
+  // ------------------------------------------------------------------- Fused
+  // softmax cross-entropy. Rows whose label is < 0 are ignored (loss 0,
+  // gradient 0). A label >= cols is INVALID_ARGUMENT on the CPU; the CUDA
+  // backend (which cannot check without a device sync) ignores such rows.
+  // Datasets are validated when loaded. row_loss[r] = -log
+  // softmax(logits[r])[label[r]]; dlogits[r] = (softmax(logits[r]) -
+  // onehot(label[r])) * grad_scale. dlogits may be null.
+  virtual absl::Status SoftmaxCrossEntropy(const float* logits,
+                                           const int32_t* labels, int64_t rows,
+                                           int64_t cols, float grad_scale,
                                            float* row_loss, float* dlogits) = 0;
   // *acc += scale * sum(x[0..n)), summed in a fixed order (deterministic).
-  virtual absl::Status SumInto(const float* x, int64_t n, float scale, float* acc) = 0;
+  virtual absl::Status SumInto(const float* x, int64_t n, float scale,
+                               float* acc) = 0;
   // out[r] = argmax_c logits[r,c] (first on ties).
-  virtual absl::Status ArgmaxRows(const float* logits, int64_t rows, int64_t cols,
-                                  int32_t* out) = 0;
+  virtual absl::Status ArgmaxRows(const float* logits, int64_t rows,
+                                  int64_t cols, int32_t* out) = 0;
 
-  // --- Data movement ----------------------------------------------------------------------
+  // --- Data movement
+  // ----------------------------------------------------------------------
   // dst[i,:] = src[index[i],:] for i < rows.
-  virtual absl::Status GatherRows(const float* src, const int32_t* index, int64_t rows,
-                                  int64_t cols, float* dst) = 0;
-  virtual absl::Status GatherLabels(const int32_t* src, const int32_t* index, int64_t rows,
-                                    int32_t* dst) = 0;
+  virtual absl::Status GatherRows(const float* src, const int32_t* index,
+                                  int64_t rows, int64_t cols, float* dst) = 0;
+  virtual absl::Status GatherLabels(const int32_t* src, const int32_t* index,
+                                    int64_t rows, int32_t* dst) = 0;
 
-  // --- Sparse -----------------------------------------------------------------------------
+  // --- Sparse
+  // -----------------------------------------------------------------------------
   // y[a.rows, cols] = A * x[a.cols, cols] (overwrites y).
-  virtual absl::Status SpMM(const CsrView& a, const float* x, int64_t cols, float* y) = 0;
+  virtual absl::Status SpMM(const CsrView& a, const float* x, int64_t cols,
+                            float* y) = 0;
 
-  // --- Optimizers (PyTorch semantics) ----------------------------------------------------
-  // Decoupled weight decay: p -= lr*wd*p; Adam moments m, v; bias-corrected update.
-  virtual absl::Status AdamWUpdate(float* param, const float* grad, float* m, float* v,
-                                   int64_t n, const AdamWParams& hp) = 0;
-  // g' = g + wd*p; buf = momentum*buf + g'; step = nesterov ? g' + momentum*buf : buf.
-  virtual absl::Status SgdUpdate(float* param, const float* grad, float* momentum_buf,
-                                 int64_t n, const SgdParams& hp) = 0;
+  // --- Optimizers (PyTorch semantics)
+  // ---------------------------------------------------- Decoupled weight
+  // decay: p -= lr*wd*p; Adam moments m, v; bias-corrected update.
+  virtual absl::Status AdamWUpdate(float* param, const float* grad, float* m,
+                                   float* v, int64_t n,
+                                   const AdamWParams& hp) = 0;
+  // g' = g + wd*p; buf = momentum*buf + g'; step = nesterov ? g' + momentum*buf
+  // : buf.
+  virtual absl::Status SgdUpdate(float* param, const float* grad,
+                                 float* momentum_buf, int64_t n,
+                                 const SgdParams& hp) = 0;
 
  protected:
   int64_t allocation_count_ = 0;
 };
 
-// Creates the backend for `device`. `threads` applies to the CPU backend (0 = all cores).
-absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const Device& device, int threads);
+// Creates the backend for `device`. `threads` applies to the CPU backend (0 =
+// all cores).
+absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const Device& device,
+                                                       int threads);
 
 }  // namespace ladle
 

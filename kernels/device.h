@@ -3,9 +3,9 @@
 #define LADLE_KERNELS_DEVICE_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace ladle {
 
@@ -16,19 +16,23 @@ struct Device {
   int index = 0;  // CUDA ordinal; 0 for the CPU.
 
   std::string ToString() const;
-  bool operator==(const Device& o) const { return kind == o.kind && index == o.index; }
+  bool operator==(const Device& o) const {
+    return kind == o.kind && index == o.index;
+  }
 };
 
 // True when this binary was built with the CUDA backend.
 bool CudaBackendBuilt();
 
-// Number of usable CUDA devices: 0 when the backend was not built, no driver is installed, or
-// no GPU is present (cudaGetDeviceCount's error is treated as zero GPUs). Thread-safe.
+// Number of usable CUDA devices: 0 when the backend was not built, no driver is
+// installed, or no GPU is present (cudaGetDeviceCount's error is treated as
+// zero GPUs). Thread-safe.
 int CudaDeviceCount();
 
-// Resolves a device spec: "auto" (first GPU if any, else CPU), "cpu", "cuda" (= "cuda:0") or
-// "cuda:N". Asking for CUDA where none exists gives FAILED_PRECONDITION that says why (not
-// built, or no GPU/driver) and how to fall back.
+// Resolves a device spec: "auto" (first GPU if any, else CPU), "cpu", "cuda" (=
+// "cuda:0") or "cuda:N". Asking for CUDA where none exists gives
+// FAILED_PRECONDITION that says why (not built, or no GPU/driver) and how to
+// fall back.
 absl::StatusOr<Device> ResolveDevice(absl::string_view spec);
 
 }  // namespace ladle

@@ -1,6 +1,7 @@
-// Layer building blocks used by the models: each keeps its parameter indices and runs forward
-// and backward through a Backend. Activations are owned by the model (workspace allocated once
-// for max_batch), so a training step allocates nothing.
+// Layer building blocks used by the models: each keeps its parameter indices
+// and runs forward and backward through a Backend. Activations are owned by the
+// model (workspace allocated once for max_batch), so a training step allocates
+// nothing.
 #ifndef LADLE_KERNELS_LAYERS_H_
 #define LADLE_KERNELS_LAYERS_H_
 
@@ -15,25 +16,32 @@ namespace ladle {
 class LinearLayer {
  public:
   LinearLayer() = default;
-  LinearLayer(ParamStore& store, const std::string& name, int64_t in, int64_t out, bool bias)
+  LinearLayer(ParamStore& store, const std::string& name, int64_t in,
+              int64_t out, bool bias)
       : in_(in), out_(out) {
-    w_ = store.Declare(name + ".weight", {out, in}, /*decay=*/true, ParamInit::kUniformFanIn, in);
-    if (bias) b_ = store.Declare(name + ".bias", {out}, false, ParamInit::kUniformFanIn, in);
+    w_ = store.Declare(name + ".weight", {out, in}, /*decay=*/true,
+                       ParamInit::kUniformFanIn, in);
+    if (bias)
+      b_ = store.Declare(name + ".bias", {out}, false, ParamInit::kUniformFanIn,
+                         in);
   }
 
-  absl::Status Forward(Backend* be, ParamStore& ps, const float* x, int64_t batch,
-                       float* y) const {
-    RETURN_IF_ERROR(be->Gemm(false, true, batch, out_, in_, 1.0f, x, ps.param(w_), 0.0f, y));
+  absl::Status Forward(Backend* be, ParamStore& ps, const float* x,
+                       int64_t batch, float* y) const {
+    RETURN_IF_ERROR(be->Gemm(false, true, batch, out_, in_, 1.0f, x,
+                             ps.param(w_), 0.0f, y));
     if (b_ >= 0) RETURN_IF_ERROR(be->AddBias(y, ps.param(b_), batch, out_));
     return absl::OkStatus();
   }
   // Writes dW, db; dx = dy W when dx is not null.
-  absl::Status Backward(Backend* be, ParamStore& ps, const float* x, const float* dy,
-                        int64_t batch, float* dx) const {
-    RETURN_IF_ERROR(be->Gemm(true, false, out_, in_, batch, 1.0f, dy, x, 0.0f, ps.grad(w_)));
+  absl::Status Backward(Backend* be, ParamStore& ps, const float* x,
+                        const float* dy, int64_t batch, float* dx) const {
+    RETURN_IF_ERROR(be->Gemm(true, false, out_, in_, batch, 1.0f, dy, x, 0.0f,
+                             ps.grad(w_)));
     if (b_ >= 0) RETURN_IF_ERROR(be->BiasGrad(dy, batch, out_, ps.grad(b_)));
     if (dx != nullptr) {
-      RETURN_IF_ERROR(be->Gemm(false, false, batch, in_, out_, 1.0f, dy, ps.param(w_), 0.0f, dx));
+      RETURN_IF_ERROR(be->Gemm(false, false, batch, in_, out_, 1.0f, dy,
+                               ps.param(w_), 0.0f, dx));
     }
     return absl::OkStatus();
   }
@@ -53,18 +61,22 @@ class LayerNormLayer {
  public:
   static constexpr float kEps = 1e-5f;
   LayerNormLayer() = default;
-  LayerNormLayer(ParamStore& store, const std::string& name, int64_t dim) : dim_(dim) {
+  LayerNormLayer(ParamStore& store, const std::string& name, int64_t dim)
+      : dim_(dim) {
     g_ = store.Declare(name + ".weight", {dim}, false, ParamInit::kOnes);
     b_ = store.Declare(name + ".bias", {dim}, false, ParamInit::kZeros);
   }
-  absl::Status Forward(Backend* be, ParamStore& ps, const float* x, int64_t batch, float* y,
-                       float* mean, float* rstd) const {
-    return be->LayerNormForward(x, ps.param(g_), ps.param(b_), y, mean, rstd, batch, dim_, kEps);
+  absl::Status Forward(Backend* be, ParamStore& ps, const float* x,
+                       int64_t batch, float* y, float* mean,
+                       float* rstd) const {
+    return be->LayerNormForward(x, ps.param(g_), ps.param(b_), y, mean, rstd,
+                                batch, dim_, kEps);
   }
-  absl::Status Backward(Backend* be, ParamStore& ps, const float* x, const float* mean,
-                        const float* rstd, const float* dy, int64_t batch, float* dx) const {
-    return be->LayerNormBackward(x, ps.param(g_), mean, rstd, dy, dx, ps.grad(g_), ps.grad(b_),
-                                 batch, dim_);
+  absl::Status Backward(Backend* be, ParamStore& ps, const float* x,
+                        const float* mean, const float* rstd, const float* dy,
+                        int64_t batch, float* dx) const {
+    return be->LayerNormBackward(x, ps.param(g_), mean, rstd, dy, dx,
+                                 ps.grad(g_), ps.grad(b_), batch, dim_);
   }
 
  private:

@@ -16,22 +16,28 @@ absl::Status Model::CheckBatch(int64_t batch) const {
 
 namespace {
 
-// Dropout streams of different layers must not overlap: each layer gets its own 2^40 range.
+// Dropout streams of different layers must not overlap: each layer gets its own
+// 2^40 range.
 constexpr uint64_t kDropoutStream = uint64_t{1} << 40;
 
-absl::StatusOr<Tensor<float>> Workspace(Backend* be, int64_t rows, int64_t cols) {
+absl::StatusOr<Tensor<float>> Workspace(Backend* be, int64_t rows,
+                                        int64_t cols) {
   return Tensor<float>::Zeros(be, {rows, cols});
 }
 
 // x -> [Linear -> act -> dropout] * hidden -> Linear.
 class Mlp final : public Model {
  public:
-  Mlp(const ModelConfig& c, Backend* be, int64_t in, int64_t classes, int64_t max_batch)
-      : Model(be, in, classes, max_batch), act_(c.activation), dropout_(c.dropout) {
+  Mlp(const ModelConfig& c, Backend* be, int64_t in, int64_t classes,
+      int64_t max_batch)
+      : Model(be, in, classes, max_batch),
+        act_(c.activation),
+        dropout_(c.dropout) {
     int64_t prev = in;
     for (size_t i = 0; i <= c.hidden.size(); ++i) {
       const int64_t out = i < c.hidden.size() ? c.hidden[i] : classes;
-      layers_.emplace_back(params_, absl::StrCat("layers.", i), prev, out, /*bias=*/true);
+      layers_.emplace_back(params_, absl::StrCat("layers.", i), prev, out,
+                           /*bias=*/true);
       prev = out;
     }
   }
@@ -40,15 +46,18 @@ class Mlp final : public Model {
     RETURN_IF_ERROR(params_.Allocate(backend_, seed));
     int64_t widest = 0;
     for (const LinearLayer& l : layers_) {
-      ASSIGN_OR_RETURN(Tensor<float> z, Workspace(backend_, max_batch_, l.out()));
+      ASSIGN_OR_RETURN(Tensor<float> z,
+                       Workspace(backend_, max_batch_, l.out()));
       z_.push_back(std::move(z));
       widest = std::max({widest, l.in(), l.out()});
     }
     for (size_t i = 0; i + 1 < layers_.size(); ++i) {
-      ASSIGN_OR_RETURN(Tensor<float> a, Workspace(backend_, max_batch_, layers_[i].out()));
+      ASSIGN_OR_RETURN(Tensor<float> a,
+                       Workspace(backend_, max_batch_, layers_[i].out()));
       a_.push_back(std::move(a));
       if (dropout_ > 0) {
-        ASSIGN_OR_RETURN(Tensor<float> m, Workspace(backend_, max_batch_, layers_[i].out()));
+        ASSIGN_OR_RETURN(Tensor<float> m,
+                         Workspace(backend_, max_batch_, layers_[i].out()));
         mask_.push_back(std::move(m));
       }
     }
@@ -58,20 +67,24 @@ class Mlp final : public Model {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<const float*> Forward(const float* x, int64_t batch, bool training,
+  absl::StatusOr<const float*> Forward(const float* x, int64_t batch,
+                                       bool training,
                                        uint64_t dropout_seed) override {
     RETURN_IF_ERROR(CheckBatch(batch));
     x_ = x;
     batch_ = batch;
     const float* in = x;
     for (size_t i = 0; i < layers_.size(); ++i) {
-      RETURN_IF_ERROR(layers_[i].Forward(backend_, params_, in, batch, z_[i].data()));
+      RETURN_IF_ERROR(
+          layers_[i].Forward(backend_, params_, in, batch, z_[i].data()));
       if (i + 1 == layers_.size()) break;
       const int64_t n = batch * layers_[i].out();
-      RETURN_IF_ERROR(backend_->ActivationForward(act_, z_[i].data(), a_[i].data(), n));
+      RETURN_IF_ERROR(
+          backend_->ActivationForward(act_, z_[i].data(), a_[i].data(), n));
       if (training && dropout_ > 0) {
-        RETURN_IF_ERROR(backend_->DropoutForward(a_[i].data(), a_[i].data(), mask_[i].data(), n,
-                                                 dropout_, dropout_seed, i * kDropoutStream));
+        RETURN_IF_ERROR(backend_->DropoutForward(
+            a_[i].data(), a_[i].data(), mask_[i].data(), n, dropout_,
+            dropout_seed, i * kDropoutStream));
       }
       in = a_[i].data();
     }
@@ -80,17 +93,23 @@ class Mlp final : public Model {
   }
 
   absl::Status Backward(const float* dlogits) override {
-    if (!training_) return absl::FailedPreconditionError("mlp: Backward needs a training Forward");
+    if (!training_)
+      return absl::FailedPreconditionError(
+          "mlp: Backward needs a training Forward");
     const float* dz = dlogits;
     int which = 0;
     for (size_t i = layers_.size(); i-- > 0;) {
       const float* in = i == 0 ? x_ : a_[i - 1].data();
       float* dx = i == 0 ? nullptr : scratch_[which].data();
-      RETURN_IF_ERROR(layers_[i].Backward(backend_, params_, in, dz, batch_, dx));
+      RETURN_IF_ERROR(
+          layers_[i].Backward(backend_, params_, in, dz, batch_, dx));
       if (i == 0) break;
       const int64_t n = batch_ * layers_[i - 1].out();
-      if (dropout_ > 0) RETURN_IF_ERROR(backend_->DropoutBackward(dx, mask_[i - 1].data(), dx, n));
-      RETURN_IF_ERROR(backend_->ActivationBackward(act_, z_[i - 1].data(), dx, dx, n));
+      if (dropout_ > 0)
+        RETURN_IF_ERROR(
+            backend_->DropoutBackward(dx, mask_[i - 1].data(), dx, n));
+      RETURN_IF_ERROR(
+          backend_->ActivationBackward(act_, z_[i - 1].data(), dx, dx, n));
       dz = dx;
       which ^= 1;
     }
@@ -99,7 +118,8 @@ class Mlp final : public Model {
 
   double TrainFlops(int64_t batch) const override {
     double macs = 0;
-    for (size_t i = 0; i < layers_.size(); ++i) macs += (i == 0 ? 2 : 3) * layers_[i].macs();
+    for (size_t i = 0; i < layers_.size(); ++i)
+      macs += (i == 0 ? 2 : 3) * layers_[i].macs();
     return 2.0 * macs * batch;
   }
 
@@ -114,11 +134,15 @@ class Mlp final : public Model {
   bool training_ = false;
 };
 
-// x -> Linear(in, d) -> blocks of [h + W2 gelu(W1 LN(h))] -> LN -> Linear(d, classes).
+// x -> Linear(in, d) -> blocks of [h + W2 gelu(W1 LN(h))] -> LN -> Linear(d,
+// classes).
 class ResMlp final : public Model {
  public:
-  ResMlp(const ModelConfig& c, Backend* be, int64_t in, int64_t classes, int64_t max_batch)
-      : Model(be, in, classes, max_batch), d_(c.width), hidden_(c.width * c.expansion),
+  ResMlp(const ModelConfig& c, Backend* be, int64_t in, int64_t classes,
+         int64_t max_batch)
+      : Model(be, in, classes, max_batch),
+        d_(c.width),
+        hidden_(c.width * c.expansion),
         dropout_(c.dropout) {
     embed_ = LinearLayer(params_, "embed", in, d_, true);
     for (int64_t b = 0; b < c.blocks; ++b) {
@@ -162,7 +186,8 @@ class ResMlp final : public Model {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<const float*> Forward(const float* x, int64_t batch, bool training,
+  absl::StatusOr<const float*> Forward(const float* x, int64_t batch,
+                                       bool training,
                                        uint64_t dropout_seed) override {
     RETURN_IF_ERROR(CheckBatch(batch));
     x_ = x;
@@ -173,52 +198,64 @@ class ResMlp final : public Model {
       const Block& blk = blocks_[b];
       float* mean = stats_[b].data();
       float* rstd = mean + max_batch_;
-      RETURN_IF_ERROR(blk.norm.Forward(backend_, params_, h_[b].data(), batch, ln_[b].data(),
-                                       mean, rstd));
-      RETURN_IF_ERROR(blk.fc1.Forward(backend_, params_, ln_[b].data(), batch, z1_[b].data()));
+      RETURN_IF_ERROR(blk.norm.Forward(backend_, params_, h_[b].data(), batch,
+                                       ln_[b].data(), mean, rstd));
+      RETURN_IF_ERROR(blk.fc1.Forward(backend_, params_, ln_[b].data(), batch,
+                                      z1_[b].data()));
       const int64_t n = batch * hidden_;
-      RETURN_IF_ERROR(
-          backend_->ActivationForward(Activation::kGelu, z1_[b].data(), a1_[b].data(), n));
+      RETURN_IF_ERROR(backend_->ActivationForward(
+          Activation::kGelu, z1_[b].data(), a1_[b].data(), n));
       if (training && dropout_ > 0) {
-        RETURN_IF_ERROR(backend_->DropoutForward(a1_[b].data(), a1_[b].data(), mask_[b].data(),
-                                                 n, dropout_, dropout_seed, b * kDropoutStream));
+        RETURN_IF_ERROR(backend_->DropoutForward(
+            a1_[b].data(), a1_[b].data(), mask_[b].data(), n, dropout_,
+            dropout_seed, b * kDropoutStream));
       }
       // h[b+1] = fc2(a1) + h[b]
-      RETURN_IF_ERROR(blk.fc2.Forward(backend_, params_, a1_[b].data(), batch, h_[b + 1].data()));
-      RETURN_IF_ERROR(backend_->Axpy(1.0f, h_[b].data(), h_[b + 1].data(), batch * d_));
+      RETURN_IF_ERROR(blk.fc2.Forward(backend_, params_, a1_[b].data(), batch,
+                                      h_[b + 1].data()));
+      RETURN_IF_ERROR(
+          backend_->Axpy(1.0f, h_[b].data(), h_[b + 1].data(), batch * d_));
     }
     const size_t nb = blocks_.size();
     float* mean = stats_[nb].data();
-    RETURN_IF_ERROR(final_norm_.Forward(backend_, params_, h_[nb].data(), batch, ln_[nb].data(),
-                                        mean, mean + max_batch_));
-    RETURN_IF_ERROR(head_.Forward(backend_, params_, ln_[nb].data(), batch, logits_.data()));
+    RETURN_IF_ERROR(final_norm_.Forward(backend_, params_, h_[nb].data(), batch,
+                                        ln_[nb].data(), mean,
+                                        mean + max_batch_));
+    RETURN_IF_ERROR(head_.Forward(backend_, params_, ln_[nb].data(), batch,
+                                  logits_.data()));
     return logits_.data();
   }
 
   absl::Status Backward(const float* dlogits) override {
-    if (!training_) return absl::FailedPreconditionError("resmlp: Backward needs a training Forward");
+    if (!training_)
+      return absl::FailedPreconditionError(
+          "resmlp: Backward needs a training Forward");
     const size_t nb = blocks_.size();
     const int64_t B = batch_;
-    RETURN_IF_ERROR(head_.Backward(backend_, params_, ln_[nb].data(), dlogits, B, dln_.data()));
+    RETURN_IF_ERROR(head_.Backward(backend_, params_, ln_[nb].data(), dlogits,
+                                   B, dln_.data()));
     const float* mean = stats_[nb].data();
     RETURN_IF_ERROR(final_norm_.Backward(backend_, params_, h_[nb].data(), mean,
-                                         mean + max_batch_, dln_.data(), B, dh_.data()));
+                                         mean + max_batch_, dln_.data(), B,
+                                         dh_.data()));
     for (size_t b = nb; b-- > 0;) {
       const Block& blk = blocks_[b];
       // dh flows to fc2's output and straight through the residual.
-      RETURN_IF_ERROR(blk.fc2.Backward(backend_, params_, a1_[b].data(), dh_.data(), B,
-                                       da1_.data()));
+      RETURN_IF_ERROR(blk.fc2.Backward(backend_, params_, a1_[b].data(),
+                                       dh_.data(), B, da1_.data()));
       const int64_t n = B * hidden_;
       if (dropout_ > 0) {
-        RETURN_IF_ERROR(backend_->DropoutBackward(da1_.data(), mask_[b].data(), da1_.data(), n));
+        RETURN_IF_ERROR(backend_->DropoutBackward(da1_.data(), mask_[b].data(),
+                                                  da1_.data(), n));
       }
-      RETURN_IF_ERROR(backend_->ActivationBackward(Activation::kGelu, z1_[b].data(),
-                                                   da1_.data(), da1_.data(), n));
-      RETURN_IF_ERROR(blk.fc1.Backward(backend_, params_, ln_[b].data(), da1_.data(), B,
-                                       dln_.data()));
+      RETURN_IF_ERROR(backend_->ActivationBackward(
+          Activation::kGelu, z1_[b].data(), da1_.data(), da1_.data(), n));
+      RETURN_IF_ERROR(blk.fc1.Backward(backend_, params_, ln_[b].data(),
+                                       da1_.data(), B, dln_.data()));
       const float* bm = stats_[b].data();
-      RETURN_IF_ERROR(blk.norm.Backward(backend_, params_, h_[b].data(), bm, bm + max_batch_,
-                                        dln_.data(), B, tmp_.data()));
+      RETURN_IF_ERROR(blk.norm.Backward(backend_, params_, h_[b].data(), bm,
+                                        bm + max_batch_, dln_.data(), B,
+                                        tmp_.data()));
       RETURN_IF_ERROR(backend_->Axpy(1.0f, tmp_.data(), dh_.data(), B * d_));
     }
     return embed_.Backward(backend_, params_, x_, dh_.data(), B, nullptr);
@@ -247,15 +284,18 @@ class ResMlp final : public Model {
   bool training_ = false;
 };
 
-// Kipf & Welling GCN: per layer H' = Â (dropout(H) W^T) + b, ReLU between layers.
+// Kipf & Welling GCN: per layer H' = Â (dropout(H) W^T) + b, ReLU between
+// layers.
 class Gcn final : public Model {
  public:
-  Gcn(const ModelConfig& c, Backend* be, const DeviceCsr* adj, int64_t in, int64_t classes)
+  Gcn(const ModelConfig& c, Backend* be, const DeviceCsr* adj, int64_t in,
+      int64_t classes)
       : Model(be, in, classes, adj->rows), adj_(adj), dropout_(c.dropout) {
     int64_t prev = in;
     for (size_t i = 0; i <= c.hidden.size(); ++i) {
       const int64_t out = i < c.hidden.size() ? c.hidden[i] : classes;
-      layers_.emplace_back(params_, absl::StrCat("layers.", i), prev, out, /*bias=*/true);
+      layers_.emplace_back(params_, absl::StrCat("layers.", i), prev, out,
+                           /*bias=*/true);
       prev = out;
     }
   }
@@ -278,7 +318,8 @@ class Gcn final : public Model {
     }
     inputs_.assign(layers_.size(), nullptr);
     for (size_t i = 0; i + 1 < layers_.size(); ++i) {
-      ASSIGN_OR_RETURN(Tensor<float> h, Workspace(backend_, n, layers_[i].out()));
+      ASSIGN_OR_RETURN(Tensor<float> h,
+                       Workspace(backend_, n, layers_[i].out()));
       h_.push_back(std::move(h));
     }
     for (auto& s : scratch_) {
@@ -287,11 +328,12 @@ class Gcn final : public Model {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<const float*> Forward(const float* x, int64_t batch, bool training,
+  absl::StatusOr<const float*> Forward(const float* x, int64_t batch,
+                                       bool training,
                                        uint64_t dropout_seed) override {
     if (batch != max_batch_) {
-      return absl::InvalidArgumentError(absl::StrCat("gcn: forward takes all ", max_batch_,
-                                                     " nodes, got ", batch));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "gcn: forward takes all ", max_batch_, " nodes, got ", batch));
     }
     training_ = training;
     const int64_t N = batch;
@@ -300,45 +342,55 @@ class Gcn final : public Model {
       const LinearLayer& l = layers_[i];
       const float* d = in;
       if (training && dropout_ > 0) {
-        RETURN_IF_ERROR(backend_->DropoutForward(in, dropped_[i].data(), mask_[i].data(),
-                                                 N * l.in(), dropout_, dropout_seed,
-                                                 i * kDropoutStream));
+        RETURN_IF_ERROR(backend_->DropoutForward(
+            in, dropped_[i].data(), mask_[i].data(), N * l.in(), dropout_,
+            dropout_seed, i * kDropoutStream));
         d = dropped_[i].data();
       }
       inputs_[i] = d;
       // P = D W^T (no bias), Z = Â P + b.
       RETURN_IF_ERROR(backend_->Gemm(false, true, N, l.out(), l.in(), 1.0f, d,
-                                     params_.param(WeightIndex(i)), 0.0f, p_[i].data()));
-      RETURN_IF_ERROR(backend_->SpMM(adj_->view(), p_[i].data(), l.out(), z_[i].data()));
-      RETURN_IF_ERROR(backend_->AddBias(z_[i].data(), params_.param(l.bias_index()), N, l.out()));
+                                     params_.param(WeightIndex(i)), 0.0f,
+                                     p_[i].data()));
+      RETURN_IF_ERROR(
+          backend_->SpMM(adj_->view(), p_[i].data(), l.out(), z_[i].data()));
+      RETURN_IF_ERROR(backend_->AddBias(
+          z_[i].data(), params_.param(l.bias_index()), N, l.out()));
       if (i + 1 == layers_.size()) break;
-      RETURN_IF_ERROR(backend_->ActivationForward(Activation::kRelu, z_[i].data(), h_[i].data(),
-                                                  N * l.out()));
+      RETURN_IF_ERROR(backend_->ActivationForward(
+          Activation::kRelu, z_[i].data(), h_[i].data(), N * l.out()));
       in = h_[i].data();
     }
     return z_.back().data();
   }
 
   absl::Status Backward(const float* dlogits) override {
-    if (!training_) return absl::FailedPreconditionError("gcn: Backward needs a training Forward");
+    if (!training_)
+      return absl::FailedPreconditionError(
+          "gcn: Backward needs a training Forward");
     const int64_t N = max_batch_;
     const float* dz = dlogits;
     for (size_t i = layers_.size(); i-- > 0;) {
       const LinearLayer& l = layers_[i];
-      RETURN_IF_ERROR(backend_->BiasGrad(dz, N, l.out(), params_.grad(l.bias_index())));
+      RETURN_IF_ERROR(
+          backend_->BiasGrad(dz, N, l.out(), params_.grad(l.bias_index())));
       // dP = Âᵀ dZ = Â dZ (Â is symmetric).
       float* dp = scratch_[0].data();
       RETURN_IF_ERROR(backend_->SpMM(adj_->view(), dz, l.out(), dp));
-      RETURN_IF_ERROR(backend_->Gemm(true, false, l.out(), l.in(), N, 1.0f, dp, inputs_[i], 0.0f,
+      RETURN_IF_ERROR(backend_->Gemm(true, false, l.out(), l.in(), N, 1.0f, dp,
+                                     inputs_[i], 0.0f,
                                      params_.grad(WeightIndex(i))));
       if (i == 0) break;
       float* dd = scratch_[1].data();
       RETURN_IF_ERROR(backend_->Gemm(false, false, N, l.in(), l.out(), 1.0f, dp,
                                      params_.param(WeightIndex(i)), 0.0f, dd));
       const int64_t n = N * l.in();
-      if (dropout_ > 0) RETURN_IF_ERROR(backend_->DropoutBackward(dd, mask_[i].data(), dd, n));
-      RETURN_IF_ERROR(backend_->ActivationBackward(Activation::kRelu, z_[i - 1].data(), dd, dd, n));
-      // dz of layer i-1 lives in scratch_[1]; its dP goes to scratch_[0], its dD overwrites it.
+      if (dropout_ > 0)
+        RETURN_IF_ERROR(backend_->DropoutBackward(dd, mask_[i].data(), dd, n));
+      RETURN_IF_ERROR(backend_->ActivationBackward(
+          Activation::kRelu, z_[i - 1].data(), dd, dd, n));
+      // dz of layer i-1 lives in scratch_[1]; its dP goes to scratch_[0], its
+      // dD overwrites it.
       dz = dd;
     }
     return absl::OkStatus();
@@ -348,64 +400,72 @@ class Gcn final : public Model {
     double flops = 0;
     for (size_t i = 0; i < layers_.size(); ++i) {
       flops += 2.0 * (i == 0 ? 2 : 3) * layers_[i].macs() * batch;
-      flops += 2.0 * 2 * adj_->values.size() * layers_[i].out();  // SpMM forward + backward
+      flops += 2.0 * 2 * adj_->values.size() *
+               layers_[i].out();  // SpMM forward + backward
     }
     return flops;
   }
 
  private:
-  // Layer i declared weight then bias, so the weight index is the bias index - 1.
+  // Layer i declared weight then bias, so the weight index is the bias index
+  // - 1.
   int WeightIndex(size_t i) const { return layers_[i].bias_index() - 1; }
 
   const DeviceCsr* adj_;
   float dropout_;
   std::vector<LinearLayer> layers_;
   std::vector<Tensor<float>> dropped_, mask_, p_, z_, h_;
-  std::vector<const float*> inputs_;  // each layer's (dropped-out) input, for dW
+  std::vector<const float*>
+      inputs_;  // each layer's (dropped-out) input, for dW
   Tensor<float> scratch_[2];
   bool training_ = false;
 };
 
 absl::Status ValidateConfig(const ModelConfig& c) {
   if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) {
-    return absl::InvalidArgumentError(absl::StrCat("model.dropout: must be in [0, 1), got ", c.dropout));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.dropout: must be in [0, 1), got ", c.dropout));
   }
   for (int64_t h : c.hidden) {
-    if (h <= 0) return absl::InvalidArgumentError("model.hidden: widths must be > 0");
+    if (h <= 0)
+      return absl::InvalidArgumentError("model.hidden: widths must be > 0");
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Model>> CreateDenseModel(const ModelConfig& config,
-                                                        Backend* backend, int64_t input_dim,
-                                                        int64_t num_classes, int64_t max_batch,
-                                                        uint64_t seed) {
+absl::StatusOr<std::unique_ptr<Model>> CreateDenseModel(
+    const ModelConfig& config, Backend* backend, int64_t input_dim,
+    int64_t num_classes, int64_t max_batch, uint64_t seed) {
   RETURN_IF_ERROR(ValidateConfig(config));
   if (config.type == ModelConfig::Type::kMlp) {
-    auto m = std::make_unique<Mlp>(config, backend, input_dim, num_classes, max_batch);
+    auto m = std::make_unique<Mlp>(config, backend, input_dim, num_classes,
+                                   max_batch);
     RETURN_IF_ERROR(m->Init(seed));
     return std::unique_ptr<Model>(std::move(m));
   }
   if (config.type == ModelConfig::Type::kResMlp) {
     if (config.width <= 0 || config.blocks < 0 || config.expansion <= 0) {
-      return absl::InvalidArgumentError("model: resmlp needs width > 0, blocks >= 0, expansion > 0");
+      return absl::InvalidArgumentError(
+          "model: resmlp needs width > 0, blocks >= 0, expansion > 0");
     }
-    auto m = std::make_unique<ResMlp>(config, backend, input_dim, num_classes, max_batch);
+    auto m = std::make_unique<ResMlp>(config, backend, input_dim, num_classes,
+                                      max_batch);
     RETURN_IF_ERROR(m->Init(seed));
     return std::unique_ptr<Model>(std::move(m));
   }
-  return absl::InvalidArgumentError("model.type: gcn needs a graph dataset (use CreateGcnModel)");
+  return absl::InvalidArgumentError(
+      "model.type: gcn needs a graph dataset (use CreateGcnModel)");
 }
 
-absl::StatusOr<std::unique_ptr<Model>> CreateGcnModel(const ModelConfig& config,
-                                                      Backend* backend, const DeviceCsr* adj,
-                                                      int64_t input_dim, int64_t num_classes,
-                                                      uint64_t seed) {
+absl::StatusOr<std::unique_ptr<Model>> CreateGcnModel(
+    const ModelConfig& config, Backend* backend, const DeviceCsr* adj,
+    int64_t input_dim, int64_t num_classes, uint64_t seed) {
   RETURN_IF_ERROR(ValidateConfig(config));
   if (adj == nullptr || adj->rows <= 0 || adj->rows != adj->cols) {
-    return absl::InvalidArgumentError("gcn: needs a square, non-empty adjacency matrix");
+    return absl::InvalidArgumentError(
+        "gcn: needs a square, non-empty adjacency matrix");
   }
   auto m = std::make_unique<Gcn>(config, backend, adj, input_dim, num_classes);
   RETURN_IF_ERROR(m->Init(seed));

@@ -1,7 +1,9 @@
-// Models: MLP, ResMLP and GCN over a Backend, with hand-written backward passes.
+// Models: MLP, ResMLP and GCN over a Backend, with hand-written backward
+// passes.
 //
-// A model owns its parameters (ParamStore) and a workspace sized for `max_batch` rows, allocated
-// at construction: Forward/Backward allocate nothing. Not thread-safe.
+// A model owns its parameters (ParamStore) and a workspace sized for
+// `max_batch` rows, allocated at construction: Forward/Backward allocate
+// nothing. Not thread-safe.
 #ifndef LADLE_KERNELS_MODELS_H_
 #define LADLE_KERNELS_MODELS_H_
 
@@ -24,7 +26,8 @@ struct ModelConfig {
   std::vector<int64_t> hidden = {256};
   Activation activation = Activation::kRelu;  // mlp
   float dropout = 0.0f;                       // all: drop probability in [0, 1)
-  // resmlp: embed to `width`, `blocks` pre-LN residual blocks width -> expansion*width -> width.
+  // resmlp: embed to `width`, `blocks` pre-LN residual blocks width ->
+  // expansion*width -> width.
   int64_t width = 256;
   int64_t blocks = 2;
   int64_t expansion = 4;
@@ -34,14 +37,18 @@ class Model {
  public:
   virtual ~Model() = default;
 
-  // Runs the model on x[batch, input_dim] (backend memory, must stay valid until Backward).
-  // Returns logits[batch, classes], owned by the model and valid until the next Forward.
-  // `dropout_seed` picks the dropout masks of a training step.
-  virtual absl::StatusOr<const float*> Forward(const float* x, int64_t batch, bool training,
+  // Runs the model on x[batch, input_dim] (backend memory, must stay valid
+  // until Backward). Returns logits[batch, classes], owned by the model and
+  // valid until the next Forward. `dropout_seed` picks the dropout masks of a
+  // training step.
+  virtual absl::StatusOr<const float*> Forward(const float* x, int64_t batch,
+                                               bool training,
                                                uint64_t dropout_seed) = 0;
-  // Gradients of all parameters (overwritten) from dlogits of the last training Forward.
+  // Gradients of all parameters (overwritten) from dlogits of the last training
+  // Forward.
   virtual absl::Status Backward(const float* dlogits) = 0;
-  // Multiply-add FLOPs (2 per MAC) of one training step (forward + backward) on `batch` rows.
+  // Multiply-add FLOPs (2 per MAC) of one training step (forward + backward) on
+  // `batch` rows.
   virtual double TrainFlops(int64_t batch) const = 0;
 
   ParamStore& params() { return params_; }
@@ -50,8 +57,11 @@ class Model {
   int64_t max_batch() const { return max_batch_; }
 
  protected:
-  Model(Backend* backend, int64_t input_dim, int64_t num_classes, int64_t max_batch)
-      : backend_(backend), input_dim_(input_dim), num_classes_(num_classes),
+  Model(Backend* backend, int64_t input_dim, int64_t num_classes,
+        int64_t max_batch)
+      : backend_(backend),
+        input_dim_(input_dim),
+        num_classes_(num_classes),
         max_batch_(max_batch) {}
   absl::Status CheckBatch(int64_t batch) const;
 
@@ -61,18 +71,16 @@ class Model {
 };
 
 // Builds an MLP or ResMLP. Parameters are initialised from `seed`.
-absl::StatusOr<std::unique_ptr<Model>> CreateDenseModel(const ModelConfig& config,
-                                                        Backend* backend, int64_t input_dim,
-                                                        int64_t num_classes, int64_t max_batch,
-                                                        uint64_t seed);
+absl::StatusOr<std::unique_ptr<Model>> CreateDenseModel(
+    const ModelConfig& config, Backend* backend, int64_t input_dim,
+    int64_t num_classes, int64_t max_batch, uint64_t seed);
 
-// Builds a GCN over the normalised adjacency `adj` (rows = nodes). Forward always takes all
-// nodes (batch = adj.rows). `adj` must outlive the model; it must be symmetric (Â is), since
-// backward multiplies by Âᵀ = Â.
-absl::StatusOr<std::unique_ptr<Model>> CreateGcnModel(const ModelConfig& config,
-                                                      Backend* backend, const DeviceCsr* adj,
-                                                      int64_t input_dim, int64_t num_classes,
-                                                      uint64_t seed);
+// Builds a GCN over the normalised adjacency `adj` (rows = nodes). Forward
+// always takes all nodes (batch = adj.rows). `adj` must outlive the model; it
+// must be symmetric (Â is), since backward multiplies by Âᵀ = Â.
+absl::StatusOr<std::unique_ptr<Model>> CreateGcnModel(
+    const ModelConfig& config, Backend* backend, const DeviceCsr* adj,
+    int64_t input_dim, int64_t num_classes, uint64_t seed);
 
 }  // namespace ladle
 

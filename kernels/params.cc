@@ -4,8 +4,8 @@
 
 namespace ladle {
 
-int ParamStore::Declare(std::string name, Shape shape, bool decay, ParamInit init,
-                        int64_t fan_in) {
+int ParamStore::Declare(std::string name, Shape shape, bool decay,
+                        ParamInit init, int64_t fan_in) {
   ParamInfo info;
   info.name = std::move(name);
   info.offset = total_;
@@ -36,7 +36,8 @@ absl::Status ParamStore::Allocate(Backend* backend, uint64_t seed) {
         break;
       case ParamInit::kUniformFanIn: {
         const double bound = 1.0 / std::sqrt(static_cast<double>(info.fan_in));
-        for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>((2 * rng.Uniform() - 1) * bound);
+        for (int64_t i = 0; i < n; ++i)
+          p[i] = static_cast<float>((2 * rng.Uniform() - 1) * bound);
         break;
       }
     }

@@ -1,8 +1,9 @@
 // Tensor: a typed, shaped buffer owned in one backend's memory.
 //
-// A Tensor owns its memory (freed through the backend that allocated it) and is move-only. The
-// backend must outlive its tensors. Not thread-safe. Shapes are row-major; dtype is fixed by the
-// element type (float = fp32, int32_t for labels and indices).
+// A Tensor owns its memory (freed through the backend that allocated it) and is
+// move-only. The backend must outlive its tensors. Not thread-safe. Shapes are
+// row-major; dtype is fixed by the element type (float = fp32, int32_t for
+// labels and indices).
 #ifndef LADLE_KERNELS_TENSOR_H_
 #define LADLE_KERNELS_TENSOR_H_
 
@@ -23,7 +24,8 @@ namespace ladle {
 using Shape = std::vector<int64_t>;
 
 inline int64_t NumElements(const Shape& shape) {
-  return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<int64_t>());
+  return std::accumulate(shape.begin(), shape.end(), int64_t{1},
+                         std::multiplies<int64_t>());
 }
 inline std::string ShapeString(const Shape& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
@@ -51,20 +53,24 @@ class Tensor {
   // Allocates zero-filled memory for `shape` on `backend`.
   static absl::StatusOr<Tensor> Zeros(Backend* backend, Shape shape) {
     for (int64_t d : shape) {
-      if (d < 0) return absl::InvalidArgumentError("tensor: negative dimension in " + ShapeString(shape));
+      if (d < 0)
+        return absl::InvalidArgumentError("tensor: negative dimension in " +
+                                          ShapeString(shape));
     }
     Tensor t;
-    ASSIGN_OR_RETURN(void* p, backend->Allocate(sizeof(T) * NumElements(shape)));
+    ASSIGN_OR_RETURN(void* p,
+                     backend->Allocate(sizeof(T) * NumElements(shape)));
     t.backend_ = backend;
     t.data_ = static_cast<T*>(p);
     t.shape_ = std::move(shape);
     return t;
   }
   // Allocates and copies `host` (size must match the shape).
-  static absl::StatusOr<Tensor> FromHost(Backend* backend, Shape shape, const std::vector<T>& host) {
+  static absl::StatusOr<Tensor> FromHost(Backend* backend, Shape shape,
+                                         const std::vector<T>& host) {
     if (static_cast<int64_t>(host.size()) != NumElements(shape)) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor: ", host.size(),
-                                                     " values for shape ", ShapeString(shape)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor: ", host.size(), " values for shape ", ShapeString(shape)));
     }
     ASSIGN_OR_RETURN(Tensor t, Zeros(backend, std::move(shape)));
     RETURN_IF_ERROR(t.CopyFromHost(host.data(), host.size()));
@@ -79,7 +85,9 @@ class Tensor {
   }
   absl::StatusOr<std::vector<T>> ToHost() const {
     std::vector<T> out(size());
-    if (!out.empty()) RETURN_IF_ERROR(backend_->CopyToHost(out.data(), data_, sizeof(T) * size()));
+    if (!out.empty())
+      RETURN_IF_ERROR(
+          backend_->CopyToHost(out.data(), data_, sizeof(T) * size()));
     return out;
   }
 
@@ -109,7 +117,8 @@ struct DeviceCsr {
   Tensor<float> values;
 
   CsrView view() const {
-    return CsrView{rows, cols, values.size(), row_ptr.data(), col_idx.data(), values.data()};
+    return CsrView{rows,           cols,           values.size(),
+                   row_ptr.data(), col_idx.data(), values.data()};
   }
 };
 

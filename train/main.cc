@@ -1,7 +1,8 @@
 // ladle-train: runs one training trial from a spec file.
 //
-// Exit codes: 0 done; 1 runtime failure; 2 bad flags or spec (message names the key);
-// 3 stopped by SIGTERM/SIGINT after writing OUT/checkpoint.safetensors (resume with --resume).
+// Exit codes: 0 done; 1 runtime failure; 2 bad flags or spec (message names the
+// key); 3 stopped by SIGTERM/SIGINT after writing OUT/checkpoint.safetensors
+// (resume with --resume).
 #include <pthread.h>
 
 #include <csignal>
@@ -22,11 +23,13 @@ constexpr int kExitPreempted = 3;
 std::atomic<bool> g_stop{false};
 void OnStopSignal(int) { g_stop.store(true); }
 
-// SIGTERM/SIGINT must never interrupt the compute threads: with a plain handler, a SIGTERM that
-// landed while dnnl_sgemm (oneDNN 2.6 JIT) ran corrupted the heap in 4 of 5 runs (abort inside
-// dnnl_sgemm's free); routed as below, 6 of 6 runs stopped cleanly. So the signals are blocked in main before any thread starts (OpenMP and oneDNN
-// threads inherit the mask) and a dedicated thread takes them with sigwait. The handler covers
-// threads that libraries start before main (OpenBLAS's pool), which then only set the flag.
+// SIGTERM/SIGINT must never interrupt the compute threads: with a plain
+// handler, a SIGTERM that landed while dnnl_sgemm (oneDNN 2.6 JIT) ran
+// corrupted the heap in 4 of 5 runs (abort inside dnnl_sgemm's free); routed as
+// below, 6 of 6 runs stopped cleanly. So the signals are blocked in main before
+// any thread starts (OpenMP and oneDNN threads inherit the mask) and a
+// dedicated thread takes them with sigwait. The handler covers threads that
+// libraries start before main (OpenBLAS's pool), which then only set the flag.
 void RouteStopSignalsToWatcher() {
   std::signal(SIGTERM, OnStopSignal);
   std::signal(SIGINT, OnStopSignal);
@@ -42,12 +45,12 @@ void RouteStopSignalsToWatcher() {
 }
 
 struct Options {
-  std::string spec_path;     // required
-  std::string out_dir;       // required unless --check
-  std::string resume_from;   // optional checkpoint
-  std::string device;        // overrides the spec's device when set
-  int threads = -1;          // overrides the spec's threads when >= 0
-  bool check_only = false;   // validate and print the resolved spec
+  std::string spec_path;    // required
+  std::string out_dir;      // required unless --check
+  std::string resume_from;  // optional checkpoint
+  std::string device;       // overrides the spec's device when set
+  int threads = -1;         // overrides the spec's threads when >= 0
+  bool check_only = false;  // validate and print the resolved spec
   bool quiet = false;
 };
 
@@ -58,11 +61,15 @@ int main(int argc, char** argv) {
   Options opts;
   CLI::App app{"ladle-train: train one model from a spec (docs/TRAIN_SPEC.md)"};
   app.add_option("--spec", opts.spec_path, "trial spec (YAML)")->required();
-  app.add_option("--out", opts.out_dir, "output directory for metrics, summary and model");
+  app.add_option("--out", opts.out_dir,
+                 "output directory for metrics, summary and model");
   app.add_option("--resume", opts.resume_from, "checkpoint to continue from");
-  app.add_option("--device", opts.device, "override the spec's device (auto, cpu, cuda, cuda:N)");
-  app.add_option("--threads", opts.threads, "override the spec's CPU threads (0 = all cores)");
-  app.add_flag("--check", opts.check_only, "validate the spec, print it resolved, and exit");
+  app.add_option("--device", opts.device,
+                 "override the spec's device (auto, cpu, cuda, cuda:N)");
+  app.add_option("--threads", opts.threads,
+                 "override the spec's CPU threads (0 = all cores)");
+  app.add_flag("--check", opts.check_only,
+               "validate the spec, print it resolved, and exit");
   app.add_flag("--quiet", opts.quiet, "no progress lines on stderr");
   try {
     app.parse(argc, argv);
@@ -73,7 +80,8 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<ladle::TrainSpec> spec = ladle::LoadTrainSpec(opts.spec_path);
   if (!spec.ok()) {
-    std::cerr << "ladle-train: " << opts.spec_path << ": " << spec.status().message() << "\n";
+    std::cerr << "ladle-train: " << opts.spec_path << ": "
+              << spec.status().message() << "\n";
     return kExitBadInput;
   }
   if (!opts.device.empty()) spec->device = opts.device;
@@ -83,7 +91,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (opts.out_dir.empty()) {
-    std::cerr << "ladle-train: --out is required (directory for metrics.jsonl, summary.json, "
+    std::cerr << "ladle-train: --out is required (directory for metrics.jsonl, "
+                 "summary.json, "
                  "model.safetensors)\n";
     return kExitBadInput;
   }
@@ -96,14 +105,16 @@ int main(int argc, char** argv) {
   absl::StatusOr<ladle::TrainResult> result = ladle::RunTrial(*spec, options);
   if (!result.ok()) {
     std::cerr << "ladle-train: " << result.status().message() << "\n";
-    return absl::IsInvalidArgument(result.status()) || absl::IsFailedPrecondition(result.status()) ||
+    return absl::IsInvalidArgument(result.status()) ||
+                   absl::IsFailedPrecondition(result.status()) ||
                    absl::IsNotFound(result.status())
                ? kExitBadInput
                : kExitFailure;
   }
   if (result->preempted) {
-    std::cerr << "ladle-train: stopped; checkpoint written to " << result->checkpoint_path
-              << " (continue with --resume " << result->checkpoint_path << ")\n";
+    std::cerr << "ladle-train: stopped; checkpoint written to "
+              << result->checkpoint_path << " (continue with --resume "
+              << result->checkpoint_path << ")\n";
     return kExitPreempted;
   }
   std::cout << result->summary.dump(2) << "\n";

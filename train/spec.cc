@@ -22,15 +22,18 @@ std::string Join(const std::string& parent, const std::string& key) {
   return parent.empty() ? key : parent + "." + key;
 }
 
-// Strict access to one YAML mapping: every key read is recorded, and Finish() rejects the rest.
+// Strict access to one YAML mapping: every key read is recorded, and Finish()
+// rejects the rest.
 class MapReader {
  public:
-  MapReader(YAML::Node node, std::string path) : node_(std::move(node)), path_(std::move(path)) {}
+  MapReader(YAML::Node node, std::string path)
+      : node_(std::move(node)), path_(std::move(path)) {}
 
   absl::Status CheckIsMap() const {
     if (!node_.IsDefined() || node_.IsNull()) return absl::OkStatus();
     if (!node_.IsMap()) {
-      return Invalid(path_.empty() ? "spec" : path_, "must be a mapping of key: value");
+      return Invalid(path_.empty() ? "spec" : path_,
+                     "must be a mapping of key: value");
     }
     return absl::OkStatus();
   }
@@ -45,22 +48,25 @@ class MapReader {
   }
   std::string PathOf(const std::string& key) const { return Join(path_, key); }
 
-  absl::Status Int(const std::string& key, int64_t* out, int64_t lo, int64_t hi) {
+  absl::Status Int(const std::string& key, int64_t* out, int64_t lo,
+                   int64_t hi) {
     if (!Has(key)) return absl::OkStatus();
     const YAML::Node n = node_[key];
     int64_t v;
     double d;
     if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v)) {
       // Accept integral floats like 1e3 written by tools, reject 1.5.
-      if (n.IsScalar() && YAML::convert<double>::decode(n, d) && std::isfinite(d) &&
-          d == std::floor(d) && std::fabs(d) < 9e15) {
+      if (n.IsScalar() && YAML::convert<double>::decode(n, d) &&
+          std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15) {
         v = static_cast<int64_t>(d);
       } else {
-        return Invalid(PathOf(key), absl::StrCat("must be an integer, got '", Text(n), "'"));
+        return Invalid(PathOf(key),
+                       absl::StrCat("must be an integer, got '", Text(n), "'"));
       }
     }
     if (v < lo || v > hi) {
-      return Invalid(PathOf(key), absl::StrCat("must be in [", lo, ", ", hi, "], got ", v));
+      return Invalid(PathOf(key),
+                     absl::StrCat("must be in [", lo, ", ", hi, "], got ", v));
     }
     *out = v;
     return absl::OkStatus();
@@ -73,12 +79,15 @@ class MapReader {
     const YAML::Node n = node_[key];
     double v;
     if (!n.IsScalar() || !YAML::convert<double>::decode(n, v)) {
-      return Invalid(PathOf(key), absl::StrCat("must be a number, got '", Text(n), "'"));
+      return Invalid(PathOf(key),
+                     absl::StrCat("must be a number, got '", Text(n), "'"));
     }
-    if (!std::isfinite(v)) return Invalid(PathOf(key), "must be a finite number, got " + Text(n));
+    if (!std::isfinite(v))
+      return Invalid(PathOf(key), "must be a finite number, got " + Text(n));
     if (v < lo || v > hi || (open_lo && v == lo) || (open_hi && v == hi)) {
-      return Invalid(PathOf(key), absl::StrCat("must be in ", open_lo ? "(" : "[", lo, ", ", hi,
-                                               open_hi ? ")" : "]", ", got ", v));
+      return Invalid(PathOf(key),
+                     absl::StrCat("must be in ", open_lo ? "(" : "[", lo, ", ",
+                                  hi, open_hi ? ")" : "]", ", got ", v));
     }
     *out = v;
     return absl::OkStatus();
@@ -96,7 +105,8 @@ class MapReader {
     if (!Has(key)) return absl::OkStatus();
     bool v;
     if (!node_[key].IsScalar() || !YAML::convert<bool>::decode(node_[key], v)) {
-      return Invalid(PathOf(key), "must be true or false, got '" + Text(node_[key]) + "'");
+      return Invalid(PathOf(key),
+                     "must be true or false, got '" + Text(node_[key]) + "'");
     }
     *out = v;
     return absl::OkStatus();
@@ -108,28 +118,34 @@ class MapReader {
     const YAML::Node n = node_[key];
     if (!n.IsScalar()) return Invalid(PathOf(key), "must be a string");
     const std::string v = n.Scalar();
-    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
-      return Invalid(PathOf(key), absl::StrCat("unknown value '", v, "'; use one of: ",
-                                               absl::StrJoin(allowed, ", ")));
+    if (!allowed.empty() &&
+        std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+      return Invalid(PathOf(key),
+                     absl::StrCat("unknown value '", v, "'; use one of: ",
+                                  absl::StrJoin(allowed, ", ")));
     }
     *out = v;
     return absl::OkStatus();
   }
 
-  absl::Status IntList(const std::string& key, std::vector<int64_t>* out, int64_t lo,
-                       int64_t hi) {
+  absl::Status IntList(const std::string& key, std::vector<int64_t>* out,
+                       int64_t lo, int64_t hi) {
     if (!Has(key)) return absl::OkStatus();
     const YAML::Node n = node_[key];
-    if (!n.IsSequence()) return Invalid(PathOf(key), "must be a list of integers, e.g. [256, 256]");
+    if (!n.IsSequence())
+      return Invalid(PathOf(key),
+                     "must be a list of integers, e.g. [256, 256]");
     std::vector<int64_t> values;
     for (size_t i = 0; i < n.size(); ++i) {
       int64_t v;
       if (!n[i].IsScalar() || !YAML::convert<int64_t>::decode(n[i], v)) {
-        return Invalid(absl::StrCat(PathOf(key), "[", i, "]"), "must be an integer");
+        return Invalid(absl::StrCat(PathOf(key), "[", i, "]"),
+                       "must be an integer");
       }
       if (v < lo || v > hi) {
-        return Invalid(absl::StrCat(PathOf(key), "[", i, "]"),
-                       absl::StrCat("must be in [", lo, ", ", hi, "], got ", v));
+        return Invalid(
+            absl::StrCat(PathOf(key), "[", i, "]"),
+            absl::StrCat("must be in [", lo, ", ", hi, "], got ", v));
       }
       values.push_back(v);
     }
@@ -144,8 +160,9 @@ class MapReader {
       const std::string key = kv.first.as<std::string>();
       if (seen_.count(key) == 0) {
         std::vector<std::string> known(seen_.begin(), seen_.end());
-        return Invalid(PathOf(key), absl::StrCat("unknown key; expected one of: ",
-                                                 absl::StrJoin(known, ", ")));
+        return Invalid(PathOf(key),
+                       absl::StrCat("unknown key; expected one of: ",
+                                    absl::StrJoin(known, ", ")));
       }
     }
     return absl::OkStatus();
@@ -197,15 +214,18 @@ absl::Status ParseData(MapReader& top, TrainSpec* spec) {
   MapReader d(top.Child("data"), "data");
   RETURN_IF_ERROR(d.CheckIsMap());
   std::string dataset = "fashion-mnist";
-  RETURN_IF_ERROR(d.String("dataset", &dataset, {"fashion-mnist", "csbm", "fashion-mnist-knn"}));
+  RETURN_IF_ERROR(d.String("dataset", &dataset,
+                           {"fashion-mnist", "csbm", "fashion-mnist-knn"}));
   DataSpec& ds = spec->data;
   if (dataset == "fashion-mnist") {
     ds.kind = DataSpec::Kind::kFashionMnist;
     RETURN_IF_ERROR(d.String("path", &ds.path));
-    RETURN_IF_ERROR(d.Double("val_fraction", &ds.val_fraction, 0.0, 1.0, false, true));
+    RETURN_IF_ERROR(
+        d.Double("val_fraction", &ds.val_fraction, 0.0, 1.0, false, true));
     RETURN_IF_ERROR(d.Int("limit", &ds.limit, 0, 60000));
     int64_t seed = static_cast<int64_t>(ds.seed);
-    RETURN_IF_ERROR(d.Int("seed", &seed, 0, std::numeric_limits<int64_t>::max()));
+    RETURN_IF_ERROR(
+        d.Int("seed", &seed, 0, std::numeric_limits<int64_t>::max()));
     ds.seed = seed;
   } else if (dataset == "csbm") {
     ds.kind = DataSpec::Kind::kCsbm;
@@ -216,15 +236,22 @@ absl::Status ParseData(MapReader& top, TrainSpec* spec) {
     RETURN_IF_ERROR(d.Double("homophily", &c.homophily, 0.0, 1.0));
     RETURN_IF_ERROR(d.Int("feature_dim", &c.feature_dim, 1, kMaxWidth));
     RETURN_IF_ERROR(d.Double("separation", &c.separation, 0.0, 1e6));
-    RETURN_IF_ERROR(d.Double("train_fraction", &c.train_fraction, 0.0, 1.0, true, true));
-    RETURN_IF_ERROR(d.Double("val_fraction", &c.val_fraction, 0.0, 1.0, false, true));
+    RETURN_IF_ERROR(
+        d.Double("train_fraction", &c.train_fraction, 0.0, 1.0, true, true));
+    RETURN_IF_ERROR(
+        d.Double("val_fraction", &c.val_fraction, 0.0, 1.0, false, true));
     int64_t seed = static_cast<int64_t>(c.seed);
-    RETURN_IF_ERROR(d.Int("seed", &seed, 0, std::numeric_limits<int64_t>::max()));
+    RETURN_IF_ERROR(
+        d.Int("seed", &seed, 0, std::numeric_limits<int64_t>::max()));
     c.seed = seed;
-    if (c.classes > c.nodes) return Invalid("data.classes", "must not exceed data.nodes");
-    if (c.avg_degree >= c.nodes) return Invalid("data.avg_degree", "must be below data.nodes");
+    if (c.classes > c.nodes)
+      return Invalid("data.classes", "must not exceed data.nodes");
+    if (c.avg_degree >= c.nodes)
+      return Invalid("data.avg_degree", "must be below data.nodes");
     if (c.train_fraction + c.val_fraction >= 1.0) {
-      return Invalid("data.val_fraction", "train_fraction + val_fraction must be < 1 (test gets the rest)");
+      return Invalid(
+          "data.val_fraction",
+          "train_fraction + val_fraction must be < 1 (test gets the rest)");
     }
   } else {
     ds.kind = DataSpec::Kind::kFashionMnistKnn;
@@ -232,15 +259,20 @@ absl::Status ParseData(MapReader& top, TrainSpec* spec) {
     RETURN_IF_ERROR(d.String("path", &ds.path));
     RETURN_IF_ERROR(d.Int("nodes", &c.nodes, 2, 70000));
     RETURN_IF_ERROR(d.Int("k", &c.k, 1, 1000));
-    RETURN_IF_ERROR(d.Double("train_fraction", &c.train_fraction, 0.0, 1.0, true, true));
-    RETURN_IF_ERROR(d.Double("val_fraction", &c.val_fraction, 0.0, 1.0, false, true));
+    RETURN_IF_ERROR(
+        d.Double("train_fraction", &c.train_fraction, 0.0, 1.0, true, true));
+    RETURN_IF_ERROR(
+        d.Double("val_fraction", &c.val_fraction, 0.0, 1.0, false, true));
     int64_t seed = static_cast<int64_t>(c.seed);
-    RETURN_IF_ERROR(d.Int("seed", &seed, 0, std::numeric_limits<int64_t>::max()));
+    RETURN_IF_ERROR(
+        d.Int("seed", &seed, 0, std::numeric_limits<int64_t>::max()));
     c.seed = seed;
     c.dir = ds.path;
     if (c.k >= c.nodes) return Invalid("data.k", "must be below data.nodes");
     if (c.train_fraction + c.val_fraction >= 1.0) {
-      return Invalid("data.val_fraction", "train_fraction + val_fraction must be < 1 (test gets the rest)");
+      return Invalid(
+          "data.val_fraction",
+          "train_fraction + val_fraction must be < 1 (test gets the rest)");
     }
   }
   return d.Finish();
@@ -263,7 +295,8 @@ absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
   OptimizerConfig& opt = spec->optimizer;
   std::string name = "adamw";
   RETURN_IF_ERROR(o.String("name", &name, {"adamw", "sgd"}));
-  opt.type = name == "adamw" ? OptimizerConfig::Type::kAdamW : OptimizerConfig::Type::kSgd;
+  opt.type = name == "adamw" ? OptimizerConfig::Type::kAdamW
+                             : OptimizerConfig::Type::kSgd;
   if (opt.type == OptimizerConfig::Type::kSgd) opt.lr = 0.1f;
   RETURN_IF_ERROR(o.Float("lr", &opt.lr, 0.0, 1e3, true));
   RETURN_IF_ERROR(o.Float("weight_decay", &opt.weight_decay, 0.0, 1e3));
@@ -279,7 +312,8 @@ absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
     RETURN_IF_ERROR(o.Float("eps", &opt.eps, 0.0, 1.0, true));
   }
   if (opt.lr * opt.weight_decay >= 1.0f) {
-    return Invalid("train.optimizer.weight_decay", "lr * weight_decay must be < 1");
+    return Invalid("train.optimizer.weight_decay",
+                   "lr * weight_decay must be < 1");
   }
   RETURN_IF_ERROR(o.Finish());
 
@@ -293,7 +327,9 @@ absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
                                 : ScheduleConfig::Type::kLinear;
   RETURN_IF_ERROR(s.Int("warmup_steps", &sc.warmup_steps, 0, int64_t{1} << 40));
   RETURN_IF_ERROR(s.Float("min_lr", &sc.min_lr, 0.0, 1e3));
-  if (sc.min_lr > opt.lr) return Invalid("train.schedule.min_lr", "must not exceed train.optimizer.lr");
+  if (sc.min_lr > opt.lr)
+    return Invalid("train.schedule.min_lr",
+                   "must not exceed train.optimizer.lr");
   RETURN_IF_ERROR(s.Finish());
   return t.Finish();
 }
@@ -305,11 +341,13 @@ absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text) {
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("spec: malformed YAML at line ", e.mark.line + 1,
-                                                   ", column ", e.mark.column + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat("spec: malformed YAML at line ", e.mark.line + 1,
+                     ", column ", e.mark.column + 1, ": ", e.msg));
   }
   if (!root.IsMap()) {
-    return absl::InvalidArgumentError("spec: must be a mapping with model, data, train, device");
+    return absl::InvalidArgumentError(
+        "spec: must be a mapping with model, data, train, device");
   }
   TrainSpec spec;
   MapReader top(root, "");
@@ -325,18 +363,24 @@ absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text) {
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("spec: ", e.msg));
   }
-  if (spec.device != "auto" && spec.device != "cpu" && spec.device.rfind("cuda", 0) != 0) {
-    return Invalid("device", "unknown device '" + spec.device + "'; use auto, cpu, cuda or cuda:N");
+  if (spec.device != "auto" && spec.device != "cpu" &&
+      spec.device.rfind("cuda", 0) != 0) {
+    return Invalid("device", "unknown device '" + spec.device +
+                                 "'; use auto, cpu, cuda or cuda:N");
   }
   if (spec.model.type == ModelConfig::Type::kGcn && !spec.data.is_graph()) {
-    return Invalid("model.type", "gcn needs a graph dataset (data.dataset: csbm or fashion-mnist-knn)");
+    return Invalid(
+        "model.type",
+        "gcn needs a graph dataset (data.dataset: csbm or fashion-mnist-knn)");
   }
   return spec;
 }
 
 absl::StatusOr<TrainSpec> LoadTrainSpec(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("spec file ", path, " cannot be read"));
+  if (!in)
+    return absl::NotFoundError(
+        absl::StrCat("spec file ", path, " cannot be read"));
   std::stringstream ss;
   ss << in.rdbuf();
   return ParseTrainSpec(ss.str());
@@ -354,7 +398,8 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
     case ModelConfig::Type::kMlp:
       model = {{"type", "mlp"},
                {"hidden", s.model.hidden},
-               {"activation", s.model.activation == Activation::kRelu ? "relu" : "gelu"}};
+               {"activation",
+                s.model.activation == Activation::kRelu ? "relu" : "gelu"}};
       break;
     case ModelConfig::Type::kResMlp:
       model = {{"type", "resmlp"},
@@ -378,18 +423,26 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
       break;
     case DataSpec::Kind::kCsbm: {
       const CsbmConfig& c = s.data.csbm;
-      data = {{"dataset", "csbm"},           {"nodes", c.nodes},
-              {"classes", c.classes},        {"avg_degree", c.avg_degree},
-              {"homophily", c.homophily},    {"feature_dim", c.feature_dim},
-              {"separation", c.separation},  {"train_fraction", c.train_fraction},
-              {"val_fraction", c.val_fraction}, {"seed", c.seed}};
+      data = {{"dataset", "csbm"},
+              {"nodes", c.nodes},
+              {"classes", c.classes},
+              {"avg_degree", c.avg_degree},
+              {"homophily", c.homophily},
+              {"feature_dim", c.feature_dim},
+              {"separation", c.separation},
+              {"train_fraction", c.train_fraction},
+              {"val_fraction", c.val_fraction},
+              {"seed", c.seed}};
       break;
     }
     case DataSpec::Kind::kFashionMnistKnn: {
       const KnnConfig& c = s.data.knn;
-      data = {{"dataset", "fashion-mnist-knn"}, {"path", s.data.path},
-              {"nodes", c.nodes},               {"k", c.k},
-              {"train_fraction", c.train_fraction}, {"val_fraction", c.val_fraction},
+      data = {{"dataset", "fashion-mnist-knn"},
+              {"path", s.data.path},
+              {"nodes", c.nodes},
+              {"k", c.k},
+              {"train_fraction", c.train_fraction},
+              {"val_fraction", c.val_fraction},
               {"seed", c.seed}};
       break;
     }
@@ -406,9 +459,10 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
     opt["momentum"] = Num(o.momentum);
     opt["nesterov"] = o.nesterov;
   }
-  const char* sched = s.schedule.type == ScheduleConfig::Type::kConstant ? "constant"
-                      : s.schedule.type == ScheduleConfig::Type::kCosine ? "cosine"
-                                                                         : "linear";
+  const char* sched =
+      s.schedule.type == ScheduleConfig::Type::kConstant ? "constant"
+      : s.schedule.type == ScheduleConfig::Type::kCosine ? "cosine"
+                                                         : "linear";
   J train = {{"epochs", s.epochs},
              {"batch_size", s.batch_size},
              {"max_steps", s.max_steps},
@@ -417,8 +471,13 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
              {"seed", s.seed},
              {"optimizer", opt},
              {"schedule",
-              {{"name", sched}, {"warmup_steps", s.schedule.warmup_steps}, {"min_lr", Num(s.schedule.min_lr)}}}};
-  return J{{"model", model}, {"data", data}, {"train", train}, {"device", s.device},
+              {{"name", sched},
+               {"warmup_steps", s.schedule.warmup_steps},
+               {"min_lr", Num(s.schedule.min_lr)}}}};
+  return J{{"model", model},
+           {"data", data},
+           {"train", train},
+           {"device", s.device},
            {"threads", s.threads}};
 }
 

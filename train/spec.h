@@ -1,8 +1,9 @@
-// The trial spec of `ladle-train` (docs/TRAIN_SPEC.md): parsing, validation and the resolved
-// form with every default filled in.
+// The trial spec of `ladle-train` (docs/TRAIN_SPEC.md): parsing, validation and
+// the resolved form with every default filled in.
 //
-// Parsing is strict: unknown keys, wrong types and out-of-range values are INVALID_ARGUMENT
-// errors whose message starts with the key path (e.g. "train.optimizer.lr: must be > 0").
+// Parsing is strict: unknown keys, wrong types and out-of-range values are
+// INVALID_ARGUMENT errors whose message starts with the key path (e.g.
+// "train.optimizer.lr: must be > 0").
 #ifndef LADLE_TRAIN_SPEC_H_
 #define LADLE_TRAIN_SPEC_H_
 
@@ -22,9 +23,9 @@ struct DataSpec {
   Kind kind = Kind::kFashionMnist;
   std::string path = kFashionMnistDir;  // fashion-mnist, fashion-mnist-knn
   double val_fraction = 0.1;            // fashion-mnist
-  int64_t limit = 0;                    // fashion-mnist: keep this many training images
-  uint64_t seed = 1;                    // fashion-mnist: the train/val split (not train.seed, so
-                                        // trials of different seeds share one validation set)
+  int64_t limit = 0;  // fashion-mnist: keep this many training images
+  uint64_t seed = 1;  // fashion-mnist: the train/val split (not train.seed, so
+                      // trials of different seeds share one validation set)
   CsbmConfig csbm;
   KnnConfig knn;
 
@@ -50,8 +51,8 @@ struct TrainSpec {
 absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text);
 absl::StatusOr<TrainSpec> LoadTrainSpec(const std::string& path);
 
-// Every field, defaults included, in the spec's own key layout (round-trips through
-// ParseTrainSpec).
+// Every field, defaults included, in the spec's own key layout (round-trips
+// through ParseTrainSpec).
 nlohmann::ordered_json SpecToJson(const TrainSpec& spec);
 
 }  // namespace ladle

@@ -33,8 +33,8 @@ double Round6(double v) { return std::stod(absl::StrFormat("%.6g", v)); }
 
 // One split on the device: features (dense) and labels.
 struct DeviceSplit {
-  Tensor<float> x;          // dense: [n, f]; gcn: unused
-  Tensor<int32_t> y;        // dense: [n]; gcn: [nodes] with -1 outside the split
+  Tensor<float> x;    // dense: [n, f]; gcn: unused
+  Tensor<int32_t> y;  // dense: [n]; gcn: [nodes] with -1 outside the split
   std::vector<int32_t> host_labels;  // dense: labels; gcn: labels of all nodes
   std::vector<int32_t> nodes;        // gcn: the split's node ids
   int64_t size = 0;
@@ -42,7 +42,8 @@ struct DeviceSplit {
 
 class Trial {
  public:
-  Trial(const TrainSpec& spec, const TrainOptions& options) : spec_(spec), opt_(options) {}
+  Trial(const TrainSpec& spec, const TrainOptions& options)
+      : spec_(spec), opt_(options) {}
   ~Trial() {
     if (metrics_ != nullptr) std::fclose(metrics_);
   }
@@ -55,13 +56,16 @@ class Trial {
     ASSIGN_OR_RETURN(bool finished, TrainLoop(t0));
     if (!finished) {
       result.preempted = true;
-      result.checkpoint_path = (std::filesystem::path(opt_.out_dir) / "checkpoint.safetensors").string();
+      result.checkpoint_path =
+          (std::filesystem::path(opt_.out_dir) / "checkpoint.safetensors")
+              .string();
       RETURN_IF_ERROR(WriteCheckpoint(result.checkpoint_path));
       return result;
     }
     ASSIGN_OR_RETURN(auto val, Evaluate(val_));
     ASSIGN_OR_RETURN(auto test, Evaluate(test_));
-    RETURN_IF_ERROR(WriteCheckpoint((std::filesystem::path(opt_.out_dir) / "model.safetensors").string()));
+    RETURN_IF_ERROR(WriteCheckpoint(
+        (std::filesystem::path(opt_.out_dir) / "model.safetensors").string()));
     const double wall = Seconds(t0, Clock::now());
     Json s;
     s["test_accuracy"] = Round6(test.first);
@@ -72,7 +76,8 @@ class Trial {
     s["steps"] = step_;
     s["epochs"] = epochs_done_;
     s["train_samples"] = train_size_;
-    s["train_samples_per_second"] = Round6(train_seconds_ > 0 ? samples_trained_ / train_seconds_ : 0);
+    s["train_samples_per_second"] =
+        Round6(train_seconds_ > 0 ? samples_trained_ / train_seconds_ : 0);
     s["train_gflops_per_second"] =
         Round6(train_seconds_ > 0 ? flops_trained_ / train_seconds_ / 1e9 : 0);
     s["train_seconds"] = Round6(train_seconds_);
@@ -93,15 +98,19 @@ class Trial {
   absl::Status Setup() {
     std::error_code ec;
     std::filesystem::create_directories(opt_.out_dir, ec);
-    if (ec) return absl::FailedPreconditionError(absl::StrCat("--out ", opt_.out_dir, ": ", ec.message()));
+    if (ec)
+      return absl::FailedPreconditionError(
+          absl::StrCat("--out ", opt_.out_dir, ": ", ec.message()));
     ASSIGN_OR_RETURN(Device device, ResolveDevice(spec_.device));
     ASSIGN_OR_RETURN(backend_, CreateBackend(device, spec_.threads));
     Backend* be = backend_.get();
     gcn_ = spec_.model.type == ModelConfig::Type::kGcn;
 
     if (!spec_.data.is_graph()) {
-      ASSIGN_OR_RETURN(DenseSplits d, LoadFashionMnist(spec_.data.path, spec_.data.val_fraction,
-                                                       spec_.data.seed, spec_.data.limit));
+      ASSIGN_OR_RETURN(
+          DenseSplits d,
+          LoadFashionMnist(spec_.data.path, spec_.data.val_fraction,
+                           spec_.data.seed, spec_.data.limit));
       RETURN_IF_ERROR(LoadDense(std::move(d)));
     } else {
       Graph g;
@@ -116,40 +125,52 @@ class Trial {
         RETURN_IF_ERROR(LoadDense(GraphAsDense(g)));
       }
     }
-    if (train_size_ == 0) return absl::InvalidArgumentError("data: the training split is empty");
+    if (train_size_ == 0)
+      return absl::InvalidArgumentError("data: the training split is empty");
 
     if (gcn_) {
-      ASSIGN_OR_RETURN(model_, CreateGcnModel(spec_.model, be, &adj_, num_features_,
-                                              num_classes_, spec_.seed));
+      ASSIGN_OR_RETURN(model_,
+                       CreateGcnModel(spec_.model, be, &adj_, num_features_,
+                                      num_classes_, spec_.seed));
       batch_ = adj_.rows;
       steps_per_epoch_ = 1;
     } else {
       batch_ = std::min<int64_t>(spec_.batch_size, train_size_);
-      ASSIGN_OR_RETURN(model_, CreateDenseModel(spec_.model, be, num_features_, num_classes_,
-                                                batch_, spec_.seed));
+      ASSIGN_OR_RETURN(
+          model_, CreateDenseModel(spec_.model, be, num_features_, num_classes_,
+                                   batch_, spec_.seed));
       steps_per_epoch_ = (train_size_ + batch_ - 1) / batch_;
       ASSIGN_OR_RETURN(batch_idx_, Tensor<int32_t>::Zeros(be, {batch_}));
-      ASSIGN_OR_RETURN(batch_x_, Tensor<float>::Zeros(be, {batch_, num_features_}));
+      ASSIGN_OR_RETURN(batch_x_,
+                       Tensor<float>::Zeros(be, {batch_, num_features_}));
       ASSIGN_OR_RETURN(batch_y_, Tensor<int32_t>::Zeros(be, {batch_}));
     }
     num_params_ = 0;
-    for (const ParamInfo& p : model_->params().infos()) num_params_ += NumElements(p.shape);
-    ASSIGN_OR_RETURN(optimizer_, CreateOptimizer(spec_.optimizer, &model_->params(), be));
+    for (const ParamInfo& p : model_->params().infos())
+      num_params_ += NumElements(p.shape);
+    ASSIGN_OR_RETURN(optimizer_,
+                     CreateOptimizer(spec_.optimizer, &model_->params(), be));
     ASSIGN_OR_RETURN(row_loss_, Tensor<float>::Zeros(be, {batch_}));
-    ASSIGN_OR_RETURN(dlogits_, Tensor<float>::Zeros(be, {batch_, num_classes_}));
+    ASSIGN_OR_RETURN(dlogits_,
+                     Tensor<float>::Zeros(be, {batch_, num_classes_}));
     ASSIGN_OR_RETURN(preds_, Tensor<int32_t>::Zeros(be, {batch_}));
-    ASSIGN_OR_RETURN(loss_acc_, Tensor<float>::Zeros(be, {3}));  // [window, epoch, eval]
+    ASSIGN_OR_RETURN(loss_acc_,
+                     Tensor<float>::Zeros(be, {3}));  // [window, epoch, eval]
     total_steps_ = steps_per_epoch_ * spec_.epochs;
-    if (spec_.max_steps > 0) total_steps_ = std::min(total_steps_, spec_.max_steps);
-    if (!opt_.resume_from.empty()) RETURN_IF_ERROR(LoadCheckpoint(opt_.resume_from));
+    if (spec_.max_steps > 0)
+      total_steps_ = std::min(total_steps_, spec_.max_steps);
+    if (!opt_.resume_from.empty())
+      RETURN_IF_ERROR(LoadCheckpoint(opt_.resume_from));
 
-    metrics_ = std::fopen((std::filesystem::path(opt_.out_dir) / "metrics.jsonl").c_str(),
-                          step_ > 0 ? "a" : "w");
-    if (metrics_ == nullptr) return absl::InternalError("cannot open metrics.jsonl for writing");
+    metrics_ = std::fopen(
+        (std::filesystem::path(opt_.out_dir) / "metrics.jsonl").c_str(),
+        step_ > 0 ? "a" : "w");
+    if (metrics_ == nullptr)
+      return absl::InternalError("cannot open metrics.jsonl for writing");
     if (opt_.log_progress) {
       LOG(INFO) << "training on " << backend_->Describe() << ": " << num_params_
-                << " parameters, " << train_size_ << " training samples, " << total_steps_
-                << " steps";
+                << " parameters, " << train_size_ << " training samples, "
+                << total_steps_ << " steps";
     }
     return absl::OkStatus();
   }
@@ -160,8 +181,10 @@ class Trial {
       out->num_features = g.num_features;
       out->num_classes = g.num_classes;
       for (int32_t n : nodes) {
-        out->features.insert(out->features.end(), g.features.begin() + int64_t{n} * g.num_features,
-                             g.features.begin() + int64_t{n + 1} * g.num_features);
+        out->features.insert(
+            out->features.end(),
+            g.features.begin() + int64_t{n} * g.num_features,
+            g.features.begin() + int64_t{n + 1} * g.num_features);
         out->labels.push_back(g.labels[n]);
       }
     };
@@ -177,9 +200,12 @@ class Trial {
     train_size_ = d.train.size();
     auto load = [&](Dataset& src, DeviceSplit* dst) -> absl::Status {
       dst->size = src.size();
-      ASSIGN_OR_RETURN(dst->x, Tensor<float>::FromHost(backend_.get(), {src.size(), src.num_features},
-                                                       src.features));
-      ASSIGN_OR_RETURN(dst->y, Tensor<int32_t>::FromHost(backend_.get(), {src.size()}, src.labels));
+      ASSIGN_OR_RETURN(
+          dst->x,
+          Tensor<float>::FromHost(
+              backend_.get(), {src.size(), src.num_features}, src.features));
+      ASSIGN_OR_RETURN(dst->y, Tensor<int32_t>::FromHost(
+                                   backend_.get(), {src.size()}, src.labels));
       dst->host_labels = std::move(src.labels);
       return absl::OkStatus();
     };
@@ -196,14 +222,22 @@ class Trial {
     const Csr a = NormalizedAdjacency(g);
     adj_.rows = a.rows;
     adj_.cols = a.cols;
-    ASSIGN_OR_RETURN(adj_.row_ptr, Tensor<int32_t>::FromHost(be, {a.rows + 1}, a.row_ptr));
-    ASSIGN_OR_RETURN(adj_.col_idx, Tensor<int32_t>::FromHost(be, {int64_t(a.col_idx.size())}, a.col_idx));
-    ASSIGN_OR_RETURN(adj_.values, Tensor<float>::FromHost(be, {int64_t(a.values.size())}, a.values));
-    ASSIGN_OR_RETURN(graph_x_, Tensor<float>::FromHost(be, {g.nodes, g.num_features}, g.features));
-    auto load = [&](const std::vector<int32_t>& nodes, DeviceSplit* dst) -> absl::Status {
+    ASSIGN_OR_RETURN(adj_.row_ptr,
+                     Tensor<int32_t>::FromHost(be, {a.rows + 1}, a.row_ptr));
+    ASSIGN_OR_RETURN(
+        adj_.col_idx,
+        Tensor<int32_t>::FromHost(be, {int64_t(a.col_idx.size())}, a.col_idx));
+    ASSIGN_OR_RETURN(
+        adj_.values,
+        Tensor<float>::FromHost(be, {int64_t(a.values.size())}, a.values));
+    ASSIGN_OR_RETURN(graph_x_, Tensor<float>::FromHost(
+                                   be, {g.nodes, g.num_features}, g.features));
+    auto load = [&](const std::vector<int32_t>& nodes,
+                    DeviceSplit* dst) -> absl::Status {
       std::vector<int32_t> masked(g.nodes, -1);
       for (int32_t n : nodes) masked[n] = g.labels[n];
-      ASSIGN_OR_RETURN(dst->y, Tensor<int32_t>::FromHost(be, {g.nodes}, masked));
+      ASSIGN_OR_RETURN(dst->y,
+                       Tensor<int32_t>::FromHost(be, {g.nodes}, masked));
       dst->host_labels = g.labels;
       dst->nodes = nodes;
       dst->size = static_cast<int64_t>(nodes.size());
@@ -214,22 +248,28 @@ class Trial {
     return load(g.test_nodes, &test_);
   }
 
-  // The training order of epoch `epoch`: a permutation that depends only on (seed, epoch).
+  // The training order of epoch `epoch`: a permutation that depends only on
+  // (seed, epoch).
   std::vector<int32_t> EpochOrder(int64_t epoch) const {
     std::vector<int32_t> order(train_size_);
     std::iota(order.begin(), order.end(), 0);
-    Rng rng(SplitMix64(spec_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch)));
-    for (int64_t i = train_size_ - 1; i > 0; --i) std::swap(order[i], order[rng.Below(i + 1)]);
+    Rng rng(SplitMix64(spec_.seed * 0x9E3779B97F4A7C15ULL +
+                       static_cast<uint64_t>(epoch)));
+    for (int64_t i = train_size_ - 1; i > 0; --i)
+      std::swap(order[i], order[rng.Below(i + 1)]);
     return order;
   }
 
   bool StopRequested() const {
     if (opt_.stop_at_step > 0 && step_ >= opt_.stop_at_step) return true;
-    return opt_.stop_requested != nullptr && opt_.stop_requested->load(std::memory_order_relaxed);
+    return opt_.stop_requested != nullptr &&
+           opt_.stop_requested->load(std::memory_order_relaxed);
   }
 
-  // One optimisation step on rows [begin, end) of `order` (dense) or the whole graph (gcn).
-  absl::Status Step(const std::vector<int32_t>& order, int64_t begin, int64_t end) {
+  // One optimisation step on rows [begin, end) of `order` (dense) or the whole
+  // graph (gcn).
+  absl::Status Step(const std::vector<int32_t>& order, int64_t begin,
+                    int64_t end) {
     Backend* be = backend_.get();
     const float* x;
     const int32_t* y;
@@ -242,21 +282,28 @@ class Trial {
     } else {
       rows = counted = end - begin;
       RETURN_IF_ERROR(batch_idx_.CopyFromHost(order.data() + begin, rows));
-      RETURN_IF_ERROR(be->GatherRows(train_.x.data(), batch_idx_.data(), rows, num_features_,
-                                     batch_x_.data()));
-      RETURN_IF_ERROR(be->GatherLabels(train_.y.data(), batch_idx_.data(), rows, batch_y_.data()));
+      RETURN_IF_ERROR(be->GatherRows(train_.x.data(), batch_idx_.data(), rows,
+                                     num_features_, batch_x_.data()));
+      RETURN_IF_ERROR(be->GatherLabels(train_.y.data(), batch_idx_.data(), rows,
+                                       batch_y_.data()));
       x = batch_x_.data();
       y = batch_y_.data();
     }
-    const uint64_t dropout_seed = SplitMix64(spec_.seed ^ SplitMix64(static_cast<uint64_t>(step_)));
-    ASSIGN_OR_RETURN(const float* logits, model_->Forward(x, rows, true, dropout_seed));
+    const uint64_t dropout_seed =
+        SplitMix64(spec_.seed ^ SplitMix64(static_cast<uint64_t>(step_)));
+    ASSIGN_OR_RETURN(const float* logits,
+                     model_->Forward(x, rows, true, dropout_seed));
     const float scale = 1.0f / static_cast<float>(counted);
-    RETURN_IF_ERROR(be->SoftmaxCrossEntropy(logits, y, rows, num_classes_, scale,
-                                            row_loss_.data(), dlogits_.data()));
-    RETURN_IF_ERROR(be->SumInto(row_loss_.data(), rows, scale, loss_acc_.data()));
-    RETURN_IF_ERROR(be->SumInto(row_loss_.data(), rows, scale, loss_acc_.data() + 1));
+    RETURN_IF_ERROR(be->SoftmaxCrossEntropy(logits, y, rows, num_classes_,
+                                            scale, row_loss_.data(),
+                                            dlogits_.data()));
+    RETURN_IF_ERROR(
+        be->SumInto(row_loss_.data(), rows, scale, loss_acc_.data()));
+    RETURN_IF_ERROR(
+        be->SumInto(row_loss_.data(), rows, scale, loss_acc_.data() + 1));
     RETURN_IF_ERROR(model_->Backward(dlogits_.data()));
-    const float lr = LearningRate(spec_.optimizer, spec_.schedule, step_, total_steps_);
+    const float lr =
+        LearningRate(spec_.optimizer, spec_.schedule, step_, total_steps_);
     RETURN_IF_ERROR(optimizer_->Step(lr));
     last_lr_ = lr;
     samples_trained_ += counted;
@@ -272,17 +319,19 @@ class Trial {
   absl::StatusOr<bool> TrainLoop(Clock::time_point t0) {
     int64_t epoch = step_ / steps_per_epoch_;
     while (step_ < total_steps_) {
-      const std::vector<int32_t> order = gcn_ ? std::vector<int32_t>() : EpochOrder(epoch);
+      const std::vector<int32_t> order =
+          gcn_ ? std::vector<int32_t>() : EpochOrder(epoch);
       int64_t pos = step_ - epoch * steps_per_epoch_;
       while (pos < steps_per_epoch_ && step_ < total_steps_) {
         if (StopRequested()) return false;
         const auto ts = Clock::now();
-        const int64_t begin = pos * batch_, end = std::min(train_size_, begin + batch_);
+        const int64_t begin = pos * batch_,
+                      end = std::min(train_size_, begin + batch_);
         RETURN_IF_ERROR(Step(order, begin, end));
         if (step_ % spec_.log_every == 0 || step_ == total_steps_) {
           RETURN_IF_ERROR(backend_->Synchronize());
           window_seconds_ += Seconds(ts, Clock::now());
-          RETURN_IF_ERROR(LogTrain(t0, epoch));
+          RETURN_IF_ERROR(LogTrain(t0));
         } else {
           window_seconds_ += Seconds(ts, Clock::now());
         }
@@ -297,7 +346,8 @@ class Trial {
       last_epoch_loss_ = epoch_steps_ > 0 ? acc[1] / epoch_steps_ : 0.0;
       epoch_steps_ = 0;
       acc[1] = 0;
-      RETURN_IF_ERROR(backend_->CopyToDevice(loss_acc_.data(), acc, sizeof(acc)));
+      RETURN_IF_ERROR(
+          backend_->CopyToDevice(loss_acc_.data(), acc, sizeof(acc)));
       if (epoch % spec_.eval_every == 0 || step_ == total_steps_) {
         ASSIGN_OR_RETURN(auto val, Evaluate(val_));
         Json line = {{"step", step_},
@@ -309,7 +359,8 @@ class Trial {
         WriteMetric(line);
       }
     }
-    if (epoch_steps_ > 0) {  // stopped mid-epoch by max_steps: report that partial epoch
+    if (epoch_steps_ >
+        0) {  // stopped mid-epoch by max_steps: report that partial epoch
       float acc[2];
       RETURN_IF_ERROR(backend_->CopyToHost(acc, loss_acc_.data(), sizeof(acc)));
       last_epoch_loss_ = acc[1] / epoch_steps_;
@@ -317,25 +368,26 @@ class Trial {
     return true;
   }
 
-  absl::Status LogTrain(Clock::time_point t0, int64_t epoch) {
+  absl::Status LogTrain(Clock::time_point t0) {
     float acc[2];
     RETURN_IF_ERROR(backend_->CopyToHost(acc, loss_acc_.data(), sizeof(acc)));
     const double loss = acc[0] / window_steps_;
     train_seconds_ += window_seconds_;
-    const double sps = window_seconds_ > 0 ? window_samples_ / window_seconds_ : 0;
-    Json line = {{"step", step_},
-                 {"epoch", Round6(static_cast<double>(step_) / steps_per_epoch_)},
-                 {"train_loss", Round6(loss)},
-                 {"lr", Round6(last_lr_)},
-                 {"samples_per_second", Round6(sps)},
-                 {"elapsed_seconds", Round6(Seconds(t0, Clock::now()))}};
+    const double sps =
+        window_seconds_ > 0 ? window_samples_ / window_seconds_ : 0;
+    Json line = {
+        {"step", step_},
+        {"epoch", Round6(static_cast<double>(step_) / steps_per_epoch_)},
+        {"train_loss", Round6(loss)},
+        {"lr", Round6(last_lr_)},
+        {"samples_per_second", Round6(sps)},
+        {"elapsed_seconds", Round6(Seconds(t0, Clock::now()))}};
     WriteMetric(line);
     acc[0] = 0;
     RETURN_IF_ERROR(backend_->CopyToDevice(loss_acc_.data(), acc, sizeof(acc)));
     window_steps_ = 0;
     window_samples_ = 0;
     window_seconds_ = 0;
-    (void)epoch;
     return absl::OkStatus();
   }
 
@@ -356,29 +408,38 @@ class Trial {
     int64_t correct = 0;
     std::vector<int32_t> preds;
     if (gcn_) {
-      ASSIGN_OR_RETURN(const float* logits, model_->Forward(graph_x_.data(), batch_, false, 0));
-      RETURN_IF_ERROR(be->SoftmaxCrossEntropy(logits, split.y.data(), batch_, num_classes_, 0.0f,
+      ASSIGN_OR_RETURN(const float* logits,
+                       model_->Forward(graph_x_.data(), batch_, false, 0));
+      RETURN_IF_ERROR(be->SoftmaxCrossEntropy(logits, split.y.data(), batch_,
+                                              num_classes_, 0.0f,
                                               row_loss_.data(), nullptr));
       RETURN_IF_ERROR(be->SumInto(row_loss_.data(), batch_, 1.0f, loss));
-      RETURN_IF_ERROR(be->ArgmaxRows(logits, batch_, num_classes_, preds_.data()));
+      RETURN_IF_ERROR(
+          be->ArgmaxRows(logits, batch_, num_classes_, preds_.data()));
       ASSIGN_OR_RETURN(preds, preds_.ToHost());
       for (int32_t n : split.nodes) correct += preds[n] == split.host_labels[n];
     } else {
       for (int64_t begin = 0; begin < split.size; begin += batch_) {
         const int64_t rows = std::min(batch_, split.size - begin);
         const float* x = split.x.data() + begin * num_features_;
-        ASSIGN_OR_RETURN(const float* logits, model_->Forward(x, rows, false, 0));
-        RETURN_IF_ERROR(be->SoftmaxCrossEntropy(logits, split.y.data() + begin, rows,
-                                                num_classes_, 0.0f, row_loss_.data(), nullptr));
+        ASSIGN_OR_RETURN(const float* logits,
+                         model_->Forward(x, rows, false, 0));
+        RETURN_IF_ERROR(be->SoftmaxCrossEntropy(logits, split.y.data() + begin,
+                                                rows, num_classes_, 0.0f,
+                                                row_loss_.data(), nullptr));
         RETURN_IF_ERROR(be->SumInto(row_loss_.data(), rows, 1.0f, loss));
-        RETURN_IF_ERROR(be->ArgmaxRows(logits, rows, num_classes_, preds_.data()));
+        RETURN_IF_ERROR(
+            be->ArgmaxRows(logits, rows, num_classes_, preds_.data()));
         std::vector<int32_t> chunk(rows);
-        RETURN_IF_ERROR(be->CopyToHost(chunk.data(), preds_.data(), sizeof(int32_t) * rows));
-        for (int64_t i = 0; i < rows; ++i) correct += chunk[i] == split.host_labels[begin + i];
+        RETURN_IF_ERROR(be->CopyToHost(chunk.data(), preds_.data(),
+                                       sizeof(int32_t) * rows));
+        for (int64_t i = 0; i < rows; ++i)
+          correct += chunk[i] == split.host_labels[begin + i];
       }
     }
     RETURN_IF_ERROR(be->CopyToHost(&loss_sum, loss, sizeof(float)));
-    return std::make_pair(static_cast<double>(correct) / split.size, double{loss_sum} / split.size);
+    return std::make_pair(static_cast<double>(correct) / split.size,
+                          double{loss_sum} / split.size);
   }
 
   absl::Status WriteCheckpoint(const std::string& path) {
@@ -386,17 +447,20 @@ class Trial {
     ParamStore& ps = model_->params();
     ASSIGN_OR_RETURN(std::vector<float> params, ps.params().ToHost());
     for (const ParamInfo& p : ps.infos()) {
-      file.tensors.push_back(SafeTensor::FromFloats(p.name, p.shape, params.data() + p.offset));
+      file.tensors.push_back(
+          SafeTensor::FromFloats(p.name, p.shape, params.data() + p.offset));
     }
     for (auto& [state_name, tensor] : optimizer_->State()) {
       ASSIGN_OR_RETURN(std::vector<float> state, tensor->ToHost());
       for (const ParamInfo& p : ps.infos()) {
-        file.tensors.push_back(SafeTensor::FromFloats(absl::StrCat("optimizer.", state_name, ".", p.name),
-                                                      p.shape, state.data() + p.offset));
+        file.tensors.push_back(SafeTensor::FromFloats(
+            absl::StrCat("optimizer.", state_name, ".", p.name), p.shape,
+            state.data() + p.offset));
       }
     }
     ASSIGN_OR_RETURN(std::vector<float> acc, loss_acc_.ToHost());
-    file.tensors.push_back(SafeTensor::FromFloats("trainer.loss_sums", {3}, acc.data()));
+    file.tensors.push_back(
+        SafeTensor::FromFloats("trainer.loss_sums", {3}, acc.data()));
     file.metadata["window_steps"] = absl::StrCat(window_steps_);
     file.metadata["epoch_steps"] = absl::StrCat(epoch_steps_);
     file.metadata["format"] = kCheckpointFormat;
@@ -413,16 +477,19 @@ class Trial {
       return it == file.metadata.end() ? "" : it->second;
     };
     if (meta("format") != kCheckpointFormat) {
-      return absl::InvalidArgumentError(absl::StrCat("--resume ", path, ": not a ladle checkpoint"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--resume ", path, ": not a ladle checkpoint"));
     }
     ParamStore& ps = model_->params();
     std::vector<float> params(ps.total(), 0.0f);
-    auto fill = [&](const std::string& prefix, std::vector<float>* dst) -> absl::Status {
+    auto fill = [&](const std::string& prefix,
+                    std::vector<float>* dst) -> absl::Status {
       for (const ParamInfo& p : ps.infos()) {
         const SafeTensor* t = file.Find(prefix + p.name);
         if (t == nullptr || t->shape != p.shape || t->dtype != "F32") {
           return absl::InvalidArgumentError(absl::StrCat(
-              "--resume ", path, ": tensor ", prefix, p.name, " missing or of another shape ",
+              "--resume ", path, ": tensor ", prefix, p.name,
+              " missing or of another shape ",
               "(was the checkpoint written for this spec's model?)"));
         }
         const std::vector<float> v = t->AsFloats();
@@ -434,32 +501,40 @@ class Trial {
     RETURN_IF_ERROR(ps.params().CopyFromHost(params.data(), ps.total()));
     for (auto& [state_name, tensor] : optimizer_->State()) {
       std::vector<float> state(ps.total(), 0.0f);
-      RETURN_IF_ERROR(fill(absl::StrCat("optimizer.", state_name, "."), &state));
+      RETURN_IF_ERROR(
+          fill(absl::StrCat("optimizer.", state_name, "."), &state));
       RETURN_IF_ERROR(tensor->CopyFromHost(state.data(), ps.total()));
     }
     step_ = std::stoll(meta("step").empty() ? "0" : meta("step"));
-    optimizer_->set_steps_taken(std::stoll(meta("optimizer_steps").empty() ? "0" : meta("optimizer_steps")));
+    optimizer_->set_steps_taken(std::stoll(
+        meta("optimizer_steps").empty() ? "0" : meta("optimizer_steps")));
     if (step_ < 0 || step_ > total_steps_) {
-      return absl::InvalidArgumentError(absl::StrCat("--resume ", path, ": step ", step_,
-                                                     " is beyond this spec's ", total_steps_, " steps"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--resume ", path, ": step ", step_,
+                       " is beyond this spec's ", total_steps_, " steps"));
     }
     resumed_from_ = step_;
     epochs_done_ = step_ / steps_per_epoch_;
     // Loss sums of the running log window and epoch continue where they were.
-    if (const SafeTensor* t = file.Find("trainer.loss_sums"); t != nullptr && t->shape == Shape{3}) {
+    if (const SafeTensor* t = file.Find("trainer.loss_sums");
+        t != nullptr && t->shape == Shape{3}) {
       const std::vector<float> acc = t->AsFloats();
       RETURN_IF_ERROR(loss_acc_.CopyFromHost(acc.data(), 3));
-      window_steps_ = std::stoll(meta("window_steps").empty() ? "0" : meta("window_steps"));
-      epoch_steps_ = std::stoll(meta("epoch_steps").empty() ? "0" : meta("epoch_steps"));
+      window_steps_ =
+          std::stoll(meta("window_steps").empty() ? "0" : meta("window_steps"));
+      epoch_steps_ =
+          std::stoll(meta("epoch_steps").empty() ? "0" : meta("epoch_steps"));
     }
     return absl::OkStatus();
   }
 
   absl::Status WriteJsonFile(const std::string& name, const Json& j) {
-    const std::filesystem::path path = std::filesystem::path(opt_.out_dir) / name;
+    const std::filesystem::path path =
+        std::filesystem::path(opt_.out_dir) / name;
     const std::string tmp = path.string() + ".tmp";
     FILE* f = std::fopen(tmp.c_str(), "w");
-    if (f == nullptr) return absl::InternalError(absl::StrCat("cannot write ", tmp));
+    if (f == nullptr)
+      return absl::InternalError(absl::StrCat("cannot write ", tmp));
     const std::string text = j.dump(2) + "\n";
     const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
     std::fclose(f);
@@ -494,7 +569,8 @@ class Trial {
 
 }  // namespace
 
-absl::StatusOr<TrainResult> RunTrial(const TrainSpec& spec, const TrainOptions& options) {
+absl::StatusOr<TrainResult> RunTrial(const TrainSpec& spec,
+                                     const TrainOptions& options) {
   Trial trial(spec, options);
   return trial.Run();
 }

@@ -1,9 +1,11 @@
-// Runs one trial of a TrainSpec: loads data, builds the model on the chosen device, trains,
-// evaluates, and writes metrics.jsonl, summary.json and model.safetensors under out_dir.
+// Runs one trial of a TrainSpec: loads data, builds the model on the chosen
+// device, trains, evaluates, and writes metrics.jsonl, summary.json and
+// model.safetensors under out_dir.
 //
-// Same spec, seed and CPU thread count give identical losses and accuracies (timings differ).
-// A stop request (SIGTERM in ladle-train) is honoured between steps: a checkpoint is written and
-// the result says preempted; resuming from it continues the same trajectory.
+// Same spec, seed and CPU thread count give identical losses and accuracies
+// (timings differ). A stop request (SIGTERM in ladle-train) is honoured between
+// steps: a checkpoint is written and the result says preempted; resuming from
+// it continues the same trajectory.
 #ifndef LADLE_TRAIN_TRAINER_H_
 #define LADLE_TRAIN_TRAINER_H_
 
@@ -18,22 +20,28 @@
 namespace ladle {
 
 struct TrainOptions {
-  std::string out_dir;       // created if missing
-  std::string resume_from;   // checkpoint (.safetensors) to continue from; empty = fresh start
-  // Polled between steps; when it becomes true the trial checkpoints and stops. May be null.
+  std::string out_dir;      // created if missing
+  std::string resume_from;  // checkpoint (.safetensors) to continue from; empty
+                            // = fresh start
+  // Polled between steps; when it becomes true the trial checkpoints and stops.
+  // May be null.
   const std::atomic<bool>* stop_requested = nullptr;
-  // > 0: behave as if a stop was requested before this global step (tests, preemption drills).
+  // > 0: behave as if a stop was requested before this global step (tests,
+  // preemption drills).
   int64_t stop_at_step = 0;
   bool log_progress = true;  // one stderr line per metrics line
 };
 
 struct TrainResult {
-  bool preempted = false;           // stopped on request; checkpoint_path holds the state
-  std::string checkpoint_path;      // written on preemption
-  nlohmann::ordered_json summary;   // as written to summary.json (empty when preempted)
+  bool preempted =
+      false;  // stopped on request; checkpoint_path holds the state
+  std::string checkpoint_path;  // written on preemption
+  nlohmann::ordered_json
+      summary;  // as written to summary.json (empty when preempted)
 };
 
-absl::StatusOr<TrainResult> RunTrial(const TrainSpec& spec, const TrainOptions& options);
+absl::StatusOr<TrainResult> RunTrial(const TrainSpec& spec,
+                                     const TrainOptions& options);
 
 }  // namespace ladle
 

@@ -1,7 +1,8 @@
-// Plain CPU reference implementations of every op, templated on the scalar type so gradient
-// checks run in double and the CPU backend runs them in float. Loops are written to vectorize
-// and to give the same result for any thread count: every reduction has a fixed order
-// (row-parallel ops reduce within a row; column reductions split columns, never rows).
+// Plain CPU reference implementations of every op, templated on the scalar type
+// so gradient checks run in double and the CPU backend runs them in float.
+// Loops are written to vectorize and to give the same result for any thread
+// count: every reduction has a fixed order (row-parallel ops reduce within a
+// row; column reductions split columns, never rows).
 #ifndef LADLE_KERNELS_CPU_REF_OPS_H_
 #define LADLE_KERNELS_CPU_REF_OPS_H_
 
@@ -13,13 +14,14 @@
 
 namespace ladle::ref {
 
-// Work below this many elements stays on one thread (thread start-up costs more).
+// Work below this many elements stays on one thread (thread start-up costs
+// more).
 inline constexpr int64_t kParallelGrain = 1 << 14;
 
 // C = alpha op(A) op(B) + beta C, row-major (see Backend::Gemm).
 template <typename T>
-void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-          const T* b, T beta, T* c) {
+void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+          const T* a, const T* b, T beta, T* c) {
 #pragma omp parallel for schedule(static) if (m * n * k > kParallelGrain)
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
@@ -43,7 +45,8 @@ void AddBias(T* y, const T* bias, int64_t rows, int64_t cols) {
   }
 }
 
-// Column sums; columns are split across threads in blocks so each sum has a fixed order.
+// Column sums; columns are split across threads in blocks so each sum has a
+// fixed order.
 template <typename T>
 void BiasGrad(const T* dy, int64_t rows, int64_t cols, T* db) {
   constexpr int64_t kBlock = 64;
@@ -76,7 +79,8 @@ template <typename T>
 inline T GeluGrad(T x) {
   const T k = T(0.7978845608028654);
   const T t = std::tanh(k * (x + T(0.044715) * x * x * x));
-  return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3 * 0.044715) * x * x);
+  return T(0.5) * (T(1) + t) +
+         T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3 * 0.044715) * x * x);
 }
 
 template <typename T>
@@ -101,12 +105,13 @@ void GeluBackward(const T* x, const T* dy, T* dx, int64_t n) {
 }
 
 template <typename T>
-void DropoutForward(const T* x, T* y, T* mask, int64_t n, float p, uint64_t seed,
-                    uint64_t offset) {
+void DropoutForward(const T* x, T* y, T* mask, int64_t n, float p,
+                    uint64_t seed, uint64_t offset) {
   const T scale = p < 1.0f ? T(1) / (T(1) - T(p)) : T(0);
 #pragma omp parallel for schedule(static) if (n > kParallelGrain)
   for (int64_t i = 0; i < n; ++i) {
-    const bool keep = CounterUniform(seed, offset + static_cast<uint64_t>(i)) >= p;
+    const bool keep =
+        CounterUniform(seed, offset + static_cast<uint64_t>(i)) >= p;
     mask[i] = keep ? scale : T(0);
     y[i] = x[i] * mask[i];
   }
@@ -118,8 +123,8 @@ void DropoutBackward(const T* dy, const T* mask, T* dx, int64_t n) {
 }
 
 template <typename T>
-void LayerNormForward(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd,
-                      int64_t rows, int64_t cols, T eps) {
+void LayerNormForward(const T* x, const T* gamma, const T* beta, T* y, T* mean,
+                      T* rstd, int64_t rows, int64_t cols, T eps) {
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelGrain)
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
@@ -131,15 +136,17 @@ void LayerNormForward(const T* x, const T* gamma, const T* beta, T* y, T* mean, 
     var /= T(cols);
     const T rs = T(1) / std::sqrt(var + eps);
     T* yr = y + r * cols;
-    for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - mu) * rs * gamma[c] + beta[c];
+    for (int64_t c = 0; c < cols; ++c)
+      yr[c] = (xr[c] - mu) * rs * gamma[c] + beta[c];
     mean[r] = mu;
     rstd[r] = rs;
   }
 }
 
 template <typename T>
-void LayerNormBackward(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy,
-                       T* dx, T* dgamma, T* dbeta, int64_t rows, int64_t cols) {
+void LayerNormBackward(const T* x, const T* gamma, const T* mean, const T* rstd,
+                       const T* dy, T* dx, T* dgamma, T* dbeta, int64_t rows,
+                       int64_t cols) {
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelGrain)
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
@@ -182,15 +189,16 @@ void LayerNormBackward(const T* x, const T* gamma, const T* mean, const T* rstd,
 }
 
 template <typename T>
-void SoftmaxCrossEntropy(const T* logits, const int32_t* labels, int64_t rows, int64_t cols,
-                         T grad_scale, T* row_loss, T* dlogits) {
+void SoftmaxCrossEntropy(const T* logits, const int32_t* labels, int64_t rows,
+                         int64_t cols, T grad_scale, T* row_loss, T* dlogits) {
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelGrain)
   for (int64_t r = 0; r < rows; ++r) {
     const T* lr = logits + r * cols;
     const int32_t label = labels[r];
     if (label < 0) {
       row_loss[r] = 0;
-      if (dlogits != nullptr) std::fill(dlogits + r * cols, dlogits + (r + 1) * cols, T(0));
+      if (dlogits != nullptr)
+        std::fill(dlogits + r * cols, dlogits + (r + 1) * cols, T(0));
       continue;
     }
     T mx = lr[0];
@@ -230,8 +238,8 @@ void ArgmaxRows(const T* logits, int64_t rows, int64_t cols, int32_t* out) {
 }
 
 template <typename T>
-void SpMM(int64_t rows, const int32_t* row_ptr, const int32_t* col_idx, const T* values,
-          const T* x, int64_t cols, T* y) {
+void SpMM(int64_t rows, const int32_t* row_ptr, const int32_t* col_idx,
+          const T* values, const T* x, int64_t cols, T* y) {
 #pragma omp parallel for schedule(dynamic, 64) if (rows * cols > kParallelGrain)
   for (int64_t r = 0; r < rows; ++r) {
     T* yr = y + r * cols;
@@ -245,8 +253,8 @@ void SpMM(int64_t rows, const int32_t* row_ptr, const int32_t* col_idx, const T*
 }
 
 template <typename T>
-void AdamWUpdate(T* param, const T* grad, T* m, T* v, int64_t n, T lr, T beta1, T beta2,
-                 T eps, T weight_decay, int64_t step) {
+void AdamWUpdate(T* param, const T* grad, T* m, T* v, int64_t n, T lr, T beta1,
+                 T beta2, T eps, T weight_decay, int64_t step) {
   const T bc1 = T(1) - std::pow(beta1, static_cast<T>(step));
   const T bc2 = T(1) - std::pow(beta2, static_cast<T>(step));
   const T step_size = lr / bc1;
@@ -259,13 +267,14 @@ void AdamWUpdate(T* param, const T* grad, T* m, T* v, int64_t n, T lr, T beta1, 
     const T vi = beta2 * v[i] + (T(1) - beta2) * g * g;
     m[i] = mi;
     v[i] = vi;
-    param[i] = param[i] * decay - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+    param[i] = param[i] * decay -
+               step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
   }
 }
 
 template <typename T>
-void SgdUpdate(T* param, const T* grad, T* buf, int64_t n, T lr, T momentum, bool nesterov,
-               T weight_decay) {
+void SgdUpdate(T* param, const T* grad, T* buf, int64_t n, T lr, T momentum,
+               bool nesterov, T weight_decay) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
   for (int64_t i = 0; i < n; ++i) {
     const T g = grad[i] + weight_decay * param[i];

@@ -1,8 +1,7 @@
-// CUDA backend: cuBLAS for GEMM, one __global__ kernel plus a checking host launcher for every
-// other op. Every reduction has a fixed order (no atomics), so results are deterministic run to
-// run. Nothing is allocated inside a training step: ops only launch into caller-owned memory.
-#include "kernels/cuda/cuda_backend.h"
-
+// CUDA backend: cuBLAS for GEMM, one __global__ kernel plus a checking host
+// launcher for every other op. Every reduction has a fixed order (no atomics),
+// so results are deterministic run to run. Nothing is allocated inside a
+// training step: ops only launch into caller-owned memory.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -11,13 +10,15 @@
 #include "absl/strings/str_cat.h"
 #include "common/random.h"
 #include "common/status_macros.h"
+#include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_status.h"
 
 namespace ladle {
 
 int CudaDeviceCountImpl() {
   int count = 0;
-  // No driver or no GPU: the runtime reports an error; treat it as zero devices.
+  // No driver or no GPU: the runtime reports an error; treat it as zero
+  // devices.
   if (cudaGetDeviceCount(&count) != cudaSuccess) {
     cudaGetLastError();  // clear the sticky error
     return 0;
@@ -30,18 +31,21 @@ namespace {
 constexpr int kThreads = 256;
 
 inline unsigned Blocks(int64_t n, int threads = kThreads) {
-  return static_cast<unsigned>(std::min<int64_t>((n + threads - 1) / threads, 65535 * 8));
+  return static_cast<unsigned>(
+      std::min<int64_t>((n + threads - 1) / threads, 65535 * 8));
 }
 
 absl::Status CheckSizes(const char* op, std::initializer_list<int64_t> sizes) {
   for (int64_t s : sizes) {
-    if (s < 0) return absl::InvalidArgumentError(absl::StrCat(op, ": negative size ", s));
+    if (s < 0)
+      return absl::InvalidArgumentError(
+          absl::StrCat(op, ": negative size ", s));
   }
   return absl::OkStatus();
 }
 
 // Grid-stride loop over [0, n).
-#define GRID_LOOP(i, n)                                                       \
+#define GRID_LOOP(i, n)                                                     \
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < (n); \
        i += int64_t{blockDim.x} * gridDim.x)
 
@@ -50,16 +54,20 @@ __device__ inline float WarpSum(float v) {
   return v;
 }
 __device__ inline float WarpMax(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  for (int o = 16; o > 0; o >>= 1)
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
 
-__global__ void AddBiasKernel(float* y, const float* bias, int64_t rows, int64_t cols) {
+__global__ void AddBiasKernel(float* y, const float* bias, int64_t rows,
+                              int64_t cols) {
   GRID_LOOP(i, rows * cols) y[i] += bias[i % cols];
 }
 
-// One thread per column, rows summed in order: coalesced across the warp, deterministic.
-__global__ void ColumnSumKernel(const float* dy, int64_t rows, int64_t cols, float* db) {
+// One thread per column, rows summed in order: coalesced across the warp,
+// deterministic.
+__global__ void ColumnSumKernel(const float* dy, int64_t rows, int64_t cols,
+                                float* db) {
   const int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (c >= cols) return;
   float acc = 0.0f;
@@ -82,34 +90,41 @@ __device__ inline float GeluDev(float x) {
 __device__ inline float GeluGradDev(float x) {
   const float k = 0.7978845608028654f;
   const float t = tanhf(k * (x + 0.044715f * x * x * x));
-  return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * 0.044715f * x * x);
+  return 0.5f * (1.0f + t) +
+         0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * 0.044715f * x * x);
 }
 
 __global__ void ActForwardKernel(int act, const float* x, float* y, int64_t n) {
   GRID_LOOP(i, n) y[i] = act == 0 ? fmaxf(x[i], 0.0f) : GeluDev(x[i]);
 }
-__global__ void ActBackwardKernel(int act, const float* x, const float* dy, float* dx, int64_t n) {
-  GRID_LOOP(i, n) dx[i] = act == 0 ? (x[i] > 0.0f ? dy[i] : 0.0f) : dy[i] * GeluGradDev(x[i]);
+__global__ void ActBackwardKernel(int act, const float* x, const float* dy,
+                                  float* dx, int64_t n) {
+  GRID_LOOP(i, n)
+  dx[i] = act == 0 ? (x[i] > 0.0f ? dy[i] : 0.0f) : dy[i] * GeluGradDev(x[i]);
 }
 
-__global__ void DropoutForwardKernel(const float* x, float* y, float* mask, int64_t n, float p,
-                                     uint64_t seed, uint64_t offset) {
+__global__ void DropoutForwardKernel(const float* x, float* y, float* mask,
+                                     int64_t n, float p, uint64_t seed,
+                                     uint64_t offset) {
   const float scale = 1.0f / (1.0f - p);
   GRID_LOOP(i, n) {
-    const bool keep = CounterUniform(seed, offset + static_cast<uint64_t>(i)) >= p;
+    const bool keep =
+        CounterUniform(seed, offset + static_cast<uint64_t>(i)) >= p;
     const float m = keep ? scale : 0.0f;
     mask[i] = m;
     y[i] = x[i] * m;
   }
 }
-__global__ void MulKernel(const float* a, const float* b, float* out, int64_t n) {
+__global__ void MulKernel(const float* a, const float* b, float* out,
+                          int64_t n) {
   GRID_LOOP(i, n) out[i] = a[i] * b[i];
 }
 
 // One warp per row.
-__global__ void LayerNormForwardKernel(const float* x, const float* gamma, const float* beta,
-                                       float* y, float* mean, float* rstd, int64_t rows,
-                                       int64_t cols, float eps) {
+__global__ void LayerNormForwardKernel(const float* x, const float* gamma,
+                                       const float* beta, float* y, float* mean,
+                                       float* rstd, int64_t rows, int64_t cols,
+                                       float eps) {
   const int64_t row = blockIdx.x * int64_t{blockDim.x / 32} + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= rows) return;
@@ -121,15 +136,17 @@ __global__ void LayerNormForwardKernel(const float* x, const float* gamma, const
   for (int64_t c = lane; c < cols; c += 32) v += (xr[c] - mu) * (xr[c] - mu);
   const float rs = rsqrtf(WarpSum(v) / cols + eps);
   float* yr = y + row * cols;
-  for (int64_t c = lane; c < cols; c += 32) yr[c] = (xr[c] - mu) * rs * gamma[c] + beta[c];
+  for (int64_t c = lane; c < cols; c += 32)
+    yr[c] = (xr[c] - mu) * rs * gamma[c] + beta[c];
   if (lane == 0) {
     mean[row] = mu;
     rstd[row] = rs;
   }
 }
 
-__global__ void LayerNormBackwardDxKernel(const float* x, const float* gamma, const float* mean,
-                                          const float* rstd, const float* dy, float* dx,
+__global__ void LayerNormBackwardDxKernel(const float* x, const float* gamma,
+                                          const float* mean, const float* rstd,
+                                          const float* dy, float* dx,
                                           int64_t rows, int64_t cols) {
   const int64_t row = blockIdx.x * int64_t{blockDim.x / 32} + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
@@ -153,9 +170,11 @@ __global__ void LayerNormBackwardDxKernel(const float* x, const float* gamma, co
   }
 }
 
-__global__ void LayerNormBackwardParamsKernel(const float* x, const float* mean, const float* rstd,
-                                              const float* dy, float* dgamma, float* dbeta,
-                                              int64_t rows, int64_t cols) {
+__global__ void LayerNormBackwardParamsKernel(const float* x, const float* mean,
+                                              const float* rstd,
+                                              const float* dy, float* dgamma,
+                                              float* dbeta, int64_t rows,
+                                              int64_t cols) {
   const int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (c >= cols) return;
   float g = 0.0f, b = 0.0f;
@@ -169,9 +188,9 @@ __global__ void LayerNormBackwardParamsKernel(const float* x, const float* mean,
 }
 
 // One warp per row. Labels < 0 (or >= cols) are ignored rows.
-__global__ void SoftmaxXentKernel(const float* logits, const int32_t* labels, int64_t rows,
-                                  int64_t cols, float grad_scale, float* row_loss,
-                                  float* dlogits) {
+__global__ void SoftmaxXentKernel(const float* logits, const int32_t* labels,
+                                  int64_t rows, int64_t cols, float grad_scale,
+                                  float* row_loss, float* dlogits) {
   const int64_t row = blockIdx.x * int64_t{blockDim.x / 32} + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= rows) return;
@@ -194,26 +213,31 @@ __global__ void SoftmaxXentKernel(const float* logits, const int32_t* labels, in
   if (dlogits != nullptr) {
     const float inv = 1.0f / s;
     for (int64_t c = lane; c < cols; c += 32) {
-      dlogits[row * cols + c] = (expf(lr[c] - mx) * inv - (c == label ? 1.0f : 0.0f)) * grad_scale;
+      dlogits[row * cols + c] =
+          (expf(lr[c] - mx) * inv - (c == label ? 1.0f : 0.0f)) * grad_scale;
     }
   }
 }
 
-// A single block sums in a fixed order (double per thread, then a tree): deterministic.
-__global__ void SumIntoKernel(const float* x, int64_t n, float scale, float* acc) {
+// A single block sums in a fixed order (double per thread, then a tree):
+// deterministic.
+__global__ void SumIntoKernel(const float* x, int64_t n, float scale,
+                              float* acc) {
   __shared__ double partial[kThreads];
   double s = 0.0;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += x[i];
   partial[threadIdx.x] = s;
   __syncthreads();
   for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
-    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+    if (threadIdx.x < stride)
+      partial[threadIdx.x] += partial[threadIdx.x + stride];
     __syncthreads();
   }
   if (threadIdx.x == 0) *acc += static_cast<float>(scale * partial[0]);
 }
 
-__global__ void ArgmaxKernel(const float* logits, int64_t rows, int64_t cols, int32_t* out) {
+__global__ void ArgmaxKernel(const float* logits, int64_t rows, int64_t cols,
+                             int32_t* out) {
   GRID_LOOP(r, rows) {
     const float* lr = logits + r * cols;
     int64_t best = 0;
@@ -223,35 +247,37 @@ __global__ void ArgmaxKernel(const float* logits, int64_t rows, int64_t cols, in
   }
 }
 
-__global__ void GatherRowsKernel(const float* src, const int32_t* index, int64_t rows,
-                                 int64_t cols, float* dst) {
+__global__ void GatherRowsKernel(const float* src, const int32_t* index,
+                                 int64_t rows, int64_t cols, float* dst) {
   GRID_LOOP(i, rows * cols) {
     const int64_t r = i / cols, c = i % cols;
     dst[i] = src[static_cast<int64_t>(index[r]) * cols + c];
   }
 }
-__global__ void GatherLabelsKernel(const int32_t* src, const int32_t* index, int64_t rows,
-                                   int32_t* dst) {
+__global__ void GatherLabelsKernel(const int32_t* src, const int32_t* index,
+                                   int64_t rows, int32_t* dst) {
   GRID_LOOP(r, rows) dst[r] = src[index[r]];
 }
 
 // One warp per row; lanes stride over the dense columns.
-__global__ void SpMMKernel(int64_t rows, const int32_t* row_ptr, const int32_t* col_idx,
-                           const float* values, const float* x, int64_t cols, float* y) {
+__global__ void SpMMKernel(int64_t rows, const int32_t* row_ptr,
+                           const int32_t* col_idx, const float* values,
+                           const float* x, int64_t cols, float* y) {
   const int64_t row = blockIdx.x * int64_t{blockDim.x / 32} + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= rows) return;
   const int32_t begin = row_ptr[row], end = row_ptr[row + 1];
   for (int64_t c = lane; c < cols; c += 32) {
     float acc = 0.0f;
-    for (int32_t p = begin; p < end; ++p) acc += values[p] * x[static_cast<int64_t>(col_idx[p]) * cols + c];
+    for (int32_t p = begin; p < end; ++p)
+      acc += values[p] * x[static_cast<int64_t>(col_idx[p]) * cols + c];
     y[row * cols + c] = acc;
   }
 }
 
-__global__ void AdamWKernel(float* p, const float* g, float* m, float* v, int64_t n, float b1,
-                            float b2, float eps, float decay, float step_size,
-                            float inv_sqrt_bc2) {
+__global__ void AdamWKernel(float* p, const float* g, float* m, float* v,
+                            int64_t n, float b1, float b2, float eps,
+                            float decay, float step_size, float inv_sqrt_bc2) {
   GRID_LOOP(i, n) {
     const float gi = g[i];
     const float mi = b1 * m[i] + (1.0f - b1) * gi;
@@ -262,8 +288,8 @@ __global__ void AdamWKernel(float* p, const float* g, float* m, float* v, int64_
   }
 }
 
-__global__ void SgdKernel(float* p, const float* g, float* buf, int64_t n, float lr,
-                          float momentum, bool nesterov, float wd) {
+__global__ void SgdKernel(float* p, const float* g, float* buf, int64_t n,
+                          float lr, float momentum, bool nesterov, float wd) {
   GRID_LOOP(i, n) {
     const float gi = g[i] + wd * p[i];
     float d = gi;
@@ -292,10 +318,12 @@ class CudaBackend final : public Backend {
 
   absl::Status Init() {
     CUDA_RETURN_IF_ERROR(cudaSetDevice(index_));
-    CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    CUDA_RETURN_IF_ERROR(
+        cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     CUBLAS_RETURN_IF_ERROR(cublasCreate(&cublas_));
     CUBLAS_RETURN_IF_ERROR(cublasSetStream(cublas_, stream_));
-    // Full fp32 (no TF32) so results match the CPU reference within fp32 tolerances.
+    // Full fp32 (no TF32) so results match the CPU reference within fp32
+    // tolerances.
     CUBLAS_RETURN_IF_ERROR(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
     cudaDeviceProp prop;
     CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&prop, index_));
@@ -311,25 +339,29 @@ class CudaBackend final : public Backend {
   absl::StatusOr<void*> Allocate(size_t bytes) override {
     void* p = nullptr;
     CUDA_RETURN_IF_ERROR(cudaMalloc(&p, std::max<size_t>(bytes, 256)));
-    CUDA_RETURN_IF_ERROR(cudaMemsetAsync(p, 0, std::max<size_t>(bytes, 256), stream_));
+    CUDA_RETURN_IF_ERROR(
+        cudaMemsetAsync(p, 0, std::max<size_t>(bytes, 256), stream_));
     CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
     ++allocation_count_;
     return p;
   }
   void Free(void* ptr) override { cudaFree(ptr); }
   absl::Status CopyToDevice(void* dst, const void* src, size_t bytes) override {
-    CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
+    CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
     // The host buffer may be reused by the caller right away.
     CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
     return absl::OkStatus();
   }
   absl::Status CopyToHost(void* dst, const void* src, size_t bytes) override {
-    CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+    CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
     CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
     return absl::OkStatus();
   }
   absl::Status CopyOnDevice(void* dst, const void* src, size_t bytes) override {
-    CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
+    CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
     return absl::OkStatus();
   }
   absl::Status Synchronize() override {
@@ -337,26 +369,31 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  absl::Status Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
-                    const float* a, const float* b, float beta, float* c) override {
+  absl::Status Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                    float alpha, const float* a, const float* b, float beta,
+                    float* c) override {
     RETURN_IF_ERROR(CheckSizes("gemm", {m, n, k}));
     if (m == 0 || n == 0) return absl::OkStatus();
     // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T.
-    const int lda = static_cast<int>(ta ? m : k), ldb = static_cast<int>(tb ? k : n);
-    CUBLAS_RETURN_IF_ERROR(cublasSgemm(cublas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                       ta ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
-                                       static_cast<int>(m), static_cast<int>(k), &alpha, b, ldb,
-                                       a, lda, &beta, c, static_cast<int>(n)));
+    const int lda = static_cast<int>(ta ? m : k),
+              ldb = static_cast<int>(tb ? k : n);
+    CUBLAS_RETURN_IF_ERROR(cublasSgemm(
+        cublas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+        static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha,
+        b, ldb, a, lda, &beta, c, static_cast<int>(n)));
     return absl::OkStatus();
   }
-  absl::Status AddBias(float* y, const float* bias, int64_t rows, int64_t cols) override {
+  absl::Status AddBias(float* y, const float* bias, int64_t rows,
+                       int64_t cols) override {
     RETURN_IF_ERROR(CheckSizes("add_bias", {rows, cols}));
     if (rows * cols == 0) return absl::OkStatus();
-    AddBiasKernel<<<Blocks(rows * cols), kThreads, 0, stream_>>>(y, bias, rows, cols);
+    AddBiasKernel<<<Blocks(rows * cols), kThreads, 0, stream_>>>(y, bias, rows,
+                                                                 cols);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status BiasGrad(const float* dy, int64_t rows, int64_t cols, float* db) override {
+  absl::Status BiasGrad(const float* dy, int64_t rows, int64_t cols,
+                        float* db) override {
     RETURN_IF_ERROR(CheckSizes("bias_grad", {rows, cols}));
     if (cols == 0) return absl::OkStatus();
     ColumnSumKernel<<<Blocks(cols), kThreads, 0, stream_>>>(dy, rows, cols, db);
@@ -377,120 +414,140 @@ class CudaBackend final : public Backend {
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status ActivationForward(Activation act, const float* x, float* y, int64_t n) override {
+  absl::Status ActivationForward(Activation act, const float* x, float* y,
+                                 int64_t n) override {
     RETURN_IF_ERROR(CheckSizes("activation", {n}));
     if (n == 0) return absl::OkStatus();
-    ActForwardKernel<<<Blocks(n), kThreads, 0, stream_>>>(act == Activation::kRelu ? 0 : 1, x, y, n);
+    ActForwardKernel<<<Blocks(n), kThreads, 0, stream_>>>(
+        act == Activation::kRelu ? 0 : 1, x, y, n);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status ActivationBackward(Activation act, const float* x, const float* dy, float* dx,
+  absl::Status ActivationBackward(Activation act, const float* x,
+                                  const float* dy, float* dx,
                                   int64_t n) override {
     RETURN_IF_ERROR(CheckSizes("activation_backward", {n}));
     if (n == 0) return absl::OkStatus();
-    ActBackwardKernel<<<Blocks(n), kThreads, 0, stream_>>>(act == Activation::kRelu ? 0 : 1, x, dy, dx, n);
+    ActBackwardKernel<<<Blocks(n), kThreads, 0, stream_>>>(
+        act == Activation::kRelu ? 0 : 1, x, dy, dx, n);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status DropoutForward(const float* x, float* y, float* mask, int64_t n, float p,
-                              uint64_t seed, uint64_t offset) override {
+  absl::Status DropoutForward(const float* x, float* y, float* mask, int64_t n,
+                              float p, uint64_t seed,
+                              uint64_t offset) override {
     RETURN_IF_ERROR(CheckSizes("dropout", {n}));
     if (!(p >= 0.0f && p < 1.0f)) {
-      return absl::InvalidArgumentError(absl::StrCat("dropout: p must be in [0, 1), got ", p));
+      return absl::InvalidArgumentError(
+          absl::StrCat("dropout: p must be in [0, 1), got ", p));
     }
     if (n == 0) return absl::OkStatus();
-    DropoutForwardKernel<<<Blocks(n), kThreads, 0, stream_>>>(x, y, mask, n, p, seed, offset);
+    DropoutForwardKernel<<<Blocks(n), kThreads, 0, stream_>>>(x, y, mask, n, p,
+                                                              seed, offset);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status DropoutBackward(const float* dy, const float* mask, float* dx, int64_t n) override {
+  absl::Status DropoutBackward(const float* dy, const float* mask, float* dx,
+                               int64_t n) override {
     RETURN_IF_ERROR(CheckSizes("dropout_backward", {n}));
     if (n == 0) return absl::OkStatus();
     MulKernel<<<Blocks(n), kThreads, 0, stream_>>>(dy, mask, dx, n);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status LayerNormForward(const float* x, const float* gamma, const float* beta, float* y,
-                                float* mean, float* rstd, int64_t rows, int64_t cols,
+  absl::Status LayerNormForward(const float* x, const float* gamma,
+                                const float* beta, float* y, float* mean,
+                                float* rstd, int64_t rows, int64_t cols,
                                 float eps) override {
     RETURN_IF_ERROR(CheckSizes("layernorm", {rows, cols}));
     if (rows == 0) return absl::OkStatus();
-    LayerNormForwardKernel<<<WarpRowBlocks(rows), kThreads, 0, stream_>>>(x, gamma, beta, y, mean,
-                                                                         rstd, rows, cols, eps);
+    LayerNormForwardKernel<<<WarpRowBlocks(rows), kThreads, 0, stream_>>>(
+        x, gamma, beta, y, mean, rstd, rows, cols, eps);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status LayerNormBackward(const float* x, const float* gamma, const float* mean,
-                                 const float* rstd, const float* dy, float* dx, float* dgamma,
-                                 float* dbeta, int64_t rows, int64_t cols) override {
+  absl::Status LayerNormBackward(const float* x, const float* gamma,
+                                 const float* mean, const float* rstd,
+                                 const float* dy, float* dx, float* dgamma,
+                                 float* dbeta, int64_t rows,
+                                 int64_t cols) override {
     RETURN_IF_ERROR(CheckSizes("layernorm_backward", {rows, cols}));
     if (rows == 0 || cols == 0) return absl::OkStatus();
-    // Parameter gradients first: dx may not alias dy, but keep the order independent anyway.
-    LayerNormBackwardParamsKernel<<<Blocks(cols), kThreads, 0, stream_>>>(x, mean, rstd, dy, dgamma,
-                                                                         dbeta, rows, cols);
+    // Parameter gradients first: dx may not alias dy, but keep the order
+    // independent anyway.
+    LayerNormBackwardParamsKernel<<<Blocks(cols), kThreads, 0, stream_>>>(
+        x, mean, rstd, dy, dgamma, dbeta, rows, cols);
     CUDA_RETURN_IF_LAUNCH_ERROR();
-    LayerNormBackwardDxKernel<<<WarpRowBlocks(rows), kThreads, 0, stream_>>>(x, gamma, mean, rstd,
-                                                                            dy, dx, rows, cols);
+    LayerNormBackwardDxKernel<<<WarpRowBlocks(rows), kThreads, 0, stream_>>>(
+        x, gamma, mean, rstd, dy, dx, rows, cols);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status SoftmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t rows,
-                                   int64_t cols, float grad_scale, float* row_loss,
-                                   float* dlogits) override {
+  absl::Status SoftmaxCrossEntropy(const float* logits, const int32_t* labels,
+                                   int64_t rows, int64_t cols, float grad_scale,
+                                   float* row_loss, float* dlogits) override {
     RETURN_IF_ERROR(CheckSizes("softmax_xent", {rows, cols}));
     if (rows == 0) return absl::OkStatus();
-    SoftmaxXentKernel<<<WarpRowBlocks(rows), kThreads, 0, stream_>>>(logits, labels, rows, cols,
-                                                                    grad_scale, row_loss, dlogits);
+    SoftmaxXentKernel<<<WarpRowBlocks(rows), kThreads, 0, stream_>>>(
+        logits, labels, rows, cols, grad_scale, row_loss, dlogits);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status SumInto(const float* x, int64_t n, float scale, float* acc) override {
+  absl::Status SumInto(const float* x, int64_t n, float scale,
+                       float* acc) override {
     RETURN_IF_ERROR(CheckSizes("sum_into", {n}));
     SumIntoKernel<<<1, kThreads, 0, stream_>>>(x, n, scale, acc);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status ArgmaxRows(const float* logits, int64_t rows, int64_t cols, int32_t* out) override {
-    if (cols <= 0) return absl::InvalidArgumentError("argmax: cols must be > 0");
+  absl::Status ArgmaxRows(const float* logits, int64_t rows, int64_t cols,
+                          int32_t* out) override {
+    if (cols <= 0)
+      return absl::InvalidArgumentError("argmax: cols must be > 0");
     if (rows == 0) return absl::OkStatus();
-    ArgmaxKernel<<<Blocks(rows), kThreads, 0, stream_>>>(logits, rows, cols, out);
+    ArgmaxKernel<<<Blocks(rows), kThreads, 0, stream_>>>(logits, rows, cols,
+                                                         out);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status GatherRows(const float* src, const int32_t* index, int64_t rows, int64_t cols,
-                          float* dst) override {
+  absl::Status GatherRows(const float* src, const int32_t* index, int64_t rows,
+                          int64_t cols, float* dst) override {
     RETURN_IF_ERROR(CheckSizes("gather_rows", {rows, cols}));
     if (rows * cols == 0) return absl::OkStatus();
-    GatherRowsKernel<<<Blocks(rows * cols), kThreads, 0, stream_>>>(src, index, rows, cols, dst);
+    GatherRowsKernel<<<Blocks(rows * cols), kThreads, 0, stream_>>>(
+        src, index, rows, cols, dst);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status GatherLabels(const int32_t* src, const int32_t* index, int64_t rows,
-                            int32_t* dst) override {
+  absl::Status GatherLabels(const int32_t* src, const int32_t* index,
+                            int64_t rows, int32_t* dst) override {
     RETURN_IF_ERROR(CheckSizes("gather_labels", {rows}));
     if (rows == 0) return absl::OkStatus();
-    GatherLabelsKernel<<<Blocks(rows), kThreads, 0, stream_>>>(src, index, rows, dst);
+    GatherLabelsKernel<<<Blocks(rows), kThreads, 0, stream_>>>(src, index, rows,
+                                                               dst);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status SpMM(const CsrView& a, const float* x, int64_t cols, float* y) override {
+  absl::Status SpMM(const CsrView& a, const float* x, int64_t cols,
+                    float* y) override {
     RETURN_IF_ERROR(CheckSizes("spmm", {a.rows, a.cols, cols}));
     if (a.rows == 0 || cols == 0) return absl::OkStatus();
-    SpMMKernel<<<WarpRowBlocks(a.rows), kThreads, 0, stream_>>>(a.rows, a.row_ptr, a.col_idx,
-                                                               a.values, x, cols, y);
+    SpMMKernel<<<WarpRowBlocks(a.rows), kThreads, 0, stream_>>>(
+        a.rows, a.row_ptr, a.col_idx, a.values, x, cols, y);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status AdamWUpdate(float* param, const float* grad, float* m, float* v, int64_t n,
-                           const AdamWParams& hp) override {
+  absl::Status AdamWUpdate(float* param, const float* grad, float* m, float* v,
+                           int64_t n, const AdamWParams& hp) override {
     RETURN_IF_ERROR(CheckSizes("adamw", {n}));
-    if (hp.step < 1) return absl::InvalidArgumentError("adamw: step must be >= 1");
+    if (hp.step < 1)
+      return absl::InvalidArgumentError("adamw: step must be >= 1");
     if (n == 0) return absl::OkStatus();
     const float bc1 = 1.0f - std::pow(hp.beta1, static_cast<float>(hp.step));
     const float bc2 = 1.0f - std::pow(hp.beta2, static_cast<float>(hp.step));
-    AdamWKernel<<<Blocks(n), kThreads, 0, stream_>>>(param, grad, m, v, n, hp.beta1, hp.beta2,
-                                                     hp.eps, 1.0f - hp.lr * hp.weight_decay,
-                                                     hp.lr / bc1, 1.0f / std::sqrt(bc2));
+    AdamWKernel<<<Blocks(n), kThreads, 0, stream_>>>(
+        param, grad, m, v, n, hp.beta1, hp.beta2, hp.eps,
+        1.0f - hp.lr * hp.weight_decay, hp.lr / bc1, 1.0f / std::sqrt(bc2));
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
@@ -498,8 +555,8 @@ class CudaBackend final : public Backend {
                          const SgdParams& hp) override {
     RETURN_IF_ERROR(CheckSizes("sgd", {n}));
     if (n == 0) return absl::OkStatus();
-    SgdKernel<<<Blocks(n), kThreads, 0, stream_>>>(param, grad, buf, n, hp.lr, hp.momentum,
-                                                   hp.nesterov, hp.weight_decay);
+    SgdKernel<<<Blocks(n), kThreads, 0, stream_>>>(
+        param, grad, buf, n, hp.lr, hp.momentum, hp.nesterov, hp.weight_decay);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }

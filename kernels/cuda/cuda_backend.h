@@ -1,6 +1,7 @@
-// The CUDA backend: cuBLAS GEMM and custom kernels for every other op (kernels/cuda/*.cu).
-// Built when nvcc is found (LADLE_CUDA=AUTO|ON); binaries still run without a driver, where
-// CudaDeviceCount() is 0 and this backend is never created.
+// The CUDA backend: cuBLAS GEMM and custom kernels for every other op
+// (kernels/cuda/*.cu). Built when nvcc is found (LADLE_CUDA=AUTO|ON); binaries
+// still run without a driver, where CudaDeviceCount() is 0 and this backend is
+// never created.
 #ifndef LADLE_KERNELS_CUDA_CUDA_BACKEND_H_
 #define LADLE_KERNELS_CUDA_CUDA_BACKEND_H_
 
@@ -11,7 +12,8 @@
 
 namespace ladle {
 
-// Creates a backend on CUDA device `index` with its own stream and cuBLAS handle.
+// Creates a backend on CUDA device `index` with its own stream and cuBLAS
+// handle.
 absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int index);
 
 }  // namespace ladle

@@ -1,8 +1,9 @@
-// Datasets on the host: Fashion-MNIST (IDX files from Debian's dataset-fashion-mnist), contextual
-// stochastic block model graphs, and a k-NN graph over Fashion-MNIST pixels.
+// Datasets on the host: Fashion-MNIST (IDX files from Debian's
+// dataset-fashion-mnist), contextual stochastic block model graphs, and a k-NN
+// graph over Fashion-MNIST pixels.
 //
-// Everything here is deterministic in its seed. Functions return errors instead of throwing;
-// nothing is partially returned on error.
+// Everything here is deterministic in its seed. Functions return errors instead
+// of throwing; nothing is partially returned on error.
 #ifndef LADLE_KERNELS_DATA_DATASETS_H_
 #define LADLE_KERNELS_DATA_DATASETS_H_
 
@@ -29,13 +30,15 @@ struct DenseSplits {
   Dataset train, val, test;
 };
 
-// Reads the four gzipped IDX files under `dir`. Pixels are scaled to [0,1] and standardised with
-// the training set's mean and std (0.2860, 0.3530). The last `val_fraction` of a seeded
-// permutation of the 60k training images becomes the validation set; the 10k test images are
-// the test set. `limit` > 0 keeps only that many training images (before the split), for quick
-// runs. A missing directory or file gives NOT_FOUND naming the Debian package.
-absl::StatusOr<DenseSplits> LoadFashionMnist(const std::string& dir, double val_fraction,
-                                             uint64_t seed, int64_t limit = 0);
+// Reads the four gzipped IDX files under `dir`. Pixels are scaled to [0,1] and
+// standardised with the training set's mean and std (0.2860, 0.3530). The last
+// `val_fraction` of a seeded permutation of the 60k training images becomes the
+// validation set; the 10k test images are the test set. `limit` > 0 keeps only
+// that many training images (before the split), for quick runs. A missing
+// directory or file gives NOT_FOUND naming the Debian package.
+absl::StatusOr<DenseSplits> LoadFashionMnist(const std::string& dir,
+                                             double val_fraction, uint64_t seed,
+                                             int64_t limit = 0);
 
 // Raw reader for one IDX file (gzipped or not): dims and bytes.
 struct IdxFile {
@@ -44,14 +47,16 @@ struct IdxFile {
 };
 absl::StatusOr<IdxFile> ReadIdxFile(const std::string& path);
 
-// An undirected graph with node features, labels and a train/val/test split of its nodes.
+// An undirected graph with node features, labels and a train/val/test split of
+// its nodes.
 struct Graph {
   int64_t nodes = 0;
   int64_t num_features = 0;
   int64_t num_classes = 0;
-  std::vector<int32_t> row_ptr, col_idx;  // symmetric adjacency, no self loops, sorted rows
-  std::vector<float> features;            // [nodes, num_features]
-  std::vector<int32_t> labels;            // [nodes]
+  std::vector<int32_t> row_ptr,
+      col_idx;  // symmetric adjacency, no self loops, sorted rows
+  std::vector<float> features;  // [nodes, num_features]
+  std::vector<int32_t> labels;  // [nodes]
   std::vector<int32_t> train_nodes, val_nodes, test_nodes;
 
   int64_t num_edges() const { return static_cast<int64_t>(col_idx.size()) / 2; }
@@ -67,9 +72,10 @@ struct Csr {
 };
 Csr NormalizedAdjacency(const Graph& g);
 
-// Contextual SBM: labels uniform over classes; each undirected edge joins two nodes of the same
-// class with probability `homophily`, else of different classes; features are
-// separation * u_class + N(0, I), with u_class random unit vectors.
+// Contextual SBM: labels uniform over classes; each undirected edge joins two
+// nodes of the same class with probability `homophily`, else of different
+// classes; features are separation * u_class + N(0, I), with u_class random
+// unit vectors.
 struct CsbmConfig {
   int64_t nodes = 2000;
   int64_t classes = 5;
@@ -83,8 +89,9 @@ struct CsbmConfig {
 };
 absl::StatusOr<Graph> GenerateCsbm(const CsbmConfig& config);
 
-// k-NN graph over Fashion-MNIST images (the first `nodes` of a seeded permutation of all 70k):
-// each node links to its k nearest neighbours in pixel space, made symmetric.
+// k-NN graph over Fashion-MNIST images (the first `nodes` of a seeded
+// permutation of all 70k): each node links to its k nearest neighbours in pixel
+// space, made symmetric.
 struct KnnConfig {
   std::string dir = kFashionMnistDir;
   int64_t nodes = 10000;
@@ -95,10 +102,11 @@ struct KnnConfig {
 };
 absl::StatusOr<Graph> BuildFashionMnistKnn(const KnnConfig& config);
 
-// Seeded random split of n items into train/val/test index lists (val_fraction, test = rest).
-void SplitNodes(int64_t n, double train_fraction, double val_fraction, uint64_t seed,
-                std::vector<int32_t>* train, std::vector<int32_t>* val,
-                std::vector<int32_t>* test);
+// Seeded random split of n items into train/val/test index lists (val_fraction,
+// test = rest).
+void SplitNodes(int64_t n, double train_fraction, double val_fraction,
+                uint64_t seed, std::vector<int32_t>* train,
+                std::vector<int32_t>* val, std::vector<int32_t>* test);
 
 }  // namespace ladle
 

@@ -1,7 +1,9 @@
-// Every backend against the double-precision reference ops, on fresh random inputs each run
-// (the seed is printed so a failure can be replayed with LADLE_TEST_SEED=N). The CPU backend
-// always runs; the CUDA backend runs when a GPU is usable and is skipped (with the reason)
-// otherwise.
+// Every backend against the double-precision reference ops, on fresh random
+// inputs each run (the seed is printed so a failure can be replayed with
+// LADLE_TEST_SEED=N). The CPU backend always runs; the CUDA backend runs when a
+// GPU is usable and is skipped (with the reason) otherwise.
+#include "kernels/backend.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -10,7 +12,6 @@
 
 #include "common/random.h"
 #include "gtest/gtest.h"
-#include "kernels/backend.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/ref_ops.h"
 #include "kernels/tensor.h"
@@ -34,16 +35,18 @@ std::vector<float> Rand(int64_t n, uint64_t salt, double scale = 1.0) {
   for (auto& x : v) x = static_cast<float>(scale * rng.Normal());
   return v;
 }
-std::vector<double> D(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+std::vector<double> D(const std::vector<float>& v) {
+  return {v.begin(), v.end()};
+}
 
-void ExpectClose(const std::vector<float>& got, const std::vector<double>& want, double atol,
-                 double rtol, const std::string& what) {
+void ExpectClose(const std::vector<float>& got, const std::vector<double>& want,
+                 double atol, double rtol, const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
   int bad = 0;
   for (size_t i = 0; i < got.size() && bad < 5; ++i) {
     if (!(std::fabs(got[i] - want[i]) <= atol + rtol * std::fabs(want[i]))) {
-      ADD_FAILURE() << what << "[" << i << "]: got " << got[i] << ", want " << want[i]
-                    << " (LADLE_TEST_SEED=" << TestSeed() << ")";
+      ADD_FAILURE() << what << "[" << i << "]: got " << got[i] << ", want "
+                    << want[i] << " (LADLE_TEST_SEED=" << TestSeed() << ")";
       ++bad;
     }
   }
@@ -62,8 +65,10 @@ class BackendTest : public ::testing::TestWithParam<BackendCase> {
   void SetUp() override {
     const BackendCase& c = GetParam();
     if (c.device.kind == DeviceKind::kCuda) {
-      if (!CudaBackendBuilt()) GTEST_SKIP() << "built without the CUDA backend (no nvcc)";
-      if (CudaDeviceCount() == 0) GTEST_SKIP() << "no CUDA GPU or driver on this machine";
+      if (!CudaBackendBuilt())
+        GTEST_SKIP() << "built without the CUDA backend (no nvcc)";
+      if (CudaDeviceCount() == 0)
+        GTEST_SKIP() << "no CUDA GPU or driver on this machine";
       auto be = CreateBackend(c.device, 0);
       ASSERT_TRUE(be.ok()) << be.status();
       backend_ = std::move(*be);
@@ -74,7 +79,8 @@ class BackendTest : public ::testing::TestWithParam<BackendCase> {
 
   template <typename T>
   Tensor<T> Up(const std::vector<T>& host) {
-    auto t = Tensor<T>::FromHost(backend_.get(), {static_cast<int64_t>(host.size())}, host);
+    auto t = Tensor<T>::FromHost(backend_.get(),
+                                 {static_cast<int64_t>(host.size())}, host);
     EXPECT_TRUE(t.ok()) << t.status();
     return std::move(*t);
   }
@@ -96,14 +102,20 @@ TEST_P(BackendTest, GemmAllTransposes) {
     const int64_t m = s[0], n = s[1], k = s[2];
     for (bool ta : {false, true}) {
       for (bool tb : {false, true}) {
-        const auto a = Rand(m * k, ++salt), b = Rand(k * n, ++salt), c = Rand(m * n, ++salt);
+        const auto a = Rand(m * k, ++salt), b = Rand(k * n, ++salt),
+                   c = Rand(m * n, ++salt);
         auto da = Up(a), db = Up(b), dc = Up(c);
-        ASSERT_TRUE(backend_->Gemm(ta, tb, m, n, k, 0.7f, da.data(), db.data(), 0.3f, dc.data()).ok());
+        ASSERT_TRUE(backend_
+                        ->Gemm(ta, tb, m, n, k, 0.7f, da.data(), db.data(),
+                               0.3f, dc.data())
+                        .ok());
         std::vector<double> want = D(c);
         const auto ad = D(a), bd = D(b);
-        ref::Gemm<double>(ta, tb, m, n, k, 0.7, ad.data(), bd.data(), 0.3, want.data());
+        ref::Gemm<double>(ta, tb, m, n, k, 0.7, ad.data(), bd.data(), 0.3,
+                          want.data());
         ExpectClose(Down(dc), want, 1e-4, 1e-4,
-                    "gemm m=" + std::to_string(m) + " ta=" + std::to_string(ta) + " tb=" + std::to_string(tb));
+                    "gemm m=" + std::to_string(m) + " ta=" +
+                        std::to_string(ta) + " tb=" + std::to_string(tb));
       }
     }
   }
@@ -140,9 +152,14 @@ TEST_P(BackendTest, Activations) {
   const auto x = Rand(n, 3, 3.0), dy = Rand(n, 4);
   const auto xd = D(x), dyd = D(dy);
   for (Activation act : {Activation::kRelu, Activation::kGelu}) {
-    auto dx_in = Up(x), out = Up(std::vector<float>(n)), ddy = Up(dy), dgrad = Up(std::vector<float>(n));
-    ASSERT_TRUE(backend_->ActivationForward(act, dx_in.data(), out.data(), n).ok());
-    ASSERT_TRUE(backend_->ActivationBackward(act, dx_in.data(), ddy.data(), dgrad.data(), n).ok());
+    auto dx_in = Up(x), out = Up(std::vector<float>(n)), ddy = Up(dy),
+         dgrad = Up(std::vector<float>(n));
+    ASSERT_TRUE(
+        backend_->ActivationForward(act, dx_in.data(), out.data(), n).ok());
+    ASSERT_TRUE(
+        backend_
+            ->ActivationBackward(act, dx_in.data(), ddy.data(), dgrad.data(), n)
+            .ok());
     std::vector<double> y(n), g(n);
     if (act == Activation::kRelu) {
       ref::ReluForward(xd.data(), y.data(), n);
@@ -159,11 +176,16 @@ TEST_P(BackendTest, Activations) {
 TEST_P(BackendTest, DropoutMasksAreTheReferenceMasks) {
   const int64_t n = 10000;
   const auto x = Rand(n, 5);
-  auto dx = Up(x), y = Up(std::vector<float>(n)), mask = Up(std::vector<float>(n));
-  ASSERT_TRUE(backend_->DropoutForward(dx.data(), y.data(), mask.data(), n, 0.25f, 99, 12345).ok());
+  auto dx = Up(x), y = Up(std::vector<float>(n)),
+       mask = Up(std::vector<float>(n));
+  ASSERT_TRUE(backend_
+                  ->DropoutForward(dx.data(), y.data(), mask.data(), n, 0.25f,
+                                   99, 12345)
+                  .ok());
   std::vector<double> want_y(n), want_mask(n);
   const auto xd = D(x);
-  ref::DropoutForward(xd.data(), want_y.data(), want_mask.data(), n, 0.25f, 99, 12345);
+  ref::DropoutForward(xd.data(), want_y.data(), want_mask.data(), n, 0.25f, 99,
+                      12345);
   ExpectClose(Down(mask), want_mask, 0, 1e-6, "dropout mask");
   ExpectClose(Down(y), want_y, 1e-6, 1e-6, "dropout y");
   double kept = 0;
@@ -173,23 +195,31 @@ TEST_P(BackendTest, DropoutMasksAreTheReferenceMasks) {
 
 TEST_P(BackendTest, LayerNorm) {
   const int64_t rows = 19, cols = 300;
-  const auto x = Rand(rows * cols, 6, 2.0), g = Rand(cols, 7), b = Rand(cols, 8),
-             dy = Rand(rows * cols, 9);
-  auto dx_ = Up(x), dg_ = Up(g), db_ = Up(b), y = Up(std::vector<float>(rows * cols)),
-       mean = Up(std::vector<float>(rows)), rstd = Up(std::vector<float>(rows)), ddy = Up(dy),
-       dx = Up(std::vector<float>(rows * cols)), dgamma = Up(std::vector<float>(cols)),
+  const auto x = Rand(rows * cols, 6, 2.0), g = Rand(cols, 7),
+             b = Rand(cols, 8), dy = Rand(rows * cols, 9);
+  auto dx_ = Up(x), dg_ = Up(g), db_ = Up(b),
+       y = Up(std::vector<float>(rows * cols)),
+       mean = Up(std::vector<float>(rows)), rstd = Up(std::vector<float>(rows)),
+       ddy = Up(dy), dx = Up(std::vector<float>(rows * cols)),
+       dgamma = Up(std::vector<float>(cols)),
        dbeta = Up(std::vector<float>(cols));
-  ASSERT_TRUE(backend_->LayerNormForward(dx_.data(), dg_.data(), db_.data(), y.data(),
-                                         mean.data(), rstd.data(), rows, cols, 1e-5f).ok());
-  ASSERT_TRUE(backend_->LayerNormBackward(dx_.data(), dg_.data(), mean.data(), rstd.data(),
-                                          ddy.data(), dx.data(), dgamma.data(), dbeta.data(),
-                                          rows, cols).ok());
+  ASSERT_TRUE(backend_
+                  ->LayerNormForward(dx_.data(), dg_.data(), db_.data(),
+                                     y.data(), mean.data(), rstd.data(), rows,
+                                     cols, 1e-5f)
+                  .ok());
+  ASSERT_TRUE(backend_
+                  ->LayerNormBackward(dx_.data(), dg_.data(), mean.data(),
+                                      rstd.data(), ddy.data(), dx.data(),
+                                      dgamma.data(), dbeta.data(), rows, cols)
+                  .ok());
   const auto xd = D(x), gd = D(g), bd = D(b), dyd = D(dy);
-  std::vector<double> wy(rows * cols), wm(rows), wr(rows), wdx(rows * cols), wdg(cols), wdb(cols);
-  ref::LayerNormForward(xd.data(), gd.data(), bd.data(), wy.data(), wm.data(), wr.data(), rows,
-                        cols, 1e-5);
-  ref::LayerNormBackward(xd.data(), gd.data(), wm.data(), wr.data(), dyd.data(), wdx.data(),
-                         wdg.data(), wdb.data(), rows, cols);
+  std::vector<double> wy(rows * cols), wm(rows), wr(rows), wdx(rows * cols),
+      wdg(cols), wdb(cols);
+  ref::LayerNormForward(xd.data(), gd.data(), bd.data(), wy.data(), wm.data(),
+                        wr.data(), rows, cols, 1e-5);
+  ref::LayerNormBackward(xd.data(), gd.data(), wm.data(), wr.data(), dyd.data(),
+                         wdx.data(), wdg.data(), wdb.data(), rows, cols);
   ExpectClose(Down(y), wy, 1e-4, 1e-4, "layernorm y");
   ExpectClose(Down(dx), wdx, 1e-4, 1e-3, "layernorm dx");
   ExpectClose(Down(dgamma), wdg, 1e-4, 1e-3, "layernorm dgamma");
@@ -200,15 +230,20 @@ TEST_P(BackendTest, SoftmaxCrossEntropyArgmaxAndSum) {
   const int64_t rows = 50, cols = 10;
   const auto logits = Rand(rows * cols, 10, 3.0);
   std::vector<int32_t> labels(rows);
-  for (int64_t r = 0; r < rows; ++r) labels[r] = r % 7 == 3 ? -1 : static_cast<int32_t>((r * 7) % cols);
+  for (int64_t r = 0; r < rows; ++r)
+    labels[r] = r % 7 == 3 ? -1 : static_cast<int32_t>((r * 7) % cols);
   auto dl = Up(logits);
   auto dlab = Up(labels);
-  auto loss = Up(std::vector<float>(rows)), grad = Up(std::vector<float>(rows * cols));
-  ASSERT_TRUE(backend_->SoftmaxCrossEntropy(dl.data(), dlab.data(), rows, cols, 0.02f,
-                                            loss.data(), grad.data()).ok());
+  auto loss = Up(std::vector<float>(rows)),
+       grad = Up(std::vector<float>(rows * cols));
+  ASSERT_TRUE(backend_
+                  ->SoftmaxCrossEntropy(dl.data(), dlab.data(), rows, cols,
+                                        0.02f, loss.data(), grad.data())
+                  .ok());
   const auto ld = D(logits);
   std::vector<double> wl(rows), wg(rows * cols);
-  ref::SoftmaxCrossEntropy<double>(ld.data(), labels.data(), rows, cols, 0.02, wl.data(), wg.data());
+  ref::SoftmaxCrossEntropy<double>(ld.data(), labels.data(), rows, cols, 0.02,
+                                   wl.data(), wg.data());
   ExpectClose(Down(loss), wl, 1e-5, 1e-5, "xent loss");
   ExpectClose(Down(grad), wg, 1e-6, 1e-4, "xent dlogits");
 
@@ -230,16 +265,23 @@ TEST_P(BackendTest, GatherRowsAndLabels) {
   const auto src = Rand(n * cols, 11);
   std::vector<int32_t> labels(n), index(rows);
   for (int64_t i = 0; i < n; ++i) labels[i] = static_cast<int32_t>(i * 3);
-  for (int64_t i = 0; i < rows; ++i) index[i] = static_cast<int32_t>((i * 13 + 5) % n);
+  for (int64_t i = 0; i < rows; ++i)
+    index[i] = static_cast<int32_t>((i * 13 + 5) % n);
   auto dsrc = Up(src);
-  auto dlab = Up(labels), didx = Up(index), out_lab = Up(std::vector<int32_t>(rows));
+  auto dlab = Up(labels), didx = Up(index),
+       out_lab = Up(std::vector<int32_t>(rows));
   auto out = Up(std::vector<float>(rows * cols));
-  ASSERT_TRUE(backend_->GatherRows(dsrc.data(), didx.data(), rows, cols, out.data()).ok());
-  ASSERT_TRUE(backend_->GatherLabels(dlab.data(), didx.data(), rows, out_lab.data()).ok());
+  ASSERT_TRUE(
+      backend_->GatherRows(dsrc.data(), didx.data(), rows, cols, out.data())
+          .ok());
+  ASSERT_TRUE(
+      backend_->GatherLabels(dlab.data(), didx.data(), rows, out_lab.data())
+          .ok());
   std::vector<double> want(rows * cols);
   std::vector<int32_t> want_lab(rows);
   for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) want[r * cols + c] = src[index[r] * cols + c];
+    for (int64_t c = 0; c < cols; ++c)
+      want[r * cols + c] = src[index[r] * cols + c];
     want_lab[r] = labels[index[r]];
   }
   ExpectClose(Down(out), want, 0, 0, "gather_rows");
@@ -253,7 +295,9 @@ TEST_P(BackendTest, SpMM) {
   std::vector<int32_t> row_ptr = {0}, col;
   std::vector<float> val;
   for (int64_t r = 0; r < rows; ++r) {
-    const int64_t deg = r % 50 == 0 ? 0 : r == 7 ? 150 : static_cast<int64_t>(rng.Below(12));
+    const int64_t deg = r % 50 == 0 ? 0
+                        : r == 7    ? 150
+                                    : static_cast<int64_t>(rng.Below(12));
     for (int64_t j = 0; j < deg; ++j) {
       col.push_back(static_cast<int32_t>(rng.Below(cols)));
       val.push_back(static_cast<float>(rng.Normal()));
@@ -263,25 +307,30 @@ TEST_P(BackendTest, SpMM) {
   const auto x = Rand(cols * f, 13);
   auto drp = Up(row_ptr), dcol = Up(col);
   auto dval = Up(val), dx = Up(x), y = Up(std::vector<float>(rows * f, 7.0f));
-  CsrView a{rows, cols, static_cast<int64_t>(val.size()), drp.data(), dcol.data(), dval.data()};
+  CsrView a{rows,       cols,        static_cast<int64_t>(val.size()),
+            drp.data(), dcol.data(), dval.data()};
   ASSERT_TRUE(backend_->SpMM(a, dx.data(), f, y.data()).ok());
   std::vector<double> want(rows * f);
   const auto vd = D(val), xd = D(x);
-  ref::SpMM<double>(rows, row_ptr.data(), col.data(), vd.data(), xd.data(), f, want.data());
+  ref::SpMM<double>(rows, row_ptr.data(), col.data(), vd.data(), xd.data(), f,
+                    want.data());
   ExpectClose(Down(y), want, 1e-4, 1e-4, "spmm");
 }
 
 TEST_P(BackendTest, Optimizers) {
   const int64_t n = 3000;
   const auto p = Rand(n, 14), g = Rand(n, 15);
-  auto dp = Up(p), dg = Up(g), m = Up(std::vector<float>(n)), v = Up(std::vector<float>(n));
+  auto dp = Up(p), dg = Up(g), m = Up(std::vector<float>(n)),
+       v = Up(std::vector<float>(n));
   std::vector<double> wp = D(p), wm(n), wv(n);
   const auto gd = D(g);
   for (int64_t step = 1; step <= 3; ++step) {
     AdamWParams hp{0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, step};
-    ASSERT_TRUE(backend_->AdamWUpdate(dp.data(), dg.data(), m.data(), v.data(), n, hp).ok());
-    ref::AdamWUpdate<double>(wp.data(), gd.data(), wm.data(), wv.data(), n, 0.01, 0.9, 0.999,
-                             1e-8, 0.1, step);
+    ASSERT_TRUE(
+        backend_->AdamWUpdate(dp.data(), dg.data(), m.data(), v.data(), n, hp)
+            .ok());
+    ref::AdamWUpdate<double>(wp.data(), gd.data(), wm.data(), wv.data(), n,
+                             0.01, 0.9, 0.999, 1e-8, 0.1, step);
   }
   ExpectClose(Down(dp), wp, 1e-5, 1e-4, "adamw param");
   ExpectClose(Down(v), wv, 1e-6, 1e-4, "adamw v");
@@ -290,31 +339,43 @@ TEST_P(BackendTest, Optimizers) {
   std::vector<double> sp_want = D(p), buf_want(n);
   for (int step = 0; step < 3; ++step) {
     SgdParams hp{0.05f, 0.9f, true, 0.01f};
-    ASSERT_TRUE(backend_->SgdUpdate(sp.data(), dg.data(), buf.data(), n, hp).ok());
-    ref::SgdUpdate<double>(sp_want.data(), gd.data(), buf_want.data(), n, 0.05, 0.9, true, 0.01);
+    ASSERT_TRUE(
+        backend_->SgdUpdate(sp.data(), dg.data(), buf.data(), n, hp).ok());
+    ref::SgdUpdate<double>(sp_want.data(), gd.data(), buf_want.data(), n, 0.05,
+                           0.9, true, 0.01);
   }
   ExpectClose(Down(sp), sp_want, 1e-5, 1e-4, "sgd param");
 }
 
 TEST_P(BackendTest, RejectsBadArguments) {
   auto x = Up(std::vector<float>(4));
-  EXPECT_EQ(backend_->Gemm(false, false, -1, 2, 2, 1, x.data(), x.data(), 0, x.data()).code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(backend_->DropoutForward(x.data(), x.data(), x.data(), 4, 1.0f, 1, 0).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      backend_->Gemm(false, false, -1, 2, 2, 1, x.data(), x.data(), 0, x.data())
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      backend_->DropoutForward(x.data(), x.data(), x.data(), 4, 1.0f, 1, 0)
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Backends, BackendTest,
-    ::testing::Values(BackendCase{"cpu_onednn", Device{DeviceKind::kCpu, 0}, CpuGemmLibrary::kOneDnn},
-                      BackendCase{"cpu_openblas", Device{DeviceKind::kCpu, 0}, CpuGemmLibrary::kOpenBlas},
+    ::testing::Values(BackendCase{"cpu_onednn", Device{DeviceKind::kCpu, 0},
+                                  CpuGemmLibrary::kOneDnn},
+                      BackendCase{"cpu_openblas", Device{DeviceKind::kCpu, 0},
+                                  CpuGemmLibrary::kOpenBlas},
                       BackendCase{"cuda", Device{DeviceKind::kCuda, 0}}),
-    [](const ::testing::TestParamInfo<BackendCase>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<BackendCase>& info) {
+      return info.param.name;
+    });
 
 TEST(Device, ResolveNamesTheProblem) {
   EXPECT_EQ(ResolveDevice("cpu")->kind, DeviceKind::kCpu);
-  EXPECT_EQ(ResolveDevice("tpu").status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ResolveDevice("cuda:x").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ResolveDevice("tpu").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ResolveDevice("cuda:x").status().code(),
+            absl::StatusCode::kInvalidArgument);
   if (CudaDeviceCount() == 0) {
     EXPECT_EQ(ResolveDevice("auto")->kind, DeviceKind::kCpu);
     const absl::Status st = ResolveDevice("cuda").status();
@@ -322,7 +383,8 @@ TEST(Device, ResolveNamesTheProblem) {
     EXPECT_NE(st.message().find("device: cpu"), absl::string_view::npos) << st;
   } else {
     EXPECT_EQ(ResolveDevice("auto")->kind, DeviceKind::kCuda);
-    EXPECT_EQ(ResolveDevice("cuda:999").status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(ResolveDevice("cuda:999").status().code(),
+              absl::StatusCode::kFailedPrecondition);
   }
 }
 

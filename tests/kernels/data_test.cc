@@ -34,14 +34,16 @@ TEST(FashionMnist, LoadsSplitsAndStandardises) {
   auto other = LoadFashionMnist(kFashionMnistDir, 0.1, 2, 1000);
   ASSERT_TRUE(again.ok() && other.ok());
   EXPECT_EQ(again->train.size(), 900);
-  EXPECT_TRUE(std::equal(again->train.labels.begin(), again->train.labels.end(), d->train.labels.begin()));
+  EXPECT_TRUE(std::equal(again->train.labels.begin(), again->train.labels.end(),
+                         d->train.labels.begin()));
   EXPECT_NE(again->train.labels, other->train.labels);
 }
 
 TEST(FashionMnist, MissingDataNamesThePackage) {
   auto d = LoadFashionMnist("/nonexistent/fmnist", 0.1, 1);
   ASSERT_EQ(d.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_NE(d.status().message().find("dataset-fashion-mnist"), std::string::npos);
+  EXPECT_NE(d.status().message().find("dataset-fashion-mnist"),
+            std::string::npos);
   EXPECT_EQ(LoadFashionMnist(kFashionMnistDir, 1.5, 1).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -54,9 +56,12 @@ TEST(FashionMnist, CorruptIdxIsDataLoss) {
 
 void ExpectValidSplit(const Graph& g) {
   std::set<int32_t> all;
-  for (const auto* s : {&g.train_nodes, &g.val_nodes, &g.test_nodes}) all.insert(s->begin(), s->end());
+  for (const auto* s : {&g.train_nodes, &g.val_nodes, &g.test_nodes})
+    all.insert(s->begin(), s->end());
   EXPECT_EQ(static_cast<int64_t>(all.size()), g.nodes);
-  EXPECT_EQ(static_cast<int64_t>(g.train_nodes.size() + g.val_nodes.size() + g.test_nodes.size()), g.nodes);
+  EXPECT_EQ(static_cast<int64_t>(g.train_nodes.size() + g.val_nodes.size() +
+                                 g.test_nodes.size()),
+            g.nodes);
 }
 
 void ExpectSymmetricNoSelfLoops(const Graph& g) {
@@ -86,7 +91,8 @@ TEST(Csbm, MatchesItsParameters) {
   EXPECT_EQ(again->col_idx, g->col_idx);
   EXPECT_EQ(again->features, g->features);
   c.homophily = 1.5;
-  EXPECT_EQ(GenerateCsbm(c).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GenerateCsbm(c).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(Csbm, NormalizedAdjacencyIsSymmetricWithSelfLoops) {
@@ -107,10 +113,12 @@ TEST(Csbm, NormalizedAdjacencyIsSymmetricWithSelfLoops) {
     }
     EXPECT_TRUE(self);
     const double deg = a.row_ptr[r + 1] - a.row_ptr[r];
-    const float self_value = entries[{static_cast<int>(r), static_cast<int>(r)}];
+    const float self_value =
+        entries[{static_cast<int>(r), static_cast<int>(r)}];
     EXPECT_FLOAT_EQ(self_value, 1.0 / deg);
   }
-  for (auto& [k, v] : entries) EXPECT_FLOAT_EQ(v, (entries[{k.second, k.first}]));
+  for (auto& [k, v] : entries)
+    EXPECT_FLOAT_EQ(v, (entries[{k.second, k.first}]));
 }
 
 TEST(FashionMnistKnn, BuildsAHomophilousGraph) {

@@ -1,5 +1,8 @@
-// Model-level checks on the CPU backend: gradients of the real model classes (MLP, ResMLP, GCN,
-// dropout on) against finite differences in float, and training steps that allocate nothing.
+// Model-level checks on the CPU backend: gradients of the real model classes
+// (MLP, ResMLP, GCN, dropout on) against finite differences in float, and
+// training steps that allocate nothing.
+#include "kernels/models.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -7,7 +10,6 @@
 #include "gtest/gtest.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/data/datasets.h"
-#include "kernels/models.h"
 #include "kernels/optim.h"
 
 namespace ladle {
@@ -17,12 +19,15 @@ class ModelGradTest : public ::testing::Test {
  protected:
   void SetUp() override { be_ = CreateCpuBackend(1); }
 
-  void MakeInputs(int64_t rows, int64_t features, int64_t classes, bool mask_some) {
+  void MakeInputs(int64_t rows, int64_t features, int64_t classes,
+                  bool mask_some) {
     Rng rng(7);
     std::vector<float> x(rows * features);
     for (auto& v : x) v = static_cast<float>(rng.Normal());
     std::vector<int32_t> y(rows);
-    for (int64_t i = 0; i < rows; ++i) y[i] = mask_some && i % 3 == 0 ? -1 : static_cast<int32_t>(rng.Below(classes));
+    for (int64_t i = 0; i < rows; ++i)
+      y[i] = mask_some && i % 3 == 0 ? -1
+                                     : static_cast<int32_t>(rng.Below(classes));
     x_ = *Tensor<float>::FromHost(be_.get(), {rows, features}, x);
     y_ = *Tensor<int32_t>::FromHost(be_.get(), {rows}, y);
     loss_ = *Tensor<float>::Zeros(be_.get(), {rows});
@@ -32,11 +37,14 @@ class ModelGradTest : public ::testing::Test {
   }
 
   double Loss(Model& m, bool with_grad) {
-    auto logits = m.Forward(x_.data(), rows_, /*training=*/true, /*dropout_seed=*/1234);
+    auto logits =
+        m.Forward(x_.data(), rows_, /*training=*/true, /*dropout_seed=*/1234);
     EXPECT_TRUE(logits.ok()) << logits.status();
     const float scale = 1.0f / rows_;
-    EXPECT_TRUE(be_->SoftmaxCrossEntropy(*logits, y_.data(), rows_, classes_, scale,
-                                         loss_.data(), with_grad ? dlogits_.data() : nullptr).ok());
+    EXPECT_TRUE(be_->SoftmaxCrossEntropy(*logits, y_.data(), rows_, classes_,
+                                         scale, loss_.data(),
+                                         with_grad ? dlogits_.data() : nullptr)
+                    .ok());
     if (with_grad) {
       EXPECT_TRUE(m.Backward(dlogits_.data()).ok());
     }
@@ -46,7 +54,8 @@ class ModelGradTest : public ::testing::Test {
     return s * scale;
   }
 
-  // Compares the 24 largest-magnitude gradient entries with central differences.
+  // Compares the 24 largest-magnitude gradient entries with central
+  // differences.
   void CheckGradients(Model& m) {
     Loss(m, true);
     ParamStore& ps = m.params();
@@ -55,7 +64,9 @@ class ModelGradTest : public ::testing::Test {
     std::vector<int64_t> order(grads.size());
     std::iota(order.begin(), order.end(), 0);
     std::partial_sort(order.begin(), order.begin() + 24, order.end(),
-                      [&](int64_t a, int64_t b) { return std::fabs(grads[a]) > std::fabs(grads[b]); });
+                      [&](int64_t a, int64_t b) {
+                        return std::fabs(grads[a]) > std::fabs(grads[b]);
+                      });
     int mismatches = 0;
     const float eps = 1e-2f;
     for (int j = 0; j < 24; ++j) {
@@ -72,7 +83,8 @@ class ModelGradTest : public ::testing::Test {
       const double fd = (up - down) / (2 * eps);
       if (std::fabs(fd - grads[i]) > 3e-4 + 3e-2 * std::fabs(fd)) {
         ++mismatches;
-        ADD_FAILURE() << "param " << i << ": analytic " << grads[i] << " vs fd " << fd;
+        ADD_FAILURE() << "param " << i << ": analytic " << grads[i] << " vs fd "
+                      << fd;
       }
     }
     EXPECT_EQ(mismatches, 0);
@@ -131,8 +143,10 @@ TEST_F(ModelGradTest, GcnWithDropoutAndMaskedLabels) {
   adj.rows = a.rows;
   adj.cols = a.cols;
   adj.row_ptr = *Tensor<int32_t>::FromHost(be_.get(), {a.rows + 1}, a.row_ptr);
-  adj.col_idx = *Tensor<int32_t>::FromHost(be_.get(), {int64_t(a.col_idx.size())}, a.col_idx);
-  adj.values = *Tensor<float>::FromHost(be_.get(), {int64_t(a.values.size())}, a.values);
+  adj.col_idx = *Tensor<int32_t>::FromHost(
+      be_.get(), {int64_t(a.col_idx.size())}, a.col_idx);
+  adj.values =
+      *Tensor<float>::FromHost(be_.get(), {int64_t(a.values.size())}, a.values);
   MakeInputs(24, 5, 3, true);
   ModelConfig c;
   c.type = ModelConfig::Type::kGcn;
@@ -163,12 +177,15 @@ TEST(ModelWorkspace, TrainingStepsAllocateNothing) {
   for (int step = 0; step < 3; ++step) {
     auto logits = (*m)->Forward(x.data(), 64 - step, true, step);
     ASSERT_TRUE(logits.ok());
-    ASSERT_TRUE(be->SoftmaxCrossEntropy(*logits, y.data(), 64 - step, 10, 1.0f / 64, loss.data(), dl.data()).ok());
+    ASSERT_TRUE(be->SoftmaxCrossEntropy(*logits, y.data(), 64 - step, 10,
+                                        1.0f / 64, loss.data(), dl.data())
+                    .ok());
     ASSERT_TRUE((*m)->Backward(dl.data()).ok());
     ASSERT_TRUE((*opt)->Step(1e-3f).ok());
   }
   EXPECT_EQ(be->allocation_count(), before);
-  EXPECT_EQ((*m)->Forward(x.data(), 65, true, 0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*m)->Forward(x.data(), 65, true, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(Schedules, WarmupCosineAndLinear) {

@@ -11,7 +11,8 @@ namespace {
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
 }
 
 TEST(SafeTensors, RoundTripsTensorsAndMetadata) {
@@ -25,14 +26,17 @@ TEST(SafeTensors, RoundTripsTensorsAndMetadata) {
   ASSERT_TRUE(WriteSafeTensors(path, f).ok());
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
 
-  // The layout is the published format: u64 LE header size, JSON header, raw data.
+  // The layout is the published format: u64 LE header size, JSON header, raw
+  // data.
   const std::string raw = Slurp(path);
   uint64_t n = 0;
   std::memcpy(&n, raw.data(), 8);
   EXPECT_EQ((8 + n) % 8, 0u);
   const std::string header = raw.substr(8, n);
-  EXPECT_NE(header.find("\"layers.0.weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}"),
-            std::string::npos) << header;
+  EXPECT_NE(header.find("\"layers.0.weight\":{\"dtype\":\"F32\",\"shape\":[2,3]"
+                        ",\"data_offsets\":[0,24]}"),
+            std::string::npos)
+      << header;
   EXPECT_EQ(raw.size(), 8 + n + 24 + 12);
 
   auto back = ReadSafeTensors(path);
@@ -48,15 +52,20 @@ TEST(SafeTensors, RoundTripsTensorsAndMetadata) {
 TEST(SafeTensors, RejectsCorruptFiles) {
   const std::string dir = ::testing::TempDir();
   std::ofstream(dir + "/short.st") << "abc";
-  EXPECT_EQ(ReadSafeTensors(dir + "/short.st").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ReadSafeTensors(dir + "/short.st").status().code(),
+            absl::StatusCode::kDataLoss);
   // Offsets past the end of the data.
-  std::string header = "{\"x\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}";
+  std::string header =
+      "{\"x\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}";
   std::string bytes(8, '\0');
   const uint64_t n = header.size();
   std::memcpy(bytes.data(), &n, 8);
-  std::ofstream(dir + "/trunc.st", std::ios::binary) << bytes << header << "12345678";
-  EXPECT_EQ(ReadSafeTensors(dir + "/trunc.st").status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(ReadSafeTensors(dir + "/missing.st").status().code(), absl::StatusCode::kNotFound);
+  std::ofstream(dir + "/trunc.st", std::ios::binary)
+      << bytes << header << "12345678";
+  EXPECT_EQ(ReadSafeTensors(dir + "/trunc.st").status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ReadSafeTensors(dir + "/missing.st").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -43,7 +43,9 @@ train: {epochs: 100, optimizer: {name: sgd, lr: 0.1, momentum: 0.9, nesterov: tr
   ASSERT_TRUE(gcn.ok()) << gcn.status();
   EXPECT_EQ(gcn->data.csbm.nodes, 20000);
   EXPECT_TRUE(gcn->optimizer.nesterov);
-  auto knn = ParseTrainSpec("model: {type: gcn}\ndata: {dataset: fashion-mnist-knn, nodes: 5000, k: 8}");
+  auto knn = ParseTrainSpec(
+      "model: {type: gcn}\ndata: {dataset: fashion-mnist-knn, nodes: 5000, k: "
+      "8}");
   ASSERT_TRUE(knn.ok()) << knn.status();
   EXPECT_EQ(knn->data.knn.k, 8);
 }
@@ -61,7 +63,8 @@ TEST_P(BadSpecTest, IsRejectedNamingTheKey) {
   auto spec = ParseTrainSpec(GetParam().yaml);
   ASSERT_FALSE(spec.ok()) << GetParam().yaml;
   EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(spec.status().message().find(GetParam().must_mention), std::string::npos)
+  EXPECT_NE(spec.status().message().find(GetParam().must_mention),
+            std::string::npos)
       << "message: " << spec.status().message();
 }
 
@@ -72,27 +75,39 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"- a\n- b\n", "spec: must be a mapping"},
         BadSpec{"modle: {}\n", "modle: unknown key"},
         BadSpec{"model: {type: mlp, width: 3}\n", "model.width: unknown key"},
-        BadSpec{"model: {type: transformer}\n", "model.type: unknown value 'transformer'"},
+        BadSpec{"model: {type: transformer}\n",
+                "model.type: unknown value 'transformer'"},
         BadSpec{"model: {hidden: [256, -1]}\n", "model.hidden[1]"},
         BadSpec{"model: {hidden: 256}\n", "model.hidden: must be a list"},
         BadSpec{"model: {dropout: 1.0}\n", "model.dropout"},
         BadSpec{"train: {epochs: 0}\n", "train.epochs"},
         BadSpec{"train: {epochs: 1.5}\n", "train.epochs: must be an integer"},
-        BadSpec{"train: {batch_size: lots}\n", "train.batch_size: must be an integer"},
-        BadSpec{"train: {optimizer: {lr: .nan}}\n", "train.optimizer.lr: must be a finite number"},
+        BadSpec{"train: {batch_size: lots}\n",
+                "train.batch_size: must be an integer"},
+        BadSpec{"train: {optimizer: {lr: .nan}}\n",
+                "train.optimizer.lr: must be a finite number"},
         BadSpec{"train: {optimizer: {lr: -0.1}}\n", "train.optimizer.lr"},
         BadSpec{"train: {optimizer: {name: adam}}\n", "train.optimizer.name"},
-        BadSpec{"train: {optimizer: {name: sgd, nesterov: true}}\n", "train.optimizer.nesterov"},
-        BadSpec{"train: {optimizer: {name: adamw, momentum: 0.9}}\n", "train.optimizer.momentum: unknown key"},
-        BadSpec{"train: {schedule: {name: cosine, min_lr: 1.0}}\n", "train.schedule.min_lr"},
+        BadSpec{"train: {optimizer: {name: sgd, nesterov: true}}\n",
+                "train.optimizer.nesterov"},
+        BadSpec{"train: {optimizer: {name: adamw, momentum: 0.9}}\n",
+                "train.optimizer.momentum: unknown key"},
+        BadSpec{"train: {schedule: {name: cosine, min_lr: 1.0}}\n",
+                "train.schedule.min_lr"},
         BadSpec{"train: {seed: -3}\n", "train.seed"},
-        BadSpec{"data: {dataset: imagenet}\n", "data.dataset: unknown value 'imagenet'"},
+        BadSpec{"data: {dataset: imagenet}\n",
+                "data.dataset: unknown value 'imagenet'"},
         BadSpec{"data: {val_fraction: 1.0}\n", "data.val_fraction"},
         BadSpec{"data: {dataset: csbm, homophily: 2}\n", "data.homophily"},
-        BadSpec{"data: {dataset: csbm, nodes: 10, classes: 20}\n", "data.classes"},
-        BadSpec{"data: {dataset: csbm, train_fraction: 0.7, val_fraction: 0.3}\n", "data.val_fraction"},
-        BadSpec{"data: {dataset: fashion-mnist-knn, nodes: 100, k: 100}\n", "data.k"},
-        BadSpec{"model: {type: gcn}\n", "model.type: gcn needs a graph dataset"},
+        BadSpec{"data: {dataset: csbm, nodes: 10, classes: 20}\n",
+                "data.classes"},
+        BadSpec{
+            "data: {dataset: csbm, train_fraction: 0.7, val_fraction: 0.3}\n",
+            "data.val_fraction"},
+        BadSpec{"data: {dataset: fashion-mnist-knn, nodes: 100, k: 100}\n",
+                "data.k"},
+        BadSpec{"model: {type: gcn}\n",
+                "model.type: gcn needs a graph dataset"},
         BadSpec{"device: tpu\n", "device: unknown device"},
         BadSpec{"threads: many\n", "threads: must be an integer"}));
 

@@ -19,8 +19,8 @@ std::string FreshDir(const std::string& name) {
   return dir;
 }
 
-TrainResult RunSpec(const std::string& yaml, const std::string& dir, int64_t stop_at = 0,
-                const std::string& resume = "") {
+TrainResult RunSpec(const std::string& yaml, const std::string& dir,
+                    int64_t stop_at = 0, const std::string& resume = "") {
   auto spec = ParseTrainSpec(yaml);
   EXPECT_TRUE(spec.ok()) << spec.status();
   TrainOptions o;
@@ -36,7 +36,8 @@ TrainResult RunSpec(const std::string& yaml, const std::string& dir, int64_t sto
 std::vector<Json> Metrics(const std::string& dir) {
   std::ifstream in(dir + "/metrics.jsonl");
   std::vector<Json> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(Json::parse(line));
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(Json::parse(line));
   return lines;
 }
 
@@ -59,8 +60,10 @@ data: {dataset: fashion-mnist, val_fraction: 0.1}
 train: {epochs: 1, batch_size: 128, optimizer: {name: adamw, lr: 0.001}, seed: 1}
 device: cpu
 threads: 2
-)", dir);
-  EXPECT_GE(r.summary["test_accuracy"].get<double>(), 0.84) << r.summary.dump(2);
+)",
+                          dir);
+  EXPECT_GE(r.summary["test_accuracy"].get<double>(), 0.84)
+      << r.summary.dump(2);
   EXPECT_EQ(r.summary["steps"], 422);  // ceil(54000 / 128)
   EXPECT_EQ(r.summary["device"], "cpu");
   // The artifacts a worker uploads.
@@ -70,7 +73,8 @@ threads: 2
   auto model = ReadSafeTensors(dir + "/model.safetensors");
   ASSERT_TRUE(model.ok());
   ASSERT_NE(model->Find("layers.0.weight"), nullptr);
-  EXPECT_EQ(model->Find("layers.0.weight")->shape, (std::vector<int64_t>{256, 784}));
+  EXPECT_EQ(model->Find("layers.0.weight")->shape,
+            (std::vector<int64_t>{256, 784}));
   EXPECT_NE(model->Find("optimizer.adamw.exp_avg.layers.1.bias"), nullptr);
   const auto lines = Metrics(dir);
   ASSERT_FALSE(lines.empty());
@@ -84,11 +88,17 @@ data: {dataset: csbm, nodes: 3000, classes: 5, avg_degree: 10, homophily: 0.8, f
 train: {epochs: 100, batch_size: 1800, optimizer: {name: adamw, lr: 0.01, weight_decay: 0.0005}, log_every: 100}
 threads: 2
 )";
-  TrainResult mlp = RunSpec("model: {type: mlp, hidden: [64], dropout: 0.5}\n" + graph, FreshDir("csbm_mlp"));
-  TrainResult gcn = RunSpec("model: {type: gcn, hidden: [64], dropout: 0.5}\n" + graph, FreshDir("csbm_gcn"));
-  const double mlp_acc = mlp.summary["test_accuracy"], gcn_acc = gcn.summary["test_accuracy"];
+  TrainResult mlp =
+      RunSpec("model: {type: mlp, hidden: [64], dropout: 0.5}\n" + graph,
+              FreshDir("csbm_mlp"));
+  TrainResult gcn =
+      RunSpec("model: {type: gcn, hidden: [64], dropout: 0.5}\n" + graph,
+              FreshDir("csbm_gcn"));
+  const double mlp_acc = mlp.summary["test_accuracy"],
+               gcn_acc = gcn.summary["test_accuracy"];
   EXPECT_LT(mlp_acc, 0.6) << "features alone should not suffice";
-  EXPECT_GT(gcn_acc, mlp_acc + 0.25) << "gcn " << gcn_acc << " vs mlp " << mlp_acc;
+  EXPECT_GT(gcn_acc, mlp_acc + 0.25)
+      << "gcn " << gcn_acc << " vs mlp " << mlp_acc;
 }
 
 TEST(Trainer, GcnLearnsTheFashionMnistKnnGraph) {
@@ -97,7 +107,8 @@ model: {type: gcn, hidden: [64], dropout: 0.2}
 data: {dataset: fashion-mnist-knn, nodes: 3000, k: 8}
 train: {epochs: 60, optimizer: {name: adamw, lr: 0.01}}
 threads: 2
-)", FreshDir("knn"));
+)",
+                          FreshDir("knn"));
   EXPECT_GT(r.summary["test_accuracy"].get<double>(), 0.7) << r.summary.dump(2);
 }
 
@@ -111,8 +122,10 @@ train:
   optimizer: {name: sgd, lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 0.0001}
   schedule: {name: cosine, warmup_steps: 20}
 threads: 2
-)", FreshDir("resmlp"));
-  EXPECT_GT(r.summary["test_accuracy"].get<double>(), 0.75) << r.summary.dump(2);
+)",
+                          FreshDir("resmlp"));
+  EXPECT_GT(r.summary["test_accuracy"].get<double>(), 0.75)
+      << r.summary.dump(2);
 }
 
 constexpr char kSmallSpec[] = R"(
@@ -171,7 +184,8 @@ TEST(Trainer, ResumeRejectsACheckpointOfAnotherModel) {
   auto r = RunTrial(*spec, o);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("layers.1.weight"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("layers.1.weight"), std::string::npos)
+      << r.status();
 }
 
 TEST(Trainer, CudaWithoutAGpuIsAClearError) {
@@ -182,7 +196,8 @@ TEST(Trainer, CudaWithoutAGpuIsAClearError) {
   o.out_dir = FreshDir("nocuda");
   auto r = RunTrial(*spec, o);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(r.status().message().find("device: cpu"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("device: cpu"), std::string::npos)
+      << r.status();
 }
 
 }  // namespace
@@ -191,7 +206,8 @@ TEST(Trainer, CudaWithoutAGpuIsAClearError) {
 namespace ladle {
 namespace {
 
-// A stop after whole epochs (with validation passes behind it) must checkpoint cleanly too.
+// A stop after whole epochs (with validation passes behind it) must checkpoint
+// cleanly too.
 TEST(Trainer, StopAfterSeveralEpochsCheckpointsAndResumes) {
   const std::string spec = R"(
 model: {type: mlp, hidden: [64]}

@@ -112,6 +112,13 @@ class MapReader {
     return absl::OkStatus();
   }
 
+  absl::Status Seed(const std::string& key, uint64_t* out) {
+    int64_t v = static_cast<int64_t>(*out);
+    RETURN_IF_ERROR(Int(key, &v, 0, std::numeric_limits<int64_t>::max()));
+    *out = static_cast<uint64_t>(v);
+    return absl::OkStatus();
+  }
+
   absl::Status String(const std::string& key, std::string* out,
                       const std::vector<std::string>& allowed = {}) {
     if (!Has(key)) return absl::OkStatus();
@@ -210,6 +217,22 @@ absl::Status ParseModel(MapReader& top, TrainSpec* spec) {
   return m.Finish();
 }
 
+// train_fraction and val_fraction of a graph's nodes; the test split gets the
+// rest.
+absl::Status NodeSplit(MapReader& d, double* train_fraction,
+                       double* val_fraction) {
+  RETURN_IF_ERROR(
+      d.Double("train_fraction", train_fraction, 0.0, 1.0, true, true));
+  RETURN_IF_ERROR(
+      d.Double("val_fraction", val_fraction, 0.0, 1.0, false, true));
+  if (*train_fraction + *val_fraction >= 1.0) {
+    return Invalid(
+        "data.val_fraction",
+        "train_fraction + val_fraction must be < 1 (test gets the rest)");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseData(MapReader& top, TrainSpec* spec) {
   MapReader d(top.Child("data"), "data");
   RETURN_IF_ERROR(d.CheckIsMap());
@@ -223,10 +246,7 @@ absl::Status ParseData(MapReader& top, TrainSpec* spec) {
     RETURN_IF_ERROR(
         d.Double("val_fraction", &ds.val_fraction, 0.0, 1.0, false, true));
     RETURN_IF_ERROR(d.Int("limit", &ds.limit, 0, 60000));
-    int64_t seed = static_cast<int64_t>(ds.seed);
-    RETURN_IF_ERROR(
-        d.Int("seed", &seed, 0, std::numeric_limits<int64_t>::max()));
-    ds.seed = seed;
+    RETURN_IF_ERROR(d.Seed("seed", &ds.seed));
   } else if (dataset == "csbm") {
     ds.kind = DataSpec::Kind::kCsbm;
     CsbmConfig& c = ds.csbm;
@@ -236,44 +256,22 @@ absl::Status ParseData(MapReader& top, TrainSpec* spec) {
     RETURN_IF_ERROR(d.Double("homophily", &c.homophily, 0.0, 1.0));
     RETURN_IF_ERROR(d.Int("feature_dim", &c.feature_dim, 1, kMaxWidth));
     RETURN_IF_ERROR(d.Double("separation", &c.separation, 0.0, 1e6));
-    RETURN_IF_ERROR(
-        d.Double("train_fraction", &c.train_fraction, 0.0, 1.0, true, true));
-    RETURN_IF_ERROR(
-        d.Double("val_fraction", &c.val_fraction, 0.0, 1.0, false, true));
-    int64_t seed = static_cast<int64_t>(c.seed);
-    RETURN_IF_ERROR(
-        d.Int("seed", &seed, 0, std::numeric_limits<int64_t>::max()));
-    c.seed = seed;
+    RETURN_IF_ERROR(NodeSplit(d, &c.train_fraction, &c.val_fraction));
+    RETURN_IF_ERROR(d.Seed("seed", &c.seed));
     if (c.classes > c.nodes)
       return Invalid("data.classes", "must not exceed data.nodes");
     if (c.avg_degree >= c.nodes)
       return Invalid("data.avg_degree", "must be below data.nodes");
-    if (c.train_fraction + c.val_fraction >= 1.0) {
-      return Invalid(
-          "data.val_fraction",
-          "train_fraction + val_fraction must be < 1 (test gets the rest)");
-    }
   } else {
     ds.kind = DataSpec::Kind::kFashionMnistKnn;
     KnnConfig& c = ds.knn;
     RETURN_IF_ERROR(d.String("path", &ds.path));
     RETURN_IF_ERROR(d.Int("nodes", &c.nodes, 2, 70000));
     RETURN_IF_ERROR(d.Int("k", &c.k, 1, 1000));
-    RETURN_IF_ERROR(
-        d.Double("train_fraction", &c.train_fraction, 0.0, 1.0, true, true));
-    RETURN_IF_ERROR(
-        d.Double("val_fraction", &c.val_fraction, 0.0, 1.0, false, true));
-    int64_t seed = static_cast<int64_t>(c.seed);
-    RETURN_IF_ERROR(
-        d.Int("seed", &seed, 0, std::numeric_limits<int64_t>::max()));
-    c.seed = seed;
+    RETURN_IF_ERROR(NodeSplit(d, &c.train_fraction, &c.val_fraction));
+    RETURN_IF_ERROR(d.Seed("seed", &c.seed));
     c.dir = ds.path;
     if (c.k >= c.nodes) return Invalid("data.k", "must be below data.nodes");
-    if (c.train_fraction + c.val_fraction >= 1.0) {
-      return Invalid(
-          "data.val_fraction",
-          "train_fraction + val_fraction must be < 1 (test gets the rest)");
-    }
   }
   return d.Finish();
 }

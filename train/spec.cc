@@ -284,9 +284,7 @@ absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
   RETURN_IF_ERROR(t.Int("max_steps", &spec->max_steps, 0, int64_t{1} << 40));
   RETURN_IF_ERROR(t.Int("log_every", &spec->log_every, 1, int64_t{1} << 40));
   RETURN_IF_ERROR(t.Int("eval_every", &spec->eval_every, 1, 1000000));
-  int64_t seed = static_cast<int64_t>(spec->seed);
-  RETURN_IF_ERROR(t.Int("seed", &seed, 0, std::numeric_limits<int64_t>::max()));
-  spec->seed = seed;
+  RETURN_IF_ERROR(t.Seed("seed", &spec->seed));
 
   MapReader o(t.Child("optimizer"), "train.optimizer");
   RETURN_IF_ERROR(o.CheckIsMap());

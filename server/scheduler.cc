@@ -1,0 +1,651 @@
+#include "server/scheduler.h"
+
+#include <algorithm>
+#include <climits>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace ladle {
+
+const char* JobStateName(JobState state) {
+  switch (state) {
+    case JobState::kPending:
+      return "pending";
+    case JobState::kQueued:
+      return "queued";
+    case JobState::kRunning:
+      return "running";
+    case JobState::kSucceeded:
+      return "succeeded";
+    case JobState::kFailed:
+      return "failed";
+    case JobState::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+bool IsTerminal(JobState s) {
+  return s == JobState::kSucceeded || s == JobState::kFailed ||
+         s == JobState::kCancelled;
+}
+
+namespace {
+
+int& Count(ExperimentProgress& p, JobState s) {
+  switch (s) {
+    case JobState::kPending:
+      return p.pending;
+    case JobState::kQueued:
+      return p.queued;
+    case JobState::kRunning:
+      return p.running;
+    case JobState::kSucceeded:
+      return p.succeeded;
+    case JobState::kFailed:
+      return p.failed;
+    case JobState::kCancelled:
+      return p.cancelled;
+  }
+  return p.pending;
+}
+
+absl::Status ValidateRequest(const JobRequest& r) {
+  if (r.id.empty())
+    return absl::InvalidArgumentError("job: id must not be empty");
+  if (r.experiment_id.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job ", r.id, ": experiment_id is empty"));
+  }
+  if (r.resources.gpus < 0 || r.resources.cpu_slots < 0 ||
+      r.resources.gpus + r.resources.cpu_slots == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job ", r.id,
+                     ": resources need gpus >= 0, cpu_slots >= 0 and at least "
+                     "one of them > 0"));
+  }
+  if (r.max_retries < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job ", r.id, ": max_retries must be >= 0"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Scheduler::Scheduler(Options options, const Clock* clock)
+    : options_(options), clock_(clock) {}
+
+// --- Workers
+// --------------------------------------------------------------------------------
+
+absl::Status Scheduler::AddWorker(const std::string& worker_id,
+                                  Resources capacity) {
+  if (worker_id.empty())
+    return absl::InvalidArgumentError("worker: id must not be empty");
+  if (capacity.gpus < 0 || capacity.cpu_slots < 0) {
+    return absl::InvalidArgumentError(
+        "worker: gpus and cpu_slots must be >= 0");
+  }
+  Worker& w = workers_[worker_id];
+  w.capacity = capacity;
+  w.gpu_free.assign(capacity.gpus, true);
+  w.free_gpus = capacity.gpus;
+  w.free_cpu = capacity.cpu_slots;
+  // Attempts restored or still running on this worker keep their resources.
+  for (int64_t a : w.attempts) {
+    const Attempt& at = attempts_.at(a);
+    const Job& job = jobs_.at(at.job_id);
+    w.free_cpu -= job.req.resources.cpu_slots;
+    for (int g : at.gpus) {
+      if (g >= 0 && g < capacity.gpus && w.gpu_free[g]) {
+        w.gpu_free[g] = false;
+        --w.free_gpus;
+      }
+    }
+  }
+  w.alive = true;
+  w.last_heartbeat_ms = clock_->NowMillis();
+  return absl::OkStatus();
+}
+
+std::vector<JobEvent> Scheduler::RemoveWorker(const std::string& worker_id) {
+  std::vector<JobEvent> events;
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end()) return events;
+  LoseWorker(worker_id, it->second, "worker " + worker_id + " left", &events);
+  workers_.erase(it);
+  return events;
+}
+
+absl::Status Scheduler::Heartbeat(const std::string& worker_id) {
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end() || !it->second.alive) {
+    return absl::NotFoundError(
+        absl::StrCat("worker ", worker_id, " is not registered"));
+  }
+  const int64_t now = clock_->NowMillis();
+  it->second.last_heartbeat_ms = now;
+  for (int64_t a : it->second.attempts)
+    attempts_.at(a).lease_expiry_ms = now + options_.lease_ms;
+  return absl::OkStatus();
+}
+
+std::vector<int64_t> Scheduler::Reconcile(const std::string& worker_id,
+                                          const std::vector<int64_t>& running,
+                                          std::vector<JobEvent>* events) {
+  std::vector<int64_t> to_stop;
+  auto wit = workers_.find(worker_id);
+  const std::set<int64_t> reported(running.begin(), running.end());
+  for (int64_t a : reported) {
+    auto it = attempts_.find(a);
+    if (it == attempts_.end() || it->second.worker_id != worker_id)
+      to_stop.push_back(a);
+  }
+  if (wit != workers_.end()) {
+    const std::set<int64_t> held = wit->second.attempts;
+    for (int64_t a : held) {
+      if (reported.count(a) == 0) {
+        auto st =
+            Complete(a, AttemptOutcome::kLost,
+                     "worker " + worker_id + " no longer runs this attempt");
+        if (st.ok()) events->insert(events->end(), st->begin(), st->end());
+      }
+    }
+  }
+  return to_stop;
+}
+
+void Scheduler::LoseWorker(const std::string& worker_id, Worker& w,
+                           const std::string& reason,
+                           std::vector<JobEvent>* events) {
+  w.alive = false;
+  const std::set<int64_t> held = w.attempts;
+  for (int64_t a : held) {
+    auto st = Complete(a, AttemptOutcome::kLost, reason);
+    if (st.ok()) events->insert(events->end(), st->begin(), st->end());
+  }
+}
+
+int Scheduler::alive_workers() const {
+  int n = 0;
+  for (const auto& [id, w] : workers_) n += w.alive;
+  return n;
+}
+
+// --- Jobs
+// -----------------------------------------------------------------------------------
+
+void Scheduler::SetState(Job& job, JobState state) {
+  ExperimentProgress& p = experiments_[job.req.experiment_id];
+  --Count(p, job.state);
+  ++Count(p, state);
+  job.state = state;
+}
+
+JobEvent Scheduler::MakeEvent(const Job& job, int64_t attempt_id,
+                              const std::string& worker,
+                              const std::string& reason) const {
+  JobEvent e;
+  e.job_id = job.req.id;
+  e.experiment_id = job.req.experiment_id;
+  e.state = job.state;
+  e.attempt_id = attempt_id;
+  e.worker_id = worker;
+  e.reason = reason;
+  e.time_ms = clock_->NowMillis();
+  return e;
+}
+
+void Scheduler::Enqueue(Job& job) {
+  SetState(job, JobState::kQueued);
+  InsertIntoQueue(job);
+}
+
+void Scheduler::InsertIntoQueue(Job& job) {
+  queues_[{job.req.resources.gpus, job.req.resources.cpu_slots}].emplace(
+      -job.req.priority, job.seq, job.req.id);
+  ++queued_count_;
+}
+
+void Scheduler::Dequeue(const Job& job) {
+  auto q = queues_.find({job.req.resources.gpus, job.req.resources.cpu_slots});
+  if (q != queues_.end() &&
+      q->second.erase({-job.req.priority, job.seq, job.req.id}) > 0) {
+    --queued_count_;
+    if (q->second.empty()) queues_.erase(q);
+  }
+}
+
+absl::StatusOr<std::vector<JobEvent>> Scheduler::Submit(
+    const std::vector<JobRequest>& batch) {
+  std::unordered_map<std::string, const JobRequest*> in_batch;
+  for (const JobRequest& r : batch) {
+    RETURN_IF_ERROR(ValidateRequest(r));
+    if (jobs_.count(r.id) > 0 || !in_batch.emplace(r.id, &r).second) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("job ", r.id, " already exists"));
+    }
+  }
+  for (const JobRequest& r : batch) {
+    for (const std::string& d : r.deps) {
+      if (d == r.id)
+        return absl::InvalidArgumentError(
+            absl::StrCat("job ", r.id, " depends on itself"));
+      if (jobs_.count(d) == 0 && in_batch.count(d) == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("job ", r.id, ": dependency ", d, " does not exist"));
+      }
+    }
+  }
+  // Cycles can only run through this batch (old jobs never depend on new ones):
+  // Kahn's order.
+  {
+    std::unordered_map<std::string, int> indegree;
+    std::unordered_map<std::string, std::vector<std::string>> out;
+    for (const JobRequest& r : batch) {
+      indegree[r.id];
+      for (const std::string& d : r.deps) {
+        if (in_batch.count(d)) {
+          ++indegree[r.id];
+          out[d].push_back(r.id);
+        }
+      }
+    }
+    std::vector<std::string> ready;
+    for (auto& [id, deg] : indegree) {
+      if (deg == 0) ready.push_back(id);
+    }
+    size_t seen = 0;
+    while (!ready.empty()) {
+      const std::string id = ready.back();
+      ready.pop_back();
+      ++seen;
+      for (const std::string& n : out[id]) {
+        if (--indegree[n] == 0) ready.push_back(n);
+      }
+    }
+    if (seen != batch.size()) {
+      return absl::InvalidArgumentError(
+          "jobs: the dependency graph has a cycle");
+    }
+  }
+
+  std::vector<JobEvent> events;
+  for (const JobRequest& r : batch) {
+    Job& job = jobs_[r.id];
+    job.req = r;
+    job.seq = next_seq_++;
+    ++experiments_[r.experiment_id].total;
+    ++experiments_[r.experiment_id].pending;
+  }
+  // Wire dependencies, then decide each job's starting state (in batch order).
+  std::vector<std::string> failed_deps(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Job& job = jobs_.at(batch[i].id);
+    for (const std::string& d : batch[i].deps) {
+      Job& dep = jobs_.at(d);
+      if (dep.state == JobState::kSucceeded) continue;
+      if (dep.state == JobState::kFailed || dep.state == JobState::kCancelled) {
+        failed_deps[i] = d;
+        continue;
+      }
+      dep.dependents.push_back(job.req.id);
+      ++job.remaining_deps;
+    }
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Job& job = jobs_.at(batch[i].id);
+    if (!failed_deps[i].empty()) {
+      Finish(job, JobState::kFailed, 0, "",
+             absl::StrCat("dependency ", failed_deps[i], " did not succeed"),
+             &events);
+    } else if (job.state == JobState::kPending && job.remaining_deps == 0) {
+      Enqueue(job);
+      events.push_back(MakeEvent(job, 0, "", ""));
+    } else if (job.state == JobState::kPending) {
+      events.push_back(MakeEvent(job, 0, "", ""));
+    }
+  }
+  return events;
+}
+
+absl::Status Scheduler::Restore(const JobRequest& r, JobState state,
+                                int attempts_used, int64_t running_attempt_id,
+                                const std::string& worker_id,
+                                const std::vector<int>& gpu_indices) {
+  RETURN_IF_ERROR(ValidateRequest(r));
+  if (jobs_.count(r.id))
+    return absl::AlreadyExistsError(
+        absl::StrCat("job ", r.id, " already exists"));
+  Job& job = jobs_[r.id];
+  job.req = r;
+  job.seq = next_seq_++;
+  job.attempts_used = attempts_used;
+  ExperimentProgress& p = experiments_[r.experiment_id];
+  ++p.total;
+  ++p.pending;
+  for (const std::string& d : r.deps) {
+    auto it = jobs_.find(d);
+    if (it == jobs_.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "restore job ", r.id, ": dependency ", d, " must be restored first"));
+    }
+    if (!IsTerminal(it->second.state)) {
+      it->second.dependents.push_back(r.id);
+      ++job.remaining_deps;
+    }
+  }
+  switch (state) {
+    case JobState::kPending:
+    case JobState::kQueued:
+      if (job.remaining_deps == 0) Enqueue(job);
+      break;
+    case JobState::kRunning: {
+      if (running_attempt_id <= 0 || worker_id.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("restore job ", r.id,
+                         ": running needs an attempt id and a worker"));
+      }
+      SetState(job, JobState::kRunning);
+      job.current_attempt = running_attempt_id;
+      job.last_worker = worker_id;
+      Attempt& a = attempts_[running_attempt_id];
+      a.job_id = r.id;
+      a.worker_id = worker_id;
+      a.gpus = gpu_indices;
+      a.lease_expiry_ms = clock_->NowMillis() + options_.lease_ms;
+      Worker& w = workers_[worker_id];  // not alive until it registers again
+      w.attempts.insert(running_attempt_id);
+      next_attempt_id_ = std::max(next_attempt_id_, running_attempt_id + 1);
+      break;
+    }
+    default:
+      SetState(job, state);
+  }
+  return absl::OkStatus();
+}
+
+const std::string* Scheduler::PickWorker(const Job& job) const {
+  const Resources& need = job.req.resources;
+  const std::string* best = nullptr;
+  std::pair<int, int> best_fit{INT_MAX, INT_MAX};
+  bool best_is_previous = false;
+  for (const auto& [id, w] : workers_) {
+    if (!w.alive || w.free_gpus < need.gpus || w.free_cpu < need.cpu_slots)
+      continue;
+    const bool previous = id == job.last_worker;
+    const std::pair<int, int> fit{w.free_gpus - need.gpus,
+                                  w.free_cpu - need.cpu_slots};
+    // Prefer any worker other than the previous attempt's; among equals, best
+    // fit.
+    if (best == nullptr || (best_is_previous && !previous) ||
+        (previous == best_is_previous && fit < best_fit)) {
+      best = &id;
+      best_fit = fit;
+      best_is_previous = previous;
+    }
+  }
+  return best;
+}
+
+std::vector<Assignment> Scheduler::Schedule(std::vector<JobEvent>* events) {
+  std::vector<Assignment> out;
+  while (true) {
+    // The best head (priority, then FIFO) among the shapes that fit somewhere.
+    Job* pick = nullptr;
+    const std::string* worker = nullptr;
+    for (auto& [shape, queue] : queues_) {
+      Job& head = jobs_.at(std::get<2>(*queue.begin()));
+      if (pick != nullptr &&
+          std::make_tuple(-pick->req.priority, pick->seq) <
+              std::make_tuple(-head.req.priority, head.seq)) {
+        continue;
+      }
+      if (const std::string* w = PickWorker(head)) {
+        pick = &head;
+        worker = w;
+      }
+    }
+    if (pick == nullptr) break;
+    Dequeue(*pick);
+    Worker& w = workers_.at(*worker);
+    Assignment a;
+    a.job_id = pick->req.id;
+    a.experiment_id = pick->req.experiment_id;
+    a.attempt_id = next_attempt_id_++;
+    a.attempt_number = ++pick->attempts_used;
+    a.worker_id = *worker;
+    for (int g = 0;
+         g < w.capacity.gpus &&
+         static_cast<int>(a.gpu_indices.size()) < pick->req.resources.gpus;
+         ++g) {
+      if (w.gpu_free[g]) {
+        w.gpu_free[g] = false;
+        a.gpu_indices.push_back(g);
+      }
+    }
+    w.free_gpus -= pick->req.resources.gpus;
+    w.free_cpu -= pick->req.resources.cpu_slots;
+    w.attempts.insert(a.attempt_id);
+    Attempt& at = attempts_[a.attempt_id];
+    at.job_id = a.job_id;
+    at.worker_id = a.worker_id;
+    at.gpus = a.gpu_indices;
+    at.lease_expiry_ms = clock_->NowMillis() + options_.lease_ms;
+    pick->current_attempt = a.attempt_id;
+    pick->last_worker = a.worker_id;
+    SetState(*pick, JobState::kRunning);
+    events->push_back(MakeEvent(*pick, a.attempt_id, a.worker_id, ""));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+Scheduler::Attempt Scheduler::EndAttempt(int64_t attempt_id) {
+  auto it = attempts_.find(attempt_id);
+  Attempt a = std::move(it->second);
+  attempts_.erase(it);
+  auto wit = workers_.find(a.worker_id);
+  if (wit != workers_.end()) {
+    Worker& w = wit->second;
+    w.attempts.erase(attempt_id);
+    const Job& job = jobs_.at(a.job_id);
+    w.free_cpu += job.req.resources.cpu_slots;
+    for (int g : a.gpus) {
+      if (g >= 0 && g < static_cast<int>(w.gpu_free.size()) && !w.gpu_free[g]) {
+        w.gpu_free[g] = true;
+        ++w.free_gpus;
+      }
+    }
+  }
+  return a;
+}
+
+absl::StatusOr<std::vector<JobEvent>> Scheduler::Complete(
+    int64_t attempt_id, AttemptOutcome outcome, const std::string& reason) {
+  auto it = attempts_.find(attempt_id);
+  if (it == attempts_.end() ||
+      jobs_.at(it->second.job_id).current_attempt != attempt_id) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("attempt ", attempt_id,
+                     " is not running (finished, superseded or unknown); "
+                     "its report is ignored"));
+  }
+  std::vector<JobEvent> events;
+  const Attempt a = EndAttempt(attempt_id);
+  Job& job = jobs_.at(a.job_id);
+  job.current_attempt = 0;
+  if (job.cancel_requested) {
+    const bool succeeded = outcome == AttemptOutcome::kSucceeded;
+    Finish(job, succeeded ? JobState::kSucceeded : JobState::kCancelled,
+           attempt_id, a.worker_id, succeeded ? "" : "cancelled", &events);
+    return events;
+  }
+  switch (outcome) {
+    case AttemptOutcome::kSucceeded:
+      Finish(job, JobState::kSucceeded, attempt_id, a.worker_id, "", &events);
+      break;
+    case AttemptOutcome::kCancelled:
+      Finish(job, JobState::kCancelled, attempt_id, a.worker_id,
+             reason.empty() ? "cancelled" : reason, &events);
+      break;
+    case AttemptOutcome::kFailed:
+    case AttemptOutcome::kLost:
+      AfterUnsuccessfulAttempt(
+          job, attempt_id, a.worker_id,
+          (outcome == AttemptOutcome::kLost ? "attempt lost: "
+                                            : "attempt failed: ") +
+              reason,
+          &events);
+      break;
+  }
+  return events;
+}
+
+void Scheduler::AfterUnsuccessfulAttempt(Job& job, int64_t attempt_id,
+                                         const std::string& worker,
+                                         const std::string& reason,
+                                         std::vector<JobEvent>* events) {
+  const int retries_done = job.attempts_used - 1;
+  if (retries_done >= job.req.max_retries) {
+    Finish(job, JobState::kFailed, attempt_id, worker,
+           absl::StrCat(reason, " (", job.attempts_used, " of ",
+                        job.req.max_retries + 1, " attempts used)"),
+           events);
+    return;
+  }
+  int64_t backoff = options_.retry_backoff_ms;
+  for (int i = 0; i < retries_done && backoff < options_.max_backoff_ms; ++i)
+    backoff *= 2;
+  backoff = std::min(backoff, options_.max_backoff_ms);
+  job.not_before_ms = clock_->NowMillis() + backoff;
+  SetState(
+      job,
+      JobState::kQueued);  // counted as queued while it waits out the backoff
+  delayed_.emplace(job.not_before_ms, job.req.id);
+  JobEvent e =
+      MakeEvent(job, attempt_id, worker,
+                absl::StrCat(reason, "; retry ", retries_done + 1, " of ",
+                             job.req.max_retries, " in ", backoff, " ms"));
+  e.retry_scheduled = true;
+  events->push_back(std::move(e));
+}
+
+void Scheduler::Finish(Job& job, JobState state, int64_t attempt_id,
+                       const std::string& worker, const std::string& reason,
+                       std::vector<JobEvent>* events) {
+  SetState(job, state);
+  events->push_back(MakeEvent(job, attempt_id, worker, reason));
+  for (const std::string& d : job.dependents) {
+    Job& dep = jobs_.at(d);
+    if (dep.state != JobState::kPending) continue;
+    if (state == JobState::kSucceeded) {
+      if (--dep.remaining_deps == 0) {
+        Enqueue(dep);
+        events->push_back(MakeEvent(dep, 0, "", ""));
+      }
+    } else {
+      Finish(dep, JobState::kFailed, 0, "",
+             absl::StrCat("dependency ", job.req.id, " ", JobStateName(state)),
+             events);
+    }
+  }
+}
+
+std::vector<JobEvent> Scheduler::Tick() {
+  std::vector<JobEvent> events;
+  const int64_t now = clock_->NowMillis();
+  // Workers whose heartbeats stopped lose their attempts.
+  for (auto& [id, w] : workers_) {
+    if (w.alive && now - w.last_heartbeat_ms > options_.lease_ms) {
+      LoseWorker(
+          id, w,
+          "worker " + id + " missed heartbeats for longer than the lease",
+          &events);
+    }
+  }
+  // Attempts whose lease ran out (e.g. restored ones whose worker never came
+  // back).
+  std::vector<int64_t> expired;
+  for (const auto& [id, a] : attempts_) {
+    if (a.lease_expiry_ms < now) expired.push_back(id);
+  }
+  std::sort(expired.begin(), expired.end());
+  for (int64_t id : expired) {
+    auto st = Complete(id, AttemptOutcome::kLost, "lease expired");
+    if (st.ok()) events.insert(events.end(), st->begin(), st->end());
+  }
+  // Backoffs that ended.
+  while (!delayed_.empty() && delayed_.begin()->first <= now) {
+    Job& job = jobs_.at(delayed_.begin()->second);
+    delayed_.erase(delayed_.begin());
+    if (job.state == JobState::kQueued)
+      InsertIntoQueue(job);  // already counted as queued
+  }
+  return events;
+}
+
+std::vector<JobEvent> Scheduler::Cancel(const std::string& experiment_id,
+                                        std::vector<Assignment>* to_stop) {
+  std::vector<JobEvent> events;
+  std::vector<Job*> jobs;
+  for (auto& [id, job] : jobs_) {
+    if (job.req.experiment_id == experiment_id) jobs.push_back(&job);
+  }
+  std::sort(jobs.begin(), jobs.end(),
+            [](const Job* a, const Job* b) { return a->seq < b->seq; });
+  for (Job* job : jobs) {
+    switch (job->state) {
+      case JobState::kRunning: {
+        job->cancel_requested = true;
+        const Attempt& a = attempts_.at(job->current_attempt);
+        Assignment s;
+        s.job_id = job->req.id;
+        s.experiment_id = experiment_id;
+        s.attempt_id = job->current_attempt;
+        s.worker_id = a.worker_id;
+        s.gpu_indices = a.gpus;
+        to_stop->push_back(std::move(s));
+        break;
+      }
+      case JobState::kQueued:
+        Dequeue(*job);
+        delayed_.erase({job->not_before_ms, job->req.id});
+        Finish(*job, JobState::kCancelled, 0, "", "cancelled", &events);
+        break;
+      case JobState::kPending:
+        Finish(*job, JobState::kCancelled, 0, "", "cancelled", &events);
+        break;
+      default:
+        break;
+    }
+  }
+  return events;
+}
+
+absl::StatusOr<JobState> Scheduler::state(const std::string& job_id) const {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end())
+    return absl::NotFoundError(absl::StrCat("job ", job_id, " not found"));
+  return it->second.state;
+}
+
+ExperimentProgress Scheduler::progress(const std::string& experiment_id) const {
+  auto it = experiments_.find(experiment_id);
+  return it == experiments_.end() ? ExperimentProgress{} : it->second;
+}
+
+int64_t Scheduler::next_deadline_ms() const {
+  int64_t next = INT64_MAX;
+  for (const auto& [id, a] : attempts_)
+    next = std::min(next, a.lease_expiry_ms);
+  for (const auto& [id, w] : workers_) {
+    if (w.alive) next = std::min(next, w.last_heartbeat_ms + options_.lease_ms);
+  }
+  if (!delayed_.empty()) next = std::min(next, delayed_.begin()->first);
+  return next;
+}
+
+}  // namespace ladle

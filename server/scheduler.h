@@ -1,0 +1,258 @@
+// The scheduler: which queued job runs on which worker, and what happens when
+// attempts end, fail, lose their lease or are cancelled. Pure domain logic: no
+// gRPC, no storage, time from a Clock. Every state change comes back as a
+// JobEvent, which the server persists and publishes.
+//
+// Policy:
+// - Priority (higher first), then FIFO by submission. Jobs wait in one queue
+// per resource shape
+//   (gpus, cpu_slots); a shape's head is the only candidate of that shape, so a
+//   decision looks at a handful of heads, not the whole queue. A head that fits
+//   nowhere does not block other shapes (backfill); a big job can therefore
+//   wait while small ones run.
+// - A job runs on one worker that has all its GPUs and CPU slots free; among
+// those, the one with
+//   the fewest free GPUs (then CPU slots) that still fits (best fit, keeps big
+//   holes for big jobs). A retry avoids the worker of the previous attempt when
+//   another fits.
+// - DAG: a job whose dependencies have not all succeeded is pending; when one
+// fails or is
+//   cancelled, its dependents fail with a reason naming it.
+// - Leases: a running attempt holds a lease renewed by its worker's heartbeats.
+// When it expires
+//   the attempt is lost. Lost and failed attempts are retried up to max_retries
+//   times with exponential backoff; then the job fails.
+// - Fencing: attempt ids only grow. A report for an attempt that is not its
+// job's current
+//   running attempt is rejected (FAILED_PRECONDITION), so a stale worker can
+//   never overwrite a newer attempt's result.
+//
+// Thread safety: none; the server serialises calls.
+#ifndef LADLE_SERVER_SCHEDULER_H_
+#define LADLE_SERVER_SCHEDULER_H_
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+
+namespace ladle {
+
+struct Resources {
+  int gpus = 0;
+  int cpu_slots = 1;
+};
+
+enum class JobState {
+  kPending,
+  kQueued,
+  kRunning,
+  kSucceeded,
+  kFailed,
+  kCancelled
+};
+const char* JobStateName(JobState state);
+bool IsTerminal(JobState state);
+
+enum class AttemptOutcome { kSucceeded, kFailed, kLost, kCancelled };
+
+struct JobRequest {
+  std::string id;
+  std::string experiment_id;
+  int priority = 0;
+  Resources resources;
+  int max_retries = 0;
+  std::vector<std::string> deps;  // job ids that must succeed first
+};
+
+// A decision to start `job_id` on `worker_id` as attempt `attempt_id`.
+struct Assignment {
+  std::string job_id;
+  std::string experiment_id;
+  int64_t attempt_id = 0;
+  int attempt_number = 0;  // 1 for the first try
+  std::string worker_id;
+  std::vector<int> gpu_indices;  // worker-local GPU ordinals
+};
+
+// A job's state change, to persist and publish.
+struct JobEvent {
+  std::string job_id;
+  std::string experiment_id;
+  JobState state = JobState::kPending;
+  int64_t attempt_id = 0;  // the attempt that caused it, if any
+  std::string worker_id;
+  std::string reason;  // why it failed, was retried or cancelled
+  int64_t time_ms = 0;
+  bool retry_scheduled =
+      false;  // an attempt ended and the job went back to the queue
+};
+
+struct ExperimentProgress {
+  int total = 0, pending = 0, queued = 0, running = 0, succeeded = 0,
+      failed = 0, cancelled = 0;
+  bool done() const {
+    return total > 0 && succeeded + failed + cancelled == total;
+  }
+};
+
+class Scheduler {
+ public:
+  struct Options {
+    int64_t lease_ms =
+        15'000;  // an attempt without heartbeats for this long is lost
+    int64_t retry_backoff_ms = 1'000;  // first retry delay, doubled per retry
+    int64_t max_backoff_ms = 60'000;
+  };
+
+  Scheduler(Options options, const Clock* clock);
+
+  // --- Workers
+  // ------------------------------------------------------------------------------
+  // Registers (or re-registers after a reconnect) a worker. Attempts already
+  // running on it (restored after a server restart) keep their resources.
+  absl::Status AddWorker(const std::string& worker_id, Resources capacity);
+  // The worker is gone: its running attempts are lost now.
+  std::vector<JobEvent> RemoveWorker(const std::string& worker_id);
+  // Renews the worker and the leases of all its running attempts.
+  absl::Status Heartbeat(const std::string& worker_id);
+  // A reconnecting worker lists the attempts it still runs. Returns the ones it
+  // must stop (unknown or superseded: fencing) and marks attempts the scheduler
+  // had on it but the worker no longer runs as lost (events appended to
+  // `events`).
+  std::vector<int64_t> Reconcile(const std::string& worker_id,
+                                 const std::vector<int64_t>& running_attempts,
+                                 std::vector<JobEvent>* events);
+
+  // --- Jobs
+  // ---------------------------------------------------------------------------------
+  // Adds jobs, all or none: ids must be new and unique, dependencies must name
+  // known jobs or jobs of the same batch, and the dependency graph must be
+  // acyclic.
+  absl::StatusOr<std::vector<JobEvent>> Submit(
+      const std::vector<JobRequest>& jobs);
+  // Re-creates a job after a restart in the state the store recorded. For
+  // kRunning, the attempt is restored on `worker_id` with a fresh lease (its
+  // worker has that long to reconnect). `attempts_used` counts attempts already
+  // started.
+  absl::Status Restore(const JobRequest& job, JobState state, int attempts_used,
+                       int64_t running_attempt_id = 0,
+                       const std::string& worker_id = "",
+                       const std::vector<int>& gpu_indices = {});
+  // Attempt ids continue after this (call with the store's largest id after a
+  // restart).
+  void SetNextAttemptId(int64_t next) {
+    next_attempt_id_ = std::max(next_attempt_id_, next);
+  }
+
+  // Places as many queued jobs as fit. Each assignment comes with a kRunning
+  // event.
+  std::vector<Assignment> Schedule(std::vector<JobEvent>* events);
+
+  // An attempt ended. FAILED_PRECONDITION for a stale or unknown attempt
+  // (fencing).
+  absl::StatusOr<std::vector<JobEvent>> Complete(int64_t attempt_id,
+                                                 AttemptOutcome outcome,
+                                                 const std::string& reason);
+
+  // Expires leases and workers whose heartbeats stopped; moves retry-delayed
+  // jobs whose backoff passed back to the queue.
+  std::vector<JobEvent> Tick();
+
+  // Cancels an experiment: pending and queued jobs now; running attempts are
+  // returned in `to_stop` and their jobs end cancelled when
+  // Complete(kCancelled) (or a lost lease) arrives.
+  std::vector<JobEvent> Cancel(const std::string& experiment_id,
+                               std::vector<Assignment>* to_stop);
+
+  // --- Queries
+  // ------------------------------------------------------------------------------
+  absl::StatusOr<JobState> state(const std::string& job_id) const;
+  ExperimentProgress progress(const std::string& experiment_id) const;
+  size_t queued_jobs() const { return queued_count_; }
+  size_t running_attempts() const { return attempts_.size(); }
+  int alive_workers() const;
+  // Earliest time Tick() has work (a lease or a backoff ends); INT64_MAX if
+  // none.
+  int64_t next_deadline_ms() const;
+
+ private:
+  struct Job {
+    JobRequest req;
+    JobState state = JobState::kPending;
+    int attempts_used = 0;
+    int64_t current_attempt = 0;
+    int64_t seq = 0;  // submission order, for FIFO
+    int64_t not_before_ms = 0;
+    int remaining_deps = 0;
+    std::vector<std::string> dependents;
+    std::string last_worker;
+    bool cancel_requested = false;
+  };
+  struct Attempt {
+    std::string job_id;
+    std::string worker_id;
+    std::vector<int> gpus;
+    int64_t lease_expiry_ms = 0;
+  };
+  struct Worker {
+    Resources capacity;
+    int free_cpu = 0;
+    std::vector<bool> gpu_free;
+    int free_gpus = 0;
+    int64_t last_heartbeat_ms = 0;
+    bool alive = false;
+    std::set<int64_t> attempts;
+  };
+  using Shape = std::pair<int, int>;  // (gpus, cpu_slots)
+  using QueueKey =
+      std::tuple<int, int64_t, std::string>;  // (-priority, seq, job id)
+
+  // Enqueue marks the job queued and makes it schedulable; InsertIntoQueue only
+  // does the latter (for a job already marked queued that waited out a retry
+  // backoff).
+  void Enqueue(Job& job);
+  void InsertIntoQueue(Job& job);
+  void Dequeue(const Job& job);
+  // Ends `attempt_id` (frees resources) and returns its record.
+  Attempt EndAttempt(int64_t attempt_id);
+  // Retries or fails the job after a failed or lost attempt.
+  void AfterUnsuccessfulAttempt(Job& job, int64_t attempt_id,
+                                const std::string& worker,
+                                const std::string& reason,
+                                std::vector<JobEvent>* events);
+  void Finish(Job& job, JobState state, int64_t attempt_id,
+              const std::string& worker, const std::string& reason,
+              std::vector<JobEvent>* events);
+  void SetState(Job& job, JobState state);
+  JobEvent MakeEvent(const Job& job, int64_t attempt_id,
+                     const std::string& worker,
+                     const std::string& reason) const;
+  // Best-fit worker for `job`, or null.
+  const std::string* PickWorker(const Job& job) const;
+  void LoseWorker(const std::string& worker_id, Worker& w,
+                  const std::string& reason, std::vector<JobEvent>* events);
+
+  Options options_;
+  const Clock* clock_;
+  std::unordered_map<std::string, Job> jobs_;
+  std::map<Shape, std::set<QueueKey>> queues_;
+  std::set<std::pair<int64_t, std::string>> delayed_;  // (not_before, job id)
+  std::unordered_map<int64_t, Attempt> attempts_;
+  std::map<std::string, Worker> workers_;
+  std::unordered_map<std::string, ExperimentProgress> experiments_;
+  size_t queued_count_ = 0;
+  int64_t next_seq_ = 0;
+  int64_t next_attempt_id_ = 1;
+};
+
+}  // namespace ladle
+
+#endif  // LADLE_SERVER_SCHEDULER_H_

@@ -1,0 +1,303 @@
+// Scheduler unit tests with a fake clock: placement, priorities, DAG, leases,
+// retries, fencing, cancellation and restart recovery.
+#include "server/scheduler.h"
+
+#include <algorithm>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ladle {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+JobRequest Job(std::string id, int gpus = 0, int cpu = 1, int priority = 0,
+               std::vector<std::string> deps = {}, int retries = 0,
+               std::string exp = "e1") {
+  JobRequest r;
+  r.id = std::move(id);
+  r.experiment_id = std::move(exp);
+  r.resources = {gpus, cpu};
+  r.priority = priority;
+  r.deps = std::move(deps);
+  r.max_retries = retries;
+  return r;
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  SchedulerTest() : sched_(Scheduler::Options{10'000, 1'000, 8'000}, &clock_) {}
+
+  std::vector<Assignment> Run() {
+    std::vector<JobEvent> events;
+    return sched_.Schedule(&events);
+  }
+  void Submit(std::vector<JobRequest> jobs) {
+    auto st = sched_.Submit(jobs);
+    ASSERT_TRUE(st.ok()) << st.status();
+  }
+  JobState State(const std::string& id) { return *sched_.state(id); }
+  static std::vector<std::string> Ids(const std::vector<Assignment>& as) {
+    std::vector<std::string> ids;
+    for (const auto& a : as) ids.push_back(a.job_id);
+    return ids;
+  }
+
+  FakeClock clock_;
+  Scheduler sched_;
+};
+
+TEST_F(SchedulerTest, PriorityThenFifo) {
+  ASSERT_TRUE(sched_.AddWorker("w1", {0, 1}).ok());
+  Submit(
+      {Job("a"), Job("b", 0, 1, /*priority=*/5), Job("c"), Job("d", 0, 1, 5)});
+  EXPECT_THAT(Ids(Run()),
+              ElementsAre("b"));  // one slot: highest priority first
+  ASSERT_TRUE(sched_.Complete(1, AttemptOutcome::kSucceeded, "").ok());
+  EXPECT_THAT(Ids(Run()), ElementsAre("d"));  // same priority: submission order
+  ASSERT_TRUE(sched_.Complete(2, AttemptOutcome::kSucceeded, "").ok());
+  EXPECT_THAT(Ids(Run()), ElementsAre("a"));
+}
+
+TEST_F(SchedulerTest, PlacesByResourcesWithAllGpusOnOneWorker) {
+  ASSERT_TRUE(sched_.AddWorker("small", {1, 4}).ok());
+  ASSERT_TRUE(sched_.AddWorker("big", {4, 8}).ok());
+  Submit({Job("needs3", 3, 1), Job("needs2", 2, 1), Job("needs1", 1, 1)});
+  auto as = Run();
+  ASSERT_EQ(as.size(), 2u);
+  EXPECT_EQ(as[0].job_id, "needs3");
+  EXPECT_EQ(as[0].worker_id, "big");
+  EXPECT_THAT(as[0].gpu_indices, ElementsAre(0, 1, 2));
+  // needs2 cannot fit anywhere now (big has 1 GPU left, small has 1); needs1
+  // backfills small (best fit: the worker with the fewest spare GPUs... both
+  // have 1; deterministic by name).
+  EXPECT_EQ(as[1].job_id, "needs1");
+  EXPECT_EQ(State("needs2"), JobState::kQueued);
+  ASSERT_TRUE(
+      sched_.Complete(as[0].attempt_id, AttemptOutcome::kSucceeded, "").ok());
+  auto next = Run();
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].job_id, "needs2");
+  EXPECT_EQ(next[0].worker_id, "big");
+  EXPECT_EQ(next[0].gpu_indices.size(), 2u);
+}
+
+TEST_F(SchedulerTest, BestFitKeepsBigHolesForBigJobs) {
+  ASSERT_TRUE(sched_.AddWorker("a8", {8, 8}).ok());
+  ASSERT_TRUE(sched_.AddWorker("b2", {2, 8}).ok());
+  Submit({Job("one", 1, 1)});
+  auto as = Run();
+  ASSERT_EQ(as.size(), 1u);
+  EXPECT_EQ(as[0].worker_id, "b2");
+}
+
+TEST_F(SchedulerTest, DagRunsInOrderAndFailureFailsDependents) {
+  ASSERT_TRUE(sched_.AddWorker("w", {0, 4}).ok());
+  Submit({Job("train1"), Job("train2"),
+          Job("soup", 0, 1, 0, {"train1", "train2"}),
+          Job("eval", 0, 1, 0, {"soup"})});
+  EXPECT_EQ(State("soup"), JobState::kPending);
+  EXPECT_THAT(Ids(Run()), UnorderedElementsAre("train1", "train2"));
+  ASSERT_TRUE(sched_.Complete(1, AttemptOutcome::kSucceeded, "").ok());
+  EXPECT_THAT(Run(), IsEmpty());  // soup still waits for train2
+  ASSERT_TRUE(sched_.Complete(2, AttemptOutcome::kSucceeded, "").ok());
+  EXPECT_THAT(Ids(Run()), ElementsAre("soup"));
+  auto ev = sched_.Complete(3, AttemptOutcome::kFailed, "exit code 1");
+  ASSERT_TRUE(ev.ok());
+  EXPECT_EQ(State("soup"), JobState::kFailed);
+  EXPECT_EQ(State("eval"), JobState::kFailed);
+  const auto it = std::find_if(ev->begin(), ev->end(), [](const JobEvent& e) {
+    return e.job_id == "eval";
+  });
+  ASSERT_NE(it, ev->end());
+  EXPECT_EQ(it->reason, "dependency soup failed");
+  EXPECT_TRUE(sched_.progress("e1").done());
+  EXPECT_EQ(sched_.progress("e1").succeeded, 2);
+  EXPECT_EQ(sched_.progress("e1").failed, 2);
+}
+
+TEST_F(SchedulerTest, RejectsBadBatchesAtomically) {
+  EXPECT_EQ(sched_.Submit({Job("a"), Job("a")}).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(sched_.Submit({Job("x", 0, 1, 0, {"nope"})}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(sched_.Submit({Job("p", 0, 1, 0, {"q"}), Job("q", 0, 1, 0, {"p"})})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(sched_.Submit({Job("z", 0, 0)}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(sched_.state("a").status().code(),
+            absl::StatusCode::kNotFound);  // nothing stored
+  EXPECT_EQ(sched_.progress("e1").total, 0);
+}
+
+TEST_F(SchedulerTest, LostLeaseRetriesOnAnotherWorkerWithBackoff) {
+  ASSERT_TRUE(sched_.AddWorker("w1", {0, 1}).ok());
+  ASSERT_TRUE(sched_.AddWorker("w2", {0, 1}).ok());
+  Submit({Job("j", 0, 1, 0, {}, /*retries=*/2)});
+  auto first = Run();
+  ASSERT_EQ(first.size(), 1u);
+  const std::string w_first = first[0].worker_id;
+  const std::string w_other = w_first == "w1" ? "w2" : "w1";
+  // Only the other worker keeps heartbeating.
+  clock_.Advance(6'000);
+  ASSERT_TRUE(sched_.Heartbeat(w_other).ok());
+  clock_.Advance(6'000);
+  ASSERT_TRUE(sched_.Heartbeat(w_other).ok());
+  auto ev = sched_.Tick();
+  ASSERT_FALSE(ev.empty());
+  EXPECT_TRUE(ev[0].retry_scheduled);
+  EXPECT_EQ(State("j"), JobState::kQueued);
+  EXPECT_THAT(Run(), IsEmpty());  // backing off for 1 s
+  clock_.Advance(1'001);
+  ASSERT_TRUE(sched_.Heartbeat(w_other).ok());
+  sched_.Tick();
+  auto second = Run();
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].worker_id, w_other);
+  EXPECT_EQ(second[0].attempt_number, 2);
+  EXPECT_GT(second[0].attempt_id, first[0].attempt_id);
+  // The stale first attempt reports success late: fencing rejects it.
+  EXPECT_EQ(sched_.Complete(first[0].attempt_id, AttemptOutcome::kSucceeded, "")
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(State("j"), JobState::kRunning);
+  ASSERT_TRUE(
+      sched_.Complete(second[0].attempt_id, AttemptOutcome::kSucceeded, "")
+          .ok());
+  EXPECT_EQ(State("j"), JobState::kSucceeded);
+  EXPECT_EQ(
+      sched_.Complete(second[0].attempt_id, AttemptOutcome::kSucceeded, "")
+          .status()
+          .code(),
+      absl::StatusCode::kFailedPrecondition);  // never recorded twice
+}
+
+TEST_F(SchedulerTest, FailuresExhaustRetriesWithGrowingBackoff) {
+  ASSERT_TRUE(sched_.AddWorker("w", {0, 1}).ok());
+  Submit({Job("j", 0, 1, 0, {}, /*retries=*/2)});
+  // Advances time in 100 ms steps until the job is placed again; returns the
+  // placement.
+  auto wait_for_placement = [&](int64_t* waited) {
+    const int64_t t0 = clock_.NowMillis();
+    for (int i = 0; i < 1000; ++i) {
+      sched_.Tick();
+      auto as = Run();
+      if (!as.empty()) {
+        *waited = clock_.NowMillis() - t0;
+        return as[0];
+      }
+      clock_.Advance(100);
+      EXPECT_TRUE(sched_.Heartbeat("w").ok());
+    }
+    ADD_FAILURE() << "never placed";
+    return Assignment{};
+  };
+  int64_t waited = 0;
+  Assignment a = wait_for_placement(&waited);
+  EXPECT_EQ(waited, 0);
+  ASSERT_TRUE(
+      sched_.Complete(a.attempt_id, AttemptOutcome::kFailed, "exit code 1")
+          .ok());
+  a = wait_for_placement(&waited);
+  EXPECT_EQ(waited, 1'000);  // first retry after the base backoff
+  EXPECT_EQ(a.attempt_number, 2);
+  ASSERT_TRUE(
+      sched_.Complete(a.attempt_id, AttemptOutcome::kFailed, "exit code 1")
+          .ok());
+  a = wait_for_placement(&waited);
+  EXPECT_EQ(waited, 2'000);  // doubled
+  EXPECT_EQ(a.attempt_number, 3);
+  auto ev =
+      sched_.Complete(a.attempt_id, AttemptOutcome::kFailed, "exit code 1");
+  ASSERT_TRUE(ev.ok());
+  EXPECT_EQ(State("j"), JobState::kFailed);
+  EXPECT_NE(ev->back().reason.find("3 of 3 attempts used"), std::string::npos)
+      << ev->back().reason;
+}
+
+TEST_F(SchedulerTest, CancelStopsRunningAndDropsQueued) {
+  ASSERT_TRUE(sched_.AddWorker("w", {0, 1}).ok());
+  Submit({Job("a"), Job("b"), Job("c", 0, 1, 0, {"a"})});
+  auto as = Run();
+  ASSERT_EQ(as.size(), 1u);
+  std::vector<Assignment> stop;
+  auto ev = sched_.Cancel("e1", &stop);
+  ASSERT_EQ(stop.size(), 1u);
+  EXPECT_EQ(stop[0].job_id, "a");
+  EXPECT_EQ(State("b"), JobState::kCancelled);
+  EXPECT_EQ(State("c"), JobState::kCancelled);
+  EXPECT_EQ(State("a"), JobState::kRunning);  // until the worker confirms
+  ASSERT_TRUE(
+      sched_.Complete(as[0].attempt_id, AttemptOutcome::kFailed, "killed")
+          .ok());
+  EXPECT_EQ(State("a"), JobState::kCancelled);  // not retried: cancel was asked
+  EXPECT_TRUE(sched_.progress("e1").done());
+  EXPECT_THAT(Run(), IsEmpty());
+}
+
+TEST_F(SchedulerTest, RestartRestoresRunningAttemptsAndReconciles) {
+  // Before the "restart": one job done, one running on w1 as attempt 7, one
+  // queued.
+  Scheduler fresh(Scheduler::Options{10'000, 1'000, 8'000}, &clock_);
+  ASSERT_TRUE(fresh.Restore(Job("done"), JobState::kSucceeded, 1).ok());
+  ASSERT_TRUE(fresh
+                  .Restore(Job("run", 1, 1, 0, {"done"}), JobState::kRunning, 1,
+                           7, "w1", {1})
+                  .ok());
+  ASSERT_TRUE(fresh.Restore(Job("wait"), JobState::kQueued, 0).ok());
+  fresh.SetNextAttemptId(8);
+  // w1 reconnects with attempt 7 still running and a stale attempt 3 it should
+  // stop.
+  ASSERT_TRUE(fresh.AddWorker("w1", {2, 2}).ok());
+  std::vector<JobEvent> events;
+  EXPECT_THAT(fresh.Reconcile("w1", {7, 3}, &events), ElementsAre(3));
+  EXPECT_THAT(events, IsEmpty());
+  std::vector<JobEvent> ev;
+  auto as = fresh.Schedule(&ev);
+  ASSERT_EQ(as.size(), 1u);
+  EXPECT_EQ(as[0].job_id, "wait");
+  EXPECT_EQ(as[0].attempt_id, 8);
+  // GPU 1 stayed reserved for the restored attempt: a new 1-GPU job gets GPU 0.
+  ASSERT_TRUE(fresh.Submit({Job("gpu", 1, 1)}).ok());
+  as = fresh.Schedule(&ev);
+  ASSERT_EQ(as.size(), 0u);  // cpu slots full (run + wait)
+  ASSERT_TRUE(fresh.Complete(8, AttemptOutcome::kSucceeded, "").ok());
+  as = fresh.Schedule(&ev);
+  ASSERT_EQ(as.size(), 1u);
+  EXPECT_THAT(as[0].gpu_indices, ElementsAre(0));
+  ASSERT_TRUE(fresh.Complete(7, AttemptOutcome::kSucceeded, "").ok());
+  EXPECT_EQ(*fresh.state("run"), JobState::kSucceeded);
+}
+
+TEST_F(SchedulerTest, RestoredAttemptWhoseWorkerNeverReturnsIsRetried) {
+  Scheduler fresh(Scheduler::Options{10'000, 1'000, 8'000}, &clock_);
+  ASSERT_TRUE(
+      fresh
+          .Restore(Job("run", 0, 1, 0, {}, 1), JobState::kRunning, 1, 4, "gone")
+          .ok());
+  ASSERT_TRUE(fresh.AddWorker("w2", {0, 1}).ok());
+  clock_.Advance(5'000);
+  ASSERT_TRUE(fresh.Heartbeat("w2").ok());
+  EXPECT_THAT(fresh.Tick(), IsEmpty());
+  clock_.Advance(6'000);
+  ASSERT_TRUE(fresh.Heartbeat("w2").ok());
+  auto ev = fresh.Tick();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_TRUE(ev[0].retry_scheduled);
+  clock_.Advance(1'001);
+  fresh.Tick();
+  std::vector<JobEvent> e2;
+  auto as = fresh.Schedule(&e2);
+  ASSERT_EQ(as.size(), 1u);
+  EXPECT_EQ(as[0].worker_id, "w2");
+  EXPECT_EQ(as[0].attempt_number, 2);
+}
+
+}  // namespace
+}  // namespace ladle

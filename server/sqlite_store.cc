@@ -1,0 +1,704 @@
+// SqliteStore: the Store on one SQLite file (see store.h).
+#include <sqlite3.h>
+
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "server/store.h"
+
+namespace ladle {
+namespace {
+
+// The SQLite checker: turns a result code into a Status naming the call site
+// and the error.
+absl::Status SqliteStatus(int rc, sqlite3* db, const char* what,
+                          const char* file, int line) {
+  if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW)
+    return absl::OkStatus();
+  const std::string msg =
+      absl::StrCat(file, ":", line, ": sqlite ", what, ": ",
+                   db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(msg);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(msg);
+    case SQLITE_CONSTRAINT:
+      return absl::AlreadyExistsError(msg);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::DataLossError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+#define SQLITE_RETURN_IF_ERROR(db, rc, what) \
+  RETURN_IF_ERROR(SqliteStatus((rc), (db), (what), __FILE__, __LINE__))
+
+// A prepared statement; binds by position (1-based) and steps.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  absl::Status status() const {
+    return SqliteStatus(rc_, db_, "prepare", __FILE__, __LINE__);
+  }
+  Stmt& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()),
+                      SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Stmt& Bind(int i, int v) { return Bind(i, static_cast<int64_t>(v)); }
+  Stmt& Bind(int i, double v) {
+    sqlite3_bind_double(stmt_, i, v);
+    return *this;
+  }
+  // Runs to completion (no rows expected).
+  absl::Status Run() {
+    RETURN_IF_ERROR(status());
+    const int rc = sqlite3_step(stmt_);
+    absl::Status st = SqliteStatus(rc, db_, "step", __FILE__, __LINE__);
+    sqlite3_reset(stmt_);
+    return st;
+  }
+  // Steps once: true with a row, false when done.
+  absl::StatusOr<bool> Next() {
+    RETURN_IF_ERROR(status());
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    RETURN_IF_ERROR(SqliteStatus(rc, db_, "step", __FILE__, __LINE__));
+    return false;
+  }
+  std::string Text(int col) const {
+    const unsigned char* t = sqlite3_column_text(stmt_, col);
+    return t ? std::string(reinterpret_cast<const char*>(t),
+                           sqlite3_column_bytes(stmt_, col))
+             : std::string();
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double Real(int col) const { return sqlite3_column_double(stmt_, col); }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_OK;
+};
+
+absl::Status Exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    absl::Status st = SqliteStatus(rc, db, "exec", __FILE__, __LINE__);
+    const std::string detail = err ? err : "";
+    sqlite3_free(err);
+    return absl::Status(st.code(),
+                        absl::StrCat(st.message(), " (", detail, ")"));
+  }
+  return absl::OkStatus();
+}
+
+// Schema migrations: kMigrations[v - 1] takes a file from version v - 1 to v.
+const char* const kMigrations[] = {
+    // v1: experiments, jobs, attempts, workers.
+    R"sql(
+CREATE TABLE experiments(
+  id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, name TEXT NOT NULL, kind TEXT NOT NULL,
+  owner TEXT NOT NULL, spec TEXT NOT NULL, priority INTEGER NOT NULL, state TEXT NOT NULL,
+  message TEXT NOT NULL, created_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL);
+CREATE TABLE jobs(
+  id TEXT PRIMARY KEY, experiment_id TEXT NOT NULL REFERENCES experiments(id), idx INTEGER NOT NULL,
+  kind TEXT NOT NULL, spec TEXT NOT NULL, deps TEXT NOT NULL, gpus INTEGER NOT NULL,
+  cpu_slots INTEGER NOT NULL, priority INTEGER NOT NULL, max_retries INTEGER NOT NULL,
+  state TEXT NOT NULL, attempts INTEGER NOT NULL, current_attempt INTEGER NOT NULL,
+  worker_id TEXT NOT NULL, gpu_indices TEXT NOT NULL, reason TEXT NOT NULL, summary TEXT NOT NULL,
+  updated_ms INTEGER NOT NULL);
+CREATE INDEX jobs_by_experiment ON jobs(experiment_id, idx);
+CREATE TABLE attempts(
+  id INTEGER PRIMARY KEY, job_id TEXT NOT NULL REFERENCES jobs(id), worker_id TEXT NOT NULL,
+  number INTEGER NOT NULL, outcome TEXT NOT NULL, started_ms INTEGER NOT NULL,
+  ended_ms INTEGER NOT NULL, exit_code INTEGER NOT NULL, reason TEXT NOT NULL);
+CREATE INDEX attempts_by_job ON attempts(job_id);
+CREATE TABLE workers(
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, gpus INTEGER NOT NULL, cpu_slots INTEGER NOT NULL,
+  labels TEXT NOT NULL, state TEXT NOT NULL, last_seen_ms INTEGER NOT NULL);
+)sql",
+    // v2: metric series, the artifact index, and the list query's index.
+    R"sql(
+CREATE TABLE metrics(
+  job_id TEXT NOT NULL, attempt_id INTEGER NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL,
+  value REAL NOT NULL, time_ms INTEGER NOT NULL);
+CREATE INDEX metrics_by_job ON metrics(job_id, name, step);
+CREATE TABLE artifacts(
+  job_id TEXT NOT NULL REFERENCES jobs(id), name TEXT NOT NULL, sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL, PRIMARY KEY(job_id, name));
+CREATE INDEX experiments_by_owner_state ON experiments(owner, state, seq);
+)sql",
+};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
+              kStoreSchemaVersion);
+
+std::string JoinJson(const std::vector<std::string>& v) {
+  return nlohmann::json(v).dump();
+}
+std::string JoinJson(const std::vector<int>& v) {
+  return nlohmann::json(v).dump();
+}
+template <typename T>
+std::vector<T> SplitJson(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  std::vector<T> out;
+  if (j.is_array()) {
+    for (const auto& e : j) {
+      if constexpr (std::is_same_v<T, int>) {
+        if (e.is_number_integer()) out.push_back(e.get<int>());
+      } else {
+        if (e.is_string()) out.push_back(e.get<std::string>());
+      }
+    }
+  }
+  return out;
+}
+
+// Columns of a job row, in this order, for every SELECT of jobs.
+constexpr char kJobColumns[] =
+    "id, experiment_id, idx, kind, spec, deps, gpus, cpu_slots, priority, "
+    "max_retries, state, "
+    "attempts, current_attempt, worker_id, gpu_indices, reason, summary, "
+    "updated_ms";
+
+JobRecord ReadJob(const Stmt& s) {
+  JobRecord j;
+  j.id = s.Text(0);
+  j.experiment_id = s.Text(1);
+  j.index = static_cast<int>(s.Int(2));
+  j.kind = s.Text(3);
+  j.spec = s.Text(4);
+  j.deps = SplitJson<std::string>(s.Text(5));
+  j.gpus = static_cast<int>(s.Int(6));
+  j.cpu_slots = static_cast<int>(s.Int(7));
+  j.priority = static_cast<int>(s.Int(8));
+  j.max_retries = static_cast<int>(s.Int(9));
+  j.state = s.Text(10);
+  j.attempts = static_cast<int>(s.Int(11));
+  j.current_attempt = s.Int(12);
+  j.worker_id = s.Text(13);
+  j.gpu_indices = SplitJson<int>(s.Text(14));
+  j.reason = s.Text(15);
+  j.summary = s.Text(16);
+  j.updated_ms = s.Int(17);
+  return j;
+}
+
+constexpr char kExperimentColumns[] =
+    "id, name, kind, owner, spec, priority, state, message, created_ms, "
+    "finished_ms, seq";
+
+ExperimentRecord ReadExperiment(const Stmt& s) {
+  ExperimentRecord e;
+  e.id = s.Text(0);
+  e.name = s.Text(1);
+  e.kind = s.Text(2);
+  e.owner = s.Text(3);
+  e.spec = s.Text(4);
+  e.priority = static_cast<int>(s.Int(5));
+  e.state = s.Text(6);
+  e.message = s.Text(7);
+  e.created_ms = s.Int(8);
+  e.finished_ms = s.Int(9);
+  return e;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  ~SqliteStore() override { sqlite3_close_v2(db_); }
+
+  absl::Status Migrate(int target) {
+    absl::MutexLock lock(&mu_);
+    int version = 0;
+    {
+      Stmt s(db_, "PRAGMA user_version");
+      ASSIGN_OR_RETURN(bool row, s.Next());
+      if (row) version = static_cast<int>(s.Int(0));
+    }
+    if (version > kStoreSchemaVersion) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("store: schema version ", version,
+                       " is newer than this ladle-server (",
+                       kStoreSchemaVersion, "); upgrade ladle-server"));
+    }
+    for (int v = version + 1; v <= target; ++v) {
+      // Each migration and its version bump commit together.
+      RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+      absl::Status st = Exec(db_, kMigrations[v - 1]);
+      if (st.ok())
+        st = Exec(db_, absl::StrCat("PRAGMA user_version = ", v).c_str());
+      if (st.ok()) st = Exec(db_, "COMMIT");
+      if (!st.ok()) {
+        Exec(db_, "ROLLBACK").IgnoreError();
+        return absl::Status(st.code(),
+                            absl::StrCat("store: migration to schema v", v,
+                                         " failed: ", st.message()));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CreateExperiment(const ExperimentRecord& e,
+                                const std::vector<JobRecord>& jobs) override {
+    absl::MutexLock lock(&mu_);
+    return InTransaction([&]() -> absl::Status {
+      Stmt ins(db_,
+               "INSERT INTO experiments(id, seq, name, kind, owner, spec, "
+               "priority, state, "
+               "message, created_ms, finished_ms) VALUES(?, (SELECT "
+               "IFNULL(MAX(seq), 0) + 1 FROM "
+               "experiments), ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      ins.Bind(1, e.id)
+          .Bind(2, e.name)
+          .Bind(3, e.kind)
+          .Bind(4, e.owner)
+          .Bind(5, e.spec);
+      ins.Bind(6, e.priority)
+          .Bind(7, e.state)
+          .Bind(8, e.message)
+          .Bind(9, e.created_ms);
+      ins.Bind(10, e.finished_ms);
+      RETURN_IF_ERROR(ins.Run());
+      Stmt job(
+          db_,
+          absl::StrCat(
+              "INSERT INTO jobs(", kJobColumns,
+              ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+              .c_str());
+      for (const JobRecord& j : jobs) {
+        if (j.experiment_id != e.id) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "job ", j.id, " belongs to ", j.experiment_id, ", not ", e.id));
+        }
+        job.Reset();
+        BindJob(job, j);
+        RETURN_IF_ERROR(job.Run());
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status UpdateExperimentState(const std::string& id,
+                                     const std::string& state,
+                                     const std::string& message,
+                                     int64_t finished_ms) override {
+    absl::MutexLock lock(&mu_);
+    return InTransaction([&]() -> absl::Status {
+      Stmt s(db_,
+             "UPDATE experiments SET state = ?, message = ?, finished_ms = ? "
+             "WHERE id = ?");
+      s.Bind(1, state).Bind(2, message).Bind(3, finished_ms).Bind(4, id);
+      RETURN_IF_ERROR(s.Run());
+      if (sqlite3_changes(db_) != 1) {
+        return absl::NotFoundError(
+            absl::StrCat("experiment ", id, " not found"));
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<ExperimentRecord> GetExperiment(
+      const std::string& id) override {
+    absl::MutexLock lock(&mu_);
+    Stmt s(db_, absl::StrCat("SELECT ", kExperimentColumns,
+                             " FROM experiments WHERE id = ?")
+                    .c_str());
+    s.Bind(1, id);
+    ASSIGN_OR_RETURN(bool row, s.Next());
+    if (!row)
+      return absl::NotFoundError(absl::StrCat("experiment ", id, " not found"));
+    return ReadExperiment(s);
+  }
+
+  absl::StatusOr<ExperimentPage> ListExperiments(
+      const ExperimentFilter& f) override {
+    if (f.page_size <= 0 || f.page_size > 1000) {
+      return absl::InvalidArgumentError("page_size: must be in [1, 1000]");
+    }
+    int64_t before = INT64_MAX;
+    if (!f.page_token.empty() && !absl::SimpleAtoi(f.page_token, &before)) {
+      return absl::InvalidArgumentError(
+          "page_token: not a token from a previous page");
+    }
+    absl::MutexLock lock(&mu_);
+    Stmt s(db_,
+           absl::StrCat(
+               "SELECT ", kExperimentColumns,
+               " FROM experiments WHERE seq < ? AND (? = '' OR owner = ?) AND "
+               "(? = '' OR state = ?) ORDER BY seq DESC LIMIT ?")
+               .c_str());
+    s.Bind(1, before)
+        .Bind(2, f.owner)
+        .Bind(3, f.owner)
+        .Bind(4, f.state)
+        .Bind(5, f.state);
+    s.Bind(6, f.page_size + 1);
+    ExperimentPage page;
+    int64_t last_seq = 0;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Next());
+      if (!row) break;
+      if (static_cast<int>(page.experiments.size()) == f.page_size) {
+        page.next_page_token = absl::StrCat(last_seq);
+        break;
+      }
+      page.experiments.push_back(ReadExperiment(s));
+      last_seq = s.Int(10);
+    }
+    return page;
+  }
+
+  absl::Status UpdateJobs(const std::vector<JobRecord>& jobs,
+                          const std::vector<AttemptRecord>& attempts) override {
+    absl::MutexLock lock(&mu_);
+    return InTransaction([&]() -> absl::Status {
+      Stmt up(db_,
+              "UPDATE jobs SET state = ?, attempts = ?, current_attempt = ?, "
+              "worker_id = ?, "
+              "gpu_indices = ?, reason = ?, summary = ?, updated_ms = ? WHERE "
+              "id = ?");
+      for (const JobRecord& j : jobs) {
+        up.Reset();
+        up.Bind(1, j.state)
+            .Bind(2, j.attempts)
+            .Bind(3, j.current_attempt)
+            .Bind(4, j.worker_id);
+        up.Bind(5, JoinJson(j.gpu_indices))
+            .Bind(6, j.reason)
+            .Bind(7, j.summary);
+        up.Bind(8, j.updated_ms).Bind(9, j.id);
+        RETURN_IF_ERROR(up.Run());
+        if (sqlite3_changes(db_) != 1)
+          return absl::NotFoundError(absl::StrCat("job ", j.id, " not found"));
+      }
+      Stmt at(db_,
+              "INSERT INTO attempts(id, job_id, worker_id, number, outcome, "
+              "started_ms, ended_ms, "
+              "exit_code, reason) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON "
+              "CONFLICT(id) DO UPDATE SET "
+              "outcome = excluded.outcome, ended_ms = excluded.ended_ms, "
+              "exit_code = excluded.exit_code, reason = excluded.reason");
+      for (const AttemptRecord& a : attempts) {
+        at.Reset();
+        at.Bind(1, a.id)
+            .Bind(2, a.job_id)
+            .Bind(3, a.worker_id)
+            .Bind(4, a.number);
+        at.Bind(5, a.outcome)
+            .Bind(6, a.started_ms)
+            .Bind(7, a.ended_ms)
+            .Bind(8, a.exit_code);
+        at.Bind(9, a.reason);
+        RETURN_IF_ERROR(at.Run());
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<JobRecord> GetJob(const std::string& id) override {
+    absl::MutexLock lock(&mu_);
+    Stmt s(db_, absl::StrCat("SELECT ", kJobColumns, " FROM jobs WHERE id = ?")
+                    .c_str());
+    s.Bind(1, id);
+    ASSIGN_OR_RETURN(bool row, s.Next());
+    if (!row)
+      return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
+    return ReadJob(s);
+  }
+
+  absl::StatusOr<std::vector<JobRecord>> ListJobs(
+      const std::string& experiment_id) override {
+    absl::MutexLock lock(&mu_);
+    Stmt s(db_, absl::StrCat("SELECT ", kJobColumns,
+                             " FROM jobs WHERE experiment_id = ? ORDER BY idx")
+                    .c_str());
+    s.Bind(1, experiment_id);
+    return ReadJobs(s);
+  }
+
+  absl::StatusOr<std::vector<JobRecord>> ListActiveJobs() override {
+    absl::MutexLock lock(&mu_);
+    Stmt s(
+        db_,
+        absl::StrCat(
+            "SELECT ", kJobColumns,
+            " FROM jobs WHERE experiment_id IN (SELECT id FROM experiments "
+            "WHERE "
+            "state = 'running') ORDER BY (SELECT seq FROM experiments e WHERE "
+            "e.id = jobs.experiment_id), idx")
+            .c_str());
+    return ReadJobs(s);
+  }
+
+  absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(
+      const std::string& job_id) override {
+    absl::MutexLock lock(&mu_);
+    Stmt s(db_,
+           "SELECT id, job_id, worker_id, number, outcome, started_ms, "
+           "ended_ms, exit_code, "
+           "reason FROM attempts WHERE job_id = ? ORDER BY id");
+    s.Bind(1, job_id);
+    std::vector<AttemptRecord> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Next());
+      if (!row) break;
+      AttemptRecord a;
+      a.id = s.Int(0);
+      a.job_id = s.Text(1);
+      a.worker_id = s.Text(2);
+      a.number = static_cast<int>(s.Int(3));
+      a.outcome = s.Text(4);
+      a.started_ms = s.Int(5);
+      a.ended_ms = s.Int(6);
+      a.exit_code = static_cast<int>(s.Int(7));
+      a.reason = s.Text(8);
+      out.push_back(std::move(a));
+    }
+    return out;
+  }
+
+  absl::StatusOr<int64_t> MaxAttemptId() override {
+    absl::MutexLock lock(&mu_);
+    Stmt s(db_, "SELECT IFNULL(MAX(id), 0) FROM attempts");
+    ASSIGN_OR_RETURN(bool row, s.Next());
+    return row ? s.Int(0) : 0;
+  }
+
+  absl::Status UpsertWorker(const WorkerRecord& w) override {
+    absl::MutexLock lock(&mu_);
+    return InTransaction([&]() -> absl::Status {
+      Stmt s(db_,
+             "INSERT INTO workers(id, name, gpus, cpu_slots, labels, state, "
+             "last_seen_ms) "
+             "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = "
+             "excluded.name, "
+             "gpus = excluded.gpus, cpu_slots = excluded.cpu_slots, labels = "
+             "excluded.labels, "
+             "state = excluded.state, last_seen_ms = excluded.last_seen_ms");
+      s.Bind(1, w.id)
+          .Bind(2, w.name)
+          .Bind(3, w.gpus)
+          .Bind(4, w.cpu_slots)
+          .Bind(5, w.labels);
+      s.Bind(6, w.state).Bind(7, w.last_seen_ms);
+      return s.Run();
+    });
+  }
+
+  absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() override {
+    absl::MutexLock lock(&mu_);
+    Stmt s(db_,
+           "SELECT id, name, gpus, cpu_slots, labels, state, last_seen_ms FROM "
+           "workers ORDER BY id");
+    std::vector<WorkerRecord> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Next());
+      if (!row) break;
+      WorkerRecord w;
+      w.id = s.Text(0);
+      w.name = s.Text(1);
+      w.gpus = static_cast<int>(s.Int(2));
+      w.cpu_slots = static_cast<int>(s.Int(3));
+      w.labels = s.Text(4);
+      w.state = s.Text(5);
+      w.last_seen_ms = s.Int(6);
+      out.push_back(std::move(w));
+    }
+    return out;
+  }
+
+  absl::Status AppendMetrics(const std::vector<MetricPoint>& points) override {
+    absl::MutexLock lock(&mu_);
+    return InTransaction([&]() -> absl::Status {
+      Stmt s(
+          db_,
+          "INSERT INTO metrics(job_id, attempt_id, step, name, value, time_ms) "
+          "VALUES(?, ?, ?, ?, ?, ?)");
+      for (const MetricPoint& p : points) {
+        s.Reset();
+        s.Bind(1, p.job_id)
+            .Bind(2, p.attempt_id)
+            .Bind(3, p.step)
+            .Bind(4, p.name);
+        s.Bind(5, p.value).Bind(6, p.time_ms);
+        RETURN_IF_ERROR(s.Run());
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<MetricPoint>> GetMetrics(
+      const std::string& job_id) override {
+    absl::MutexLock lock(&mu_);
+    Stmt s(db_,
+           "SELECT job_id, attempt_id, step, name, value, time_ms FROM metrics "
+           "WHERE job_id = ? "
+           "ORDER BY name, step");
+    s.Bind(1, job_id);
+    std::vector<MetricPoint> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Next());
+      if (!row) break;
+      out.push_back(
+          {s.Text(0), s.Int(1), s.Int(2), s.Text(3), s.Real(4), s.Int(5)});
+    }
+    return out;
+  }
+
+  absl::Status AddArtifact(const ArtifactRecord& a) override {
+    absl::MutexLock lock(&mu_);
+    return InTransaction([&]() -> absl::Status {
+      Stmt s(
+          db_,
+          "INSERT INTO artifacts(job_id, name, sha256, size) VALUES(?, ?, ?, "
+          "?) "
+          "ON CONFLICT(job_id, name) DO UPDATE SET sha256 = excluded.sha256, "
+          "size = excluded.size");
+      s.Bind(1, a.job_id).Bind(2, a.name).Bind(3, a.sha256).Bind(4, a.size);
+      return s.Run();
+    });
+  }
+
+  absl::StatusOr<std::vector<ArtifactRecord>> ListArtifacts(
+      const std::string& job_id) override {
+    absl::MutexLock lock(&mu_);
+    Stmt s(db_,
+           "SELECT job_id, name, sha256, size FROM artifacts WHERE job_id = ? "
+           "ORDER BY name");
+    s.Bind(1, job_id);
+    std::vector<ArtifactRecord> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Next());
+      if (!row) break;
+      out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Int(3)});
+    }
+    return out;
+  }
+
+ private:
+  template <typename F>
+  absl::Status InTransaction(F body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+    absl::Status st = body();
+    if (st.ok()) st = Exec(db_, "COMMIT");
+    if (!st.ok()) Exec(db_, "ROLLBACK").IgnoreError();
+    return st;
+  }
+
+  static void BindJob(Stmt& s, const JobRecord& j) {
+    s.Bind(1, j.id)
+        .Bind(2, j.experiment_id)
+        .Bind(3, j.index)
+        .Bind(4, j.kind)
+        .Bind(5, j.spec);
+    s.Bind(6, JoinJson(j.deps))
+        .Bind(7, j.gpus)
+        .Bind(8, j.cpu_slots)
+        .Bind(9, j.priority);
+    s.Bind(10, j.max_retries)
+        .Bind(11, j.state)
+        .Bind(12, j.attempts)
+        .Bind(13, j.current_attempt);
+    s.Bind(14, j.worker_id)
+        .Bind(15, JoinJson(j.gpu_indices))
+        .Bind(16, j.reason);
+    s.Bind(17, j.summary).Bind(18, j.updated_ms);
+  }
+
+  absl::StatusOr<std::vector<JobRecord>> ReadJobs(Stmt& s)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::vector<JobRecord> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Next());
+      if (!row) break;
+      out.push_back(ReadJob(s));
+    }
+    return out;
+  }
+
+  absl::Mutex mu_;
+  sqlite3* db_ ABSL_GUARDED_BY(mu_);
+};
+
+absl::StatusOr<sqlite3*> OpenDb(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+      nullptr);
+  if (rc != SQLITE_OK) {
+    absl::Status st = SqliteStatus(rc, db, "open", __FILE__, __LINE__);
+    sqlite3_close_v2(db);
+    return absl::Status(st.code(),
+                        absl::StrCat("store ", path, ": ", st.message()));
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                                       int target_version) {
+  if (target_version < 1 || target_version > kStoreSchemaVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("store: no schema version ", target_version));
+  }
+  ASSIGN_OR_RETURN(sqlite3 * db, OpenDb(path));
+  auto store = std::make_unique<SqliteStore>(db);
+  // WAL: readers never block the writer; FULL: a commit is on disk before it
+  // returns.
+  if (path != ":memory:")
+    RETURN_IF_ERROR(Exec(db, "PRAGMA journal_mode = WAL"));
+  RETURN_IF_ERROR(
+      Exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON"));
+  {
+    Stmt check(db, "PRAGMA quick_check");
+    ASSIGN_OR_RETURN(bool row, check.Next());
+    if (row && check.Text(0) != "ok") {
+      return absl::DataLossError(
+          absl::StrCat("store ", path, " is corrupt: ", check.Text(0)));
+    }
+  }
+  RETURN_IF_ERROR(store->Migrate(target_version));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+absl::StatusOr<int> StoreSchemaVersion(const std::string& path) {
+  ASSIGN_OR_RETURN(sqlite3 * db, OpenDb(path));
+  int version = 0;
+  {
+    Stmt s(db, "PRAGMA user_version");
+    auto row = s.Next();
+    if (row.ok() && *row) version = static_cast<int>(s.Int(0));
+  }
+  sqlite3_close_v2(db);
+  return version;
+}
+
+}  // namespace ladle

@@ -1,0 +1,165 @@
+// The coordinator's durable state: experiments, jobs, attempts, workers, metric
+// series and the artifact index. `Store` is the interface the server uses;
+// SqliteStore implements it on one SQLite file (WAL, synchronous=FULL: a
+// returned write survives a crash or power loss) or on
+// ":memory:" for tests.
+//
+// Every write method is one transaction: all of it is stored or, on error, none
+// of it. Thread safety: SqliteStore serialises all calls on an internal mutex.
+#ifndef LADLE_SERVER_STORE_H_
+#define LADLE_SERVER_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ladle {
+
+struct ExperimentRecord {
+  std::string id;
+  std::string name;
+  std::string kind;
+  std::string owner;
+  std::string spec;  // the submitted spec, verbatim
+  int priority = 0;
+  std::string state = "running";  // running | succeeded | failed | cancelled
+  std::string message;            // why it failed or was cancelled
+  int64_t created_ms = 0;
+  int64_t finished_ms = 0;
+};
+
+struct JobRecord {
+  std::string id;
+  std::string experiment_id;
+  int index = 0;     // position in the experiment's expansion
+  std::string kind;  // train | soup | fuse | eval | ...
+  std::string spec;  // resolved trial spec (JSON)
+  std::vector<std::string> deps;
+  int gpus = 0;
+  int cpu_slots = 1;
+  int priority = 0;
+  int max_retries = 0;
+  std::string state = "pending";  // JobStateName()
+  int attempts = 0;               // attempts started
+  int64_t current_attempt = 0;    // running attempt id, 0 if none
+  std::string worker_id;          // worker of the current or last attempt
+  std::vector<int> gpu_indices;   // of the current attempt
+  std::string reason;
+  std::string summary;  // trial summary JSON once succeeded
+  int64_t updated_ms = 0;
+};
+
+struct AttemptRecord {
+  int64_t id = 0;
+  std::string job_id;
+  std::string worker_id;
+  int number = 0;
+  std::string
+      outcome;  // "" while running; succeeded | failed | lost | cancelled
+  int64_t started_ms = 0;
+  int64_t ended_ms = 0;
+  int exit_code = 0;
+  std::string reason;
+};
+
+struct WorkerRecord {
+  std::string id;
+  std::string name;
+  int gpus = 0;
+  int cpu_slots = 0;
+  std::string labels;           // JSON object
+  std::string state = "alive";  // alive | lost | drained
+  int64_t last_seen_ms = 0;
+};
+
+struct MetricPoint {
+  std::string job_id;
+  int64_t attempt_id = 0;
+  int64_t step = 0;
+  std::string name;
+  double value = 0;
+  int64_t time_ms = 0;
+};
+
+struct ArtifactRecord {
+  std::string job_id;
+  std::string name;    // e.g. model.safetensors
+  std::string sha256;  // content address
+  int64_t size = 0;
+};
+
+struct ExperimentFilter {
+  std::string owner;  // empty: any
+  std::string state;  // empty: any
+  int page_size = 50;
+  std::string page_token;  // from the previous page; empty for the first
+};
+
+struct ExperimentPage {
+  std::vector<ExperimentRecord> experiments;
+  std::string next_page_token;  // empty on the last page
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // An experiment and all its jobs, atomically.
+  virtual absl::Status CreateExperiment(const ExperimentRecord& experiment,
+                                        const std::vector<JobRecord>& jobs) = 0;
+  virtual absl::Status UpdateExperimentState(const std::string& id,
+                                             const std::string& state,
+                                             const std::string& message,
+                                             int64_t finished_ms) = 0;
+  virtual absl::StatusOr<ExperimentRecord> GetExperiment(
+      const std::string& id) = 0;
+  // Newest first.
+  virtual absl::StatusOr<ExperimentPage> ListExperiments(
+      const ExperimentFilter& filter) = 0;
+
+  // Job state changes and the attempt rows they imply, in one transaction.
+  virtual absl::Status UpdateJobs(
+      const std::vector<JobRecord>& jobs,
+      const std::vector<AttemptRecord>& attempts) = 0;
+  virtual absl::StatusOr<JobRecord> GetJob(const std::string& id) = 0;
+  virtual absl::StatusOr<std::vector<JobRecord>> ListJobs(
+      const std::string& experiment_id) = 0;
+  // Jobs of experiments still running, in submission order (restart recovery).
+  virtual absl::StatusOr<std::vector<JobRecord>> ListActiveJobs() = 0;
+  virtual absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(
+      const std::string& job_id) = 0;
+  virtual absl::StatusOr<int64_t> MaxAttemptId() = 0;
+
+  virtual absl::Status UpsertWorker(const WorkerRecord& worker) = 0;
+  virtual absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() = 0;
+
+  virtual absl::Status AppendMetrics(
+      const std::vector<MetricPoint>& points) = 0;
+  // All points of a job, by (name, step).
+  virtual absl::StatusOr<std::vector<MetricPoint>> GetMetrics(
+      const std::string& job_id) = 0;
+
+  virtual absl::Status AddArtifact(const ArtifactRecord& artifact) = 0;
+  virtual absl::StatusOr<std::vector<ArtifactRecord>> ListArtifacts(
+      const std::string& job_id) = 0;
+};
+
+// Current schema version; Open migrates older files up to it.
+inline constexpr int kStoreSchemaVersion = 2;
+
+// Opens (creating if needed) the store at `path`, or an in-memory one for
+// ":memory:", and migrates its schema to `target_version` (tests pass an older
+// version to build old files).
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
+    const std::string& path, int target_version = kStoreSchemaVersion);
+// The schema version of an open file, and its `PRAGMA integrity_check` result
+// ("ok").
+absl::StatusOr<int> StoreSchemaVersion(const std::string& path);
+
+}  // namespace ladle
+
+#endif  // LADLE_SERVER_STORE_H_

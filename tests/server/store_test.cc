@@ -1,0 +1,259 @@
+// The SQLite store on ":memory:" and on a file: round trips, atomicity,
+// pagination, restart queries, durability across reopen, and migration from an
+// older schema version.
+#include "server/store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ladle {
+namespace {
+
+using ::testing::ElementsAre;
+
+ExperimentRecord Exp(const std::string& id, const std::string& owner = "alice",
+                     const std::string& state = "running") {
+  ExperimentRecord e;
+  e.id = id;
+  e.name = "sweep-" + id;
+  e.kind = "train";
+  e.owner = owner;
+  e.spec = "name: x\nkind: train\n";
+  e.state = state;
+  e.created_ms = 1000;
+  return e;
+}
+
+JobRecord JobOf(const std::string& exp, const std::string& id, int index,
+                std::vector<std::string> deps = {}) {
+  JobRecord j;
+  j.id = id;
+  j.experiment_id = exp;
+  j.index = index;
+  j.kind = "train";
+  j.spec = R"({"train":{"seed":1}})";
+  j.deps = std::move(deps);
+  j.gpus = 1;
+  j.max_retries = 2;
+  return j;
+}
+
+std::string TempPath(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "/store_test";
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/" + name;
+  for (const char* suffix : {"", "-wal", "-shm"})
+    std::filesystem::remove(path + suffix);
+  return path;
+}
+
+class StoreTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    std::string name =
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '_');
+    path_ = GetParam() ? TempPath(name + ".db") : ":memory:";
+    auto s = OpenSqliteStore(path_);
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+  }
+  std::string path_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreTest, ExperimentAndJobsRoundTrip) {
+  ASSERT_TRUE(
+      store_
+          ->CreateExperiment(Exp("e1"), {JobOf("e1", "e1-0", 0),
+                                         JobOf("e1", "e1-1", 1, {"e1-0"})})
+          .ok());
+  auto e = store_->GetExperiment("e1");
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->name, "sweep-e1");
+  EXPECT_EQ(e->spec, "name: x\nkind: train\n");
+  auto jobs = store_->ListJobs("e1");
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 2u);
+  EXPECT_THAT((*jobs)[1].deps, ElementsAre("e1-0"));
+  EXPECT_EQ((*jobs)[1].spec, R"({"train":{"seed":1}})");
+  EXPECT_EQ(store_->GetExperiment("nope").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_P(StoreTest, CreateIsAllOrNothing) {
+  // The second job repeats an id: the whole experiment must be absent
+  // afterwards.
+  auto st = store_->CreateExperiment(
+      Exp("e1"), {JobOf("e1", "j", 0), JobOf("e1", "j", 1)});
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(store_->GetExperiment("e1").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store_->ListJobs("e1")->empty());
+  EXPECT_EQ(
+      store_->CreateExperiment(Exp("e2"), {JobOf("other", "k", 0)}).code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreTest, JobUpdatesAndAttemptsAreAtomic) {
+  ASSERT_TRUE(store_
+                  ->CreateExperiment(Exp("e1"),
+                                     {JobOf("e1", "a", 0), JobOf("e1", "b", 1)})
+                  .ok());
+  JobRecord a = *store_->GetJob("a");
+  a.state = "running";
+  a.attempts = 1;
+  a.current_attempt = 5;
+  a.worker_id = "w1";
+  a.gpu_indices = {0, 3};
+  AttemptRecord at{5, "a", "w1", 1, "", 100, 0, 0, ""};
+  ASSERT_TRUE(store_->UpdateJobs({a}, {at}).ok());
+  EXPECT_THAT(store_->GetJob("a")->gpu_indices, ElementsAre(0, 3));
+  EXPECT_EQ(*store_->MaxAttemptId(), 5);
+  // An update naming an unknown job rolls back the whole call.
+  JobRecord a2 = a;
+  a2.state = "succeeded";
+  JobRecord ghost = JobOf("e1", "ghost", 9);
+  at.outcome = "succeeded";
+  EXPECT_EQ(store_->UpdateJobs({a2, ghost}, {at}).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetJob("a")->state, "running");
+  EXPECT_EQ((*store_->ListAttempts("a"))[0].outcome, "");
+  // The attempt row is updated in place when it ends.
+  at.ended_ms = 200;
+  at.exit_code = 0;
+  ASSERT_TRUE(store_->UpdateJobs({a2}, {at}).ok());
+  auto attempts = store_->ListAttempts("a");
+  ASSERT_EQ(attempts->size(), 1u);
+  EXPECT_EQ((*attempts)[0].outcome, "succeeded");
+  EXPECT_EQ((*attempts)[0].ended_ms, 200);
+}
+
+TEST_P(StoreTest, ListPagesNewestFirstWithFilters) {
+  for (int i = 0; i < 7; ++i) {
+    const std::string id = "e" + std::to_string(i);
+    ASSERT_TRUE(store_
+                    ->CreateExperiment(Exp(id, i % 2 ? "bob" : "alice",
+                                           i < 2 ? "succeeded" : "running"),
+                                       {})
+                    .ok());
+  }
+  ExperimentFilter f;
+  f.page_size = 3;
+  std::vector<std::string> seen;
+  for (int page = 0; page < 5; ++page) {
+    auto p = store_->ListExperiments(f);
+    ASSERT_TRUE(p.ok()) << p.status();
+    for (const auto& e : p->experiments) seen.push_back(e.id);
+    if (p->next_page_token.empty()) break;
+    f.page_token = p->next_page_token;
+  }
+  EXPECT_THAT(seen, ElementsAre("e6", "e5", "e4", "e3", "e2", "e1", "e0"));
+  ExperimentFilter bob;
+  bob.owner = "bob";
+  bob.state = "running";
+  auto p = store_->ListExperiments(bob);
+  std::vector<std::string> ids;
+  for (const auto& e : p->experiments) ids.push_back(e.id);
+  EXPECT_THAT(ids, ElementsAre("e5", "e3"));
+  f.page_token = "garbage";
+  EXPECT_EQ(store_->ListExperiments(f).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreTest, ActiveJobsAreThoseOfRunningExperiments) {
+  ASSERT_TRUE(
+      store_->CreateExperiment(Exp("old"), {JobOf("old", "o1", 0)}).ok());
+  ASSERT_TRUE(store_
+                  ->CreateExperiment(Exp("new"), {JobOf("new", "n1", 0),
+                                                  JobOf("new", "n2", 1)})
+                  .ok());
+  ASSERT_TRUE(store_->UpdateExperimentState("old", "succeeded", "", 5).ok());
+  auto jobs = store_->ListActiveJobs();
+  ASSERT_TRUE(jobs.ok());
+  std::vector<std::string> ids;
+  for (const auto& j : *jobs) ids.push_back(j.id);
+  EXPECT_THAT(ids, ElementsAre("n1", "n2"));
+  EXPECT_EQ(store_->UpdateExperimentState("zzz", "failed", "", 1).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_P(StoreTest, MetricsArtifactsWorkers) {
+  ASSERT_TRUE(store_->CreateExperiment(Exp("e1"), {JobOf("e1", "j", 0)}).ok());
+  std::vector<MetricPoint> pts;
+  for (int s = 3; s >= 1; --s)
+    pts.push_back({"j", 1, s, "train_loss", 1.0 / s, 10});
+  pts.push_back({"j", 1, 3, "val_accuracy", 0.8, 11});
+  ASSERT_TRUE(store_->AppendMetrics(pts).ok());
+  auto m = store_->GetMetrics("j");
+  ASSERT_EQ(m->size(), 4u);
+  EXPECT_EQ((*m)[0].name, "train_loss");
+  EXPECT_EQ((*m)[0].step, 1);
+  EXPECT_DOUBLE_EQ((*m)[3].value, 0.8);
+  ASSERT_TRUE(store_->AddArtifact({"j", "model.safetensors", "ab12", 42}).ok());
+  ASSERT_TRUE(store_->AddArtifact({"j", "model.safetensors", "cd34", 43}).ok());
+  auto arts = store_->ListArtifacts("j");
+  ASSERT_EQ(arts->size(), 1u);
+  EXPECT_EQ((*arts)[0].sha256, "cd34");
+  EXPECT_EQ(store_->AddArtifact({"missing-job", "x", "ff", 1}).code(),
+            absl::StatusCode::kAlreadyExists)
+      << "foreign key: artifacts belong to known jobs";
+  ASSERT_TRUE(
+      store_->UpsertWorker({"w1", "host-a", 2, 8, "{}", "alive", 5}).ok());
+  ASSERT_TRUE(
+      store_->UpsertWorker({"w1", "host-a", 2, 8, "{}", "lost", 9}).ok());
+  auto ws = store_->ListWorkers();
+  ASSERT_EQ(ws->size(), 1u);
+  EXPECT_EQ((*ws)[0].state, "lost");
+}
+
+INSTANTIATE_TEST_SUITE_P(MemoryAndFile, StoreTest, ::testing::Bool(),
+                         [](const auto& info) {
+                           return info.param ? "file" : "memory";
+                         });
+
+TEST(StoreFile, SurvivesReopenAndMigratesFromV1) {
+  const std::string path = TempPath("migrate.db");
+  {
+    auto v1 = OpenSqliteStore(path, /*target_version=*/1);
+    ASSERT_TRUE(v1.ok()) << v1.status();
+    ASSERT_TRUE((*v1)->CreateExperiment(Exp("e1"), {JobOf("e1", "j", 0)}).ok());
+  }
+  EXPECT_EQ(*StoreSchemaVersion(path), 1);
+  auto v2 = OpenSqliteStore(path);
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(*StoreSchemaVersion(path), kStoreSchemaVersion);
+  EXPECT_EQ((*v2)->GetExperiment("e1")->name, "sweep-e1");
+  EXPECT_EQ((*v2)->GetJob("j")->max_retries, 2);
+  ASSERT_TRUE(
+      (*v2)->AppendMetrics({{"j", 1, 1, "loss", 0.5, 1}}).ok());  // a v2 table
+}
+
+TEST(StoreFile, RefusesNewerSchemaAndCorruptFiles) {
+  const std::string path = TempPath("future.db");
+  ASSERT_TRUE(OpenSqliteStore(path).ok());
+  // Pretend a newer server wrote it.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  auto s = OpenSqliteStore(path);
+  ASSERT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition)
+      << s.status();
+  EXPECT_NE(s.status().message().find("upgrade ladle-server"),
+            std::string::npos);
+  const std::string junk = TempPath("junk.db");
+  std::ofstream(junk) << std::string(4096, 'x');
+  EXPECT_EQ(OpenSqliteStore(junk).status().code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace ladle

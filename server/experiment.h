@@ -1,0 +1,94 @@
+// Experiment specs and planners: an experiment (a named spec: kind + base trial
+// + sweep) is expanded by its kind's planner into jobs. Pure domain logic, no
+// gRPC.
+//
+//   name: lr-sweep
+//   kind: train                      # later: dropcompute | ladling | fusion |
+//   ... trial: { ...a ladle-train spec... } sweep:
+//     grid:   {train.optimizer.lr: [0.001, 0.003], train.seed: [1, 2, 3]}
+//     random: {count: 8, seed: 7, space: {train.optimizer.lr: {loguniform:
+//     [1e-4, 1e-2]}}}
+//   resources: {gpus: 0, cpu_slots: 1}
+//   max_retries: 2
+//   priority: 0
+//
+// With both grid and random, every random sample is crossed with every grid
+// point. Each job's trial spec is the base trial with the point's keys set,
+// validated as ladle-train would.
+#ifndef LADLE_SERVER_EXPERIMENT_H_
+#define LADLE_SERVER_EXPERIMENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "server/scheduler.h"
+
+namespace ladle {
+
+// One sampled dimension of a random search.
+struct SearchDimension {
+  enum class Kind { kUniform, kLogUniform, kRandInt, kChoice };
+  std::string key;  // dotted path into the trial spec
+  Kind kind = Kind::kUniform;
+  double low = 0, high = 1;
+  std::vector<nlohmann::json> choices;
+};
+
+struct ExperimentSpec {
+  std::string name;
+  std::string kind = "train";
+  nlohmann::json trial;  // the base trial spec
+  // grid: key -> values, in the order written.
+  std::vector<std::pair<std::string, std::vector<nlohmann::json>>> grid;
+  int64_t random_count = 0;
+  uint64_t random_seed = 1;
+  std::vector<SearchDimension> random_space;
+  Resources resources;
+  int max_retries = 2;
+  int priority = 0;
+  std::string source;  // the spec text as submitted
+};
+
+struct ParseOptions {
+  int64_t max_jobs = 10'000;  // a sweep expanding past this is rejected
+};
+
+// Parses and validates an experiment spec (YAML or JSON). INVALID_ARGUMENT
+// names the field.
+absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
+    const std::string& text, const ParseOptions& options = {});
+
+// A job an experiment expands into.
+struct PlannedJob {
+  int index = 0;
+  std::string kind = "train";
+  nlohmann::json params;  // the sweep point: {"train.optimizer.lr": 0.001, ...}
+  nlohmann::json
+      spec;  // the resolved trial spec (ladle-train's SpecToJson form)
+  std::vector<int> deps;  // indices of jobs that must succeed first
+  Resources resources;
+};
+
+// Turns a spec into jobs; may later react to job events and metrics (adaptive
+// search, the paper kinds) without changing the scheduler.
+class Planner {
+ public:
+  virtual ~Planner() = default;
+  virtual absl::StatusOr<std::vector<PlannedJob>> Plan(
+      const ExperimentSpec& spec) = 0;
+};
+
+// The planner of `kind`; NOT_FOUND names the known kinds.
+absl::StatusOr<std::unique_ptr<Planner>> PlannerFor(const std::string& kind);
+
+// Sets `value` at the dotted `path` of `doc`, creating mappings on the way.
+absl::Status SetPath(nlohmann::json& doc, const std::string& path,
+                     const nlohmann::json& value);
+
+}  // namespace ladle
+
+#endif  // LADLE_SERVER_EXPERIMENT_H_

@@ -1,0 +1,200 @@
+// MapReader: strict, path-naming access to one YAML mapping, shared by every
+// spec parser (trial specs, experiment specs). Every key read is recorded;
+// Finish() rejects the others. Errors are INVALID_ARGUMENT with the key's
+// dotted path first: "train.optimizer.lr: ...".
+#ifndef LADLE_TRAIN_YAML_READER_H_
+#define LADLE_TRAIN_YAML_READER_H_
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "yaml-cpp/yaml.h"
+
+namespace ladle {
+
+inline absl::Status Invalid(const std::string& path, const std::string& msg) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", msg));
+}
+
+inline std::string Join(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+// Strict access to one YAML mapping: every key read is recorded, and Finish()
+// rejects the rest.
+class MapReader {
+ public:
+  MapReader(YAML::Node node, std::string path)
+      : node_(std::move(node)), path_(std::move(path)) {}
+
+  absl::Status CheckIsMap() const {
+    if (!node_.IsDefined() || node_.IsNull()) return absl::OkStatus();
+    if (!node_.IsMap()) {
+      return Invalid(path_.empty() ? "spec" : path_,
+                     "must be a mapping of key: value");
+    }
+    return absl::OkStatus();
+  }
+
+  bool Has(const std::string& key) {
+    seen_.insert(key);
+    return node_.IsMap() && node_[key].IsDefined() && !node_[key].IsNull();
+  }
+  YAML::Node Child(const std::string& key) {
+    seen_.insert(key);
+    return node_.IsMap() ? node_[key] : YAML::Node();
+  }
+  std::string PathOf(const std::string& key) const { return Join(path_, key); }
+
+  absl::Status Int(const std::string& key, int64_t* out, int64_t lo,
+                   int64_t hi) {
+    if (!Has(key)) return absl::OkStatus();
+    const YAML::Node n = node_[key];
+    int64_t v;
+    double d;
+    if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v)) {
+      // Accept integral floats like 1e3 written by tools, reject 1.5.
+      if (n.IsScalar() && YAML::convert<double>::decode(n, d) &&
+          std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15) {
+        v = static_cast<int64_t>(d);
+      } else {
+        return Invalid(PathOf(key),
+                       absl::StrCat("must be an integer, got '", Text(n), "'"));
+      }
+    }
+    if (v < lo || v > hi) {
+      return Invalid(PathOf(key),
+                     absl::StrCat("must be in [", lo, ", ", hi, "], got ", v));
+    }
+    *out = v;
+    return absl::OkStatus();
+  }
+
+  // lo/hi bounds; open_lo makes the lower bound exclusive.
+  absl::Status Double(const std::string& key, double* out, double lo, double hi,
+                      bool open_lo = false, bool open_hi = false) {
+    if (!Has(key)) return absl::OkStatus();
+    const YAML::Node n = node_[key];
+    double v;
+    if (!n.IsScalar() || !YAML::convert<double>::decode(n, v)) {
+      return Invalid(PathOf(key),
+                     absl::StrCat("must be a number, got '", Text(n), "'"));
+    }
+    if (!std::isfinite(v))
+      return Invalid(PathOf(key), "must be a finite number, got " + Text(n));
+    if (v < lo || v > hi || (open_lo && v == lo) || (open_hi && v == hi)) {
+      return Invalid(PathOf(key),
+                     absl::StrCat("must be in ", open_lo ? "(" : "[", lo, ", ",
+                                  hi, open_hi ? ")" : "]", ", got ", v));
+    }
+    *out = v;
+    return absl::OkStatus();
+  }
+
+  absl::Status Float(const std::string& key, float* out, double lo, double hi,
+                     bool open_lo = false, bool open_hi = false) {
+    double v = *out;
+    RETURN_IF_ERROR(Double(key, &v, lo, hi, open_lo, open_hi));
+    *out = static_cast<float>(v);
+    return absl::OkStatus();
+  }
+
+  absl::Status Bool(const std::string& key, bool* out) {
+    if (!Has(key)) return absl::OkStatus();
+    bool v;
+    if (!node_[key].IsScalar() || !YAML::convert<bool>::decode(node_[key], v)) {
+      return Invalid(PathOf(key),
+                     "must be true or false, got '" + Text(node_[key]) + "'");
+    }
+    *out = v;
+    return absl::OkStatus();
+  }
+
+  absl::Status Seed(const std::string& key, uint64_t* out) {
+    int64_t v = static_cast<int64_t>(*out);
+    RETURN_IF_ERROR(Int(key, &v, 0, std::numeric_limits<int64_t>::max()));
+    *out = static_cast<uint64_t>(v);
+    return absl::OkStatus();
+  }
+
+  absl::Status String(const std::string& key, std::string* out,
+                      const std::vector<std::string>& allowed = {}) {
+    if (!Has(key)) return absl::OkStatus();
+    const YAML::Node n = node_[key];
+    if (!n.IsScalar()) return Invalid(PathOf(key), "must be a string");
+    const std::string v = n.Scalar();
+    if (!allowed.empty() &&
+        std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+      return Invalid(PathOf(key),
+                     absl::StrCat("unknown value '", v, "'; use one of: ",
+                                  absl::StrJoin(allowed, ", ")));
+    }
+    *out = v;
+    return absl::OkStatus();
+  }
+
+  absl::Status IntList(const std::string& key, std::vector<int64_t>* out,
+                       int64_t lo, int64_t hi) {
+    if (!Has(key)) return absl::OkStatus();
+    const YAML::Node n = node_[key];
+    if (!n.IsSequence())
+      return Invalid(PathOf(key),
+                     "must be a list of integers, e.g. [256, 256]");
+    std::vector<int64_t> values;
+    for (size_t i = 0; i < n.size(); ++i) {
+      int64_t v;
+      if (!n[i].IsScalar() || !YAML::convert<int64_t>::decode(n[i], v)) {
+        return Invalid(absl::StrCat(PathOf(key), "[", i, "]"),
+                       "must be an integer");
+      }
+      if (v < lo || v > hi) {
+        return Invalid(
+            absl::StrCat(PathOf(key), "[", i, "]"),
+            absl::StrCat("must be in [", lo, ", ", hi, "], got ", v));
+      }
+      values.push_back(v);
+    }
+    *out = std::move(values);
+    return absl::OkStatus();
+  }
+
+  // Rejects keys that were never asked for.
+  absl::Status Finish() const {
+    if (!node_.IsMap()) return absl::OkStatus();
+    for (const auto& kv : node_) {
+      const std::string key = kv.first.as<std::string>();
+      if (seen_.count(key) == 0) {
+        std::vector<std::string> known(seen_.begin(), seen_.end());
+        return Invalid(PathOf(key),
+                       absl::StrCat("unknown key; expected one of: ",
+                                    absl::StrJoin(known, ", ")));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static std::string Text(const YAML::Node& n) {
+    if (n.IsScalar()) return n.Scalar();
+    if (n.IsSequence()) return "a list";
+    if (n.IsMap()) return "a mapping";
+    return "null";
+  }
+
+  YAML::Node node_;
+  std::string path_;
+  std::set<std::string> seen_;
+};
+
+}  // namespace ladle
+
+#endif  // LADLE_TRAIN_YAML_READER_H_

@@ -477,11 +477,19 @@ absl::StatusOr<std::vector<JobEvent>> Scheduler::Complete(
   const Attempt a = EndAttempt(attempt_id);
   Job& job = jobs_.at(a.job_id);
   job.current_attempt = 0;
+  // The job's own event comes first; mark it as the end of this attempt.
+  auto mark = [&]() {
+    if (!events.empty()) {
+      events.front().attempt_ended = true;
+      events.front().attempt_outcome = outcome;
+    }
+    return events;
+  };
   if (job.cancel_requested) {
     const bool succeeded = outcome == AttemptOutcome::kSucceeded;
     Finish(job, succeeded ? JobState::kSucceeded : JobState::kCancelled,
            attempt_id, a.worker_id, succeeded ? "" : "cancelled", &events);
-    return events;
+    return mark();
   }
   switch (outcome) {
     case AttemptOutcome::kSucceeded:
@@ -501,7 +509,7 @@ absl::StatusOr<std::vector<JobEvent>> Scheduler::Complete(
           &events);
       break;
   }
-  return events;
+  return mark();
 }
 
 void Scheduler::AfterUnsuccessfulAttempt(Job& job, int64_t attempt_id,

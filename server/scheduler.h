@@ -91,8 +91,11 @@ struct JobEvent {
   std::string worker_id;
   std::string reason;  // why it failed, was retried or cancelled
   int64_t time_ms = 0;
-  bool retry_scheduled =
-      false;  // an attempt ended and the job went back to the queue
+  // An attempt ended and the job went back to the queue.
+  bool retry_scheduled = false;
+  // Set by Complete on the event of the job whose attempt (attempt_id) ended.
+  bool attempt_ended = false;
+  AttemptOutcome attempt_outcome = AttemptOutcome::kFailed;
 };
 
 struct ExperimentProgress {

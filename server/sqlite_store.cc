@@ -93,6 +93,7 @@ class Stmt {
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   double Real(int col) const { return sqlite3_column_double(stmt_, col); }
   void Reset() {
+    if (stmt_ == nullptr) return;  // prepare failed: Run/Next report it
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
   }
@@ -126,7 +127,8 @@ CREATE TABLE experiments(
   message TEXT NOT NULL, created_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL);
 CREATE TABLE jobs(
   id TEXT PRIMARY KEY, experiment_id TEXT NOT NULL REFERENCES experiments(id), idx INTEGER NOT NULL,
-  kind TEXT NOT NULL, spec TEXT NOT NULL, deps TEXT NOT NULL, gpus INTEGER NOT NULL,
+  kind TEXT NOT NULL, spec TEXT NOT NULL, params TEXT NOT NULL, deps TEXT NOT NULL,
+  gpus INTEGER NOT NULL,
   cpu_slots INTEGER NOT NULL, priority INTEGER NOT NULL, max_retries INTEGER NOT NULL,
   state TEXT NOT NULL, attempts INTEGER NOT NULL, current_attempt INTEGER NOT NULL,
   worker_id TEXT NOT NULL, gpu_indices TEXT NOT NULL, reason TEXT NOT NULL, summary TEXT NOT NULL,
@@ -180,10 +182,9 @@ std::vector<T> SplitJson(const std::string& text) {
 
 // Columns of a job row, in this order, for every SELECT of jobs.
 constexpr char kJobColumns[] =
-    "id, experiment_id, idx, kind, spec, deps, gpus, cpu_slots, priority, "
-    "max_retries, state, "
-    "attempts, current_attempt, worker_id, gpu_indices, reason, summary, "
-    "updated_ms";
+    "id, experiment_id, idx, kind, spec, params, deps, gpus, cpu_slots, "
+    "priority, max_retries, state, attempts, current_attempt, worker_id, "
+    "gpu_indices, reason, summary, updated_ms";
 
 JobRecord ReadJob(const Stmt& s) {
   JobRecord j;
@@ -192,19 +193,20 @@ JobRecord ReadJob(const Stmt& s) {
   j.index = static_cast<int>(s.Int(2));
   j.kind = s.Text(3);
   j.spec = s.Text(4);
-  j.deps = SplitJson<std::string>(s.Text(5));
-  j.gpus = static_cast<int>(s.Int(6));
-  j.cpu_slots = static_cast<int>(s.Int(7));
-  j.priority = static_cast<int>(s.Int(8));
-  j.max_retries = static_cast<int>(s.Int(9));
-  j.state = s.Text(10);
-  j.attempts = static_cast<int>(s.Int(11));
-  j.current_attempt = s.Int(12);
-  j.worker_id = s.Text(13);
-  j.gpu_indices = SplitJson<int>(s.Text(14));
-  j.reason = s.Text(15);
-  j.summary = s.Text(16);
-  j.updated_ms = s.Int(17);
+  j.params = s.Text(5);
+  j.deps = SplitJson<std::string>(s.Text(6));
+  j.gpus = static_cast<int>(s.Int(7));
+  j.cpu_slots = static_cast<int>(s.Int(8));
+  j.priority = static_cast<int>(s.Int(9));
+  j.max_retries = static_cast<int>(s.Int(10));
+  j.state = s.Text(11);
+  j.attempts = static_cast<int>(s.Int(12));
+  j.current_attempt = s.Int(13);
+  j.worker_id = s.Text(14);
+  j.gpu_indices = SplitJson<int>(s.Text(15));
+  j.reason = s.Text(16);
+  j.summary = s.Text(17);
+  j.updated_ms = s.Int(18);
   return j;
 }
 
@@ -284,12 +286,10 @@ class SqliteStore final : public Store {
           .Bind(9, e.created_ms);
       ins.Bind(10, e.finished_ms);
       RETURN_IF_ERROR(ins.Run());
-      Stmt job(
-          db_,
-          absl::StrCat(
-              "INSERT INTO jobs(", kJobColumns,
-              ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-              .c_str());
+      Stmt job(db_, absl::StrCat("INSERT INTO jobs(", kJobColumns,
+                                 ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                                 "?, ?, ?, ?, ?, ?, ?)")
+                        .c_str());
       for (const JobRecord& j : jobs) {
         if (j.experiment_id != e.id) {
           return absl::InvalidArgumentError(absl::StrCat(
@@ -616,18 +616,18 @@ class SqliteStore final : public Store {
         .Bind(3, j.index)
         .Bind(4, j.kind)
         .Bind(5, j.spec);
-    s.Bind(6, JoinJson(j.deps))
-        .Bind(7, j.gpus)
-        .Bind(8, j.cpu_slots)
-        .Bind(9, j.priority);
-    s.Bind(10, j.max_retries)
-        .Bind(11, j.state)
-        .Bind(12, j.attempts)
-        .Bind(13, j.current_attempt);
-    s.Bind(14, j.worker_id)
-        .Bind(15, JoinJson(j.gpu_indices))
-        .Bind(16, j.reason);
-    s.Bind(17, j.summary).Bind(18, j.updated_ms);
+    s.Bind(6, j.params)
+        .Bind(7, JoinJson(j.deps))
+        .Bind(8, j.gpus)
+        .Bind(9, j.cpu_slots);
+    s.Bind(10, j.priority)
+        .Bind(11, j.max_retries)
+        .Bind(12, j.state)
+        .Bind(13, j.attempts);
+    s.Bind(14, j.current_attempt)
+        .Bind(15, j.worker_id)
+        .Bind(16, JoinJson(j.gpu_indices));
+    s.Bind(17, j.reason).Bind(18, j.summary).Bind(19, j.updated_ms);
   }
 
   absl::StatusOr<std::vector<JobRecord>> ReadJobs(Stmt& s)

@@ -35,9 +35,10 @@ struct ExperimentRecord {
 struct JobRecord {
   std::string id;
   std::string experiment_id;
-  int index = 0;     // position in the experiment's expansion
-  std::string kind;  // train | soup | fuse | eval | ...
-  std::string spec;  // resolved trial spec (JSON)
+  int index = 0;              // position in the experiment's expansion
+  std::string kind;           // train | soup | fuse | eval | ...
+  std::string spec;           // resolved trial spec (JSON)
+  std::string params = "{}";  // the sweep point (JSON object)
   std::vector<std::string> deps;
   int gpus = 0;
   int cpu_slots = 1;

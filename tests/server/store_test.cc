@@ -223,7 +223,9 @@ TEST(StoreFile, SurvivesReopenAndMigratesFromV1) {
   {
     auto v1 = OpenSqliteStore(path, /*target_version=*/1);
     ASSERT_TRUE(v1.ok()) << v1.status();
-    ASSERT_TRUE((*v1)->CreateExperiment(Exp("e1"), {JobOf("e1", "j", 0)}).ok());
+    const absl::Status st =
+        (*v1)->CreateExperiment(Exp("e1"), {JobOf("e1", "j", 0)});
+    ASSERT_TRUE(st.ok()) << st;
   }
   EXPECT_EQ(*StoreSchemaVersion(path), 1);
   auto v2 = OpenSqliteStore(path);

@@ -1,0 +1,149 @@
+// The coordinator's domain core: experiments in, assignments out. Ties the
+// planner (spec -> jobs), the Store (durable state) and the Scheduler
+// (placement, leases, retries) together and knows nothing of gRPC: the service
+// layer converts protos, calls these methods, and delivers what they emit to
+// workers (commands) and watchers (events) through sinks.
+//
+// Durability: a submitted experiment and its jobs are stored before Submit
+// returns. Scheduler decisions are persisted before they are delivered, so a
+// restart (Recover) resumes from what workers may have seen: running attempts
+// keep their ids (fencing) and get a lease to reconnect.
+//
+// Thread safety: all methods may be called from any thread; one mutex
+// serialises them. Sinks are called with that mutex held and must not call back
+// into the Coordinator (queue instead).
+#ifndef LADLE_SERVER_COORDINATOR_H_
+#define LADLE_SERVER_COORDINATOR_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "server/experiment.h"
+#include "server/scheduler.h"
+#include "server/store.h"
+
+namespace ladle {
+
+// Something a worker must do.
+struct WorkerCommand {
+  enum class Type { kAssign, kCancel };
+  Type type = Type::kAssign;
+  Assignment assignment;  // kAssign: what to run; kCancel: attempt_id (and job)
+                          // to stop
+  std::string spec_json;  // kAssign: the resolved trial spec
+  std::string kind;
+  std::string reason;  // kCancel
+};
+
+// Something a watcher of an experiment sees.
+struct WatchEvent {
+  enum class Type { kJob, kMetric, kFinished };
+  Type type = Type::kJob;
+  JobRecord job;                // kJob
+  MetricPoint metric;           // kMetric
+  ExperimentRecord experiment;  // kFinished
+};
+
+struct WorkerInfo {
+  std::string id;
+  std::string name;
+  Resources capacity;
+  std::string labels_json = "{}";
+};
+
+class Coordinator {
+ public:
+  struct Options {
+    Scheduler::Options scheduler;
+    ParseOptions parse;
+  };
+  using WorkerSink = std::function<void(const WorkerCommand&)>;
+  using WatchSink = std::function<void(const WatchEvent&)>;
+
+  Coordinator(Options options, Store* store, const Clock* clock);
+
+  // Loads running experiments from the store into the scheduler. Call once,
+  // before serving.
+  absl::Status Recover();
+
+  // --- Users
+  // -------------------------------------------------------------------------------
+  struct SubmitResult {
+    std::string experiment_id;
+    std::vector<JobRecord> jobs;
+  };
+  absl::StatusOr<SubmitResult> Submit(const std::string& spec,
+                                      const std::string& owner, bool dry_run);
+  absl::StatusOr<ExperimentRecord> GetExperiment(const std::string& id);
+  ExperimentProgress Progress(const std::string& id);
+  // Cancels queued jobs now and sends cancel commands for running attempts.
+  absl::StatusOr<ExperimentRecord> Cancel(const std::string& id);
+
+  // Watch: `sink` receives every job change (and metric) of the experiment
+  // until Unwatch.
+  int Watch(const std::string& experiment_id, WatchSink sink);
+  void Unwatch(int token);
+
+  // --- Workers
+  // -----------------------------------------------------------------------------
+  // A worker's session opened. Returns the attempts (from `running`) it must
+  // stop.
+  absl::StatusOr<std::vector<int64_t>> ConnectWorker(
+      const WorkerInfo& info, const std::vector<int64_t>& running,
+      WorkerSink sink);
+  // Its session closed: commands are no longer delivered; its leases run out
+  // unless it returns.
+  void DisconnectWorker(const std::string& worker_id);
+  absl::Status Heartbeat(const std::string& worker_id);
+  // FAILED_PRECONDITION for a stale attempt (fencing): the result is not
+  // recorded.
+  absl::Status ReportResult(const std::string& worker_id, int64_t attempt_id,
+                            AttemptOutcome outcome, int exit_code,
+                            const std::string& reason,
+                            const std::string& summary_json);
+  absl::Status IngestMetrics(int64_t attempt_id,
+                             const std::vector<MetricPoint>& points);
+
+  // Expires leases, ends backoffs, dispatches. Call periodically (and it is
+  // cheap).
+  void Tick();
+
+  int64_t next_deadline_ms();
+
+ private:
+  // Persists scheduler events (job rows + attempt rows), notifies watchers,
+  // finishes experiments whose jobs all ended.
+  void Apply(const std::vector<JobEvent>& events)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Places queued jobs and sends the assignments.
+  void Dispatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Notify(const std::string& experiment_id, const WatchEvent& e)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string NewExperimentId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Options options_;
+  Store* store_;
+  const Clock* clock_;
+  absl::Mutex mu_;
+  Scheduler scheduler_ ABSL_GUARDED_BY(mu_);
+  // Jobs of running experiments, as stored.
+  std::unordered_map<std::string, JobRecord> jobs_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<int64_t, AttemptRecord> attempts_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<std::string, WorkerSink> sinks_ ABSL_GUARDED_BY(mu_);
+  std::multimap<std::string, std::pair<int, WatchSink>> watchers_
+      ABSL_GUARDED_BY(mu_);
+  int next_watch_token_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t id_counter_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace ladle
+
+#endif  // LADLE_SERVER_COORDINATOR_H_

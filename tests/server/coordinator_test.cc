@@ -1,0 +1,229 @@
+// The coordinator core end to end without gRPC: real store (":memory:" or a
+// file), real scheduler, fake clock, fake worker sinks.
+#include "server/coordinator.h"
+
+#include <filesystem>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ladle {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr char kSweep[] = R"(
+name: six
+trial: {model: {hidden: [16]}, data: {limit: 100}}
+sweep: {grid: {train.seed: [1, 2, 3], train.optimizer.lr: [0.001, 0.002]}}
+resources: {cpu_slots: 1}
+max_retries: 1
+)";
+
+struct FakeWorker {
+  std::string id;
+  std::vector<WorkerCommand> inbox;
+  Coordinator::WorkerSink Sink() {
+    return [this](const WorkerCommand& c) { inbox.push_back(c); };
+  }
+  std::vector<WorkerCommand> Take() { return std::exchange(inbox, {}); }
+};
+
+Coordinator::Options Opts() {
+  Coordinator::Options o;
+  o.scheduler = {10'000, 1'000, 8'000};
+  return o;
+}
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::move(*OpenSqliteStore(":memory:"));
+    coord_ = std::make_unique<Coordinator>(Opts(), store_.get(), &clock_);
+    ASSERT_TRUE(coord_->Recover().ok());
+  }
+  void Connect(FakeWorker& w, int cpu) {
+    auto st = coord_->ConnectWorker({w.id, w.id, {0, cpu}, "{}"}, {}, w.Sink());
+    ASSERT_TRUE(st.ok()) << st.status();
+  }
+  // Reports success for every assignment in the worker's inbox.
+  int SucceedAll(FakeWorker& w) {
+    int n = 0;
+    for (const WorkerCommand& c : w.Take()) {
+      if (c.type != WorkerCommand::Type::kAssign) continue;
+      EXPECT_TRUE(coord_
+                      ->ReportResult(w.id, c.assignment.attempt_id,
+                                     AttemptOutcome::kSucceeded, 0, "",
+                                     R"({"test_accuracy": 0.5})")
+                      .ok());
+      ++n;
+    }
+    return n;
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Coordinator> coord_;
+};
+
+TEST_F(CoordinatorTest, SweepRunsToCompletionOnTwoWorkers) {
+  FakeWorker w1{"w1"}, w2{"w2"};
+  Connect(w1, 1);
+  Connect(w2, 1);
+  std::vector<WatchEvent> seen;
+  auto sub = coord_->Submit(kSweep, "alice", false);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  ASSERT_EQ(sub->jobs.size(), 6u);
+  coord_->Watch(sub->experiment_id,
+                [&](const WatchEvent& e) { seen.push_back(e); });
+  EXPECT_EQ(w1.inbox.size() + w2.inbox.size(),
+            2u);  // one slot each, pushed at once
+  int done = 0;
+  for (int round = 0; round < 6 && done < 6; ++round)
+    done += SucceedAll(w1) + SucceedAll(w2);
+  EXPECT_EQ(done, 6);
+  auto e = store_->GetExperiment(sub->experiment_id);
+  EXPECT_EQ(e->state, "succeeded");
+  auto jobs = store_->ListJobs(sub->experiment_id);
+  for (const JobRecord& j : *jobs) {
+    EXPECT_EQ(j.state, "succeeded") << j.id;
+    EXPECT_EQ(j.summary, R"({"test_accuracy": 0.5})");
+    auto attempts = store_->ListAttempts(j.id);
+    ASSERT_EQ(attempts->size(), 1u);
+    EXPECT_EQ((*attempts)[0].outcome, "succeeded");
+  }
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().type, WatchEvent::Type::kFinished);
+  EXPECT_EQ(seen.back().experiment.state, "succeeded");
+}
+
+TEST_F(CoordinatorTest, LostWorkerRetriesElsewhereAndFencesItsLateReport) {
+  FakeWorker w1{"w1"}, w2{"w2"};
+  Connect(w1, 1);
+  auto sub = coord_->Submit(
+      "name: one\ntrial: {data: {limit: 100}}\nmax_retries: 1\n", "bob", false);
+  ASSERT_TRUE(sub.ok());
+  auto first = w1.Take();
+  ASSERT_EQ(first.size(), 1u);
+  Connect(w2, 1);
+  // w1 goes silent; w2 keeps heartbeating.
+  for (int i = 0; i < 12; ++i) {
+    clock_.Advance(1'000);
+    ASSERT_TRUE(coord_->Heartbeat("w2").ok());
+    coord_->Tick();
+  }
+  auto second = w2.Take();
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].assignment.attempt_number, 2);
+  const absl::Status late =
+      coord_->ReportResult("w1", first[0].assignment.attempt_id,
+                           AttemptOutcome::kSucceeded, 0, "", "{}");
+  EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(coord_
+                  ->ReportResult("w2", second[0].assignment.attempt_id,
+                                 AttemptOutcome::kSucceeded, 0, "", "{}")
+                  .ok());
+  const JobRecord j = *store_->GetJob(sub->jobs[0].id);
+  EXPECT_EQ(j.state, "succeeded");
+  auto attempts = *store_->ListAttempts(j.id);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].outcome, "lost");
+  EXPECT_EQ(attempts[1].outcome, "succeeded");
+}
+
+TEST_F(CoordinatorTest, CancelSendsStopToRunningAttempts) {
+  FakeWorker w{"w"};
+  Connect(w, 1);
+  auto sub = coord_->Submit(kSweep, "alice", false);
+  ASSERT_TRUE(sub.ok());
+  auto running = w.Take();
+  ASSERT_EQ(running.size(), 1u);
+  auto e = coord_->Cancel(sub->experiment_id);
+  ASSERT_TRUE(e.ok());
+  auto cmds = w.Take();
+  ASSERT_EQ(cmds.size(), 1u);
+  EXPECT_EQ(cmds[0].type, WorkerCommand::Type::kCancel);
+  EXPECT_EQ(cmds[0].assignment.attempt_id, running[0].assignment.attempt_id);
+  ASSERT_TRUE(coord_
+                  ->ReportResult("w", cmds[0].assignment.attempt_id,
+                                 AttemptOutcome::kCancelled, -15, "stopped", "")
+                  .ok());
+  EXPECT_EQ(store_->GetExperiment(sub->experiment_id)->state, "cancelled");
+  EXPECT_THAT(w.Take(), IsEmpty());  // nothing else is dispatched
+}
+
+TEST_F(CoordinatorTest, BadSpecsAndDryRunsStoreNothing) {
+  auto bad =
+      coord_->Submit("name: x\ntrial: {train: {epochs: 0}}\n", "a", false);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("train.epochs"));
+  auto dry = coord_->Submit(kSweep, "a", true);
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->jobs.size(), 6u);
+  EXPECT_TRUE(store_->ListExperiments({})->experiments.empty());
+}
+
+TEST(CoordinatorRestart, ResumesRunningAttemptsAndFinishesEachJobOnce) {
+  const std::string path = ::testing::TempDir() + "/coord_restart.db";
+  for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path + s);
+  FakeClock clock;
+  std::string exp_id;
+  int64_t running_attempt = 0;
+  {
+    auto store = std::move(*OpenSqliteStore(path));
+    Coordinator c(Opts(), store.get(), &clock);
+    ASSERT_TRUE(c.Recover().ok());
+    FakeWorker w{"w1"};
+    ASSERT_TRUE(c.ConnectWorker({"w1", "w1", {0, 1}, "{}"}, {}, w.Sink()).ok());
+    auto sub = c.Submit(kSweep, "alice", false);
+    ASSERT_TRUE(sub.ok());
+    exp_id = sub->experiment_id;
+    auto cmds = w.Take();
+    ASSERT_EQ(cmds.size(), 1u);
+    ASSERT_TRUE(c.ReportResult("w1", cmds[0].assignment.attempt_id,
+                               AttemptOutcome::kSucceeded, 0, "", "{}")
+                    .ok());
+    cmds = w.Take();
+    ASSERT_EQ(cmds.size(), 1u);
+    running_attempt =
+        cmds[0]
+            .assignment.attempt_id;  // the server "crashes" with this running
+  }
+  auto store = std::move(*OpenSqliteStore(path));
+  Coordinator c(Opts(), store.get(), &clock);
+  ASSERT_TRUE(c.Recover().ok());
+  FakeWorker w{"w1"};
+  // The worker reconnects still running the attempt: it keeps it (nothing to
+  // stop).
+  auto stop = c.ConnectWorker({"w1", "w1", {0, 1}, "{}"},
+                              {running_attempt, 999}, w.Sink());
+  ASSERT_TRUE(stop.ok());
+  EXPECT_EQ(*stop, std::vector<int64_t>{999});
+  EXPECT_THAT(w.Take(),
+              IsEmpty());  // its only slot is busy with the resumed attempt
+  ASSERT_TRUE(c.ReportResult("w1", running_attempt, AttemptOutcome::kSucceeded,
+                             0, "", "{}")
+                  .ok());
+  for (int i = 0; i < 10; ++i) {
+    for (const WorkerCommand& cmd : w.Take()) {
+      EXPECT_GT(cmd.assignment.attempt_id,
+                running_attempt);  // ids continue after the restart
+      ASSERT_TRUE(c.ReportResult("w1", cmd.assignment.attempt_id,
+                                 AttemptOutcome::kSucceeded, 0, "", "{}")
+                      .ok());
+    }
+  }
+  EXPECT_EQ(store->GetExperiment(exp_id)->state, "succeeded");
+  const std::vector<JobRecord> jobs = *store->ListJobs(exp_id);
+  ASSERT_EQ(jobs.size(), 6u);
+  for (const JobRecord& j : jobs) {
+    auto attempts = *store->ListAttempts(j.id);
+    int succeeded = 0;
+    for (const auto& a : attempts) succeeded += a.outcome == "succeeded";
+    EXPECT_EQ(succeeded, 1) << j.id;
+  }
+}
+
+}  // namespace
+}  // namespace ladle

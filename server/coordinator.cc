@@ -261,13 +261,18 @@ absl::Status Coordinator::ReportResult(const std::string& worker_id,
   return absl::OkStatus();
 }
 
-absl::Status Coordinator::IngestMetrics(
-    int64_t attempt_id, const std::vector<MetricPoint>& points) {
+absl::Status Coordinator::IngestMetrics(int64_t attempt_id,
+                                        std::vector<MetricPoint> points) {
   absl::MutexLock lock(&mu_);
   auto at = attempts_.find(attempt_id);
   if (at == attempts_.end()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "attempt ", attempt_id, " is not running; metrics ignored"));
+  }
+  for (MetricPoint& p :
+       points) {  // the worker names the attempt; the job follows from it
+    p.job_id = at->second.job_id;
+    p.attempt_id = attempt_id;
   }
   RETURN_IF_ERROR(store_->AppendMetrics(points));
   auto job = jobs_.find(at->second.job_id);
@@ -320,6 +325,7 @@ void Coordinator::Dispatch() {
     c.assignment = a;
     c.spec_json = jobs_[a.job_id].spec;
     c.kind = jobs_[a.job_id].kind;
+    c.cpu_slots = jobs_[a.job_id].cpu_slots;
     sink->second(c);
   }
 }

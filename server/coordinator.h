@@ -40,6 +40,7 @@ struct WorkerCommand {
                           // to stop
   std::string spec_json;  // kAssign: the resolved trial spec
   std::string kind;
+  int cpu_slots = 0;   // kAssign: ladle-train threads
   std::string reason;  // kCancel
 };
 
@@ -109,8 +110,10 @@ class Coordinator {
                             AttemptOutcome outcome, int exit_code,
                             const std::string& reason,
                             const std::string& summary_json);
+  // Stores points of a running attempt (job and attempt ids are filled in
+  // here).
   absl::Status IngestMetrics(int64_t attempt_id,
-                             const std::vector<MetricPoint>& points);
+                             std::vector<MetricPoint> points);
 
   // Expires leases, ends backoffs, dispatches. Call periodically (and it is
   // cheap).

@@ -1,0 +1,305 @@
+// ladle: the command-line client of ladle-server.
+//
+//   ladle submit FILE [--wait]     prints the new experiment's id alone on
+//   stdout's first line ladle list | show ID | watch ID | cancel ID | results
+//   ID [--format table|csv|json] | workers
+//
+// Address: --addr or LADLE_ADDR (default 127.0.0.1:7070). Errors go to stderr
+// with a non-zero exit; `watch` (and `submit --wait`) exit 0 only when the
+// experiment succeeded.
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_format.h"
+#include "grpcpp/grpcpp.h"
+#include "ladle/v1/experiments.grpc.pb.h"
+#include "nlohmann/json.hpp"
+
+namespace {
+
+using ladle::v1::ExperimentService;
+namespace v1 = ladle::v1;
+
+struct Options {
+  std::string addr;
+  std::string file;
+  std::string id;
+  std::string format = "table";
+  bool wait = false;
+};
+
+const char* StateName(v1::ExperimentState s) {
+  switch (s) {
+    case v1::EXPERIMENT_STATE_RUNNING:
+      return "running";
+    case v1::EXPERIMENT_STATE_SUCCEEDED:
+      return "succeeded";
+    case v1::EXPERIMENT_STATE_FAILED:
+      return "failed";
+    case v1::EXPERIMENT_STATE_CANCELLED:
+      return "cancelled";
+    default:
+      return "?";
+  }
+}
+
+const char* JobStateName(v1::JobState s) {
+  static const char* names[] = {"?",         "pending", "queued",   "running",
+                                "succeeded", "failed",  "cancelled"};
+  return s >= 0 && s <= 6 ? names[s] : "?";
+}
+
+int Fail(const grpc::Status& st, const Options& o) {
+  std::cerr << "ladle: " << st.error_message();
+  if (st.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    std::cerr << " (is ladle-server running at " << o.addr
+              << "? set --addr or LADLE_ADDR)";
+  }
+  std::cerr << "\n";
+  return st.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? 2 : 1;
+}
+
+std::string Counts(const v1::JobCounts& c) {
+  return absl::StrFormat(
+      "%d jobs: %d succeeded, %d running, %d queued, %d pending, %d failed, %d "
+      "cancelled",
+      c.total(), c.succeeded(), c.running(), c.queued(), c.pending(),
+      c.failed(), c.cancelled());
+}
+
+// Streams the experiment's changes to stderr; returns 0 iff it succeeded.
+int Watch(ExperimentService::Stub& stub, const Options& o,
+          const std::string& id) {
+  grpc::ClientContext ctx;
+  v1::WatchExperimentRequest req;
+  req.set_experiment_id(id);
+  req.set_include_metrics(true);
+  auto reader = stub.WatchExperiment(&ctx, req);
+  v1::ExperimentEvent ev;
+  std::map<std::string, double> best_acc;
+  v1::ExperimentState final_state = v1::EXPERIMENT_STATE_UNSPECIFIED;
+  while (reader->Read(&ev)) {
+    if (ev.has_snapshot()) {
+      std::cerr << id << " (" << ev.snapshot().name()
+                << "): " << StateName(ev.snapshot().state()) << ", "
+                << Counts(ev.snapshot().job_counts()) << "\n";
+    } else if (ev.has_job()) {
+      const v1::Job& j = ev.job();
+      std::cerr << "  " << j.id() << " " << JobStateName(j.state());
+      if (!j.worker_id().empty() && j.state() == v1::JOB_STATE_RUNNING) {
+        std::cerr << " on " << j.worker_id() << " (attempt " << j.attempts()
+                  << ")";
+      }
+      if (!j.reason().empty()) std::cerr << ": " << j.reason();
+      std::cerr << "\n";
+    } else if (ev.has_metric()) {
+      const v1::MetricPoint& m = ev.metric();
+      if (m.name() == "val_accuracy") {
+        double& best = best_acc[m.job_id()];
+        best = std::max(best, m.value());
+        std::cerr << "  " << m.job_id() << " step " << m.step()
+                  << " val_accuracy " << absl::StrFormat("%.4f", m.value())
+                  << " (best " << absl::StrFormat("%.4f", best) << ")\n";
+      }
+    } else if (ev.has_finished()) {
+      final_state = ev.finished().state();
+      std::cerr << id << " " << StateName(final_state)
+                << (ev.finished().message().empty()
+                        ? ""
+                        : ": " + ev.finished().message())
+                << "\n";
+    }
+  }
+  grpc::Status st = reader->Finish();
+  if (!st.ok()) return Fail(st, o);
+  return final_state == v1::EXPERIMENT_STATE_SUCCEEDED ? 0 : 1;
+}
+
+int Results(ExperimentService::Stub& stub, const Options& o) {
+  grpc::ClientContext ctx;
+  v1::GetResultsRequest req;
+  req.set_experiment_id(o.id);
+  v1::ExperimentResults res;
+  grpc::Status st = stub.GetResults(&ctx, req, &res);
+  if (!st.ok()) return Fail(st, o);
+  if (o.format == "json") {
+    nlohmann::ordered_json out;
+    out["experiment"] = {{"id", res.experiment().id()},
+                         {"name", res.experiment().name()},
+                         {"state", StateName(res.experiment().state())},
+                         {"spec", res.experiment().spec()}};
+    out["jobs"] = nlohmann::json::array();
+    for (const auto& r : res.jobs()) {
+      nlohmann::ordered_json j = {
+          {"id", r.job().id()},
+          {"state", JobStateName(r.job().state())},
+          {"attempts", r.job().attempts()},
+          {"params",
+           nlohmann::json::parse(r.job().params_json(), nullptr, false)},
+          {"spec", nlohmann::json::parse(r.job().spec_json(), nullptr, false)},
+          {"reason", r.job().reason()}};
+      j["summary"] =
+          r.job().summary_json().empty()
+              ? nlohmann::json(nullptr)
+              : nlohmann::json::parse(r.job().summary_json(), nullptr, false);
+      out["jobs"].push_back(j);
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  const bool csv = o.format == "csv";
+  const char* sep = csv ? "," : "  ";
+  if (csv) {
+    std::cout << "job,state,attempts,params,test_accuracy,val_accuracy,final_"
+                 "train_loss,wall_seconds\n";
+  } else {
+    std::cout << absl::StrFormat("%-26s %-10s %-3s %-44s %9s %9s %9s %8s\n",
+                                 "job", "state", "try", "params", "test_acc",
+                                 "val_acc", "loss", "seconds");
+  }
+  for (const auto& r : res.jobs()) {
+    const auto s = nlohmann::json::parse(
+        r.job().summary_json().empty() ? "{}" : r.job().summary_json(), nullptr,
+        false);
+    auto num = [&](const char* k) {
+      return s.is_object() && s.contains(k) && s[k].is_number()
+                 ? absl::StrFormat("%.4f", s[k].get<double>())
+                 : std::string("-");
+    };
+    std::string params = r.job().params_json();
+    if (csv) {
+      std::string quoted = "\"";
+      for (char c : params)
+        quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+      quoted += "\"";
+      std::cout << r.job().id() << sep << JobStateName(r.job().state()) << sep
+                << r.job().attempts() << sep << quoted << sep
+                << num("test_accuracy") << sep << num("val_accuracy") << sep
+                << num("final_train_loss") << sep << num("wall_seconds")
+                << "\n";
+    } else {
+      std::cout << absl::StrFormat(
+          "%-26s %-10s %-3d %-44s %9s %9s %9s %8s\n", r.job().id(),
+          JobStateName(r.job().state()), r.job().attempts(), params,
+          num("test_accuracy"), num("val_accuracy"), num("final_train_loss"),
+          num("wall_seconds"));
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (const char* env = std::getenv("LADLE_ADDR")) o.addr = env;
+  if (o.addr.empty()) o.addr = "127.0.0.1:7070";
+  CLI::App app{"ladle: submit and watch experiments on a ladle-server"};
+  app.add_option("--addr", o.addr, "ladle-server address (or LADLE_ADDR)");
+  app.require_subcommand(1);
+  auto* submit =
+      app.add_subcommand("submit", "submit an experiment spec; prints its id");
+  submit->add_option("file", o.file, "experiment spec (YAML)")->required();
+  submit->add_flag("--wait", o.wait,
+                   "watch until it ends; exit 0 iff it succeeded");
+  auto* list = app.add_subcommand("list", "list experiments, newest first");
+  auto* show = app.add_subcommand("show", "show one experiment");
+  show->add_option("id", o.id)->required();
+  auto* watch =
+      app.add_subcommand("watch", "follow an experiment until it ends");
+  watch->add_option("id", o.id)->required();
+  auto* cancel = app.add_subcommand("cancel", "cancel an experiment");
+  cancel->add_option("id", o.id)->required();
+  auto* results = app.add_subcommand("results", "per-job results");
+  results->add_option("id", o.id)->required();
+  results->add_option("--format", o.format, "table, csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}));
+  auto* workers = app.add_subcommand("workers", "list workers");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  auto stub = ExperimentService::NewStub(
+      grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials()));
+  if (submit->parsed()) {
+    std::ifstream in(o.file);
+    if (!in) {
+      std::cerr << "ladle: cannot read " << o.file << "\n";
+      return 2;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    grpc::ClientContext ctx;
+    v1::SubmitExperimentRequest req;
+    req.set_spec(ss.str());
+    v1::SubmitExperimentResponse resp;
+    grpc::Status st = stub->SubmitExperiment(&ctx, req, &resp);
+    if (!st.ok()) {
+      std::cerr << "ladle: " << o.file << ": ";
+      return Fail(st, o);
+    }
+    std::cout << resp.experiment_id() << std::endl;
+    std::cerr << "submitted " << resp.experiment_id() << " with "
+              << resp.job_count() << " jobs\n";
+    return o.wait ? Watch(*stub, o, resp.experiment_id()) : 0;
+  }
+  if (watch->parsed()) return Watch(*stub, o, o.id);
+  if (results->parsed()) return Results(*stub, o);
+  if (cancel->parsed()) {
+    grpc::ClientContext ctx;
+    v1::CancelExperimentRequest req;
+    req.set_experiment_id(o.id);
+    v1::Experiment e;
+    grpc::Status st = stub->CancelExperiment(&ctx, req, &e);
+    if (!st.ok()) return Fail(st, o);
+    std::cout << e.id() << " " << StateName(e.state()) << " ("
+              << Counts(e.job_counts()) << ")\n";
+    return 0;
+  }
+  if (show->parsed()) {
+    grpc::ClientContext ctx;
+    v1::GetExperimentRequest req;
+    req.set_experiment_id(o.id);
+    v1::Experiment e;
+    grpc::Status st = stub->GetExperiment(&ctx, req, &e);
+    if (!st.ok()) return Fail(st, o);
+    std::cout << e.id() << "  " << e.name() << "  " << e.kind() << "  "
+              << StateName(e.state()) << "\n"
+              << Counts(e.job_counts()) << "\n";
+    if (!e.message().empty()) std::cout << e.message() << "\n";
+    std::cout << "--- spec ---\n" << e.spec();
+    return 0;
+  }
+  if (list->parsed()) {
+    grpc::ClientContext ctx;
+    v1::ListExperimentsRequest req;
+    v1::ListExperimentsResponse resp;
+    grpc::Status st = stub->ListExperiments(&ctx, req, &resp);
+    if (!st.ok()) return Fail(st, o);
+    for (const auto& e : resp.experiments()) {
+      std::cout << absl::StrFormat("%-24s %-20s %-10s %s\n", e.id(), e.name(),
+                                   StateName(e.state()),
+                                   Counts(e.job_counts()));
+    }
+    return 0;
+  }
+  if (workers->parsed()) {
+    grpc::ClientContext ctx;
+    v1::ListWorkersResponse resp;
+    grpc::Status st = stub->ListWorkers(&ctx, v1::ListWorkersRequest(), &resp);
+    if (!st.ok()) return Fail(st, o);
+    for (const auto& w : resp.workers()) {
+      std::cout << absl::StrFormat("%-14s %-16s %2d GPUs %3d CPU slots  %s\n",
+                                   w.id(), w.name(), w.gpus(), w.cpu_slots(),
+                                   w.state());
+    }
+    return 0;
+  }
+  return 2;
+}

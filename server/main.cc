@@ -1,0 +1,128 @@
+// ladle-server: the coordinator. Flags are copied into Options; the work
+// happens in Coordinator (domain) and the gRPC services (server/service.h).
+#include <pthread.h>
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "common/log.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "server/coordinator.h"
+#include "server/service.h"
+
+namespace {
+
+struct Options {
+  std::string listen = "127.0.0.1:7070";  // gRPC address
+  std::string data_dir = "./ladle-data";  // SQLite file and artifacts
+  int64_t lease_ms =
+      15'000;  // attempts without heartbeats for this long are lost
+  int64_t heartbeat_ms = 3'000;  // what workers are told to send
+  int64_t max_jobs = 10'000;     // per experiment
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Signals go to one thread (see ladle-train's main for why compute threads
+  // must not get them).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Options o;
+  CLI::App app{"ladle-server: the Ladle coordinator"};
+  app.add_option("--listen", o.listen, "gRPC address (host:port)");
+  app.add_option("--data_dir", o.data_dir,
+                 "directory for ladle.db and artifacts");
+  app.add_option("--lease_ms", o.lease_ms,
+                 "attempt lease; a worker silent this long loses its attempts")
+      ->check(CLI::Range(int64_t{1000}, int64_t{3'600'000}));
+  app.add_option("--heartbeat_ms", o.heartbeat_ms,
+                 "heartbeat interval asked of workers")
+      ->check(CLI::Range(int64_t{100}, int64_t{600'000}));
+  app.add_option("--max_jobs_per_experiment", o.max_jobs,
+                 "largest sweep accepted")
+      ->check(CLI::Range(int64_t{1}, int64_t{10'000'000}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (o.heartbeat_ms * 2 > o.lease_ms) {
+    std::cerr
+        << "ladle-server: --heartbeat_ms must be at most half of --lease_ms\n";
+    return 2;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  if (ec) {
+    std::cerr << "ladle-server: --data_dir " << o.data_dir << ": "
+              << ec.message() << "\n";
+    return 2;
+  }
+  const std::string db =
+      (std::filesystem::path(o.data_dir) / "ladle.db").string();
+  auto store = ladle::OpenSqliteStore(db);
+  if (!store.ok()) {
+    std::cerr << "ladle-server: " << store.status().message() << "\n";
+    return 1;
+  }
+  ladle::Coordinator::Options copts;
+  copts.scheduler.lease_ms = o.lease_ms;
+  copts.parse.max_jobs = o.max_jobs;
+  ladle::Coordinator coordinator(copts, store->get(),
+                                 ladle::SystemClock::Get());
+  if (absl::Status st = coordinator.Recover(); !st.ok()) {
+    std::cerr << "ladle-server: recovery from " << db
+              << " failed: " << st.message() << "\n";
+    return 1;
+  }
+
+  ladle::ExperimentServiceImpl experiments(&coordinator, store->get());
+  ladle::WorkerServiceImpl workers(&coordinator, o.heartbeat_ms, o.lease_ms);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&experiments);
+  builder.RegisterService(&workers);
+  builder.SetMaxReceiveMessageSize(16 << 20);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    std::cerr << "ladle-server: cannot listen on " << o.listen
+              << " (in use, or not an address "
+              << "of this host?)\n";
+    return 1;
+  }
+  LOG(INFO) << "ladle-server listening on " << o.listen << " (port " << port
+            << "), data in " << o.data_dir;
+
+  std::atomic<bool> stopping{false};
+  std::thread ticker([&] {
+    while (!stopping.load()) {
+      coordinator.Tick();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  std::thread signal_waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    LOG(INFO) << "signal " << sig << ": shutting down";
+    stopping.store(true);
+    server->Shutdown(std::chrono::system_clock::now() +
+                     std::chrono::seconds(2));
+  });
+  server->Wait();
+  stopping.store(true);
+  ticker.join();
+  signal_waiter
+      .detach();  // blocked in sigwait if the server stopped another way
+  return 0;
+}

@@ -1,0 +1,464 @@
+#include "server/service.h"
+
+#include <deque>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace ladle {
+namespace {
+
+using grpc::ServerContext;
+using grpc::StatusCode;
+
+v1::ExperimentState ExperimentStateOf(const std::string& s) {
+  if (s == "running") return v1::EXPERIMENT_STATE_RUNNING;
+  if (s == "succeeded") return v1::EXPERIMENT_STATE_SUCCEEDED;
+  if (s == "failed") return v1::EXPERIMENT_STATE_FAILED;
+  if (s == "cancelled") return v1::EXPERIMENT_STATE_CANCELLED;
+  return v1::EXPERIMENT_STATE_UNSPECIFIED;
+}
+
+std::string ExperimentStateName(v1::ExperimentState s) {
+  switch (s) {
+    case v1::EXPERIMENT_STATE_RUNNING:
+      return "running";
+    case v1::EXPERIMENT_STATE_SUCCEEDED:
+      return "succeeded";
+    case v1::EXPERIMENT_STATE_FAILED:
+      return "failed";
+    case v1::EXPERIMENT_STATE_CANCELLED:
+      return "cancelled";
+    default:
+      return "";
+  }
+}
+
+v1::JobState JobStateOf(const std::string& s) {
+  if (s == "pending") return v1::JOB_STATE_PENDING;
+  if (s == "queued") return v1::JOB_STATE_QUEUED;
+  if (s == "running") return v1::JOB_STATE_RUNNING;
+  if (s == "succeeded") return v1::JOB_STATE_SUCCEEDED;
+  if (s == "failed") return v1::JOB_STATE_FAILED;
+  if (s == "cancelled") return v1::JOB_STATE_CANCELLED;
+  return v1::JOB_STATE_UNSPECIFIED;
+}
+
+void FillJob(const JobRecord& j, v1::Job* out) {
+  out->set_id(j.id);
+  out->set_experiment_id(j.experiment_id);
+  out->set_index(j.index);
+  out->set_kind(j.kind);
+  out->set_state(JobStateOf(j.state));
+  out->set_params_json(j.params);
+  out->set_spec_json(j.spec);
+  for (const std::string& d : j.deps) out->add_depends_on(d);
+  out->set_attempts(j.attempts);
+  out->set_worker_id(j.worker_id);
+  out->set_reason(j.reason);
+  out->set_summary_json(j.summary);
+  out->set_updated_unix_ms(j.updated_ms);
+}
+
+void FillMetric(const MetricPoint& p, v1::MetricPoint* out) {
+  out->set_job_id(p.job_id);
+  out->set_attempt_id(p.attempt_id);
+  out->set_step(p.step);
+  out->set_name(p.name);
+  out->set_value(p.value);
+  out->set_unix_ms(p.time_ms);
+}
+
+}  // namespace
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  // absl and gRPC share the canonical code numbering.
+  return grpc::Status(static_cast<StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+std::vector<MetricPoint> ParseMetricLine(const std::string& line,
+                                         int64_t now_ms) {
+  std::vector<MetricPoint> out;
+  const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  if (!j.is_object() || !j.contains("step") || !j["step"].is_number_integer())
+    return out;
+  const int64_t step = j["step"].get<int64_t>();
+  for (const auto& [key, value] : j.items()) {
+    if (key == "step" || !value.is_number()) continue;
+    MetricPoint p;
+    p.step = step;
+    p.name = key;
+    p.value = value.get<double>();
+    p.time_ms = now_ms;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+absl::Status ExperimentServiceImpl::FillExperiment(const ExperimentRecord& e,
+                                                   v1::Experiment* out) {
+  out->set_id(e.id);
+  out->set_name(e.name);
+  out->set_kind(e.kind);
+  out->set_owner(e.owner);
+  out->set_state(ExperimentStateOf(e.state));
+  out->set_message(e.message);
+  out->set_spec(e.spec);
+  out->set_priority(e.priority);
+  out->set_created_unix_ms(e.created_ms);
+  out->set_finished_unix_ms(e.finished_ms);
+  ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, store_->ListJobs(e.id));
+  v1::JobCounts* c = out->mutable_job_counts();
+  c->set_total(static_cast<int>(jobs.size()));
+  for (const JobRecord& j : jobs) {
+    switch (JobStateOf(j.state)) {
+      case v1::JOB_STATE_PENDING:
+        c->set_pending(c->pending() + 1);
+        break;
+      case v1::JOB_STATE_QUEUED:
+        c->set_queued(c->queued() + 1);
+        break;
+      case v1::JOB_STATE_RUNNING:
+        c->set_running(c->running() + 1);
+        break;
+      case v1::JOB_STATE_SUCCEEDED:
+        c->set_succeeded(c->succeeded() + 1);
+        break;
+      case v1::JOB_STATE_FAILED:
+        c->set_failed(c->failed() + 1);
+        break;
+      case v1::JOB_STATE_CANCELLED:
+        c->set_cancelled(c->cancelled() + 1);
+        break;
+      default:
+        break;
+    }
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status ExperimentServiceImpl::SubmitExperiment(
+    ServerContext*, const v1::SubmitExperimentRequest* req,
+    v1::SubmitExperimentResponse* resp) {
+  if (req->spec().empty()) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        "spec: empty; send the experiment YAML");
+  }
+  auto result =
+      coordinator_->Submit(req->spec(), /*owner=*/"local", req->dry_run());
+  if (!result.ok()) return ToGrpc(result.status());
+  resp->set_experiment_id(result->experiment_id);
+  resp->set_job_count(static_cast<int>(result->jobs.size()));
+  if (req->dry_run()) {
+    for (const JobRecord& j : result->jobs)
+      FillJob(j, resp->add_planned_jobs());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ExperimentServiceImpl::GetExperiment(
+    ServerContext*, const v1::GetExperimentRequest* req, v1::Experiment* resp) {
+  auto e = store_->GetExperiment(req->experiment_id());
+  if (!e.ok()) return ToGrpc(e.status());
+  return ToGrpc(FillExperiment(*e, resp));
+}
+
+grpc::Status ExperimentServiceImpl::ListExperiments(
+    ServerContext*, const v1::ListExperimentsRequest* req,
+    v1::ListExperimentsResponse* resp) {
+  ExperimentFilter f;
+  f.owner = req->owner();
+  f.state = ExperimentStateName(req->state());
+  f.page_size = req->page_size() == 0 ? 50 : req->page_size();
+  f.page_token = req->page_token();
+  auto page = store_->ListExperiments(f);
+  if (!page.ok()) return ToGrpc(page.status());
+  for (const ExperimentRecord& e : page->experiments) {
+    absl::Status st = FillExperiment(e, resp->add_experiments());
+    if (!st.ok()) return ToGrpc(st);
+  }
+  resp->set_next_page_token(page->next_page_token);
+  return grpc::Status::OK;
+}
+
+grpc::Status ExperimentServiceImpl::CancelExperiment(
+    ServerContext*, const v1::CancelExperimentRequest* req,
+    v1::Experiment* resp) {
+  auto e = coordinator_->Cancel(req->experiment_id());
+  if (!e.ok()) return ToGrpc(e.status());
+  return ToGrpc(FillExperiment(*e, resp));
+}
+
+grpc::Status ExperimentServiceImpl::WatchExperiment(
+    ServerContext* ctx, const v1::WatchExperimentRequest* req,
+    grpc::ServerWriter<v1::ExperimentEvent>* writer) {
+  // Events queue up here from the coordinator's thread; this handler thread
+  // writes them.
+  struct Queue {
+    absl::Mutex mu;
+    std::deque<v1::ExperimentEvent> events ABSL_GUARDED_BY(mu);
+    bool finished ABSL_GUARDED_BY(mu) = false;
+  };
+  auto q = std::make_shared<Queue>();
+  const bool metrics = req->include_metrics();
+  const int token = coordinator_->Watch(
+      req->experiment_id(), [q, metrics](const WatchEvent& e) {
+        v1::ExperimentEvent ev;
+        switch (e.type) {
+          case WatchEvent::Type::kJob:
+            FillJob(e.job, ev.mutable_job());
+            break;
+          case WatchEvent::Type::kMetric:
+            if (!metrics) return;
+            FillMetric(e.metric, ev.mutable_metric());
+            break;
+          case WatchEvent::Type::kFinished:
+            ev.mutable_finished()->set_id(e.experiment.id);
+            ev.mutable_finished()->set_state(
+                ExperimentStateOf(e.experiment.state));
+            ev.mutable_finished()->set_message(e.experiment.message);
+            break;
+        }
+        absl::MutexLock lock(&q->mu);
+        q->events.push_back(std::move(ev));
+        if (e.type == WatchEvent::Type::kFinished) q->finished = true;
+      });
+  // The snapshot is taken after subscribing, so no change falls between the
+  // two.
+  auto e = store_->GetExperiment(req->experiment_id());
+  if (!e.ok()) {
+    coordinator_->Unwatch(token);
+    return ToGrpc(e.status());
+  }
+  v1::ExperimentEvent snapshot;
+  absl::Status st = FillExperiment(*e, snapshot.mutable_snapshot());
+  bool done = e->state != "running";
+  if (st.ok() && !writer->Write(snapshot)) done = true;
+  if (st.ok() && done && e->state != "running") {
+    v1::ExperimentEvent fin;
+    *fin.mutable_finished() = snapshot.snapshot();
+    writer->Write(fin);
+  }
+  while (st.ok() && !done && !ctx->IsCancelled()) {
+    std::deque<v1::ExperimentEvent> batch;
+    bool finished = false;
+    {
+      absl::MutexLock lock(&q->mu);
+      auto ready = [q]() ABSL_SHARED_LOCKS_REQUIRED(q->mu) {
+        return !q->events.empty();
+      };
+      q->mu.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(200));
+      batch.swap(q->events);
+      finished = q->finished;
+    }
+    for (v1::ExperimentEvent& ev : batch) {
+      if (!writer->Write(ev)) {
+        done = true;
+        break;
+      }
+    }
+    if (finished && q->events.empty()) done = true;
+  }
+  coordinator_->Unwatch(token);
+  return ToGrpc(st);
+}
+
+grpc::Status ExperimentServiceImpl::GetResults(ServerContext*,
+                                               const v1::GetResultsRequest* req,
+                                               v1::ExperimentResults* resp) {
+  auto e = store_->GetExperiment(req->experiment_id());
+  if (!e.ok()) return ToGrpc(e.status());
+  absl::Status st = FillExperiment(*e, resp->mutable_experiment());
+  if (!st.ok()) return ToGrpc(st);
+  auto jobs = store_->ListJobs(req->experiment_id());
+  if (!jobs.ok()) return ToGrpc(jobs.status());
+  for (const JobRecord& j : *jobs) {
+    v1::JobResult* r = resp->add_jobs();
+    FillJob(j, r->mutable_job());
+    auto attempts = store_->ListAttempts(j.id);
+    if (!attempts.ok()) return ToGrpc(attempts.status());
+    for (const AttemptRecord& a : *attempts) {
+      v1::Attempt* out = r->add_attempts();
+      out->set_id(a.id);
+      out->set_job_id(a.job_id);
+      out->set_worker_id(a.worker_id);
+      out->set_number(a.number);
+      out->set_outcome(a.outcome);
+      out->set_started_unix_ms(a.started_ms);
+      out->set_ended_unix_ms(a.ended_ms);
+      out->set_exit_code(a.exit_code);
+      out->set_reason(a.reason);
+    }
+    if (req->include_metrics()) {
+      auto m = store_->GetMetrics(j.id);
+      if (!m.ok()) return ToGrpc(m.status());
+      for (const MetricPoint& p : *m) FillMetric(p, r->add_metrics());
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ExperimentServiceImpl::ListWorkers(ServerContext*,
+                                                const v1::ListWorkersRequest*,
+                                                v1::ListWorkersResponse* resp) {
+  auto workers = store_->ListWorkers();
+  if (!workers.ok()) return ToGrpc(workers.status());
+  for (const WorkerRecord& w : *workers) {
+    v1::Worker* out = resp->add_workers();
+    out->set_id(w.id);
+    out->set_name(w.name);
+    out->set_gpus(w.gpus);
+    out->set_cpu_slots(w.cpu_slots);
+    out->set_state(w.state);
+    out->set_last_seen_unix_ms(w.last_seen_ms);
+    const nlohmann::json labels =
+        nlohmann::json::parse(w.labels, nullptr, false);
+    if (labels.is_object()) {
+      for (const auto& [k, v] : labels.items()) {
+        if (v.is_string()) (*out->mutable_labels())[k] = v.get<std::string>();
+      }
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::Session(
+    ServerContext* ctx,
+    grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::WorkerMessage>*
+        stream) {
+  v1::WorkerMessage first;
+  if (!stream->Read(&first))
+    return grpc::Status(StatusCode::CANCELLED, "stream closed before hello");
+  if (!first.has_hello()) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        "session: the first message must be hello");
+  }
+  const v1::WorkerHello& hello = first.hello();
+  if (hello.worker_id().empty() || hello.worker_id().size() > 128) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        "hello.worker_id: 1-128 characters");
+  }
+  if (hello.gpus() < 0 || hello.cpu_slots() < 0 ||
+      hello.gpus() + hello.cpu_slots() == 0) {
+    return grpc::Status(
+        StatusCode::INVALID_ARGUMENT,
+        "hello: gpus and cpu_slots must be >= 0 and not both 0");
+  }
+  WorkerInfo info;
+  info.id = hello.worker_id();
+  info.name = hello.name().empty() ? hello.worker_id() : hello.name();
+  info.capacity = {hello.gpus(), hello.cpu_slots()};
+  nlohmann::json labels = nlohmann::json::object();
+  for (const auto& [k, v] : hello.labels()) labels[k] = v;
+  info.labels_json = labels.dump();
+
+  struct Outbox {
+    absl::Mutex mu;
+    std::deque<v1::CoordinatorMessage> q ABSL_GUARDED_BY(mu);
+    bool closed ABSL_GUARDED_BY(mu) = false;
+  };
+  auto outbox = std::make_shared<Outbox>();
+  auto sink = [outbox](const WorkerCommand& c) {
+    v1::CoordinatorMessage m;
+    if (c.type == WorkerCommand::Type::kAssign) {
+      v1::Assignment* a = m.mutable_assignment();
+      a->set_attempt_id(c.assignment.attempt_id);
+      a->set_job_id(c.assignment.job_id);
+      a->set_experiment_id(c.assignment.experiment_id);
+      a->set_attempt_number(c.assignment.attempt_number);
+      a->set_kind(c.kind);
+      a->set_spec_json(c.spec_json);
+      a->set_cpu_slots(c.cpu_slots);
+      for (int g : c.assignment.gpu_indices) a->add_gpu_indices(g);
+    } else {
+      m.mutable_cancel()->set_attempt_id(c.assignment.attempt_id);
+      m.mutable_cancel()->set_reason(c.reason);
+    }
+    absl::MutexLock lock(&outbox->mu);
+    outbox->q.push_back(std::move(m));
+  };
+  std::vector<int64_t> running(hello.running_attempt_ids().begin(),
+                               hello.running_attempt_ids().end());
+  {
+    // Hold the outbox so the welcome goes out before any assignment
+    // ConnectWorker pushes.
+    absl::StatusOr<std::vector<int64_t>> stop =
+        coordinator_->ConnectWorker(info, running, sink);
+    if (!stop.ok()) return ToGrpc(stop.status());
+    v1::CoordinatorMessage welcome;
+    welcome.mutable_welcome()->set_worker_id(info.id);
+    welcome.mutable_welcome()->set_heartbeat_interval_ms(
+        heartbeat_interval_ms_);
+    welcome.mutable_welcome()->set_lease_ms(lease_ms_);
+    for (int64_t a : *stop) welcome.mutable_welcome()->add_stop_attempt_ids(a);
+    absl::MutexLock lock(&outbox->mu);
+    outbox->q.push_front(std::move(welcome));
+  }
+  LOG(INFO) << "worker " << info.id << " connected (" << info.capacity.gpus
+            << " GPUs, " << info.capacity.cpu_slots << " CPU slots)";
+
+  std::thread writer([outbox, stream, ctx]() {
+    while (true) {
+      std::deque<v1::CoordinatorMessage> batch;
+      {
+        absl::MutexLock lock(&outbox->mu);
+        auto ready = [outbox]() ABSL_SHARED_LOCKS_REQUIRED(outbox->mu) {
+          return !outbox->q.empty() || outbox->closed;
+        };
+        outbox->mu.AwaitWithTimeout(absl::Condition(&ready),
+                                    absl::Milliseconds(500));
+        if (outbox->closed) return;
+        batch.swap(outbox->q);
+      }
+      if (ctx->IsCancelled()) return;
+      for (const auto& m : batch) {
+        if (!stream->Write(m)) return;
+      }
+    }
+  });
+
+  v1::WorkerMessage msg;
+  while (stream->Read(&msg)) {
+    if (msg.has_heartbeat()) {
+      absl::Status st = coordinator_->Heartbeat(info.id);
+      if (!st.ok()) LOG(WARNING) << "heartbeat from " << info.id << ": " << st;
+    } else if (msg.has_metrics()) {
+      std::vector<MetricPoint> points;
+      const int64_t now = SystemClock::Get()->NowMillis();
+      for (const std::string& line : msg.metrics().jsonl_lines()) {
+        std::vector<MetricPoint> p = ParseMetricLine(line, now);
+        points.insert(points.end(), p.begin(), p.end());
+      }
+      absl::Status st = coordinator_->IngestMetrics(msg.metrics().attempt_id(),
+                                                    std::move(points));
+      if (!st.ok() && !absl::IsFailedPrecondition(st))
+        LOG(WARNING) << "metrics: " << st;
+    } else if (msg.has_result()) {
+      const v1::AttemptResult& r = msg.result();
+      AttemptOutcome outcome = AttemptOutcome::kFailed;
+      if (r.outcome() == v1::AttemptResult::OUTCOME_SUCCEEDED)
+        outcome = AttemptOutcome::kSucceeded;
+      if (r.outcome() == v1::AttemptResult::OUTCOME_CANCELLED)
+        outcome = AttemptOutcome::kCancelled;
+      absl::Status st = coordinator_->ReportResult(
+          info.id, r.attempt_id(), outcome, r.exit_code(), r.reason(),
+          r.summary_json());
+      if (!st.ok()) LOG(WARNING) << "result from " << info.id << ": " << st;
+    }
+  }
+  coordinator_->DisconnectWorker(info.id);
+  {
+    absl::MutexLock lock(&outbox->mu);
+    outbox->closed = true;
+  }
+  writer.join();
+  LOG(INFO) << "worker " << info.id << " disconnected";
+  return grpc::Status::OK;
+}
+
+}  // namespace ladle

@@ -1,0 +1,79 @@
+// gRPC handlers of ladle-server: convert proto <-> domain, call the
+// Coordinator, map absl::Status to grpc::Status. No scheduling or storage logic
+// lives here.
+#ifndef LADLE_SERVER_SERVICE_H_
+#define LADLE_SERVER_SERVICE_H_
+
+#include <memory>
+#include <string>
+
+#include "ladle/v1/experiments.grpc.pb.h"
+#include "ladle/v1/workers.grpc.pb.h"
+#include "server/coordinator.h"
+#include "server/store.h"
+
+namespace ladle {
+
+grpc::Status ToGrpc(const absl::Status& s);
+
+class ExperimentServiceImpl final
+    : public ladle::v1::ExperimentService::Service {
+ public:
+  ExperimentServiceImpl(Coordinator* coordinator, Store* store)
+      : coordinator_(coordinator), store_(store) {}
+
+  grpc::Status SubmitExperiment(grpc::ServerContext* ctx,
+                                const v1::SubmitExperimentRequest* req,
+                                v1::SubmitExperimentResponse* resp) override;
+  grpc::Status GetExperiment(grpc::ServerContext* ctx,
+                             const v1::GetExperimentRequest* req,
+                             v1::Experiment* resp) override;
+  grpc::Status ListExperiments(grpc::ServerContext* ctx,
+                               const v1::ListExperimentsRequest* req,
+                               v1::ListExperimentsResponse* resp) override;
+  grpc::Status CancelExperiment(grpc::ServerContext* ctx,
+                                const v1::CancelExperimentRequest* req,
+                                v1::Experiment* resp) override;
+  grpc::Status WatchExperiment(
+      grpc::ServerContext* ctx, const v1::WatchExperimentRequest* req,
+      grpc::ServerWriter<v1::ExperimentEvent>* writer) override;
+  grpc::Status GetResults(grpc::ServerContext* ctx,
+                          const v1::GetResultsRequest* req,
+                          v1::ExperimentResults* resp) override;
+  grpc::Status ListWorkers(grpc::ServerContext* ctx,
+                           const v1::ListWorkersRequest* req,
+                           v1::ListWorkersResponse* resp) override;
+
+ private:
+  absl::Status FillExperiment(const ExperimentRecord& e, v1::Experiment* out);
+  Coordinator* coordinator_;
+  Store* store_;
+};
+
+class WorkerServiceImpl final : public ladle::v1::WorkerService::Service {
+ public:
+  explicit WorkerServiceImpl(Coordinator* coordinator,
+                             int64_t heartbeat_interval_ms, int64_t lease_ms)
+      : coordinator_(coordinator),
+        heartbeat_interval_ms_(heartbeat_interval_ms),
+        lease_ms_(lease_ms) {}
+
+  grpc::Status Session(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::WorkerMessage>*
+          stream) override;
+
+ private:
+  Coordinator* coordinator_;
+  int64_t heartbeat_interval_ms_;
+  int64_t lease_ms_;
+};
+
+// Converts a ladle-train metrics.jsonl line into metric points (every numeric
+// field but step).
+std::vector<MetricPoint> ParseMetricLine(const std::string& line,
+                                         int64_t now_ms);
+
+}  // namespace ladle
+
+#endif  // LADLE_SERVER_SERVICE_H_

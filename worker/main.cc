@@ -1,0 +1,82 @@
+// ladle-worker: runs Ladle jobs on this host for a coordinator.
+#include <pthread.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "common/log.h"
+#include "kernels/device.h"
+#include "worker/worker.h"
+
+int main(int argc, char** argv) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  ladle::WorkerOptions o;
+  std::string gpus = "auto";
+  const std::filesystem::path self =
+      std::filesystem::read_symlink("/proc/self/exe");
+  o.trainer = (self.parent_path() / "ladle-train").string();
+  o.cpu_slots =
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  CLI::App app{"ladle-worker: runs Ladle jobs on this host"};
+  app.add_option("--coordinator", o.coordinator,
+                 "ladle-server address (host:port)");
+  app.add_option("--work_dir", o.work_dir,
+                 "directory for attempts and the worker id");
+  app.add_option("--cpu_slots", o.cpu_slots,
+                 "CPU slots offered (default: cores)")
+      ->check(CLI::Range(0, 4096));
+  app.add_option("--gpus", gpus, "auto, none, or a list of ordinals like 0,1");
+  app.add_option("--name", o.name,
+                 "name shown in `ladle workers` (default: hostname)");
+  app.add_option("--worker_id", o.worker_id,
+                 "stable id (default: kept in work_dir/worker_id)");
+  app.add_option("--trainer", o.trainer, "path of ladle-train");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (gpus == "auto") {
+    for (int i = 0; i < ladle::CudaDeviceCount(); ++i) o.gpus.push_back(i);
+  } else if (gpus != "none") {
+    for (absl::string_view part : absl::StrSplit(gpus, ',')) {
+      int g;
+      if (!absl::SimpleAtoi(part, &g) || g < 0) {
+        std::cerr << "ladle-worker: --gpus: '" << part
+                  << "' is not a GPU ordinal; use auto, none or 0,1\n";
+        return 2;
+      }
+      o.gpus.push_back(g);
+    }
+  }
+  if (o.cpu_slots == 0 && o.gpus.empty()) {
+    std::cerr
+        << "ladle-worker: nothing to offer: --cpu_slots is 0 and no GPUs\n";
+    return 2;
+  }
+  ladle::Worker worker(o);
+  std::thread signal_waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    LOG(INFO) << "signal " << sig << ": draining";
+    worker.Stop();
+  });
+  absl::Status st = worker.Run();
+  signal_waiter.detach();
+  if (!st.ok()) {
+    std::cerr << "ladle-worker: " << st.message() << "\n";
+    return 2;
+  }
+  return 0;
+}

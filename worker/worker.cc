@@ -1,0 +1,380 @@
+#include "worker/worker.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/log.h"
+#include "grpcpp/grpcpp.h"
+#include "nlohmann/json.hpp"
+
+extern char** environ;
+
+namespace ladle {
+namespace {
+
+namespace fs = std::filesystem;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string LastLine(const std::string& path) {
+  const std::string text = ReadFile(path);
+  size_t end = text.find_last_not_of("\n");
+  if (end == std::string::npos) return "";
+  size_t begin = text.rfind('\n', end);
+  return text.substr(begin == std::string::npos ? 0 : begin + 1,
+                     end - (begin == std::string::npos ? 0 : begin + 1) + 1);
+}
+
+}  // namespace
+
+Worker::Worker(WorkerOptions options) : options_(std::move(options)) {}
+
+Worker::~Worker() { Stop(); }
+
+absl::Status Worker::Setup() {
+  std::error_code ec;
+  fs::create_directories(fs::path(options_.work_dir) / "attempts", ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--work_dir ", options_.work_dir, ": ", ec.message()));
+  }
+  if (options_.worker_id.empty()) {
+    // A stable id across restarts of this daemon on this work dir.
+    const std::string id_file =
+        (fs::path(options_.work_dir) / "worker_id").string();
+    options_.worker_id = ReadFile(id_file);
+    while (!options_.worker_id.empty() &&
+           std::isspace(options_.worker_id.back())) {
+      options_.worker_id.pop_back();
+    }
+    if (options_.worker_id.empty()) {
+      std::random_device rd;
+      options_.worker_id = absl::StrCat("w-", absl::Hex(rd(), absl::kZeroPad8));
+      std::ofstream(id_file) << options_.worker_id << "\n";
+    }
+  }
+  if (options_.name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    options_.name = host;
+  }
+  if (!fs::exists(options_.trainer)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "trainer ", options_.trainer, " not found (set --trainer)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Worker::Run() {
+  if (absl::Status st = Setup(); !st.ok()) return st;
+  LOG(INFO) << "worker " << options_.worker_id << " (" << options_.name
+            << "): " << options_.cpu_slots << " CPU slots, "
+            << options_.gpus.size() << " GPUs, "
+            << "coordinator " << options_.coordinator;
+  std::thread poller([this] {
+    int64_t last_heartbeat = 0;
+    while (!stopping_.load()) {
+      Poll();
+      if (NowMs() - last_heartbeat >= heartbeat_ms_) {
+        v1::WorkerMessage hb;
+        {
+          absl::MutexLock lock(&mu_);
+          for (const auto& [id, a] : attempts_) {
+            if (!a.finished)
+              hb.mutable_heartbeat()->add_running_attempt_ids(id);
+          }
+        }
+        hb.mutable_heartbeat();
+        Send(hb);
+        last_heartbeat = NowMs();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  int64_t backoff_ms = 200;
+  while (!stopping_.load()) {
+    const int64_t started = NowMs();
+    Session();
+    if (stopping_.load()) break;
+    if (NowMs() - started > 10'000)
+      backoff_ms = 200;  // it had been working: retry soon
+    LOG(WARNING) << "session with " << options_.coordinator
+                 << " ended; reconnecting in " << backoff_ms << " ms";
+    for (int64_t waited = 0; waited < backoff_ms && !stopping_.load();
+         waited += 50) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    backoff_ms = std::min<int64_t>(backoff_ms * 2, 5'000);
+  }
+  // Drain: children get SIGTERM (ladle-train checkpoints), then SIGKILL after
+  // the grace.
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, a] : attempts_) {
+      if (!a.finished && a.pid > 0) kill(-a.pid, SIGTERM);
+    }
+  }
+  const int64_t deadline = NowMs() + options_.kill_grace_ms;
+  while (NowMs() < deadline) {
+    Poll();
+    bool any = false;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [id, a] : attempts_) any |= !a.finished;
+    }
+    if (!any) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, a] : attempts_) {
+      if (!a.finished && a.pid > 0) kill(-a.pid, SIGKILL);
+    }
+  }
+  poller.join();
+  return absl::OkStatus();
+}
+
+void Worker::Stop() {
+  stopping_.store(true);
+  absl::MutexLock lock(&mu_);
+  if (context_) context_->TryCancel();
+}
+
+bool Worker::Send(const v1::WorkerMessage& m) {
+  absl::MutexLock lock(&mu_);
+  return stream_ != nullptr && stream_->Write(m);
+}
+
+void Worker::Session() {
+  auto channel = grpc::CreateChannel(options_.coordinator,
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::WorkerService::NewStub(channel);
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  auto stream = stub->Session(ctx.get());
+  v1::WorkerMessage hello;
+  v1::WorkerHello* h = hello.mutable_hello();
+  h->set_worker_id(options_.worker_id);
+  h->set_name(options_.name);
+  h->set_gpus(static_cast<int>(options_.gpus.size()));
+  h->set_cpu_slots(options_.cpu_slots);
+  h->set_version("ladle-worker 0.1");
+  {
+    absl::MutexLock lock(&mu_);
+    // Finished-but-unreported attempts count as running so their results are
+    // still accepted.
+    for (const auto& [id, a] : attempts_) h->add_running_attempt_ids(id);
+  }
+  if (!stream->Write(hello)) {
+    stream->Finish().ok();
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    stream_ = stream.get();
+    context_ = std::move(ctx);
+  }
+  v1::CoordinatorMessage m;
+  while (stream->Read(&m)) {
+    if (m.has_welcome()) {
+      heartbeat_ms_ =
+          std::max<int64_t>(100, m.welcome().heartbeat_interval_ms());
+      for (int64_t id : m.welcome().stop_attempt_ids())
+        Cancel(id, "superseded (coordinator)");
+      LOG(INFO) << "session open as " << m.welcome().worker_id();
+    } else if (m.has_assignment()) {
+      Start(m.assignment());
+    } else if (m.has_cancel()) {
+      Cancel(m.cancel().attempt_id(), m.cancel().reason());
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    stream_ = nullptr;
+  }
+  grpc::Status st = stream->Finish();
+  if (!st.ok() && !stopping_.load())
+    LOG(WARNING) << "session: " << st.error_message();
+  absl::MutexLock lock(&mu_);
+  context_.reset();
+}
+
+void Worker::Start(const v1::Assignment& a) {
+  Attempt at;
+  at.id = a.attempt_id();
+  at.job_id = a.job_id();
+  at.dir = (fs::path(options_.work_dir) / "attempts" /
+            std::to_string(a.attempt_id()))
+               .string();
+  std::error_code ec;
+  fs::create_directories(fs::path(at.dir) / "out", ec);
+  nlohmann::json spec = nlohmann::json::parse(a.spec_json(), nullptr, false);
+  auto fail = [&](const std::string& why) {
+    at.finished = true;
+    at.result.set_attempt_id(at.id);
+    at.result.set_outcome(v1::AttemptResult::OUTCOME_FAILED);
+    at.result.set_exit_code(-1);
+    at.result.set_reason(why);
+    absl::MutexLock lock(&mu_);
+    attempts_[at.id] = std::move(at);
+  };
+  if (ec || !spec.is_object())
+    return fail("worker cannot prepare the attempt directory or spec");
+  if (spec.value("threads", 0) == 0 && a.cpu_slots() > 0)
+    spec["threads"] = a.cpu_slots();
+  const std::string spec_path = at.dir + "/spec.json";
+  std::ofstream(spec_path) << spec.dump(2);
+
+  // CUDA_VISIBLE_DEVICES: the assigned GPUs, mapped to this worker's ordinals;
+  // empty hides all.
+  std::vector<std::string> visible;
+  for (int g : a.gpu_indices()) {
+    if (g >= 0 && g < static_cast<int>(options_.gpus.size()))
+      visible.push_back(std::to_string(options_.gpus[g]));
+  }
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::string(*e).rfind("CUDA_VISIBLE_DEVICES=", 0) != 0)
+      env_strings.push_back(*e);
+  }
+  env_strings.push_back("CUDA_VISIBLE_DEVICES=" + absl::StrJoin(visible, ","));
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = {options_.trainer, "--spec",
+                                   spec_path,        "--out",
+                                   at.dir + "/out",  "--quiet"};
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, 1, (at.dir + "/stdout.log").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&files, 2, (at.dir + "/stderr.log").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setpgroup(
+      &attr, 0);  // its own group: a cancel stops it and its threads
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, options_.trainer.c_str(), &files, &attr,
+                             argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&files);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0)
+    return fail(absl::StrCat("cannot start ", options_.trainer, ": ",
+                             std::strerror(rc)));
+  at.pid = pid;
+  LOG(INFO) << "attempt " << at.id << " (job " << at.job_id
+            << ") started as pid " << pid;
+  absl::MutexLock lock(&mu_);
+  attempts_[at.id] = std::move(at);
+}
+
+void Worker::Cancel(int64_t attempt_id, const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  auto it = attempts_.find(attempt_id);
+  if (it == attempts_.end()) return;
+  Attempt& a = it->second;
+  a.cancel_requested = true;
+  if (!a.finished && a.pid > 0) {
+    LOG(INFO) << "attempt " << attempt_id << ": stopping (" << reason << ")";
+    kill(-a.pid, SIGTERM);
+  }
+}
+
+void Worker::Poll() {
+  std::vector<v1::WorkerMessage> out;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, a] : attempts_) {
+      if (a.finished) continue;
+      // New complete lines of metrics.jsonl.
+      std::ifstream in(a.dir + "/out/metrics.jsonl", std::ios::binary);
+      if (in) {
+        in.seekg(a.metrics_offset);
+        std::string chunk((std::istreambuf_iterator<char>(in)),
+                          std::istreambuf_iterator<char>());
+        const size_t last_nl = chunk.rfind('\n');
+        if (last_nl != std::string::npos) {
+          v1::WorkerMessage m;
+          m.mutable_metrics()->set_attempt_id(id);
+          std::stringstream lines(chunk.substr(0, last_nl));
+          for (std::string line; std::getline(lines, line);) {
+            if (!line.empty()) m.mutable_metrics()->add_jsonl_lines(line);
+          }
+          a.metrics_offset += static_cast<int64_t>(last_nl + 1);
+          out.push_back(std::move(m));
+        }
+      }
+      int status = 0;
+      if (a.pid > 0 && waitpid(a.pid, &status, WNOHANG) == a.pid) {
+        a.finished = true;
+        a.result.set_attempt_id(id);
+        const int code =
+            WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        a.result.set_exit_code(code);
+        if (code == 0) {
+          a.result.set_outcome(v1::AttemptResult::OUTCOME_SUCCEEDED);
+          a.result.set_summary_json(ReadFile(a.dir + "/out/summary.json"));
+        } else if (a.cancel_requested) {
+          a.result.set_outcome(v1::AttemptResult::OUTCOME_CANCELLED);
+          a.result.set_reason("stopped on request");
+        } else {
+          a.result.set_outcome(v1::AttemptResult::OUTCOME_FAILED);
+          a.result.set_reason(absl::StrCat("ladle-train exited with code ",
+                                           code, ": ",
+                                           LastLine(a.dir + "/stderr.log")));
+        }
+        LOG(INFO) << "attempt " << id << " ended with code " << code;
+      }
+    }
+  }
+  for (const auto& m : out) Send(m);
+  // Results go out once there is a session to take them; delivered ones are
+  // forgotten.
+  std::vector<int64_t> delivered;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stream_ == nullptr) return;
+    for (auto& [id, a] : attempts_) {
+      if (!a.finished) continue;
+      v1::WorkerMessage m;
+      *m.mutable_result() = a.result;
+      if (stream_->Write(m)) delivered.push_back(id);
+    }
+    for (int64_t id : delivered) attempts_.erase(id);
+  }
+}
+
+}  // namespace ladle

@@ -1,0 +1,84 @@
+// The worker daemon's core: keeps a session with the coordinator, runs each
+// assigned attempt as a child `ladle-train` process in its own directory,
+// relays its metrics.jsonl lines, reports its outcome, and stops it on cancel.
+// Survives coordinator restarts: it reconnects with backoff, keeps children
+// running, and reports them (and results it could not deliver) on reconnect.
+//
+// Thread safety: Run() blocks the calling thread; Stop() may be called from any
+// thread.
+#ifndef LADLE_WORKER_WORKER_H_
+#define LADLE_WORKER_WORKER_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "ladle/v1/workers.grpc.pb.h"
+
+namespace ladle {
+
+struct WorkerOptions {
+  std::string coordinator = "127.0.0.1:7070";
+  std::string work_dir = "./ladle-worker";
+  std::string
+      worker_id;     // empty: read from work_dir/worker_id or created there
+  std::string name;  // empty: hostname
+  int cpu_slots = 1;
+  std::vector<int> gpus;           // GPU ordinals this worker offers
+  std::string trainer;             // path of ladle-train
+  int64_t kill_grace_ms = 10'000;  // SIGTERM, then SIGKILL after this long
+};
+
+class Worker {
+ public:
+  explicit Worker(WorkerOptions options);
+  ~Worker();
+
+  // Connects and serves until Stop(). Returns an error only for bad setup (work
+  // dir).
+  absl::Status Run();
+  // Drains: stops taking work, stops children (they checkpoint), returns from
+  // Run.
+  void Stop();
+
+ private:
+  struct Attempt {
+    int64_t id = 0;
+    std::string job_id;
+    pid_t pid = -1;
+    std::string dir;
+    bool cancel_requested = false;
+    int64_t metrics_offset = 0;
+    bool finished = false;
+    v1::AttemptResult result;  // once finished
+  };
+
+  absl::Status Setup();
+  // One session: returns when the stream ends.
+  void Session();
+  void Start(const v1::Assignment& a);
+  void Cancel(int64_t attempt_id, const std::string& reason);
+  // Polls children: new metric lines, exits. Sends through the current stream.
+  void Poll();
+  bool Send(const v1::WorkerMessage& m);
+
+  WorkerOptions options_;
+  std::atomic<bool> stopping_{false};
+  absl::Mutex mu_;
+  std::map<int64_t, Attempt> attempts_ ABSL_GUARDED_BY(mu_);
+  grpc::ClientReaderWriter<v1::WorkerMessage, v1::CoordinatorMessage>* stream_
+      ABSL_GUARDED_BY(mu_) = nullptr;
+  std::unique_ptr<grpc::ClientContext> context_ ABSL_GUARDED_BY(mu_);
+  int64_t heartbeat_ms_ = 3000;
+};
+
+}  // namespace ladle
+
+#endif  // LADLE_WORKER_WORKER_H_

@@ -138,6 +138,7 @@ int Results(ExperimentService::Stub& stub, const Options& o) {
           {"id", r.job().id()},
           {"state", JobStateName(r.job().state())},
           {"attempts", r.job().attempts()},
+          {"worker", r.job().worker_id()},
           {"params",
            nlohmann::json::parse(r.job().params_json(), nullptr, false)},
           {"spec", nlohmann::json::parse(r.job().spec_json(), nullptr, false)},
@@ -146,6 +147,16 @@ int Results(ExperimentService::Stub& stub, const Options& o) {
           r.job().summary_json().empty()
               ? nlohmann::json(nullptr)
               : nlohmann::json::parse(r.job().summary_json(), nullptr, false);
+      nlohmann::json attempts = nlohmann::json::array();
+      for (const auto& a : r.attempts()) {
+        attempts.push_back({{"id", a.id()},
+                            {"worker", a.worker_id()},
+                            {"number", a.number()},
+                            {"outcome", a.outcome()},
+                            {"exit_code", a.exit_code()},
+                            {"reason", a.reason()}});
+      }
+      j["attempt_log"] = attempts;
       out["jobs"].push_back(j);
     }
     std::cout << out.dump(2) << "\n";

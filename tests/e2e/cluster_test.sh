@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# End-to-end: a real ladle-server, two ladle-workers and the ladle CLI on loopback.
+#  1. a 6-job sweep over two workers completes, every result in SQLite;
+#  2. kill -9 of a worker mid-attempt: the job is retried on the other worker;
+#  3. kill -9 of the server mid-sweep, restart: every job succeeds exactly once;
+#  4. cancel stops running children.
+# Usage: cluster_test.sh BIN_DIR. Bounded: every wait has a deadline; everything is killed at exit.
+set -uo pipefail
+bin="$1"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null; done
+  pkill -9 -f "$work/" 2> /dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail=0
+check() { local name="$1"; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi; }
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+addr="127.0.0.1:$port"
+export LADLE_ADDR="$addr"
+
+start_server() {
+  "$bin/ladle-server" --listen="$addr" --data_dir="$work/data" --lease_ms=3000 --heartbeat_ms=500 \
+    >> "$work/server.log" 2>&1 &
+  server_pid=$!
+  disown "$server_pid"  # no "Killed" noise when the test kills it
+  pids+=("$server_pid")
+  for _ in $(seq 1 100); do "$bin/ladle" list > /dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "server did not come up"; cat "$work/server.log"; exit 1
+}
+start_worker() {  # start_worker NAME -> sets worker_pid
+  "$bin/ladle-worker" --coordinator="$addr" --work_dir="$work/$1" --cpu_slots=1 --name="$1" \
+    >> "$work/$1.log" 2>&1 &
+  worker_pid=$!
+  disown "$worker_pid"
+  pids+=("$worker_pid")
+}
+# results JSON of an experiment, via the CLI
+results() { "$bin/ladle" results "$1" --format json; }
+wait_for() {  # wait_for SECONDS CMD... : polls until CMD succeeds
+  local deadline=$((SECONDS + $1)); shift
+  while [ $SECONDS -lt $deadline ]; do "$@" && return 0; sleep 0.2; done
+  return 1
+}
+
+start_server
+start_worker w1; w1_pid=$worker_pid
+start_worker w2; w2_pid=$worker_pid
+wait_for 10 bash -c "[ \$('$bin/ladle' workers | wc -l) -eq 2 ]"
+
+# 1. A 6-job sweep over two workers.
+cat > "$work/sweep.yaml" <<'YAML'
+name: e2e-sweep
+trial:
+  model: {type: mlp, hidden: [32]}
+  data: {dataset: fashion-mnist, limit: 2000}
+  train: {epochs: 1, batch_size: 100}
+sweep: {grid: {train.optimizer.lr: [0.001, 0.003], train.seed: [1, 2, 3]}}
+resources: {cpu_slots: 1}
+YAML
+exp=$("$bin/ladle" submit "$work/sweep.yaml" 2> /dev/null | head -1)
+check "submit prints the id" test -n "$exp"
+timeout 120 "$bin/ladle" watch "$exp" 2> "$work/watch1.log"
+check "sweep succeeded (watch exit 0)" test $? -eq 0
+results "$exp" > "$work/r1.json"
+check "6 jobs succeeded, each with a summary, on both workers" python3 - "$work/r1.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+jobs = r["jobs"]
+ok = len(jobs) == 6 and all(j["state"] == "succeeded" and j["summary"]["test_accuracy"] > 0.5 for j in jobs)
+workers = {j["worker"] for j in jobs}
+sys.exit(0 if ok and len(workers) == 2 else 1)
+PY
+check "results live in the SQLite file" test -s "$work/data/ladle.db"
+
+# 2. kill -9 of a worker mid-attempt: the job moves to the other worker.
+cat > "$work/long.yaml" <<'YAML'
+name: e2e-retry
+trial:
+  model: {type: mlp, hidden: [256]}
+  data: {dataset: fashion-mnist, limit: 20000}
+  train: {epochs: 4, batch_size: 64}
+resources: {cpu_slots: 1}
+max_retries: 2
+YAML
+exp=$("$bin/ladle" submit "$work/long.yaml" 2> /dev/null | head -1)
+running_on() { results "$exp" | python3 -c "import json,sys; j=json.load(sys.stdin)['jobs'][0]; print(j['worker'] if j['state']=='running' else '')"; }
+is_running() { [ -n "$(running_on)" ]; }
+wait_for 20 is_running
+victim=$(running_on)
+if [ "$(cat "$work/w1/worker_id")" = "$victim" ]; then victim_dir=w1; else victim_dir=w2; fi
+if [ "$victim_dir" = w1 ]; then kill -9 "$w1_pid"; else kill -9 "$w2_pid"; fi
+pkill -9 -f "$work/$victim_dir/attempts" 2> /dev/null  # its orphaned child, as a host crash would
+timeout 120 "$bin/ladle" watch "$exp" 2> "$work/watch2.log"
+check "retried job succeeded after kill -9 of its worker" test $? -eq 0
+check "first attempt lost, second on the other worker" python3 - <(results "$exp") "$victim" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]
+log = j["attempt_log"]
+sys.exit(0 if len(log) >= 2 and log[0]["outcome"] == "lost" and log[-1]["outcome"] == "succeeded"
+         and log[-1]["worker"] != sys.argv[2] else 1)
+PY
+if [ "$victim_dir" = w1 ]; then start_worker w1; w1_pid=$worker_pid; else start_worker w2; w2_pid=$worker_pid; fi
+
+# 3. kill -9 of the server mid-sweep, then restart on the same data dir.
+cat > "$work/mid.yaml" <<'YAML'
+name: e2e-restart
+trial:
+  model: {type: mlp, hidden: [128]}
+  data: {dataset: fashion-mnist, limit: 10000}
+  train: {epochs: 2, batch_size: 64}
+sweep: {grid: {train.seed: [1, 2, 3, 4]}}
+resources: {cpu_slots: 1}
+YAML
+exp=$("$bin/ladle" submit "$work/mid.yaml" 2> /dev/null | head -1)
+wait_for 30 bash -c "LADLE_ADDR=$addr $bin/ladle results $exp --format json | grep -q '\"state\": \"succeeded\"'"
+kill -9 "$server_pid"
+sleep 1
+start_server
+timeout 180 "$bin/ladle" watch "$exp" 2> "$work/watch3.log"
+check "sweep finished after a server kill -9" test $? -eq 0
+check "every job succeeded exactly once" python3 - <(results "$exp") <<'PY'
+import json, sys
+jobs = json.load(open(sys.argv[1]))["jobs"]
+once = all(sum(a["outcome"] == "succeeded" for a in j["attempt_log"]) == 1 for j in jobs)
+sys.exit(0 if len(jobs) == 4 and all(j["state"] == "succeeded" for j in jobs) and once else 1)
+PY
+
+# 4. cancel stops running children.
+exp=$("$bin/ladle" submit "$work/long.yaml" 2> /dev/null | head -1)
+wait_for 20 bash -c "LADLE_ADDR=$addr $bin/ladle results $exp --format json | grep -q '\"state\": \"running\"'"
+"$bin/ladle" cancel "$exp" > /dev/null
+check "cancelled experiment" wait_for 15 bash -c "LADLE_ADDR=$addr $bin/ladle show $exp | head -1 | grep -q cancelled"
+check "no ladle-train left running" wait_for 15 bash -c "! pgrep -f '$work/w[12]/attempts' > /dev/null"
+
+if [ "$fail" -ne 0 ]; then
+  echo "--- server log"; tail -20 "$work/server.log"; echo "--- w1"; tail -5 "$work/w1.log"; echo "--- w2"; tail -5 "$work/w2.log"
+  echo "cluster e2e: FAILED"; exit 1
+fi
+echo "cluster e2e: all checks passed"

@@ -7,6 +7,7 @@
 // Address: --addr or LADLE_ADDR (default 127.0.0.1:7070). Errors go to stderr
 // with a non-zero exit; `watch` (and `submit --wait`) exit 0 only when the
 // experiment succeeded.
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -198,6 +199,39 @@ int Results(ExperimentService::Stub& stub, const Options& o) {
           JobStateName(r.job().state()), r.job().attempts(), params,
           num("test_accuracy"), num("val_accuracy"), num("final_train_loss"),
           num("wall_seconds"));
+    }
+  }
+  if (csv) return 0;
+  // Per configuration (the sweep point without its seed): mean ± std over
+  // seeds.
+  std::map<std::string, std::vector<double>> groups;
+  for (const auto& r : res.jobs()) {
+    auto params = nlohmann::json::parse(r.job().params_json(), nullptr, false);
+    auto s = nlohmann::json::parse(
+        r.job().summary_json().empty() ? "{}" : r.job().summary_json(), nullptr,
+        false);
+    if (!params.is_object() || !s.is_object() || !s.contains("test_accuracy"))
+      continue;
+    for (auto it = params.begin(); it != params.end();) {
+      const std::string k = it.key();
+      const bool seed = k == "train.seed";
+      it = seed ? params.erase(it) : std::next(it);
+    }
+    groups[params.dump()].push_back(s["test_accuracy"].get<double>());
+  }
+  if (!groups.empty() && res.jobs_size() > static_cast<int>(groups.size())) {
+    std::cout << absl::StrFormat("\n%-44s %3s  %s\n",
+                                 "configuration (over train.seed)", "n",
+                                 "test_accuracy mean ± std");
+    for (const auto& [config, accs] : groups) {
+      double mean = 0, var = 0;
+      for (double a : accs) mean += a;
+      mean /= accs.size();
+      for (double a : accs) var += (a - mean) * (a - mean);
+      const double sd =
+          accs.size() > 1 ? std::sqrt(var / (accs.size() - 1)) : 0.0;
+      std::cout << absl::StrFormat("%-44s %3d  %.4f ± %.4f\n", config,
+                                   accs.size(), mean, sd);
     }
   }
   return 0;

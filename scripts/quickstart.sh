@@ -1,24 +1,36 @@
 #!/usr/bin/env bash
-# Quick start: builds ladle-train and trains the example MLP on Fashion-MNIST (one epoch on the
-# CPU, or the first GPU when there is one), then prints the run's summary.
+# Quick start: builds Ladle, starts a coordinator and one worker on loopback (embedded SQLite
+# under ./ladle-data), submits examples/quickstart.yaml (a small sweep), watches it live, prints
+# the results table, and shuts everything down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 
 build_dir=${LADLE_BUILD_DIR:-build}
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build "$build_dir" -j "$(nproc)" --target ladle-train
+cmake --build "$build_dir" -j "$(nproc)" --target ladle-server ladle-worker ladle ladle-train
+bin="$build_dir/bin"
 
-out=${1:-runs/quickstart}
-rm -rf "$out"
-"$build_dir/bin/ladle-train" --spec examples/mlp-fashion-mnist.yaml --out "$out" > /dev/null
-python3 - "$out" <<'PY'
-import json, sys
-out = sys.argv[1]
-s = json.load(open(f"{out}/summary.json"))
-print(f"\nLadle quick start: MLP 784-256-10 on Fashion-MNIST, {s['epochs']} epoch, {s['backend']}")
-for key in ["test_accuracy", "val_accuracy", "final_train_loss", "steps",
-            "train_samples_per_second", "train_gflops_per_second", "wall_seconds"]:
-    print(f"  {key:26s} {s[key]}")
-print(f"\nOutputs in {out}/: metrics.jsonl, summary.json, model.safetensors")
-PY
+data=${LADLE_DATA_DIR:-./ladle-data}
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export LADLE_ADDR="127.0.0.1:$port"
+mkdir -p "$data"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; }
+trap cleanup EXIT
+
+"$bin/ladle-server" --listen="$LADLE_ADDR" --data_dir="$data/server" > "$data/server.log" 2>&1 &
+pids+=($!)
+"$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$data/worker" --cpu_slots=2 \
+  > "$data/worker.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do "$bin/ladle" workers 2> /dev/null | grep -q . && break; sleep 0.1; done
+echo "Ladle quick start: coordinator on $LADLE_ADDR, one worker (2 CPU slots), data in $data"
+echo
+
+exp=$("$bin/ladle" submit examples/quickstart.yaml | head -1)
+"$bin/ladle" watch "$exp" || true
+echo
+"$bin/ladle" results "$exp"
+echo
+echo "More: $bin/ladle results $exp --format json | csv; logs in $data/*.log"

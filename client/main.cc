@@ -264,6 +264,11 @@ int main(int argc, char** argv) {
   results->add_option("--format", o.format, "table, csv or json")
       ->check(CLI::IsMember({"table", "csv", "json"}));
   auto* workers = app.add_subcommand("workers", "list workers");
+  auto* logs =
+      app.add_subcommand("logs", "a job's stdout/stderr (all attempts)");
+  logs->add_option("job", o.id, "job id")->required();
+  bool follow = false;
+  logs->add_flag("-f,--follow", follow, "keep printing until the job ends");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -295,6 +300,25 @@ int main(int argc, char** argv) {
     return o.wait ? Watch(*stub, o, resp.experiment_id()) : 0;
   }
   if (watch->parsed()) return Watch(*stub, o, o.id);
+  if (logs->parsed()) {
+    grpc::ClientContext ctx;
+    v1::GetLogsRequest req;
+    req.set_job_id(o.id);
+    req.set_follow(follow);
+    auto reader = stub->GetLogs(&ctx, req);
+    v1::LogChunk chunk;
+    int64_t attempt = 0;
+    while (reader->Read(&chunk)) {
+      if (chunk.attempt_id() != attempt) {
+        attempt = chunk.attempt_id();
+        std::cerr << "--- attempt " << attempt << "\n";
+      }
+      (chunk.stream() == "stderr" ? std::cerr : std::cout)
+          << chunk.data() << std::flush;
+    }
+    grpc::Status st = reader->Finish();
+    return st.ok() ? 0 : Fail(st, o);
+  }
   if (results->parsed()) return Results(*stub, o);
   if (cancel->parsed()) {
     grpc::ClientContext ctx;

@@ -287,6 +287,17 @@ absl::Status Coordinator::IngestMetrics(int64_t attempt_id,
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> Coordinator::JobOfRunningAttempt(
+    int64_t attempt_id) {
+  absl::MutexLock lock(&mu_);
+  auto at = attempts_.find(attempt_id);
+  if (at == attempts_.end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("attempt ", attempt_id, " is not running"));
+  }
+  return at->second.job_id;
+}
+
 void Coordinator::Tick() {
   absl::MutexLock lock(&mu_);
   Apply(scheduler_.Tick());

@@ -115,6 +115,10 @@ class Coordinator {
   absl::Status IngestMetrics(int64_t attempt_id,
                              std::vector<MetricPoint> points);
 
+  // The job of a running attempt; FAILED_PRECONDITION when the attempt is not
+  // running.
+  absl::StatusOr<std::string> JobOfRunningAttempt(int64_t attempt_id);
+
   // Expires leases, ends backoffs, dispatches. Call periodically (and it is
   // cheap).
   void Tick();

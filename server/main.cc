@@ -21,8 +21,9 @@ struct Options {
   std::string data_dir = "./ladle-data";  // SQLite file and artifacts
   int64_t lease_ms =
       15'000;  // attempts without heartbeats for this long are lost
-  int64_t heartbeat_ms = 3'000;  // what workers are told to send
-  int64_t max_jobs = 10'000;     // per experiment
+  int64_t heartbeat_ms = 3'000;      // what workers are told to send
+  int64_t max_jobs = 10'000;         // per experiment
+  int64_t log_cap_bytes = 16 << 20;  // per attempt and stream
 };
 
 }  // namespace
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
   app.add_option("--max_jobs_per_experiment", o.max_jobs,
                  "largest sweep accepted")
       ->check(CLI::Range(int64_t{1}, int64_t{10'000'000}));
+  app.add_option("--log_cap_bytes", o.log_cap_bytes,
+                 "log bytes kept per attempt and stream")
+      ->check(CLI::Range(int64_t{1024}, int64_t{1} << 34));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -85,8 +89,11 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  ladle::ExperimentServiceImpl experiments(&coordinator, store->get());
-  ladle::WorkerServiceImpl workers(&coordinator, o.heartbeat_ms, o.lease_ms);
+  ladle::LogStore logs((std::filesystem::path(o.data_dir) / "logs").string(),
+                       o.log_cap_bytes);
+  ladle::ExperimentServiceImpl experiments(&coordinator, store->get(), &logs);
+  ladle::WorkerServiceImpl workers(&coordinator, &logs, o.heartbeat_ms,
+                                   o.lease_ms);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;

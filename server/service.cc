@@ -327,6 +327,38 @@ grpc::Status ExperimentServiceImpl::ListWorkers(ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status ExperimentServiceImpl::GetLogs(
+    ServerContext* ctx, const v1::GetLogsRequest* req,
+    grpc::ServerWriter<v1::LogChunk>* writer) {
+  auto job = store_->GetJob(req->job_id());
+  if (!job.ok()) return ToGrpc(job.status());
+  std::map<std::string, int64_t> offsets;
+  while (!ctx->IsCancelled()) {
+    auto chunks = logs_->ReadNew(req->job_id(), &offsets, 1 << 20);
+    if (!chunks.ok()) return ToGrpc(chunks.status());
+    for (auto& c : *chunks) {
+      v1::LogChunk out;
+      out.set_attempt_id(c.attempt_id);
+      out.set_stream(c.stream);
+      out.set_data(std::move(c.data));
+      if (!writer->Write(out)) return grpc::Status::OK;
+    }
+    if (!chunks->empty()) continue;  // more may be waiting
+    if (!req->follow()) break;
+    // Following: stop once the job has ended and its logs are drained.
+    auto j = store_->GetJob(req->job_id());
+    if (!j.ok()) return ToGrpc(j.status());
+    if (j->state == "succeeded" || j->state == "failed" ||
+        j->state == "cancelled") {
+      auto rest = logs_->ReadNew(req->job_id(), &offsets, 1 << 20);
+      if (rest.ok() && rest->empty()) break;
+      continue;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status WorkerServiceImpl::Session(
     ServerContext* ctx,
     grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::WorkerMessage>*
@@ -438,6 +470,13 @@ grpc::Status WorkerServiceImpl::Session(
                                                     std::move(points));
       if (!st.ok() && !absl::IsFailedPrecondition(st))
         LOG(WARNING) << "metrics: " << st;
+    } else if (msg.has_logs()) {
+      auto job = coordinator_->JobOfRunningAttempt(msg.logs().attempt_id());
+      if (job.ok()) {
+        absl::Status st = logs_->Append(*job, msg.logs().attempt_id(),
+                                        msg.logs().stream(), msg.logs().data());
+        if (!st.ok()) LOG(WARNING) << "logs: " << st;
+      }
     } else if (msg.has_result()) {
       const v1::AttemptResult& r = msg.result();
       AttemptOutcome outcome = AttemptOutcome::kFailed;

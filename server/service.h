@@ -10,6 +10,7 @@
 #include "ladle/v1/experiments.grpc.pb.h"
 #include "ladle/v1/workers.grpc.pb.h"
 #include "server/coordinator.h"
+#include "server/log_store.h"
 #include "server/store.h"
 
 namespace ladle {
@@ -19,8 +20,8 @@ grpc::Status ToGrpc(const absl::Status& s);
 class ExperimentServiceImpl final
     : public ladle::v1::ExperimentService::Service {
  public:
-  ExperimentServiceImpl(Coordinator* coordinator, Store* store)
-      : coordinator_(coordinator), store_(store) {}
+  ExperimentServiceImpl(Coordinator* coordinator, Store* store, LogStore* logs)
+      : coordinator_(coordinator), store_(store), logs_(logs) {}
 
   grpc::Status SubmitExperiment(grpc::ServerContext* ctx,
                                 const v1::SubmitExperimentRequest* req,
@@ -43,18 +44,22 @@ class ExperimentServiceImpl final
   grpc::Status ListWorkers(grpc::ServerContext* ctx,
                            const v1::ListWorkersRequest* req,
                            v1::ListWorkersResponse* resp) override;
+  grpc::Status GetLogs(grpc::ServerContext* ctx, const v1::GetLogsRequest* req,
+                       grpc::ServerWriter<v1::LogChunk>* writer) override;
 
  private:
   absl::Status FillExperiment(const ExperimentRecord& e, v1::Experiment* out);
   Coordinator* coordinator_;
   Store* store_;
+  LogStore* logs_;
 };
 
 class WorkerServiceImpl final : public ladle::v1::WorkerService::Service {
  public:
-  explicit WorkerServiceImpl(Coordinator* coordinator,
-                             int64_t heartbeat_interval_ms, int64_t lease_ms)
+  WorkerServiceImpl(Coordinator* coordinator, LogStore* logs,
+                    int64_t heartbeat_interval_ms, int64_t lease_ms)
       : coordinator_(coordinator),
+        logs_(logs),
         heartbeat_interval_ms_(heartbeat_interval_ms),
         lease_ms_(lease_ms) {}
 
@@ -65,6 +70,7 @@ class WorkerServiceImpl final : public ladle::v1::WorkerService::Service {
 
  private:
   Coordinator* coordinator_;
+  LogStore* logs_;
   int64_t heartbeat_interval_ms_;
   int64_t lease_ms_;
 };

@@ -264,9 +264,8 @@ void Worker::Start(const v1::Assignment& a) {
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
-  std::vector<std::string> args = {options_.trainer, "--spec",
-                                   spec_path,        "--out",
-                                   at.dir + "/out",  "--quiet"};
+  std::vector<std::string> args = {options_.trainer, "--spec", spec_path,
+                                   "--out", at.dir + "/out"};
   std::vector<char*> argv;
   for (auto& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -319,6 +318,11 @@ void Worker::Poll() {
     absl::MutexLock lock(&mu_);
     for (auto& [id, a] : attempts_) {
       if (a.finished) continue;
+      // Reap first, read after: once the child has exited, this read sees all
+      // it wrote.
+      int status = 0;
+      const bool exited =
+          a.pid > 0 && waitpid(a.pid, &status, WNOHANG) == a.pid;
       // New complete lines of metrics.jsonl.
       std::ifstream in(a.dir + "/out/metrics.jsonl", std::ios::binary);
       if (in) {
@@ -337,8 +341,25 @@ void Worker::Poll() {
           out.push_back(std::move(m));
         }
       }
-      int status = 0;
-      if (a.pid > 0 && waitpid(a.pid, &status, WNOHANG) == a.pid) {
+      // New bytes of the child's stdout and stderr, in chunks of at most 256
+      // KiB.
+      for (auto [stream, offset] : {std::pair{"stdout", &a.stdout_offset},
+                                    std::pair{"stderr", &a.stderr_offset}}) {
+        std::ifstream log(a.dir + "/" + stream + ".log", std::ios::binary);
+        if (!log) continue;
+        log.seekg(*offset);
+        std::string data(256 << 10, '\0');
+        log.read(data.data(), static_cast<std::streamsize>(data.size()));
+        data.resize(static_cast<size_t>(log.gcount()));
+        if (data.empty()) continue;
+        *offset += static_cast<int64_t>(data.size());
+        v1::WorkerMessage m;
+        m.mutable_logs()->set_attempt_id(id);
+        m.mutable_logs()->set_stream(stream);
+        m.mutable_logs()->set_data(std::move(data));
+        out.push_back(std::move(m));
+      }
+      if (exited) {
         a.finished = true;
         a.result.set_attempt_id(id);
         const int code =

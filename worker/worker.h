@@ -56,6 +56,7 @@ class Worker {
     std::string dir;
     bool cancel_requested = false;
     int64_t metrics_offset = 0;
+    int64_t stdout_offset = 0, stderr_offset = 0;
     bool finished = false;
     v1::AttemptResult result;  // once finished
   };

@@ -74,6 +74,8 @@ workers = {j["worker"] for j in jobs}
 sys.exit(0 if ok and len(workers) == 2 else 1)
 PY
 check "results live in the SQLite file" test -s "$work/data/ladle.db"
+"$bin/ladle" logs "$exp-0000" > "$work/logs.txt" 2>&1
+check "ladle logs shows the trainer's output" grep -q "training on cpu" "$work/logs.txt"
 
 # 2. kill -9 of a worker mid-attempt: the job moves to the other worker.
 cat > "$work/long.yaml" <<'YAML'

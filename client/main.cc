@@ -19,6 +19,7 @@
 #include "grpcpp/grpcpp.h"
 #include "ladle/v1/experiments.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "server/experiment.h"
 
 namespace {
 
@@ -264,6 +265,10 @@ int main(int argc, char** argv) {
   results->add_option("--format", o.format, "table, csv or json")
       ->check(CLI::IsMember({"table", "csv", "json"}));
   auto* workers = app.add_subcommand("workers", "list workers");
+  auto* validate = app.add_subcommand(
+      "validate",
+      "check an experiment spec offline and list the jobs it expands into");
+  validate->add_option("file", o.file, "experiment spec (YAML)")->required();
   auto* logs =
       app.add_subcommand("logs", "a job's stdout/stderr (all attempts)");
   logs->add_option("job", o.id, "job id")->required();
@@ -275,6 +280,29 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
+  if (validate->parsed()) {
+    std::ifstream in(o.file);
+    if (!in) {
+      std::cerr << "ladle: cannot read " << o.file << "\n";
+      return 2;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto fail = [&](const absl::Status& st) {
+      std::cerr << "ladle: " << o.file << ": " << st.message() << "\n";
+      return 2;
+    };
+    auto spec = ladle::ParseExperimentSpec(ss.str());
+    if (!spec.ok()) return fail(spec.status());
+    auto planner = ladle::PlannerFor(spec->kind);
+    if (!planner.ok()) return fail(planner.status());
+    auto jobs = (*planner)->Plan(*spec);
+    if (!jobs.ok()) return fail(jobs.status());
+    std::cout << spec->name << ": " << jobs->size() << " jobs\n";
+    for (const auto& j : *jobs)
+      std::cout << "  " << j.index << " " << j.params.dump() << "\n";
+    return 0;
+  }
   auto stub = ExperimentService::NewStub(
       grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials()));
   if (submit->parsed()) {

@@ -1,5 +1,6 @@
 #include "server/coordinator.h"
 
+#include <chrono>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -47,10 +48,12 @@ JobRequest RequestOf(const JobRecord& j) {
 
 }  // namespace
 
-Coordinator::Coordinator(Options options, Store* store, const Clock* clock)
+Coordinator::Coordinator(Options options, Store* store, const Clock* clock,
+                         CoordinatorObserver* observer)
     : options_(options),
       store_(store),
       clock_(clock),
+      observer_(observer != nullptr ? observer : &default_observer_),
       scheduler_(options.scheduler, clock) {}
 
 std::string Coordinator::NewExperimentId() {
@@ -154,6 +157,7 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
     for (const JobRecord& j : result.jobs) jobs_.erase(j.id);
     return events.status();
   }
+  observer_->OnExperimentSubmitted(static_cast<int>(result.jobs.size()));
   Apply(*events);
   Dispatch();
   return result;
@@ -275,6 +279,7 @@ absl::Status Coordinator::IngestMetrics(int64_t attempt_id,
     p.attempt_id = attempt_id;
   }
   RETURN_IF_ERROR(store_->AppendMetrics(points));
+  observer_->OnMetricPoints(static_cast<int64_t>(points.size()));
   auto job = jobs_.find(at->second.job_id);
   if (job != jobs_.end()) {
     for (const MetricPoint& p : points) {
@@ -302,6 +307,12 @@ void Coordinator::Tick() {
   absl::MutexLock lock(&mu_);
   Apply(scheduler_.Tick());
   Dispatch();
+  ReportTotals();
+}
+
+void Coordinator::ReportTotals() {
+  observer_->OnTotals(scheduler_.totals(), scheduler_.alive_workers(),
+                      scheduler_.known_workers());
 }
 
 int64_t Coordinator::next_deadline_ms() {
@@ -349,6 +360,19 @@ void Coordinator::Apply(const std::vector<JobEvent>& events) {
     auto it = jobs_.find(e.job_id);
     if (it == jobs_.end()) continue;
     JobRecord& j = it->second;
+    if (e.state == JobState::kQueued) {
+      queued_since_ms_[e.job_id] = e.time_ms;
+    } else if (e.state == JobState::kRunning) {
+      auto q = queued_since_ms_.find(e.job_id);
+      if (q != queued_since_ms_.end()) {
+        observer_->OnDispatched(static_cast<double>(e.time_ms - q->second) /
+                                1e3);
+        queued_since_ms_.erase(q);
+      }
+    } else {
+      queued_since_ms_.erase(e.job_id);
+    }
+    if (e.attempt_ended) observer_->OnAttemptEnded(e.attempt_outcome);
     j.state = JobStateName(e.state);
     j.reason = e.reason;
     j.updated_ms = e.time_ms;
@@ -370,7 +394,12 @@ void Coordinator::Apply(const std::vector<JobEvent>& events) {
     experiments.insert(j.experiment_id);
   }
   if (!changed.empty()) {
+    const auto t0 = std::chrono::steady_clock::now();
     absl::Status st = store_->UpdateJobs(changed, attempts);
+    observer_->OnStoreWrite(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count(),
+        static_cast<int64_t>(changed.size() + attempts.size()));
     if (!st.ok()) {
       // The scheduler is ahead of the store; a restart resumes from the store,
       // which is safe: unrecorded successes run again, nothing is recorded

@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "server/experiment.h"
+#include "server/observer.h"
 #include "server/scheduler.h"
 #include "server/store.h"
 
@@ -69,7 +70,9 @@ class Coordinator {
   using WorkerSink = std::function<void(const WorkerCommand&)>;
   using WatchSink = std::function<void(const WatchEvent&)>;
 
-  Coordinator(Options options, Store* store, const Clock* clock);
+  // `observer` (may be null) must outlive the Coordinator.
+  Coordinator(Options options, Store* store, const Clock* clock,
+              CoordinatorObserver* observer = nullptr);
 
   // Loads running experiments from the store into the scheduler. Call once,
   // before serving.
@@ -136,9 +139,17 @@ class Coordinator {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NewExperimentId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  void ReportTotals() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   Options options_;
   Store* store_;
   const Clock* clock_;
+  CoordinatorObserver default_observer_;
+  CoordinatorObserver* observer_;
+  // When each queued job became runnable (for the scheduling-latency
+  // histogram).
+  std::unordered_map<std::string, int64_t> queued_since_ms_
+      ABSL_GUARDED_BY(mu_);
   absl::Mutex mu_;
   Scheduler scheduler_ ABSL_GUARDED_BY(mu_);
   // Jobs of running experiments, as stored.

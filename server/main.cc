@@ -11,7 +11,10 @@
 #include "common/log.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
 #include "server/coordinator.h"
+#include "server/metrics.h"
 #include "server/service.h"
 
 namespace {
@@ -19,6 +22,8 @@ namespace {
 struct Options {
   std::string listen = "127.0.0.1:7070";  // gRPC address
   std::string data_dir = "./ladle-data";  // SQLite file and artifacts
+  std::string metrics_listen =
+      "127.0.0.1:9464";  // Prometheus /metrics; empty: off
   int64_t lease_ms =
       15'000;  // attempts without heartbeats for this long are lost
   int64_t heartbeat_ms = 3'000;      // what workers are told to send
@@ -42,6 +47,8 @@ int main(int argc, char** argv) {
   app.add_option("--listen", o.listen, "gRPC address (host:port)");
   app.add_option("--data_dir", o.data_dir,
                  "directory for ladle.db and artifacts");
+  app.add_option("--metrics_listen", o.metrics_listen,
+                 "Prometheus /metrics address (host:port; empty: off)");
   app.add_option("--lease_ms", o.lease_ms,
                  "attempt lease; a worker silent this long loses its attempts")
       ->check(CLI::Range(int64_t{1000}, int64_t{3'600'000}));
@@ -81,8 +88,21 @@ int main(int argc, char** argv) {
   ladle::Coordinator::Options copts;
   copts.scheduler.lease_ms = o.lease_ms;
   copts.parse.max_jobs = o.max_jobs;
-  ladle::Coordinator coordinator(copts, store->get(),
-                                 ladle::SystemClock::Get());
+  auto registry = std::make_shared<prometheus::Registry>();
+  ladle::ServerMetrics metrics(*registry);
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!o.metrics_listen.empty()) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(o.metrics_listen);
+    } catch (const std::exception& e) {
+      std::cerr << "ladle-server: --metrics_listen " << o.metrics_listen << ": "
+                << e.what() << "\n";
+      return 2;
+    }
+    exposer->RegisterCollectable(registry);
+  }
+  ladle::Coordinator coordinator(copts, store->get(), ladle::SystemClock::Get(),
+                                 &metrics);
   if (absl::Status st = coordinator.Recover(); !st.ok()) {
     std::cerr << "ladle-server: recovery from " << db
               << " failed: " << st.message() << "\n";

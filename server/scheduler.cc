@@ -181,6 +181,8 @@ void Scheduler::SetState(Job& job, JobState state) {
   ExperimentProgress& p = experiments_[job.req.experiment_id];
   --Count(p, job.state);
   ++Count(p, state);
+  --Count(totals_, job.state);
+  ++Count(totals_, state);
   job.state = state;
 }
 
@@ -279,6 +281,8 @@ absl::StatusOr<std::vector<JobEvent>> Scheduler::Submit(
     job.seq = next_seq_++;
     ++experiments_[r.experiment_id].total;
     ++experiments_[r.experiment_id].pending;
+    ++totals_.total;
+    ++totals_.pending;
   }
   // Wire dependencies, then decide each job's starting state (in batch order).
   std::vector<std::string> failed_deps(batch.size());
@@ -326,6 +330,8 @@ absl::Status Scheduler::Restore(const JobRequest& r, JobState state,
   ExperimentProgress& p = experiments_[r.experiment_id];
   ++p.total;
   ++p.pending;
+  ++totals_.total;
+  ++totals_.pending;
   for (const std::string& d : r.deps) {
     auto it = jobs_.find(d);
     if (it == jobs_.end()) {

@@ -180,6 +180,9 @@ class Scheduler {
   absl::StatusOr<JobState> state(const std::string& job_id) const;
   ExperimentProgress progress(const std::string& experiment_id) const;
   size_t queued_jobs() const { return queued_count_; }
+  // Jobs by state over all experiments this scheduler holds.
+  const ExperimentProgress& totals() const { return totals_; }
+  int known_workers() const { return static_cast<int>(workers_.size()); }
   size_t running_attempts() const { return attempts_.size(); }
   int alive_workers() const;
   // Earliest time Tick() has work (a lease or a backoff ends); INT64_MAX if
@@ -251,6 +254,7 @@ class Scheduler {
   std::unordered_map<int64_t, Attempt> attempts_;
   std::map<std::string, Worker> workers_;
   std::unordered_map<std::string, ExperimentProgress> experiments_;
+  ExperimentProgress totals_;
   size_t queued_count_ = 0;
   int64_t next_seq_ = 0;
   int64_t next_attempt_id_ = 1;

@@ -19,10 +19,12 @@ fail=0
 check() { local name="$1"; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 addr="127.0.0.1:$port"
+metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export LADLE_ADDR="$addr"
 
 start_server() {
   "$bin/ladle-server" --listen="$addr" --data_dir="$work/data" --lease_ms=3000 --heartbeat_ms=500 \
+    --metrics_listen="127.0.0.1:$metrics_port" \
     >> "$work/server.log" 2>&1 &
   server_pid=$!
   disown "$server_pid"  # no "Killed" noise when the test kills it
@@ -76,6 +78,13 @@ PY
 check "results live in the SQLite file" test -s "$work/data/ladle.db"
 "$bin/ladle" logs "$exp-0000" > "$work/logs.txt" 2>&1
 check "ladle logs shows the trainer's output" grep -q "training on cpu" "$work/logs.txt"
+
+python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$metrics_port/metrics').read().decode())" > "$work/metrics.txt"
+check "promtool accepts the server's /metrics" promtool check metrics < "$work/metrics.txt"
+check "metrics count the 6 succeeded attempts" grep -q '^ladle_attempts_total{outcome="succeeded"} 6' "$work/metrics.txt"
+check "metrics count the ingested points" python3 -c "
+import re,sys; t=open('$work/metrics.txt').read()
+sys.exit(0 if float(re.search(r'^ladle_metric_points_ingested_total (\S+)', t, re.M).group(1)) > 0 else 1)"
 
 # 2. kill -9 of a worker mid-attempt: the job moves to the other worker.
 cat > "$work/long.yaml" <<'YAML'

@@ -1,0 +1,33 @@
+// Hooks through which the coordinator reports what it does, so metrics
+// (Prometheus in ladle-server) stay out of the domain logic. Called with the
+// coordinator's lock held: keep them cheap and never call back into the
+// Coordinator.
+#ifndef LADLE_SERVER_OBSERVER_H_
+#define LADLE_SERVER_OBSERVER_H_
+
+#include <cstdint>
+
+#include "server/scheduler.h"
+
+namespace ladle {
+
+class CoordinatorObserver {
+ public:
+  virtual ~CoordinatorObserver() = default;
+  // A job went from queued to running after waiting `seconds`.
+  virtual void OnDispatched(double seconds) {}
+  virtual void OnAttemptEnded(AttemptOutcome outcome) {}
+  virtual void OnExperimentSubmitted(int jobs) {}
+  virtual void OnMetricPoints(int64_t count) {}
+  // One store write (a transaction) took `seconds` and carried `rows` changed
+  // rows.
+  virtual void OnStoreWrite(double seconds, int64_t rows) {}
+  // Current totals, after every change: jobs of running experiments by state,
+  // and workers.
+  virtual void OnTotals(const ExperimentProgress& jobs, int workers_alive,
+                        int workers_known) {}
+};
+
+}  // namespace ladle
+
+#endif  // LADLE_SERVER_OBSERVER_H_

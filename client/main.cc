@@ -159,6 +159,13 @@ int Results(ExperimentService::Stub& stub, const Options& o) {
                             {"reason", a.reason()}});
       }
       j["attempt_log"] = attempts;
+      nlohmann::json arts = nlohmann::json::array();
+      for (const auto& a : r.artifacts()) {
+        arts.push_back({{"name", a.name()},
+                        {"sha256", a.sha256()},
+                        {"size_bytes", a.size_bytes()}});
+      }
+      j["artifacts"] = arts;
       out["jobs"].push_back(j);
     }
     std::cout << out.dump(2) << "\n";
@@ -269,6 +276,16 @@ int main(int argc, char** argv) {
       "validate",
       "check an experiment spec offline and list the jobs it expands into");
   validate->add_option("file", o.file, "experiment spec (YAML)")->required();
+  auto* download =
+      app.add_subcommand("download", "save a job's output file (an artifact)");
+  std::string artifact_name, output_path;
+  download->add_option("job", o.id, "job id")->required();
+  download
+      ->add_option("name", artifact_name,
+                   "e.g. model.safetensors, summary.json")
+      ->required();
+  download->add_option("-o,--output", output_path,
+                       "file to write (default: the name)");
   auto* logs =
       app.add_subcommand("logs", "a job's stdout/stderr (all attempts)");
   logs->add_option("job", o.id, "job id")->required();
@@ -328,6 +345,41 @@ int main(int argc, char** argv) {
     return o.wait ? Watch(*stub, o, resp.experiment_id()) : 0;
   }
   if (watch->parsed()) return Watch(*stub, o, o.id);
+  if (download->parsed()) {
+    grpc::ClientContext ctx;
+    v1::DownloadArtifactRequest req;
+    req.set_job_id(o.id);
+    req.set_name(artifact_name);
+    auto reader = stub->DownloadArtifact(&ctx, req);
+    const std::string path = output_path.empty() ? artifact_name : output_path;
+    const std::string tmp = path + ".part";
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) {
+      std::cerr << "ladle: cannot write " << tmp << "\n";
+      return 2;
+    }
+    v1::ArtifactChunk chunk;
+    v1::ArtifactHeader header;
+    int64_t got = 0;
+    while (reader->Read(&chunk)) {
+      if (chunk.has_header()) header = chunk.header();
+      out << chunk.data();
+      got += static_cast<int64_t>(chunk.data().size());
+    }
+    out.close();
+    grpc::Status st = reader->Finish();
+    if (!st.ok() || got != header.size_bytes()) {
+      std::remove(tmp.c_str());
+      if (!st.ok()) return Fail(st, o);
+      std::cerr << "ladle: download incomplete (" << got << " of "
+                << header.size_bytes() << " bytes)\n";
+      return 1;
+    }
+    std::rename(tmp.c_str(), path.c_str());
+    std::cerr << "wrote " << path << " (" << got << " bytes, sha256 "
+              << header.sha256() << ")\n";
+    return 0;
+  }
   if (logs->parsed()) {
     grpc::ClientContext ctx;
     v1::GetLogsRequest req;

@@ -29,6 +29,7 @@ struct Options {
   int64_t heartbeat_ms = 3'000;      // what workers are told to send
   int64_t max_jobs = 10'000;         // per experiment
   int64_t log_cap_bytes = 16 << 20;  // per attempt and stream
+  int64_t max_artifact_bytes = int64_t{64} << 30;  // largest upload accepted
 };
 
 }  // namespace
@@ -111,9 +112,13 @@ int main(int argc, char** argv) {
 
   ladle::LogStore logs((std::filesystem::path(o.data_dir) / "logs").string(),
                        o.log_cap_bytes);
-  ladle::ExperimentServiceImpl experiments(&coordinator, store->get(), &logs);
-  ladle::WorkerServiceImpl workers(&coordinator, &logs, o.heartbeat_ms,
-                                   o.lease_ms);
+  ladle::ArtifactStore artifacts(
+      (std::filesystem::path(o.data_dir) / "artifacts").string(),
+      o.max_artifact_bytes);
+  ladle::ExperimentServiceImpl experiments(&coordinator, store->get(), &logs,
+                                           &artifacts);
+  ladle::WorkerServiceImpl workers(&coordinator, store->get(), &logs,
+                                   &artifacts, o.heartbeat_ms, o.lease_ms);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;

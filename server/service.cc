@@ -294,6 +294,14 @@ grpc::Status ExperimentServiceImpl::GetResults(ServerContext*,
       out->set_exit_code(a.exit_code);
       out->set_reason(a.reason);
     }
+    auto arts = store_->ListArtifacts(j.id);
+    if (!arts.ok()) return ToGrpc(arts.status());
+    for (const ArtifactRecord& a : *arts) {
+      v1::ArtifactInfo* info = r->add_artifacts();
+      info->set_name(a.name);
+      info->set_sha256(a.sha256);
+      info->set_size_bytes(a.size);
+    }
     if (req->include_metrics()) {
       auto m = store_->GetMetrics(j.id);
       if (!m.ok()) return ToGrpc(m.status());
@@ -356,6 +364,85 @@ grpc::Status ExperimentServiceImpl::GetLogs(
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status SendArtifact(Store* store, ArtifactStore* artifacts,
+                          const std::string& job_id, const std::string& name,
+                          grpc::ServerWriter<v1::ArtifactChunk>* writer) {
+  auto list = store->ListArtifacts(job_id);
+  if (!list.ok()) return ToGrpc(list.status());
+  for (const ArtifactRecord& a : *list) {
+    if (a.name != name) continue;
+    auto path = artifacts->PathOf(a.sha256);
+    if (!path.ok()) return ToGrpc(path.status());
+    std::FILE* f = std::fopen(path->c_str(), "rb");
+    if (f == nullptr)
+      return grpc::Status(StatusCode::INTERNAL, "artifact file unreadable");
+    v1::ArtifactChunk chunk;
+    chunk.mutable_header()->set_name(a.name);
+    chunk.mutable_header()->set_size_bytes(a.size);
+    chunk.mutable_header()->set_sha256(a.sha256);
+    std::string buf(1 << 20, '\0');
+    bool first = true;
+    while (true) {
+      const size_t n = std::fread(buf.data(), 1, buf.size(), f);
+      if (n == 0 && !first) break;
+      chunk.set_data(buf.data(), n);
+      if (!writer->Write(chunk)) break;
+      chunk.clear_header();
+      first = false;
+      if (n < buf.size()) break;
+    }
+    std::fclose(f);
+    return grpc::Status::OK;
+  }
+  return grpc::Status(
+      StatusCode::NOT_FOUND,
+      absl::StrCat("job ", job_id, " has no artifact named ", name));
+}
+
+grpc::Status ExperimentServiceImpl::DownloadArtifact(
+    ServerContext*, const v1::DownloadArtifactRequest* req,
+    grpc::ServerWriter<v1::ArtifactChunk>* writer) {
+  return SendArtifact(store_, artifacts_, req->job_id(), req->name(), writer);
+}
+
+grpc::Status WorkerServiceImpl::UploadArtifact(
+    ServerContext*, grpc::ServerReader<v1::ArtifactChunk>* reader,
+    v1::UploadArtifactResponse* resp) {
+  v1::ArtifactChunk chunk;
+  if (!reader->Read(&chunk) || !chunk.has_header()) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        "upload: the first chunk must carry the header");
+  }
+  const v1::ArtifactHeader h = chunk.header();
+  if (!IsValidArtifactName(h.name())) {
+    return grpc::Status(
+        StatusCode::INVALID_ARGUMENT,
+        "header.name: a plain file name of [A-Za-z0-9._-], no '/' or '..'");
+  }
+  auto job = coordinator_->JobOfRunningAttempt(h.attempt_id());
+  if (!job.ok()) return ToGrpc(job.status());
+  auto upload = artifacts_->Begin(h.size_bytes(), h.sha256());
+  if (!upload.ok()) return ToGrpc(upload.status());
+  absl::Status st = (*upload)->Write(chunk.data());
+  while (st.ok() && reader->Read(&chunk)) {
+    if (chunk.has_header()) {
+      st = absl::InvalidArgumentError(
+          "upload: only the first chunk may carry a header");
+      break;
+    }
+    st = (*upload)->Write(chunk.data());
+  }
+  if (!st.ok())
+    return ToGrpc(st);  // the partial file is removed with the upload
+  auto sha = (*upload)->Commit();
+  if (!sha.ok()) return ToGrpc(sha.status());
+  st = store_->AddArtifact({*job, h.name(), *sha, h.size_bytes()});
+  if (!st.ok()) return ToGrpc(st);
+  resp->set_sha256(*sha);
+  resp->set_size_bytes(h.size_bytes());
   return grpc::Status::OK;
 }
 

@@ -9,6 +9,7 @@
 
 #include "ladle/v1/experiments.grpc.pb.h"
 #include "ladle/v1/workers.grpc.pb.h"
+#include "server/artifact_store.h"
 #include "server/coordinator.h"
 #include "server/log_store.h"
 #include "server/store.h"
@@ -20,8 +21,12 @@ grpc::Status ToGrpc(const absl::Status& s);
 class ExperimentServiceImpl final
     : public ladle::v1::ExperimentService::Service {
  public:
-  ExperimentServiceImpl(Coordinator* coordinator, Store* store, LogStore* logs)
-      : coordinator_(coordinator), store_(store), logs_(logs) {}
+  ExperimentServiceImpl(Coordinator* coordinator, Store* store, LogStore* logs,
+                        ArtifactStore* artifacts)
+      : coordinator_(coordinator),
+        store_(store),
+        logs_(logs),
+        artifacts_(artifacts) {}
 
   grpc::Status SubmitExperiment(grpc::ServerContext* ctx,
                                 const v1::SubmitExperimentRequest* req,
@@ -46,20 +51,32 @@ class ExperimentServiceImpl final
                            v1::ListWorkersResponse* resp) override;
   grpc::Status GetLogs(grpc::ServerContext* ctx, const v1::GetLogsRequest* req,
                        grpc::ServerWriter<v1::LogChunk>* writer) override;
+  grpc::Status DownloadArtifact(
+      grpc::ServerContext* ctx, const v1::DownloadArtifactRequest* req,
+      grpc::ServerWriter<v1::ArtifactChunk>* writer) override;
 
  private:
   absl::Status FillExperiment(const ExperimentRecord& e, v1::Experiment* out);
   Coordinator* coordinator_;
   Store* store_;
   LogStore* logs_;
+  ArtifactStore* artifacts_;
 };
+
+// Streams a job's artifact `name` (shared by both services).
+grpc::Status SendArtifact(Store* store, ArtifactStore* artifacts,
+                          const std::string& job_id, const std::string& name,
+                          grpc::ServerWriter<v1::ArtifactChunk>* writer);
 
 class WorkerServiceImpl final : public ladle::v1::WorkerService::Service {
  public:
-  WorkerServiceImpl(Coordinator* coordinator, LogStore* logs,
-                    int64_t heartbeat_interval_ms, int64_t lease_ms)
+  WorkerServiceImpl(Coordinator* coordinator, Store* store, LogStore* logs,
+                    ArtifactStore* artifacts, int64_t heartbeat_interval_ms,
+                    int64_t lease_ms)
       : coordinator_(coordinator),
+        store_(store),
         logs_(logs),
+        artifacts_(artifacts),
         heartbeat_interval_ms_(heartbeat_interval_ms),
         lease_ms_(lease_ms) {}
 
@@ -67,10 +84,20 @@ class WorkerServiceImpl final : public ladle::v1::WorkerService::Service {
       grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::WorkerMessage>*
           stream) override;
+  grpc::Status UploadArtifact(grpc::ServerContext* ctx,
+                              grpc::ServerReader<v1::ArtifactChunk>* reader,
+                              v1::UploadArtifactResponse* resp) override;
+  grpc::Status DownloadArtifact(
+      grpc::ServerContext* ctx, const v1::DownloadArtifactRequest* req,
+      grpc::ServerWriter<v1::ArtifactChunk>* writer) override {
+    return SendArtifact(store_, artifacts_, req->job_id(), req->name(), writer);
+  }
 
  private:
   Coordinator* coordinator_;
+  Store* store_;
   LogStore* logs_;
+  ArtifactStore* artifacts_;
   int64_t heartbeat_interval_ms_;
   int64_t lease_ms_;
 };

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
+#include "common/sha256.h"
 #include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
 
@@ -94,24 +95,31 @@ absl::Status Worker::Run() {
             << "): " << options_.cpu_slots << " CPU slots, "
             << options_.gpus.size() << " GPUs, "
             << "coordinator " << options_.coordinator;
+  channel_ = grpc::CreateChannel(options_.coordinator,
+                                 grpc::InsecureChannelCredentials());
   std::thread poller([this] {
-    int64_t last_heartbeat = 0;
     while (!stopping_.load()) {
       Poll();
-      if (NowMs() - last_heartbeat >= heartbeat_ms_) {
-        v1::WorkerMessage hb;
-        {
-          absl::MutexLock lock(&mu_);
-          for (const auto& [id, a] : attempts_) {
-            if (!a.finished)
-              hb.mutable_heartbeat()->add_running_attempt_ids(id);
-          }
-        }
-        hb.mutable_heartbeat();
-        Send(hb);
-        last_heartbeat = NowMs();
-      }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  // Heartbeats on their own thread: a long upload in Poll must not cost the
+  // leases.
+  std::thread heartbeats([this] {
+    while (!stopping_.load()) {
+      v1::WorkerMessage hb;
+      hb.mutable_heartbeat();
+      {
+        absl::MutexLock lock(&mu_);
+        for (const auto& [id, a] : attempts_) {
+          if (!a.finished) hb.mutable_heartbeat()->add_running_attempt_ids(id);
+        }
+      }
+      Send(hb);
+      for (int64_t waited = 0;
+           waited < heartbeat_ms_.load() && !stopping_.load(); waited += 50) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
     }
   });
   int64_t backoff_ms = 200;
@@ -155,6 +163,7 @@ absl::Status Worker::Run() {
     }
   }
   poller.join();
+  heartbeats.join();
   return absl::OkStatus();
 }
 
@@ -170,9 +179,7 @@ bool Worker::Send(const v1::WorkerMessage& m) {
 }
 
 void Worker::Session() {
-  auto channel = grpc::CreateChannel(options_.coordinator,
-                                     grpc::InsecureChannelCredentials());
-  auto stub = v1::WorkerService::NewStub(channel);
+  auto stub = v1::WorkerService::NewStub(channel_);
   auto ctx = std::make_unique<grpc::ClientContext>();
   auto stream = stub->Session(ctx.get());
   v1::WorkerMessage hello;
@@ -200,8 +207,8 @@ void Worker::Session() {
   v1::CoordinatorMessage m;
   while (stream->Read(&m)) {
     if (m.has_welcome()) {
-      heartbeat_ms_ =
-          std::max<int64_t>(100, m.welcome().heartbeat_interval_ms());
+      heartbeat_ms_.store(
+          std::max<int64_t>(100, m.welcome().heartbeat_interval_ms()));
       for (int64_t id : m.welcome().stop_attempt_ids())
         Cancel(id, "superseded (coordinator)");
       LOG(INFO) << "session open as " << m.welcome().worker_id();
@@ -382,6 +389,34 @@ void Worker::Poll() {
     }
   }
   for (const auto& m : out) Send(m);
+  // Outputs of succeeded attempts are uploaded (outside the lock) before their
+  // result.
+  std::vector<std::pair<int64_t, std::string>> to_upload;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, a] : attempts_) {
+      if (a.finished && !a.uploaded &&
+          a.result.outcome() == v1::AttemptResult::OUTCOME_SUCCEEDED) {
+        to_upload.emplace_back(id, a.dir);
+      }
+    }
+  }
+  for (const auto& [id, dir] : to_upload) {
+    absl::Status st = UploadOutputs(id, dir);
+    absl::MutexLock lock(&mu_);
+    auto it = attempts_.find(id);
+    if (it == attempts_.end()) continue;
+    if (st.ok()) {
+      it->second.uploaded = true;
+    } else if (absl::IsUnavailable(st)) {
+      continue;  // coordinator unreachable: try again next poll
+    } else {
+      it->second.uploaded = true;
+      it->second.result.set_outcome(v1::AttemptResult::OUTCOME_FAILED);
+      it->second.result.set_reason(
+          absl::StrCat("uploading outputs failed: ", st.message()));
+    }
+  }
   // Results go out once there is a session to take them; delivered ones are
   // forgotten.
   std::vector<int64_t> delivered;
@@ -390,12 +425,61 @@ void Worker::Poll() {
     if (stream_ == nullptr) return;
     for (auto& [id, a] : attempts_) {
       if (!a.finished) continue;
+      if (a.result.outcome() == v1::AttemptResult::OUTCOME_SUCCEEDED &&
+          !a.uploaded)
+        continue;
       v1::WorkerMessage m;
       *m.mutable_result() = a.result;
       if (stream_->Write(m)) delivered.push_back(id);
     }
     for (int64_t id : delivered) attempts_.erase(id);
   }
+}
+
+absl::Status Worker::UploadOutputs(int64_t attempt_id, const std::string& dir) {
+  auto stub = v1::WorkerService::NewStub(channel_);
+  for (const char* name :
+       {"model.safetensors", "summary.json", "metrics.jsonl"}) {
+    const std::string path = dir + "/out/" + name;
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) continue;  // not every run writes every file
+    // Pass 1: size and hash; pass 2: send.
+    Sha256 hash;
+    std::string buf(1 << 20, '\0');
+    int64_t size = 0;
+    for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), f)) > 0;) {
+      hash.Update(buf.data(), n);
+      size += static_cast<int64_t>(n);
+    }
+    std::rewind(f);
+    grpc::ClientContext ctx;
+    v1::UploadArtifactResponse resp;
+    auto writer = stub->UploadArtifact(&ctx, &resp);
+    v1::ArtifactChunk chunk;
+    v1::ArtifactHeader* h = chunk.mutable_header();
+    h->set_attempt_id(attempt_id);
+    h->set_name(name);
+    h->set_size_bytes(size);
+    h->set_sha256(hash.HexDigest());
+    bool first = true;
+    while (true) {
+      const size_t n = std::fread(buf.data(), 1, buf.size(), f);
+      if (n == 0 && !first) break;
+      chunk.set_data(buf.data(), n);
+      if (!writer->Write(chunk)) break;
+      chunk.clear_header();
+      first = false;
+      if (n < buf.size()) break;
+    }
+    std::fclose(f);
+    writer->WritesDone();
+    grpc::Status st = writer->Finish();
+    if (!st.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
+                          absl::StrCat(name, ": ", st.error_message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace ladle

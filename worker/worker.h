@@ -58,6 +58,8 @@ class Worker {
     int64_t metrics_offset = 0;
     int64_t stdout_offset = 0, stderr_offset = 0;
     bool finished = false;
+    bool uploaded =
+        false;  // outputs sent (succeeded attempts), result may go out
     v1::AttemptResult result;  // once finished
   };
 
@@ -69,6 +71,8 @@ class Worker {
   // Polls children: new metric lines, exits. Sends through the current stream.
   void Poll();
   bool Send(const v1::WorkerMessage& m);
+  // Uploads the attempt's outputs (model, summary, metrics) as artifacts.
+  absl::Status UploadOutputs(int64_t attempt_id, const std::string& dir);
 
   WorkerOptions options_;
   std::atomic<bool> stopping_{false};
@@ -77,7 +81,8 @@ class Worker {
   grpc::ClientReaderWriter<v1::WorkerMessage, v1::CoordinatorMessage>* stream_
       ABSL_GUARDED_BY(mu_) = nullptr;
   std::unique_ptr<grpc::ClientContext> context_ ABSL_GUARDED_BY(mu_);
-  int64_t heartbeat_ms_ = 3000;
+  std::atomic<int64_t> heartbeat_ms_{3000};
+  std::shared_ptr<grpc::Channel> channel_;
 };
 
 }  // namespace ladle

@@ -78,6 +78,21 @@ PY
 check "results live in the SQLite file" test -s "$work/data/ladle.db"
 "$bin/ladle" logs "$exp-0000" > "$work/logs.txt" 2>&1
 check "ladle logs shows the trainer's output" grep -q "training on cpu" "$work/logs.txt"
+check "each job's outputs were uploaded" python3 - "$work/r1.json" <<'PY'
+import json, sys
+jobs = json.load(open(sys.argv[1]))["jobs"]
+names = [{a["name"] for a in j["artifacts"]} for j in jobs]
+sys.exit(0 if all({"model.safetensors", "summary.json", "metrics.jsonl"} <= n for n in names) else 1)
+PY
+"$bin/ladle" download "$exp-0000" model.safetensors -o "$work/model.safetensors" 2> /dev/null
+check "download returns the model the worker wrote" python3 - "$work/model.safetensors" "$work/r1.json" <<'PY'
+import hashlib, json, struct, sys
+data = open(sys.argv[1], "rb").read()
+want = [a for a in json.load(open(sys.argv[2]))["jobs"][0]["artifacts"] if a["name"] == "model.safetensors"][0]
+(n,) = struct.unpack("<Q", data[:8])
+header = json.loads(data[8:8 + n])
+sys.exit(0 if hashlib.sha256(data).hexdigest() == want["sha256"] and "layers.0.weight" in header else 1)
+PY
 
 python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$metrics_port/metrics').read().decode())" > "$work/metrics.txt"
 check "promtool accepts the server's /metrics" promtool check metrics < "$work/metrics.txt"

@@ -11,6 +11,7 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libsqlite3-dev libssl-dev prometheus-cpp-dev prometheus
   dataset-fashion-mnist
+  python3-grpcio python3-protobuf
 )
 
 missing=()

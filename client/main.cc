@@ -7,8 +7,14 @@
 // Address: --addr or LADLE_ADDR (default 127.0.0.1:7070). Errors go to stderr
 // with a non-zero exit; `watch` (and `submit --wait`) exit 0 only when the
 // experiment succeeded.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -20,6 +26,8 @@
 #include "ladle/v1/experiments.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "server/experiment.h"
+
+extern char** environ;
 
 namespace {
 
@@ -245,6 +253,77 @@ int Results(ExperimentService::Stub& stub, const Options& o) {
   return 0;
 }
 
+// `ladle local up`: ladle-server and ladle-worker (found next to this binary)
+// as children, on loopback, until SIGINT/SIGTERM; then both are stopped (the
+// worker drains first).
+int LocalUp(const std::string& addr, const std::string& dir, int cpu_slots) {
+  const std::filesystem::path self =
+      std::filesystem::read_symlink("/proc/self/exe");
+  const std::string server = (self.parent_path() / "ladle-server").string();
+  const std::string worker = (self.parent_path() / "ladle-worker").string();
+  for (const std::string& b : {server, worker}) {
+    if (!std::filesystem::exists(b)) {
+      std::cerr << "ladle: " << b << " not found (build all targets)\n";
+      return 1;
+    }
+  }
+  std::filesystem::create_directories(dir);
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs,
+                  nullptr);  // children get an empty mask below
+  auto spawn = [&](std::vector<std::string> args,
+                   const std::string& log) -> pid_t {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t files;
+    posix_spawn_file_actions_init(&files);
+    posix_spawn_file_actions_addopen(&files, 1, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&files, 1, 2);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    pid_t pid = -1;
+    const int rc =
+        posix_spawn(&pid, argv[0], &files, &attr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&files);
+    posix_spawnattr_destroy(&attr);
+    return rc == 0 ? pid : -1;
+  };
+  const pid_t s =
+      spawn({server, "--listen=" + addr, "--data_dir=" + dir + "/server"},
+            dir + "/server.log");
+  std::vector<std::string> wargs = {worker, "--coordinator=" + addr,
+                                    "--work_dir=" + dir + "/worker"};
+  if (cpu_slots > 0)
+    wargs.push_back("--cpu_slots=" + std::to_string(cpu_slots));
+  const pid_t w = spawn(wargs, dir + "/worker.log");
+  if (s < 0 || w < 0) {
+    std::cerr << "ladle: cannot start the local cluster\n";
+    if (s > 0) kill(s, SIGTERM);
+    if (w > 0) kill(w, SIGTERM);
+    return 1;
+  }
+  std::cerr << "ladle local: coordinator " << addr << " (pid " << s
+            << "), worker (pid " << w << "), state and logs in " << dir << "\n"
+            << "  export LADLE_ADDR=" << addr << "; Ctrl-C stops both\n";
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  std::cerr << "ladle local: stopping\n";
+  kill(w, SIGTERM);
+  waitpid(w, nullptr, 0);
+  kill(s, SIGTERM);
+  waitpid(s, nullptr, 0);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -276,6 +355,18 @@ int main(int argc, char** argv) {
       "validate",
       "check an experiment spec offline and list the jobs it expands into");
   validate->add_option("file", o.file, "experiment spec (YAML)")->required();
+  auto* local = app.add_subcommand("local", "a one-machine cluster");
+  auto* local_up =
+      local->add_subcommand("up",
+                            "run a coordinator and one worker here (data in "
+                            "./ladle-data) until Ctrl-C");
+  std::string local_dir = "./ladle-data";
+  int local_slots = 0;
+  local_up->add_option("--data_dir", local_dir,
+                       "where the coordinator and worker keep state");
+  local_up->add_option("--cpu_slots", local_slots,
+                       "worker CPU slots (default: cores)");
+  local->require_subcommand(1);
   auto* download =
       app.add_subcommand("download", "save a job's output file (an artifact)");
   std::string artifact_name, output_path;
@@ -345,6 +436,7 @@ int main(int argc, char** argv) {
     return o.wait ? Watch(*stub, o, resp.experiment_id()) : 0;
   }
   if (watch->parsed()) return Watch(*stub, o, o.id);
+  if (local_up->parsed()) return LocalUp(o.addr, local_dir, local_slots);
   if (download->parsed()) {
     grpc::ClientContext ctx;
     v1::DownloadArtifactRequest req;

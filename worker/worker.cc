@@ -95,8 +95,14 @@ absl::Status Worker::Run() {
             << "): " << options_.cpu_slots << " CPU slots, "
             << options_.gpus.size() << " GPUs, "
             << "coordinator " << options_.coordinator;
-  channel_ = grpc::CreateChannel(options_.coordinator,
-                                 grpc::InsecureChannelCredentials());
+  // Reconnect quickly after a coordinator restart (gRPC's default backoff
+  // starts at 1 s and grows to 2 min, which would leave leases to expire).
+  grpc::ChannelArguments channel_args;
+  channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+  channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  channel_ = grpc::CreateCustomChannel(
+      options_.coordinator, grpc::InsecureChannelCredentials(), channel_args);
   std::thread poller([this] {
     while (!stopping_.load()) {
       Poll();
@@ -180,8 +186,17 @@ bool Worker::Send(const v1::WorkerMessage& m) {
 
 void Worker::Session() {
   auto stub = v1::WorkerService::NewStub(channel_);
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  auto stream = stub->Session(ctx.get());
+  grpc::ClientContext* ctx = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_.load()) return;
+    context_ = std::make_unique<grpc::ClientContext>();
+    // Wait for the coordinator instead of failing fast while it (re)starts;
+    // Stop() cancels.
+    context_->set_wait_for_ready(true);
+    ctx = context_.get();
+  }
+  auto stream = stub->Session(ctx);
   v1::WorkerMessage hello;
   v1::WorkerHello* h = hello.mutable_hello();
   h->set_worker_id(options_.worker_id);
@@ -202,7 +217,6 @@ void Worker::Session() {
   {
     absl::MutexLock lock(&mu_);
     stream_ = stream.get();
-    context_ = std::move(ctx);
   }
   v1::CoordinatorMessage m;
   while (stream->Read(&m)) {

@@ -161,6 +161,19 @@ wait_for 20 bash -c "LADLE_ADDR=$addr $bin/ladle results $exp --format json | gr
 check "cancelled experiment" wait_for 15 bash -c "LADLE_ADDR=$addr $bin/ladle show $exp | head -1 | grep -q cancelled"
 check "no ladle-train left running" wait_for 15 bash -c "! pgrep -f '$work/w[12]/attempts' > /dev/null"
 
+# 5. `ladle local up`: a coordinator and a worker as children, stopped together by Ctrl-C.
+local_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$bin/ladle" --addr="127.0.0.1:$local_port" local up --data_dir="$work/local" --cpu_slots=1 \
+  > "$work/local.log" 2>&1 &
+local_pid=$!
+disown "$local_pid"
+pids+=("$local_pid")
+has_worker() { "$bin/ladle" --addr="127.0.0.1:$local_port" workers 2> /dev/null | grep -q alive; }
+check "ladle local up serves a worker" wait_for 20 has_worker
+kill -INT "$local_pid"
+# (the [r] keeps pgrep's pattern from matching the shell that runs it)
+check "ladle local up stops both children" wait_for 15 bash -c "! pgrep -f 'ladle-serve[r] --listen=127.0.0.1:$local_port' > /dev/null && ! pgrep -f 'ladle-worke[r] --coordinator=127.0.0.1:$local_port' > /dev/null"
+
 if [ "$fail" -ne 0 ]; then
   echo "--- server log"; tail -20 "$work/server.log"; echo "--- w1"; tail -5 "$work/w1.log"; echo "--- w2"; tail -5 "$work/w2.log"
   echo "cluster e2e: FAILED"; exit 1

@@ -12,6 +12,8 @@
 #include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "kernels/device.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
 #include "worker/worker.h"
 
 int main(int argc, char** argv) {
@@ -42,6 +44,9 @@ int main(int argc, char** argv) {
   app.add_option("--worker_id", o.worker_id,
                  "stable id (default: kept in work_dir/worker_id)");
   app.add_option("--trainer", o.trainer, "path of ladle-train");
+  std::string metrics_listen;
+  app.add_option("--metrics_listen", metrics_listen,
+                 "Prometheus /metrics address (host:port)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -65,7 +70,20 @@ int main(int argc, char** argv) {
         << "ladle-worker: nothing to offer: --cpu_slots is 0 and no GPUs\n";
     return 2;
   }
-  ladle::Worker worker(o);
+  auto registry = std::make_shared<prometheus::Registry>();
+  ladle::WorkerMetrics metrics(*registry);
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!metrics_listen.empty()) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(metrics_listen);
+    } catch (const std::exception& e) {
+      std::cerr << "ladle-worker: --metrics_listen " << metrics_listen << ": "
+                << e.what() << "\n";
+      return 2;
+    }
+    exposer->RegisterCollectable(registry);
+  }
+  ladle::Worker worker(o, &metrics);
   std::thread signal_waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);

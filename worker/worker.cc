@@ -51,7 +51,8 @@ std::string LastLine(const std::string& path) {
 
 }  // namespace
 
-Worker::Worker(WorkerOptions options) : options_(std::move(options)) {}
+Worker::Worker(WorkerOptions options, WorkerMetrics* metrics)
+    : options_(std::move(options)), metrics_(metrics) {}
 
 Worker::~Worker() { Stop(); }
 
@@ -218,6 +219,7 @@ void Worker::Session() {
     absl::MutexLock lock(&mu_);
     stream_ = stream.get();
   }
+  if (metrics_) metrics_->connected.Set(1);
   v1::CoordinatorMessage m;
   while (stream->Read(&m)) {
     if (m.has_welcome()) {
@@ -236,6 +238,7 @@ void Worker::Session() {
     absl::MutexLock lock(&mu_);
     stream_ = nullptr;
   }
+  if (metrics_) metrics_->connected.Set(0);
   grpc::Status st = stream->Finish();
   if (!st.ok() && !stopping_.load())
     LOG(WARNING) << "session: " << st.error_message();
@@ -359,6 +362,8 @@ void Worker::Poll() {
             if (!line.empty()) m.mutable_metrics()->add_jsonl_lines(line);
           }
           a.metrics_offset += static_cast<int64_t>(last_nl + 1);
+          if (metrics_)
+            metrics_->metric_lines.Increment(m.metrics().jsonl_lines_size());
           out.push_back(std::move(m));
         }
       }
@@ -374,6 +379,8 @@ void Worker::Poll() {
         data.resize(static_cast<size_t>(log.gcount()));
         if (data.empty()) continue;
         *offset += static_cast<int64_t>(data.size());
+        if (metrics_)
+          metrics_->log_bytes.Increment(static_cast<double>(data.size()));
         v1::WorkerMessage m;
         m.mutable_logs()->set_attempt_id(id);
         m.mutable_logs()->set_stream(stream);
@@ -399,7 +406,19 @@ void Worker::Poll() {
                                            LastLine(a.dir + "/stderr.log")));
         }
         LOG(INFO) << "attempt " << id << " ended with code " << code;
+        if (metrics_) {
+          const auto o = a.result.outcome();
+          (o == v1::AttemptResult::OUTCOME_SUCCEEDED   ? metrics_->succeeded
+           : o == v1::AttemptResult::OUTCOME_CANCELLED ? metrics_->cancelled
+                                                       : metrics_->failed)
+              .Increment();
+        }
       }
+    }
+    if (metrics_) {
+      int running = 0;
+      for (const auto& [id, a] : attempts_) running += !a.finished;
+      metrics_->running.Set(running);
     }
   }
   for (const auto& m : out) Send(m);
@@ -488,6 +507,8 @@ absl::Status Worker::UploadOutputs(int64_t attempt_id, const std::string& dir) {
     std::fclose(f);
     writer->WritesDone();
     grpc::Status st = writer->Finish();
+    if (st.ok() && metrics_)
+      metrics_->upload_bytes.Increment(static_cast<double>(size));
     if (!st.ok()) {
       return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
                           absl::StrCat(name, ": ", st.error_message()));

@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "ladle/v1/workers.grpc.pb.h"
+#include "worker/metrics.h"
 
 namespace ladle {
 
@@ -38,7 +39,8 @@ struct WorkerOptions {
 
 class Worker {
  public:
-  explicit Worker(WorkerOptions options);
+  // `metrics` (may be null) must outlive the Worker.
+  explicit Worker(WorkerOptions options, WorkerMetrics* metrics = nullptr);
   ~Worker();
 
   // Connects and serves until Stop(). Returns an error only for bad setup (work
@@ -75,6 +77,7 @@ class Worker {
   absl::Status UploadOutputs(int64_t attempt_id, const std::string& dir);
 
   WorkerOptions options_;
+  WorkerMetrics* metrics_;
   std::atomic<bool> stopping_{false};
   absl::Mutex mu_;
   std::map<int64_t, Attempt> attempts_ ABSL_GUARDED_BY(mu_);

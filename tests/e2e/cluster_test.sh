@@ -32,8 +32,10 @@ start_server() {
   for _ in $(seq 1 100); do "$bin/ladle" list > /dev/null 2>&1 && return 0; sleep 0.1; done
   echo "server did not come up"; cat "$work/server.log"; exit 1
 }
-start_worker() {  # start_worker NAME -> sets worker_pid
+worker_metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start_worker() {  # start_worker NAME [METRICS_ADDR] -> sets worker_pid
   "$bin/ladle-worker" --coordinator="$addr" --work_dir="$work/$1" --cpu_slots=1 --name="$1" \
+    ${2:+--metrics_listen=$2} \
     >> "$work/$1.log" 2>&1 &
   worker_pid=$!
   disown "$worker_pid"
@@ -48,7 +50,7 @@ wait_for() {  # wait_for SECONDS CMD... : polls until CMD succeeds
 }
 
 start_server
-start_worker w1; w1_pid=$worker_pid
+start_worker w1 "127.0.0.1:$worker_metrics_port"; w1_pid=$worker_pid
 start_worker w2; w2_pid=$worker_pid
 wait_for 10 bash -c "[ \$('$bin/ladle' workers | wc -l) -eq 2 ]"
 
@@ -97,6 +99,13 @@ PY
 python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$metrics_port/metrics').read().decode())" > "$work/metrics.txt"
 check "promtool accepts the server's /metrics" promtool check metrics < "$work/metrics.txt"
 check "metrics count the 6 succeeded attempts" grep -q '^ladle_attempts_total{outcome="succeeded"} 6' "$work/metrics.txt"
+python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$worker_metrics_port/metrics').read().decode())" > "$work/worker_metrics.txt"
+check "promtool accepts the worker's /metrics" promtool check metrics < "$work/worker_metrics.txt"
+check "worker metrics count its succeeded attempts and relayed lines" python3 -c "
+import re,sys; t=open('$work/worker_metrics.txt').read()
+ok = float(re.search(r'^ladle_worker_attempts_total\{outcome=\"succeeded\"\} (\S+)', t, re.M).group(1)) >= 1
+ok = ok and float(re.search(r'^ladle_worker_metric_lines_relayed_total (\S+)', t, re.M).group(1)) > 0
+sys.exit(0 if ok else 1)"
 check "metrics count the ingested points" python3 -c "
 import re,sys; t=open('$work/metrics.txt').read()
 sys.exit(0 if float(re.search(r'^ladle_metric_points_ingested_total (\S+)', t, re.M).group(1)) > 0 else 1)"
@@ -128,7 +137,7 @@ log = j["attempt_log"]
 sys.exit(0 if len(log) >= 2 and log[0]["outcome"] == "lost" and log[-1]["outcome"] == "succeeded"
          and log[-1]["worker"] != sys.argv[2] else 1)
 PY
-if [ "$victim_dir" = w1 ]; then start_worker w1; w1_pid=$worker_pid; else start_worker w2; w2_pid=$worker_pid; fi
+if [ "$victim_dir" = w1 ]; then start_worker w1 "127.0.0.1:$worker_metrics_port"; w1_pid=$worker_pid; else start_worker w2; w2_pid=$worker_pid; fi
 
 # 3. kill -9 of the server mid-sweep, then restart on the same data dir.
 cat > "$work/mid.yaml" <<'YAML'

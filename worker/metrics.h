@@ -1,0 +1,66 @@
+// Prometheus metrics of ladle-worker (served on --metrics_listen when set).
+#ifndef LADLE_WORKER_METRICS_H_
+#define LADLE_WORKER_METRICS_H_
+
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+
+namespace ladle {
+
+struct WorkerMetrics {
+  explicit WorkerMetrics(prometheus::Registry& r)
+      : running(prometheus::BuildGauge()
+                    .Name("ladle_worker_running_attempts")
+                    .Help("Attempts whose ladle-train child is running")
+                    .Register(r)
+                    .Add({})),
+        connected(prometheus::BuildGauge()
+                      .Name("ladle_worker_connected")
+                      .Help("1 while the session with the coordinator is open")
+                      .Register(r)
+                      .Add({})),
+        attempts(prometheus::BuildCounter()
+                     .Name("ladle_worker_attempts_total")
+                     .Help("Attempts ended on this worker, by outcome")
+                     .Register(r)),
+        succeeded(attempts.Add({{"outcome", "succeeded"}})),
+        failed(attempts.Add({{"outcome", "failed"}})),
+        cancelled(attempts.Add({{"outcome", "cancelled"}})),
+        metric_lines(prometheus::BuildCounter()
+                         .Name("ladle_worker_metric_lines_relayed_total")
+                         .Help("metrics.jsonl lines sent to the coordinator")
+                         .Register(r)
+                         .Add({})),
+        log_bytes(prometheus::BuildCounter()
+                      .Name("ladle_worker_log_bytes_relayed_total")
+                      .Help("stdout/stderr bytes sent to the coordinator")
+                      .Register(r)
+                      .Add({})),
+        upload_bytes(prometheus::BuildCounter()
+                         .Name("ladle_worker_artifact_upload_bytes_total")
+                         .Help("Artifact bytes uploaded")
+                         .Register(r)
+                         .Add({})) {
+    prometheus::BuildGauge()
+        .Name("ladle_build_info")
+        .Help("Build of this ladle-worker; always 1")
+        .Register(r)
+        .Add({{"version", "0.1.0"}})
+        .Set(1);
+  }
+
+  prometheus::Gauge& running;
+  prometheus::Gauge& connected;
+  prometheus::Family<prometheus::Counter>& attempts;
+  prometheus::Counter& succeeded;
+  prometheus::Counter& failed;
+  prometheus::Counter& cancelled;
+  prometheus::Counter& metric_lines;
+  prometheus::Counter& log_bytes;
+  prometheus::Counter& upload_bytes;
+};
+
+}  // namespace ladle
+
+#endif  // LADLE_WORKER_METRICS_H_

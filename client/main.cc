@@ -34,6 +34,13 @@ namespace {
 using ladle::v1::ExperimentService;
 namespace v1 = ladle::v1;
 
+// Bearer token from --token_file or LADLE_TOKEN; empty when the server runs
+// without auth.
+std::string g_token;
+void Authorize(grpc::ClientContext* ctx) {
+  if (!g_token.empty()) ctx->AddMetadata("authorization", "Bearer " + g_token);
+}
+
 struct Options {
   std::string addr;
   std::string file;
@@ -85,6 +92,7 @@ std::string Counts(const v1::JobCounts& c) {
 int Watch(ExperimentService::Stub& stub, const Options& o,
           const std::string& id) {
   grpc::ClientContext ctx;
+  Authorize(&ctx);
   v1::WatchExperimentRequest req;
   req.set_experiment_id(id);
   req.set_include_metrics(true);
@@ -131,6 +139,7 @@ int Watch(ExperimentService::Stub& stub, const Options& o,
 
 int Results(ExperimentService::Stub& stub, const Options& o) {
   grpc::ClientContext ctx;
+  Authorize(&ctx);
   v1::GetResultsRequest req;
   req.set_experiment_id(o.id);
   v1::ExperimentResults res;
@@ -332,6 +341,9 @@ int main(int argc, char** argv) {
   if (o.addr.empty()) o.addr = "127.0.0.1:7070";
   CLI::App app{"ladle: submit and watch experiments on a ladle-server"};
   app.add_option("--addr", o.addr, "ladle-server address (or LADLE_ADDR)");
+  std::string token_file;
+  app.add_option("--token_file", token_file,
+                 "file holding the bearer token (or LADLE_TOKEN)");
   app.require_subcommand(1);
   auto* submit =
       app.add_subcommand("submit", "submit an experiment spec; prints its id");
@@ -411,6 +423,14 @@ int main(int argc, char** argv) {
       std::cout << "  " << j.index << " " << j.params.dump() << "\n";
     return 0;
   }
+  if (const char* env = std::getenv("LADLE_TOKEN")) g_token = env;
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    if (!in || !std::getline(in, g_token)) {
+      std::cerr << "ladle: --token_file " << token_file << " cannot be read\n";
+      return 2;
+    }
+  }
   auto stub = ExperimentService::NewStub(
       grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials()));
   if (submit->parsed()) {
@@ -422,6 +442,7 @@ int main(int argc, char** argv) {
     std::stringstream ss;
     ss << in.rdbuf();
     grpc::ClientContext ctx;
+    Authorize(&ctx);
     v1::SubmitExperimentRequest req;
     req.set_spec(ss.str());
     v1::SubmitExperimentResponse resp;
@@ -439,6 +460,7 @@ int main(int argc, char** argv) {
   if (local_up->parsed()) return LocalUp(o.addr, local_dir, local_slots);
   if (download->parsed()) {
     grpc::ClientContext ctx;
+    Authorize(&ctx);
     v1::DownloadArtifactRequest req;
     req.set_job_id(o.id);
     req.set_name(artifact_name);
@@ -474,6 +496,7 @@ int main(int argc, char** argv) {
   }
   if (logs->parsed()) {
     grpc::ClientContext ctx;
+    Authorize(&ctx);
     v1::GetLogsRequest req;
     req.set_job_id(o.id);
     req.set_follow(follow);
@@ -494,6 +517,7 @@ int main(int argc, char** argv) {
   if (results->parsed()) return Results(*stub, o);
   if (cancel->parsed()) {
     grpc::ClientContext ctx;
+    Authorize(&ctx);
     v1::CancelExperimentRequest req;
     req.set_experiment_id(o.id);
     v1::Experiment e;
@@ -505,6 +529,7 @@ int main(int argc, char** argv) {
   }
   if (show->parsed()) {
     grpc::ClientContext ctx;
+    Authorize(&ctx);
     v1::GetExperimentRequest req;
     req.set_experiment_id(o.id);
     v1::Experiment e;
@@ -519,6 +544,7 @@ int main(int argc, char** argv) {
   }
   if (list->parsed()) {
     grpc::ClientContext ctx;
+    Authorize(&ctx);
     v1::ListExperimentsRequest req;
     v1::ListExperimentsResponse resp;
     grpc::Status st = stub->ListExperiments(&ctx, req, &resp);
@@ -532,6 +558,7 @@ int main(int argc, char** argv) {
   }
   if (workers->parsed()) {
     grpc::ClientContext ctx;
+    Authorize(&ctx);
     v1::ListWorkersResponse resp;
     grpc::Status st = stub->ListWorkers(&ctx, v1::ListWorkersRequest(), &resp);
     if (!st.ok()) return Fail(st, o);

@@ -22,8 +22,9 @@ namespace {
 struct Options {
   std::string listen = "127.0.0.1:7070";  // gRPC address
   std::string data_dir = "./ladle-data";  // SQLite file and artifacts
-  std::string metrics_listen =
-      "127.0.0.1:9464";  // Prometheus /metrics; empty: off
+  std::string metrics_listen = "127.0.0.1:9464";
+  std::string token_file;  // bearer tokens; required beyond loopback  //
+                           // Prometheus /metrics; empty: off
   int64_t lease_ms =
       15'000;  // attempts without heartbeats for this long are lost
   int64_t heartbeat_ms = 3'000;      // what workers are told to send
@@ -48,6 +49,8 @@ int main(int argc, char** argv) {
   app.add_option("--listen", o.listen, "gRPC address (host:port)");
   app.add_option("--data_dir", o.data_dir,
                  "directory for ladle.db and artifacts");
+  app.add_option("--token_file", o.token_file,
+                 "bearer tokens: lines '<token> <user|worker|admin> [<name>]'");
   app.add_option("--metrics_listen", o.metrics_listen,
                  "Prometheus /metrics address (host:port; empty: off)");
   app.add_option("--lease_ms", o.lease_ms,
@@ -71,6 +74,27 @@ int main(int argc, char** argv) {
     std::cerr
         << "ladle-server: --heartbeat_ms must be at most half of --lease_ms\n";
     return 2;
+  }
+  ladle::Authenticator auth;
+  if (!o.token_file.empty()) {
+    auto a = ladle::Authenticator::FromFile(o.token_file);
+    if (!a.ok()) {
+      std::cerr << "ladle-server: " << a.status().message() << "\n";
+      return 2;
+    }
+    auth = std::move(*a);
+  } else {
+    const bool loopback = o.listen.rfind("127.", 0) == 0 ||
+                          o.listen.rfind("localhost:", 0) == 0 ||
+                          o.listen.rfind("[::1]:", 0) == 0;
+    if (!loopback) {
+      std::cerr << "ladle-server: --listen " << o.listen
+                << " is reachable beyond this machine: pass --token_file (auth "
+                   "is only optional "
+                   "on a loopback address)\n";
+      return 2;
+    }
+    LOG(WARNING) << "no --token_file: authentication is off (loopback only)";
   }
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
@@ -116,9 +140,10 @@ int main(int argc, char** argv) {
       (std::filesystem::path(o.data_dir) / "artifacts").string(),
       o.max_artifact_bytes);
   ladle::ExperimentServiceImpl experiments(&coordinator, store->get(), &logs,
-                                           &artifacts);
+                                           &artifacts, &auth);
   ladle::WorkerServiceImpl workers(&coordinator, store->get(), &logs,
-                                   &artifacts, o.heartbeat_ms, o.lease_ms);
+                                   &artifacts, &auth, o.heartbeat_ms,
+                                   o.lease_ms);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;

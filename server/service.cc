@@ -142,15 +142,61 @@ absl::Status ExperimentServiceImpl::FillExperiment(const ExperimentRecord& e,
   return absl::OkStatus();
 }
 
+absl::StatusOr<Principal> CallerOf(const Authenticator& auth,
+                                   grpc::ServerContext* ctx) {
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("authorization");
+  return auth.Authenticate(
+      it == md.end() ? std::string()
+                     : std::string(it->second.data(), it->second.size()));
+}
+
+absl::StatusOr<Principal> ExperimentServiceImpl::User(
+    grpc::ServerContext* ctx) const {
+  ASSIGN_OR_RETURN(Principal p, CallerOf(*auth_, ctx));
+  if (p.role == Principal::Role::kWorker) {
+    return absl::PermissionDeniedError(
+        "worker tokens may only use the WorkerService");
+  }
+  return p;
+}
+
+absl::StatusOr<ExperimentRecord> ExperimentServiceImpl::Visible(
+    grpc::ServerContext* ctx, const std::string& id) const {
+  ASSIGN_OR_RETURN(Principal p, User(ctx));
+  ASSIGN_OR_RETURN(ExperimentRecord e, store_->GetExperiment(id));
+  if (!CanAccess(p, e.owner)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("experiment ", id, " belongs to another user"));
+  }
+  return e;
+}
+
+absl::Status ExperimentServiceImpl::CheckJobVisible(
+    grpc::ServerContext* ctx, const std::string& job_id) const {
+  ASSIGN_OR_RETURN(JobRecord j, store_->GetJob(job_id));
+  return Visible(ctx, j.experiment_id).status();
+}
+
+absl::Status WorkerServiceImpl::CheckWorker(grpc::ServerContext* ctx) const {
+  ASSIGN_OR_RETURN(Principal p, CallerOf(*auth_, ctx));
+  if (p.role == Principal::Role::kUser) {
+    return absl::PermissionDeniedError(
+        "the WorkerService needs a worker or admin token");
+  }
+  return absl::OkStatus();
+}
+
 grpc::Status ExperimentServiceImpl::SubmitExperiment(
-    ServerContext*, const v1::SubmitExperimentRequest* req,
+    ServerContext* ctx, const v1::SubmitExperimentRequest* req,
     v1::SubmitExperimentResponse* resp) {
+  auto caller = User(ctx);
+  if (!caller.ok()) return ToGrpc(caller.status());
   if (req->spec().empty()) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT,
                         "spec: empty; send the experiment YAML");
   }
-  auto result =
-      coordinator_->Submit(req->spec(), /*owner=*/"local", req->dry_run());
+  auto result = coordinator_->Submit(req->spec(), caller->name, req->dry_run());
   if (!result.ok()) return ToGrpc(result.status());
   resp->set_experiment_id(result->experiment_id);
   resp->set_job_count(static_cast<int>(result->jobs.size()));
@@ -162,17 +208,27 @@ grpc::Status ExperimentServiceImpl::SubmitExperiment(
 }
 
 grpc::Status ExperimentServiceImpl::GetExperiment(
-    ServerContext*, const v1::GetExperimentRequest* req, v1::Experiment* resp) {
-  auto e = store_->GetExperiment(req->experiment_id());
+    ServerContext* ctx, const v1::GetExperimentRequest* req,
+    v1::Experiment* resp) {
+  auto e = Visible(ctx, req->experiment_id());
   if (!e.ok()) return ToGrpc(e.status());
   return ToGrpc(FillExperiment(*e, resp));
 }
 
 grpc::Status ExperimentServiceImpl::ListExperiments(
-    ServerContext*, const v1::ListExperimentsRequest* req,
+    ServerContext* ctx, const v1::ListExperimentsRequest* req,
     v1::ListExperimentsResponse* resp) {
+  auto caller = User(ctx);
+  if (!caller.ok()) return ToGrpc(caller.status());
   ExperimentFilter f;
   f.owner = req->owner();
+  if (caller->role != Principal::Role::kAdmin) {
+    if (!f.owner.empty() && f.owner != caller->name) {
+      return grpc::Status(StatusCode::PERMISSION_DENIED,
+                          "only admins list other users' experiments");
+    }
+    f.owner = caller->name;
+  }
   f.state = ExperimentStateName(req->state());
   f.page_size = req->page_size() == 0 ? 50 : req->page_size();
   f.page_token = req->page_token();
@@ -187,8 +243,10 @@ grpc::Status ExperimentServiceImpl::ListExperiments(
 }
 
 grpc::Status ExperimentServiceImpl::CancelExperiment(
-    ServerContext*, const v1::CancelExperimentRequest* req,
+    ServerContext* ctx, const v1::CancelExperimentRequest* req,
     v1::Experiment* resp) {
+  if (auto v = Visible(ctx, req->experiment_id()); !v.ok())
+    return ToGrpc(v.status());
   auto e = coordinator_->Cancel(req->experiment_id());
   if (!e.ok()) return ToGrpc(e.status());
   return ToGrpc(FillExperiment(*e, resp));
@@ -197,6 +255,8 @@ grpc::Status ExperimentServiceImpl::CancelExperiment(
 grpc::Status ExperimentServiceImpl::WatchExperiment(
     ServerContext* ctx, const v1::WatchExperimentRequest* req,
     grpc::ServerWriter<v1::ExperimentEvent>* writer) {
+  if (auto v = Visible(ctx, req->experiment_id()); !v.ok())
+    return ToGrpc(v.status());
   // Events queue up here from the coordinator's thread; this handler thread
   // writes them.
   struct Queue {
@@ -268,10 +328,10 @@ grpc::Status ExperimentServiceImpl::WatchExperiment(
   return ToGrpc(st);
 }
 
-grpc::Status ExperimentServiceImpl::GetResults(ServerContext*,
+grpc::Status ExperimentServiceImpl::GetResults(ServerContext* ctx,
                                                const v1::GetResultsRequest* req,
                                                v1::ExperimentResults* resp) {
-  auto e = store_->GetExperiment(req->experiment_id());
+  auto e = Visible(ctx, req->experiment_id());
   if (!e.ok()) return ToGrpc(e.status());
   absl::Status st = FillExperiment(*e, resp->mutable_experiment());
   if (!st.ok()) return ToGrpc(st);
@@ -311,9 +371,10 @@ grpc::Status ExperimentServiceImpl::GetResults(ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ExperimentServiceImpl::ListWorkers(ServerContext*,
+grpc::Status ExperimentServiceImpl::ListWorkers(ServerContext* ctx,
                                                 const v1::ListWorkersRequest*,
                                                 v1::ListWorkersResponse* resp) {
+  if (auto caller = User(ctx); !caller.ok()) return ToGrpc(caller.status());
   auto workers = store_->ListWorkers();
   if (!workers.ok()) return ToGrpc(workers.status());
   for (const WorkerRecord& w : *workers) {
@@ -338,8 +399,8 @@ grpc::Status ExperimentServiceImpl::ListWorkers(ServerContext*,
 grpc::Status ExperimentServiceImpl::GetLogs(
     ServerContext* ctx, const v1::GetLogsRequest* req,
     grpc::ServerWriter<v1::LogChunk>* writer) {
-  auto job = store_->GetJob(req->job_id());
-  if (!job.ok()) return ToGrpc(job.status());
+  if (absl::Status st = CheckJobVisible(ctx, req->job_id()); !st.ok())
+    return ToGrpc(st);
   std::map<std::string, int64_t> offsets;
   while (!ctx->IsCancelled()) {
     auto chunks = logs_->ReadNew(req->job_id(), &offsets, 1 << 20);
@@ -403,14 +464,17 @@ grpc::Status SendArtifact(Store* store, ArtifactStore* artifacts,
 }
 
 grpc::Status ExperimentServiceImpl::DownloadArtifact(
-    ServerContext*, const v1::DownloadArtifactRequest* req,
+    ServerContext* ctx, const v1::DownloadArtifactRequest* req,
     grpc::ServerWriter<v1::ArtifactChunk>* writer) {
+  if (absl::Status st = CheckJobVisible(ctx, req->job_id()); !st.ok())
+    return ToGrpc(st);
   return SendArtifact(store_, artifacts_, req->job_id(), req->name(), writer);
 }
 
 grpc::Status WorkerServiceImpl::UploadArtifact(
-    ServerContext*, grpc::ServerReader<v1::ArtifactChunk>* reader,
+    ServerContext* ctx, grpc::ServerReader<v1::ArtifactChunk>* reader,
     v1::UploadArtifactResponse* resp) {
+  if (absl::Status st = CheckWorker(ctx); !st.ok()) return ToGrpc(st);
   v1::ArtifactChunk chunk;
   if (!reader->Read(&chunk) || !chunk.has_header()) {
     return grpc::Status(StatusCode::INVALID_ARGUMENT,
@@ -450,6 +514,7 @@ grpc::Status WorkerServiceImpl::Session(
     ServerContext* ctx,
     grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::WorkerMessage>*
         stream) {
+  if (absl::Status st = CheckWorker(ctx); !st.ok()) return ToGrpc(st);
   v1::WorkerMessage first;
   if (!stream->Read(&first))
     return grpc::Status(StatusCode::CANCELLED, "stream closed before hello");

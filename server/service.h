@@ -10,6 +10,7 @@
 #include "ladle/v1/experiments.grpc.pb.h"
 #include "ladle/v1/workers.grpc.pb.h"
 #include "server/artifact_store.h"
+#include "server/auth.h"
 #include "server/coordinator.h"
 #include "server/log_store.h"
 #include "server/store.h"
@@ -22,11 +23,12 @@ class ExperimentServiceImpl final
     : public ladle::v1::ExperimentService::Service {
  public:
   ExperimentServiceImpl(Coordinator* coordinator, Store* store, LogStore* logs,
-                        ArtifactStore* artifacts)
+                        ArtifactStore* artifacts, const Authenticator* auth)
       : coordinator_(coordinator),
         store_(store),
         logs_(logs),
-        artifacts_(artifacts) {}
+        artifacts_(artifacts),
+        auth_(auth) {}
 
   grpc::Status SubmitExperiment(grpc::ServerContext* ctx,
                                 const v1::SubmitExperimentRequest* req,
@@ -57,10 +59,18 @@ class ExperimentServiceImpl final
 
  private:
   absl::Status FillExperiment(const ExperimentRecord& e, v1::Experiment* out);
+  // The caller, who must hold a user or admin token.
+  absl::StatusOr<Principal> User(grpc::ServerContext* ctx) const;
+  // The experiment, if the caller may see it (PERMISSION_DENIED otherwise).
+  absl::StatusOr<ExperimentRecord> Visible(grpc::ServerContext* ctx,
+                                           const std::string& id) const;
+  absl::Status CheckJobVisible(grpc::ServerContext* ctx,
+                               const std::string& job_id) const;
   Coordinator* coordinator_;
   Store* store_;
   LogStore* logs_;
   ArtifactStore* artifacts_;
+  const Authenticator* auth_;
 };
 
 // Streams a job's artifact `name` (shared by both services).
@@ -71,9 +81,10 @@ grpc::Status SendArtifact(Store* store, ArtifactStore* artifacts,
 class WorkerServiceImpl final : public ladle::v1::WorkerService::Service {
  public:
   WorkerServiceImpl(Coordinator* coordinator, Store* store, LogStore* logs,
-                    ArtifactStore* artifacts, int64_t heartbeat_interval_ms,
-                    int64_t lease_ms)
-      : coordinator_(coordinator),
+                    ArtifactStore* artifacts, const Authenticator* auth,
+                    int64_t heartbeat_interval_ms, int64_t lease_ms)
+      : auth_(auth),
+        coordinator_(coordinator),
         store_(store),
         logs_(logs),
         artifacts_(artifacts),
@@ -90,10 +101,13 @@ class WorkerServiceImpl final : public ladle::v1::WorkerService::Service {
   grpc::Status DownloadArtifact(
       grpc::ServerContext* ctx, const v1::DownloadArtifactRequest* req,
       grpc::ServerWriter<v1::ArtifactChunk>* writer) override {
+    if (absl::Status st = CheckWorker(ctx); !st.ok()) return ToGrpc(st);
     return SendArtifact(store_, artifacts_, req->job_id(), req->name(), writer);
   }
 
  private:
+  absl::Status CheckWorker(grpc::ServerContext* ctx) const;
+  const Authenticator* auth_;
   Coordinator* coordinator_;
   Store* store_;
   LogStore* logs_;
@@ -101,6 +115,10 @@ class WorkerServiceImpl final : public ladle::v1::WorkerService::Service {
   int64_t heartbeat_interval_ms_;
   int64_t lease_ms_;
 };
+
+// The caller of an RPC, from its `authorization` metadata.
+absl::StatusOr<Principal> CallerOf(const Authenticator& auth,
+                                   grpc::ServerContext* ctx);
 
 // Converts a ladle-train metrics.jsonl line into metric points (every numeric
 // field but step).

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -44,13 +45,23 @@ int main(int argc, char** argv) {
   app.add_option("--worker_id", o.worker_id,
                  "stable id (default: kept in work_dir/worker_id)");
   app.add_option("--trainer", o.trainer, "path of ladle-train");
-  std::string metrics_listen;
+  std::string metrics_listen, token_file;
+  app.add_option("--token_file", token_file,
+                 "file holding this worker's bearer token");
   app.add_option("--metrics_listen", metrics_listen,
                  "Prometheus /metrics address (host:port)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    if (!in || !std::getline(in, o.token) || o.token.empty()) {
+      std::cerr << "ladle-worker: --token_file " << token_file
+                << " cannot be read\n";
+      return 2;
+    }
   }
   if (gpus == "auto") {
     for (int i = 0; i < ladle::CudaDeviceCount(); ++i) o.gpus.push_back(i);

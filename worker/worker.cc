@@ -195,6 +195,8 @@ void Worker::Session() {
     // Wait for the coordinator instead of failing fast while it (re)starts;
     // Stop() cancels.
     context_->set_wait_for_ready(true);
+    if (!options_.token.empty())
+      context_->AddMetadata("authorization", "Bearer " + options_.token);
     ctx = context_.get();
   }
   auto stream = stub->Session(ctx);
@@ -486,6 +488,8 @@ absl::Status Worker::UploadOutputs(int64_t attempt_id, const std::string& dir) {
     }
     std::rewind(f);
     grpc::ClientContext ctx;
+    if (!options_.token.empty())
+      ctx.AddMetadata("authorization", "Bearer " + options_.token);
     v1::UploadArtifactResponse resp;
     auto writer = stub->UploadArtifact(&ctx, &resp);
     v1::ArtifactChunk chunk;

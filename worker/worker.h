@@ -32,8 +32,10 @@ struct WorkerOptions {
       worker_id;     // empty: read from work_dir/worker_id or created there
   std::string name;  // empty: hostname
   int cpu_slots = 1;
-  std::vector<int> gpus;           // GPU ordinals this worker offers
-  std::string trainer;             // path of ladle-train
+  std::vector<int> gpus;  // GPU ordinals this worker offers
+  std::string trainer;    // path of ladle-train
+  std::string
+      token;  // bearer token (a worker token) when the server has auth on
   int64_t kill_grace_ms = 10'000;  // SIGTERM, then SIGKILL after this long
 };
 

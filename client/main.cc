@@ -341,7 +341,9 @@ int main(int argc, char** argv) {
   if (o.addr.empty()) o.addr = "127.0.0.1:7070";
   CLI::App app{"ladle: submit and watch experiments on a ladle-server"};
   app.add_option("--addr", o.addr, "ladle-server address (or LADLE_ADDR)");
-  std::string token_file;
+  std::string token_file, tls_ca;
+  app.add_option("--tls_ca", tls_ca,
+                 "PEM CA certificate: connect with TLS (or LADLE_TLS_CA)");
   app.add_option("--token_file", token_file,
                  "file holding the bearer token (or LADLE_TOKEN)");
   app.require_subcommand(1);
@@ -431,8 +433,24 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  auto stub = ExperimentService::NewStub(
-      grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials()));
+  if (tls_ca.empty()) {
+    if (const char* env = std::getenv("LADLE_TLS_CA")) tls_ca = env;
+  }
+  std::shared_ptr<grpc::ChannelCredentials> creds =
+      grpc::InsecureChannelCredentials();
+  if (!tls_ca.empty()) {
+    std::ifstream in(tls_ca);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    if (!in || pem.str().empty()) {
+      std::cerr << "ladle: --tls_ca " << tls_ca << " cannot be read\n";
+      return 2;
+    }
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = pem.str();
+    creds = grpc::SslCredentials(ssl);
+  }
+  auto stub = ExperimentService::NewStub(grpc::CreateChannel(o.addr, creds));
   if (submit->parsed()) {
     std::ifstream in(o.file);
     if (!in) {

@@ -4,7 +4,9 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
@@ -23,8 +25,9 @@ struct Options {
   std::string listen = "127.0.0.1:7070";  // gRPC address
   std::string data_dir = "./ladle-data";  // SQLite file and artifacts
   std::string metrics_listen = "127.0.0.1:9464";
-  std::string token_file;  // bearer tokens; required beyond loopback  //
-                           // Prometheus /metrics; empty: off
+  std::string token_file;         // bearer tokens; required beyond loopback  //
+  std::string tls_cert, tls_key;  // PEM files: serve TLS when both are set
+                                  // Prometheus /metrics; empty: off
   int64_t lease_ms =
       15'000;  // attempts without heartbeats for this long are lost
   int64_t heartbeat_ms = 3'000;      // what workers are told to send
@@ -49,6 +52,9 @@ int main(int argc, char** argv) {
   app.add_option("--listen", o.listen, "gRPC address (host:port)");
   app.add_option("--data_dir", o.data_dir,
                  "directory for ladle.db and artifacts");
+  app.add_option("--tls_cert", o.tls_cert,
+                 "PEM certificate chain (with --tls_key: TLS on)");
+  app.add_option("--tls_key", o.tls_key, "PEM private key");
   app.add_option("--token_file", o.token_file,
                  "bearer tokens: lines '<token> <user|worker|admin> [<name>]'");
   app.add_option("--metrics_listen", o.metrics_listen,
@@ -147,7 +153,32 @@ int main(int argc, char** argv) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &port);
+  std::shared_ptr<grpc::ServerCredentials> creds =
+      grpc::InsecureServerCredentials();
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    std::cerr << "ladle-server: --tls_cert and --tls_key go together\n";
+    return 2;
+  }
+  if (!o.tls_cert.empty()) {
+    auto read = [](const std::string& path, std::string* out) {
+      std::ifstream in(path);
+      if (!in) return false;
+      std::stringstream ss;
+      ss << in.rdbuf();
+      *out = ss.str();
+      return true;
+    };
+    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+    if (!read(o.tls_key, &pair.private_key) ||
+        !read(o.tls_cert, &pair.cert_chain)) {
+      std::cerr << "ladle-server: cannot read --tls_cert/--tls_key\n";
+      return 2;
+    }
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back(pair);
+    creds = grpc::SslServerCredentials(ssl);
+  }
+  builder.AddListeningPort(o.listen, creds, &port);
   builder.RegisterService(&experiments);
   builder.RegisterService(&workers);
   builder.SetMaxReceiveMessageSize(16 << 20);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
@@ -45,7 +46,9 @@ int main(int argc, char** argv) {
   app.add_option("--worker_id", o.worker_id,
                  "stable id (default: kept in work_dir/worker_id)");
   app.add_option("--trainer", o.trainer, "path of ladle-train");
-  std::string metrics_listen, token_file;
+  std::string metrics_listen, token_file, tls_ca;
+  app.add_option("--tls_ca", tls_ca,
+                 "PEM CA certificate: connect to the coordinator with TLS");
   app.add_option("--token_file", token_file,
                  "file holding this worker's bearer token");
   app.add_option("--metrics_listen", metrics_listen,
@@ -60,6 +63,16 @@ int main(int argc, char** argv) {
     if (!in || !std::getline(in, o.token) || o.token.empty()) {
       std::cerr << "ladle-worker: --token_file " << token_file
                 << " cannot be read\n";
+      return 2;
+    }
+  }
+  if (!tls_ca.empty()) {
+    std::ifstream in(tls_ca);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    o.tls_ca_pem = pem.str();
+    if (!in || o.tls_ca_pem.empty()) {
+      std::cerr << "ladle-worker: --tls_ca " << tls_ca << " cannot be read\n";
       return 2;
     }
   }

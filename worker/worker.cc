@@ -102,8 +102,15 @@ absl::Status Worker::Run() {
   channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
   channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  channel_ = grpc::CreateCustomChannel(
-      options_.coordinator, grpc::InsecureChannelCredentials(), channel_args);
+  std::shared_ptr<grpc::ChannelCredentials> creds =
+      grpc::InsecureChannelCredentials();
+  if (!options_.tls_ca_pem.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options_.tls_ca_pem;
+    creds = grpc::SslCredentials(ssl);
+  }
+  channel_ =
+      grpc::CreateCustomChannel(options_.coordinator, creds, channel_args);
   std::thread poller([this] {
     while (!stopping_.load()) {
       Poll();

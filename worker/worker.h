@@ -36,6 +36,7 @@ struct WorkerOptions {
   std::string trainer;    // path of ladle-train
   std::string
       token;  // bearer token (a worker token) when the server has auth on
+  std::string tls_ca_pem;  // CA certificate (PEM): connect with TLS when set
   int64_t kill_grace_ms = 10'000;  // SIGTERM, then SIGKILL after this long
 };
 

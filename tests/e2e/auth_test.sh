@@ -52,5 +52,32 @@ check "admin sees it" bash -c "'$bin/ladle' --addr='$addr' --token_file='$work/a
 check "beyond loopback without a token file: refuses (exit 2)" test $? -eq 2
 check "and says why" grep -q "pass --token_file" "$work/open.log"
 
+# TLS with a test CA: server cert for 127.0.0.1 signed by it; worker and CLI trust the CA.
+(
+  cd "$work"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ladle-test-ca" \
+    -keyout ca.key -out ca.pem 2> /dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout server.key -out server.csr 2> /dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' > san.ext
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+    -extfile san.ext -out server.pem 2> /dev/null
+)
+tls_addr="127.0.0.1:$(free_port)"
+"$bin/ladle-server" --listen="$tls_addr" --data_dir="$work/tls" --metrics_listen="127.0.0.1:$(free_port)" \
+  --token_file="$work/tokens" --tls_cert="$work/server.pem" --tls_key="$work/server.key" \
+  > "$work/tls-server.log" 2>&1 &
+pids+=($!); disown
+"$bin/ladle-worker" --coordinator="$tls_addr" --work_dir="$work/tw" --cpu_slots=1 \
+  --token_file="$work/worker.token" --tls_ca="$work/ca.pem" > "$work/tls-worker.log" 2>&1 &
+pids+=($!); disown
+T() { "$bin/ladle" --addr="$tls_addr" --token_file="$work/alice.token" --tls_ca="$work/ca.pem" "$@"; }
+tls_worker_up() { T workers 2> /dev/null | grep -q alive; }
+for _ in $(seq 1 50); do tls_worker_up && break; sleep 0.1; done
+texp=$(T submit "$work/spec.yaml" 2> /dev/null | head -1)
+timeout 60 "$bin/ladle" --addr="$tls_addr" --token_file="$work/alice.token" --tls_ca="$work/ca.pem" watch "$texp" 2> /dev/null
+check "TLS: worker and CLI run an experiment through a test CA" test $? -eq 0
+timeout 10 "$bin/ladle" --addr="$tls_addr" --token_file="$work/alice.token" list > /dev/null 2>&1
+check "TLS: a plaintext client is refused" test $? -ne 0
+
 if [ "$fail" -ne 0 ]; then echo "auth e2e: FAILED"; tail -5 "$work/server.log"; exit 1; fi
 echo "auth e2e: all checks passed"

@@ -17,6 +17,7 @@
 #include "prometheus/registry.h"
 #include "server/coordinator.h"
 #include "server/metrics.h"
+#include "server/rpc_metrics.h"
 #include "server/service.h"
 
 namespace {
@@ -180,6 +181,13 @@ int main(int argc, char** argv) {
   }
   builder.AddListeningPort(o.listen, creds, &port);
   builder.RegisterService(&experiments);
+  {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        creators;
+    creators.push_back(ladle::MakeRpcMetricsInterceptor(*registry));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   builder.RegisterService(&workers);
   builder.SetMaxReceiveMessageSize(16 << 20);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

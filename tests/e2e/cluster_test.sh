@@ -106,6 +106,7 @@ import re,sys; t=open('$work/worker_metrics.txt').read()
 ok = float(re.search(r'^ladle_worker_attempts_total\{outcome=\"succeeded\"\} (\S+)', t, re.M).group(1)) >= 1
 ok = ok and float(re.search(r'^ladle_worker_metric_lines_relayed_total (\S+)', t, re.M).group(1)) > 0
 sys.exit(0 if ok else 1)"
+check "metrics count RPCs by method and code" grep -q '^ladle_rpcs_total{.*method="/ladle.v1.ExperimentService/SubmitExperiment".*} [1-9]' "$work/metrics.txt"
 check "metrics count the ingested points" python3 -c "
 import re,sys; t=open('$work/metrics.txt').read()
 sys.exit(0 if float(re.search(r'^ladle_metric_points_ingested_total (\S+)', t, re.M).group(1)) > 0 else 1)"

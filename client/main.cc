@@ -402,14 +402,16 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  if (validate->parsed()) {
+  std::stringstream ss;  // the spec file of submit / validate
+  if (submit->parsed() || validate->parsed()) {
     std::ifstream in(o.file);
     if (!in) {
       std::cerr << "ladle: cannot read " << o.file << "\n";
       return 2;
     }
-    std::stringstream ss;
     ss << in.rdbuf();
+  }
+  if (validate->parsed()) {
     auto fail = [&](const absl::Status& st) {
       std::cerr << "ladle: " << o.file << ": " << st.message() << "\n";
       return 2;
@@ -452,13 +454,6 @@ int main(int argc, char** argv) {
   }
   auto stub = ExperimentService::NewStub(grpc::CreateChannel(o.addr, creds));
   if (submit->parsed()) {
-    std::ifstream in(o.file);
-    if (!in) {
-      std::cerr << "ladle: cannot read " << o.file << "\n";
-      return 2;
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
     grpc::ClientContext ctx;
     Authorize(&ctx);
     v1::SubmitExperimentRequest req;

@@ -252,18 +252,8 @@ absl::Status SetPath(Json& doc, const std::string& path, const Json& value) {
 
 absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
     const std::string& text, const ParseOptions& options) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("spec: malformed YAML at line ", e.mark.line + 1,
-                     ", column ", e.mark.column + 1, ": ", e.msg));
-  }
-  if (!root.IsMap()) {
-    return absl::InvalidArgumentError(
-        "spec: must be a mapping with name, kind, trial, sweep");
-  }
+  ASSIGN_OR_RETURN(YAML::Node root,
+                   LoadYamlMapping(text, "name, kind, trial, sweep"));
   ExperimentSpec spec;
   spec.source = text;
   try {

@@ -160,18 +160,8 @@ absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
 }  // namespace
 
 absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("spec: malformed YAML at line ", e.mark.line + 1,
-                     ", column ", e.mark.column + 1, ": ", e.msg));
-  }
-  if (!root.IsMap()) {
-    return absl::InvalidArgumentError(
-        "spec: must be a mapping with model, data, train, device");
-  }
+  ASSIGN_OR_RETURN(YAML::Node root,
+                   LoadYamlMapping(text, "model, data, train, device"));
   TrainSpec spec;
   MapReader top(root, "");
   try {

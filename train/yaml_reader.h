@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
@@ -31,6 +32,26 @@ inline std::string Join(const std::string& parent, const std::string& key) {
 
 // Strict access to one YAML mapping: every key read is recorded, and Finish()
 // rejects the rest.
+// Parses YAML text into a node; malformed YAML is INVALID_ARGUMENT with line
+// and column, and a document that is not a mapping is INVALID_ARGUMENT naming
+// `expected_keys`.
+inline absl::StatusOr<YAML::Node> LoadYamlMapping(
+    const std::string& text, const std::string& expected_keys) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("spec: malformed YAML at line ", e.mark.line + 1,
+                     ", column ", e.mark.column + 1, ": ", e.msg));
+  }
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("spec: must be a mapping with ", expected_keys));
+  }
+  return root;
+}
+
 class MapReader {
  public:
   MapReader(YAML::Node node, std::string path)

@@ -4,9 +4,12 @@
 // key); 3 stopped by SIGTERM/SIGINT after writing OUT/checkpoint.safetensors
 // (resume with --resume).
 #include <pthread.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -56,8 +59,28 @@ struct Options {
 
 }  // namespace
 
+// Under ladle-worker (LADLE_EXIT_WITH_PARENT=1) a trial must not outlive its
+// worker: if the worker dies (kill -9, crash) this process is re-parented, and
+// it then stops like on SIGTERM (checkpoint, exit 3) instead of running on
+// unsupervised.
+void StopWhenOrphaned() {
+  const char* env = std::getenv("LADLE_EXIT_WITH_PARENT");
+  if (env == nullptr || std::string(env) != "1") return;
+  const pid_t parent = getppid();
+  std::thread([parent] {
+    while (!g_stop.load()) {
+      if (getppid() != parent) {
+        g_stop.store(true);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }).detach();
+}
+
 int main(int argc, char** argv) {
   RouteStopSignalsToWatcher();
+  StopWhenOrphaned();
   Options opts;
   CLI::App app{"ladle-train: train one model from a spec (docs/TRAIN_SPEC.md)"};
   app.add_option("--spec", opts.spec_path, "trial spec (YAML)")->required();

@@ -294,6 +294,8 @@ void Worker::Start(const v1::Assignment& a) {
       env_strings.push_back(*e);
   }
   env_strings.push_back("CUDA_VISIBLE_DEVICES=" + absl::StrJoin(visible, ","));
+  env_strings.push_back(
+      "LADLE_EXIT_WITH_PARENT=1");  // the child stops if this worker dies
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);

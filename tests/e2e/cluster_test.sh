@@ -128,7 +128,9 @@ wait_for 20 is_running
 victim=$(running_on)
 if [ "$(cat "$work/w1/worker_id")" = "$victim" ]; then victim_dir=w1; else victim_dir=w2; fi
 if [ "$victim_dir" = w1 ]; then kill -9 "$w1_pid"; else kill -9 "$w2_pid"; fi
-pkill -9 -f "$work/$victim_dir/attempts" 2> /dev/null  # its orphaned child, as a host crash would
+# Its ladle-train child notices it was orphaned and stops by itself (checkpoint, exit 3).
+orphan_gone() { ! pgrep -f "$work/$victim_dir/attempt[s]" > /dev/null; }
+check "the dead worker's child stops by itself" wait_for 10 orphan_gone
 timeout 120 "$bin/ladle" watch "$exp" 2> "$work/watch2.log"
 check "retried job succeeded after kill -9 of its worker" test $? -eq 0
 check "first attempt lost, second on the other worker" python3 - <(results "$exp") "$victim" <<'PY'

@@ -12,14 +12,16 @@ cmake --build "$build_dir" -j "$(nproc)" --target ladle-server ladle-worker ladl
 bin="$build_dir/bin"
 
 data=${LADLE_DATA_DIR:-./ladle-data}
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(python3 tests/e2e/free_port.py)
+metrics_port=$(python3 tests/e2e/free_port.py)
 export LADLE_ADDR="127.0.0.1:$port"
 mkdir -p "$data"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; }
 trap cleanup EXIT
 
-"$bin/ladle-server" --listen="$LADLE_ADDR" --data_dir="$data/server" > "$data/server.log" 2>&1 &
+"$bin/ladle-server" --listen="$LADLE_ADDR" --data_dir="$data/server" \
+  --metrics_listen="127.0.0.1:$metrics_port" > "$data/server.log" 2>&1 &
 pids+=($!)
 "$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$data/worker" --cpu_slots=2 \
   > "$data/worker.log" 2>&1 &

@@ -9,7 +9,7 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null; done; pkill -9 -f "$work/" 2> /dev/null; rm -rf "$work"' EXIT
 fail=0
 check() { local name="$1"; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+free_port() { python3 "$(dirname "$0")/free_port.py"; }
 port=$(free_port)
 addr="127.0.0.1:$port"
 cat > "$work/tokens" <<'T'

@@ -17,9 +17,9 @@ cleanup() {
 trap cleanup EXIT
 fail=0
 check() { local name="$1"; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(python3 "$(dirname "$0")/free_port.py")
 addr="127.0.0.1:$port"
-metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+metrics_port=$(python3 "$(dirname "$0")/free_port.py")
 export LADLE_ADDR="$addr"
 
 start_server() {
@@ -32,7 +32,7 @@ start_server() {
   for _ in $(seq 1 100); do "$bin/ladle" list > /dev/null 2>&1 && return 0; sleep 0.1; done
   echo "server did not come up"; cat "$work/server.log"; exit 1
 }
-worker_metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+worker_metrics_port=$(python3 "$(dirname "$0")/free_port.py")
 start_worker() {  # start_worker NAME [METRICS_ADDR] -> sets worker_pid
   "$bin/ladle-worker" --coordinator="$addr" --work_dir="$work/$1" --cpu_slots=1 --name="$1" \
     ${2:+--metrics_listen=$2} \
@@ -52,7 +52,8 @@ wait_for() {  # wait_for SECONDS CMD... : polls until CMD succeeds
 start_server
 start_worker w1 "127.0.0.1:$worker_metrics_port"; w1_pid=$worker_pid
 start_worker w2; w2_pid=$worker_pid
-wait_for 10 bash -c "[ \$('$bin/ladle' workers | wc -l) -eq 2 ]"
+two_workers() { [ "$("$bin/ladle" workers 2> /dev/null | grep -c alive)" -eq 2 ]; }
+check "both workers registered" wait_for 15 two_workers
 
 # 1. A 6-job sweep over two workers.
 cat > "$work/sweep.yaml" <<'YAML'
@@ -174,7 +175,7 @@ check "cancelled experiment" wait_for 15 bash -c "LADLE_ADDR=$addr $bin/ladle sh
 check "no ladle-train left running" wait_for 15 bash -c "! pgrep -f '$work/w[12]/attempts' > /dev/null"
 
 # 5. `ladle local up`: a coordinator and a worker as children, stopped together by Ctrl-C.
-local_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+local_port=$(python3 "$(dirname "$0")/free_port.py")
 "$bin/ladle" --addr="127.0.0.1:$local_port" local up --data_dir="$work/local" --cpu_slots=1 \
   > "$work/local.log" 2>&1 &
 local_pid=$!

@@ -6,7 +6,7 @@ bin="$1" stubs="$2" example="$3"
 work=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null; done; pkill -9 -f "$work/" 2> /dev/null; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+free_port() { python3 "$(dirname "$0")/free_port.py"; }
 port=$(free_port)
 "$bin/ladle-server" --listen="127.0.0.1:$port" --data_dir="$work/data" --metrics_listen="127.0.0.1:$(free_port)" \
   > "$work/server.log" 2>&1 &

@@ -13,9 +13,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
-#include "kernels/device.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
+#include "worker/gpu_probe.h"
 #include "worker/worker.h"
 
 int main(int argc, char** argv) {
@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
     }
   }
   if (gpus == "auto") {
-    for (int i = 0; i < ladle::CudaDeviceCount(); ++i) o.gpus.push_back(i);
+    for (const ladle::GpuDevice& g : ladle::ProbeGpus())
+      o.gpus.push_back(g.index);
   } else if (gpus != "none") {
     for (absl::string_view part : absl::StrSplit(gpus, ',')) {
       int g;

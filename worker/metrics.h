@@ -37,6 +37,16 @@ struct WorkerMetrics {
                       .Help("stdout/stderr bytes sent to the coordinator")
                       .Register(r)
                       .Add({})),
+        gpu_memory_used(
+            prometheus::BuildGauge()
+                .Name("ladle_worker_gpu_memory_used_bytes")
+                .Help("GPU memory in use (NVML), per GPU of this worker")
+                .Register(r)),
+        gpu_utilization(
+            prometheus::BuildGauge()
+                .Name("ladle_worker_gpu_utilization_ratio")
+                .Help("GPU busy fraction (NVML), per GPU of this worker")
+                .Register(r)),
         upload_bytes(prometheus::BuildCounter()
                          .Name("ladle_worker_artifact_upload_bytes_total")
                          .Help("Artifact bytes uploaded")
@@ -58,6 +68,8 @@ struct WorkerMetrics {
   prometheus::Counter& cancelled;
   prometheus::Counter& metric_lines;
   prometheus::Counter& log_bytes;
+  prometheus::Family<prometheus::Gauge>& gpu_memory_used;
+  prometheus::Family<prometheus::Gauge>& gpu_utilization;
   prometheus::Counter& upload_bytes;
 };
 

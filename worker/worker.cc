@@ -19,6 +19,7 @@
 #include "common/sha256.h"
 #include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
+#include "worker/gpu_probe.h"
 
 extern char** environ;
 
@@ -92,6 +93,7 @@ absl::Status Worker::Setup() {
 
 absl::Status Worker::Run() {
   if (absl::Status st = Setup(); !st.ok()) return st;
+  nvml_ = Nvml::Open();  // null without a driver: no GPU usage then
   LOG(INFO) << "worker " << options_.worker_id << " (" << options_.name
             << "): " << options_.cpu_slots << " CPU slots, "
             << options_.gpus.size() << " GPUs, "
@@ -127,6 +129,22 @@ absl::Status Worker::Run() {
         absl::MutexLock lock(&mu_);
         for (const auto& [id, a] : attempts_) {
           if (!a.finished) hb.mutable_heartbeat()->add_running_attempt_ids(id);
+        }
+      }
+      // GPU usage (NVML) rides on the heartbeat and feeds this worker's gauges.
+      if (nvml_) {
+        for (const GpuUsageSample& g : nvml_->Sample()) {
+          v1::GpuUsage* u = hb.mutable_heartbeat()->add_gpu_usage();
+          u->set_index(g.index);
+          u->set_memory_used_bytes(g.memory_used_bytes);
+          u->set_utilization_ratio(g.utilization_ratio);
+          if (metrics_) {
+            const std::string gpu = std::to_string(g.index);
+            metrics_->gpu_memory_used.Add({{"gpu", gpu}})
+                .Set(static_cast<double>(g.memory_used_bytes));
+            metrics_->gpu_utilization.Add({{"gpu", gpu}})
+                .Set(g.utilization_ratio);
+          }
         }
       }
       Send(hb);
@@ -214,6 +232,14 @@ void Worker::Session() {
   h->set_gpus(static_cast<int>(options_.gpus.size()));
   h->set_cpu_slots(options_.cpu_slots);
   h->set_version("ladle-worker 0.1");
+  if (nvml_) {
+    for (const GpuDevice& d : nvml_->Devices()) {
+      v1::GpuInfo* g = h->add_gpu_info();
+      g->set_index(d.index);
+      g->set_name(d.name);
+      g->set_memory_total_bytes(d.memory_total_bytes);
+    }
+  }
   {
     absl::MutexLock lock(&mu_);
     // Finished-but-unreported attempts count as running so their results are

@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "ladle/v1/workers.grpc.pb.h"
+#include "worker/gpu_probe.h"
 #include "worker/metrics.h"
 
 namespace ladle {
@@ -89,6 +90,7 @@ class Worker {
   std::unique_ptr<grpc::ClientContext> context_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> heartbeat_ms_{3000};
   std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<Nvml> nvml_;  // GPU usage; used by the heartbeat thread only
 };
 
 }  // namespace ladle

@@ -163,16 +163,6 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
   return result;
 }
 
-absl::StatusOr<ExperimentRecord> Coordinator::GetExperiment(
-    const std::string& id) {
-  return store_->GetExperiment(id);
-}
-
-ExperimentProgress Coordinator::Progress(const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  return scheduler_.progress(id);
-}
-
 absl::StatusOr<ExperimentRecord> Coordinator::Cancel(const std::string& id) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(ExperimentRecord e, store_->GetExperiment(id));
@@ -313,11 +303,6 @@ void Coordinator::Tick() {
 void Coordinator::ReportTotals() {
   observer_->OnTotals(scheduler_.totals(), scheduler_.alive_workers(),
                       scheduler_.known_workers());
-}
-
-int64_t Coordinator::next_deadline_ms() {
-  absl::MutexLock lock(&mu_);
-  return scheduler_.next_deadline_ms();
 }
 
 void Coordinator::Dispatch() {

@@ -86,8 +86,6 @@ class Coordinator {
   };
   absl::StatusOr<SubmitResult> Submit(const std::string& spec,
                                       const std::string& owner, bool dry_run);
-  absl::StatusOr<ExperimentRecord> GetExperiment(const std::string& id);
-  ExperimentProgress Progress(const std::string& id);
   // Cancels queued jobs now and sends cancel commands for running attempts.
   absl::StatusOr<ExperimentRecord> Cancel(const std::string& id);
 
@@ -125,8 +123,6 @@ class Coordinator {
   // Expires leases, ends backoffs, dispatches. Call periodically (and it is
   // cheap).
   void Tick();
-
-  int64_t next_deadline_ms();
 
  private:
   // Persists scheduler events (job rows + attempt rows), notifies watchers,

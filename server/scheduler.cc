@@ -651,15 +651,4 @@ ExperimentProgress Scheduler::progress(const std::string& experiment_id) const {
   return it == experiments_.end() ? ExperimentProgress{} : it->second;
 }
 
-int64_t Scheduler::next_deadline_ms() const {
-  int64_t next = INT64_MAX;
-  for (const auto& [id, a] : attempts_)
-    next = std::min(next, a.lease_expiry_ms);
-  for (const auto& [id, w] : workers_) {
-    if (w.alive) next = std::min(next, w.last_heartbeat_ms + options_.lease_ms);
-  }
-  if (!delayed_.empty()) next = std::min(next, delayed_.begin()->first);
-  return next;
-}
-
 }  // namespace ladle

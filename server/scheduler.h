@@ -185,9 +185,6 @@ class Scheduler {
   int known_workers() const { return static_cast<int>(workers_.size()); }
   size_t running_attempts() const { return attempts_.size(); }
   int alive_workers() const;
-  // Earliest time Tick() has work (a lease or a backoff ends); INT64_MAX if
-  // none.
-  int64_t next_deadline_ms() const;
 
  private:
   struct Job {

@@ -22,6 +22,7 @@ max_retries: 1
 )";
 
 struct FakeWorker {
+  explicit FakeWorker(std::string worker_id) : id(std::move(worker_id)) {}
   std::string id;
   std::vector<WorkerCommand> inbox;
   Coordinator::WorkerSink Sink() {

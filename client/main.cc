@@ -25,6 +25,7 @@
 #include "grpcpp/grpcpp.h"
 #include "ladle/v1/experiments.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "proto/api_util.h"
 #include "server/experiment.h"
 
 extern char** environ;
@@ -48,27 +49,6 @@ struct Options {
   std::string format = "table";
   bool wait = false;
 };
-
-const char* StateName(v1::ExperimentState s) {
-  switch (s) {
-    case v1::EXPERIMENT_STATE_RUNNING:
-      return "running";
-    case v1::EXPERIMENT_STATE_SUCCEEDED:
-      return "succeeded";
-    case v1::EXPERIMENT_STATE_FAILED:
-      return "failed";
-    case v1::EXPERIMENT_STATE_CANCELLED:
-      return "cancelled";
-    default:
-      return "?";
-  }
-}
-
-const char* JobStateName(v1::JobState s) {
-  static const char* names[] = {"?",         "pending", "queued",   "running",
-                                "succeeded", "failed",  "cancelled"};
-  return s >= 0 && s <= 6 ? names[s] : "?";
-}
 
 int Fail(const grpc::Status& st, const Options& o) {
   std::cerr << "ladle: " << st.error_message();
@@ -103,11 +83,11 @@ int Watch(ExperimentService::Stub& stub, const Options& o,
   while (reader->Read(&ev)) {
     if (ev.has_snapshot()) {
       std::cerr << id << " (" << ev.snapshot().name()
-                << "): " << StateName(ev.snapshot().state()) << ", "
+                << "): " << ladle::ApiStateName(ev.snapshot().state()) << ", "
                 << Counts(ev.snapshot().job_counts()) << "\n";
     } else if (ev.has_job()) {
       const v1::Job& j = ev.job();
-      std::cerr << "  " << j.id() << " " << JobStateName(j.state());
+      std::cerr << "  " << j.id() << " " << ladle::ApiStateName(j.state());
       if (!j.worker_id().empty() && j.state() == v1::JOB_STATE_RUNNING) {
         std::cerr << " on " << j.worker_id() << " (attempt " << j.attempts()
                   << ")";
@@ -125,7 +105,7 @@ int Watch(ExperimentService::Stub& stub, const Options& o,
       }
     } else if (ev.has_finished()) {
       final_state = ev.finished().state();
-      std::cerr << id << " " << StateName(final_state)
+      std::cerr << id << " " << ladle::ApiStateName(final_state)
                 << (ev.finished().message().empty()
                         ? ""
                         : ": " + ev.finished().message())
@@ -147,15 +127,16 @@ int Results(ExperimentService::Stub& stub, const Options& o) {
   if (!st.ok()) return Fail(st, o);
   if (o.format == "json") {
     nlohmann::ordered_json out;
-    out["experiment"] = {{"id", res.experiment().id()},
-                         {"name", res.experiment().name()},
-                         {"state", StateName(res.experiment().state())},
-                         {"spec", res.experiment().spec()}};
+    out["experiment"] = {
+        {"id", res.experiment().id()},
+        {"name", res.experiment().name()},
+        {"state", ladle::ApiStateName(res.experiment().state())},
+        {"spec", res.experiment().spec()}};
     out["jobs"] = nlohmann::json::array();
     for (const auto& r : res.jobs()) {
       nlohmann::ordered_json j = {
           {"id", r.job().id()},
-          {"state", JobStateName(r.job().state())},
+          {"state", ladle::ApiStateName(r.job().state())},
           {"attempts", r.job().attempts()},
           {"worker", r.job().worker_id()},
           {"params",
@@ -213,15 +194,15 @@ int Results(ExperimentService::Stub& stub, const Options& o) {
       for (char c : params)
         quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
       quoted += "\"";
-      std::cout << r.job().id() << sep << JobStateName(r.job().state()) << sep
-                << r.job().attempts() << sep << quoted << sep
+      std::cout << r.job().id() << sep << ladle::ApiStateName(r.job().state())
+                << sep << r.job().attempts() << sep << quoted << sep
                 << num("test_accuracy") << sep << num("val_accuracy") << sep
                 << num("final_train_loss") << sep << num("wall_seconds")
                 << "\n";
     } else {
       std::cout << absl::StrFormat(
           "%-26s %-10s %-3d %-44s %9s %9s %9s %8s\n", r.job().id(),
-          JobStateName(r.job().state()), r.job().attempts(), params,
+          ladle::ApiStateName(r.job().state()), r.job().attempts(), params,
           num("test_accuracy"), num("val_accuracy"), num("final_train_loss"),
           num("wall_seconds"));
     }
@@ -536,7 +517,7 @@ int main(int argc, char** argv) {
     v1::Experiment e;
     grpc::Status st = stub->CancelExperiment(&ctx, req, &e);
     if (!st.ok()) return Fail(st, o);
-    std::cout << e.id() << " " << StateName(e.state()) << " ("
+    std::cout << e.id() << " " << ladle::ApiStateName(e.state()) << " ("
               << Counts(e.job_counts()) << ")\n";
     return 0;
   }
@@ -549,7 +530,7 @@ int main(int argc, char** argv) {
     grpc::Status st = stub->GetExperiment(&ctx, req, &e);
     if (!st.ok()) return Fail(st, o);
     std::cout << e.id() << "  " << e.name() << "  " << e.kind() << "  "
-              << StateName(e.state()) << "\n"
+              << ladle::ApiStateName(e.state()) << "\n"
               << Counts(e.job_counts()) << "\n";
     if (!e.message().empty()) std::cout << e.message() << "\n";
     std::cout << "--- spec ---\n" << e.spec();
@@ -564,7 +545,7 @@ int main(int argc, char** argv) {
     if (!st.ok()) return Fail(st, o);
     for (const auto& e : resp.experiments()) {
       std::cout << absl::StrFormat("%-24s %-20s %-10s %s\n", e.id(), e.name(),
-                                   StateName(e.state()),
+                                   ladle::ApiStateName(e.state()),
                                    Counts(e.job_counts()));
     }
     return 0;

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "proto/api_util.h"
 
 namespace ladle {
 namespace {
@@ -14,45 +15,12 @@ namespace {
 using grpc::ServerContext;
 using grpc::StatusCode;
 
-v1::ExperimentState ExperimentStateOf(const std::string& s) {
-  if (s == "running") return v1::EXPERIMENT_STATE_RUNNING;
-  if (s == "succeeded") return v1::EXPERIMENT_STATE_SUCCEEDED;
-  if (s == "failed") return v1::EXPERIMENT_STATE_FAILED;
-  if (s == "cancelled") return v1::EXPERIMENT_STATE_CANCELLED;
-  return v1::EXPERIMENT_STATE_UNSPECIFIED;
-}
-
-std::string ExperimentStateName(v1::ExperimentState s) {
-  switch (s) {
-    case v1::EXPERIMENT_STATE_RUNNING:
-      return "running";
-    case v1::EXPERIMENT_STATE_SUCCEEDED:
-      return "succeeded";
-    case v1::EXPERIMENT_STATE_FAILED:
-      return "failed";
-    case v1::EXPERIMENT_STATE_CANCELLED:
-      return "cancelled";
-    default:
-      return "";
-  }
-}
-
-v1::JobState JobStateOf(const std::string& s) {
-  if (s == "pending") return v1::JOB_STATE_PENDING;
-  if (s == "queued") return v1::JOB_STATE_QUEUED;
-  if (s == "running") return v1::JOB_STATE_RUNNING;
-  if (s == "succeeded") return v1::JOB_STATE_SUCCEEDED;
-  if (s == "failed") return v1::JOB_STATE_FAILED;
-  if (s == "cancelled") return v1::JOB_STATE_CANCELLED;
-  return v1::JOB_STATE_UNSPECIFIED;
-}
-
 void FillJob(const JobRecord& j, v1::Job* out) {
   out->set_id(j.id);
   out->set_experiment_id(j.experiment_id);
   out->set_index(j.index);
   out->set_kind(j.kind);
-  out->set_state(JobStateOf(j.state));
+  out->set_state(ApiJobState(j.state));
   out->set_params_json(j.params);
   out->set_spec_json(j.spec);
   for (const std::string& d : j.deps) out->add_depends_on(d);
@@ -106,7 +74,7 @@ absl::Status ExperimentServiceImpl::FillExperiment(const ExperimentRecord& e,
   out->set_name(e.name);
   out->set_kind(e.kind);
   out->set_owner(e.owner);
-  out->set_state(ExperimentStateOf(e.state));
+  out->set_state(ApiExperimentState(e.state));
   out->set_message(e.message);
   out->set_spec(e.spec);
   out->set_priority(e.priority);
@@ -116,7 +84,7 @@ absl::Status ExperimentServiceImpl::FillExperiment(const ExperimentRecord& e,
   v1::JobCounts* c = out->mutable_job_counts();
   c->set_total(static_cast<int>(jobs.size()));
   for (const JobRecord& j : jobs) {
-    switch (JobStateOf(j.state)) {
+    switch (ApiJobState(j.state)) {
       case v1::JOB_STATE_PENDING:
         c->set_pending(c->pending() + 1);
         break;
@@ -229,7 +197,9 @@ grpc::Status ExperimentServiceImpl::ListExperiments(
     }
     f.owner = caller->name;
   }
-  f.state = ExperimentStateName(req->state());
+  f.state = req->state() == v1::EXPERIMENT_STATE_UNSPECIFIED
+                ? ""
+                : ApiStateName(req->state());
   f.page_size = req->page_size() == 0 ? 50 : req->page_size();
   f.page_token = req->page_token();
   auto page = store_->ListExperiments(f);
@@ -280,7 +250,7 @@ grpc::Status ExperimentServiceImpl::WatchExperiment(
           case WatchEvent::Type::kFinished:
             ev.mutable_finished()->set_id(e.experiment.id);
             ev.mutable_finished()->set_state(
-                ExperimentStateOf(e.experiment.state));
+                ApiExperimentState(e.experiment.state));
             ev.mutable_finished()->set_message(e.experiment.message);
             break;
         }
@@ -440,21 +410,12 @@ grpc::Status SendArtifact(Store* store, ArtifactStore* artifacts,
     std::FILE* f = std::fopen(path->c_str(), "rb");
     if (f == nullptr)
       return grpc::Status(StatusCode::INTERNAL, "artifact file unreadable");
-    v1::ArtifactChunk chunk;
-    chunk.mutable_header()->set_name(a.name);
-    chunk.mutable_header()->set_size_bytes(a.size);
-    chunk.mutable_header()->set_sha256(a.sha256);
-    std::string buf(1 << 20, '\0');
-    bool first = true;
-    while (true) {
-      const size_t n = std::fread(buf.data(), 1, buf.size(), f);
-      if (n == 0 && !first) break;
-      chunk.set_data(buf.data(), n);
-      if (!writer->Write(chunk)) break;
-      chunk.clear_header();
-      first = false;
-      if (n < buf.size()) break;
-    }
+    v1::ArtifactHeader header;
+    header.set_name(a.name);
+    header.set_size_bytes(a.size);
+    header.set_sha256(a.sha256);
+    WriteFileChunks(f, header,
+                    writer);  // a broken stream is the client's to report
     std::fclose(f);
     return grpc::Status::OK;
   }

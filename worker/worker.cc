@@ -19,6 +19,7 @@
 #include "common/sha256.h"
 #include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
+#include "proto/api_util.h"
 #include "worker/gpu_probe.h"
 
 extern char** environ;
@@ -527,22 +528,13 @@ absl::Status Worker::UploadOutputs(int64_t attempt_id, const std::string& dir) {
       ctx.AddMetadata("authorization", "Bearer " + options_.token);
     v1::UploadArtifactResponse resp;
     auto writer = stub->UploadArtifact(&ctx, &resp);
-    v1::ArtifactChunk chunk;
-    v1::ArtifactHeader* h = chunk.mutable_header();
-    h->set_attempt_id(attempt_id);
-    h->set_name(name);
-    h->set_size_bytes(size);
-    h->set_sha256(hash.HexDigest());
-    bool first = true;
-    while (true) {
-      const size_t n = std::fread(buf.data(), 1, buf.size(), f);
-      if (n == 0 && !first) break;
-      chunk.set_data(buf.data(), n);
-      if (!writer->Write(chunk)) break;
-      chunk.clear_header();
-      first = false;
-      if (n < buf.size()) break;
-    }
+    v1::ArtifactHeader header;
+    header.set_attempt_id(attempt_id);
+    header.set_name(name);
+    header.set_size_bytes(size);
+    header.set_sha256(hash.HexDigest());
+    WriteFileChunks(f, header,
+                    writer.get());  // Finish() reports a broken stream
     std::fclose(f);
     writer->WritesDone();
     grpc::Status st = writer->Finish();

@@ -15,12 +15,19 @@ class Clock {
   // Milliseconds since the Unix epoch (wall time: persisted timestamps must
   // survive restarts).
   virtual int64_t NowMillis() const = 0;
+  // Microseconds since the Unix epoch, for latencies below a millisecond.
+  virtual int64_t NowMicros() const { return NowMillis() * 1000; }
 };
 
 class SystemClock final : public Clock {
  public:
   int64_t NowMillis() const override {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+  int64_t NowMicros() const override {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
   }

@@ -54,7 +54,13 @@ Coordinator::Coordinator(Options options, Store* store, const Clock* clock,
       store_(store),
       clock_(clock),
       observer_(observer != nullptr ? observer : &default_observer_),
-      scheduler_(options.scheduler, clock) {}
+      scheduler_(options.scheduler, clock) {
+  CoordinatorObserver* obs = observer_;
+  writer_ = std::make_unique<StoreWriter>(
+      store, options.writer, [obs](double seconds, int64_t rows, int batches) {
+        obs->OnStoreWrite(seconds, rows, batches);
+      });
+}
 
 std::string Coordinator::NewExperimentId() {
   // Time-ordered and unique across restarts of one server: ms timestamp + a
@@ -68,6 +74,7 @@ absl::Status Coordinator::Recover() {
   ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, store_->ListActiveJobs());
   ASSIGN_OR_RETURN(int64_t max_attempt, store_->MaxAttemptId());
   std::set<std::string> experiments;
+  const int64_t now_us = clock_->NowMicros();
   for (JobRecord& j : jobs) {
     ASSIGN_OR_RETURN(JobState state, ParseJobState(j.state));
     if (state == JobState::kRunning) {
@@ -77,6 +84,7 @@ absl::Status Coordinator::Recover() {
         if (a.id == j.current_attempt) attempts_[a.id] = a;
       }
     }
+    if (state == JobState::kQueued) queued_since_us_[j.id] = now_us;
     RETURN_IF_ERROR(scheduler_.Restore(RequestOf(j), state, j.attempts,
                                        j.current_attempt, j.worker_id,
                                        j.gpu_indices));
@@ -86,18 +94,16 @@ absl::Status Coordinator::Recover() {
   scheduler_.SetNextAttemptId(max_attempt + 1);
   // Experiments whose last job ended just before a crash still need their final
   // state.
+  WriteBatch finished;
   for (const std::string& e : experiments) {
-    if (scheduler_.progress(e).done()) {
-      // Apply() finishes experiments only for events it sees; do it directly
-      // here.
-      const ExperimentProgress p = scheduler_.progress(e);
-      const std::string state = p.failed      ? "failed"
-                                : p.cancelled ? "cancelled"
-                                              : "succeeded";
-      RETURN_IF_ERROR(
-          store_->UpdateExperimentState(e, state, "", clock_->NowMillis()));
-    }
+    const ExperimentProgress p = scheduler_.progress(e);
+    if (!p.done()) continue;
+    const std::string state = p.failed      ? "failed"
+                              : p.cancelled ? "cancelled"
+                                            : "succeeded";
+    finished.experiment_states.push_back({e, state, "", clock_->NowMillis()});
   }
+  RETURN_IF_ERROR(writer_->Write(std::move(finished)));
   LOG(INFO) << "recovered " << jobs_.size() << " jobs of " << experiments.size()
             << " running experiments; next attempt id " << max_attempt + 1;
   return absl::OkStatus();
@@ -110,11 +116,17 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
   ASSIGN_OR_RETURN(std::unique_ptr<Planner> planner, PlannerFor(spec.kind));
   ASSIGN_OR_RETURN(std::vector<PlannedJob> planned, planner->Plan(spec));
 
-  absl::MutexLock lock(&mu_);
   SubmitResult result;
-  result.experiment_id = dry_run ? "dry-run" : NewExperimentId();
+  if (dry_run) {
+    result.experiment_id = "dry-run";
+  } else {
+    absl::MutexLock lock(&mu_);
+    result.experiment_id = NewExperimentId();
+  }
   const int64_t now = clock_->NowMillis();
   std::vector<JobRequest> requests;
+  requests.reserve(planned.size());
+  result.jobs.reserve(planned.size());
   for (const PlannedJob& p : planned) {
     JobRecord j;
     j.id = absl::StrFormat("%s-%04d", result.experiment_id, p.index);
@@ -129,6 +141,7 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
     j.cpu_slots = p.resources.cpu_slots;
     j.priority = spec.priority;
     j.max_retries = spec.max_retries;
+    j.timeout_seconds = spec.timeout_seconds;
     j.updated_ms = now;
     requests.push_back(RequestOf(j));
     result.jobs.push_back(std::move(j));
@@ -143,17 +156,22 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
   e.spec = spec_text;
   e.priority = spec.priority;
   e.created_ms = now;
-  RETURN_IF_ERROR(
-      store_->CreateExperiment(e, result.jobs));  // durable before the reply
+  // Durable before the reply and before any worker hears of it; concurrent
+  // submits share the commit. The scheduling lock is not held meanwhile.
+  WriteBatch create;
+  create.new_experiments.push_back({e, result.jobs});
+  RETURN_IF_ERROR(writer_->Write(std::move(create)));
+
+  absl::MutexLock lock(&mu_);
   for (const JobRecord& j : result.jobs) jobs_[j.id] = j;
   absl::StatusOr<std::vector<JobEvent>> events = scheduler_.Submit(requests);
   if (!events.ok()) {
     // Stored but not schedulable: record why instead of leaving it running
     // forever.
-    store_
-        ->UpdateExperimentState(e.id, "failed",
-                                std::string(events.status().message()), now)
-        .IgnoreError();
+    WriteBatch failed;
+    failed.experiment_states.push_back(
+        {e.id, "failed", std::string(events.status().message()), now});
+    writer_->Enqueue(std::move(failed));
     for (const JobRecord& j : result.jobs) jobs_.erase(j.id);
     return events.status();
   }
@@ -164,34 +182,35 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
 }
 
 absl::StatusOr<ExperimentRecord> Coordinator::Cancel(const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(ExperimentRecord e, store_->GetExperiment(id));
-  if (e.state != "running") return e;  // already ended: nothing to do
-  std::vector<Assignment> to_stop;
-  std::vector<JobEvent> events = scheduler_.Cancel(id, &to_stop);
-  Apply(events);
-  for (const Assignment& a : to_stop) {
-    auto sink = sinks_.find(a.worker_id);
-    if (sink == sinks_.end())
-      continue;  // not connected: its lease will end the attempt
-    WorkerCommand c;
-    c.type = WorkerCommand::Type::kCancel;
-    c.assignment = a;
-    c.reason = "experiment cancelled";
-    sink->second(c);
+  {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(ExperimentRecord e, store_->GetExperiment(id));
+    if (e.state != "running") return e;  // already ended: nothing to do
+    std::vector<Assignment> to_stop;
+    std::vector<JobEvent> events = scheduler_.Cancel(id, &to_stop);
+    std::vector<WorkerCommand> commands;
+    for (const Assignment& a : to_stop) {
+      WorkerCommand c;
+      c.type = WorkerCommand::Type::kCancel;
+      c.assignment = a;
+      c.reason = "experiment cancelled";
+      commands.push_back(std::move(c));
+    }
+    Apply(events, std::move(commands));
   }
+  writer_->Sync();  // the reply shows the stored outcome
   return store_->GetExperiment(id);
 }
 
 int Coordinator::Watch(const std::string& experiment_id, WatchSink sink) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&delivery_mu_);
   const int token = next_watch_token_++;
   watchers_.emplace(experiment_id, std::make_pair(token, std::move(sink)));
   return token;
 }
 
 void Coordinator::Unwatch(int token) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&delivery_mu_);
   for (auto it = watchers_.begin(); it != watchers_.end(); ++it) {
     if (it->second.first == token) {
       watchers_.erase(it);
@@ -202,8 +221,18 @@ void Coordinator::Unwatch(int token) {
 
 void Coordinator::Notify(const std::string& experiment_id,
                          const WatchEvent& e) {
+  absl::MutexLock lock(&delivery_mu_);
   auto [begin, end] = watchers_.equal_range(experiment_id);
   for (auto it = begin; it != end; ++it) it->second.second(e);
+}
+
+void Coordinator::Deliver(const std::vector<WorkerCommand>& commands) {
+  absl::MutexLock lock(&delivery_mu_);
+  for (const WorkerCommand& c : commands) {
+    auto sink = sinks_.find(c.assignment.worker_id);
+    // Not connected: a lease ends the attempt (assign) or it is gone (cancel).
+    if (sink != sinks_.end()) sink->second(c);
+  }
 }
 
 absl::StatusOr<std::vector<int64_t>> Coordinator::ConnectWorker(
@@ -211,19 +240,24 @@ absl::StatusOr<std::vector<int64_t>> Coordinator::ConnectWorker(
     WorkerSink sink) {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(scheduler_.AddWorker(info.id, info.capacity));
-  RETURN_IF_ERROR(store_->UpsertWorker(
-      {info.id, info.name, info.capacity.gpus, info.capacity.cpu_slots,
-       info.labels_json, "alive", clock_->NowMillis()}));
+  WriteBatch worker;
+  worker.workers.push_back({info.id, info.name, info.capacity.gpus,
+                            info.capacity.cpu_slots, info.labels_json, "alive",
+                            clock_->NowMillis()});
+  writer_->Enqueue(std::move(worker));
   std::vector<JobEvent> events;
   std::vector<int64_t> stop = scheduler_.Reconcile(info.id, running, &events);
   Apply(events);
-  sinks_[info.id] = std::move(sink);
+  {
+    absl::MutexLock delivery(&delivery_mu_);
+    sinks_[info.id] = std::move(sink);
+  }
   Dispatch();
   return stop;
 }
 
 void Coordinator::DisconnectWorker(const std::string& worker_id) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&delivery_mu_);
   sinks_.erase(worker_id);
 }
 
@@ -257,28 +291,47 @@ absl::Status Coordinator::ReportResult(const std::string& worker_id,
 
 absl::Status Coordinator::IngestMetrics(int64_t attempt_id,
                                         std::vector<MetricPoint> points) {
-  absl::MutexLock lock(&mu_);
-  auto at = attempts_.find(attempt_id);
-  if (at == attempts_.end()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "attempt ", attempt_id, " is not running; metrics ignored"));
+  std::string experiment_id;
+  {
+    absl::MutexLock lock(&mu_);
+    auto at = attempts_.find(attempt_id);
+    if (at == attempts_.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "attempt ", attempt_id, " is not running; metrics ignored"));
+    }
+    // The worker names the attempt; the job follows from it.
+    for (MetricPoint& p : points) {
+      p.job_id = at->second.job_id;
+      p.attempt_id = attempt_id;
+    }
+    auto job = jobs_.find(at->second.job_id);
+    if (job != jobs_.end()) experiment_id = job->second.experiment_id;
   }
-  for (MetricPoint& p :
-       points) {  // the worker names the attempt; the job follows from it
-    p.job_id = at->second.job_id;
-    p.attempt_id = attempt_id;
-  }
-  RETURN_IF_ERROR(store_->AppendMetrics(points));
-  observer_->OnMetricPoints(static_cast<int64_t>(points.size()));
-  auto job = jobs_.find(at->second.job_id);
-  if (job != jobs_.end()) {
-    for (const MetricPoint& p : points) {
+  if (points.empty()) return absl::OkStatus();
+  // Not awaited: a metric batch is acknowledged by nobody, and waiting would
+  // only slow the worker's stream. Watchers see points once stored.
+  auto batch = std::make_shared<WriteBatch>();
+  batch->metrics = std::move(points);
+  WriteBatch to_store = *batch;  // the callback keeps its own copy to publish
+  writer_->Enqueue(std::move(to_store), [this, batch, experiment_id](
+                                            const absl::Status& st) {
+    if (!st.ok()) {
+      LOG(ERROR) << "store: cannot record " << batch->metrics.size()
+                 << " metric points: " << st;
+      return;
+    }
+    observer_->OnMetricPoints(static_cast<int64_t>(batch->metrics.size()));
+    if (experiment_id.empty()) return;
+    absl::MutexLock lock(&delivery_mu_);
+    auto [begin, end] = watchers_.equal_range(experiment_id);
+    if (begin == end) return;
+    for (const MetricPoint& p : batch->metrics) {
       WatchEvent e;
       e.type = WatchEvent::Type::kMetric;
       e.metric = p;
-      Notify(job->second.experiment_id, e);
+      for (auto it = begin; it != end; ++it) it->second.second(e);
     }
-  }
+  });
   return absl::OkStatus();
 }
 
@@ -295,9 +348,25 @@ absl::StatusOr<std::string> Coordinator::JobOfRunningAttempt(
 
 void Coordinator::Tick() {
   absl::MutexLock lock(&mu_);
+  RetryUndelivered();
   Apply(scheduler_.Tick());
   Dispatch();
   ReportTotals();
+}
+
+void Coordinator::Sync() { writer_->Sync(); }
+
+void Coordinator::RetryUndelivered() {
+  std::vector<int64_t> undelivered;
+  {
+    absl::MutexLock lock(&delivery_mu_);
+    undelivered.swap(undelivered_);
+  }
+  for (int64_t id : undelivered) {
+    absl::StatusOr<std::vector<JobEvent>> events = scheduler_.Complete(
+        id, AttemptOutcome::kLost, "its assignment could not be stored");
+    if (events.ok()) Apply(*events);
+  }
 }
 
 void Coordinator::ReportTotals() {
@@ -309,6 +378,8 @@ void Coordinator::Dispatch() {
   std::vector<JobEvent> events;
   const std::vector<Assignment> assignments = scheduler_.Schedule(&events);
   if (assignments.empty()) return;
+  std::vector<WorkerCommand> commands;
+  commands.reserve(assignments.size());
   for (const Assignment& a : assignments) {
     JobRecord& j = jobs_[a.job_id];
     j.attempts = a.attempt_number;
@@ -321,41 +392,39 @@ void Coordinator::Dispatch() {
     at.worker_id = a.worker_id;
     at.number = a.attempt_number;
     at.started_ms = clock_->NowMillis();
-  }
-  Apply(events);  // persisted before any worker hears of it
-  for (const Assignment& a : assignments) {
-    auto sink = sinks_.find(a.worker_id);
-    if (sink == sinks_.end())
-      continue;  // the lease will expire and the job be retried
     WorkerCommand c;
     c.type = WorkerCommand::Type::kAssign;
     c.assignment = a;
-    c.spec_json = jobs_[a.job_id].spec;
-    c.kind = jobs_[a.job_id].kind;
-    c.cpu_slots = jobs_[a.job_id].cpu_slots;
-    sink->second(c);
+    c.spec_json = j.spec;
+    c.kind = j.kind;
+    c.cpu_slots = j.cpu_slots;
+    c.timeout_seconds = j.timeout_seconds;
+    auto q = queued_since_us_.find(a.job_id);
+    if (q != queued_since_us_.end()) c.queued_at_us = q->second;
+    commands.push_back(std::move(c));
   }
+  Apply(events, std::move(commands));  // durable before any worker hears of it
 }
 
-void Coordinator::Apply(const std::vector<JobEvent>& events) {
-  std::vector<JobRecord> changed;
-  std::vector<AttemptRecord> attempts;
+void Coordinator::Apply(const std::vector<JobEvent>& events,
+                        std::vector<WorkerCommand> commands) {
+  auto batch = std::make_shared<WriteBatch>();
   std::set<std::string> experiments;
+  const int64_t now_us = clock_->NowMicros();
   for (const JobEvent& e : events) {
     auto it = jobs_.find(e.job_id);
     if (it == jobs_.end()) continue;
     JobRecord& j = it->second;
     if (e.state == JobState::kQueued) {
-      queued_since_ms_[e.job_id] = e.time_ms;
+      queued_since_us_[e.job_id] = now_us;
     } else if (e.state == JobState::kRunning) {
-      auto q = queued_since_ms_.find(e.job_id);
-      if (q != queued_since_ms_.end()) {
-        observer_->OnDispatched(static_cast<double>(e.time_ms - q->second) /
-                                1e3);
-        queued_since_ms_.erase(q);
+      auto q = queued_since_us_.find(e.job_id);
+      if (q != queued_since_us_.end()) {
+        observer_->OnDispatched(static_cast<double>(now_us - q->second) / 1e6);
+        queued_since_us_.erase(q);
       }
     } else {
-      queued_since_ms_.erase(e.job_id);
+      queued_since_us_.erase(e.job_id);
     }
     if (e.attempt_ended) observer_->OnAttemptEnded(e.attempt_outcome);
     j.state = JobStateName(e.state);
@@ -368,37 +437,17 @@ void Coordinator::Apply(const std::vector<JobEvent>& events) {
         at->second.outcome = OutcomeName(e.attempt_outcome);
         at->second.ended_ms = e.time_ms;
         at->second.reason = e.reason;
-        attempts.push_back(at->second);
+        batch->attempts.push_back(at->second);
         attempts_.erase(at);
       }
     } else if (e.state == JobState::kRunning) {
       auto at = attempts_.find(e.attempt_id);
-      if (at != attempts_.end()) attempts.push_back(at->second);
+      if (at != attempts_.end()) batch->attempts.push_back(at->second);
     }
-    changed.push_back(j);
+    batch->job_updates.push_back(j);
     experiments.insert(j.experiment_id);
   }
-  if (!changed.empty()) {
-    const auto t0 = std::chrono::steady_clock::now();
-    absl::Status st = store_->UpdateJobs(changed, attempts);
-    observer_->OnStoreWrite(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-            .count(),
-        static_cast<int64_t>(changed.size() + attempts.size()));
-    if (!st.ok()) {
-      // The scheduler is ahead of the store; a restart resumes from the store,
-      // which is safe: unrecorded successes run again, nothing is recorded
-      // twice.
-      LOG(ERROR) << "store: cannot record " << changed.size()
-                 << " job changes: " << st;
-    }
-  }
-  for (const JobRecord& j : changed) {
-    WatchEvent w;
-    w.type = WatchEvent::Type::kJob;
-    w.job = j;
-    Notify(j.experiment_id, w);
-  }
+  std::vector<std::string> finished;
   for (const std::string& id : experiments) {
     const ExperimentProgress p = scheduler_.progress(id);
     if (!p.done()) continue;
@@ -409,21 +458,58 @@ void Coordinator::Apply(const std::vector<JobEvent>& events) {
         p.failed      ? absl::StrCat(p.failed, " of ", p.total, " jobs failed")
         : p.cancelled ? "cancelled"
                       : "";
-    absl::Status st =
-        store_->UpdateExperimentState(id, state, message, clock_->NowMillis());
-    if (!st.ok())
-      LOG(ERROR) << "store: cannot finish experiment " << id << ": " << st;
-    absl::StatusOr<ExperimentRecord> e = store_->GetExperiment(id);
-    if (e.ok()) {
-      WatchEvent w;
-      w.type = WatchEvent::Type::kFinished;
-      w.experiment = *e;
-      Notify(id, w);
-    }
+    batch->experiment_states.push_back(
+        {id, state, message, clock_->NowMillis()});
+    finished.push_back(id);
     for (auto it = jobs_.begin(); it != jobs_.end();) {
       it = it->second.experiment_id == id ? jobs_.erase(it) : std::next(it);
     }
   }
+  if (batch->empty() && commands.empty()) return;
+  WriteBatch to_store = *batch;
+  writer_->Enqueue(std::move(to_store),
+                   [this, batch, finished = std::move(finished),
+                    commands = std::move(commands)](const absl::Status& st) {
+                     if (!st.ok()) {
+                       // The scheduler is ahead of the store. Assignments that
+                       // were not stored are not delivered (their attempt ids
+                       // could be reused after a restart) and get retried;
+                       // other changes are re-derived on restart, which is
+                       // safe: unrecorded successes run again, nothing is
+                       // recorded twice.
+                       LOG(ERROR) << "store: cannot record " << batch->rows()
+                                  << " job changes: " << st;
+                       std::vector<WorkerCommand> cancels;
+                       {
+                         absl::MutexLock lock(&delivery_mu_);
+                         for (const WorkerCommand& c : commands) {
+                           if (c.type == WorkerCommand::Type::kAssign) {
+                             undelivered_.push_back(c.assignment.attempt_id);
+                           } else {
+                             cancels.push_back(c);  // stopping is always safe
+                           }
+                         }
+                       }
+                       Deliver(cancels);
+                       return;
+                     }
+                     Deliver(commands);
+                     for (const JobRecord& j : batch->job_updates) {
+                       WatchEvent w;
+                       w.type = WatchEvent::Type::kJob;
+                       w.job = j;
+                       Notify(j.experiment_id, w);
+                     }
+                     for (const std::string& id : finished) {
+                       absl::StatusOr<ExperimentRecord> e =
+                           store_->GetExperiment(id);
+                       if (!e.ok()) continue;
+                       WatchEvent w;
+                       w.type = WatchEvent::Type::kFinished;
+                       w.experiment = *e;
+                       Notify(id, w);
+                     }
+                   });
 }
 
 }  // namespace ladle

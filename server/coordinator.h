@@ -4,14 +4,18 @@
 // layer converts protos, calls these methods, and delivers what they emit to
 // workers (commands) and watchers (events) through sinks.
 //
-// Durability: a submitted experiment and its jobs are stored before Submit
-// returns. Scheduler decisions are persisted before they are delivered, so a
-// restart (Recover) resumes from what workers may have seen: running attempts
-// keep their ids (fencing) and get a lease to reconnect.
+// Durability: all writes go through one StoreWriter thread that group-commits
+// them (many RPCs share one SQLite transaction). A submitted experiment and its
+// jobs are durable before Submit returns. Scheduler decisions are durable
+// before they are delivered: worker commands and watch events are sent by the
+// writer thread after the commit that records them, in order. So a restart
+// (Recover) resumes from what workers may have seen: running attempts keep
+// their ids (fencing) and get a lease to reconnect.
 //
 // Thread safety: all methods may be called from any thread; one mutex
-// serialises them. Sinks are called with that mutex held and must not call back
-// into the Coordinator (queue instead).
+// serialises the scheduling state, and RPCs wait for their commit outside it.
+// Sinks are called on the writer thread (never with that mutex held) and must
+// not call back into the Coordinator (queue instead).
 #ifndef LADLE_SERVER_COORDINATOR_H_
 #define LADLE_SERVER_COORDINATOR_H_
 
@@ -30,6 +34,7 @@
 #include "server/observer.h"
 #include "server/scheduler.h"
 #include "server/store.h"
+#include "server/store_writer.h"
 
 namespace ladle {
 
@@ -41,8 +46,10 @@ struct WorkerCommand {
                           // to stop
   std::string spec_json;  // kAssign: the resolved trial spec
   std::string kind;
-  int cpu_slots = 0;   // kAssign: ladle-train threads
-  std::string reason;  // kCancel
+  int cpu_slots = 0;            // kAssign: ladle-train threads
+  int64_t timeout_seconds = 0;  // kAssign: 0 = none
+  int64_t queued_at_us = 0;     // kAssign: when the job became runnable
+  std::string reason;           // kCancel
 };
 
 // Something a watcher of an experiment sees.
@@ -66,6 +73,7 @@ class Coordinator {
   struct Options {
     Scheduler::Options scheduler;
     ParseOptions parse;
+    StoreWriter::Options writer;
   };
   using WorkerSink = std::function<void(const WorkerCommand&)>;
   using WatchSink = std::function<void(const WatchEvent&)>;
@@ -124,15 +132,26 @@ class Coordinator {
   // cheap).
   void Tick();
 
+  // Waits until every write issued so far is committed and what it delivers
+  // (commands, events) has been delivered. For tests and orderly shutdown.
+  void Sync();
+
  private:
-  // Persists scheduler events (job rows + attempt rows), notifies watchers,
-  // finishes experiments whose jobs all ended.
-  void Apply(const std::vector<JobEvent>& events)
+  // Persists scheduler events (job rows + attempt rows) and the final state of
+  // experiments whose jobs all ended; after the commit, delivers `commands` and
+  // notifies watchers.
+  void Apply(const std::vector<JobEvent>& events,
+             std::vector<WorkerCommand> commands = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Places queued jobs and sends the assignments.
   void Dispatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends attempts whose assignment could not be stored (they were never
+  // delivered): lost, so the scheduler retries them.
+  void RetryUndelivered() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Notify(const std::string& experiment_id, const WatchEvent& e)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_LOCKS_EXCLUDED(delivery_mu_);
+  void Deliver(const std::vector<WorkerCommand>& commands)
+      ABSL_LOCKS_EXCLUDED(delivery_mu_);
   std::string NewExperimentId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void ReportTotals() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -142,20 +161,29 @@ class Coordinator {
   const Clock* clock_;
   CoordinatorObserver default_observer_;
   CoordinatorObserver* observer_;
-  // When each queued job became runnable (for the scheduling-latency
-  // histogram).
-  std::unordered_map<std::string, int64_t> queued_since_ms_
+  absl::Mutex mu_ ABSL_ACQUIRED_BEFORE(delivery_mu_);
+  // When each queued job became runnable, in microseconds (for the
+  // scheduling-latency histogram and the assignment's queued_at).
+  std::unordered_map<std::string, int64_t> queued_since_us_
       ABSL_GUARDED_BY(mu_);
-  absl::Mutex mu_;
   Scheduler scheduler_ ABSL_GUARDED_BY(mu_);
   // Jobs of running experiments, as stored.
   std::unordered_map<std::string, JobRecord> jobs_ ABSL_GUARDED_BY(mu_);
   std::unordered_map<int64_t, AttemptRecord> attempts_ ABSL_GUARDED_BY(mu_);
-  std::unordered_map<std::string, WorkerSink> sinks_ ABSL_GUARDED_BY(mu_);
-  std::multimap<std::string, std::pair<int, WatchSink>> watchers_
-      ABSL_GUARDED_BY(mu_);
-  int next_watch_token_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t id_counter_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // Delivery state, touched by the writer thread: never wait for mu_ here.
+  absl::Mutex delivery_mu_;
+  std::unordered_map<std::string, WorkerSink> sinks_
+      ABSL_GUARDED_BY(delivery_mu_);
+  std::multimap<std::string, std::pair<int, WatchSink>> watchers_
+      ABSL_GUARDED_BY(delivery_mu_);
+  int next_watch_token_ ABSL_GUARDED_BY(delivery_mu_) = 1;
+  // Attempts whose assignment was not stored (so not delivered).
+  std::vector<int64_t> undelivered_ ABSL_GUARDED_BY(delivery_mu_);
+
+  // Last member: destroyed first, so its final callbacks still find the rest.
+  std::unique_ptr<StoreWriter> writer_;
 };
 
 }  // namespace ladle

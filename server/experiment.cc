@@ -294,6 +294,9 @@ absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
     int64_t retries = spec.max_retries, priority = 0;
     RETURN_IF_ERROR(top.Int("max_retries", &retries, 0, 100));
     RETURN_IF_ERROR(top.Int("priority", &priority, -1000, 1000));
+    // A week at most: longer is almost surely a unit mistake (ms for s).
+    RETURN_IF_ERROR(
+        top.Int("timeout_seconds", &spec.timeout_seconds, 0, 7 * 24 * 3600));
     spec.max_retries = static_cast<int>(retries);
     spec.priority = static_cast<int>(priority);
     RETURN_IF_ERROR(top.Finish());

@@ -11,6 +11,7 @@
 //   resources: {gpus: 0, cpu_slots: 1}
 //   max_retries: 2
 //   priority: 0
+//   timeout_seconds: 3600            # per attempt; 0 (default): none
 //
 // With both grid and random, every random sample is crossed with every grid
 // point. Each job's trial spec is the base trial with the point's keys set,
@@ -50,7 +51,8 @@ struct ExperimentSpec {
   Resources resources;
   int max_retries = 2;
   int priority = 0;
-  std::string source;  // the spec text as submitted
+  int64_t timeout_seconds = 0;  // per attempt; 0: none
+  std::string source;           // the spec text as submitted
 };
 
 struct ParseOptions {

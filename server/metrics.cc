@@ -64,16 +64,26 @@ ServerMetrics::ServerMetrics(prometheus::Registry& r) {
   store_write_seconds_ =
       &BuildHistogram()
            .Name("ladle_store_commit_seconds")
-           .Help("Duration of SQLite write transactions of job changes")
+           .Help("Duration of SQLite write transactions (one group commit)")
            .Register(r)
            .Add({}, Histogram::BucketBoundaries{0.0001, 0.0003, 0.001, 0.003,
                                                 0.01, 0.03, 0.1, 0.3, 1});
   store_write_rows_ =
       &BuildHistogram()
            .Name("ladle_store_commit_rows")
-           .Help("Rows changed per SQLite write transaction (group size)")
+           .Help("Rows written per SQLite write transaction")
            .Register(r)
-           .Add({}, Histogram::BucketBoundaries{1, 2, 4, 8, 16, 64, 256, 1024});
+           .Add({}, Histogram::BucketBoundaries{1, 4, 16, 64, 256, 1024, 4096,
+                                                16384, 65536});
+  store_write_batches_ =
+      &BuildHistogram()
+           .Name("ladle_store_commit_batches")
+           .Help(
+               "Write batches (RPCs and scheduler steps) sharing one SQLite "
+               "transaction: the group-commit factor")
+           .Register(r)
+           .Add({},
+                Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256});
 }
 
 void ServerMetrics::OnDispatched(double seconds) {
@@ -93,9 +103,10 @@ void ServerMetrics::OnMetricPoints(int64_t count) {
   metric_points_->Increment(static_cast<double>(count));
 }
 
-void ServerMetrics::OnStoreWrite(double seconds, int64_t rows) {
+void ServerMetrics::OnStoreWrite(double seconds, int64_t rows, int batches) {
   store_write_seconds_->Observe(seconds);
   store_write_rows_->Observe(static_cast<double>(rows));
+  store_write_batches_->Observe(batches);
 }
 
 void ServerMetrics::OnTotals(const ExperimentProgress& jobs, int workers_alive,

@@ -22,7 +22,7 @@ class ServerMetrics final : public CoordinatorObserver {
   void OnAttemptEnded(AttemptOutcome outcome) override;
   void OnExperimentSubmitted(int jobs) override;
   void OnMetricPoints(int64_t count) override;
-  void OnStoreWrite(double seconds, int64_t rows) override;
+  void OnStoreWrite(double seconds, int64_t rows, int batches) override;
   void OnTotals(const ExperimentProgress& jobs, int workers_alive,
                 int workers_known) override;
 
@@ -39,6 +39,7 @@ class ServerMetrics final : public CoordinatorObserver {
   prometheus::Counter* metric_points_;
   prometheus::Histogram* store_write_seconds_;
   prometheus::Histogram* store_write_rows_;
+  prometheus::Histogram* store_write_batches_;
 };
 
 }  // namespace ladle

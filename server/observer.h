@@ -1,7 +1,8 @@
 // Hooks through which the coordinator reports what it does, so metrics
-// (Prometheus in ladle-server) stay out of the domain logic. Called with the
-// coordinator's lock held: keep them cheap and never call back into the
-// Coordinator.
+// (Prometheus in ladle-server) stay out of the domain logic. Called from RPC
+// threads with the coordinator's lock held, or from its store writer thread
+// (OnStoreWrite, OnMetricPoints): keep them cheap, thread-safe, and never call
+// back into the Coordinator.
 #ifndef LADLE_SERVER_OBSERVER_H_
 #define LADLE_SERVER_OBSERVER_H_
 
@@ -19,9 +20,9 @@ class CoordinatorObserver {
   virtual void OnAttemptEnded(AttemptOutcome outcome) {}
   virtual void OnExperimentSubmitted(int jobs) {}
   virtual void OnMetricPoints(int64_t count) {}
-  // One store write (a transaction) took `seconds` and carried `rows` changed
-  // rows.
-  virtual void OnStoreWrite(double seconds, int64_t rows) {}
+  // One store transaction (a group commit of `batches` write batches) took
+  // `seconds` and wrote `rows` rows.
+  virtual void OnStoreWrite(double seconds, int64_t rows, int batches) {}
   // Current totals, after every change: jobs of running experiments by state,
   // and workers.
   virtual void OnTotals(const ExperimentProgress& jobs, int workers_alive,

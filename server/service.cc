@@ -519,6 +519,8 @@ grpc::Status WorkerServiceImpl::Session(
       a->set_kind(c.kind);
       a->set_spec_json(c.spec_json);
       a->set_cpu_slots(c.cpu_slots);
+      a->set_timeout_seconds(c.timeout_seconds);
+      a->set_queued_at_unix_micros(c.queued_at_us);
       for (int g : c.assignment.gpu_indices) a->add_gpu_indices(g);
     } else {
       m.mutable_cancel()->set_attempt_id(c.assignment.attempt_id);

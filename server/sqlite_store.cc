@@ -1,7 +1,9 @@
 // SqliteStore: the Store on one SQLite file (see store.h).
 #include <sqlite3.h>
 
+#include <memory>
 #include <mutex>
+#include <unordered_map>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/numbers.h"
@@ -154,6 +156,10 @@ CREATE TABLE artifacts(
   size INTEGER NOT NULL, PRIMARY KEY(job_id, name));
 CREATE INDEX experiments_by_owner_state ON experiments(owner, state, seq);
 )sql",
+    // v3: per-attempt timeouts.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN timeout_seconds INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
               kStoreSchemaVersion);
@@ -184,7 +190,13 @@ std::vector<T> SplitJson(const std::string& text) {
 constexpr char kJobColumns[] =
     "id, experiment_id, idx, kind, spec, params, deps, gpus, cpu_slots, "
     "priority, max_retries, state, attempts, current_attempt, worker_id, "
-    "gpu_indices, reason, summary, updated_ms";
+    "gpu_indices, reason, summary, updated_ms, timeout_seconds";
+
+constexpr char kInsertJob[] =
+    "INSERT INTO jobs(id, experiment_id, idx, kind, spec, params, deps, gpus, "
+    "cpu_slots, priority, max_retries, state, attempts, current_attempt, "
+    "worker_id, gpu_indices, reason, summary, updated_ms, timeout_seconds) "
+    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 JobRecord ReadJob(const Stmt& s) {
   JobRecord j;
@@ -207,6 +219,7 @@ JobRecord ReadJob(const Stmt& s) {
   j.reason = s.Text(16);
   j.summary = s.Text(17);
   j.updated_ms = s.Int(18);
+  j.timeout_seconds = s.Int(19);
   return j;
 }
 
@@ -232,7 +245,10 @@ ExperimentRecord ReadExperiment(const Stmt& s) {
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
-  ~SqliteStore() override { sqlite3_close_v2(db_); }
+  ~SqliteStore() override {
+    statements_.clear();  // finalized before the connection closes
+    sqlite3_close_v2(db_);
+  }
 
   absl::Status Migrate(int target) {
     absl::MutexLock lock(&mu_);
@@ -265,61 +281,35 @@ class SqliteStore final : public Store {
     return absl::OkStatus();
   }
 
-  absl::Status CreateExperiment(const ExperimentRecord& e,
-                                const std::vector<JobRecord>& jobs) override {
+  absl::Status Commit(const std::vector<const WriteBatch*>& batches,
+                      std::vector<absl::Status>* each) override {
+    each->assign(batches.size(), absl::OkStatus());
+    bool any = false;
+    for (const WriteBatch* b : batches) any |= !b->empty();
+    if (!any) return absl::OkStatus();
     absl::MutexLock lock(&mu_);
-    return InTransaction([&]() -> absl::Status {
-      Stmt ins(db_,
-               "INSERT INTO experiments(id, seq, name, kind, owner, spec, "
-               "priority, state, "
-               "message, created_ms, finished_ms) VALUES(?, (SELECT "
-               "IFNULL(MAX(seq), 0) + 1 FROM "
-               "experiments), ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      ins.Bind(1, e.id)
-          .Bind(2, e.name)
-          .Bind(3, e.kind)
-          .Bind(4, e.owner)
-          .Bind(5, e.spec);
-      ins.Bind(6, e.priority)
-          .Bind(7, e.state)
-          .Bind(8, e.message)
-          .Bind(9, e.created_ms);
-      ins.Bind(10, e.finished_ms);
-      RETURN_IF_ERROR(ins.Run());
-      Stmt job(db_, absl::StrCat("INSERT INTO jobs(", kJobColumns,
-                                 ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                                 "?, ?, ?, ?, ?, ?, ?)")
-                        .c_str());
-      for (const JobRecord& j : jobs) {
-        if (j.experiment_id != e.id) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "job ", j.id, " belongs to ", j.experiment_id, ", not ", e.id));
-        }
-        job.Reset();
-        BindJob(job, j);
-        RETURN_IF_ERROR(job.Run());
+    absl::Status st = Exec(db_, "BEGIN IMMEDIATE");
+    for (size_t i = 0; st.ok() && i < batches.size(); ++i) {
+      if (batches[i]->empty()) continue;
+      // A savepoint per batch keeps batches atomic one by one inside the
+      // shared transaction.
+      st = Exec(db_, "SAVEPOINT batch");
+      if (!st.ok()) break;
+      absl::Status bs = ApplyBatch(*batches[i]);
+      if (bs.ok()) {
+        st = Exec(db_, "RELEASE batch");
+      } else {
+        (*each)[i] = bs;
+        st = Exec(db_, "ROLLBACK TO batch");
+        if (st.ok()) st = Exec(db_, "RELEASE batch");
       }
-      return absl::OkStatus();
-    });
-  }
-
-  absl::Status UpdateExperimentState(const std::string& id,
-                                     const std::string& state,
-                                     const std::string& message,
-                                     int64_t finished_ms) override {
-    absl::MutexLock lock(&mu_);
-    return InTransaction([&]() -> absl::Status {
-      Stmt s(db_,
-             "UPDATE experiments SET state = ?, message = ?, finished_ms = ? "
-             "WHERE id = ?");
-      s.Bind(1, state).Bind(2, message).Bind(3, finished_ms).Bind(4, id);
-      RETURN_IF_ERROR(s.Run());
-      if (sqlite3_changes(db_) != 1) {
-        return absl::NotFoundError(
-            absl::StrCat("experiment ", id, " not found"));
-      }
-      return absl::OkStatus();
-    });
+    }
+    if (st.ok()) st = Exec(db_, "COMMIT");
+    if (!st.ok()) {
+      Exec(db_, "ROLLBACK").IgnoreError();
+      each->assign(batches.size(), st);
+    }
+    return st;
   }
 
   absl::StatusOr<ExperimentRecord> GetExperiment(
@@ -371,53 +361,6 @@ class SqliteStore final : public Store {
       last_seq = s.Int(10);
     }
     return page;
-  }
-
-  absl::Status UpdateJobs(const std::vector<JobRecord>& jobs,
-                          const std::vector<AttemptRecord>& attempts) override {
-    absl::MutexLock lock(&mu_);
-    return InTransaction([&]() -> absl::Status {
-      Stmt up(db_,
-              "UPDATE jobs SET state = ?, attempts = ?, current_attempt = ?, "
-              "worker_id = ?, "
-              "gpu_indices = ?, reason = ?, summary = ?, updated_ms = ? WHERE "
-              "id = ?");
-      for (const JobRecord& j : jobs) {
-        up.Reset();
-        up.Bind(1, j.state)
-            .Bind(2, j.attempts)
-            .Bind(3, j.current_attempt)
-            .Bind(4, j.worker_id);
-        up.Bind(5, JoinJson(j.gpu_indices))
-            .Bind(6, j.reason)
-            .Bind(7, j.summary);
-        up.Bind(8, j.updated_ms).Bind(9, j.id);
-        RETURN_IF_ERROR(up.Run());
-        if (sqlite3_changes(db_) != 1)
-          return absl::NotFoundError(absl::StrCat("job ", j.id, " not found"));
-      }
-      Stmt at(db_,
-              "INSERT INTO attempts(id, job_id, worker_id, number, outcome, "
-              "started_ms, ended_ms, "
-              "exit_code, reason) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON "
-              "CONFLICT(id) DO UPDATE SET "
-              "outcome = excluded.outcome, ended_ms = excluded.ended_ms, "
-              "exit_code = excluded.exit_code, reason = excluded.reason");
-      for (const AttemptRecord& a : attempts) {
-        at.Reset();
-        at.Bind(1, a.id)
-            .Bind(2, a.job_id)
-            .Bind(3, a.worker_id)
-            .Bind(4, a.number);
-        at.Bind(5, a.outcome)
-            .Bind(6, a.started_ms)
-            .Bind(7, a.ended_ms)
-            .Bind(8, a.exit_code);
-        at.Bind(9, a.reason);
-        RETURN_IF_ERROR(at.Run());
-      }
-      return absl::OkStatus();
-    });
   }
 
   absl::StatusOr<JobRecord> GetJob(const std::string& id) override {
@@ -489,27 +432,6 @@ class SqliteStore final : public Store {
     return row ? s.Int(0) : 0;
   }
 
-  absl::Status UpsertWorker(const WorkerRecord& w) override {
-    absl::MutexLock lock(&mu_);
-    return InTransaction([&]() -> absl::Status {
-      Stmt s(db_,
-             "INSERT INTO workers(id, name, gpus, cpu_slots, labels, state, "
-             "last_seen_ms) "
-             "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = "
-             "excluded.name, "
-             "gpus = excluded.gpus, cpu_slots = excluded.cpu_slots, labels = "
-             "excluded.labels, "
-             "state = excluded.state, last_seen_ms = excluded.last_seen_ms");
-      s.Bind(1, w.id)
-          .Bind(2, w.name)
-          .Bind(3, w.gpus)
-          .Bind(4, w.cpu_slots)
-          .Bind(5, w.labels);
-      s.Bind(6, w.state).Bind(7, w.last_seen_ms);
-      return s.Run();
-    });
-  }
-
   absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() override {
     absl::MutexLock lock(&mu_);
     Stmt s(db_,
@@ -532,26 +454,6 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  absl::Status AppendMetrics(const std::vector<MetricPoint>& points) override {
-    absl::MutexLock lock(&mu_);
-    return InTransaction([&]() -> absl::Status {
-      Stmt s(
-          db_,
-          "INSERT INTO metrics(job_id, attempt_id, step, name, value, time_ms) "
-          "VALUES(?, ?, ?, ?, ?, ?)");
-      for (const MetricPoint& p : points) {
-        s.Reset();
-        s.Bind(1, p.job_id)
-            .Bind(2, p.attempt_id)
-            .Bind(3, p.step)
-            .Bind(4, p.name);
-        s.Bind(5, p.value).Bind(6, p.time_ms);
-        RETURN_IF_ERROR(s.Run());
-      }
-      return absl::OkStatus();
-    });
-  }
-
   absl::StatusOr<std::vector<MetricPoint>> GetMetrics(
       const std::string& job_id) override {
     absl::MutexLock lock(&mu_);
@@ -568,20 +470,6 @@ class SqliteStore final : public Store {
           {s.Text(0), s.Int(1), s.Int(2), s.Text(3), s.Real(4), s.Int(5)});
     }
     return out;
-  }
-
-  absl::Status AddArtifact(const ArtifactRecord& a) override {
-    absl::MutexLock lock(&mu_);
-    return InTransaction([&]() -> absl::Status {
-      Stmt s(
-          db_,
-          "INSERT INTO artifacts(job_id, name, sha256, size) VALUES(?, ?, ?, "
-          "?) "
-          "ON CONFLICT(job_id, name) DO UPDATE SET sha256 = excluded.sha256, "
-          "size = excluded.size");
-      s.Bind(1, a.job_id).Bind(2, a.name).Bind(3, a.sha256).Bind(4, a.size);
-      return s.Run();
-    });
   }
 
   absl::StatusOr<std::vector<ArtifactRecord>> ListArtifacts(
@@ -601,13 +489,102 @@ class SqliteStore final : public Store {
   }
 
  private:
-  template <typename F>
-  absl::Status InTransaction(F body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
-    absl::Status st = body();
-    if (st.ok()) st = Exec(db_, "COMMIT");
-    if (!st.ok()) Exec(db_, "ROLLBACK").IgnoreError();
-    return st;
+  // A prepared statement kept for the store's lifetime (writes are hot).
+  Stmt& Cached(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::unique_ptr<Stmt>& s = statements_[sql];
+    if (s == nullptr) s = std::make_unique<Stmt>(db_, sql);
+    s->Reset();
+    return *s;
+  }
+
+  absl::Status ApplyBatch(const WriteBatch& b)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const NewExperiment& ne : b.new_experiments) {
+      const ExperimentRecord& e = ne.experiment;
+      Stmt& ins = Cached(
+          "INSERT INTO experiments(id, seq, name, kind, owner, spec, priority, "
+          "state, message, created_ms, finished_ms) VALUES(?, (SELECT "
+          "IFNULL(MAX(seq), 0) + 1 FROM experiments), ?, ?, ?, ?, ?, ?, ?, ?, "
+          "?)");
+      ins.Bind(1, e.id).Bind(2, e.name).Bind(3, e.kind).Bind(4, e.owner);
+      ins.Bind(5, e.spec).Bind(6, e.priority).Bind(7, e.state);
+      ins.Bind(8, e.message).Bind(9, e.created_ms).Bind(10, e.finished_ms);
+      RETURN_IF_ERROR(ins.Run());
+      for (const JobRecord& j : ne.jobs) {
+        if (j.experiment_id != e.id) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "job ", j.id, " belongs to ", j.experiment_id, ", not ", e.id));
+        }
+        Stmt& job = Cached(kInsertJob);
+        BindJob(job, j);
+        RETURN_IF_ERROR(job.Run());
+      }
+    }
+    for (const JobRecord& j : b.job_updates) {
+      Stmt& up = Cached(
+          "UPDATE jobs SET state = ?, attempts = ?, current_attempt = ?, "
+          "worker_id = ?, gpu_indices = ?, reason = ?, summary = ?, "
+          "updated_ms = ? WHERE id = ?");
+      up.Bind(1, j.state).Bind(2, j.attempts).Bind(3, j.current_attempt);
+      up.Bind(4, j.worker_id).Bind(5, JoinJson(j.gpu_indices));
+      up.Bind(6, j.reason).Bind(7, j.summary).Bind(8, j.updated_ms);
+      up.Bind(9, j.id);
+      RETURN_IF_ERROR(up.Run());
+      if (sqlite3_changes(db_) != 1)
+        return absl::NotFoundError(absl::StrCat("job ", j.id, " not found"));
+    }
+    for (const AttemptRecord& a : b.attempts) {
+      Stmt& at = Cached(
+          "INSERT INTO attempts(id, job_id, worker_id, number, outcome, "
+          "started_ms, ended_ms, exit_code, reason) VALUES(?, ?, ?, ?, ?, ?, "
+          "?, ?, ?) ON CONFLICT(id) DO UPDATE SET outcome = excluded.outcome, "
+          "ended_ms = excluded.ended_ms, exit_code = excluded.exit_code, "
+          "reason = excluded.reason");
+      at.Bind(1, a.id).Bind(2, a.job_id).Bind(3, a.worker_id);
+      at.Bind(4, a.number).Bind(5, a.outcome).Bind(6, a.started_ms);
+      at.Bind(7, a.ended_ms).Bind(8, a.exit_code).Bind(9, a.reason);
+      RETURN_IF_ERROR(at.Run());
+    }
+    for (const ExperimentStateChange& c : b.experiment_states) {
+      Stmt& s = Cached(
+          "UPDATE experiments SET state = ?, message = ?, finished_ms = ? "
+          "WHERE id = ?");
+      s.Bind(1, c.state).Bind(2, c.message).Bind(3, c.finished_ms);
+      s.Bind(4, c.id);
+      RETURN_IF_ERROR(s.Run());
+      if (sqlite3_changes(db_) != 1) {
+        return absl::NotFoundError(
+            absl::StrCat("experiment ", c.id, " not found"));
+      }
+    }
+    for (const WorkerRecord& w : b.workers) {
+      Stmt& s = Cached(
+          "INSERT INTO workers(id, name, gpus, cpu_slots, labels, state, "
+          "last_seen_ms) VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO "
+          "UPDATE SET name = excluded.name, gpus = excluded.gpus, cpu_slots = "
+          "excluded.cpu_slots, labels = excluded.labels, state = "
+          "excluded.state, last_seen_ms = excluded.last_seen_ms");
+      s.Bind(1, w.id).Bind(2, w.name).Bind(3, w.gpus).Bind(4, w.cpu_slots);
+      s.Bind(5, w.labels).Bind(6, w.state).Bind(7, w.last_seen_ms);
+      RETURN_IF_ERROR(s.Run());
+    }
+    for (const MetricPoint& p : b.metrics) {
+      Stmt& s = Cached(
+          "INSERT INTO metrics(job_id, attempt_id, step, name, value, "
+          "time_ms) VALUES(?, ?, ?, ?, ?, ?)");
+      s.Bind(1, p.job_id).Bind(2, p.attempt_id).Bind(3, p.step);
+      s.Bind(4, p.name).Bind(5, p.value).Bind(6, p.time_ms);
+      RETURN_IF_ERROR(s.Run());
+    }
+    for (const ArtifactRecord& a : b.artifacts) {
+      Stmt& s = Cached(
+          "INSERT INTO artifacts(job_id, name, sha256, size) VALUES(?, ?, ?, "
+          "?) ON CONFLICT(job_id, name) DO UPDATE SET sha256 = "
+          "excluded.sha256, size = excluded.size");
+      s.Bind(1, a.job_id).Bind(2, a.name).Bind(3, a.sha256).Bind(4, a.size);
+      RETURN_IF_ERROR(s.Run());
+    }
+    return absl::OkStatus();
   }
 
   static void BindJob(Stmt& s, const JobRecord& j) {
@@ -628,6 +605,7 @@ class SqliteStore final : public Store {
         .Bind(15, j.worker_id)
         .Bind(16, JoinJson(j.gpu_indices));
     s.Bind(17, j.reason).Bind(18, j.summary).Bind(19, j.updated_ms);
+    s.Bind(20, j.timeout_seconds);
   }
 
   absl::StatusOr<std::vector<JobRecord>> ReadJobs(Stmt& s)
@@ -643,6 +621,9 @@ class SqliteStore final : public Store {
 
   absl::Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
+  // Keyed by the SQL text's address: every caller passes a literal.
+  std::unordered_map<const char*, std::unique_ptr<Stmt>> statements_
+      ABSL_GUARDED_BY(mu_);
 };
 
 absl::StatusOr<sqlite3*> OpenDb(const std::string& path) {

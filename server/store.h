@@ -4,8 +4,11 @@
 // returned write survives a crash or power loss) or on
 // ":memory:" for tests.
 //
-// Every write method is one transaction: all of it is stored or, on error, none
-// of it. Thread safety: SqliteStore serialises all calls on an internal mutex.
+// Writes go in WriteBatches. Commit applies many batches in one transaction
+// (one fsync: group commit) while keeping each batch atomic on its own: a batch
+// that fails is rolled back alone (a savepoint) and the others still commit.
+// The single-purpose write methods are one-batch Commits. Thread safety:
+// SqliteStore serialises all calls on an internal mutex.
 #ifndef LADLE_SERVER_STORE_H_
 #define LADLE_SERVER_STORE_H_
 
@@ -44,6 +47,7 @@ struct JobRecord {
   int cpu_slots = 1;
   int priority = 0;
   int max_retries = 0;
+  int64_t timeout_seconds = 0;    // per attempt; 0: none
   std::string state = "pending";  // JobStateName()
   int attempts = 0;               // attempts started
   int64_t current_attempt = 0;    // running attempt id, 0 if none
@@ -105,17 +109,58 @@ struct ExperimentPage {
   std::string next_page_token;  // empty on the last page
 };
 
+struct NewExperiment {
+  ExperimentRecord experiment;
+  std::vector<JobRecord> jobs;  // all of experiment.id
+};
+
+struct ExperimentStateChange {
+  std::string id;
+  std::string state;
+  std::string message;
+  int64_t finished_ms = 0;
+};
+
+// Writes applied together, all or none, in this order: new experiments (with
+// their jobs), job updates (by id: state, attempts, current attempt, worker,
+// GPUs, reason, summary, updated_ms; NOT_FOUND if a job is missing), attempts
+// (upserted by id), experiment state changes (NOT_FOUND if missing), workers
+// (upserted), metric points (appended), artifacts (upserted by job and name).
+struct WriteBatch {
+  std::vector<NewExperiment> new_experiments;
+  std::vector<JobRecord> job_updates;
+  std::vector<AttemptRecord> attempts;
+  std::vector<ExperimentStateChange> experiment_states;
+  std::vector<WorkerRecord> workers;
+  std::vector<MetricPoint> metrics;
+  std::vector<ArtifactRecord> artifacts;
+
+  // Rows written (an experiment's jobs count one each).
+  int64_t rows() const;
+  bool empty() const { return rows() == 0; }
+};
+
 class Store {
  public:
   virtual ~Store() = default;
 
+  // Applies `batches` in order in one transaction. (*each)[i] is batch i's
+  // outcome: a failed batch left nothing behind and the others are unaffected.
+  // A non-OK return means the transaction itself failed (disk full, I/O
+  // error): then nothing was stored and every (*each)[i] carries that error.
+  // Empty batches succeed without touching the file.
+  virtual absl::Status Commit(const std::vector<const WriteBatch*>& batches,
+                              std::vector<absl::Status>* each) = 0;
+  // One batch, one transaction.
+  absl::Status Write(const WriteBatch& batch);
+
   // An experiment and all its jobs, atomically.
-  virtual absl::Status CreateExperiment(const ExperimentRecord& experiment,
-                                        const std::vector<JobRecord>& jobs) = 0;
-  virtual absl::Status UpdateExperimentState(const std::string& id,
-                                             const std::string& state,
-                                             const std::string& message,
-                                             int64_t finished_ms) = 0;
+  absl::Status CreateExperiment(const ExperimentRecord& experiment,
+                                const std::vector<JobRecord>& jobs);
+  absl::Status UpdateExperimentState(const std::string& id,
+                                     const std::string& state,
+                                     const std::string& message,
+                                     int64_t finished_ms);
   virtual absl::StatusOr<ExperimentRecord> GetExperiment(
       const std::string& id) = 0;
   // Newest first.
@@ -123,9 +168,8 @@ class Store {
       const ExperimentFilter& filter) = 0;
 
   // Job state changes and the attempt rows they imply, in one transaction.
-  virtual absl::Status UpdateJobs(
-      const std::vector<JobRecord>& jobs,
-      const std::vector<AttemptRecord>& attempts) = 0;
+  absl::Status UpdateJobs(const std::vector<JobRecord>& jobs,
+                          const std::vector<AttemptRecord>& attempts);
   virtual absl::StatusOr<JobRecord> GetJob(const std::string& id) = 0;
   virtual absl::StatusOr<std::vector<JobRecord>> ListJobs(
       const std::string& experiment_id) = 0;
@@ -135,22 +179,21 @@ class Store {
       const std::string& job_id) = 0;
   virtual absl::StatusOr<int64_t> MaxAttemptId() = 0;
 
-  virtual absl::Status UpsertWorker(const WorkerRecord& worker) = 0;
+  absl::Status UpsertWorker(const WorkerRecord& worker);
   virtual absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() = 0;
 
-  virtual absl::Status AppendMetrics(
-      const std::vector<MetricPoint>& points) = 0;
+  absl::Status AppendMetrics(const std::vector<MetricPoint>& points);
   // All points of a job, by (name, step).
   virtual absl::StatusOr<std::vector<MetricPoint>> GetMetrics(
       const std::string& job_id) = 0;
 
-  virtual absl::Status AddArtifact(const ArtifactRecord& artifact) = 0;
+  absl::Status AddArtifact(const ArtifactRecord& artifact);
   virtual absl::StatusOr<std::vector<ArtifactRecord>> ListArtifacts(
       const std::string& job_id) = 0;
 };
 
 // Current schema version; Open migrates older files up to it.
-inline constexpr int kStoreSchemaVersion = 2;
+inline constexpr int kStoreSchemaVersion = 3;
 
 // Opens (creating if needed) the store at `path`, or an in-memory one for
 // ":memory:", and migrates its schema to `target_version` (tests pass an older

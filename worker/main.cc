@@ -46,6 +46,10 @@ int main(int argc, char** argv) {
   app.add_option("--worker_id", o.worker_id,
                  "stable id (default: kept in work_dir/worker_id)");
   app.add_option("--trainer", o.trainer, "path of ladle-train");
+  app.add_option("--kill_grace_ms", o.kill_grace_ms,
+                 "after SIGTERM (cancel, timeout, drain) a child gets this "
+                 "long to checkpoint before SIGKILL")
+      ->check(CLI::Range(int64_t{0}, int64_t{3'600'000}));
   std::string metrics_listen, token_file, tls_ca;
   app.add_option("--tls_ca", tls_ca,
                  "PEM CA certificate: connect to the coordinator with TLS");

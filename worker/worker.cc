@@ -356,6 +356,10 @@ void Worker::Start(const v1::Assignment& a) {
     return fail(absl::StrCat("cannot start ", options_.trainer, ": ",
                              std::strerror(rc)));
   at.pid = pid;
+  if (a.timeout_seconds() > 0) {
+    at.timeout_seconds = a.timeout_seconds();
+    at.deadline_ms = NowMs() + a.timeout_seconds() * 1000;
+  }
   LOG(INFO) << "attempt " << at.id << " (job " << at.job_id
             << ") started as pid " << pid;
   absl::MutexLock lock(&mu_);
@@ -368,9 +372,10 @@ void Worker::Cancel(int64_t attempt_id, const std::string& reason) {
   if (it == attempts_.end()) return;
   Attempt& a = it->second;
   a.cancel_requested = true;
-  if (!a.finished && a.pid > 0) {
+  if (!a.finished && a.pid > 0 && a.term_sent_ms == 0) {
     LOG(INFO) << "attempt " << attempt_id << ": stopping (" << reason << ")";
     kill(-a.pid, SIGTERM);
+    a.term_sent_ms = NowMs();
   }
 }
 
@@ -385,6 +390,25 @@ void Worker::Poll() {
       int status = 0;
       const bool exited =
           a.pid > 0 && waitpid(a.pid, &status, WNOHANG) == a.pid;
+      const int64_t now = NowMs();
+      if (!exited && a.pid > 0) {
+        if (a.deadline_ms > 0 && now >= a.deadline_ms && !a.timed_out &&
+            !a.cancel_requested) {
+          LOG(INFO) << "attempt " << id << ": timed out after "
+                    << a.timeout_seconds << " s; stopping";
+          a.timed_out = true;
+          kill(-a.pid, SIGTERM);
+          a.term_sent_ms = now;
+        } else if (a.term_sent_ms > 0 &&
+                   now >= a.term_sent_ms + options_.kill_grace_ms) {
+          // It ignored SIGTERM (or hangs in it): its whole group goes.
+          LOG(WARNING) << "attempt " << id << ": still running "
+                       << options_.kill_grace_ms
+                       << " ms after SIGTERM; SIGKILL";
+          kill(-a.pid, SIGKILL);
+          a.term_sent_ms = now;  // once per grace period, until reaped
+        }
+      }
       // New complete lines of metrics.jsonl.
       std::ifstream in(a.dir + "/out/metrics.jsonl", std::ios::binary);
       if (in) {
@@ -434,6 +458,11 @@ void Worker::Poll() {
         if (code == 0) {
           a.result.set_outcome(v1::AttemptResult::OUTCOME_SUCCEEDED);
           a.result.set_summary_json(ReadFile(a.dir + "/out/summary.json"));
+        } else if (a.timed_out) {
+          a.result.set_outcome(v1::AttemptResult::OUTCOME_FAILED);
+          a.result.set_reason(absl::StrCat(
+              "timed out: still running after timeout_seconds = ",
+              a.timeout_seconds, "; stopped (exit code ", code, ")"));
         } else if (a.cancel_requested) {
           a.result.set_outcome(v1::AttemptResult::OUTCOME_CANCELLED);
           a.result.set_reason("stopped on request");

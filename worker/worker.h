@@ -61,6 +61,10 @@ class Worker {
     pid_t pid = -1;
     std::string dir;
     bool cancel_requested = false;
+    int64_t timeout_seconds = 0;  // 0: none
+    int64_t deadline_ms = 0;      // started + timeout; 0: none
+    bool timed_out = false;
+    int64_t term_sent_ms = 0;  // SIGTERM sent (cancel, timeout); 0: not yet
     int64_t metrics_offset = 0;
     int64_t stdout_offset = 0, stderr_offset = 0;
     bool finished = false;

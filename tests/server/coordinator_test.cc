@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/testing/fault_store.h"
 
 namespace ladle {
 namespace {
@@ -21,14 +22,20 @@ resources: {cpu_slots: 1}
 max_retries: 1
 )";
 
+// Commands arrive on the coordinator's writer thread once stored; Take() syncs
+// with it first.
 struct FakeWorker {
   explicit FakeWorker(std::string worker_id) : id(std::move(worker_id)) {}
   std::string id;
+  Coordinator* coordinator = nullptr;
   std::vector<WorkerCommand> inbox;
   Coordinator::WorkerSink Sink() {
     return [this](const WorkerCommand& c) { inbox.push_back(c); };
   }
-  std::vector<WorkerCommand> Take() { return std::exchange(inbox, {}); }
+  std::vector<WorkerCommand> Take() {
+    coordinator->Sync();
+    return std::exchange(inbox, {});
+  }
 };
 
 Coordinator::Options Opts() {
@@ -45,6 +52,7 @@ class CoordinatorTest : public ::testing::Test {
     ASSERT_TRUE(coord_->Recover().ok());
   }
   void Connect(FakeWorker& w, int cpu) {
+    w.coordinator = coord_.get();
     auto st = coord_->ConnectWorker({w.id, w.id, {0, cpu}, "{}"}, {}, w.Sink());
     ASSERT_TRUE(st.ok()) << st.status();
   }
@@ -78,12 +86,14 @@ TEST_F(CoordinatorTest, SweepRunsToCompletionOnTwoWorkers) {
   ASSERT_EQ(sub->jobs.size(), 6u);
   coord_->Watch(sub->experiment_id,
                 [&](const WatchEvent& e) { seen.push_back(e); });
+  coord_->Sync();
   EXPECT_EQ(w1.inbox.size() + w2.inbox.size(),
             2u);  // one slot each, pushed at once
   int done = 0;
   for (int round = 0; round < 6 && done < 6; ++round)
     done += SucceedAll(w1) + SucceedAll(w2);
   EXPECT_EQ(done, 6);
+  coord_->Sync();
   auto e = store_->GetExperiment(sub->experiment_id);
   EXPECT_EQ(e->state, "succeeded");
   auto jobs = store_->ListJobs(sub->experiment_id);
@@ -125,6 +135,7 @@ TEST_F(CoordinatorTest, LostWorkerRetriesElsewhereAndFencesItsLateReport) {
                   ->ReportResult("w2", second[0].assignment.attempt_id,
                                  AttemptOutcome::kSucceeded, 0, "", "{}")
                   .ok());
+  coord_->Sync();
   const JobRecord j = *store_->GetJob(sub->jobs[0].id);
   EXPECT_EQ(j.state, "succeeded");
   auto attempts = *store_->ListAttempts(j.id);
@@ -150,6 +161,7 @@ TEST_F(CoordinatorTest, CancelSendsStopToRunningAttempts) {
                   ->ReportResult("w", cmds[0].assignment.attempt_id,
                                  AttemptOutcome::kCancelled, -15, "stopped", "")
                   .ok());
+  coord_->Sync();
   EXPECT_EQ(store_->GetExperiment(sub->experiment_id)->state, "cancelled");
   EXPECT_THAT(w.Take(), IsEmpty());  // nothing else is dispatched
 }
@@ -165,6 +177,45 @@ TEST_F(CoordinatorTest, BadSpecsAndDryRunsStoreNothing) {
   EXPECT_TRUE(store_->ListExperiments({})->experiments.empty());
 }
 
+TEST(CoordinatorFaults,
+     AnAssignmentThatCannotBeStoredIsNeverDeliveredButRetried) {
+  FakeClock clock;
+  auto base = std::move(*OpenSqliteStore(":memory:"));
+  FaultStore faults(base.get());
+  Coordinator c(Opts(), &faults, &clock);
+  ASSERT_TRUE(c.Recover().ok());
+  auto sub = c.Submit(
+      "name: one\ntrial: {data: {limit: 100}}\nmax_retries: 1\n", "bob", false);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  // The disk fills up just as a worker arrives and gets the job.
+  faults.FailCommits(1000, absl::ResourceExhaustedError("disk full"));
+  FakeWorker w{"w1"};
+  w.coordinator = &c;
+  ASSERT_TRUE(c.ConnectWorker({"w1", "w1", {0, 1}, "{}"}, {}, w.Sink()).ok());
+  EXPECT_THAT(w.Take(), IsEmpty());         // not stored, so not sent
+  faults.FailCommits(0, absl::OkStatus());  // space is back
+  std::vector<WorkerCommand> got;
+  for (int i = 0; i < 20 && got.empty(); ++i) {
+    clock.Advance(500);
+    ASSERT_TRUE(c.Heartbeat("w1").ok());
+    c.Tick();
+    got = w.Take();
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].assignment.attempt_number, 2);
+  ASSERT_TRUE(c.ReportResult("w1", got[0].assignment.attempt_id,
+                             AttemptOutcome::kSucceeded, 0, "", "{}")
+                  .ok());
+  c.Sync();
+  EXPECT_EQ(base->GetExperiment(sub->experiment_id)->state, "succeeded");
+  const std::vector<AttemptRecord> attempts =
+      *base->ListAttempts(sub->jobs[0].id);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].outcome, "lost");
+  EXPECT_THAT(attempts[0].reason, HasSubstr("could not be stored"));
+  EXPECT_EQ(attempts[1].outcome, "succeeded");
+}
+
 TEST(CoordinatorRestart, ResumesRunningAttemptsAndFinishesEachJobOnce) {
   const std::string path = ::testing::TempDir() + "/coord_restart.db";
   for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path + s);
@@ -176,6 +227,7 @@ TEST(CoordinatorRestart, ResumesRunningAttemptsAndFinishesEachJobOnce) {
     Coordinator c(Opts(), store.get(), &clock);
     ASSERT_TRUE(c.Recover().ok());
     FakeWorker w{"w1"};
+    w.coordinator = &c;
     ASSERT_TRUE(c.ConnectWorker({"w1", "w1", {0, 1}, "{}"}, {}, w.Sink()).ok());
     auto sub = c.Submit(kSweep, "alice", false);
     ASSERT_TRUE(sub.ok());
@@ -190,11 +242,13 @@ TEST(CoordinatorRestart, ResumesRunningAttemptsAndFinishesEachJobOnce) {
     running_attempt =
         cmds[0]
             .assignment.attempt_id;  // the server "crashes" with this running
+    c.Sync();
   }
   auto store = std::move(*OpenSqliteStore(path));
   Coordinator c(Opts(), store.get(), &clock);
   ASSERT_TRUE(c.Recover().ok());
   FakeWorker w{"w1"};
+  w.coordinator = &c;
   // The worker reconnects still running the attempt: it keeps it (nothing to
   // stop).
   auto stop = c.ConnectWorker({"w1", "w1", {0, 1}, "{}"},
@@ -215,6 +269,7 @@ TEST(CoordinatorRestart, ResumesRunningAttemptsAndFinishesEachJobOnce) {
                       .ok());
     }
   }
+  c.Sync();
   EXPECT_EQ(store->GetExperiment(exp_id)->state, "succeeded");
   const std::vector<JobRecord> jobs = *store->ListJobs(exp_id);
   ASSERT_EQ(jobs.size(), 6u);

@@ -22,6 +22,7 @@ sweep:
 resources: {gpus: 0, cpu_slots: 1}
 max_retries: 1
 priority: 5
+timeout_seconds: 600
 )";
 
 std::vector<PlannedJob> Plan(const std::string& text) {
@@ -39,6 +40,7 @@ TEST(ExperimentSpec, GridIsTheCartesianProduct) {
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->priority, 5);
   EXPECT_EQ(spec->max_retries, 1);
+  EXPECT_EQ(spec->timeout_seconds, 600);
   const auto jobs = Plan(kSweep);
   ASSERT_EQ(jobs.size(), 6u);
   EXPECT_EQ(jobs[0].params.dump(),
@@ -127,6 +129,8 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"name: x\ntrial: {}\nresources: {gpus: 0, cpu_slots: 0}\n",
             "resources"},
         Bad{"name: x\ntrial: {}\nmax_retries: -1\n", "max_retries"},
+        Bad{"name: x\ntrial: {}\ntimeout_seconds: -5\n", "timeout_seconds"},
+        Bad{"name: x\ntrial: {}\ntimeout_seconds: 1e12\n", "timeout_seconds"},
         Bad{"name: x\ntrial: {train: {optimizer: {lr: .nan}}}\n",
             "train.optimizer.lr: must be a finite number"},
         Bad{"name: x\ntrial: {}\nsweep: {grid: {train.optimizr.lr: [0.1]}}\n",

@@ -213,6 +213,27 @@ TEST_P(StoreTest, MetricsArtifactsWorkers) {
   EXPECT_EQ((*ws)[0].state, "lost");
 }
 
+TEST_P(StoreTest, CommitKeepsEachBatchAtomicInsideOneTransaction) {
+  WriteBatch create, bad, finish;
+  create.new_experiments.push_back({Exp("e1"), {JobOf("e1", "j1", 0)}});
+  JobRecord ghost = JobOf("e1", "ghost", 1);
+  bad.job_updates.push_back(ghost);
+  bad.workers.push_back({"w-bad", "x", 0, 1, "{}", "alive", 1});
+  finish.experiment_states.push_back({"e1", "succeeded", "", 7});
+  WriteBatch empty;
+  std::vector<absl::Status> each;
+  ASSERT_TRUE(store_->Commit({&create, &bad, &empty, &finish}, &each).ok());
+  ASSERT_EQ(each.size(), 4u);
+  EXPECT_TRUE(each[0].ok());
+  EXPECT_EQ(each[1].code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(each[2].ok());
+  EXPECT_TRUE(each[3].ok()) << each[3];
+  EXPECT_EQ(store_->GetExperiment("e1")->state, "succeeded");
+  EXPECT_TRUE(store_->ListWorkers()->empty());  // the bad batch left nothing
+  EXPECT_EQ(create.rows(), 2);
+  EXPECT_TRUE(empty.empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(MemoryAndFile, StoreTest, ::testing::Bool(),
                          [](const auto& info) {
                            return info.param ? "file" : "memory";
@@ -220,21 +241,36 @@ INSTANTIATE_TEST_SUITE_P(MemoryAndFile, StoreTest, ::testing::Bool(),
 
 TEST(StoreFile, SurvivesReopenAndMigratesFromV1) {
   const std::string path = TempPath("migrate.db");
-  {
-    auto v1 = OpenSqliteStore(path, /*target_version=*/1);
-    ASSERT_TRUE(v1.ok()) << v1.status();
-    const absl::Status st =
-        (*v1)->CreateExperiment(Exp("e1"), {JobOf("e1", "j", 0)});
-    ASSERT_TRUE(st.ok()) << st;
-  }
+  ASSERT_TRUE(OpenSqliteStore(path, /*target_version=*/1).ok());
   EXPECT_EQ(*StoreSchemaVersion(path), 1);
-  auto v2 = OpenSqliteStore(path);
-  ASSERT_TRUE(v2.ok()) << v2.status();
+  {
+    // Rows as a v1 server wrote them (this code writes the newest schema).
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* sql =
+        "INSERT INTO experiments VALUES('e1', 1, 'sweep-e1', 'train', 'u', "
+        "'{}', 0, 'running', '', 1, 0);"
+        "INSERT INTO jobs VALUES('j', 'e1', 0, 'train', '{}', '{}', '[]', 0, "
+        "1, 0, 2, 'queued', 0, 0, '', '[]', '', '', 1);";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << err;
+    sqlite3_close(db);
+  }
+  auto latest = OpenSqliteStore(path);
+  ASSERT_TRUE(latest.ok()) << latest.status();
   EXPECT_EQ(*StoreSchemaVersion(path), kStoreSchemaVersion);
-  EXPECT_EQ((*v2)->GetExperiment("e1")->name, "sweep-e1");
-  EXPECT_EQ((*v2)->GetJob("j")->max_retries, 2);
+  EXPECT_EQ((*latest)->GetExperiment("e1")->name, "sweep-e1");
+  const JobRecord j = *(*latest)->GetJob("j");
+  EXPECT_EQ(j.max_retries, 2);
+  EXPECT_EQ(j.timeout_seconds, 0);  // v3 column, defaulted
   ASSERT_TRUE(
-      (*v2)->AppendMetrics({{"j", 1, 1, "loss", 0.5, 1}}).ok());  // a v2 table
+      (*latest)->AppendMetrics({{"j", 1, 1, "loss", 0.5, 1}}).ok());  // v2
+  ASSERT_TRUE(
+      (*latest)->CreateExperiment(Exp("e2"), {JobOf("e2", "k", 0)}).ok());
+  latest->reset();
+  auto reopened = OpenSqliteStore(path);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->ListJobs("e2")->size(), 1u);
 }
 
 TEST(StoreFile, RefusesNewerSchemaAndCorruptFiles) {

@@ -1,0 +1,101 @@
+#include "server/store_writer.h"
+
+#include <chrono>
+#include <utility>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+
+namespace ladle {
+
+StoreWriter::StoreWriter(Store* store, Options options, CommitHook hook)
+    : store_(store), options_(options), hook_(std::move(hook)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+StoreWriter::~StoreWriter() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+void StoreWriter::Enqueue(WriteBatch batch, Done done) {
+  const int64_t rows = batch.rows();
+  absl::MutexLock lock(&mu_);
+  // Back-pressure; a batch alone over the cap still goes in once the queue is
+  // empty, so nothing waits forever.
+  auto room = [this, rows]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return queue_.empty() || pending_rows_ + rows <= options_.max_pending_rows;
+  };
+  mu_.Await(absl::Condition(&room));
+  pending_rows_ += rows;
+  queue_.push_back({std::move(batch), std::move(done), rows});
+}
+
+absl::Status StoreWriter::Write(WriteBatch batch) {
+  absl::Notification committed;
+  absl::Status result;
+  Enqueue(std::move(batch), [&](const absl::Status& st) {
+    result = st;
+    committed.Notify();
+  });
+  committed.WaitForNotification();
+  return result;
+}
+
+int64_t StoreWriter::pending_rows() {
+  absl::MutexLock lock(&mu_);
+  return pending_rows_;
+}
+
+void StoreWriter::Sync() { Write(WriteBatch{}).IgnoreError(); }
+
+void StoreWriter::Run() {
+  while (true) {
+    std::vector<Item> group;
+    int64_t rows = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return !queue_.empty() || stopping_;
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;  // stopping, and everything is committed
+      // Everything that queued while the last commit ran forms this group.
+      while (!queue_.empty() &&
+             (group.empty() ||
+              rows + queue_.front().rows <= options_.max_rows_per_commit)) {
+        rows += queue_.front().rows;
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      pending_rows_ -= rows;
+    }
+    // Barriers (empty batches) only wait for their turn.
+    std::vector<const WriteBatch*> batches;
+    std::vector<size_t> index;
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (group[i].rows == 0) continue;
+      batches.push_back(&group[i].batch);
+      index.push_back(i);
+    }
+    std::vector<absl::Status> each(group.size(), absl::OkStatus());
+    if (!batches.empty()) {
+      std::vector<absl::Status> outcome;
+      const auto t0 = std::chrono::steady_clock::now();
+      store_->Commit(batches, &outcome).IgnoreError();  // also in `outcome`
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+              .count();
+      for (size_t k = 0; k < index.size(); ++k) each[index[k]] = outcome[k];
+      if (hook_) hook_(seconds, rows, static_cast<int>(batches.size()));
+    }
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (group[i].done) group[i].done(each[i]);
+    }
+  }
+}
+
+}  // namespace ladle

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# End-to-end: children that misbehave. A real ladle-server and ladle-worker on
+# loopback whose --trainer is a script standing in for a broken ladle-train.
+#  1. a child that hangs and ignores SIGTERM: its attempt times out
+#     (timeout_seconds), the worker escalates to SIGKILL, the job fails with a
+#     reason naming the timeout, and every attempt was tried (max_retries);
+#  2. a child that crashes (SIGSEGV): the attempt fails with its exit status and
+#     the tail of its stderr; the worker survives and serves the next job.
+# Usage: child_faults_test.sh BIN_DIR. Bounded; everything is killed at exit.
+set -uo pipefail
+bin="$1"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null; done
+  pkill -9 -f "$work/" 2> /dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail=0
+check() { local name="$1"; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi; }
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  while [ $SECONDS -lt $deadline ]; do "$@" && return 0; sleep 0.2; done
+  return 1
+}
+port=$(python3 "$(dirname "$0")/free_port.py")
+export LADLE_ADDR="127.0.0.1:$port"
+metrics_port=$(python3 "$(dirname "$0")/free_port.py")
+
+# The stand-in trainer: behaviour chosen by the spec's train.seed.
+cat > "$work/fake-train" <<'SH'
+#!/usr/bin/env bash
+spec="$2"
+if grep -q '"seed": 666' "$spec"; then
+  trap '' TERM          # ignores SIGTERM, and so does its child
+  echo "hanging on purpose" >&2
+  sleep 600 & wait
+elif grep -q '"seed": 13' "$spec"; then
+  echo "about to crash: bad pointer" >&2
+  kill -SEGV $$
+fi
+mkdir -p "$4"; echo '{"test_accuracy": 1.0}' > "$4/summary.json"
+SH
+chmod +x "$work/fake-train"
+
+"$bin/ladle-server" --listen="$LADLE_ADDR" --data_dir="$work/data" --lease_ms=3000 \
+  --heartbeat_ms=500 --metrics_listen="127.0.0.1:$metrics_port" > "$work/server.log" 2>&1 &
+pids+=($!); disown $!
+"$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/w" --cpu_slots=1 \
+  --trainer="$work/fake-train" --kill_grace_ms=500 > "$work/worker.log" 2>&1 &
+worker_pid=$!; pids+=($worker_pid); disown $worker_pid
+up() { "$bin/ladle" workers 2> /dev/null | grep -q alive; }
+check "worker registered" wait_for 15 up
+
+# 1. Hang past the timeout, twice (max_retries: 1).
+cat > "$work/hang.yaml" <<'YAML'
+name: hangs
+trial: {train: {seed: 666}}
+timeout_seconds: 1
+max_retries: 1
+YAML
+exp=$("$bin/ladle" submit "$work/hang.yaml") || { echo "submit failed"; exit 1; }
+start=$SECONDS
+timeout 60 "$bin/ladle" watch "$exp" > /dev/null 2>&1
+check "a hanging job ends failed (watch exits non-zero)" test $? -ne 0
+check "within the timeouts plus grace (took $((SECONDS - start)) s)" test $((SECONDS - start)) -lt 30
+"$bin/ladle" results "$exp" --format json > "$work/hang.json"
+check "the job failed with a timeout reason" python3 - "$work/hang.json" <<'PY'
+import json, sys
+job = json.load(open(sys.argv[1]))["jobs"][0]
+assert job["state"] == "failed", job["state"]
+assert "timed out" in job["reason"] and "timeout_seconds = 1" in job["reason"], job["reason"]
+assert job["attempts"] == 2 and len(job["attempt_log"]) == 2, job["attempt_log"]
+assert all("timed out" in a["reason"] for a in job["attempt_log"]), job["attempt_log"]
+PY
+no_hangers() { ! pgrep -f "[s]leep 600" > /dev/null; }
+check "the stubborn children were killed (SIGKILL after grace)" wait_for 5 no_hangers
+check "worker log shows the escalation" grep -q "SIGKILL" "$work/worker.log"
+
+# 2. A crash, then an ordinary job on the same worker.
+cat > "$work/crash.yaml" <<'YAML'
+name: crashes
+trial: {}
+sweep: {grid: {train.seed: [13, 1]}}
+max_retries: 0
+YAML
+exp=$("$bin/ladle" submit "$work/crash.yaml") || { echo "submit failed"; exit 1; }
+timeout 60 "$bin/ladle" watch "$exp" > /dev/null 2>&1
+"$bin/ladle" results "$exp" --format json > "$work/crash.json"
+check "crash: failed with signal and stderr tail; next job succeeded" python3 - "$work/crash.json" <<'PY'
+import json, sys
+jobs = json.load(open(sys.argv[1]))["jobs"]
+crash, ok = jobs[0], jobs[1]
+assert crash["state"] == "failed", crash
+assert "code 139" in crash["reason"] and "about to crash" in crash["reason"], crash["reason"]
+assert ok["state"] == "succeeded", ok
+PY
+check "worker still alive" kill -0 "$worker_pid"
+
+if [ $fail -ne 0 ]; then
+  echo "--- server log"; tail -30 "$work/server.log"; echo "--- worker log"; tail -30 "$work/worker.log"
+fi
+exit $fail

@@ -89,6 +89,7 @@ absl::Status Coordinator::Recover() {
                                        j.current_attempt, j.worker_id,
                                        j.gpu_indices));
     experiments.insert(j.experiment_id);
+    experiment_jobs_[j.experiment_id].push_back(j.id);
     jobs_[j.id] = std::move(j);
   }
   scheduler_.SetNextAttemptId(max_attempt + 1);
@@ -102,6 +103,7 @@ absl::Status Coordinator::Recover() {
                               : p.cancelled ? "cancelled"
                                             : "succeeded";
     finished.experiment_states.push_back({e, state, "", clock_->NowMillis()});
+    ForgetExperiment(e);
   }
   RETURN_IF_ERROR(writer_->Write(std::move(finished)));
   LOG(INFO) << "recovered " << jobs_.size() << " jobs of " << experiments.size()
@@ -163,7 +165,11 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
   RETURN_IF_ERROR(writer_->Write(std::move(create)));
 
   absl::MutexLock lock(&mu_);
-  for (const JobRecord& j : result.jobs) jobs_[j.id] = j;
+  std::vector<std::string>& ids = experiment_jobs_[e.id];
+  for (const JobRecord& j : result.jobs) {
+    jobs_[j.id] = j;
+    ids.push_back(j.id);
+  }
   absl::StatusOr<std::vector<JobEvent>> events = scheduler_.Submit(requests);
   if (!events.ok()) {
     // Stored but not schedulable: record why instead of leaving it running
@@ -173,6 +179,7 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
         {e.id, "failed", std::string(events.status().message()), now});
     writer_->Enqueue(std::move(failed));
     for (const JobRecord& j : result.jobs) jobs_.erase(j.id);
+    experiment_jobs_.erase(e.id);
     return events.status();
   }
   observer_->OnExperimentSubmitted(static_cast<int>(result.jobs.size()));
@@ -356,6 +363,19 @@ void Coordinator::Tick() {
 
 void Coordinator::Sync() { writer_->Sync(); }
 
+void Coordinator::ForgetExperiment(const std::string& id) {
+  auto ids = experiment_jobs_.find(id);
+  if (ids != experiment_jobs_.end()) {
+    for (const std::string& j : ids->second) {
+      jobs_.erase(j);
+      queued_since_us_.erase(j);
+    }
+    experiment_jobs_.erase(ids);
+  }
+  absl::Status st = scheduler_.Forget(id);
+  if (!st.ok()) LOG(ERROR) << "forget " << id << ": " << st;
+}
+
 void Coordinator::RetryUndelivered() {
   std::vector<int64_t> undelivered;
   {
@@ -461,9 +481,7 @@ void Coordinator::Apply(const std::vector<JobEvent>& events,
     batch->experiment_states.push_back(
         {id, state, message, clock_->NowMillis()});
     finished.push_back(id);
-    for (auto it = jobs_.begin(); it != jobs_.end();) {
-      it = it->second.experiment_id == id ? jobs_.erase(it) : std::next(it);
-    }
+    ForgetExperiment(id);
   }
   if (batch->empty() && commands.empty()) return;
   WriteBatch to_store = *batch;

@@ -153,6 +153,9 @@ class Coordinator {
   void Deliver(const std::vector<WorkerCommand>& commands)
       ABSL_LOCKS_EXCLUDED(delivery_mu_);
   std::string NewExperimentId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops an ended experiment from memory (coordinator and scheduler).
+  void ForgetExperiment(const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void ReportTotals() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -169,6 +172,9 @@ class Coordinator {
   Scheduler scheduler_ ABSL_GUARDED_BY(mu_);
   // Jobs of running experiments, as stored.
   std::unordered_map<std::string, JobRecord> jobs_ ABSL_GUARDED_BY(mu_);
+  // Job ids of each running experiment (to drop them when it ends).
+  std::unordered_map<std::string, std::vector<std::string>> experiment_jobs_
+      ABSL_GUARDED_BY(mu_);
   std::unordered_map<int64_t, AttemptRecord> attempts_ ABSL_GUARDED_BY(mu_);
   uint64_t id_counter_ ABSL_GUARDED_BY(mu_) = 0;
 

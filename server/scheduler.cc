@@ -279,6 +279,7 @@ absl::StatusOr<std::vector<JobEvent>> Scheduler::Submit(
     Job& job = jobs_[r.id];
     job.req = r;
     job.seq = next_seq_++;
+    experiment_jobs_[r.experiment_id].push_back(r.id);
     ++experiments_[r.experiment_id].total;
     ++experiments_[r.experiment_id].pending;
     ++totals_.total;
@@ -327,6 +328,7 @@ absl::Status Scheduler::Restore(const JobRequest& r, JobState state,
   job.req = r;
   job.seq = next_seq_++;
   job.attempts_used = attempts_used;
+  experiment_jobs_[r.experiment_id].push_back(r.id);
   ExperimentProgress& p = experiments_[r.experiment_id];
   ++p.total;
   ++p.pending;
@@ -605,11 +607,10 @@ std::vector<JobEvent> Scheduler::Cancel(const std::string& experiment_id,
                                         std::vector<Assignment>* to_stop) {
   std::vector<JobEvent> events;
   std::vector<Job*> jobs;
-  for (auto& [id, job] : jobs_) {
-    if (job.req.experiment_id == experiment_id) jobs.push_back(&job);
+  auto ids = experiment_jobs_.find(experiment_id);
+  if (ids != experiment_jobs_.end()) {
+    for (const std::string& id : ids->second) jobs.push_back(&jobs_.at(id));
   }
-  std::sort(jobs.begin(), jobs.end(),
-            [](const Job* a, const Job* b) { return a->seq < b->seq; });
   for (Job* job : jobs) {
     switch (job->state) {
       case JobState::kRunning: {
@@ -637,6 +638,27 @@ std::vector<JobEvent> Scheduler::Cancel(const std::string& experiment_id,
     }
   }
   return events;
+}
+
+absl::Status Scheduler::Forget(const std::string& experiment_id) {
+  auto it = experiments_.find(experiment_id);
+  if (it == experiments_.end()) return absl::OkStatus();
+  const ExperimentProgress& p = it->second;
+  if (!p.done()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("experiment ", experiment_id, " still has jobs to run"));
+  }
+  totals_.total -= p.total;
+  totals_.succeeded -= p.succeeded;
+  totals_.failed -= p.failed;
+  totals_.cancelled -= p.cancelled;
+  auto ids = experiment_jobs_.find(experiment_id);
+  if (ids != experiment_jobs_.end()) {
+    for (const std::string& id : ids->second) jobs_.erase(id);
+    experiment_jobs_.erase(ids);
+  }
+  experiments_.erase(it);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<JobState> Scheduler::state(const std::string& job_id) const {

@@ -175,6 +175,11 @@ class Scheduler {
   std::vector<JobEvent> Cancel(const std::string& experiment_id,
                                std::vector<Assignment>* to_stop);
 
+  // Drops a finished experiment's jobs (memory stays bounded by the live
+  // ones); FAILED_PRECONDITION while any of its jobs has not ended. Its
+  // progress then reads as empty.
+  absl::Status Forget(const std::string& experiment_id);
+
   // --- Queries
   // ------------------------------------------------------------------------------
   absl::StatusOr<JobState> state(const std::string& job_id) const;
@@ -251,6 +256,8 @@ class Scheduler {
   std::unordered_map<int64_t, Attempt> attempts_;
   std::map<std::string, Worker> workers_;
   std::unordered_map<std::string, ExperimentProgress> experiments_;
+  // Job ids of each experiment, in submission order.
+  std::unordered_map<std::string, std::vector<std::string>> experiment_jobs_;
   ExperimentProgress totals_;
   size_t queued_count_ = 0;
   int64_t next_seq_ = 0;

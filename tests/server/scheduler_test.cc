@@ -241,6 +241,23 @@ TEST_F(SchedulerTest, CancelStopsRunningAndDropsQueued) {
   EXPECT_THAT(Run(), IsEmpty());
 }
 
+TEST_F(SchedulerTest, ForgetsOnlyEndedExperiments) {
+  ASSERT_TRUE(sched_.AddWorker("w", {0, 1}).ok());
+  Submit({Job("a"), Job("b", 0, 1, 0, {}, 0, "e2")});
+  auto as = Run();
+  ASSERT_EQ(as.size(), 1u);
+  EXPECT_EQ(sched_.Forget("e1").code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(
+      sched_.Complete(as[0].attempt_id, AttemptOutcome::kSucceeded, "").ok());
+  EXPECT_EQ(sched_.totals().succeeded, 1);
+  ASSERT_TRUE(sched_.Forget("e1").ok());
+  EXPECT_EQ(sched_.state("a").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(sched_.progress("e1").done());
+  EXPECT_EQ(sched_.totals().total, 1);  // only e2's job is left
+  EXPECT_EQ(sched_.totals().succeeded, 0);
+  EXPECT_THAT(Ids(Run()), ElementsAre("b"));
+}
+
 TEST_F(SchedulerTest, RestartRestoresRunningAttemptsAndReconciles) {
   // Before the "restart": one job done, one running on w1 as attempt 7, one
   // queued.

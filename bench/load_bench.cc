@@ -1,0 +1,717 @@
+// ladle-loadbench: the coordinator under load, with simulated workers that
+// speak the real gRPC protocol (WorkerService.Session) but run no training.
+// Every figure is printed beside a baseline measured in the same run:
+//
+//   submit        1-job experiments from C concurrent clients (each reply comes
+//                 after the experiment is durable)  vs  raw gRPC unary QPS of
+//                 an echo server process on this machine, same C clients;
+//   sweep         one N-job sweep accepted (client-side seconds);
+//   end to end    trivial jobs queued -> dispatched -> finished and recorded,
+//                 drained by W simulated workers (jobs/s);
+//   dispatch      queued -> worker receives, on an idle fleet (p50/p99), from
+//                 the assignment's queued_at stamp;
+//   ingest        metric points through worker stream -> coordinator -> SQLite
+//                 vs  raw batched SQLite inserts into the same table shape.
+//
+// The server is the real ladle-server binary in a child process with its own
+// data dir (SQLite WAL, synchronous=FULL). Nothing here is a test: it reports.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "bench/proto/echo.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "ladle/v1/experiments.grpc.pb.h"
+#include "ladle/v1/workers.grpc.pb.h"
+
+extern char** environ;
+
+namespace ladle {
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = ::ladle::v1;
+
+struct Options {
+  std::string server;  // ladle-server binary (default: beside this one)
+  double seconds = 5;  // per timed phase
+  int clients = 32;    // concurrent submitters (and baseline clients)
+  int workers = 100;   // simulated workers
+  int slots = 1;       // CPU slots per simulated worker
+  int sweep_jobs = 10'000;
+  int sweeps = 3;
+  int dispatch_samples = 300;
+  int ingest_jobs = 8;        // attempts streaming metrics at once
+  int ingest_batches = 40;    // per attempt
+  int ingest_lines = 200;     // per batch; each line carries 5 points
+  int sqlite_rows = 400'000;  // baseline rows
+  int sqlite_batch = 1'000;   // baseline rows per transaction
+  std::string serve_echo;     // internal: run the echo server on this address
+};
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+double Seconds(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+      .count();
+}
+
+// A port below the ephemeral range that is free now (as
+// tests/e2e/free_port.py).
+int FreePort() {
+  std::mt19937 rng(static_cast<unsigned>(NowMicros() ^ getpid()));
+  for (int i = 0; i < 200; ++i) {
+    const int port = 20000 + static_cast<int>(rng() % 12000);
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    close(fd);
+    if (ok) return port;
+  }
+  return 0;
+}
+
+pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<char*> argv;
+  for (const std::string& a : args)
+    argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, 1, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&files, 1, 2);
+  pid_t pid = -1;
+  const int rc =
+      posix_spawn(&pid, args[0].c_str(), &files, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&files);
+  return rc == 0 ? pid : -1;
+}
+
+void Stop(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 100; ++i) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+}
+
+// One connection per client, as separate processes would have.
+std::shared_ptr<grpc::Channel> Connect(const std::string& addr) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+struct Percentiles {
+  double p50 = 0, p99 = 0, max = 0;
+};
+Percentiles Summarize(std::vector<double> v) {
+  Percentiles p;
+  if (v.empty()) return p;
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) {
+    return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))];
+  };
+  p.p50 = at(0.50);
+  p.p99 = at(0.99);
+  p.max = v.back();
+  return p;
+}
+
+// --- Baseline 1: raw gRPC unary QPS ---------------------------------------
+class EchoService final : public bench::Echo::Service {
+  grpc::Status Ping(grpc::ServerContext*, const bench::PingMessage* in,
+                    bench::PingMessage* out) override {
+    out->set_payload(in->payload());
+    return grpc::Status::OK;
+  }
+};
+
+int ServeEcho(const std::string& addr) {
+  EchoService service;
+  grpc::ServerBuilder b;
+  b.AddListeningPort(addr, grpc::InsecureServerCredentials());
+  b.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = b.BuildAndStart();
+  if (!server) return 1;
+  server->Wait();
+  return 0;
+}
+
+// Runs `call` from `clients` threads for `seconds`; returns calls/s and fills
+// latencies (seconds) and the failure count.
+template <typename MakeCall>
+double Hammer(int clients, double seconds, MakeCall make_call,
+              std::vector<double>* latencies, int64_t* failures) {
+  std::atomic<int64_t> calls{0}, failed{0};
+  std::mutex mu;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      auto call = make_call(c);
+      std::vector<double> mine;
+      while (Seconds(t0) < seconds) {
+        const auto s = std::chrono::steady_clock::now();
+        const bool ok = call();
+        mine.push_back(Seconds(s));
+        (ok ? calls : failed)++;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      if (latencies)
+        latencies->insert(latencies->end(), mine.begin(), mine.end());
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (failures) *failures = failed;
+  return static_cast<double>(calls) / Seconds(t0);
+}
+
+// --- Baseline 2: raw batched SQLite inserts ---------------------------------
+double SqliteInsertRate(const std::string& path, int rows, int batch) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_exec(
+      db,
+      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+      "CREATE TABLE metrics(job_id TEXT NOT NULL, attempt_id INTEGER "
+      "NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, value REAL "
+      "NOT NULL, time_ms INTEGER NOT NULL);"
+      "CREATE INDEX metrics_by_job ON metrics(job_id, name, step);",
+      nullptr, nullptr, nullptr);
+  sqlite3_stmt* ins = nullptr;
+  sqlite3_prepare_v2(db,
+                     "INSERT INTO metrics(job_id, attempt_id, step, name, "
+                     "value, time_ms) VALUES(?, ?, ?, ?, ?, ?)",
+                     -1, &ins, nullptr);
+  static const char* kNames[] = {"loss", "val_accuracy", "lr",
+                                 "samples_per_second", "epoch"};
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int done = 0; done < rows;) {
+    sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    for (int i = 0; i < batch && done < rows; ++i, ++done) {
+      const std::string job = absl::StrCat("exp-0-", done / 5000);
+      sqlite3_bind_text(ins, 1, job.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(ins, 2, done / 5000 + 1);
+      sqlite3_bind_int64(ins, 3, done / 5);
+      sqlite3_bind_text(ins, 4, kNames[done % 5], -1, SQLITE_STATIC);
+      sqlite3_bind_double(ins, 5, 0.001 * done);
+      sqlite3_bind_int64(ins, 6, 1'700'000'000'000 + done);
+      sqlite3_step(ins);
+      sqlite3_reset(ins);
+    }
+    sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  }
+  const double rate = rows / Seconds(t0);
+  sqlite3_finalize(ins);
+  sqlite3_close(db);
+  return rate;
+}
+
+// --- Simulated workers ------------------------------------------------------
+// What simulated workers do with an assignment.
+struct FleetMode {
+  std::atomic<bool> stream_metrics{false};
+  int batches = 0, lines = 0;
+};
+
+class SimWorker {
+ public:
+  SimWorker(std::string id, int slots, std::shared_ptr<grpc::Channel> channel,
+            FleetMode* mode)
+      : id_(std::move(id)),
+        slots_(slots),
+        mode_(mode),
+        stub_(v1::WorkerService::NewStub(channel)) {}
+
+  bool Start() {
+    stream_ = stub_->Session(&ctx_);
+    v1::WorkerMessage hello;
+    hello.mutable_hello()->set_worker_id(id_);
+    hello.mutable_hello()->set_name(id_);
+    hello.mutable_hello()->set_cpu_slots(slots_);
+    hello.mutable_hello()->set_version("ladle-loadbench");
+    if (!Write(hello)) return false;
+    v1::CoordinatorMessage welcome;
+    if (!stream_->Read(&welcome) || !welcome.has_welcome()) return false;
+    reader_ = std::thread([this] { Loop(); });
+    return true;
+  }
+  void Heartbeat() {
+    v1::WorkerMessage m;
+    m.mutable_heartbeat();
+    Write(m);
+  }
+  void Close() {
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      stream_->WritesDone();
+    }
+    ctx_.TryCancel();
+    if (reader_.joinable()) reader_.join();
+  }
+  // Receive time minus queued_at, per assignment (microseconds).
+  std::vector<double> TakeDispatchLatencies() {
+    std::lock_guard<std::mutex> lock(lat_mu_);
+    return std::exchange(latencies_, {});
+  }
+  int64_t assignments() const { return assignments_; }
+
+ private:
+  bool Write(const v1::WorkerMessage& m) {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    return stream_->Write(m);
+  }
+  void Loop() {
+    v1::CoordinatorMessage m;
+    while (stream_->Read(&m)) {
+      if (!m.has_assignment()) continue;
+      const int64_t now = NowMicros();
+      const v1::Assignment& a = m.assignment();
+      ++assignments_;
+      if (a.queued_at_unix_micros() > 0) {
+        std::lock_guard<std::mutex> lock(lat_mu_);
+        latencies_.push_back(
+            static_cast<double>(now - a.queued_at_unix_micros()));
+      }
+      if (mode_->stream_metrics) {
+        int64_t step = 0;
+        for (int b = 0; b < mode_->batches; ++b) {
+          v1::WorkerMessage batch;
+          batch.mutable_metrics()->set_attempt_id(a.attempt_id());
+          for (int l = 0; l < mode_->lines; ++l, ++step) {
+            batch.mutable_metrics()->add_jsonl_lines(absl::StrFormat(
+                R"({"step": %d, "epoch": %d, "loss": %.6f, "val_accuracy": %.4f, "lr": 0.001, "samples_per_second": 16974.5})",
+                step, step / 1000, 2.3 / (1 + step * 0.01),
+                0.5 + 0.4 * step / (1.0 + step)));
+          }
+          Write(batch);
+        }
+      }
+      v1::WorkerMessage r;
+      r.mutable_result()->set_attempt_id(a.attempt_id());
+      r.mutable_result()->set_outcome(v1::AttemptResult::OUTCOME_SUCCEEDED);
+      r.mutable_result()->set_summary_json(R"({"test_accuracy": 0.5})");
+      Write(r);
+    }
+  }
+
+  const std::string id_;
+  const int slots_;
+  FleetMode* mode_;
+  std::unique_ptr<v1::WorkerService::Stub> stub_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::WorkerMessage, v1::CoordinatorMessage>>
+      stream_;
+  std::mutex write_mu_;
+  std::thread reader_;
+  std::mutex lat_mu_;
+  std::vector<double> latencies_;
+  std::atomic<int64_t> assignments_{0};
+};
+
+// --- The coordinator's side -------------------------------------------------
+int64_t CountExperiments(v1::ExperimentService::Stub& stub,
+                         v1::ExperimentState state, int limit = 1 << 30) {
+  int64_t n = 0;
+  std::string token;
+  do {
+    grpc::ClientContext ctx;
+    v1::ListExperimentsRequest req;
+    req.set_state(state);
+    req.set_page_size(1000);
+    req.set_page_token(token);
+    v1::ListExperimentsResponse res;
+    if (!stub.ListExperiments(&ctx, req, &res).ok()) return -1;
+    n += res.experiments_size();
+    token = res.next_page_token();
+  } while (!token.empty() && n < limit);
+  return n;
+}
+
+// A counter's value from the server's Prometheus text.
+double ScrapeCounter(const std::string& metrics_addr, const std::string& name) {
+  const std::string cmd = absl::StrCat(
+      "python3 -c \"import urllib.request,sys;sys.stdout.write(urllib.request."
+      "urlopen('http://",
+      metrics_addr, "/metrics').read().decode())\" 2>/dev/null");
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+  pclose(p);
+  const size_t at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + name.size() + 2));
+}
+
+struct Row {
+  std::string figure, value, baseline, ratio;
+};
+
+int Run(const Options& o) {
+  const fs::path self = fs::read_symlink("/proc/self/exe");
+  const std::string server_bin =
+      o.server.empty() ? (self.parent_path() / "ladle-server").string()
+                       : o.server;
+  const fs::path work =
+      fs::temp_directory_path() / absl::StrCat("ladle-loadbench-", getpid());
+  fs::create_directories(work);
+  std::vector<Row> rows;
+  std::cout << absl::StrFormat(
+      "ladle-loadbench: %d clients, %d simulated workers x %d slots, %.0f s "
+      "phases, %u cores\n",
+      o.clients, o.workers, o.slots, o.seconds,
+      std::thread::hardware_concurrency());
+
+  // Baseline 1: raw unary gRPC.
+  const std::string echo_addr = absl::StrCat("127.0.0.1:", FreePort());
+  const pid_t echo = Spawn({self.string(), "--serve_echo=" + echo_addr},
+                           (work / "echo.log").string());
+  {
+    auto ch = Connect(echo_addr);
+    ch->WaitForConnected(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+  }
+  std::vector<double> echo_lat;
+  int64_t echo_failed = 0;
+  const double echo_qps = Hammer(
+      o.clients, o.seconds,
+      [&](int) {
+        auto stub = bench::Echo::NewStub(Connect(echo_addr));
+        return [stub = std::shared_ptr<bench::Echo::Stub>(std::move(stub))] {
+          grpc::ClientContext ctx;
+          bench::PingMessage in, out;
+          in.set_payload("name: bench\ntrial: {}\n");
+          return stub->Ping(&ctx, in, &out).ok();
+        };
+      },
+      &echo_lat, &echo_failed);
+  Stop(echo);
+  std::cout << absl::StrFormat(
+      "baseline: raw gRPC unary %.0f QPS (%d clients)\n", echo_qps, o.clients);
+
+  // Baseline 2: raw SQLite.
+  const double sqlite_rate = SqliteInsertRate((work / "raw.db").string(),
+                                              o.sqlite_rows, o.sqlite_batch);
+  std::cout << absl::StrFormat(
+      "baseline: raw SQLite %.0f rows/s (WAL, synchronous=FULL, %d rows per "
+      "transaction)\n",
+      sqlite_rate, o.sqlite_batch);
+
+  // The server.
+  const std::string addr = absl::StrCat("127.0.0.1:", FreePort());
+  const std::string metrics_addr = absl::StrCat("127.0.0.1:", FreePort());
+  const pid_t server = Spawn(
+      {server_bin, "--listen=" + addr, "--data_dir=" + (work / "data").string(),
+       "--metrics_listen=" + metrics_addr,
+       absl::StrCat("--max_jobs_per_experiment=", o.sweep_jobs)},
+      (work / "server.log").string());
+  auto main_channel = Connect(addr);
+  auto api = v1::ExperimentService::NewStub(main_channel);
+  bool up = false;
+  for (int i = 0; i < 200 && !up; ++i) {
+    up = CountExperiments(*api, v1::EXPERIMENT_STATE_UNSPECIFIED, 1) >= 0;
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!up) {
+    std::cerr << "ladle-server did not start; see " << (work / "server.log")
+              << "\n";
+    Stop(server);
+    return 1;
+  }
+
+  // Phase A: submit throughput, no workers (jobs queue up).
+  std::vector<double> submit_lat;
+  int64_t submit_failed = 0;
+  std::atomic<int64_t> submitted{0};
+  const double submit_rate = Hammer(
+      o.clients, o.seconds,
+      [&](int) {
+        auto stub = std::shared_ptr<v1::ExperimentService::Stub>(
+            v1::ExperimentService::NewStub(Connect(addr)));
+        return [stub, &submitted] {
+          grpc::ClientContext ctx;
+          v1::SubmitExperimentRequest req;
+          req.set_spec("name: bench\ntrial: {}\n");
+          v1::SubmitExperimentResponse res;
+          const bool ok = stub->SubmitExperiment(&ctx, req, &res).ok();
+          submitted += ok;
+          return ok;
+        };
+      },
+      &submit_lat, &submit_failed);
+  const Percentiles sl = Summarize(submit_lat);
+  rows.push_back(
+      {absl::StrFormat("submit: 1-job experiments, %d clients", o.clients),
+       absl::StrFormat("%.0f/s (p50 %.2f ms, p99 %.2f ms, %d "
+                       "failed)",
+                       submit_rate, sl.p50 * 1e3, sl.p99 * 1e3, submit_failed),
+       absl::StrFormat("raw gRPC unary %.0f QPS", echo_qps),
+       absl::StrFormat("%.2f", submit_rate / echo_qps)});
+
+  // Phase B: big sweeps.
+  std::string sweep = "name: sweep\ntrial: {}\nsweep: {grid: {train.seed: [";
+  for (int i = 1; i <= o.sweep_jobs; ++i)
+    absl::StrAppend(&sweep, i > 1 ? ", " : "", i);
+  sweep += "]}}\n";
+  std::vector<double> sweep_s;
+  for (int i = 0; i < o.sweeps; ++i) {
+    grpc::ClientContext ctx;
+    v1::SubmitExperimentRequest req;
+    req.set_spec(sweep);
+    v1::SubmitExperimentResponse res;
+    const auto t0 = std::chrono::steady_clock::now();
+    grpc::Status st = api->SubmitExperiment(&ctx, req, &res);
+    sweep_s.push_back(Seconds(t0));
+    if (!st.ok()) {
+      std::cerr << "sweep submit failed: " << st.error_message() << "\n";
+      sweep_s.back() = -1;
+    }
+  }
+  std::string sweep_list;
+  for (double s : sweep_s)
+    absl::StrAppend(&sweep_list, sweep_list.empty() ? "" : ", ",
+                    absl::StrFormat("%.3f", s));
+  rows.push_back(
+      {absl::StrFormat("%d-job sweep accepted (x%d)", o.sweep_jobs, o.sweeps),
+       sweep_list + " s", "", ""});
+
+  // Phase C: the fleet drains the backlog.
+  const int64_t backlog =
+      submitted + static_cast<int64_t>(o.sweeps) * o.sweep_jobs;
+  FleetMode mode;
+  std::vector<std::unique_ptr<SimWorker>> fleet;
+  std::vector<std::shared_ptr<grpc::Channel>> worker_channels;
+  for (int c = 0; c < std::min(o.workers, 16); ++c)
+    worker_channels.push_back(Connect(addr));
+  const auto drain_t0 = std::chrono::steady_clock::now();
+  for (int w = 0; w < o.workers; ++w) {
+    fleet.push_back(std::make_unique<SimWorker>(
+        absl::StrFormat("sim-%03d", w), o.slots,
+        worker_channels[w % worker_channels.size()], &mode));
+    if (!fleet.back()->Start()) {
+      std::cerr << "simulated worker " << w << " could not connect\n";
+      Stop(server);
+      return 1;
+    }
+  }
+  std::atomic<bool> beating{true};
+  std::thread heart([&] {
+    while (beating) {
+      for (auto& w : fleet) w->Heartbeat();
+      for (int i = 0; i < 10 && beating; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  while (CountExperiments(*api, v1::EXPERIMENT_STATE_RUNNING, 1) != 0 &&
+         Seconds(drain_t0) < 600) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const double drain_s = Seconds(drain_t0);
+  const int64_t succeeded =
+      CountExperiments(*api, v1::EXPERIMENT_STATE_SUCCEEDED);
+  int64_t assigned = 0;
+  for (auto& w : fleet) assigned += w->assignments();
+  for (auto& w : fleet) w->TakeDispatchLatencies();
+  rows.push_back(
+      {absl::StrFormat("end to end: %lld trivial jobs drained by %d workers",
+                       static_cast<long long>(backlog), o.workers),
+       absl::StrFormat("%.0f jobs/s (%.2f s; %lld experiments succeeded of "
+                       "%lld; %lld assignments)",
+                       backlog / drain_s, drain_s,
+                       static_cast<long long>(succeeded),
+                       static_cast<long long>(submitted + o.sweeps),
+                       static_cast<long long>(assigned)),
+       "", ""});
+
+  // Phase D: dispatch latency on an idle fleet, one job at a time.
+  std::vector<double> dispatch_us, submit_to_start_us;
+  for (int i = 0; i < o.dispatch_samples; ++i) {
+    int64_t before = 0;
+    for (auto& w : fleet) before += w->assignments();
+    const int64_t t0 = NowMicros();
+    grpc::ClientContext ctx;
+    v1::SubmitExperimentRequest req;
+    req.set_spec("name: probe\ntrial: {}\n");
+    v1::SubmitExperimentResponse res;
+    if (!api->SubmitExperiment(&ctx, req, &res).ok()) continue;
+    while (true) {
+      int64_t now = 0;
+      for (auto& w : fleet) now += w->assignments();
+      if (now > before) break;
+      std::this_thread::yield();
+    }
+    submit_to_start_us.push_back(static_cast<double>(NowMicros() - t0));
+    // Let the result land so the fleet is idle again.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  for (auto& w : fleet) {
+    std::vector<double> l = w->TakeDispatchLatencies();
+    dispatch_us.insert(dispatch_us.end(), l.begin(), l.end());
+  }
+  const Percentiles dl = Summarize(dispatch_us);
+  const Percentiles ss = Summarize(submit_to_start_us);
+  rows.push_back({absl::StrFormat("dispatch: queued -> worker receives (%zu)",
+                                  dispatch_us.size()),
+                  absl::StrFormat("p50 %.3f ms, p99 %.3f ms, max %.3f ms",
+                                  dl.p50 / 1e3, dl.p99 / 1e3, dl.max / 1e3),
+                  "", ""});
+  rows.push_back(
+      {"submit call -> worker receives (same probes)",
+       absl::StrFormat("p50 %.3f ms, p99 %.3f ms", ss.p50 / 1e3, ss.p99 / 1e3),
+       "", ""});
+
+  // Phase E: metric ingest.
+  mode.batches = o.ingest_batches;
+  mode.lines = o.ingest_lines;
+  mode.stream_metrics = true;
+  const double points_before =
+      ScrapeCounter(metrics_addr, "ladle_metric_points_ingested_total");
+  const int64_t expected = static_cast<int64_t>(o.ingest_jobs) *
+                           o.ingest_batches * o.ingest_lines * 5;
+  std::string ingest_spec =
+      "name: ingest\ntrial: {}\nsweep: {grid: {train.seed: [";
+  for (int i = 1; i <= o.ingest_jobs; ++i)
+    absl::StrAppend(&ingest_spec, i > 1 ? ", " : "", i);
+  ingest_spec += "]}}\n";
+  const auto ingest_t0 = std::chrono::steady_clock::now();
+  {
+    grpc::ClientContext ctx;
+    v1::SubmitExperimentRequest req;
+    req.set_spec(ingest_spec);
+    v1::SubmitExperimentResponse res;
+    api->SubmitExperiment(&ctx, req, &res);
+  }
+  double points_now = points_before;
+  while (points_now - points_before < expected && Seconds(ingest_t0) < 300) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    points_now =
+        ScrapeCounter(metrics_addr, "ladle_metric_points_ingested_total");
+  }
+  const double ingest_s = Seconds(ingest_t0);
+  const double ingest_rate = (points_now - points_before) / ingest_s;
+  rows.push_back(
+      {absl::StrFormat("ingest: %lld points, %d streams",
+                       static_cast<long long>(expected), o.ingest_jobs),
+       absl::StrFormat("%.0f points/s (%.2f s)", ingest_rate, ingest_s),
+       absl::StrFormat("raw SQLite %.0f rows/s", sqlite_rate),
+       absl::StrFormat("%.2f", ingest_rate / sqlite_rate)});
+  mode.stream_metrics = false;
+
+  beating = false;
+  heart.join();
+  const double commits =
+      ScrapeCounter(metrics_addr, "ladle_store_commit_batches_count");
+  const double batches =
+      ScrapeCounter(metrics_addr, "ladle_store_commit_batches_sum");
+  const double lost_attempts =
+      ScrapeCounter(metrics_addr, "ladle_attempts_total{outcome=\"lost\"}");
+  const double failed_attempts =
+      ScrapeCounter(metrics_addr, "ladle_attempts_total{outcome=\"failed\"}");
+  for (auto& w : fleet) w->Close();
+  Stop(server);
+
+  std::cout << "\n";
+  std::cout << absl::StrFormat("%-52s  %-56s  %-28s  %s\n", "figure", "ladle",
+                               "baseline (same run)", "ratio");
+  for (const Row& r : rows) {
+    std::cout << absl::StrFormat("%-52s  %-56s  %-28s  %s\n", r.figure, r.value,
+                                 r.baseline, r.ratio);
+  }
+  if (commits > 0) {
+    std::cout << absl::StrFormat(
+        "\ngroup commit: %.0f write batches in %.0f SQLite transactions "
+        "(%.1f per transaction)\n",
+        batches, commits, batches / commits);
+  }
+  std::cout << absl::StrFormat("attempts lost: %.0f, failed: %.0f\n",
+                               lost_attempts, failed_attempts);
+  const bool lost = succeeded != submitted + o.sweeps;
+  std::cout << (lost ? "LOST JOBS: not every experiment succeeded\n"
+                     : "no failed or lost jobs\n");
+  std::error_code ec;
+  fs::remove_all(work, ec);
+  return lost || submit_failed > 0 ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace ladle
+
+int main(int argc, char** argv) {
+  ladle::Options o;
+  CLI::App app{"ladle-loadbench: the coordinator under load (see the header)"};
+  app.add_option("--server", o.server, "ladle-server binary");
+  app.add_option("--seconds", o.seconds, "length of the timed phases")
+      ->check(CLI::Range(0.2, 600.0));
+  app.add_option("--clients", o.clients, "concurrent submitters")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--workers", o.workers, "simulated workers")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--slots", o.slots, "CPU slots per simulated worker")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--sweep_jobs", o.sweep_jobs, "jobs in the big sweep")
+      ->check(CLI::Range(1, 1'000'000));
+  app.add_option("--sweeps", o.sweeps, "big sweeps submitted")
+      ->check(CLI::Range(0, 100));
+  app.add_option("--dispatch_samples", o.dispatch_samples,
+                 "sequential probes for dispatch latency")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--ingest_jobs", o.ingest_jobs, "attempts streaming metrics")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--ingest_batches", o.ingest_batches, "batches per attempt")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--ingest_lines", o.ingest_lines,
+                 "metrics.jsonl lines per batch (5 points each)")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--sqlite_rows", o.sqlite_rows, "baseline SQLite rows")
+      ->check(CLI::Range(1000, 100'000'000));
+  app.add_option("--serve_echo", o.serve_echo)->group("");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (!o.serve_echo.empty()) return ladle::ServeEcho(o.serve_echo);
+  signal(SIGPIPE, SIG_IGN);
+  return ladle::Run(o);
+}

@@ -460,32 +460,21 @@ int main(int argc, char** argv) {
     req.set_name(artifact_name);
     auto reader = stub->DownloadArtifact(&ctx, req);
     const std::string path = output_path.empty() ? artifact_name : output_path;
-    const std::string tmp = path + ".part";
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) {
-      std::cerr << "ladle: cannot write " << tmp << "\n";
-      return 2;
-    }
-    v1::ArtifactChunk chunk;
-    v1::ArtifactHeader header;
-    int64_t got = 0;
-    while (reader->Read(&chunk)) {
-      if (chunk.has_header()) header = chunk.header();
-      out << chunk.data();
-      got += static_cast<int64_t>(chunk.data().size());
-    }
-    out.close();
+    absl::StatusOr<v1::ArtifactHeader> header =
+        ladle::ReadChunksToFile(reader.get(), path);
     grpc::Status st = reader->Finish();
-    if (!st.ok() || got != header.size_bytes()) {
-      std::remove(tmp.c_str());
-      if (!st.ok()) return Fail(st, o);
-      std::cerr << "ladle: download incomplete (" << got << " of "
-                << header.size_bytes() << " bytes)\n";
+    if (!st.ok()) {
+      std::remove(path.c_str());
+      return Fail(st, o);
+    }
+    if (!header.ok()) {
+      std::cerr << "ladle: " << path << ": " << header.status().message()
+                << "\n";
       return 1;
     }
-    std::rename(tmp.c_str(), path.c_str());
+    const int64_t got = header->size_bytes();
     std::cerr << "wrote " << path << " (" << got << " bytes, sha256 "
-              << header.sha256() << ")\n";
+              << header->sha256() << ", verified)\n";
     return 0;
   }
   if (logs->parsed()) {

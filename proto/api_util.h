@@ -5,8 +5,12 @@
 #define LADLE_PROTO_API_UTIL_H_
 
 #include <cstdio>
+#include <fstream>
 #include <string>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "common/sha256.h"
 #include "ladle/v1/experiments.pb.h"
 #include "ladle/v1/workers.pb.h"
 
@@ -40,6 +44,46 @@ bool WriteFileChunks(std::FILE* f, const v1::ArtifactHeader& header,
     first = false;
     if (n < buf.size()) return true;
   }
+}
+
+// Reads ArtifactChunks from `reader` (a ClientReader) into `path`: written to
+// `path`.part, checked against the header's size and SHA-256, then renamed, so
+// `path` never holds a partial or corrupt file. Does not Finish() the reader
+// on success paths the caller must still check; returns the header.
+template <typename Reader>
+absl::StatusOr<v1::ArtifactHeader> ReadChunksToFile(Reader* reader,
+                                                    const std::string& path) {
+  const std::string tmp = path + ".part";
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  v1::ArtifactChunk chunk;
+  v1::ArtifactHeader header;
+  Sha256 hash;
+  int64_t got = 0;
+  while (reader->Read(&chunk)) {
+    if (chunk.has_header()) header = chunk.header();
+    out << chunk.data();
+    hash.Update(chunk.data());
+    got += static_cast<int64_t>(chunk.data().size());
+  }
+  out.close();
+  auto fail = [&](absl::Status st) {
+    std::remove(tmp.c_str());
+    return st;
+  };
+  if (!out) return fail(absl::UnavailableError("cannot write " + tmp));
+  if (got != header.size_bytes()) {
+    return fail(absl::DataLossError(absl::StrCat(
+        "download incomplete: ", got, " of ", header.size_bytes(), " bytes")));
+  }
+  const std::string digest = hash.HexDigest();
+  if (digest != header.sha256()) {
+    return fail(absl::DataLossError(absl::StrCat(
+        "download corrupt: sha256 ", digest, ", expected ", header.sha256())));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    return fail(absl::UnavailableError("cannot rename " + tmp));
+  return header;
 }
 
 }  // namespace ladle

@@ -421,6 +421,18 @@ void Coordinator::Dispatch() {
     c.timeout_seconds = j.timeout_seconds;
     auto q = queued_since_us_.find(a.job_id);
     if (q != queued_since_us_.end()) c.queued_at_us = q->second;
+    // Outputs of the dependencies (they succeeded, so their uploads are
+    // stored), placed under inputs/<dependency index>/.
+    for (const std::string& dep : j.deps) {
+      auto d = jobs_.find(dep);
+      absl::StatusOr<std::vector<ArtifactRecord>> artifacts =
+          store_->ListArtifacts(dep);
+      if (d == jobs_.end() || !artifacts.ok()) continue;
+      for (ArtifactRecord& art : *artifacts) {
+        c.inputs.push_back({art, absl::StrFormat("inputs/%04d/%s",
+                                                 d->second.index, art.name)});
+      }
+    }
     commands.push_back(std::move(c));
   }
   Apply(events, std::move(commands));  // durable before any worker hears of it

@@ -38,6 +38,12 @@
 
 namespace ladle {
 
+// An artifact of a finished dependency that an attempt needs.
+struct InputFile {
+  ArtifactRecord artifact;
+  std::string path;  // relative to the attempt directory
+};
+
 // Something a worker must do.
 struct WorkerCommand {
   enum class Type { kAssign, kCancel };
@@ -46,10 +52,11 @@ struct WorkerCommand {
                           // to stop
   std::string spec_json;  // kAssign: the resolved trial spec
   std::string kind;
-  int cpu_slots = 0;            // kAssign: ladle-train threads
-  int64_t timeout_seconds = 0;  // kAssign: 0 = none
-  int64_t queued_at_us = 0;     // kAssign: when the job became runnable
-  std::string reason;           // kCancel
+  int cpu_slots = 0;              // kAssign: ladle-train threads
+  int64_t timeout_seconds = 0;    // kAssign: 0 = none
+  int64_t queued_at_us = 0;       // kAssign: when the job became runnable
+  std::vector<InputFile> inputs;  // kAssign: dependencies' artifacts
+  std::string reason;             // kCancel
 };
 
 // Something a watcher of an experiment sees.

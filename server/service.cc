@@ -521,6 +521,14 @@ grpc::Status WorkerServiceImpl::Session(
       a->set_cpu_slots(c.cpu_slots);
       a->set_timeout_seconds(c.timeout_seconds);
       a->set_queued_at_unix_micros(c.queued_at_us);
+      for (const InputFile& in : c.inputs) {
+        v1::InputArtifact* ia = a->add_inputs();
+        ia->set_job_id(in.artifact.job_id);
+        ia->set_name(in.artifact.name);
+        ia->set_sha256(in.artifact.sha256);
+        ia->set_size_bytes(in.artifact.size);
+        ia->set_path(in.path);
+      }
       for (int g : c.assignment.gpu_indices) a->add_gpu_indices(g);
     } else {
       m.mutable_cancel()->set_attempt_id(c.assignment.attempt_id);

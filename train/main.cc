@@ -15,6 +15,7 @@
 
 #include "CLI/CLI.hpp"
 #include "common/log.h"
+#include "train/fusion.h"
 #include "train/trainer.h"
 
 namespace {
@@ -125,7 +126,9 @@ int main(int argc, char** argv) {
   options.resume_from = opts.resume_from;
   options.stop_requested = &g_stop;
   options.log_progress = !opts.quiet;
-  absl::StatusOr<ladle::TrainResult> result = ladle::RunTrial(*spec, options);
+  absl::StatusOr<ladle::TrainResult> result =
+      spec->task == ladle::TrainTask::kFuse ? ladle::RunFuse(*spec, options)
+                                            : ladle::RunTrial(*spec, options);
   if (!result.ok()) {
     std::cerr << "ladle-train: " << result.status().message() << "\n";
     return absl::IsInvalidArgument(result.status()) ||

@@ -106,7 +106,7 @@ absl::Status ParseData(MapReader& top, TrainSpec* spec) {
 absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
   MapReader t(top.Child("train"), "train");
   RETURN_IF_ERROR(t.CheckIsMap());
-  RETURN_IF_ERROR(t.Int("epochs", &spec->epochs, 1, 1000000));
+  RETURN_IF_ERROR(t.Int("epochs", &spec->epochs, 0, 1000000));
   RETURN_IF_ERROR(t.Int("batch_size", &spec->batch_size, 1, 1 << 20));
   RETURN_IF_ERROR(t.Int("max_steps", &spec->max_steps, 0, int64_t{1} << 40));
   RETURN_IF_ERROR(t.Int("log_every", &spec->log_every, 1, int64_t{1} << 40));
@@ -165,6 +165,18 @@ absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text) {
   TrainSpec spec;
   MapReader top(root, "");
   try {
+    std::string task = "train";
+    RETURN_IF_ERROR(top.String("task", &task, {"train", "fuse"}));
+    spec.task = task == "fuse" ? TrainTask::kFuse : TrainTask::kTrain;
+    MapReader fuse(top.Child("fuse"), "fuse");
+    RETURN_IF_ERROR(fuse.CheckIsMap());
+    RETURN_IF_ERROR(fuse.String("a", &spec.fuse.a));
+    RETURN_IF_ERROR(fuse.String("b", &spec.fuse.b));
+    RETURN_IF_ERROR(fuse.Finish());
+    MapReader init(top.Child("init"), "init");
+    RETURN_IF_ERROR(init.CheckIsMap());
+    RETURN_IF_ERROR(init.String("checkpoint", &spec.init_checkpoint));
+    RETURN_IF_ERROR(init.Finish());
     RETURN_IF_ERROR(ParseModel(top, &spec));
     RETURN_IF_ERROR(ParseData(top, &spec));
     RETURN_IF_ERROR(ParseTrain(top, &spec));
@@ -180,6 +192,22 @@ absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text) {
       spec.device.rfind("cuda", 0) != 0) {
     return Invalid("device", "unknown device '" + spec.device +
                                  "'; use auto, cpu, cuda or cuda:N");
+  }
+  if (spec.task == TrainTask::kFuse) {
+    if (spec.fuse.a.empty() || spec.fuse.b.empty()) {
+      return Invalid("fuse", "task fuse needs fuse.a and fuse.b (checkpoints)");
+    }
+    if (spec.model.type != ModelConfig::Type::kMlp) {
+      return Invalid("model.type",
+                     "task fuse supports mlp models (resmlp: not yet)");
+    }
+  } else if (!spec.fuse.a.empty() || !spec.fuse.b.empty()) {
+    return Invalid("fuse", "only for task: fuse");
+  }
+  if (spec.epochs == 0 && spec.init_checkpoint.empty() &&
+      spec.task == TrainTask::kTrain) {
+    return Invalid("train.epochs",
+                   "must be >= 1 (0, evaluation only, needs init.checkpoint)");
   }
   if (spec.model.type == ModelConfig::Type::kGcn && !spec.data.is_graph()) {
     return Invalid(
@@ -287,11 +315,19 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
               {{"name", sched},
                {"warmup_steps", s.schedule.warmup_steps},
                {"min_lr", Num(s.schedule.min_lr)}}}};
-  return J{{"model", model},
-           {"data", data},
-           {"train", train},
-           {"device", s.device},
-           {"threads", s.threads}};
+  J out;
+  if (s.task == TrainTask::kFuse) {
+    out["task"] = "fuse";
+    out["fuse"] = {{"a", s.fuse.a}, {"b", s.fuse.b}};
+  }
+  if (!s.init_checkpoint.empty())
+    out["init"] = {{"checkpoint", s.init_checkpoint}};
+  out["model"] = model;
+  out["data"] = data;
+  out["train"] = train;
+  out["device"] = s.device;
+  out["threads"] = s.threads;
+  return out;
 }
 
 }  // namespace ladle

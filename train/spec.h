@@ -32,10 +32,28 @@ struct DataSpec {
   bool is_graph() const { return kind != Kind::kFashionMnist; }
 };
 
+// What ladle-train does with a spec.
+enum class TrainTask {
+  kTrain,  // train `model` on `data` (the default)
+  kFuse,   // Deep Fusion: build the width-2x model from two trained narrow
+           // ones (`model` is the narrow config), check it, evaluate it
+};
+
+struct FuseSpec {
+  std::string a, b;  // narrow ladle checkpoints (paths)
+};
+
 struct TrainSpec {
+  TrainTask task = TrainTask::kTrain;
+  FuseSpec fuse;  // task: fuse
+  // Parameters to start from (a ladle checkpoint of this model; optimizer and
+  // step start fresh). Relative paths resolve against the working directory: a
+  // worker runs each attempt in its attempt directory, with the artifacts of
+  // the job's dependencies under inputs/<job index>/.
+  std::string init_checkpoint;
   ModelConfig model;
   DataSpec data;
-  int64_t epochs = 1;
+  int64_t epochs = 1;        // 0 (with init.checkpoint): evaluate only
   int64_t batch_size = 128;  // ignored by gcn (full graph per step)
   int64_t max_steps = 0;     // > 0 stops early
   int64_t log_every = 50;    // steps between metric lines

@@ -81,6 +81,7 @@ class Trial {
     s["train_gflops_per_second"] =
         Round6(train_seconds_ > 0 ? flops_trained_ / train_seconds_ / 1e9 : 0);
     s["train_seconds"] = Round6(train_seconds_);
+    s["train_flops"] = flops_trained_;
     s["setup_seconds"] = Round6(Seconds(t0, t_ready));
     s["wall_seconds"] = Round6(wall);
     s["device"] = backend_->device().ToString();
@@ -159,8 +160,11 @@ class Trial {
     total_steps_ = steps_per_epoch_ * spec_.epochs;
     if (spec_.max_steps > 0)
       total_steps_ = std::min(total_steps_, spec_.max_steps);
-    if (!opt_.resume_from.empty())
+    if (!opt_.resume_from.empty()) {
       RETURN_IF_ERROR(LoadCheckpoint(opt_.resume_from));
+    } else if (!spec_.init_checkpoint.empty()) {
+      RETURN_IF_ERROR(LoadInitialParams(spec_.init_checkpoint));
+    }
 
     metrics_ = std::fopen(
         (std::filesystem::path(opt_.out_dir) / "metrics.jsonl").c_str(),
@@ -468,6 +472,34 @@ class Trial {
     file.metadata["optimizer_steps"] = absl::StrCat(optimizer_->steps_taken());
     file.metadata["spec"] = SpecToJson(spec_).dump();
     return WriteSafeTensors(path, file);
+  }
+
+  // init.checkpoint: the parameters only; the optimizer and step start fresh.
+  absl::Status LoadInitialParams(const std::string& path) {
+    absl::StatusOr<SafeTensorsFile> file = ReadSafeTensors(path);
+    if (!file.ok()) {
+      return absl::Status(
+          file.status().code(),
+          absl::StrCat("init.checkpoint: ", file.status().message()));
+    }
+    auto format = file->metadata.find("format");
+    if (format == file->metadata.end() || format->second != kCheckpointFormat) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "init.checkpoint: ", path, " is not a ladle checkpoint"));
+    }
+    ParamStore& ps = model_->params();
+    std::vector<float> params(ps.total(), 0.0f);
+    for (const ParamInfo& p : ps.infos()) {
+      const SafeTensor* t = file->Find(p.name);
+      if (t == nullptr || t->shape != p.shape || t->dtype != "F32") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "init.checkpoint: ", path, ": tensor ", p.name,
+            " missing or of another shape (was it written for this model?)"));
+      }
+      const std::vector<float> v = t->AsFloats();
+      std::copy(v.begin(), v.end(), params.begin() + p.offset);
+    }
+    return ps.params().CopyFromHost(params.data(), ps.total());
   }
 
   absl::Status LoadCheckpoint(const std::string& path) {

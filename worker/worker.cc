@@ -303,6 +303,8 @@ void Worker::Start(const v1::Assignment& a) {
   };
   if (ec || !spec.is_object())
     return fail("worker cannot prepare the attempt directory or spec");
+  if (absl::Status st = DownloadInputs(a, at.dir); !st.ok())
+    return fail(absl::StrCat("cannot fetch the inputs: ", st.message()));
   if (spec.value("threads", 0) == 0 && a.cpu_slots() > 0)
     spec["threads"] = a.cpu_slots();
   const std::string spec_path = at.dir + "/spec.json";
@@ -338,6 +340,9 @@ void Worker::Start(const v1::Assignment& a) {
                                    O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&files, 2, (at.dir + "/stderr.log").c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  // The attempt directory is the child's working directory: specs name their
+  // inputs as inputs/<job index>/<file>.
+  posix_spawn_file_actions_addchdir_np(&files, at.dir.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none;
@@ -534,6 +539,44 @@ void Worker::Poll() {
     }
     for (int64_t id : delivered) attempts_.erase(id);
   }
+}
+
+absl::Status Worker::DownloadInputs(const v1::Assignment& a,
+                                    const std::string& dir) {
+  if (a.inputs().empty()) return absl::OkStatus();
+  auto stub = v1::WorkerService::NewStub(channel_);
+  for (const v1::InputArtifact& in : a.inputs()) {
+    const fs::path rel(in.path());
+    bool safe = !in.path().empty() && rel.is_relative();
+    for (const auto& part : rel) safe &= part != ".." && part != ".";
+    if (!safe) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input path '", in.path(), "' is not a plain relative path"));
+    }
+    const fs::path dest = fs::path(dir) / rel;
+    std::error_code ec;
+    fs::create_directories(dest.parent_path(), ec);
+    grpc::ClientContext ctx;
+    if (!options_.token.empty())
+      ctx.AddMetadata("authorization", "Bearer " + options_.token);
+    v1::DownloadArtifactRequest req;
+    req.set_job_id(in.job_id());
+    req.set_name(in.name());
+    auto reader = stub->DownloadArtifact(&ctx, req);
+    absl::StatusOr<v1::ArtifactHeader> header =
+        ReadChunksToFile(reader.get(), dest.string());
+    grpc::Status st = reader->Finish();
+    if (!st.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat(in.job_id(), "/", in.name(), ": ", st.error_message()));
+    }
+    if (!header.ok()) return header.status();
+    if (header->sha256() != in.sha256()) {
+      return absl::DataLossError(absl::StrCat(in.job_id(), "/", in.name(),
+                                              ": not the artifact assigned"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Worker::UploadOutputs(int64_t attempt_id, const std::string& dir) {

@@ -83,6 +83,9 @@ class Worker {
   bool Send(const v1::WorkerMessage& m);
   // Uploads the attempt's outputs (model, summary, metrics) as artifacts.
   absl::Status UploadOutputs(int64_t attempt_id, const std::string& dir);
+  // Fetches the assignment's inputs (dependencies' artifacts) into `dir`,
+  // verified against their SHA-256.
+  absl::Status DownloadInputs(const v1::Assignment& a, const std::string& dir);
 
   WorkerOptions options_;
   WorkerMetrics* metrics_;

@@ -1,0 +1,115 @@
+// Deep Fusion: the fused wide MLP computes exactly the mean of the two narrow
+// MLPs' logits (fresh random parameters and inputs each run, seed printed),
+// misshapen inputs are named, and the widened model can be trained further.
+#include "train/fusion.h"
+
+#include <cmath>
+#include <random>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kernels/backend.h"
+#include "kernels/device.h"
+#include "kernels/tensor.h"
+
+namespace ladle {
+namespace {
+
+using ::testing::HasSubstr;
+
+SafeTensorsFile ParamsOf(Model& m) {
+  SafeTensorsFile f;
+  const std::vector<float> p = *m.params().params().ToHost();
+  for (const ParamInfo& i : m.params().infos())
+    f.tensors.push_back(
+        SafeTensor::FromFloats(i.name, i.shape, p.data() + i.offset));
+  return f;
+}
+
+void LoadInto(Model& m, const SafeTensorsFile& f) {
+  std::vector<float> p(m.params().total());
+  for (const ParamInfo& i : m.params().infos()) {
+    const SafeTensor* t = f.Find(i.name);
+    ASSERT_NE(t, nullptr) << i.name;
+    ASSERT_EQ(t->shape, i.shape) << i.name;
+    const std::vector<float> v = t->AsFloats();
+    std::copy(v.begin(), v.end(), p.begin() + i.offset);
+  }
+  ASSERT_TRUE(m.params().params().CopyFromHost(p.data(), p.size()).ok());
+}
+
+std::vector<float> LogitsOf(Backend* be, Model& m, const std::vector<float>& x,
+                            int64_t rows) {
+  auto dx = *Tensor<float>::FromHost(be, {rows, m.input_dim()}, x);
+  const float* logits = *m.Forward(dx.data(), rows, false, 0);
+  std::vector<float> out(rows * m.num_classes());
+  EXPECT_TRUE(
+      be->CopyToHost(out.data(), logits, out.size() * sizeof(float)).ok());
+  return out;
+}
+
+class FusionTest : public ::testing::TestWithParam<std::vector<int64_t>> {};
+
+TEST_P(FusionTest, FusedLogitsAreTheMeanOfTheNarrowOnes) {
+  const uint64_t seed = std::random_device{}();
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  auto be = *CreateBackend(*ResolveDevice("cpu"), 1);
+  ModelConfig narrow;
+  narrow.hidden = GetParam();
+  narrow.activation = seed % 2 ? Activation::kRelu : Activation::kGelu;
+  constexpr int64_t kIn = 20, kClasses = 7, kRows = 33;
+  auto a = *CreateDenseModel(narrow, be.get(), kIn, kClasses, kRows, seed);
+  auto b = *CreateDenseModel(narrow, be.get(), kIn, kClasses, kRows, seed + 1);
+  auto fused = FuseMlp(ParamsOf(*a), ParamsOf(*b), narrow);
+  ASSERT_TRUE(fused.ok()) << fused.status();
+  auto wide = *CreateDenseModel(WidenedConfig(narrow), be.get(), kIn, kClasses,
+                                kRows, 0);
+  LoadInto(*wide, *fused);
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> x(kRows * kIn);
+  for (float& v : x) v = normal(rng);
+  const std::vector<float> la = LogitsOf(be.get(), *a, x, kRows);
+  const std::vector<float> lb = LogitsOf(be.get(), *b, x, kRows);
+  const std::vector<float> lf = LogitsOf(be.get(), *wide, x, kRows);
+  for (size_t i = 0; i < lf.size(); ++i) {
+    const double mean = 0.5 * (double{la[i]} + double{lb[i]});
+    EXPECT_NEAR(lf[i], mean, 1e-5 * std::max(1.0, std::fabs(mean))) << i;
+  }
+  // And the fused net is not simply one of them.
+  double diff = 0;
+  for (size_t i = 0; i < la.size(); ++i) diff += std::fabs(la[i] - lb[i]);
+  EXPECT_GT(diff, 1e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Depths, FusionTest,
+                         ::testing::Values(std::vector<int64_t>{12},
+                                           std::vector<int64_t>{16, 8},
+                                           std::vector<int64_t>{8, 24, 5}));
+
+TEST(Fusion, NamesAMisshapenTensor) {
+  auto be = *CreateBackend(*ResolveDevice("cpu"), 1);
+  ModelConfig narrow;
+  narrow.hidden = {8};
+  ModelConfig other;
+  other.hidden = {9};
+  auto a = *CreateDenseModel(narrow, be.get(), 5, 3, 4, 1);
+  auto b = *CreateDenseModel(other, be.get(), 5, 3, 4, 2);
+  auto fused = FuseMlp(ParamsOf(*a), ParamsOf(*b), narrow);
+  ASSERT_EQ(fused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(fused.status().message()),
+              HasSubstr("fuse.b: tensor layers.0.weight"));
+  ModelConfig res;
+  res.type = ModelConfig::Type::kResMlp;
+  EXPECT_EQ(FuseMlp(ParamsOf(*a), ParamsOf(*a), res).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Fusion, WidenedConfigDoublesEveryHiddenWidth) {
+  ModelConfig c;
+  c.hidden = {3, 5};
+  EXPECT_EQ(WidenedConfig(c).hidden, (std::vector<int64_t>{6, 10}));
+}
+
+}  // namespace
+}  // namespace ladle

@@ -1,0 +1,222 @@
+#include "train/fusion.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/random.h"
+#include "common/status_macros.h"
+#include "kernels/backend.h"
+#include "kernels/device.h"
+#include "kernels/tensor.h"
+
+namespace ladle {
+namespace {
+
+// A tensor of `file` as a row-major float matrix [rows, cols] (cols = 1 for
+// vectors), checked against the expected shape.
+absl::StatusOr<std::vector<float>> Take(const SafeTensorsFile& file,
+                                        const std::string& which,
+                                        const std::string& name,
+                                        std::vector<int64_t> shape) {
+  const SafeTensor* t = file.Find(name);
+  if (t == nullptr || t->dtype != "F32" || t->shape != shape) {
+    std::string want;
+    for (int64_t d : shape) absl::StrAppend(&want, want.empty() ? "" : "x", d);
+    return absl::InvalidArgumentError(
+        absl::StrCat("fuse.", which, ": tensor ", name, " missing or not ",
+                     want, " (was it trained with this spec's model?)"));
+  }
+  return t->AsFloats();
+}
+
+}  // namespace
+
+ModelConfig WidenedConfig(const ModelConfig& narrow) {
+  ModelConfig wide = narrow;
+  for (int64_t& h : wide.hidden) h *= 2;
+  return wide;
+}
+
+absl::StatusOr<SafeTensorsFile> FuseMlp(const SafeTensorsFile& a,
+                                        const SafeTensorsFile& b,
+                                        const ModelConfig& narrow) {
+  if (narrow.type != ModelConfig::Type::kMlp) {
+    return absl::InvalidArgumentError("model.type: fusion needs an mlp");
+  }
+  const SafeTensor* first = a.Find("layers.0.weight");
+  if (first == nullptr || first->shape.size() != 2) {
+    return absl::InvalidArgumentError(
+        "fuse.a: no 2-D tensor layers.0.weight (not an mlp checkpoint)");
+  }
+  const int64_t input_dim = first->shape[1];
+  const size_t layers = narrow.hidden.size() + 1;
+  const SafeTensor* last =
+      a.Find(absl::StrCat("layers.", layers - 1, ".weight"));
+  if (last == nullptr || last->shape.size() != 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fuse.a: no output layer layers.", layers - 1,
+                     ".weight (model.hidden must match the narrow models)"));
+  }
+  const int64_t classes = last->shape[0];
+  SafeTensorsFile out;
+  int64_t in = input_dim;  // narrow input width of layer i
+  for (size_t i = 0; i < layers; ++i) {
+    const bool is_first = i == 0, is_last = i + 1 == layers;
+    const int64_t o = is_last ? classes : narrow.hidden[i];
+    const std::string w = absl::StrCat("layers.", i, ".weight");
+    const std::string bn = absl::StrCat("layers.", i, ".bias");
+    ASSIGN_OR_RETURN(std::vector<float> wa, Take(a, "a", w, {o, in}));
+    ASSIGN_OR_RETURN(std::vector<float> wb, Take(b, "b", w, {o, in}));
+    ASSIGN_OR_RETURN(std::vector<float> ba, Take(a, "a", bn, {o}));
+    ASSIGN_OR_RETURN(std::vector<float> bb, Take(b, "b", bn, {o}));
+    // Weights are [out, in], row-major.
+    const int64_t wide_in = is_first ? in : 2 * in;
+    const int64_t wide_out = is_last ? o : 2 * o;
+    std::vector<float> wf(wide_out * wide_in, 0.0f), bf(wide_out, 0.0f);
+    if (is_last) {
+      for (int64_t r = 0; r < o; ++r) {
+        for (int64_t c = 0; c < in; ++c) {
+          wf[r * wide_in + c] = 0.5f * wa[r * in + c];
+          wf[r * wide_in + in + c] = 0.5f * wb[r * in + c];
+        }
+        bf[r] = 0.5f * (ba[r] + bb[r]);
+      }
+    } else {
+      const int64_t col_b = is_first ? 0 : in;  // b's inputs: its own half
+      for (int64_t r = 0; r < o; ++r) {
+        for (int64_t c = 0; c < in; ++c) {
+          wf[r * wide_in + c] = wa[r * in + c];
+          wf[(o + r) * wide_in + col_b + c] = wb[r * in + c];
+        }
+        bf[r] = ba[r];
+        bf[o + r] = bb[r];
+      }
+    }
+    out.tensors.push_back(
+        SafeTensor::FromFloats(w, {wide_out, wide_in}, wf.data()));
+    out.tensors.push_back(SafeTensor::FromFloats(bn, {wide_out}, bf.data()));
+    in = o;
+  }
+  return out;
+}
+
+namespace {
+
+absl::Status LoadParams(Model& model, const SafeTensorsFile& file) {
+  ParamStore& ps = model.params();
+  std::vector<float> params(ps.total(), 0.0f);
+  for (const ParamInfo& p : ps.infos()) {
+    const SafeTensor* t = file.Find(p.name);
+    if (t == nullptr || t->shape != p.shape) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor ", p.name, " missing or misshapen"));
+    }
+    const std::vector<float> v = t->AsFloats();
+    std::copy(v.begin(), v.end(), params.begin() + p.offset);
+  }
+  return ps.params().CopyFromHost(params.data(), ps.total());
+}
+
+// Logits of `config` with parameters `file` on x[batch, in] (CPU).
+absl::StatusOr<std::vector<float>> Logits(
+    Backend* be, const ModelConfig& config, const SafeTensorsFile& file,
+    const std::vector<float>& x, int64_t batch, int64_t in, int64_t classes) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Model> m,
+                   CreateDenseModel(config, be, in, classes, batch, 1));
+  RETURN_IF_ERROR(LoadParams(*m, file));
+  ASSIGN_OR_RETURN(Tensor<float> dx,
+                   Tensor<float>::FromHost(be, {batch, in}, x));
+  ASSIGN_OR_RETURN(const float* logits, m->Forward(dx.data(), batch, false, 0));
+  std::vector<float> out(batch * classes);
+  RETURN_IF_ERROR(
+      be->CopyToHost(out.data(), logits, out.size() * sizeof(float)));
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<TrainResult> RunFuse(const TrainSpec& spec,
+                                    const TrainOptions& options) {
+  auto read = [](const std::string& which,
+                 const std::string& path) -> absl::StatusOr<SafeTensorsFile> {
+    absl::StatusOr<SafeTensorsFile> f = ReadSafeTensors(path);
+    if (!f.ok()) {
+      return absl::Status(
+          f.status().code(),
+          absl::StrCat("fuse.", which, ": ", f.status().message()));
+    }
+    return f;
+  };
+  ASSIGN_OR_RETURN(SafeTensorsFile a, read("a", spec.fuse.a));
+  ASSIGN_OR_RETURN(SafeTensorsFile b, read("b", spec.fuse.b));
+  ASSIGN_OR_RETURN(SafeTensorsFile fused, FuseMlp(a, b, spec.model));
+
+  // Exactness: on random inputs, fused logits = mean of the narrow ones.
+  const int64_t in = a.Find("layers.0.weight")->shape[1];
+  const int64_t classes =
+      fused.Find(absl::StrCat("layers.", spec.model.hidden.size(), ".weight"))
+          ->shape[0];
+  ASSIGN_OR_RETURN(Device cpu, ResolveDevice("cpu"));
+  ASSIGN_OR_RETURN(std::unique_ptr<Backend> be, CreateBackend(cpu, 1));
+  constexpr int64_t kRows = 64;
+  std::vector<float> x(kRows * in);
+  Rng rng(SplitMix64(spec.seed ^ 0xF05EULL));
+  for (float& v : x) v = static_cast<float>(rng.Uniform() * 2.0 - 1.0);
+  const ModelConfig wide = WidenedConfig(spec.model);
+  ASSIGN_OR_RETURN(std::vector<float> la,
+                   Logits(be.get(), spec.model, a, x, kRows, in, classes));
+  ASSIGN_OR_RETURN(std::vector<float> lb,
+                   Logits(be.get(), spec.model, b, x, kRows, in, classes));
+  ASSIGN_OR_RETURN(std::vector<float> lf,
+                   Logits(be.get(), wide, fused, x, kRows, in, classes));
+  double max_err = 0, max_ref = 0;
+  for (size_t i = 0; i < lf.size(); ++i) {
+    const double mean = 0.5 * (double{la[i]} + double{lb[i]});
+    max_err = std::max(max_err, std::fabs(lf[i] - mean));
+    max_ref = std::max(max_ref, std::fabs(mean));
+  }
+  const double rel = max_ref > 0 ? max_err / max_ref : max_err;
+
+  // The fused model as a ladle checkpoint of the wide spec, then evaluated
+  // like a trial with no training steps.
+  TrainSpec wide_spec = spec;
+  wide_spec.task = TrainTask::kTrain;
+  wide_spec.fuse = {};
+  wide_spec.model = wide;
+  wide_spec.epochs = 0;
+  std::error_code ec;
+  std::filesystem::create_directories(options.out_dir, ec);
+  const std::string init =
+      (std::filesystem::path(options.out_dir) / "fused-init.safetensors")
+          .string();
+  fused.metadata["format"] = "ladle-checkpoint-v1";
+  fused.metadata["step"] = "0";
+  wide_spec.init_checkpoint = init;
+  fused.metadata["spec"] = SpecToJson(wide_spec).dump();
+  RETURN_IF_ERROR(WriteSafeTensors(init, fused));
+  ASSIGN_OR_RETURN(TrainResult result, RunTrial(wide_spec, options));
+  std::filesystem::remove(init, ec);
+  if (result.preempted) return result;
+  result.summary["spec"] = SpecToJson(spec);  // the fuse job's own spec
+  result.summary["fused_model"] = SpecToJson(wide_spec)["model"];
+  result.summary["fusion_max_rel_error"] = rel;
+  result.summary["fused_from"] = {spec.fuse.a, spec.fuse.b};
+  result.summary["narrow_parameters"] = [&] {
+    int64_t n = 0;
+    for (const SafeTensor& t : a.tensors) {
+      if (t.name.rfind("layers.", 0) != 0) continue;
+      int64_t e = 1;
+      for (int64_t d : t.shape) e *= d;
+      n += e;
+    }
+    return n;
+  }();
+  std::ofstream(std::filesystem::path(options.out_dir) / "summary.json")
+      << result.summary.dump(2) << "\n";
+  return result;
+}
+
+}  // namespace ladle

@@ -27,6 +27,7 @@
 #include "nlohmann/json.hpp"
 #include "proto/api_util.h"
 #include "server/experiment.h"
+#include "server/report.h"
 
 extern char** environ;
 
@@ -117,6 +118,72 @@ int Watch(ExperimentService::Stub& stub, const Options& o,
   return final_state == v1::EXPERIMENT_STATE_SUCCEEDED ? 0 : 1;
 }
 
+std::vector<ladle::JobView> JobViews(const v1::ExperimentResults& res) {
+  std::vector<ladle::JobView> views;
+  for (const auto& r : res.jobs()) {
+    ladle::JobView v;
+    v.id = r.job().id();
+    v.state = ladle::ApiStateName(r.job().state());
+    v.params = nlohmann::json::parse(r.job().params_json(), nullptr, false);
+    if (!r.job().summary_json().empty())
+      v.summary = nlohmann::json::parse(r.job().summary_json(), nullptr, false);
+    for (const auto& m : r.metrics()) {
+      v.metrics.push_back({m.job_id(), m.attempt_id(), m.step(), m.name(),
+                           m.value(), m.unix_ms()});
+    }
+    views.push_back(std::move(v));
+  }
+  return views;
+}
+
+void PrintTable(const ladle::ReportTable& t) {
+  std::vector<size_t> width(t.columns.size(), 0);
+  auto cells = [](const std::string& s) {  // display width: count code points
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+  };
+  for (size_t c = 0; c < t.columns.size(); ++c) {
+    width[c] = cells(t.columns[c]);
+    for (const auto& row : t.rows)
+      if (c < row.size()) width[c] = std::max(width[c], cells(row[c]));
+  }
+  auto line = [&](const std::vector<std::string>& row) {
+    std::string out;
+    for (size_t c = 0; c < row.size() && c < width.size(); ++c) {
+      out += row[c];
+      if (c + 1 < row.size())
+        out += std::string(width[c] - cells(row[c]) + 2, ' ');
+    }
+    std::cout << out << "\n";
+  };
+  std::cout << "\n" << t.title << "\n";
+  line(t.columns);
+  for (const auto& row : t.rows) line(row);
+  for (const std::string& n : t.notes) std::cout << "  " << n << "\n";
+}
+
+void PrintCsv(const ladle::ReportTable& t) {
+  auto quote = [](const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+  };
+  auto line = [&](const std::vector<std::string>& row) {
+    for (size_t c = 0; c < row.size(); ++c)
+      std::cout << (c ? "," : "") << quote(row[c]);
+    std::cout << "\n";
+  };
+  std::vector<std::string> header = {"table"};
+  header.insert(header.end(), t.columns.begin(), t.columns.end());
+  line(header);
+  for (auto row : t.rows) {
+    row.insert(row.begin(), t.title);
+    line(row);
+  }
+}
+
 int Results(ExperimentService::Stub& stub, const Options& o) {
   grpc::ClientContext ctx;
   Authorize(&ctx);
@@ -166,10 +233,20 @@ int Results(ExperimentService::Stub& stub, const Options& o) {
       j["artifacts"] = arts;
       out["jobs"].push_back(j);
     }
+    out["report"] = ladle::ReportToJson(
+        ladle::KindReport(res.experiment().kind(), JobViews(res)));
     std::cout << out.dump(2) << "\n";
     return 0;
   }
   const bool csv = o.format == "csv";
+  if (csv && res.experiment().kind() != "train") {
+    // Kinds with their own table: that table is the CSV.
+    for (const ladle::ReportTable& t :
+         ladle::KindReport(res.experiment().kind(), JobViews(res))) {
+      PrintCsv(t);
+    }
+    return 0;
+  }
   const char* sep = csv ? "," : "  ";
   if (csv) {
     std::cout << "job,state,attempts,params,test_accuracy,val_accuracy,final_"
@@ -208,37 +285,9 @@ int Results(ExperimentService::Stub& stub, const Options& o) {
     }
   }
   if (csv) return 0;
-  // Per configuration (the sweep point without its seed): mean ± std over
-  // seeds.
-  std::map<std::string, std::vector<double>> groups;
-  for (const auto& r : res.jobs()) {
-    auto params = nlohmann::json::parse(r.job().params_json(), nullptr, false);
-    auto s = nlohmann::json::parse(
-        r.job().summary_json().empty() ? "{}" : r.job().summary_json(), nullptr,
-        false);
-    if (!params.is_object() || !s.is_object() || !s.contains("test_accuracy"))
-      continue;
-    for (auto it = params.begin(); it != params.end();) {
-      const std::string k = it.key();
-      const bool seed = k == "train.seed";
-      it = seed ? params.erase(it) : std::next(it);
-    }
-    groups[params.dump()].push_back(s["test_accuracy"].get<double>());
-  }
-  if (!groups.empty() && res.jobs_size() > static_cast<int>(groups.size())) {
-    std::cout << absl::StrFormat("\n%-44s %3s  %s\n",
-                                 "configuration (over train.seed)", "n",
-                                 "test_accuracy mean ± std");
-    for (const auto& [config, accs] : groups) {
-      double mean = 0, var = 0;
-      for (double a : accs) mean += a;
-      mean /= accs.size();
-      for (double a : accs) var += (a - mean) * (a - mean);
-      const double sd =
-          accs.size() > 1 ? std::sqrt(var / (accs.size() - 1)) : 0.0;
-      std::cout << absl::StrFormat("%-44s %3d  %.4f ± %.4f\n", config,
-                                   accs.size(), mean, sd);
-    }
+  for (const ladle::ReportTable& t :
+       ladle::KindReport(res.experiment().kind(), JobViews(res))) {
+    PrintTable(t);
   }
   return 0;
 }

@@ -117,6 +117,12 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
                    ParseExperimentSpec(spec_text, options_.parse));
   ASSIGN_OR_RETURN(std::unique_ptr<Planner> planner, PlannerFor(spec.kind));
   ASSIGN_OR_RETURN(std::vector<PlannedJob> planned, planner->Plan(spec));
+  if (static_cast<int64_t>(planned.size()) > options_.parse.max_jobs) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sweep: the ", spec.kind, " experiment expands to ", planned.size(),
+        " jobs, more than the server's limit of ", options_.parse.max_jobs,
+        " (--max_jobs_per_experiment); shrink the sweep or the repeats"));
+  }
 
   SubmitResult result;
   if (dry_run) {

@@ -1,11 +1,14 @@
 #include "server/experiment.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/random.h"
 #include "common/status_macros.h"
+#include "train/fusion.h"
 #include "train/spec.h"
 #include "train/yaml_reader.h"
 
@@ -226,6 +229,169 @@ class TrainPlanner final : public Planner {
   }
 };
 
+// Resolves the trial of one sweep point: base trial + point, validated.
+absl::StatusOr<TrainSpec> ResolveTrial(const ExperimentSpec& spec,
+                                       const Json& point, int index) {
+  Json trial = spec.trial;
+  for (auto& [key, value] : point.items()) {
+    absl::Status st = SetPath(trial, key, value);
+    if (!st.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sweep point ", index, ": ", st.message()));
+    }
+  }
+  absl::StatusOr<TrainSpec> parsed = ParseTrainSpec(trial.dump());
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("sweep point ", index, " ",
+                                                   point.dump(), ": trial.",
+                                                   parsed.status().message()));
+  }
+  return parsed;
+}
+
+// Every sweep point (random samples crossed with grid points).
+std::vector<Json> SweepPoints(const ExperimentSpec& spec) {
+  std::vector<Json> points;
+  for (const Json& r : RandomPoints(spec)) {
+    for (const Json& g : GridPoints(spec)) {
+      Json p = r;
+      p.update(g);
+      points.push_back(std::move(p));
+    }
+  }
+  return points;
+}
+
+// kind: fusion. Per sweep point and repeat (seed s):
+//   narrow_a, narrow_b   the trial's (narrow) model, seeds 1000s+1, 1000s+2
+//   fuse                 task fuse of a and b           (deps: narrow_a,
+//   narrow_b) fused                the wide model from the fusion,
+//   continue_epochs self_fuse            task fuse of a with itself     (deps:
+//   narrow_a) self_fused           the wide model from it, continue_epochs
+//   wide_scratch         the wide model from random init (seed 1000s+3) for
+//                        epochs + continue_epochs
+// Arms are chosen with fusion.arms (default all).
+class FusionPlanner final : public Planner {
+ public:
+  absl::StatusOr<std::vector<PlannedJob>> Plan(
+      const ExperimentSpec& spec) override {
+    std::vector<int64_t> seeds = {1, 2, 3};
+    int64_t continue_epochs = 2;
+    std::vector<std::string> arms = {"fused", "self_fused", "wide_scratch"};
+    const Json& c = spec.kind_config;
+    for (auto& [key, value] : c.items()) {
+      if (key == "seeds") {
+        if (!value.is_array() || value.empty() || value.size() > 100) {
+          return Invalid("fusion.seeds", "must be a list of 1 to 100 seeds");
+        }
+        seeds.clear();
+        for (const Json& v : value) {
+          if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
+              v.get<int64_t>() > (int64_t{1} << 40)) {
+            return Invalid("fusion.seeds", "seeds are integers >= 0");
+          }
+          seeds.push_back(v.get<int64_t>());
+        }
+      } else if (key == "continue_epochs") {
+        if (!value.is_number_integer() || value.get<int64_t>() < 1 ||
+            value.get<int64_t>() > 100000) {
+          return Invalid("fusion.continue_epochs",
+                         "must be an integer in [1, 100000]");
+        }
+        continue_epochs = value.get<int64_t>();
+      } else if (key == "arms") {
+        if (!value.is_array() || value.empty()) {
+          return Invalid("fusion.arms",
+                         "must list some of fused, self_fused, wide_scratch");
+        }
+        arms.clear();
+        for (const Json& v : value) {
+          const std::string a = v.is_string() ? v.get<std::string>() : "";
+          if (a != "fused" && a != "self_fused" && a != "wide_scratch") {
+            return Invalid("fusion.arms",
+                           "unknown arm " + v.dump() +
+                               "; use fused, self_fused, wide_scratch");
+          }
+          arms.push_back(a);
+        }
+      } else {
+        return Invalid("fusion." + key,
+                       "unknown key; known: seeds, continue_epochs, arms");
+      }
+    }
+    auto has = [&](const char* arm) {
+      return std::find(arms.begin(), arms.end(), arm) != arms.end();
+    };
+    std::vector<PlannedJob> jobs;
+    const std::vector<Json> points = SweepPoints(spec);
+    for (size_t pi = 0; pi < points.size(); ++pi) {
+      ASSIGN_OR_RETURN(TrainSpec narrow,
+                       ResolveTrial(spec, points[pi], static_cast<int>(pi)));
+      if (narrow.model.type != ModelConfig::Type::kMlp) {
+        return Invalid("trial.model.type",
+                       "kind fusion fuses mlp models (resmlp: not yet)");
+      }
+      const ModelConfig wide = WidenedConfig(narrow.model);
+      for (int64_t s : seeds) {
+        auto add = [&](const std::string& role, const std::string& kind,
+                       const TrainSpec& t, std::vector<int> deps) {
+          PlannedJob job;
+          job.index = static_cast<int>(jobs.size());
+          job.kind = kind;
+          job.params = points[pi];
+          job.params["role"] = role;
+          job.params["repeat"] = s;
+          job.spec = SpecToJson(t);
+          job.deps = std::move(deps);
+          job.resources = spec.resources;
+          jobs.push_back(std::move(job));
+          return jobs.back().index;
+        };
+        auto input = [](int index) -> std::string {
+          return absl::StrFormat("inputs/%04d/model.safetensors", index);
+        };
+        const bool need_b = has("fused");
+        TrainSpec a = narrow;
+        a.seed = 1000 * static_cast<uint64_t>(s) + 1;
+        const int ia = add("narrow_a", "train", a, {});
+        int ib = -1;
+        if (need_b) {
+          TrainSpec b = narrow;
+          b.seed = 1000 * static_cast<uint64_t>(s) + 2;
+          ib = add("narrow_b", "train", b, {});
+        }
+        auto fuse_and_train = [&](const std::string& arm, int x, int y) {
+          TrainSpec f = narrow;
+          f.task = TrainTask::kFuse;
+          f.fuse = {input(x), input(y)};
+          f.seed = a.seed;
+          const int fi =
+              add(arm == "fused" ? "fuse" : "self_fuse", "fuse", f,
+                  x == y ? std::vector<int>{x} : std::vector<int>{x, y});
+          TrainSpec w = narrow;
+          w.model = wide;
+          w.init_checkpoint = input(fi);
+          w.epochs = continue_epochs;
+          w.max_steps = 0;
+          w.seed = 1000 * static_cast<uint64_t>(s) + 4;
+          add(arm, "train", w, {fi});
+        };
+        if (has("fused")) fuse_and_train("fused", ia, ib);
+        if (has("self_fused")) fuse_and_train("self_fused", ia, ia);
+        if (has("wide_scratch")) {
+          TrainSpec w = narrow;
+          w.model = wide;
+          w.epochs = narrow.epochs + continue_epochs;
+          w.max_steps = 0;
+          w.seed = 1000 * static_cast<uint64_t>(s) + 3;
+          add("wide_scratch", "train", w, {});
+        }
+      }
+    }
+    return jobs;
+  }
+};
+
 }  // namespace
 
 absl::Status SetPath(Json& doc, const std::string& path, const Json& value) {
@@ -266,7 +432,16 @@ absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
                      "use 1-128 letters, digits, '.', '_' or '-', got '" +
                          spec.name + "'");
     }
-    RETURN_IF_ERROR(top.String("kind", &spec.kind, {"train"}));
+    RETURN_IF_ERROR(top.String("kind", &spec.kind, {"train", "fusion"}));
+    if (spec.kind != "train") {
+      const YAML::Node section = top.Child(spec.kind);
+      if (section.IsDefined() && !section.IsNull() && !section.IsMap()) {
+        return Invalid(spec.kind, "must be a mapping");
+      }
+      spec.kind_config = section.IsDefined() && !section.IsNull()
+                             ? ToJson(section)
+                             : Json::object();
+    }
     const YAML::Node trial = top.Child("trial");
     if (!trial.IsDefined() || trial.IsNull())
       return Invalid("trial", "is required: a ladle-train spec");
@@ -321,8 +496,9 @@ absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
 
 absl::StatusOr<std::unique_ptr<Planner>> PlannerFor(const std::string& kind) {
   if (kind == "train") return std::unique_ptr<Planner>(new TrainPlanner());
-  return absl::NotFoundError(
-      absl::StrCat("kind: no planner for '", kind, "'; known kinds: train"));
+  if (kind == "fusion") return std::unique_ptr<Planner>(new FusionPlanner());
+  return absl::NotFoundError(absl::StrCat("kind: no planner for '", kind,
+                                          "'; known kinds: train, fusion"));
 }
 
 }  // namespace ladle

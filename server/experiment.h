@@ -52,7 +52,10 @@ struct ExperimentSpec {
   int max_retries = 2;
   int priority = 0;
   int64_t timeout_seconds = 0;  // per attempt; 0: none
-  std::string source;           // the spec text as submitted
+  // The kind's own section (`fusion:`, ...), as written; its planner
+  // validates it. Null for kind train.
+  nlohmann::json kind_config;
+  std::string source;  // the spec text as submitted
 };
 
 struct ParseOptions {
@@ -77,6 +80,10 @@ struct PlannedJob {
 
 // Turns a spec into jobs; may later react to job events and metrics (adaptive
 // search, the paper kinds) without changing the scheduler.
+//
+// Kinds: train (one job per sweep point); fusion (Deep Fusion: per sweep point
+// and repeat, two narrow trainings, fuse jobs and the wide arms; see
+// docs/EXPERIMENTS.md).
 class Planner {
  public:
   virtual ~Planner() = default;

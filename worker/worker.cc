@@ -60,6 +60,11 @@ Worker::~Worker() { Stop(); }
 
 absl::Status Worker::Setup() {
   std::error_code ec;
+  // Children run in their attempt directories: every path handed to them
+  // must be absolute.
+  options_.work_dir = fs::absolute(options_.work_dir, ec).lexically_normal();
+  if (!options_.trainer.empty())
+    options_.trainer = fs::absolute(options_.trainer, ec).string();
   fs::create_directories(fs::path(options_.work_dir) / "attempts", ec);
   if (ec) {
     return absl::FailedPreconditionError(

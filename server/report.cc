@@ -1,0 +1,212 @@
+#include "server/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "absl/strings/str_format.h"
+
+namespace ladle {
+namespace {
+
+using Json = nlohmann::json;
+
+double Num(const Json& j, const char* key, double fallback = NAN) {
+  return j.is_object() && j.contains(key) && j[key].is_number()
+             ? j[key].get<double>()
+             : fallback;
+}
+
+double Mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? NAN : s / v.size();
+}
+
+// The sweep point of a job: its params without the keys the planner added.
+std::string PointOf(const Json& params,
+                    std::initializer_list<const char*> drop) {
+  Json p = params.is_object() ? params : Json::object();
+  for (const char* k : drop) p.erase(k);
+  return p.empty() ? "(base)" : p.dump();
+}
+
+std::vector<ReportTable> TrainReport(const std::vector<JobView>& jobs) {
+  std::map<std::string, std::vector<double>> groups;
+  for (const JobView& j : jobs) {
+    const double acc = Num(j.summary, "test_accuracy");
+    if (std::isnan(acc)) continue;
+    groups[PointOf(j.params, {"train.seed"})].push_back(acc);
+  }
+  if (groups.empty() || jobs.size() <= groups.size()) return {};
+  ReportTable t;
+  t.title = "per configuration, over train.seed";
+  t.columns = {"configuration", "n", "test_accuracy mean ± std"};
+  for (const auto& [config, accs] : groups) {
+    t.rows.push_back({config, absl::StrCat(accs.size()), MeanStd(accs)});
+  }
+  return {t};
+}
+
+// First FLOPs count at which the job's val_accuracy reached `target`, or NAN.
+double FlopsToTarget(const JobView& j, double prior_flops, double target) {
+  const double steps = Num(j.summary, "steps", 0);
+  const double flops = Num(j.summary, "train_flops", 0);
+  std::vector<std::pair<int64_t, double>> curve;
+  for (const MetricPoint& p : j.metrics) {
+    if (p.name == "val_accuracy") curve.emplace_back(p.step, p.value);
+  }
+  std::sort(curve.begin(), curve.end());
+  if (steps == 0) {  // evaluation only: its summary is the curve
+    const double v = Num(j.summary, "val_accuracy");
+    return v >= target ? prior_flops : NAN;
+  }
+  for (const auto& [step, v] : curve) {
+    if (v >= target) return prior_flops + flops * (step / steps);
+  }
+  const double final_val = Num(j.summary, "val_accuracy");
+  return final_val >= target ? prior_flops + flops : NAN;
+}
+
+std::vector<ReportTable> FusionReport(const std::vector<JobView>& jobs) {
+  // point -> repeat -> role -> job
+  std::map<std::string,
+           std::map<int64_t, std::map<std::string, const JobView*>>>
+      by;
+  for (const JobView& j : jobs) {
+    if (!j.params.is_object() || !j.params.contains("role")) continue;
+    const int64_t repeat = j.params.value("repeat", int64_t{0});
+    by[PointOf(j.params, {"role", "repeat"})][repeat]
+      [j.params["role"].get<std::string>()] = &j;
+  }
+  std::vector<ReportTable> tables;
+  for (const auto& [point, repeats] : by) {
+    struct Arm {
+      std::vector<double> test, val, flops, to_target;
+    };
+    std::map<std::string, Arm> arms;
+    const std::vector<std::string> order = {"narrow", "fused_at_init", "fused",
+                                            "self_fused", "wide_scratch"};
+    auto ok = [](const JobView* j) {
+      return j != nullptr && j->state == "succeeded" && j->summary.is_object();
+    };
+    auto get = [](const std::map<std::string, const JobView*>& roles,
+                  const char* role) -> const JobView* {
+      auto it = roles.find(role);
+      return it == roles.end() ? nullptr : it->second;
+    };
+    // Target: the final val accuracy every wide arm reaches on average (the
+    // lowest of their means), so each arm's cost to get there is defined.
+    std::map<std::string, std::vector<double>> final_val;
+    for (const auto& [repeat, roles] : repeats) {
+      for (const char* arm : {"fused", "self_fused", "wide_scratch"}) {
+        const JobView* j = get(roles, arm);
+        if (ok(j)) final_val[arm].push_back(Num(j->summary, "val_accuracy"));
+      }
+    }
+    double target = NAN;
+    for (const auto& [arm, v] : final_val) {
+      target = std::isnan(target) ? Mean(v) : std::min(target, Mean(v));
+    }
+    for (const auto& [repeat, roles] : repeats) {
+      const JobView* a = get(roles, "narrow_a");
+      const JobView* b = get(roles, "narrow_b");
+      const double fa = ok(a) ? Num(a->summary, "train_flops", 0) : NAN;
+      const double fb = ok(b) ? Num(b->summary, "train_flops", 0) : NAN;
+      for (const JobView* n : {a, b}) {
+        if (!ok(n)) continue;
+        Arm& arm = arms["narrow"];
+        arm.test.push_back(Num(n->summary, "test_accuracy"));
+        arm.val.push_back(Num(n->summary, "val_accuracy"));
+        arm.flops.push_back(Num(n->summary, "train_flops", 0));
+      }
+      auto add = [&](const std::string& name, const JobView* j, double prior) {
+        if (!ok(j) || std::isnan(prior)) return;
+        Arm& arm = arms[name];
+        arm.test.push_back(Num(j->summary, "test_accuracy"));
+        arm.val.push_back(Num(j->summary, "val_accuracy"));
+        arm.flops.push_back(prior + Num(j->summary, "train_flops", 0));
+        if (!std::isnan(target))
+          arm.to_target.push_back(FlopsToTarget(*j, prior, target));
+      };
+      add("fused_at_init", get(roles, "fuse"), fa + fb);
+      add("fused", get(roles, "fused"), fa + fb);
+      add("self_fused", get(roles, "self_fused"), fa);
+      add("wide_scratch", get(roles, "wide_scratch"), 0.0);
+    }
+    ReportTable t;
+    t.title = "Deep Fusion, " + point;
+    t.columns = {"arm",
+                 "n",
+                 "test_accuracy",
+                 "val_accuracy",
+                 "train GFLOPs (narrow counted)",
+                 absl::StrFormat("GFLOPs to val %.4f", target)};
+    for (const std::string& name : order) {
+      auto it = arms.find(name);
+      if (it == arms.end()) continue;
+      const Arm& arm = it->second;
+      std::string to_target = "-";
+      if (!arm.to_target.empty() && name != "narrow") {
+        int reached = 0;
+        std::vector<double> g;
+        for (double f : arm.to_target) {
+          if (!std::isnan(f)) {
+            ++reached;
+            g.push_back(f / 1e9);
+          }
+        }
+        to_target = reached == 0
+                        ? "not reached"
+                        : absl::StrFormat("%s (%d/%d reached)", MeanStd(g, 2),
+                                          reached, arm.to_target.size());
+      }
+      std::vector<double> gflops;
+      for (double f : arm.flops) gflops.push_back(f / 1e9);
+      t.rows.push_back({name, absl::StrCat(arm.test.size()), MeanStd(arm.test),
+                        MeanStd(arm.val), MeanStd(gflops, 2), to_target});
+    }
+    t.notes = {
+        "narrow: each narrow model (two per repeat); fused_at_init: the fused "
+        "wide model before training (exactly the mean of the two narrow "
+        "models' logits); fused / self_fused: trained on from the fusion of "
+        "two narrow models / of one with itself; wide_scratch: the wide model "
+        "from random init for the narrow epochs + continue_epochs.",
+        "FLOPs count 2 per multiply-add of forward + backward training steps; "
+        "the fused arms include their narrow models' training. mean ± sample "
+        "std over repeats."};
+    tables.push_back(std::move(t));
+  }
+  return tables;
+}
+
+}  // namespace
+
+std::string MeanStd(const std::vector<double>& values, int digits) {
+  if (values.empty()) return "-";
+  const double m = Mean(values);
+  if (values.size() == 1) return absl::StrFormat("%.*f ± -", digits, m);
+  double var = 0;
+  for (double v : values) var += (v - m) * (v - m);
+  return absl::StrFormat("%.*f ± %.*f", digits, m, digits,
+                         std::sqrt(var / (values.size() - 1)));
+}
+
+std::vector<ReportTable> KindReport(const std::string& kind,
+                                    const std::vector<JobView>& jobs) {
+  if (kind == "fusion") return FusionReport(jobs);
+  return TrainReport(jobs);
+}
+
+nlohmann::json ReportToJson(const std::vector<ReportTable>& tables) {
+  Json out = Json::array();
+  for (const ReportTable& t : tables) {
+    out.push_back({{"title", t.title},
+                   {"columns", t.columns},
+                   {"rows", t.rows},
+                   {"notes", t.notes}});
+  }
+  return out;
+}
+
+}  // namespace ladle

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# End-to-end: the paper experiment kinds through a real ladle-server and two
+# ladle-workers, on a reduced copy of each shipped example.
+#  fusion: every job of the DAG succeeds; the narrow models ran as separate
+#  attempts (their outputs reached the fuse job through the artifact store);
+#  the fused model's logits are the mean of the narrow ones (checked by the
+#  fuse job); the continued fused model trains (its loss falls); the results
+#  table has every arm, in table, CSV and JSON.
+# Usage: kinds_test.sh BIN_DIR EXAMPLES_DIR. Bounded; everything killed at exit.
+set -uo pipefail
+bin="$1"
+examples="$2"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null; done
+  pkill -9 -f "$work/" 2> /dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail=0
+check() { local name="$1"; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi; }
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  while [ $SECONDS -lt $deadline ]; do "$@" && return 0; sleep 0.2; done
+  return 1
+}
+port=$(python3 "$(dirname "$0")/free_port.py")
+metrics_port=$(python3 "$(dirname "$0")/free_port.py")
+export LADLE_ADDR="127.0.0.1:$port"
+"$bin/ladle-server" --listen="$LADLE_ADDR" --data_dir="$work/data" \
+  --metrics_listen="127.0.0.1:$metrics_port" > "$work/server.log" 2>&1 &
+pids+=($!); disown $!
+for w in w1 w2; do
+  "$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/$w" --cpu_slots=1 \
+    --name=$w > "$work/$w.log" 2>&1 &
+  pids+=($!); disown $!
+done
+two() { [ "$("$bin/ladle" workers 2> /dev/null | grep -c alive)" -eq 2 ]; }
+check "two workers registered" wait_for 15 two
+
+# --- fusion: the example, smaller (same keys, so the example's shape is what is tested).
+python3 - "$examples/fusion.yaml" "$work/fusion.yaml" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+text = text.replace("limit: 20000", "limit: 3000").replace("hidden: [128, 128]", "hidden: [32, 32]")
+text = re.sub(r"epochs: \d+", "epochs: 2", text)
+text = text.replace("log_every: 50", "log_every: 10").replace("seeds: [1, 2, 3]", "seeds: [1, 2]")
+open(sys.argv[2], "w").write(text)
+PY
+exp=$("$bin/ladle" submit "$work/fusion.yaml") || { echo "submit failed"; exit 1; }
+timeout 300 "$bin/ladle" watch "$exp" > /dev/null 2>&1
+check "fusion experiment succeeded" test $? -eq 0
+"$bin/ladle" results "$exp" --format json > "$work/fusion.json"
+"$bin/ladle" results "$exp" > "$work/fusion.txt"
+"$bin/ladle" results "$exp" --format csv > "$work/fusion.csv"
+check "fusion: DAG, exactness, training, report" python3 - "$work/fusion.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+jobs = d["jobs"]
+roles = {}
+for j in jobs:
+    assert j["state"] == "succeeded", (j["id"], j["state"], j["reason"])
+    roles.setdefault(j["params"]["role"], []).append(j)
+assert sorted(roles) == sorted(["narrow_a", "narrow_b", "fuse", "fused", "self_fuse",
+                                "self_fused", "wide_scratch"]), sorted(roles)
+assert len(jobs) == 14, len(jobs)
+# Separate jobs and attempts for the narrow models; fusions read their artifacts.
+narrow = roles["narrow_a"] + roles["narrow_b"]
+assert len({j["attempt_log"][0]["id"] for j in narrow}) == 4
+for f in roles["fuse"] + roles["self_fuse"]:
+    s = f["summary"]
+    assert s["fusion_max_rel_error"] < 1e-5, s["fusion_max_rel_error"]
+    assert s["steps"] == 0 and s["parameters"] > s["narrow_parameters"]
+# Self-fusion changes nothing: the same function as its narrow model.
+for sf in roles["self_fuse"]:
+    a = [n for n in roles["narrow_a"] if n["params"]["repeat"] == sf["params"]["repeat"]][0]
+    assert abs(sf["summary"]["test_accuracy"] - a["summary"]["test_accuracy"]) < 1e-9
+# The fused model trains on: its loss falls across the continued epochs.
+for f in roles["fused"]:
+    assert f["summary"]["steps"] > 0 and f["spec"]["init"]["checkpoint"].startswith("inputs/")
+    assert f["summary"]["final_train_loss"] < 2.3  # below chance-level cross-entropy
+report = d["report"]
+assert len(report) == 1
+arms = [r[0] for r in report[0]["rows"]]
+assert arms == ["narrow", "fused_at_init", "fused", "self_fused", "wide_scratch"], arms
+PY
+check "fusion: table printed" grep -q "wide_scratch" "$work/fusion.txt"
+check "fusion: CSV is the arm table" test "$(grep -c 'Deep Fusion' "$work/fusion.csv")" -eq 5
+loss_falls() {
+  python3 - "$work" <<'PY'
+import glob, json, sys
+ok = False
+for path in glob.glob(sys.argv[1] + "/w*/attempts/*/out/metrics.jsonl"):
+    spec = json.load(open(path.replace("out/metrics.jsonl", "spec.json")))
+    if "init" not in spec:
+        continue
+    losses = [json.loads(l)["train_loss"] for l in open(path) if '"train_loss"' in l]
+    if len(losses) >= 2 and losses[-1] < losses[0]:
+        ok = True
+sys.exit(0 if ok else 1)
+PY
+}
+check "fusion: the continued fused model's loss decreases" loss_falls
+
+if [ $fail -ne 0 ]; then
+  echo "--- server log"; tail -20 "$work/server.log"; echo "--- w1 log"; tail -20 "$work/w1.log"
+fi
+exit $fail

@@ -290,7 +290,9 @@ class Gcn final : public Model {
  public:
   Gcn(const ModelConfig& c, Backend* be, const DeviceCsr* adj, int64_t in,
       int64_t classes)
-      : Model(be, in, classes, adj->rows), adj_(adj), dropout_(c.dropout) {
+      : Model(be, in, classes, adj->rows),
+        graph_(adj->view()),
+        dropout_(c.dropout) {
     int64_t prev = in;
     for (size_t i = 0; i <= c.hidden.size(); ++i) {
       const int64_t out = i < c.hidden.size() ? c.hidden[i] : classes;
@@ -331,9 +333,9 @@ class Gcn final : public Model {
   absl::StatusOr<const float*> Forward(const float* x, int64_t batch,
                                        bool training,
                                        uint64_t dropout_seed) override {
-    if (batch != max_batch_) {
+    if (batch != graph_.rows) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "gcn: forward takes all ", max_batch_, " nodes, got ", batch));
+          "gcn: forward takes all ", graph_.rows, " nodes, got ", batch));
     }
     training_ = training;
     const int64_t N = batch;
@@ -353,7 +355,7 @@ class Gcn final : public Model {
                                      params_.param(WeightIndex(i)), 0.0f,
                                      p_[i].data()));
       RETURN_IF_ERROR(
-          backend_->SpMM(adj_->view(), p_[i].data(), l.out(), z_[i].data()));
+          backend_->SpMM(graph_, p_[i].data(), l.out(), z_[i].data()));
       RETURN_IF_ERROR(backend_->AddBias(
           z_[i].data(), params_.param(l.bias_index()), N, l.out()));
       if (i + 1 == layers_.size()) break;
@@ -368,7 +370,7 @@ class Gcn final : public Model {
     if (!training_)
       return absl::FailedPreconditionError(
           "gcn: Backward needs a training Forward");
-    const int64_t N = max_batch_;
+    const int64_t N = graph_.rows;
     const float* dz = dlogits;
     for (size_t i = layers_.size(); i-- > 0;) {
       const LinearLayer& l = layers_[i];
@@ -376,7 +378,7 @@ class Gcn final : public Model {
           backend_->BiasGrad(dz, N, l.out(), params_.grad(l.bias_index())));
       // dP = Âᵀ dZ = Â dZ (Â is symmetric).
       float* dp = scratch_[0].data();
-      RETURN_IF_ERROR(backend_->SpMM(adj_->view(), dz, l.out(), dp));
+      RETURN_IF_ERROR(backend_->SpMM(graph_, dz, l.out(), dp));
       RETURN_IF_ERROR(backend_->Gemm(true, false, l.out(), l.in(), N, 1.0f, dp,
                                      inputs_[i], 0.0f,
                                      params_.grad(WeightIndex(i))));
@@ -396,12 +398,23 @@ class Gcn final : public Model {
     return absl::OkStatus();
   }
 
+  absl::Status UseGraph(const CsrView& adj) override {
+    if (adj.rows <= 0 || adj.rows != adj.cols || adj.rows > max_batch_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "gcn: a graph of 1..", max_batch_, " nodes (square) is needed, got ",
+          adj.rows, "x", adj.cols));
+    }
+    graph_ = adj;
+    training_ = false;
+    return absl::OkStatus();
+  }
+
   double TrainFlops(int64_t batch) const override {
     double flops = 0;
     for (size_t i = 0; i < layers_.size(); ++i) {
       flops += 2.0 * (i == 0 ? 2 : 3) * layers_[i].macs() * batch;
-      flops += 2.0 * 2 * adj_->values.size() *
-               layers_[i].out();  // SpMM forward + backward
+      flops +=
+          2.0 * 2 * graph_.nnz * layers_[i].out();  // SpMM forward + backward
     }
     return flops;
   }
@@ -411,7 +424,7 @@ class Gcn final : public Model {
   // - 1.
   int WeightIndex(size_t i) const { return layers_[i].bias_index() - 1; }
 
-  const DeviceCsr* adj_;
+  CsrView graph_;  // the graph Forward runs on: the full one or a subgraph
   float dropout_;
   std::vector<LinearLayer> layers_;
   std::vector<Tensor<float>> dropped_, mask_, p_, z_, h_;

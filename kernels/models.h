@@ -50,6 +50,13 @@ class Model {
   // Multiply-add FLOPs (2 per MAC) of one training step (forward + backward) on
   // `batch` rows.
   virtual double TrainFlops(int64_t batch) const = 0;
+  // Graph models: run on `adj` (memory must stay valid while in use) instead
+  // of the graph given at construction; at most that many nodes. Subgraph
+  // training (ClusterGCN) switches between a sampled subgraph and the full
+  // graph. Dense models: UNIMPLEMENTED.
+  virtual absl::Status UseGraph(const CsrView& adj) {
+    return absl::UnimplementedError("this model takes no graph");
+  }
 
   ParamStore& params() { return params_; }
   int64_t input_dim() const { return input_dim_; }

@@ -392,6 +392,129 @@ class FusionPlanner final : public Planner {
   }
 };
 
+// kind: ladling. Per sweep point and repeat s:
+//   ingredient k (k = 0..K-1)  the trial's GCN trained on sampled subgraphs
+//                              (ladling.sampler), its own sampling seed; init
+//                              seed shared (1000s+1) or its own (1000s+k+1)
+//   soup                       task soup over all K       (deps: ingredients)
+//   baseline                   the same GCN on the full graph, same epochs
+class LadlingPlanner final : public Planner {
+ public:
+  absl::StatusOr<std::vector<PlannedJob>> Plan(
+      const ExperimentSpec& spec) override {
+    std::vector<int64_t> seeds = {1};
+    int64_t ingredients = 4, alpha_steps = 20;
+    bool shared_init = true;
+    Json sampler = {{"type", "cluster"}, {"parts", 16}, {"parts_per_step", 4}};
+    for (auto& [key, value] : spec.kind_config.items()) {
+      if (key == "seeds") {
+        if (!value.is_array() || value.empty() || value.size() > 100) {
+          return Invalid("ladling.seeds", "must be a list of 1 to 100 seeds");
+        }
+        seeds.clear();
+        for (const Json& v : value) {
+          if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
+              v.get<int64_t>() > (int64_t{1} << 40)) {
+            return Invalid("ladling.seeds", "seeds are integers >= 0");
+          }
+          seeds.push_back(v.get<int64_t>());
+        }
+      } else if (key == "ingredients") {
+        if (!value.is_number_integer() || value.get<int64_t>() < 2 ||
+            value.get<int64_t>() > 256) {
+          return Invalid("ladling.ingredients",
+                         "must be an integer in [2, 256]");
+        }
+        ingredients = value.get<int64_t>();
+      } else if (key == "alpha_steps") {
+        if (!value.is_number_integer() || value.get<int64_t>() < 1 ||
+            value.get<int64_t>() > 1000) {
+          return Invalid("ladling.alpha_steps",
+                         "must be an integer in [1, 1000]");
+        }
+        alpha_steps = value.get<int64_t>();
+      } else if (key == "init") {
+        if (value != "shared" && value != "different") {
+          return Invalid("ladling.init", "must be shared or different");
+        }
+        shared_init = value == "shared";
+      } else if (key == "sampler") {
+        if (!value.is_object()) {
+          return Invalid("ladling.sampler",
+                         "must be a train.sampler mapping, e.g. {type: "
+                         "cluster, parts: 16, parts_per_step: 4}");
+        }
+        sampler = value;
+      } else {
+        return Invalid("ladling." + key,
+                       "unknown key; known: ingredients, sampler, init, seeds, "
+                       "alpha_steps");
+      }
+    }
+    std::vector<PlannedJob> jobs;
+    const std::vector<Json> points = SweepPoints(spec);
+    for (size_t pi = 0; pi < points.size(); ++pi) {
+      // The ingredient trial: the point's trial with the sampler set, so it
+      // is validated as ladle-train will see it.
+      Json point = points[pi];
+      ExperimentSpec with_sampler = spec;
+      absl::Status st = SetPath(with_sampler.trial, "train.sampler", sampler);
+      if (!st.ok()) return st;
+      ASSIGN_OR_RETURN(TrainSpec ingredient,
+                       ResolveTrial(with_sampler, point, static_cast<int>(pi)));
+      ASSIGN_OR_RETURN(TrainSpec full,
+                       ResolveTrial(spec, point, static_cast<int>(pi)));
+      if (ingredient.model.type != ModelConfig::Type::kGcn) {
+        return Invalid("trial.model.type", "kind ladling trains gcn models");
+      }
+      if (ingredient.sampler.type == SamplerSpec::Type::kFull) {
+        return Invalid("ladling.sampler",
+                       "ingredients need a sampler (cluster or nodes); full "
+                       "graph is what the baseline does");
+      }
+      full.sampler = {};
+      for (int64_t s : seeds) {
+        auto add = [&](const std::string& role, const std::string& kind,
+                       const TrainSpec& t, std::vector<int> deps,
+                       int64_t ingredient_index) {
+          PlannedJob job;
+          job.index = static_cast<int>(jobs.size());
+          job.kind = kind;
+          job.params = point;
+          job.params["role"] = role;
+          job.params["repeat"] = s;
+          if (ingredient_index >= 0)
+            job.params["ingredient"] = ingredient_index;
+          job.spec = SpecToJson(t);
+          job.deps = std::move(deps);
+          job.resources = spec.resources;
+          jobs.push_back(std::move(job));
+          return jobs.back().index;
+        };
+        const uint64_t base = 1000 * static_cast<uint64_t>(s);
+        std::vector<int> ids;
+        TrainSpec soup = full;
+        soup.task = TrainTask::kSoup;
+        soup.soup.alpha_steps = alpha_steps;
+        for (int64_t k = 0; k < ingredients; ++k) {
+          TrainSpec t = ingredient;
+          t.seed = shared_init ? base + 1 : base + k + 1;
+          t.sampler.seed = base + k + 1;
+          const int id = add("ingredient", "train", t, {}, k);
+          ids.push_back(id);
+          soup.soup.ingredients.push_back(
+              absl::StrFormat("inputs/%04d/model.safetensors", id));
+        }
+        add("soup", "soup", soup, ids, -1);
+        TrainSpec baseline = full;
+        baseline.seed = base + 1;
+        add("baseline", "train", baseline, {}, -1);
+      }
+    }
+    return jobs;
+  }
+};
+
 }  // namespace
 
 absl::Status SetPath(Json& doc, const std::string& path, const Json& value) {
@@ -432,7 +555,8 @@ absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
                      "use 1-128 letters, digits, '.', '_' or '-', got '" +
                          spec.name + "'");
     }
-    RETURN_IF_ERROR(top.String("kind", &spec.kind, {"train", "fusion"}));
+    RETURN_IF_ERROR(
+        top.String("kind", &spec.kind, {"train", "fusion", "ladling"}));
     if (spec.kind != "train") {
       const YAML::Node section = top.Child(spec.kind);
       if (section.IsDefined() && !section.IsNull() && !section.IsMap()) {
@@ -497,8 +621,10 @@ absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
 absl::StatusOr<std::unique_ptr<Planner>> PlannerFor(const std::string& kind) {
   if (kind == "train") return std::unique_ptr<Planner>(new TrainPlanner());
   if (kind == "fusion") return std::unique_ptr<Planner>(new FusionPlanner());
-  return absl::NotFoundError(absl::StrCat("kind: no planner for '", kind,
-                                          "'; known kinds: train, fusion"));
+  if (kind == "ladling") return std::unique_ptr<Planner>(new LadlingPlanner());
+  return absl::NotFoundError(
+      absl::StrCat("kind: no planner for '", kind,
+                   "'; known kinds: train, fusion, ladling"));
 }
 
 }  // namespace ladle

@@ -7,6 +7,8 @@
 //   fusion  per sweep point and arm (narrow, fused at init, fused, self_fused,
 //           wide_scratch): accuracy mean ± std over repeats, training FLOPs
 //           with the narrow models counted, and FLOPs to a common target
+//   ladling ingredients, best ingredient, uniform / greedy / interpolation
+//           soups and the full-graph baseline: accuracy and wall time
 #ifndef LADLE_SERVER_REPORT_H_
 #define LADLE_SERVER_REPORT_H_
 

@@ -16,6 +16,7 @@
 #include "CLI/CLI.hpp"
 #include "common/log.h"
 #include "train/fusion.h"
+#include "train/soup.h"
 #include "train/trainer.h"
 
 namespace {
@@ -127,8 +128,9 @@ int main(int argc, char** argv) {
   options.stop_requested = &g_stop;
   options.log_progress = !opts.quiet;
   absl::StatusOr<ladle::TrainResult> result =
-      spec->task == ladle::TrainTask::kFuse ? ladle::RunFuse(*spec, options)
-                                            : ladle::RunTrial(*spec, options);
+      spec->task == ladle::TrainTask::kFuse   ? ladle::RunFuse(*spec, options)
+      : spec->task == ladle::TrainTask::kSoup ? ladle::RunSoup(*spec, options)
+                                              : ladle::RunTrial(*spec, options);
   if (!result.ok()) {
     std::cerr << "ladle-train: " << result.status().message() << "\n";
     return absl::IsInvalidArgument(result.status()) ||

@@ -113,6 +113,24 @@ absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
   RETURN_IF_ERROR(t.Int("eval_every", &spec->eval_every, 1, 1000000));
   RETURN_IF_ERROR(t.Seed("seed", &spec->seed));
 
+  MapReader sm(t.Child("sampler"), "train.sampler");
+  RETURN_IF_ERROR(sm.CheckIsMap());
+  SamplerSpec& sp = spec->sampler;
+  std::string stype = "full";
+  RETURN_IF_ERROR(sm.String("type", &stype, {"full", "cluster", "nodes"}));
+  sp.type = stype == "full"      ? SamplerSpec::Type::kFull
+            : stype == "cluster" ? SamplerSpec::Type::kCluster
+                                 : SamplerSpec::Type::kNodes;
+  RETURN_IF_ERROR(sm.Int("parts", &sp.parts, 1, 1 << 20));
+  RETURN_IF_ERROR(sm.Int("parts_per_step", &sp.parts_per_step, 1, 1 << 20));
+  RETURN_IF_ERROR(sm.Double("fraction", &sp.fraction, 0.0, 1.0, true));
+  RETURN_IF_ERROR(sm.Seed("seed", &sp.seed));
+  RETURN_IF_ERROR(sm.Seed("partition_seed", &sp.partition_seed));
+  RETURN_IF_ERROR(sm.Finish());
+  if (sp.parts_per_step > sp.parts) {
+    return Invalid("train.sampler.parts_per_step", "must not exceed parts");
+  }
+
   MapReader o(t.Child("optimizer"), "train.optimizer");
   RETURN_IF_ERROR(o.CheckIsMap());
   OptimizerConfig& opt = spec->optimizer;
@@ -166,8 +184,16 @@ absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text) {
   MapReader top(root, "");
   try {
     std::string task = "train";
-    RETURN_IF_ERROR(top.String("task", &task, {"train", "fuse"}));
-    spec.task = task == "fuse" ? TrainTask::kFuse : TrainTask::kTrain;
+    RETURN_IF_ERROR(top.String("task", &task, {"train", "fuse", "soup"}));
+    spec.task = task == "fuse"   ? TrainTask::kFuse
+                : task == "soup" ? TrainTask::kSoup
+                                 : TrainTask::kTrain;
+    MapReader soup(top.Child("soup"), "soup");
+    RETURN_IF_ERROR(soup.CheckIsMap());
+    RETURN_IF_ERROR(
+        soup.StringList("ingredients", &spec.soup.ingredients, 1024));
+    RETURN_IF_ERROR(soup.Int("alpha_steps", &spec.soup.alpha_steps, 1, 1000));
+    RETURN_IF_ERROR(soup.Finish());
     MapReader fuse(top.Child("fuse"), "fuse");
     RETURN_IF_ERROR(fuse.CheckIsMap());
     RETURN_IF_ERROR(fuse.String("a", &spec.fuse.a));
@@ -204,10 +230,21 @@ absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text) {
   } else if (!spec.fuse.a.empty() || !spec.fuse.b.empty()) {
     return Invalid("fuse", "only for task: fuse");
   }
+  if (spec.task == TrainTask::kSoup && spec.soup.ingredients.empty()) {
+    return Invalid("soup.ingredients",
+                   "task soup needs a list of ingredient checkpoints");
+  }
+  if (spec.task != TrainTask::kSoup && !spec.soup.ingredients.empty()) {
+    return Invalid("soup", "only for task: soup");
+  }
   if (spec.epochs == 0 && spec.init_checkpoint.empty() &&
       spec.task == TrainTask::kTrain) {
     return Invalid("train.epochs",
                    "must be >= 1 (0, evaluation only, needs init.checkpoint)");
+  }
+  if (spec.sampler.type != SamplerSpec::Type::kFull &&
+      spec.model.type != ModelConfig::Type::kGcn) {
+    return Invalid("train.sampler", "subgraph sampling is for gcn models");
   }
   if (spec.model.type == ModelConfig::Type::kGcn && !spec.data.is_graph()) {
     return Invalid(
@@ -304,6 +341,19 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
       s.schedule.type == ScheduleConfig::Type::kConstant ? "constant"
       : s.schedule.type == ScheduleConfig::Type::kCosine ? "cosine"
                                                          : "linear";
+  J sampler = {{"type", s.sampler.type == SamplerSpec::Type::kFull ? "full"
+                        : s.sampler.type == SamplerSpec::Type::kCluster
+                            ? "cluster"
+                            : "nodes"}};
+  if (s.sampler.type == SamplerSpec::Type::kCluster) {
+    sampler["parts"] = s.sampler.parts;
+    sampler["parts_per_step"] = s.sampler.parts_per_step;
+    sampler["partition_seed"] = s.sampler.partition_seed;
+  } else if (s.sampler.type == SamplerSpec::Type::kNodes) {
+    sampler["fraction"] = s.sampler.fraction;
+  }
+  if (s.sampler.type != SamplerSpec::Type::kFull)
+    sampler["seed"] = s.sampler.seed;
   J train = {{"epochs", s.epochs},
              {"batch_size", s.batch_size},
              {"max_steps", s.max_steps},
@@ -315,10 +365,16 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
               {{"name", sched},
                {"warmup_steps", s.schedule.warmup_steps},
                {"min_lr", Num(s.schedule.min_lr)}}}};
+  if (s.sampler.type != SamplerSpec::Type::kFull) train["sampler"] = sampler;
   J out;
   if (s.task == TrainTask::kFuse) {
     out["task"] = "fuse";
     out["fuse"] = {{"a", s.fuse.a}, {"b", s.fuse.b}};
+  }
+  if (s.task == TrainTask::kSoup) {
+    out["task"] = "soup";
+    out["soup"] = {{"ingredients", s.soup.ingredients},
+                   {"alpha_steps", s.soup.alpha_steps}};
   }
   if (!s.init_checkpoint.empty())
     out["init"] = {{"checkpoint", s.init_checkpoint}};

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "kernels/data/datasets.h"
@@ -37,15 +38,40 @@ enum class TrainTask {
   kTrain,  // train `model` on `data` (the default)
   kFuse,   // Deep Fusion: build the width-2x model from two trained narrow
            // ones (`model` is the narrow config), check it, evaluate it
+  kSoup,   // model soups (Graph Ladling) of trained ingredients of `model`
+};
+
+struct SoupSpec {
+  std::vector<std::string> ingredients;  // ladle checkpoints (paths)
+  int64_t alpha_steps = 20;  // interpolation grid: alpha = 0, 1/n, ..., 1
 };
 
 struct FuseSpec {
   std::string a, b;  // narrow ladle checkpoints (paths)
 };
 
+// How a GCN sees the graph while training (evaluation always uses the full
+// graph).
+struct SamplerSpec {
+  enum class Type {
+    kFull,     // the whole graph every step
+    kCluster,  // ClusterGCN: METIS parts; each step the subgraph induced by
+               // parts_per_step random parts, every part once per epoch
+    kNodes,    // each step the subgraph induced by a random `fraction` of the
+               // nodes, every node once per epoch
+  };
+  Type type = Type::kFull;
+  int64_t parts = 16;
+  int64_t parts_per_step = 4;
+  double fraction = 0.25;
+  uint64_t seed = 0;            // which parts/nodes per step; 0: train.seed
+  uint64_t partition_seed = 1;  // METIS's seed: the same partition for all
+};
+
 struct TrainSpec {
   TrainTask task = TrainTask::kTrain;
   FuseSpec fuse;  // task: fuse
+  SoupSpec soup;  // task: soup
   // Parameters to start from (a ladle checkpoint of this model; optimizer and
   // step start fresh). Relative paths resolve against the working directory: a
   // worker runs each attempt in its attempt directory, with the artifacts of
@@ -58,6 +84,7 @@ struct TrainSpec {
   int64_t max_steps = 0;     // > 0 stops early
   int64_t log_every = 50;    // steps between metric lines
   int64_t eval_every = 1;    // epochs between validation passes
+  SamplerSpec sampler;       // gcn only
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   uint64_t seed = 1;

@@ -1,6 +1,8 @@
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
@@ -11,6 +13,7 @@
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "kernels/backend.h"
+#include "kernels/data/graph_sampling.h"
 #include "kernels/models.h"
 #include "kernels/optim.h"
 #include "kernels/safetensors.h"
@@ -95,6 +98,30 @@ class Trial {
     return result;
   }
 
+  // Evaluation-only use (Evaluator): data and model, no training.
+  absl::Status Prepare() { return Setup(); }
+  const std::vector<ParamInfo>& param_infos() {
+    return model_->params().infos();
+  }
+  int64_t param_total() { return model_->params().total(); }
+  absl::StatusOr<EvalScores> EvaluateParams(const std::vector<float>& flat) {
+    ParamStore& ps = model_->params();
+    if (static_cast<int64_t>(flat.size()) != ps.total()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("evaluate: ", flat.size(), " parameters, the model has ",
+                       ps.total()));
+    }
+    RETURN_IF_ERROR(ps.params().CopyFromHost(flat.data(), ps.total()));
+    EvalScores r;
+    ASSIGN_OR_RETURN(auto val, Evaluate(val_));
+    ASSIGN_OR_RETURN(auto test, Evaluate(test_));
+    r.val_accuracy = val.first;
+    r.val_loss = val.second;
+    r.test_accuracy = test.first;
+    r.test_loss = test.second;
+    return r;
+  }
+
  private:
   absl::Status Setup() {
     std::error_code ec;
@@ -122,6 +149,8 @@ class Trial {
       }
       if (gcn_) {
         RETURN_IF_ERROR(LoadGraph(g));
+        if (spec_.sampler.type != SamplerSpec::Type::kFull)
+          RETURN_IF_ERROR(SetupSampler(std::move(g)));
       } else {
         RETURN_IF_ERROR(LoadDense(GraphAsDense(g)));
       }
@@ -134,7 +163,7 @@ class Trial {
                        CreateGcnModel(spec_.model, be, &adj_, num_features_,
                                       num_classes_, spec_.seed));
       batch_ = adj_.rows;
-      steps_per_epoch_ = 1;
+      steps_per_epoch_ = sampled_ ? static_cast<int64_t>(chunks_) : 1;
     } else {
       batch_ = std::min<int64_t>(spec_.batch_size, train_size_);
       ASSIGN_OR_RETURN(
@@ -252,6 +281,94 @@ class Trial {
     return load(g.test_nodes, &test_);
   }
 
+  // Subgraph training: the host graph, its METIS parts (cluster) and device
+  // buffers sized for the whole graph, so steps allocate nothing on the device.
+  absl::Status SetupSampler(Graph g) {
+    const SamplerSpec& sp = spec_.sampler;
+    sampled_ = true;
+    sampler_seed_ = sp.seed != 0 ? sp.seed : spec_.seed;
+    host_graph_ = std::move(g);
+    train_mask_.assign(host_graph_.nodes, 0);
+    for (int32_t n : host_graph_.train_nodes) train_mask_[n] = 1;
+    if (sp.type == SamplerSpec::Type::kCluster) {
+      ASSIGN_OR_RETURN(
+          part_of_, MetisPartition(host_graph_, sp.parts, sp.partition_seed));
+      groups_ = sp.parts;
+      chunks_ = (sp.parts + sp.parts_per_step - 1) / sp.parts_per_step;
+    } else {
+      chunks_ = static_cast<int64_t>(std::ceil(1.0 / sp.fraction));
+      groups_ = chunks_;
+    }
+    Backend* be = backend_.get();
+    const int64_t n = host_graph_.nodes;
+    const int64_t nnz = adj_.values.size();
+    ASSIGN_OR_RETURN(sub_row_ptr_, Tensor<int32_t>::Zeros(be, {n + 1}));
+    ASSIGN_OR_RETURN(sub_col_idx_, Tensor<int32_t>::Zeros(be, {nnz}));
+    ASSIGN_OR_RETURN(sub_values_, Tensor<float>::Zeros(be, {nnz}));
+    ASSIGN_OR_RETURN(sub_idx_, Tensor<int32_t>::Zeros(be, {n}));
+    ASSIGN_OR_RETURN(sub_x_, Tensor<float>::Zeros(be, {n, num_features_}));
+    ASSIGN_OR_RETURN(sub_y_, Tensor<int32_t>::Zeros(be, {n}));
+    return absl::OkStatus();
+  }
+
+  // Nodes of step `pos` of `epoch`: cluster — the parts_per_step parts at
+  // `pos` of this epoch's shuffled part order; nodes — chunk `pos` of this
+  // epoch's shuffled node order. Deterministic in (sampler seed, epoch).
+  std::vector<int32_t> SubgraphNodes(int64_t epoch, int64_t pos) const {
+    Rng rng(SplitMix64(sampler_seed_ * 0xD1B54A32D192ED03ULL +
+                       static_cast<uint64_t>(epoch)));
+    std::vector<int32_t> nodes;
+    if (!part_of_.empty()) {
+      std::vector<int32_t> order(groups_);
+      std::iota(order.begin(), order.end(), 0);
+      for (int64_t i = groups_ - 1; i > 0; --i)
+        std::swap(order[i], order[rng.Below(i + 1)]);
+      const int64_t q = spec_.sampler.parts_per_step;
+      std::vector<char> chosen(groups_, 0);
+      for (int64_t i = pos * q; i < std::min(groups_, (pos + 1) * q); ++i)
+        chosen[order[i]] = 1;
+      for (int32_t v = 0; v < host_graph_.nodes; ++v)
+        if (chosen[part_of_[v]]) nodes.push_back(v);
+    } else {
+      const int64_t n = host_graph_.nodes;
+      std::vector<int32_t> order(n);
+      std::iota(order.begin(), order.end(), 0);
+      for (int64_t i = n - 1; i > 0; --i)
+        std::swap(order[i], order[rng.Below(i + 1)]);
+      const int64_t chunk = (n + chunks_ - 1) / chunks_;
+      const int64_t b = std::min(n, pos * chunk), e = std::min(n, b + chunk);
+      nodes.assign(order.begin() + b, order.begin() + e);
+      std::sort(nodes.begin(), nodes.end());
+    }
+    return nodes;
+  }
+
+  // Builds step (epoch, pos)'s subgraph on the device and points the model at
+  // it; returns the number of training nodes in it.
+  absl::StatusOr<int64_t> LoadSubgraph(int64_t epoch, int64_t pos) {
+    const std::vector<int32_t> nodes = SubgraphNodes(epoch, pos);
+    const Csr a = NormalizedAdjacency(InducedSubgraph(host_graph_, nodes));
+    Backend* be = backend_.get();
+    const int64_t n = static_cast<int64_t>(nodes.size());
+    if (n == 0) return absl::InternalError("sampler drew an empty subgraph");
+    RETURN_IF_ERROR(sub_row_ptr_.CopyFromHost(a.row_ptr.data(), n + 1));
+    RETURN_IF_ERROR(
+        sub_col_idx_.CopyFromHost(a.col_idx.data(), a.col_idx.size()));
+    RETURN_IF_ERROR(sub_values_.CopyFromHost(a.values.data(), a.values.size()));
+    RETURN_IF_ERROR(sub_idx_.CopyFromHost(nodes.data(), n));
+    RETURN_IF_ERROR(be->GatherRows(graph_x_.data(), sub_idx_.data(), n,
+                                   num_features_, sub_x_.data()));
+    RETURN_IF_ERROR(
+        be->GatherLabels(train_.y.data(), sub_idx_.data(), n, sub_y_.data()));
+    RETURN_IF_ERROR(model_->UseGraph(
+        CsrView{n, n, static_cast<int64_t>(a.values.size()),
+                sub_row_ptr_.data(), sub_col_idx_.data(), sub_values_.data()}));
+    sub_rows_ = n;
+    int64_t counted = 0;
+    for (int32_t v : nodes) counted += train_mask_[v];
+    return counted;
+  }
+
   // The training order of epoch `epoch`: a permutation that depends only on
   // (seed, epoch).
   std::vector<int32_t> EpochOrder(int64_t epoch) const {
@@ -278,7 +395,14 @@ class Trial {
     const float* x;
     const int32_t* y;
     int64_t rows, counted;
-    if (gcn_) {
+    if (gcn_ && sampled_) {
+      ASSIGN_OR_RETURN(counted, LoadSubgraph(step_ / steps_per_epoch_,
+                                             step_ % steps_per_epoch_));
+      x = sub_x_.data();
+      y = sub_y_.data();
+      rows = sub_rows_;
+      if (counted == 0) counted = 1;  // no training node drawn: zero gradient
+    } else if (gcn_) {
       x = graph_x_.data();
       y = train_.y.data();
       rows = batch_;
@@ -412,6 +536,7 @@ class Trial {
     int64_t correct = 0;
     std::vector<int32_t> preds;
     if (gcn_) {
+      if (sampled_) RETURN_IF_ERROR(model_->UseGraph(adj_.view()));
       ASSIGN_OR_RETURN(const float* logits,
                        model_->Forward(graph_x_.data(), batch_, false, 0));
       RETURN_IF_ERROR(be->SoftmaxCrossEntropy(logits, split.y.data(), batch_,
@@ -595,11 +720,56 @@ class Trial {
   double window_samples_ = 0, window_seconds_ = 0;
   double samples_trained_ = 0, flops_trained_ = 0, train_seconds_ = 0;
   double last_epoch_loss_ = 0;
+  // Subgraph sampling (gcn with train.sampler other than full).
+  bool sampled_ = false;
+  uint64_t sampler_seed_ = 0;
+  Graph host_graph_;
+  std::vector<char> train_mask_;
+  std::vector<int32_t> part_of_;  // cluster: METIS part of each node
+  int64_t groups_ = 0, chunks_ = 1;
+  Tensor<int32_t> sub_row_ptr_, sub_col_idx_, sub_idx_, sub_y_;
+  Tensor<float> sub_values_, sub_x_;
+  int64_t sub_rows_ = 0;
   float last_lr_ = 0;
   FILE* metrics_ = nullptr;
 };
 
 }  // namespace
+
+struct Evaluator::Impl {
+  Impl(const TrainSpec& spec, const TrainOptions& options)
+      : trial(spec, options) {}
+  Trial trial;
+};
+
+Evaluator::Evaluator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Evaluator::~Evaluator() = default;
+
+absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Create(
+    const TrainSpec& spec, const std::string& scratch_dir) {
+  TrainSpec eval_spec = spec;
+  eval_spec.task = TrainTask::kTrain;
+  eval_spec.fuse = {};
+  eval_spec.init_checkpoint.clear();
+  eval_spec.epochs = 0;
+  eval_spec.sampler = {};  // evaluation is on the full graph anyway
+  TrainOptions options;
+  options.out_dir = scratch_dir;
+  options.log_progress = false;
+  auto impl = std::make_unique<Impl>(eval_spec, options);
+  RETURN_IF_ERROR(impl->trial.Prepare());
+  return std::unique_ptr<Evaluator>(new Evaluator(std::move(impl)));
+}
+
+const std::vector<ParamInfo>& Evaluator::params() const {
+  return impl_->trial.param_infos();
+}
+
+int64_t Evaluator::flat_size() const { return impl_->trial.param_total(); }
+
+absl::StatusOr<EvalScores> Evaluator::Evaluate(const std::vector<float>& flat) {
+  return impl_->trial.EvaluateParams(flat);
+}
 
 absl::StatusOr<TrainResult> RunTrial(const TrainSpec& spec,
                                      const TrainOptions& options) {

@@ -11,9 +11,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "kernels/params.h"
 #include "nlohmann/json.hpp"
 #include "train/spec.h"
 
@@ -42,6 +45,34 @@ struct TrainResult {
 
 absl::StatusOr<TrainResult> RunTrial(const TrainSpec& spec,
                                      const TrainOptions& options);
+
+struct EvalScores {
+  double val_accuracy = 0, val_loss = 0, test_accuracy = 0, test_loss = 0;
+};
+
+// Loads a spec's data and builds its model once, then scores parameter sets
+// on the validation and test splits (full graph for GCNs). For model soups
+// and checks of model surgery. Not thread-safe.
+class Evaluator {
+ public:
+  // `scratch_dir` takes the (empty) metrics file a trial opens.
+  static absl::StatusOr<std::unique_ptr<Evaluator>> Create(
+      const TrainSpec& spec, const std::string& scratch_dir);
+  ~Evaluator();
+
+  // The model's parameters: names, shapes and offsets in the flat vector.
+  const std::vector<ParamInfo>& params() const;
+  // Length of the flat vector (offsets are aligned, so it may exceed the sum
+  // of the shapes).
+  int64_t flat_size() const;
+  // `flat`: all parameters, laid out as params() says.
+  absl::StatusOr<EvalScores> Evaluate(const std::vector<float>& flat);
+
+ private:
+  struct Impl;
+  explicit Evaluator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace ladle
 

@@ -163,6 +163,24 @@ class MapReader {
     return absl::OkStatus();
   }
 
+  // A list of 1..max_items non-empty strings.
+  absl::Status StringList(const std::string& key, std::vector<std::string>* out,
+                          size_t max_items) {
+    if (!Has(key)) return absl::OkStatus();
+    const YAML::Node n = node_[key];
+    if (!n.IsSequence() || n.size() == 0 || n.size() > max_items) {
+      return Invalid(PathOf(key), absl::StrCat("must be a list of 1 to ",
+                                               max_items, " strings"));
+    }
+    out->clear();
+    for (const YAML::Node& e : n) {
+      if (!e.IsScalar() || e.Scalar().empty())
+        return Invalid(PathOf(key), "items must be non-empty strings");
+      out->push_back(e.Scalar());
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status IntList(const std::string& key, std::vector<int64_t>* out,
                        int64_t lo, int64_t hi) {
     if (!Has(key)) return absl::OkStatus();

@@ -103,6 +103,46 @@ PY
 }
 check "fusion: the continued fused model's loss decreases" loss_falls
 
+# --- ladling: the example, smaller.
+python3 - "$examples/ladling.yaml" "$work/ladling.yaml" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+text = text.replace("nodes: 10000", "nodes: 3000").replace("epochs: 30", "epochs: 15")
+text = text.replace("seeds: [1, 2]", "seeds: [1]").replace("ingredients: 4", "ingredients: 3")
+text = text.replace("parts: 32, parts_per_step: 8", "parts: 12, parts_per_step: 4")
+open(sys.argv[2], "w").write(text)
+PY
+exp=$("$bin/ladle" submit "$work/ladling.yaml") || { echo "submit failed"; exit 1; }
+timeout 300 "$bin/ladle" watch "$exp" > /dev/null 2>&1
+check "ladling experiment succeeded" test $? -eq 0
+"$bin/ladle" results "$exp" --format json > "$work/ladling.json"
+check "ladling: separate ingredients, soups, report" python3 - "$work/ladling.json" <<'PY'
+import json, statistics, sys
+d = json.load(open(sys.argv[1]))
+jobs = d["jobs"]
+for j in jobs:
+    assert j["state"] == "succeeded", (j["id"], j["reason"])
+ing = [j for j in jobs if j["params"]["role"] == "ingredient"]
+soup = [j for j in jobs if j["params"]["role"] == "soup"][0]
+assert len(ing) == 3 and len({j["attempt_log"][0]["id"] for j in ing}) == 3
+assert len({j["worker"] for j in ing}) == 2, [j["worker"] for j in ing]  # both workers used
+assert all(j["spec"]["train"]["sampler"]["type"] == "cluster" for j in ing)
+assert len(soup["spec"]["soup"]["ingredients"]) == 3
+s = soup["summary"]
+best_val = max(j["summary"]["val_accuracy"] for j in ing)
+mean_test = statistics.mean(j["summary"]["test_accuracy"] for j in ing)
+interp = s["soups"]["interpolation"]
+assert interp["val_accuracy"] >= best_val, (interp["val_accuracy"], best_val)
+assert s["test_accuracy"] >= mean_test, (s["test_accuracy"], mean_test)
+# The soup job scored the same ingredients the ingredient jobs reported.
+got = sorted(round(i["val_accuracy"], 5) for i in s["ingredients"])
+want = sorted(round(j["summary"]["val_accuracy"], 5) for j in ing)
+assert got == want, (got, want)
+rows = [r[0] for r in d["report"][0]["rows"]]
+assert rows == ["ingredient", "best ingredient (by val)", "uniform soup", "greedy soup",
+                "interpolation soup", "full-graph baseline"], rows
+PY
+
 if [ $fail -ne 0 ]; then
   echo "--- server log"; tail -20 "$work/server.log"; echo "--- w1 log"; tail -20 "$work/w1.log"
 fi

@@ -7,6 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "kernels/data/datasets.h"
+#include "kernels/data/graph_sampling.h"
 
 namespace ladle {
 namespace {
@@ -119,6 +120,50 @@ TEST(Csbm, NormalizedAdjacencyIsSymmetricWithSelfLoops) {
   }
   for (auto& [k, v] : entries)
     EXPECT_FLOAT_EQ(v, (entries[{k.second, k.first}]));
+}
+
+TEST(GraphSampling, MetisPartsCoverTheGraphAndCutFewEdges) {
+  CsbmConfig c;
+  c.nodes = 3000;
+  c.homophily = 0.9;
+  const Graph g = *GenerateCsbm(c);
+  auto parts = MetisPartition(g, 8, 1);
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  std::map<int32_t, int> sizes;
+  for (int32_t p : *parts) ++sizes[p];
+  ASSERT_EQ(sizes.size(), 8u);
+  for (const auto& [p, n] : sizes) {
+    EXPECT_GE(p, 0);
+    EXPECT_NEAR(n, 3000 / 8, 3000 / 8 * 0.1) << "part " << p;  // balanced
+  }
+  int64_t cut = 0;
+  for (int64_t u = 0; u < g.nodes; ++u)
+    for (int32_t e = g.row_ptr[u]; e < g.row_ptr[u + 1]; ++e)
+      cut += (*parts)[u] != (*parts)[g.col_idx[e]];
+  // A random 8-way split cuts 7/8 of the edges; METIS far fewer.
+  EXPECT_LT(static_cast<double>(cut) / g.col_idx.size(), 0.6);
+  EXPECT_EQ(*MetisPartition(g, 8, 1), *parts);  // deterministic for a seed
+  EXPECT_FALSE(MetisPartition(g, 0, 1).ok());
+}
+
+TEST(GraphSampling, InducedSubgraphKeepsExactlyTheInnerEdges) {
+  CsbmConfig c;
+  c.nodes = 500;
+  const Graph g = *GenerateCsbm(c);
+  std::vector<int32_t> nodes;
+  for (int32_t v = 0; v < 500; v += 3) nodes.push_back(v);
+  const Graph s = InducedSubgraph(g, nodes);
+  ASSERT_EQ(s.nodes, static_cast<int64_t>(nodes.size()));
+  std::set<std::pair<int32_t, int32_t>> want, got;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (int32_t e = g.row_ptr[nodes[i]]; e < g.row_ptr[nodes[i] + 1]; ++e)
+      if (g.col_idx[e] % 3 == 0)
+        want.insert({static_cast<int32_t>(i), g.col_idx[e] / 3});
+  for (int64_t u = 0; u < s.nodes; ++u)
+    for (int32_t e = s.row_ptr[u]; e < s.row_ptr[u + 1]; ++e)
+      got.insert({static_cast<int32_t>(u), s.col_idx[e]});
+  EXPECT_EQ(got, want);
+  for (const auto& [u, v] : got) EXPECT_TRUE(got.count({v, u}));  // symmetric
 }
 
 TEST(FashionMnistKnn, BuildsAHomophilousGraph) {

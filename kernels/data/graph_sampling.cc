@@ -1,12 +1,53 @@
 #include "kernels/data/graph_sampling.h"
 
+#include <dlfcn.h>
 #include <metis.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 
 namespace ladle {
+namespace {
+
+// libmetis is loaded on first use, not linked: its GKlib has large
+// thread-local buffers, and linked into a binary that static TLS is carved out
+// of every thread's stack — enough to overflow the small stacks of the
+// Prometheus exposer's civetweb threads (seen as a segfault in ladle-server).
+struct Metis {
+  int (*set_default_options)(idx_t*) = nullptr;
+  int (*part_graph_kway)(idx_t*, idx_t*, idx_t*, idx_t*, idx_t*, idx_t*,
+                         idx_t*, idx_t*, real_t*, real_t*, idx_t*, idx_t*,
+                         idx_t*) = nullptr;
+};
+
+absl::StatusOr<const Metis*> LoadMetis() {
+  static Metis metis;
+  static std::string error;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    void* h = dlopen("libmetis.so.5", RTLD_NOW | RTLD_LOCAL);
+    if (h == nullptr) {
+      error = dlerror();
+      return;
+    }
+    metis.set_default_options = reinterpret_cast<int (*)(idx_t*)>(
+        dlsym(h, "METIS_SetDefaultOptions"));
+    metis.part_graph_kway = reinterpret_cast<decltype(metis.part_graph_kway)>(
+        dlsym(h, "METIS_PartGraphKway"));
+    if (!metis.set_default_options || !metis.part_graph_kway)
+      error = "libmetis.so.5 lacks METIS_PartGraphKway";
+  });
+  if (!error.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "METIS is needed for train.sampler type cluster: ", error,
+        " (apt-get install libmetis5)"));
+  }
+  return &metis;
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<int32_t>> MetisPartition(const Graph& g,
                                                     int64_t parts,
@@ -22,10 +63,12 @@ absl::StatusOr<std::vector<int32_t>> MetisPartition(const Graph& g,
   std::vector<idx_t> xadj(g.row_ptr.begin(), g.row_ptr.end());
   std::vector<idx_t> adjncy(g.col_idx.begin(), g.col_idx.end());
   std::vector<idx_t> out(g.nodes, 0);
+  absl::StatusOr<const Metis*> metis = LoadMetis();
+  if (!metis.ok()) return metis.status();
   idx_t options[METIS_NOPTIONS];
-  METIS_SetDefaultOptions(options);
+  (*metis)->set_default_options(options);
   options[METIS_OPTION_SEED] = static_cast<idx_t>(seed & 0x7fffffff);
-  const int rc = METIS_PartGraphKway(
+  const int rc = (*metis)->part_graph_kway(
       &n, &ncon, xadj.data(), adjncy.data(), nullptr, nullptr, nullptr, &nparts,
       nullptr, nullptr, options, &objval, out.data());
   if (rc != METIS_OK) {

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
@@ -131,6 +132,54 @@ absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
     return Invalid("train.sampler.parts_per_step", "must not exceed parts");
   }
 
+  if (t.Has("dropcompute")) {
+    MapReader dc(t.Child("dropcompute"), "train.dropcompute");
+    RETURN_IF_ERROR(dc.CheckIsMap());
+    DropComputeSpec& d = spec->dropcompute;
+    d.enabled = true;
+    RETURN_IF_ERROR(dc.Int("ranks", &d.ranks, 1, 4096));
+    RETURN_IF_ERROR(dc.Int("micro_batches", &d.micro_batches, 1, 1024));
+    if (dc.Has("threshold")) {
+      const YAML::Node n = dc.Child("threshold");
+      const std::string text = n.IsScalar() ? n.Scalar() : "";
+      double v = 0;
+      if (text == "none") {
+        d.threshold = DropComputeSpec::Threshold::kNone;
+      } else if (text == "auto") {
+        d.threshold = DropComputeSpec::Threshold::kAuto;
+      } else if (text.size() > 1 && text.back() == 'x' &&
+                 absl::SimpleAtod(text.substr(0, text.size() - 1), &v) &&
+                 v > 0 && std::isfinite(v)) {
+        d.threshold = DropComputeSpec::Threshold::kMedianMultiple;
+        d.threshold_value = v;
+      } else if (absl::SimpleAtod(text, &v) && v > 0 && std::isfinite(v)) {
+        d.threshold = DropComputeSpec::Threshold::kSeconds;
+        d.threshold_value = v;
+      } else {
+        return Invalid("train.dropcompute.threshold",
+                       "use none, auto, seconds (e.g. 0.05) or a multiple of "
+                       "the median micro-batch time (e.g. 6x), got '" +
+                           text + "'");
+      }
+      d.threshold_text = text;
+    }
+    RETURN_IF_ERROR(dc.Bool("renormalize", &d.renormalize));
+    RETURN_IF_ERROR(dc.String("timing", &d.timing, {"simulated"}));
+    RETURN_IF_ERROR(dc.String("noise", &d.noise, {"lognormal", "paper"}));
+    RETURN_IF_ERROR(dc.Double("sigma", &d.sigma, 0.0, 5.0));
+    RETURN_IF_ERROR(dc.Double("delay_factor", &d.delay_factor, 0.0, 100.0));
+    RETURN_IF_ERROR(dc.Int("slow_ranks", &d.slow_ranks, 0, 4096));
+    RETURN_IF_ERROR(dc.Double("slow_factor", &d.slow_factor, 1.0, 1000.0));
+    RETURN_IF_ERROR(
+        dc.Int("calibration_steps", &d.calibration_steps, 1, 100000));
+    RETURN_IF_ERROR(dc.Double("comm_seconds", &d.comm_seconds, 0.0, 3600.0));
+    RETURN_IF_ERROR(dc.Double("base_seconds", &d.base_seconds, 0.0, 3600.0));
+    RETURN_IF_ERROR(dc.Finish());
+    if (d.slow_ranks > d.ranks) {
+      return Invalid("train.dropcompute.slow_ranks", "must not exceed ranks");
+    }
+  }
+
   MapReader o(t.Child("optimizer"), "train.optimizer");
   RETURN_IF_ERROR(o.CheckIsMap());
   OptimizerConfig& opt = spec->optimizer;
@@ -241,6 +290,10 @@ absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text) {
       spec.task == TrainTask::kTrain) {
     return Invalid("train.epochs",
                    "must be >= 1 (0, evaluation only, needs init.checkpoint)");
+  }
+  if (spec.dropcompute.enabled && spec.model.type == ModelConfig::Type::kGcn) {
+    return Invalid("train.dropcompute",
+                   "data-parallel micro-batching is for mlp/resmlp models");
   }
   if (spec.sampler.type != SamplerSpec::Type::kFull &&
       spec.model.type != ModelConfig::Type::kGcn) {
@@ -366,6 +419,26 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
                {"warmup_steps", s.schedule.warmup_steps},
                {"min_lr", Num(s.schedule.min_lr)}}}};
   if (s.sampler.type != SamplerSpec::Type::kFull) train["sampler"] = sampler;
+  if (s.dropcompute.enabled) {
+    const DropComputeSpec& d = s.dropcompute;
+    J dc = {{"ranks", d.ranks},
+            {"micro_batches", d.micro_batches},
+            {"threshold", d.threshold_text},
+            {"renormalize", d.renormalize},
+            {"timing", d.timing},
+            {"noise", d.noise}};
+    if (d.noise == "lognormal") {
+      dc["sigma"] = d.sigma;
+    } else {
+      dc["delay_factor"] = d.delay_factor;
+    }
+    dc["slow_ranks"] = d.slow_ranks;
+    dc["slow_factor"] = d.slow_factor;
+    dc["calibration_steps"] = d.calibration_steps;
+    dc["comm_seconds"] = d.comm_seconds;
+    dc["base_seconds"] = d.base_seconds;
+    train["dropcompute"] = dc;
+  }
   J out;
   if (s.task == TrainTask::kFuse) {
     out["task"] = "fuse";

@@ -68,6 +68,31 @@ struct SamplerSpec {
   uint64_t partition_seed = 1;  // METIS's seed: the same partition for all
 };
 
+// DropCompute (train/dropcompute.h): synchronous data parallelism over
+// `ranks` ranks of `micro_batches` micro-batches of train.batch_size each per
+// step, with a compute-time threshold. Timing is simulated: gradients are
+// computed for real, micro-batch times drawn from the noise model around a
+// measured base time.
+struct DropComputeSpec {
+  bool enabled = false;
+  int64_t ranks = 8;
+  int64_t micro_batches = 8;
+  enum class Threshold { kNone, kAuto, kSeconds, kMedianMultiple };
+  Threshold threshold = Threshold::kNone;
+  double threshold_value = 0;  // seconds, or multiple of the median time
+  std::string threshold_text = "none";
+  bool renormalize = false;  // divide by the computed count, not N·M
+  std::string timing = "simulated";  // (real wall-clock ranks: not yet)
+  std::string noise = "lognormal";  // lognormal | paper
+  double sigma = 0.5;               // lognormal
+  double delay_factor = 1.0;        // paper
+  int64_t slow_ranks = 0;
+  double slow_factor = 2.0;
+  int64_t calibration_steps = 20;  // auto / multiples: steps without dropping
+  double comm_seconds = 0;         // all-reduce time added to every step
+  double base_seconds = 0;  // one micro-batch's compute; 0: measure it
+};
+
 struct TrainSpec {
   TrainTask task = TrainTask::kTrain;
   FuseSpec fuse;  // task: fuse
@@ -85,6 +110,7 @@ struct TrainSpec {
   int64_t log_every = 50;    // steps between metric lines
   int64_t eval_every = 1;    // epochs between validation passes
   SamplerSpec sampler;       // gcn only
+  DropComputeSpec dropcompute;  // dense models only
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   uint64_t seed = 1;

@@ -14,6 +14,7 @@
 #include "common/status_macros.h"
 #include "kernels/backend.h"
 #include "kernels/data/graph_sampling.h"
+#include "train/dropcompute.h"
 #include "kernels/models.h"
 #include "kernels/optim.h"
 #include "kernels/safetensors.h"
@@ -92,6 +93,7 @@ class Trial {
     s["parameters"] = num_params_;
     s["seed"] = spec_.seed;
     s["resumed_from_step"] = resumed_from_;
+    if (spec_.dropcompute.enabled) s["dropcompute"] = DropComputeSummary();
     s["spec"] = SpecToJson(spec_);
     RETURN_IF_ERROR(WriteJsonFile("summary.json", s));
     result.summary = std::move(s);
@@ -164,6 +166,23 @@ class Trial {
                                       num_classes_, spec_.seed));
       batch_ = adj_.rows;
       steps_per_epoch_ = sampled_ ? static_cast<int64_t>(chunks_) : 1;
+    } else if (spec_.dropcompute.enabled) {
+      // A step is one global batch: ranks × micro_batches × batch_size rows.
+      const DropComputeSpec& d = spec_.dropcompute;
+      batch_ = d.ranks * d.micro_batches * spec_.batch_size;
+      if (batch_ > train_size_) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "train.dropcompute: ranks × micro_batches × train.batch_size = ",
+            batch_, " exceeds the ", train_size_, " training samples"));
+      }
+      ASSIGN_OR_RETURN(
+          model_, CreateDenseModel(spec_.model, be, num_features_, num_classes_,
+                                   batch_, spec_.seed));
+      steps_per_epoch_ = train_size_ / batch_;  // whole global batches
+      ASSIGN_OR_RETURN(batch_idx_, Tensor<int32_t>::Zeros(be, {batch_}));
+      ASSIGN_OR_RETURN(batch_x_,
+                       Tensor<float>::Zeros(be, {batch_, num_features_}));
+      ASSIGN_OR_RETURN(batch_y_, Tensor<int32_t>::Zeros(be, {batch_}));
     } else {
       batch_ = std::min<int64_t>(spec_.batch_size, train_size_);
       ASSIGN_OR_RETURN(
@@ -189,6 +208,7 @@ class Trial {
     total_steps_ = steps_per_epoch_ * spec_.epochs;
     if (spec_.max_steps > 0)
       total_steps_ = std::min(total_steps_, spec_.max_steps);
+    if (spec_.dropcompute.enabled) RETURN_IF_ERROR(SetupDropCompute());
     if (!opt_.resume_from.empty()) {
       RETURN_IF_ERROR(LoadCheckpoint(opt_.resume_from));
     } else if (!spec_.init_checkpoint.empty()) {
@@ -369,6 +389,140 @@ class Trial {
     return counted;
   }
 
+  // DropCompute: the noise model around the base micro-batch time (given, or
+  // measured here as the median of 5 forward+backward passes of one
+  // micro-batch).
+  absl::Status SetupDropCompute() {
+    const DropComputeSpec& d = spec_.dropcompute;
+    double base = d.base_seconds;
+    if (base <= 0) {
+      const int64_t b = spec_.batch_size;
+      std::vector<int32_t> idx(b);
+      std::iota(idx.begin(), idx.end(), 0);
+      Backend* be = backend_.get();
+      RETURN_IF_ERROR(batch_idx_.CopyFromHost(idx.data(), b));
+      RETURN_IF_ERROR(be->GatherRows(train_.x.data(), batch_idx_.data(), b,
+                                     num_features_, batch_x_.data()));
+      RETURN_IF_ERROR(be->GatherLabels(train_.y.data(), batch_idx_.data(), b,
+                                       batch_y_.data()));
+      std::vector<double> samples;
+      for (int i = 0; i < 5; ++i) {
+        const auto t0 = Clock::now();
+        ASSIGN_OR_RETURN(const float* logits,
+                         model_->Forward(batch_x_.data(), b, true, 0));
+        RETURN_IF_ERROR(be->SoftmaxCrossEntropy(
+            logits, batch_y_.data(), b, num_classes_, 1.0f / b,
+            row_loss_.data(), dlogits_.data()));
+        RETURN_IF_ERROR(model_->Backward(dlogits_.data()));
+        RETURN_IF_ERROR(be->Synchronize());
+        samples.push_back(Seconds(t0, Clock::now()));
+      }
+      std::sort(samples.begin(), samples.end());
+      base = samples[2];
+    }
+    DropNoise noise;
+    noise.type = d.noise == "paper" ? DropNoise::Type::kPaper
+                                    : DropNoise::Type::kLogNormal;
+    noise.sigma = d.sigma;
+    noise.delay_factor = d.delay_factor;
+    noise.slow_ranks = static_cast<int>(d.slow_ranks);
+    noise.slow_factor = d.slow_factor;
+    dc_base_seconds_ = base;
+    dc_times_ = std::make_unique<MicroBatchTimes>(noise, base);
+    return absl::OkStatus();
+  }
+
+  // Micro-batch times of step `step`: a function of (seed, step) only, so
+  // resumed runs and recomputed thresholds see the same draws.
+  void DrawTimes(int64_t step, std::vector<std::vector<double>>* t) const {
+    Rng rng(SplitMix64(spec_.seed * 0xDC0FFEEULL ^
+                       SplitMix64(static_cast<uint64_t>(step) + 1)));
+    dc_times_->Draw(rng, static_cast<int>(spec_.dropcompute.ranks),
+                    static_cast<int>(spec_.dropcompute.micro_batches), t);
+  }
+
+  // τ for `step`: none before the calibration steps are done (auto and
+  // multiples), then from the calibration draws.
+  double ThresholdAt(int64_t step) {
+    const DropComputeSpec& d = spec_.dropcompute;
+    using T = DropComputeSpec::Threshold;
+    if (d.threshold == T::kNone) return 0;
+    if (d.threshold == T::kSeconds) return d.threshold_value;
+    if (step < d.calibration_steps) return 0;
+    if (dc_tau_ < 0) {
+      std::vector<std::vector<std::vector<double>>> cal(d.calibration_steps);
+      std::vector<double> all;
+      for (int64_t s = 0; s < d.calibration_steps; ++s) {
+        DrawTimes(s, &cal[s]);
+        for (const auto& r : cal[s]) all.insert(all.end(), r.begin(), r.end());
+      }
+      std::sort(all.begin(), all.end());
+      dc_median_ = all[all.size() / 2];
+      dc_tau_ = d.threshold == T::kAuto ? AutoThreshold(cal, d.comm_seconds)
+                                        : d.threshold_value * dc_median_;
+    }
+    return dc_tau_;
+  }
+
+  std::vector<int32_t> DropComputeRows(const std::vector<int32_t>& order,
+                                       int64_t begin) {
+    const DropComputeSpec& d = spec_.dropcompute;
+    std::vector<std::vector<double>> t;
+    DrawTimes(step_, &t);
+    const double tau = ThresholdAt(step_);
+    const StepTiming st = SimulateStep(t, tau, d.comm_seconds);
+    const int64_t b = spec_.batch_size;
+    std::vector<int32_t> rows;
+    rows.reserve(batch_);
+    for (int64_t n = 0; n < d.ranks; ++n) {
+      for (int64_t m = 0; m < d.micro_batches; ++m) {
+        if (!st.kept[n][m]) continue;
+        const int64_t first = begin + (n * d.micro_batches + m) * b;
+        rows.insert(rows.end(), order.begin() + first,
+                    order.begin() + first + b);
+      }
+    }
+    dc_sim_seconds_ += st.step_seconds;
+    const bool measured = d.threshold == DropComputeSpec::Threshold::kNone ||
+                          d.threshold == DropComputeSpec::Threshold::kSeconds ||
+                          step_ >= d.calibration_steps;
+    if (measured) {  // after calibration: what the threshold does
+      dc_steps_ += 1;
+      dc_step_seconds_ += st.step_seconds;
+      dc_baseline_seconds_ += st.baseline_seconds;
+      dc_kept_ += st.kept_count;
+      dc_total_ += d.ranks * d.micro_batches;
+    }
+    return rows;
+  }
+
+  Json DropComputeSummary() {
+    const DropComputeSpec& d = spec_.dropcompute;
+    Json j;
+    const double tau = ThresholdAt(std::max(step_, d.calibration_steps));
+    j["ranks"] = d.ranks;
+    j["micro_batches"] = d.micro_batches;
+    j["micro_batch_size"] = spec_.batch_size;
+    j["threshold"] = d.threshold_text;
+    j["threshold_seconds"] = tau;
+    j["base_micro_batch_seconds"] = dc_base_seconds_;
+    j["median_micro_batch_seconds"] = dc_median_ > 0 ? dc_median_ : dc_base_seconds_;
+    j["measured_steps"] = dc_steps_;
+    const double drop =
+        dc_total_ > 0 ? 1.0 - static_cast<double>(dc_kept_) / dc_total_ : 0.0;
+    j["drop_rate"] = drop;
+    const double t_tau = dc_steps_ > 0 ? dc_step_seconds_ / dc_steps_ : 0;
+    const double t_base = dc_steps_ > 0 ? dc_baseline_seconds_ / dc_steps_ : 0;
+    j["mean_step_seconds"] = t_tau;
+    j["mean_step_seconds_without_threshold"] = t_base;
+    j["measured_speedup"] = t_tau > 0 ? (1.0 - drop) * t_base / t_tau : 1.0;
+    j["predicted_speedup"] = PredictedSpeedup(
+        *dc_times_, static_cast<int>(d.ranks), static_cast<int>(d.micro_batches),
+        tau, d.comm_seconds);
+    j["simulated_train_seconds"] = dc_sim_seconds_;
+    return j;
+  }
+
   // The training order of epoch `epoch`: a permutation that depends only on
   // (seed, epoch).
   std::vector<int32_t> EpochOrder(int64_t epoch) const {
@@ -407,6 +561,25 @@ class Trial {
       y = train_.y.data();
       rows = batch_;
       counted = train_size_;
+    } else if (spec_.dropcompute.enabled) {
+      // The micro-batches this step keeps, as rows of the global batch.
+      const std::vector<int32_t> kept = DropComputeRows(order, begin);
+      rows = static_cast<int64_t>(kept.size());
+      counted = spec_.dropcompute.renormalize ? std::max<int64_t>(rows, 1)
+                                              : batch_;  // dropped = zeros
+      if (rows == 0) {  // every rank dropped everything: no update
+        ++step_;
+        ++window_steps_;
+        ++epoch_steps_;
+        return absl::OkStatus();
+      }
+      RETURN_IF_ERROR(batch_idx_.CopyFromHost(kept.data(), rows));
+      RETURN_IF_ERROR(be->GatherRows(train_.x.data(), batch_idx_.data(), rows,
+                                     num_features_, batch_x_.data()));
+      RETURN_IF_ERROR(be->GatherLabels(train_.y.data(), batch_idx_.data(), rows,
+                                       batch_y_.data()));
+      x = batch_x_.data();
+      y = batch_y_.data();
     } else {
       rows = counted = end - begin;
       RETURN_IF_ERROR(batch_idx_.CopyFromHost(order.data() + begin, rows));
@@ -425,17 +598,20 @@ class Trial {
     RETURN_IF_ERROR(be->SoftmaxCrossEntropy(logits, y, rows, num_classes_,
                                             scale, row_loss_.data(),
                                             dlogits_.data()));
+    // Logged loss: the mean over the rows computed.
+    const float loss_scale = 1.0f / static_cast<float>(rows);
+    const float log_scale = gcn_ ? scale : loss_scale;
     RETURN_IF_ERROR(
-        be->SumInto(row_loss_.data(), rows, scale, loss_acc_.data()));
+        be->SumInto(row_loss_.data(), rows, log_scale, loss_acc_.data()));
     RETURN_IF_ERROR(
-        be->SumInto(row_loss_.data(), rows, scale, loss_acc_.data() + 1));
+        be->SumInto(row_loss_.data(), rows, log_scale, loss_acc_.data() + 1));
     RETURN_IF_ERROR(model_->Backward(dlogits_.data()));
     const float lr =
         LearningRate(spec_.optimizer, spec_.schedule, step_, total_steps_);
     RETURN_IF_ERROR(optimizer_->Step(lr));
     last_lr_ = lr;
-    samples_trained_ += counted;
-    window_samples_ += counted;
+    samples_trained_ += gcn_ ? counted : rows;
+    window_samples_ += gcn_ ? counted : rows;
     flops_trained_ += model_->TrainFlops(rows);
     ++step_;
     ++window_steps_;
@@ -720,6 +896,11 @@ class Trial {
   double window_samples_ = 0, window_seconds_ = 0;
   double samples_trained_ = 0, flops_trained_ = 0, train_seconds_ = 0;
   double last_epoch_loss_ = 0;
+  // DropCompute (train.dropcompute).
+  std::unique_ptr<MicroBatchTimes> dc_times_;
+  double dc_base_seconds_ = 0, dc_median_ = 0, dc_tau_ = -1;
+  double dc_sim_seconds_ = 0, dc_step_seconds_ = 0, dc_baseline_seconds_ = 0;
+  int64_t dc_steps_ = 0, dc_kept_ = 0, dc_total_ = 0;
   // Subgraph sampling (gcn with train.sampler other than full).
   bool sampled_ = false;
   uint64_t sampler_seed_ = 0;

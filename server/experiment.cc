@@ -515,6 +515,94 @@ class LadlingPlanner final : public Planner {
   }
 };
 
+// kind: dropcompute. Per sweep point, ranks N, threshold τ and seed: one
+// train job with train.dropcompute = {ranks: N, micro_batches, threshold: τ,
+// and every other key of the dropcompute section (noise, sigma, ...)}.
+class DropComputePlanner final : public Planner {
+ public:
+  absl::StatusOr<std::vector<PlannedJob>> Plan(
+      const ExperimentSpec& spec) override {
+    std::vector<int64_t> ranks = {4, 16, 64};
+    std::vector<Json> thresholds = {"none", "auto"};
+    std::vector<int64_t> seeds = {1, 2, 3};
+    Json passthrough = Json::object();
+    auto int_list = [](const Json& v, const char* key, int64_t lo, int64_t hi,
+                       std::vector<int64_t>* out) -> absl::Status {
+      if (!v.is_array() || v.empty() || v.size() > 100) {
+        return Invalid(std::string("dropcompute.") + key,
+                       "must be a list of 1 to 100 integers");
+      }
+      out->clear();
+      for (const Json& e : v) {
+        if (!e.is_number_integer() || e.get<int64_t>() < lo ||
+            e.get<int64_t>() > hi) {
+          return Invalid(
+              std::string("dropcompute.") + key,
+              absl::StrCat("items must be integers in [", lo, ", ", hi, "]"));
+        }
+        out->push_back(e.get<int64_t>());
+      }
+      return absl::OkStatus();
+    };
+    for (auto& [key, value] : spec.kind_config.items()) {
+      if (key == "ranks") {
+        RETURN_IF_ERROR(int_list(value, "ranks", 1, 4096, &ranks));
+      } else if (key == "seeds") {
+        RETURN_IF_ERROR(int_list(value, "seeds", 0, int64_t{1} << 40, &seeds));
+      } else if (key == "thresholds") {
+        if (!value.is_array() || value.empty() || value.size() > 100) {
+          return Invalid("dropcompute.thresholds",
+                         "must list thresholds: none, auto, seconds or "
+                         "multiples of the median micro-batch time (6x)");
+        }
+        thresholds.clear();
+        for (const Json& t : value) {
+          thresholds.push_back(t.is_string() ? t : Json(t.dump()));
+        }
+      } else if (key == "ranks_per_step" || key == "threshold") {
+        return Invalid("dropcompute." + key,
+                       "unknown key; did you mean ranks / thresholds?");
+      } else {
+        passthrough[key] = value;  // validated as train.dropcompute.<key>
+      }
+    }
+    std::vector<PlannedJob> jobs;
+    const std::vector<Json> points = SweepPoints(spec);
+    for (size_t pi = 0; pi < points.size(); ++pi) {
+      for (int64_t n : ranks) {
+        for (const Json& tau : thresholds) {
+          for (int64_t seed : seeds) {
+            Json point = points[pi];
+            ExperimentSpec s = spec;
+            Json dc = passthrough;
+            dc["ranks"] = n;
+            dc["threshold"] = tau;
+            RETURN_IF_ERROR(SetPath(s.trial, "train.dropcompute", dc));
+            RETURN_IF_ERROR(SetPath(s.trial, "train.seed", seed));
+            absl::StatusOr<TrainSpec> t =
+                ResolveTrial(s, point, static_cast<int>(jobs.size()));
+            if (!t.ok()) {
+              return absl::InvalidArgumentError(
+                  absl::StrCat("dropcompute ranks ", n, ", threshold ",
+                               tau.dump(), ": ", t.status().message()));
+            }
+            PlannedJob job;
+            job.index = static_cast<int>(jobs.size());
+            job.params = point;
+            job.params["ranks"] = n;
+            job.params["threshold"] = tau;
+            job.params["train.seed"] = seed;
+            job.spec = SpecToJson(*t);
+            job.resources = spec.resources;
+            jobs.push_back(std::move(job));
+          }
+        }
+      }
+    }
+    return jobs;
+  }
+};
+
 }  // namespace
 
 absl::Status SetPath(Json& doc, const std::string& path, const Json& value) {
@@ -555,8 +643,8 @@ absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
                      "use 1-128 letters, digits, '.', '_' or '-', got '" +
                          spec.name + "'");
     }
-    RETURN_IF_ERROR(
-        top.String("kind", &spec.kind, {"train", "fusion", "ladling"}));
+    RETURN_IF_ERROR(top.String("kind", &spec.kind,
+                               {"train", "fusion", "ladling", "dropcompute"}));
     if (spec.kind != "train") {
       const YAML::Node section = top.Child(spec.kind);
       if (section.IsDefined() && !section.IsNull() && !section.IsMap()) {
@@ -622,9 +710,11 @@ absl::StatusOr<std::unique_ptr<Planner>> PlannerFor(const std::string& kind) {
   if (kind == "train") return std::unique_ptr<Planner>(new TrainPlanner());
   if (kind == "fusion") return std::unique_ptr<Planner>(new FusionPlanner());
   if (kind == "ladling") return std::unique_ptr<Planner>(new LadlingPlanner());
+  if (kind == "dropcompute")
+    return std::unique_ptr<Planner>(new DropComputePlanner());
   return absl::NotFoundError(
       absl::StrCat("kind: no planner for '", kind,
-                   "'; known kinds: train, fusion, ladling"));
+                   "'; known kinds: train, fusion, ladling, dropcompute"));
 }
 
 }  // namespace ladle

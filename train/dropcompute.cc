@@ -48,9 +48,10 @@ MicroBatchTimes::MicroBatchTimes(const DropNoise& noise, double base_seconds)
 double MicroBatchTimes::Sample(Rng& rng) const {
   if (noise_.type == DropNoise::Type::kPaper) {
     const double u = rng.Uniform();
-    const int l = static_cast<int>(
-        std::lower_bound(paper_cdf_.begin(), paper_cdf_.end(), u) -
-        paper_cdf_.begin()) + 1;
+    const int l = static_cast<int>(std::lower_bound(paper_cdf_.begin(),
+                                                    paper_cdf_.end(), u) -
+                                   paper_cdf_.begin()) +
+                  1;
     const double r = l / paper_mean_;
     return base_ * (1.0 + 0.5 * noise_.delay_factor * r);
   }
@@ -148,7 +149,8 @@ std::vector<double> MicroBatchTimes::Pmf(double dx, int bins) const {
     for (size_t l = 1; l <= paper_cdf_.size(); ++l) {
       const double p = paper_cdf_[l - 1] - prev;
       prev = paper_cdf_[l - 1];
-      const double t = base_ * (1.0 + 0.5 * noise_.delay_factor * l / paper_mean_);
+      const double t =
+          base_ * (1.0 + 0.5 * noise_.delay_factor * l / paper_mean_);
       const int64_t b = static_cast<int64_t>(t / dx);
       if (b < bins) pmf[b] += p;
     }
@@ -167,8 +169,8 @@ double PredictedSpeedup(const MicroBatchTimes& times, int ranks,
                         int micro_batches, double threshold,
                         double comm_seconds) {
   const int M = micro_batches;
-  const double upper = M * times.mean() +
-                       12.0 * std::sqrt(M * times.variance()) + times.mean();
+  const double upper =
+      M * times.mean() + 12.0 * std::sqrt(M * times.variance()) + times.mean();
   constexpr int kBins = 2048;
   const double dx = upper / kBins;
   const std::vector<double> one = times.Pmf(dx, kBins);
@@ -194,7 +196,8 @@ double PredictedSpeedup(const MicroBatchTimes& times, int ranks,
     std::fill(next.begin(), next.end(), 0.0);
     for (int i = 0; i < kBins; ++i) {
       if (pmf[i] == 0) continue;
-      for (int j = 0; i + j + 1 < kBins; ++j) next[i + j + 1] += pmf[i] * one[j];
+      for (int j = 0; i + j + 1 < kBins; ++j)
+        next[i + j + 1] += pmf[i] * one[j];
     }
     pmf.swap(next);
     if (threshold > 0) kept_prob[m] = cdf_at(pmf, threshold);

@@ -22,8 +22,8 @@ struct DropNoise {
   enum class Type {
     kLogNormal,  // time = base × LogNormal(σ), normalised to mean 1
     kPaper,      // time = base × (1 + 0.5 · delay_factor · r), r from the
-                 // paper's heavy-tailed p(ℓ) ∝ (1/ℓ)·exp(−(ln ℓ − 4)²/2),
-                 // ℓ = 1..999, normalised to mean 1
+             // paper's heavy-tailed p(ℓ) ∝ (1/ℓ)·exp(−(ln ℓ − 4)²/2),
+             // ℓ = 1..999, normalised to mean 1
   };
   Type type = Type::kLogNormal;
   double sigma = 0.5;         // lognormal

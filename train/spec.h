@@ -81,16 +81,16 @@ struct DropComputeSpec {
   Threshold threshold = Threshold::kNone;
   double threshold_value = 0;  // seconds, or multiple of the median time
   std::string threshold_text = "none";
-  bool renormalize = false;  // divide by the computed count, not N·M
+  bool renormalize = false;          // divide by the computed count, not N·M
   std::string timing = "simulated";  // (real wall-clock ranks: not yet)
-  std::string noise = "lognormal";  // lognormal | paper
-  double sigma = 0.5;               // lognormal
-  double delay_factor = 1.0;        // paper
+  std::string noise = "lognormal";   // lognormal | paper
+  double sigma = 0.5;                // lognormal
+  double delay_factor = 1.0;         // paper
   int64_t slow_ranks = 0;
   double slow_factor = 2.0;
   int64_t calibration_steps = 20;  // auto / multiples: steps without dropping
   double comm_seconds = 0;         // all-reduce time added to every step
-  double base_seconds = 0;  // one micro-batch's compute; 0: measure it
+  double base_seconds = 0;         // one micro-batch's compute; 0: measure it
 };
 
 struct TrainSpec {
@@ -104,12 +104,12 @@ struct TrainSpec {
   std::string init_checkpoint;
   ModelConfig model;
   DataSpec data;
-  int64_t epochs = 1;        // 0 (with init.checkpoint): evaluate only
-  int64_t batch_size = 128;  // ignored by gcn (full graph per step)
-  int64_t max_steps = 0;     // > 0 stops early
-  int64_t log_every = 50;    // steps between metric lines
-  int64_t eval_every = 1;    // epochs between validation passes
-  SamplerSpec sampler;       // gcn only
+  int64_t epochs = 1;           // 0 (with init.checkpoint): evaluate only
+  int64_t batch_size = 128;     // ignored by gcn (full graph per step)
+  int64_t max_steps = 0;        // > 0 stops early
+  int64_t log_every = 50;       // steps between metric lines
+  int64_t eval_every = 1;       // epochs between validation passes
+  SamplerSpec sampler;          // gcn only
   DropComputeSpec dropcompute;  // dense models only
   OptimizerConfig optimizer;
   ScheduleConfig schedule;

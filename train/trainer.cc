@@ -14,11 +14,11 @@
 #include "common/status_macros.h"
 #include "kernels/backend.h"
 #include "kernels/data/graph_sampling.h"
-#include "train/dropcompute.h"
 #include "kernels/models.h"
 #include "kernels/optim.h"
 #include "kernels/safetensors.h"
 #include "kernels/tensor.h"
+#include "train/dropcompute.h"
 
 namespace ladle {
 namespace {
@@ -506,7 +506,8 @@ class Trial {
     j["threshold"] = d.threshold_text;
     j["threshold_seconds"] = tau;
     j["base_micro_batch_seconds"] = dc_base_seconds_;
-    j["median_micro_batch_seconds"] = dc_median_ > 0 ? dc_median_ : dc_base_seconds_;
+    j["median_micro_batch_seconds"] =
+        dc_median_ > 0 ? dc_median_ : dc_base_seconds_;
     j["measured_steps"] = dc_steps_;
     const double drop =
         dc_total_ > 0 ? 1.0 - static_cast<double>(dc_kept_) / dc_total_ : 0.0;
@@ -517,8 +518,8 @@ class Trial {
     j["mean_step_seconds_without_threshold"] = t_base;
     j["measured_speedup"] = t_tau > 0 ? (1.0 - drop) * t_base / t_tau : 1.0;
     j["predicted_speedup"] = PredictedSpeedup(
-        *dc_times_, static_cast<int>(d.ranks), static_cast<int>(d.micro_batches),
-        tau, d.comm_seconds);
+        *dc_times_, static_cast<int>(d.ranks),
+        static_cast<int>(d.micro_batches), tau, d.comm_seconds);
     j["simulated_train_seconds"] = dc_sim_seconds_;
     return j;
   }

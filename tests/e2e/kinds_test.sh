@@ -143,6 +143,38 @@ assert rows == ["ingredient", "best ingredient (by val)", "uniform soup", "greed
                 "interpolation soup", "full-graph baseline"], rows
 PY
 
+# --- dropcompute: the example, smaller.
+python3 - "$examples/dropcompute.yaml" "$work/dropcompute.yaml" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+text = text.replace("val_fraction: 0.1}", "val_fraction: 0.1, limit: 6000}")
+text = text.replace("epochs: 3", "epochs: 2").replace("ranks: [4, 16, 64]", "ranks: [4, 16]")
+text = text.replace("thresholds: [none, auto, 11x, 9x]", "thresholds: [none, 9x]")
+text = text.replace("seeds: [1, 2, 3]", "seeds: [1]").replace("calibration_steps: 10", "calibration_steps: 3")
+open(sys.argv[2], "w").write(text)
+PY
+exp=$("$bin/ladle" submit "$work/dropcompute.yaml") || { echo "submit failed"; exit 1; }
+timeout 300 "$bin/ladle" watch "$exp" > /dev/null 2>&1
+check "dropcompute experiment succeeded" test $? -eq 0
+"$bin/ladle" results "$exp" --format json > "$work/dropcompute.json"
+check "dropcompute: thresholds drop work and speed steps up" python3 - "$work/dropcompute.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+jobs = d["jobs"]
+assert len(jobs) == 4, len(jobs)
+for j in jobs:
+    assert j["state"] == "succeeded", (j["id"], j["reason"])
+    dc = j["summary"]["dropcompute"]
+    assert dc["ranks"] == j["params"]["ranks"]
+    if j["params"]["threshold"] == "none":
+        assert dc["drop_rate"] == 0 and dc["measured_speedup"] == 1
+    else:
+        assert 0 < dc["drop_rate"] < 0.5, dc
+        assert dc["measured_speedup"] > 1, dc
+rows = d["report"][0]["rows"]
+assert sorted((r[0], r[1]) for r in rows) == [("16", "9x"), ("16", "none"), ("4", "9x"), ("4", "none")], rows
+PY
+
 if [ $fail -ne 0 ]; then
   echo "--- server log"; tail -20 "$work/server.log"; echo "--- w1 log"; tail -20 "$work/w1.log"
 fi

@@ -18,7 +18,7 @@ struct Measured {
 // Calibrates τ on `calib` steps (auto), then measures on `steps` fresh steps:
 // speedup = (kept / total) · mean T_base / mean T_τ on the same draws.
 Measured Simulate(const DropNoise& noise, int ranks, int m, uint64_t seed,
-             int calib = 50, int steps = 1000) {
+                  int calib = 50, int steps = 1000) {
   MicroBatchTimes times(noise, 0.01);
   Rng rng(seed);
   std::vector<std::vector<std::vector<double>>> cal(calib);

@@ -170,6 +170,54 @@ TEST(Trainer, ResumeFromAMidEpochCheckpointContinuesTheSameTrajectory) {
   }
 }
 
+// DropCompute with no threshold is plain synchronous data parallelism: N ranks
+// × M micro-batches × b rows summed and divided by N·M·b is the gradient of
+// one global batch of N·M·b rows, so the weights match training at that batch
+// size bit for bit. A threshold that drops work changes them.
+TEST(Trainer, DropComputeWithoutThresholdIsPlainDataParallelBitForBit) {
+  constexpr char kPlain[] = R"(
+model: {type: mlp, hidden: [32]}
+data: {limit: 2000}
+train: {epochs: 2, batch_size: 150, seed: 3}
+threads: 2
+)";
+  constexpr char kNone[] = R"(
+model: {type: mlp, hidden: [32]}
+data: {limit: 2000}
+train: {epochs: 2, batch_size: 25, seed: 3,
+        dropcompute: {ranks: 2, micro_batches: 3, threshold: none}}
+threads: 2
+)";
+  constexpr char kDrop[] = R"(
+model: {type: mlp, hidden: [32]}
+data: {limit: 2000}
+train: {epochs: 2, batch_size: 25, seed: 3,
+        dropcompute: {ranks: 2, micro_batches: 3, threshold: 2.2x,
+                      calibration_steps: 2}}
+threads: 2
+)";
+  const std::string plain = FreshDir("dc_plain"), none = FreshDir("dc_none"),
+                    drop = FreshDir("dc_drop");
+  RunSpec(kPlain, plain);
+  const TrainResult n = RunSpec(kNone, none);
+  const TrainResult d = RunSpec(kDrop, drop);
+  EXPECT_EQ(n.summary["dropcompute"]["drop_rate"], 0.0);
+  EXPECT_EQ(n.summary["dropcompute"]["measured_speedup"], 1.0);
+  EXPECT_GT(d.summary["dropcompute"]["drop_rate"].get<double>(), 0.0);
+  auto a = ReadSafeTensors(plain + "/model.safetensors");
+  auto b = ReadSafeTensors(none + "/model.safetensors");
+  auto c = ReadSafeTensors(drop + "/model.safetensors");
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  bool any_differs = false;
+  for (const SafeTensor& t : a->tensors) {
+    if (t.name.rfind("layers.", 0) != 0) continue;
+    ASSERT_NE(b->Find(t.name), nullptr);
+    EXPECT_EQ(t.bytes, b->Find(t.name)->bytes) << t.name;
+    any_differs |= t.bytes != c->Find(t.name)->bytes;
+  }
+  EXPECT_TRUE(any_differs);
+}
+
 TEST(Trainer, ResumeRejectsACheckpointOfAnotherModel) {
   const std::string dir = FreshDir("mismatch");
   TrainResult stopped = RunSpec(kSmallSpec, dir, 3);

@@ -61,26 +61,33 @@ class LayerNormLayer {
  public:
   static constexpr float kEps = 1e-5f;
   LayerNormLayer() = default;
-  LayerNormLayer(ParamStore& store, const std::string& name, int64_t dim)
-      : dim_(dim) {
-    g_ = store.Declare(name + ".weight", {dim}, false, ParamInit::kOnes);
-    b_ = store.Declare(name + ".bias", {dim}, false, ParamInit::kZeros);
+  // `groups` > 1: each row's `dim` features are `groups` contiguous slices
+  // normalised separately (a row-major [batch, dim] tensor is a
+  // [batch·groups, dim/groups] one), sharing one affine of dim/groups.
+  // mean and rstd then hold batch·groups entries.
+  LayerNormLayer(ParamStore& store, const std::string& name, int64_t dim,
+                 int64_t groups = 1)
+      : dim_(dim / groups), groups_(groups) {
+    g_ = store.Declare(name + ".weight", {dim_}, false, ParamInit::kOnes);
+    b_ = store.Declare(name + ".bias", {dim_}, false, ParamInit::kZeros);
   }
   absl::Status Forward(Backend* be, ParamStore& ps, const float* x,
                        int64_t batch, float* y, float* mean,
                        float* rstd) const {
     return be->LayerNormForward(x, ps.param(g_), ps.param(b_), y, mean, rstd,
-                                batch, dim_, kEps);
+                                batch * groups_, dim_, kEps);
   }
   absl::Status Backward(Backend* be, ParamStore& ps, const float* x,
                         const float* mean, const float* rstd, const float* dy,
                         int64_t batch, float* dx) const {
     return be->LayerNormBackward(x, ps.param(g_), mean, rstd, dy, dx,
-                                 ps.grad(g_), ps.grad(b_), batch, dim_);
+                                 ps.grad(g_), ps.grad(b_), batch * groups_,
+                                 dim_);
   }
+  int64_t groups() const { return groups_; }
 
  private:
-  int64_t dim_ = 0;
+  int64_t dim_ = 0, groups_ = 1;
   int g_ = -1, b_ = -1;
 };
 

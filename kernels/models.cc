@@ -143,15 +143,16 @@ class ResMlp final : public Model {
       : Model(be, in, classes, max_batch),
         d_(c.width),
         hidden_(c.width * c.expansion),
+        groups_(c.ln_groups),
         dropout_(c.dropout) {
     embed_ = LinearLayer(params_, "embed", in, d_, true);
     for (int64_t b = 0; b < c.blocks; ++b) {
       const std::string p = absl::StrCat("blocks.", b);
-      blocks_.push_back({LayerNormLayer(params_, p + ".norm", d_),
+      blocks_.push_back({LayerNormLayer(params_, p + ".norm", d_, groups_),
                          LinearLayer(params_, p + ".fc1", d_, hidden_, true),
                          LinearLayer(params_, p + ".fc2", hidden_, d_, true)});
     }
-    final_norm_ = LayerNormLayer(params_, "norm", d_);
+    final_norm_ = LayerNormLayer(params_, "norm", d_, groups_);
     head_ = LinearLayer(params_, "head", d_, classes, true);
   }
 
@@ -164,7 +165,8 @@ class ResMlp final : public Model {
     }
     for (int64_t b = 0; b <= nb; ++b) {  // index nb is the final norm
       ASSIGN_OR_RETURN(Tensor<float> ln, Workspace(backend_, B, d_));
-      ASSIGN_OR_RETURN(Tensor<float> stats, Workspace(backend_, 2, B));
+      ASSIGN_OR_RETURN(Tensor<float> stats,
+                       Workspace(backend_, 2, B * groups_));
       ln_.push_back(std::move(ln));
       stats_.push_back(std::move(stats));
     }
@@ -197,7 +199,7 @@ class ResMlp final : public Model {
     for (size_t b = 0; b < blocks_.size(); ++b) {
       const Block& blk = blocks_[b];
       float* mean = stats_[b].data();
-      float* rstd = mean + max_batch_;
+      float* rstd = mean + max_batch_ * groups_;
       RETURN_IF_ERROR(blk.norm.Forward(backend_, params_, h_[b].data(), batch,
                                        ln_[b].data(), mean, rstd));
       RETURN_IF_ERROR(blk.fc1.Forward(backend_, params_, ln_[b].data(), batch,
@@ -220,7 +222,7 @@ class ResMlp final : public Model {
     float* mean = stats_[nb].data();
     RETURN_IF_ERROR(final_norm_.Forward(backend_, params_, h_[nb].data(), batch,
                                         ln_[nb].data(), mean,
-                                        mean + max_batch_));
+                                        mean + max_batch_ * groups_));
     RETURN_IF_ERROR(head_.Forward(backend_, params_, ln_[nb].data(), batch,
                                   logits_.data()));
     return logits_.data();
@@ -236,8 +238,8 @@ class ResMlp final : public Model {
                                    B, dln_.data()));
     const float* mean = stats_[nb].data();
     RETURN_IF_ERROR(final_norm_.Backward(backend_, params_, h_[nb].data(), mean,
-                                         mean + max_batch_, dln_.data(), B,
-                                         dh_.data()));
+                                         mean + max_batch_ * groups_,
+                                         dln_.data(), B, dh_.data()));
     for (size_t b = nb; b-- > 0;) {
       const Block& blk = blocks_[b];
       // dh flows to fc2's output and straight through the residual.
@@ -254,8 +256,8 @@ class ResMlp final : public Model {
                                        da1_.data(), B, dln_.data()));
       const float* bm = stats_[b].data();
       RETURN_IF_ERROR(blk.norm.Backward(backend_, params_, h_[b].data(), bm,
-                                        bm + max_batch_, dln_.data(), B,
-                                        tmp_.data()));
+                                        bm + max_batch_ * groups_, dln_.data(),
+                                        B, tmp_.data()));
       RETURN_IF_ERROR(backend_->Axpy(1.0f, tmp_.data(), dh_.data(), B * d_));
     }
     return embed_.Backward(backend_, params_, x_, dh_.data(), B, nullptr);
@@ -272,7 +274,7 @@ class ResMlp final : public Model {
     LayerNormLayer norm;
     LinearLayer fc1, fc2;
   };
-  int64_t d_, hidden_;
+  int64_t d_, hidden_, groups_;
   float dropout_;
   LinearLayer embed_, head_;
   LayerNormLayer final_norm_;
@@ -462,6 +464,10 @@ absl::StatusOr<std::unique_ptr<Model>> CreateDenseModel(
     if (config.width <= 0 || config.blocks < 0 || config.expansion <= 0) {
       return absl::InvalidArgumentError(
           "model: resmlp needs width > 0, blocks >= 0, expansion > 0");
+    }
+    if (config.ln_groups < 1 || config.width % config.ln_groups != 0) {
+      return absl::InvalidArgumentError(
+          "model.ln_groups: must be >= 1 and divide model.width");
     }
     auto m = std::make_unique<ResMlp>(config, backend, input_dim, num_classes,
                                       max_batch);

@@ -31,6 +31,10 @@ struct ModelConfig {
   int64_t width = 256;
   int64_t blocks = 2;
   int64_t expansion = 4;
+  // resmlp: each LayerNorm normalises `ln_groups` equal slices of the width
+  // separately, with one affine (width / ln_groups) shared by the slices.
+  // Deep Fusion uses 2 to keep a fused model exact.
+  int64_t ln_groups = 1;
 };
 
 class Model {

@@ -302,15 +302,18 @@ class FusionPlanner final : public Planner {
       } else if (key == "arms") {
         if (!value.is_array() || value.empty()) {
           return Invalid("fusion.arms",
-                         "must list some of fused, self_fused, wide_scratch");
+                         "must list some of fused, self_fused, wide_scratch, "
+                         "fused_full_ln");
         }
         arms.clear();
         for (const Json& v : value) {
           const std::string a = v.is_string() ? v.get<std::string>() : "";
-          if (a != "fused" && a != "self_fused" && a != "wide_scratch") {
+          if (a != "fused" && a != "self_fused" && a != "wide_scratch" &&
+              a != "fused_full_ln") {
             return Invalid("fusion.arms",
                            "unknown arm " + v.dump() +
-                               "; use fused, self_fused, wide_scratch");
+                               "; use fused, self_fused, wide_scratch, "
+                               "fused_full_ln (resmlp)");
           }
           arms.push_back(a);
         }
@@ -327,9 +330,14 @@ class FusionPlanner final : public Planner {
     for (size_t pi = 0; pi < points.size(); ++pi) {
       ASSIGN_OR_RETURN(TrainSpec narrow,
                        ResolveTrial(spec, points[pi], static_cast<int>(pi)));
-      if (narrow.model.type != ModelConfig::Type::kMlp) {
+      if (narrow.model.type == ModelConfig::Type::kGcn) {
         return Invalid("trial.model.type",
-                       "kind fusion fuses mlp models (resmlp: not yet)");
+                       "kind fusion fuses mlp and resmlp models");
+      }
+      if (has("fused_full_ln") &&
+          narrow.model.type != ModelConfig::Type::kResMlp) {
+        return Invalid("fusion.arms",
+                       "fused_full_ln (full-width LayerNorm) is for resmlp");
       }
       const ModelConfig wide = WidenedConfig(narrow.model);
       for (int64_t s : seeds) {
@@ -350,7 +358,7 @@ class FusionPlanner final : public Planner {
         auto input = [](int index) -> std::string {
           return absl::StrFormat("inputs/%04d/model.safetensors", index);
         };
-        const bool need_b = has("fused");
+        const bool need_b = has("fused") || has("fused_full_ln");
         TrainSpec a = narrow;
         a.seed = 1000 * static_cast<uint64_t>(s) + 1;
         const int ia = add("narrow_a", "train", a, {});
@@ -361,15 +369,21 @@ class FusionPlanner final : public Planner {
           ib = add("narrow_b", "train", b, {});
         }
         auto fuse_and_train = [&](const std::string& arm, int x, int y) {
+          const bool full_ln = arm == "fused_full_ln";
           TrainSpec f = narrow;
           f.task = TrainTask::kFuse;
-          f.fuse = {input(x), input(y)};
+          f.fuse = {input(x), input(y), full_ln ? "full" : "grouped"};
           f.seed = a.seed;
+          const std::string fuse_role = arm == "fused"        ? "fuse"
+                                        : arm == "self_fused" ? "self_fuse"
+                                                              : "fuse_full_ln";
           const int fi =
-              add(arm == "fused" ? "fuse" : "self_fuse", "fuse", f,
+              add(fuse_role, "fuse", f,
                   x == y ? std::vector<int>{x} : std::vector<int>{x, y});
           TrainSpec w = narrow;
-          w.model = wide;
+          w.model = full_ln
+                        ? WidenedConfig(narrow.model, FusionLayerNorm::kFull)
+                        : wide;
           w.init_checkpoint = input(fi);
           w.epochs = continue_epochs;
           w.max_steps = 0;
@@ -378,6 +392,7 @@ class FusionPlanner final : public Planner {
         };
         if (has("fused")) fuse_and_train("fused", ia, ib);
         if (has("self_fused")) fuse_and_train("self_fused", ia, ia);
+        if (has("fused_full_ln")) fuse_and_train("fused_full_ln", ia, ib);
         if (has("wide_scratch")) {
           TrainSpec w = narrow;
           w.model = wide;

@@ -85,8 +85,9 @@ std::vector<ReportTable> FusionReport(const std::vector<JobView>& jobs) {
       std::vector<double> test, val, flops, to_target;
     };
     std::map<std::string, Arm> arms;
-    const std::vector<std::string> order = {"narrow", "fused_at_init", "fused",
-                                            "self_fused", "wide_scratch"};
+    const std::vector<std::string> order = {
+        "narrow",          "fused_at_init", "fused",       "self_fused",
+        "full_ln_at_init", "fused_full_ln", "wide_scratch"};
     auto ok = [](const JobView* j) {
       return j != nullptr && j->state == "succeeded" && j->summary.is_object();
     };
@@ -99,7 +100,8 @@ std::vector<ReportTable> FusionReport(const std::vector<JobView>& jobs) {
     // lowest of their means), so each arm's cost to get there is defined.
     std::map<std::string, std::vector<double>> final_val;
     for (const auto& [repeat, roles] : repeats) {
-      for (const char* arm : {"fused", "self_fused", "wide_scratch"}) {
+      for (const char* arm :
+           {"fused", "self_fused", "fused_full_ln", "wide_scratch"}) {
         const JobView* j = get(roles, arm);
         if (ok(j)) final_val[arm].push_back(Num(j->summary, "val_accuracy"));
       }
@@ -132,6 +134,8 @@ std::vector<ReportTable> FusionReport(const std::vector<JobView>& jobs) {
       add("fused_at_init", get(roles, "fuse"), fa + fb);
       add("fused", get(roles, "fused"), fa + fb);
       add("self_fused", get(roles, "self_fused"), fa);
+      add("full_ln_at_init", get(roles, "fuse_full_ln"), fa + fb);
+      add("fused_full_ln", get(roles, "fused_full_ln"), fa + fb);
       add("wide_scratch", get(roles, "wide_scratch"), 0.0);
     }
     ReportTable t;
@@ -171,7 +175,9 @@ std::vector<ReportTable> FusionReport(const std::vector<JobView>& jobs) {
         "wide model before training (exactly the mean of the two narrow "
         "models' logits); fused / self_fused: trained on from the fusion of "
         "two narrow models / of one with itself; wide_scratch: the wide model "
-        "from random init for the narrow epochs + continue_epochs.",
+        "from random init for the narrow epochs + continue_epochs; "
+        "*_full_ln (resmlp): fused with one LayerNorm over the full width "
+        "(not exact) instead of per-half LayerNorms.",
         "FLOPs count 2 per multiply-add of forward + backward training steps; "
         "the fused arms include their narrow models' training. mean ± sample "
         "std over repeats."};

@@ -34,10 +34,154 @@ absl::StatusOr<std::vector<float>> Take(const SafeTensorsFile& file,
 
 }  // namespace
 
-ModelConfig WidenedConfig(const ModelConfig& narrow) {
-  ModelConfig wide = narrow;
-  for (int64_t& h : wide.hidden) h *= 2;
-  return wide;
+namespace {
+
+// Row-major matrix helpers for the fused ResMLP.
+struct Mat {
+  int64_t rows = 0, cols = 0;
+  std::vector<float> v;
+  float& at(int64_t r, int64_t c) { return v[r * cols + c]; }
+  float at(int64_t r, int64_t c) const { return v[r * cols + c]; }
+};
+
+Mat Zeros(int64_t rows, int64_t cols) {
+  return Mat{rows, cols, std::vector<float>(rows * cols, 0.0f)};
+}
+
+// [[A, 0], [0, B]].
+Mat BlockDiag(const Mat& a, const Mat& b) {
+  Mat m = Zeros(a.rows + b.rows, a.cols + b.cols);
+  for (int64_t r = 0; r < a.rows; ++r)
+    for (int64_t c = 0; c < a.cols; ++c) m.at(r, c) = a.at(r, c);
+  for (int64_t r = 0; r < b.rows; ++r)
+    for (int64_t c = 0; c < b.cols; ++c)
+      m.at(a.rows + r, a.cols + c) = b.at(r, c);
+  return m;
+}
+
+// W·diag(γ) and b + W·β: a LayerNorm affine folded into the next linear layer.
+void FoldAffine(Mat* w, std::vector<float>* bias, const std::vector<float>& g,
+                const std::vector<float>& beta) {
+  for (int64_t r = 0; r < w->rows; ++r) {
+    double acc = (*bias)[r];
+    for (int64_t c = 0; c < w->cols; ++c) {
+      acc += double{w->at(r, c)} * beta[c];
+      w->at(r, c) *= g[c];
+    }
+    (*bias)[r] = static_cast<float>(acc);
+  }
+}
+
+std::vector<float> Concat(const std::vector<float>& a,
+                          const std::vector<float>& b) {
+  std::vector<float> out = a;
+  out.insert(out.end(), b.begin(), b.end());
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<SafeTensorsFile> FuseResMlp(const SafeTensorsFile& a,
+                                           const SafeTensorsFile& b,
+                                           const ModelConfig& narrow,
+                                           FusionLayerNorm ln) {
+  if (narrow.type != ModelConfig::Type::kResMlp || narrow.ln_groups != 1) {
+    return absl::InvalidArgumentError(
+        "model: fusing resmlps needs narrow resmlps with ln_groups 1");
+  }
+  const SafeTensor* e = a.Find("embed.weight");
+  const SafeTensor* hd = a.Find("head.weight");
+  if (e == nullptr || e->shape.size() != 2 || hd == nullptr ||
+      hd->shape.size() != 2) {
+    return absl::InvalidArgumentError(
+        "fuse.a: no embed.weight / head.weight (not a resmlp checkpoint)");
+  }
+  const int64_t in = e->shape[1], d = narrow.width,
+                h = narrow.width * narrow.expansion, classes = hd->shape[0];
+  auto mat = [&](const SafeTensorsFile& f, const char* which,
+                 const std::string& name, int64_t r,
+                 int64_t c) -> absl::StatusOr<Mat> {
+    ASSIGN_OR_RETURN(std::vector<float> v, Take(f, which, name, {r, c}));
+    return Mat{r, c, std::move(v)};
+  };
+  auto vec = [&](const SafeTensorsFile& f, const char* which,
+                 const std::string& name,
+                 int64_t n) { return Take(f, which, name, {n}); };
+  SafeTensorsFile out;
+  auto put = [&](const std::string& name, const Mat& m) {
+    out.tensors.push_back(
+        SafeTensor::FromFloats(name, {m.rows, m.cols}, m.v.data()));
+  };
+  auto put_vec = [&](const std::string& name, const std::vector<float>& v) {
+    out.tensors.push_back(SafeTensor::FromFloats(
+        name, {static_cast<int64_t>(v.size())}, v.data()));
+  };
+  const bool grouped = ln == FusionLayerNorm::kGrouped;
+  // Embedding: outputs stacked.
+  {
+    ASSIGN_OR_RETURN(Mat wa, mat(a, "a", "embed.weight", d, in));
+    ASSIGN_OR_RETURN(Mat wb, mat(b, "b", "embed.weight", d, in));
+    Mat w = Zeros(2 * d, in);
+    std::copy(wa.v.begin(), wa.v.end(), w.v.begin());
+    std::copy(wb.v.begin(), wb.v.end(), w.v.begin() + d * in);
+    put("embed.weight", w);
+    ASSIGN_OR_RETURN(std::vector<float> ba, vec(a, "a", "embed.bias", d));
+    ASSIGN_OR_RETURN(std::vector<float> bb, vec(b, "b", "embed.bias", d));
+    put_vec("embed.bias", Concat(ba, bb));
+  }
+  // A LayerNorm and the linear layer after it. Grouped: identity LN of
+  // width d (shared by the halves), affines folded into the layer.
+  auto norm_then = [&](const std::string& norm, const std::string& next_w,
+                       const std::string& next_b, int64_t out_rows,
+                       bool head) -> absl::Status {
+    ASSIGN_OR_RETURN(std::vector<float> ga, vec(a, "a", norm + ".weight", d));
+    ASSIGN_OR_RETURN(std::vector<float> gb, vec(b, "b", norm + ".weight", d));
+    ASSIGN_OR_RETURN(std::vector<float> za, vec(a, "a", norm + ".bias", d));
+    ASSIGN_OR_RETURN(std::vector<float> zb, vec(b, "b", norm + ".bias", d));
+    ASSIGN_OR_RETURN(Mat wa, mat(a, "a", next_w, out_rows, d));
+    ASSIGN_OR_RETURN(Mat wb, mat(b, "b", next_w, out_rows, d));
+    ASSIGN_OR_RETURN(std::vector<float> ba, vec(a, "a", next_b, out_rows));
+    ASSIGN_OR_RETURN(std::vector<float> bb, vec(b, "b", next_b, out_rows));
+    if (grouped) {
+      FoldAffine(&wa, &ba, ga, za);
+      FoldAffine(&wb, &bb, gb, zb);
+      put_vec(norm + ".weight", std::vector<float>(d, 1.0f));
+      put_vec(norm + ".bias", std::vector<float>(d, 0.0f));
+    } else {
+      put_vec(norm + ".weight", Concat(ga, gb));
+      put_vec(norm + ".bias", Concat(za, zb));
+    }
+    if (head) {  // ½ [W_a W_b], ½ (b_a + b_b)
+      Mat w = Zeros(out_rows, 2 * d);
+      std::vector<float> bias(out_rows);
+      for (int64_t r = 0; r < out_rows; ++r) {
+        for (int64_t c = 0; c < d; ++c) {
+          w.at(r, c) = 0.5f * wa.at(r, c);
+          w.at(r, d + c) = 0.5f * wb.at(r, c);
+        }
+        bias[r] = 0.5f * (ba[r] + bb[r]);
+      }
+      put(next_w, w);
+      put_vec(next_b, bias);
+    } else {
+      put(next_w, BlockDiag(wa, wb));
+      put_vec(next_b, Concat(ba, bb));
+    }
+    return absl::OkStatus();
+  };
+  for (int64_t blk = 0; blk < narrow.blocks; ++blk) {
+    const std::string p = absl::StrCat("blocks.", blk);
+    RETURN_IF_ERROR(
+        norm_then(p + ".norm", p + ".fc1.weight", p + ".fc1.bias", h, false));
+    ASSIGN_OR_RETURN(Mat w2a, mat(a, "a", p + ".fc2.weight", d, h));
+    ASSIGN_OR_RETURN(Mat w2b, mat(b, "b", p + ".fc2.weight", d, h));
+    put(p + ".fc2.weight", BlockDiag(w2a, w2b));
+    ASSIGN_OR_RETURN(std::vector<float> b2a, vec(a, "a", p + ".fc2.bias", d));
+    ASSIGN_OR_RETURN(std::vector<float> b2b, vec(b, "b", p + ".fc2.bias", d));
+    put_vec(p + ".fc2.bias", Concat(b2a, b2b));
+  }
+  RETURN_IF_ERROR(norm_then("norm", "head.weight", "head.bias", classes, true));
+  return out;
 }
 
 absl::StatusOr<SafeTensorsFile> FuseMlp(const SafeTensorsFile& a,
@@ -152,12 +296,22 @@ absl::StatusOr<TrainResult> RunFuse(const TrainSpec& spec,
   };
   ASSIGN_OR_RETURN(SafeTensorsFile a, read("a", spec.fuse.a));
   ASSIGN_OR_RETURN(SafeTensorsFile b, read("b", spec.fuse.b));
-  ASSIGN_OR_RETURN(SafeTensorsFile fused, FuseMlp(a, b, spec.model));
+  const FusionLayerNorm ln = spec.fuse.layernorm == "full"
+                                 ? FusionLayerNorm::kFull
+                                 : FusionLayerNorm::kGrouped;
+  const bool resmlp = spec.model.type == ModelConfig::Type::kResMlp;
+  ASSIGN_OR_RETURN(SafeTensorsFile fused, resmlp
+                                              ? FuseResMlp(a, b, spec.model, ln)
+                                              : FuseMlp(a, b, spec.model));
 
   // Exactness: on random inputs, fused logits = mean of the narrow ones.
-  const int64_t in = a.Find("layers.0.weight")->shape[1];
+  const int64_t in =
+      a.Find(resmlp ? "embed.weight" : "layers.0.weight")->shape[1];
   const int64_t classes =
-      fused.Find(absl::StrCat("layers.", spec.model.hidden.size(), ".weight"))
+      fused
+          .Find(resmlp ? std::string("head.weight")
+                       : absl::StrCat("layers.", spec.model.hidden.size(),
+                                      ".weight"))
           ->shape[0];
   ASSIGN_OR_RETURN(Device cpu, ResolveDevice("cpu"));
   ASSIGN_OR_RETURN(std::unique_ptr<Backend> be, CreateBackend(cpu, 1));
@@ -165,7 +319,7 @@ absl::StatusOr<TrainResult> RunFuse(const TrainSpec& spec,
   std::vector<float> x(kRows * in);
   Rng rng(SplitMix64(spec.seed ^ 0xF05EULL));
   for (float& v : x) v = static_cast<float>(rng.Uniform() * 2.0 - 1.0);
-  const ModelConfig wide = WidenedConfig(spec.model);
+  const ModelConfig wide = WidenedConfig(spec.model, ln);
   ASSIGN_OR_RETURN(std::vector<float> la,
                    Logits(be.get(), spec.model, a, x, kRows, in, classes));
   ASSIGN_OR_RETURN(std::vector<float> lb,
@@ -203,11 +357,14 @@ absl::StatusOr<TrainResult> RunFuse(const TrainSpec& spec,
   result.summary["spec"] = SpecToJson(spec);  // the fuse job's own spec
   result.summary["fused_model"] = SpecToJson(wide_spec)["model"];
   result.summary["fusion_max_rel_error"] = rel;
+  if (resmlp) result.summary["fusion_layernorm"] = spec.fuse.layernorm;
   result.summary["fused_from"] = {spec.fuse.a, spec.fuse.b};
   result.summary["narrow_parameters"] = [&] {
     int64_t n = 0;
     for (const SafeTensor& t : a.tensors) {
-      if (t.name.rfind("layers.", 0) != 0) continue;
+      if (t.name.rfind("optimizer.", 0) == 0 ||
+          t.name.rfind("trainer.", 0) == 0)
+        continue;
       int64_t e = 1;
       for (int64_t d : t.shape) e *= d;
       n += e;

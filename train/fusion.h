@@ -8,6 +8,14 @@
 //   output layer  W = ½ [W_a, W_b], b = ½ (b_a + b_b)
 // Elementwise activations (and dropout, at training time) keep the halves
 // apart, so logits_fused = ½ (logits_a + logits_b).
+//
+// ResMLPs (width d → 2d): embed stacked, residual blocks block-diagonal, head
+// ½[W_a W_b]. A LayerNorm over the full 2d width mixes the halves' statistics
+// and breaks exactness; with `grouped` LayerNorm the wide model normalises
+// each half on its own (model.ln_groups: 2) and the narrow models' LN affines
+// are folded into the following linear layer (W·diag(γ), b + W·β), leaving
+// the wide LNs at γ = 1, β = 0: exact. `full` keeps one LN over the full
+// width with γ, β concatenated: the paper's inexact variant, for comparison.
 #ifndef LADLE_TRAIN_FUSION_H_
 #define LADLE_TRAIN_FUSION_H_
 
@@ -19,8 +27,12 @@
 
 namespace ladle {
 
-// `narrow` with every hidden width doubled.
-ModelConfig WidenedConfig(const ModelConfig& narrow);
+enum class FusionLayerNorm { kGrouped, kFull };
+
+// `narrow` with every hidden width (mlp) or the width (resmlp) doubled;
+// resmlp gets ln_groups 2 for kGrouped.
+ModelConfig WidenedConfig(const ModelConfig& narrow,
+                          FusionLayerNorm ln = FusionLayerNorm::kGrouped);
 
 // Fuses the parameter tensors (named as CreateDenseModel names them) of two
 // MLPs of config `narrow`. INVALID_ARGUMENT names a missing or misshapen
@@ -28,6 +40,11 @@ ModelConfig WidenedConfig(const ModelConfig& narrow);
 absl::StatusOr<SafeTensorsFile> FuseMlp(const SafeTensorsFile& a,
                                         const SafeTensorsFile& b,
                                         const ModelConfig& narrow);
+// The same for ResMLPs (narrow ln_groups must be 1).
+absl::StatusOr<SafeTensorsFile> FuseResMlp(const SafeTensorsFile& a,
+                                           const SafeTensorsFile& b,
+                                           const ModelConfig& narrow,
+                                           FusionLayerNorm ln);
 
 // ladle-train's `task: fuse`: reads spec.fuse.a and .b, writes the fused
 // model to out_dir/model.safetensors (a ladle checkpoint of the widened

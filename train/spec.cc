@@ -37,6 +37,9 @@ absl::Status ParseModel(MapReader& top, TrainSpec* spec) {
     RETURN_IF_ERROR(m.Int("width", &c.width, 1, kMaxWidth));
     RETURN_IF_ERROR(m.Int("blocks", &c.blocks, 0, 1024));
     RETURN_IF_ERROR(m.Int("expansion", &c.expansion, 1, 64));
+    RETURN_IF_ERROR(m.Int("ln_groups", &c.ln_groups, 1, 64));
+    if (c.width % c.ln_groups != 0)
+      return Invalid("model.ln_groups", "must divide model.width");
   } else {
     c.type = ModelConfig::Type::kGcn;
     c.hidden = {128};
@@ -247,6 +250,8 @@ absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text) {
     RETURN_IF_ERROR(fuse.CheckIsMap());
     RETURN_IF_ERROR(fuse.String("a", &spec.fuse.a));
     RETURN_IF_ERROR(fuse.String("b", &spec.fuse.b));
+    RETURN_IF_ERROR(
+        fuse.String("layernorm", &spec.fuse.layernorm, {"grouped", "full"}));
     RETURN_IF_ERROR(fuse.Finish());
     MapReader init(top.Child("init"), "init");
     RETURN_IF_ERROR(init.CheckIsMap());
@@ -272,9 +277,13 @@ absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text) {
     if (spec.fuse.a.empty() || spec.fuse.b.empty()) {
       return Invalid("fuse", "task fuse needs fuse.a and fuse.b (checkpoints)");
     }
-    if (spec.model.type != ModelConfig::Type::kMlp) {
-      return Invalid("model.type",
-                     "task fuse supports mlp models (resmlp: not yet)");
+    if (spec.model.type == ModelConfig::Type::kGcn) {
+      return Invalid("model.type", "task fuse fuses mlp and resmlp models");
+    }
+    if (spec.model.type == ModelConfig::Type::kResMlp &&
+        spec.model.ln_groups != 1) {
+      return Invalid("model.ln_groups",
+                     "task fuse takes narrow models with ln_groups 1");
     }
   } else if (!spec.fuse.a.empty() || !spec.fuse.b.empty()) {
     return Invalid("fuse", "only for task: fuse");
@@ -337,6 +346,7 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
                {"width", s.model.width},
                {"blocks", s.model.blocks},
                {"expansion", s.model.expansion}};
+      if (s.model.ln_groups != 1) model["ln_groups"] = s.model.ln_groups;
       break;
     case ModelConfig::Type::kGcn:
       model = {{"type", "gcn"}, {"hidden", s.model.hidden}};
@@ -443,6 +453,8 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
   if (s.task == TrainTask::kFuse) {
     out["task"] = "fuse";
     out["fuse"] = {{"a", s.fuse.a}, {"b", s.fuse.b}};
+    if (s.model.type == ModelConfig::Type::kResMlp)
+      out["fuse"]["layernorm"] = s.fuse.layernorm;
   }
   if (s.task == TrainTask::kSoup) {
     out["task"] = "soup";

@@ -47,7 +47,8 @@ struct SoupSpec {
 };
 
 struct FuseSpec {
-  std::string a, b;  // narrow ladle checkpoints (paths)
+  std::string a, b;                   // narrow ladle checkpoints (paths)
+  std::string layernorm = "grouped";  // resmlp: grouped (exact) | full
 };
 
 // How a GCN sees the graph while training (evaluation always uses the full

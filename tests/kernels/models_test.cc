@@ -130,6 +130,22 @@ TEST_F(ModelGradTest, ResMlpWithDropout) {
   CheckGradients(**m);
 }
 
+TEST_F(ModelGradTest, ResMlpWithGroupedLayerNorm) {
+  MakeInputs(5, 4, 3, false);
+  ModelConfig c;
+  c.type = ModelConfig::Type::kResMlp;
+  c.width = 8;
+  c.blocks = 2;
+  c.expansion = 2;
+  c.ln_groups = 2;
+  auto m = CreateDenseModel(c, be_.get(), 4, 3, 5, 6);
+  ASSERT_TRUE(m.ok()) << m.status();
+  CheckGradients(**m);
+  c.ln_groups = 3;  // does not divide the width
+  EXPECT_EQ(CreateDenseModel(c, be_.get(), 4, 3, 5, 6).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(ModelGradTest, GcnWithDropoutAndMaskedLabels) {
   CsbmConfig g;
   g.nodes = 24;

@@ -87,6 +87,62 @@ INSTANTIATE_TEST_SUITE_P(Depths, FusionTest,
                                            std::vector<int64_t>{16, 8},
                                            std::vector<int64_t>{8, 24, 5}));
 
+// ResMLP: exact with grouped LayerNorm (affines folded into the next layer),
+// not exact with one LayerNorm over the full width.
+TEST(Fusion, ResMlpIsExactWithGroupedLayerNormOnly) {
+  const uint64_t seed = std::random_device{}();
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  auto be = *CreateBackend(*ResolveDevice("cpu"), 1);
+  ModelConfig narrow;
+  narrow.type = ModelConfig::Type::kResMlp;
+  narrow.width = 6;
+  narrow.blocks = 2;
+  narrow.expansion = 2;
+  constexpr int64_t kIn = 9, kClasses = 4, kRows = 17;
+  auto a = *CreateDenseModel(narrow, be.get(), kIn, kClasses, kRows, seed);
+  auto b = *CreateDenseModel(narrow, be.get(), kIn, kClasses, kRows, seed + 7);
+  // Non-trivial LayerNorm affines, so folding them is exercised.
+  SafeTensorsFile pa = ParamsOf(*a), pb = ParamsOf(*b);
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::uniform_real_distribution<float> u(0.5f, 1.5f);
+  for (SafeTensorsFile* f : {&pa, &pb}) {
+    for (SafeTensor& t : f->tensors) {
+      if (t.name.find("norm") == std::string::npos) continue;
+      std::vector<float> v = t.AsFloats();
+      for (float& x : v)
+        x = t.name.find("weight") != std::string::npos ? u(rng) : u(rng) - 1.0f;
+      t = SafeTensor::FromFloats(t.name, t.shape, v.data());
+    }
+  }
+  LoadInto(*a, pa);
+  LoadInto(*b, pb);
+  std::normal_distribution<float> normal(0.0f, 1.5f);
+  std::vector<float> x(kRows * kIn);
+  for (float& v : x) v = normal(rng);
+  const std::vector<float> la = LogitsOf(be.get(), *a, x, kRows);
+  const std::vector<float> lb = LogitsOf(be.get(), *b, x, kRows);
+  for (FusionLayerNorm ln :
+       {FusionLayerNorm::kGrouped, FusionLayerNorm::kFull}) {
+    auto fused = FuseResMlp(pa, pb, narrow, ln);
+    ASSERT_TRUE(fused.ok()) << fused.status();
+    auto wide = *CreateDenseModel(WidenedConfig(narrow, ln), be.get(), kIn,
+                                  kClasses, kRows, 0);
+    LoadInto(*wide, *fused);
+    const std::vector<float> lf = LogitsOf(be.get(), *wide, x, kRows);
+    double max_err = 0;
+    for (size_t i = 0; i < lf.size(); ++i) {
+      const double mean = 0.5 * (double{la[i]} + double{lb[i]});
+      max_err = std::max(
+          max_err, std::fabs(lf[i] - mean) / std::max(1.0, std::fabs(mean)));
+    }
+    if (ln == FusionLayerNorm::kGrouped) {
+      EXPECT_LT(max_err, 1e-5) << "grouped";
+    } else {
+      EXPECT_GT(max_err, 1e-3) << "full-width LayerNorm should not be exact";
+    }
+  }
+}
+
 TEST(Fusion, NamesAMisshapenTensor) {
   auto be = *CreateBackend(*ResolveDevice("cpu"), 1);
   ModelConfig narrow;
@@ -103,6 +159,11 @@ TEST(Fusion, NamesAMisshapenTensor) {
   res.type = ModelConfig::Type::kResMlp;
   EXPECT_EQ(FuseMlp(ParamsOf(*a), ParamsOf(*a), res).status().code(),
             absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      FuseResMlp(ParamsOf(*a), ParamsOf(*a), res, FusionLayerNorm::kGrouped)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);  // an mlp checkpoint
 }
 
 TEST(Fusion, WidenedConfigDoublesEveryHiddenWidth) {

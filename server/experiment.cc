@@ -262,6 +262,23 @@ std::vector<Json> SweepPoints(const ExperimentSpec& spec) {
   return points;
 }
 
+// A kind section's list of repeat seeds: 1..100 integers >= 0.
+absl::Status ParseSeeds(const Json& value, const std::string& path,
+                        std::vector<int64_t>* seeds) {
+  if (!value.is_array() || value.empty() || value.size() > 100) {
+    return Invalid(path, "must be a list of 1 to 100 seeds");
+  }
+  seeds->clear();
+  for (const Json& v : value) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
+        v.get<int64_t>() > (int64_t{1} << 40)) {
+      return Invalid(path, "seeds are integers >= 0");
+    }
+    seeds->push_back(v.get<int64_t>());
+  }
+  return absl::OkStatus();
+}
+
 // kind: fusion. Per sweep point and repeat (seed s):
 //   narrow_a, narrow_b   the trial's (narrow) model, seeds 1000s+1, 1000s+2
 //   fuse                 task fuse of a and b           (deps: narrow_a,
@@ -281,17 +298,7 @@ class FusionPlanner final : public Planner {
     const Json& c = spec.kind_config;
     for (auto& [key, value] : c.items()) {
       if (key == "seeds") {
-        if (!value.is_array() || value.empty() || value.size() > 100) {
-          return Invalid("fusion.seeds", "must be a list of 1 to 100 seeds");
-        }
-        seeds.clear();
-        for (const Json& v : value) {
-          if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
-              v.get<int64_t>() > (int64_t{1} << 40)) {
-            return Invalid("fusion.seeds", "seeds are integers >= 0");
-          }
-          seeds.push_back(v.get<int64_t>());
-        }
+        RETURN_IF_ERROR(ParseSeeds(value, "fusion.seeds", &seeds));
       } else if (key == "continue_epochs") {
         if (!value.is_number_integer() || value.get<int64_t>() < 1 ||
             value.get<int64_t>() > 100000) {
@@ -423,17 +430,7 @@ class LadlingPlanner final : public Planner {
     Json sampler = {{"type", "cluster"}, {"parts", 16}, {"parts_per_step", 4}};
     for (auto& [key, value] : spec.kind_config.items()) {
       if (key == "seeds") {
-        if (!value.is_array() || value.empty() || value.size() > 100) {
-          return Invalid("ladling.seeds", "must be a list of 1 to 100 seeds");
-        }
-        seeds.clear();
-        for (const Json& v : value) {
-          if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
-              v.get<int64_t>() > (int64_t{1} << 40)) {
-            return Invalid("ladling.seeds", "seeds are integers >= 0");
-          }
-          seeds.push_back(v.get<int64_t>());
-        }
+        RETURN_IF_ERROR(ParseSeeds(value, "ladling.seeds", &seeds));
       } else if (key == "ingredients") {
         if (!value.is_number_integer() || value.get<int64_t>() < 2 ||
             value.get<int64_t>() > 256) {
@@ -563,7 +560,7 @@ class DropComputePlanner final : public Planner {
       if (key == "ranks") {
         RETURN_IF_ERROR(int_list(value, "ranks", 1, 4096, &ranks));
       } else if (key == "seeds") {
-        RETURN_IF_ERROR(int_list(value, "seeds", 0, int64_t{1} << 40, &seeds));
+        RETURN_IF_ERROR(ParseSeeds(value, "dropcompute.seeds", &seeds));
       } else if (key == "thresholds") {
         if (!value.is_array() || value.empty() || value.size() > 100) {
           return Invalid("dropcompute.thresholds",

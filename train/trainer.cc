@@ -389,6 +389,15 @@ class Trial {
     return counted;
   }
 
+  // Training rows `idx[0..rows)` into batch_x_ / batch_y_.
+  absl::Status GatherBatch(const int32_t* idx, int64_t rows) {
+    RETURN_IF_ERROR(batch_idx_.CopyFromHost(idx, rows));
+    RETURN_IF_ERROR(backend_->GatherRows(train_.x.data(), batch_idx_.data(),
+                                         rows, num_features_, batch_x_.data()));
+    return backend_->GatherLabels(train_.y.data(), batch_idx_.data(), rows,
+                                  batch_y_.data());
+  }
+
   // DropCompute: the noise model around the base micro-batch time (given, or
   // measured here as the median of 5 forward+backward passes of one
   // micro-batch).
@@ -400,11 +409,7 @@ class Trial {
       std::vector<int32_t> idx(b);
       std::iota(idx.begin(), idx.end(), 0);
       Backend* be = backend_.get();
-      RETURN_IF_ERROR(batch_idx_.CopyFromHost(idx.data(), b));
-      RETURN_IF_ERROR(be->GatherRows(train_.x.data(), batch_idx_.data(), b,
-                                     num_features_, batch_x_.data()));
-      RETURN_IF_ERROR(be->GatherLabels(train_.y.data(), batch_idx_.data(), b,
-                                       batch_y_.data()));
+      RETURN_IF_ERROR(GatherBatch(idx.data(), b));
       std::vector<double> samples;
       for (int i = 0; i < 5; ++i) {
         const auto t0 = Clock::now();
@@ -574,20 +579,12 @@ class Trial {
         ++epoch_steps_;
         return absl::OkStatus();
       }
-      RETURN_IF_ERROR(batch_idx_.CopyFromHost(kept.data(), rows));
-      RETURN_IF_ERROR(be->GatherRows(train_.x.data(), batch_idx_.data(), rows,
-                                     num_features_, batch_x_.data()));
-      RETURN_IF_ERROR(be->GatherLabels(train_.y.data(), batch_idx_.data(), rows,
-                                       batch_y_.data()));
+      RETURN_IF_ERROR(GatherBatch(kept.data(), rows));
       x = batch_x_.data();
       y = batch_y_.data();
     } else {
       rows = counted = end - begin;
-      RETURN_IF_ERROR(batch_idx_.CopyFromHost(order.data() + begin, rows));
-      RETURN_IF_ERROR(be->GatherRows(train_.x.data(), batch_idx_.data(), rows,
-                                     num_features_, batch_x_.data()));
-      RETURN_IF_ERROR(be->GatherLabels(train_.y.data(), batch_idx_.data(), rows,
-                                       batch_y_.data()));
+      RETURN_IF_ERROR(GatherBatch(order.data() + begin, rows));
       x = batch_x_.data();
       y = batch_y_.data();
     }

@@ -9,21 +9,7 @@
 # Usage: child_faults_test.sh BIN_DIR. Bounded; everything is killed at exit.
 set -uo pipefail
 bin="$1"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null; done
-  pkill -9 -f "$work/" 2> /dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail=0
-check() { local name="$1"; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi; }
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  while [ $SECONDS -lt $deadline ]; do "$@" && return 0; sleep 0.2; done
-  return 1
-}
+source "$(dirname "$0")/lib.sh"
 port=$(python3 "$(dirname "$0")/free_port.py")
 export LADLE_ADDR="127.0.0.1:$port"
 metrics_port=$(python3 "$(dirname "$0")/free_port.py")

@@ -7,16 +7,7 @@
 # Usage: cluster_test.sh BIN_DIR. Bounded: every wait has a deadline; everything is killed at exit.
 set -uo pipefail
 bin="$1"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null; done
-  pkill -9 -f "$work/" 2> /dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail=0
-check() { local name="$1"; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi; }
+source "$(dirname "$0")/lib.sh"
 port=$(python3 "$(dirname "$0")/free_port.py")
 addr="127.0.0.1:$port"
 metrics_port=$(python3 "$(dirname "$0")/free_port.py")
@@ -43,11 +34,6 @@ start_worker() {  # start_worker NAME [METRICS_ADDR] -> sets worker_pid
 }
 # results JSON of an experiment, via the CLI
 results() { "$bin/ladle" results "$1" --format json; }
-wait_for() {  # wait_for SECONDS CMD... : polls until CMD succeeds
-  local deadline=$((SECONDS + $1)); shift
-  while [ $SECONDS -lt $deadline ]; do "$@" && return 0; sleep 0.2; done
-  return 1
-}
 
 start_server
 start_worker w1 "127.0.0.1:$worker_metrics_port"; w1_pid=$worker_pid

@@ -10,21 +10,7 @@
 set -uo pipefail
 bin="$1"
 examples="$2"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null; done
-  pkill -9 -f "$work/" 2> /dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail=0
-check() { local name="$1"; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi; }
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  while [ $SECONDS -lt $deadline ]; do "$@" && return 0; sleep 0.2; done
-  return 1
-}
+source "$(dirname "$0")/lib.sh"
 port=$(python3 "$(dirname "$0")/free_port.py")
 metrics_port=$(python3 "$(dirname "$0")/free_port.py")
 export LADLE_ADDR="127.0.0.1:$port"

@@ -305,14 +305,18 @@ std::vector<ReportTable> DropComputeReport(const std::vector<JobView>& jobs) {
                  "speedup predicted",
                  "test_accuracy",
                  "Δ test vs none"};
-    std::map<int64_t, double> none_acc;
+    std::map<int64_t, double> none_acc, none_step;
     for (const auto& [key, list] : groups) {
       if (key.second != "none") continue;
-      std::vector<double> acc;
-      for (const JobView* j : list)
-        if (j->state == "succeeded")
-          acc.push_back(Num(j->summary, "test_accuracy"));
+      std::vector<double> acc, step;
+      for (const JobView* j : list) {
+        if (j->state != "succeeded") continue;
+        acc.push_back(Num(j->summary, "test_accuracy"));
+        if (j->summary.contains("dropcompute"))
+          step.push_back(Num(j->summary["dropcompute"], "mean_step_seconds"));
+      }
       if (!acc.empty()) none_acc[key.first] = Mean(acc);
+      if (!step.empty()) none_step[key.first] = Mean(step);
     }
     for (const auto& [key, list] : groups) {
       std::vector<double> tau, drop, step, meas, pred, acc;
@@ -323,7 +327,14 @@ std::vector<ReportTable> DropComputeReport(const std::vector<JobView>& jobs) {
         tau.push_back(Num(d, "threshold_seconds"));
         drop.push_back(Num(d, "drop_rate"));
         step.push_back(Num(d, "mean_step_seconds"));
-        meas.push_back(Num(d, "measured_speedup"));
+        double m = Num(d, "measured_speedup");
+        if (std::isnan(m)) {  // timing real: against the τ = none runs
+          auto none = none_step.find(key.first);
+          const double st = Num(d, "mean_step_seconds");
+          if (none != none_step.end() && st > 0)
+            m = (1.0 - Num(d, "drop_rate")) * none->second / st;
+        }
+        meas.push_back(m);
         pred.push_back(Num(d, "predicted_speedup"));
         acc.push_back(Num(j->summary, "test_accuracy"));
       }

@@ -167,7 +167,7 @@ absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
       d.threshold_text = text;
     }
     RETURN_IF_ERROR(dc.Bool("renormalize", &d.renormalize));
-    RETURN_IF_ERROR(dc.String("timing", &d.timing, {"simulated"}));
+    RETURN_IF_ERROR(dc.String("timing", &d.timing, {"simulated", "real"}));
     RETURN_IF_ERROR(dc.String("noise", &d.noise, {"lognormal", "paper"}));
     RETURN_IF_ERROR(dc.Double("sigma", &d.sigma, 0.0, 5.0));
     RETURN_IF_ERROR(dc.Double("delay_factor", &d.delay_factor, 0.0, 100.0));

@@ -83,7 +83,9 @@ struct DropComputeSpec {
   double threshold_value = 0;  // seconds, or multiple of the median time
   std::string threshold_text = "none";
   bool renormalize = false;          // divide by the computed count, not N·M
-  std::string timing = "simulated";  // (real wall-clock ranks: not yet)
+  // simulated: times drawn, step time computed; real: ranks are CPU threads
+  // on the wall clock, each micro-batch padded (sleep) to its drawn time.
+  std::string timing = "simulated";
   std::string noise = "lognormal";   // lognormal | paper
   double sigma = 0.5;                // lognormal
   double delay_factor = 1.0;         // paper

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -14,6 +15,7 @@
 #include "common/status_macros.h"
 #include "kernels/backend.h"
 #include "kernels/data/graph_sampling.h"
+#include "kernels/device.h"
 #include "kernels/models.h"
 #include "kernels/optim.h"
 #include "kernels/safetensors.h"
@@ -434,6 +436,149 @@ class Trial {
     noise.slow_factor = d.slow_factor;
     dc_base_seconds_ = base;
     dc_times_ = std::make_unique<MicroBatchTimes>(noise, base);
+    if (d.timing == "real") {
+      if (backend_->device().kind != DeviceKind::kCpu) {
+        return absl::InvalidArgumentError(
+            "train.dropcompute.timing: real runs ranks as CPU threads; use "
+            "device: cpu (GPU ranks with NCCL are not implemented yet)");
+      }
+      ASSIGN_OR_RETURN(Device cpu, ResolveDevice("cpu"));
+      for (int64_t n = 0; n < d.ranks; ++n) {
+        auto r = std::make_unique<Rank>();
+        ASSIGN_OR_RETURN(r->be, CreateBackend(cpu, 1));
+        ASSIGN_OR_RETURN(
+            r->model, CreateDenseModel(spec_.model, r->be.get(), num_features_,
+                                       num_classes_, spec_.batch_size, 0));
+        const int64_t b = spec_.batch_size;
+        ASSIGN_OR_RETURN(r->idx, Tensor<int32_t>::Zeros(r->be.get(), {b}));
+        ASSIGN_OR_RETURN(r->x,
+                         Tensor<float>::Zeros(r->be.get(), {b, num_features_}));
+        ASSIGN_OR_RETURN(r->y, Tensor<int32_t>::Zeros(r->be.get(), {b}));
+        ASSIGN_OR_RETURN(r->loss, Tensor<float>::Zeros(r->be.get(), {b}));
+        ASSIGN_OR_RETURN(r->dlogits,
+                         Tensor<float>::Zeros(r->be.get(), {b, num_classes_}));
+        r->grad_sum.assign(r->model->params().total(), 0.0f);
+        ranks_.push_back(std::move(r));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // timing: real. Each rank is a thread with its own replica (weights copied
+  // in every step) and single-threaded CPU backend. A rank works through its
+  // micro-batches, checking the wall clock before each one and between its
+  // forward and backward; past τ it stops (a forward past τ is discarded).
+  // After each micro-batch it sleeps until the noise model's time for it
+  // (base × noise) has passed — the injected straggler delay. The all-reduce
+  // sums the ranks' gradients in rank order and divides by N·M·b (or the rows
+  // computed, with renormalize).
+  absl::Status RealDropComputeStep(const std::vector<int32_t>& order,
+                                   int64_t begin) {
+    const DropComputeSpec& d = spec_.dropcompute;
+    const int64_t b = spec_.batch_size, M = d.micro_batches;
+    std::vector<std::vector<double>> t;
+    DrawTimes(step_, &t);
+    const double tau = ThresholdAt(step_);
+    ParamStore& ps = model_->params();
+    ASSIGN_OR_RETURN(std::vector<float> weights, ps.params().ToHost());
+    const auto start = Clock::now();
+    std::vector<absl::Status> status(ranks_.size());
+    std::vector<std::thread> threads;
+    for (size_t n = 0; n < ranks_.size(); ++n) {
+      threads.emplace_back([&, n] {
+        Rank& r = *ranks_[n];
+        status[n] = [&]() -> absl::Status {
+          ParamStore& rp = r.model->params();
+          RETURN_IF_ERROR(rp.params().CopyFromHost(weights.data(), rp.total()));
+          std::fill(r.grad_sum.begin(), r.grad_sum.end(), 0.0f);
+          r.kept = 0;
+          r.loss_sum = 0;
+          auto past = [&] {
+            return tau > 0 && Seconds(start, Clock::now()) >= tau;
+          };
+          for (int64_t m = 0; m < M; ++m) {
+            if (past()) break;
+            const auto mb_start = Clock::now();
+            const int32_t* rows =
+                order.data() + begin + (static_cast<int64_t>(n) * M + m) * b;
+            RETURN_IF_ERROR(r.idx.CopyFromHost(rows, b));
+            RETURN_IF_ERROR(r.be->GatherRows(train_.x.data(), r.idx.data(), b,
+                                             num_features_, r.x.data()));
+            RETURN_IF_ERROR(r.be->GatherLabels(train_.y.data(), r.idx.data(), b,
+                                               r.y.data()));
+            const uint64_t drop_seed = SplitMix64(
+                spec_.seed ^
+                SplitMix64(static_cast<uint64_t>(step_) * 4096 + n * M + m));
+            ASSIGN_OR_RETURN(const float* logits,
+                             r.model->Forward(r.x.data(), b, true, drop_seed));
+            if (past()) break;  // the forward is wasted
+            RETURN_IF_ERROR(r.be->SoftmaxCrossEntropy(
+                logits, r.y.data(), b, num_classes_, 1.0f, r.loss.data(),
+                r.dlogits.data()));
+            RETURN_IF_ERROR(r.model->Backward(r.dlogits.data()));
+            ASSIGN_OR_RETURN(std::vector<float> g, rp.grads().ToHost());
+            for (size_t i = 0; i < g.size(); ++i) r.grad_sum[i] += g[i];
+            ASSIGN_OR_RETURN(std::vector<float> l, r.loss.ToHost());
+            for (float v : l) r.loss_sum += v;
+            ++r.kept;
+            // Injected delay: this micro-batch takes the noise model's time.
+            const double target = t[n][m];
+            const double spent = Seconds(mb_start, Clock::now());
+            if (target > spent) {
+              std::this_thread::sleep_for(
+                  std::chrono::duration<double>(target - spent));
+            }
+          }
+          return absl::OkStatus();
+        }();
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    const double compute_seconds = Seconds(start, Clock::now());
+    for (const absl::Status& st : status) RETURN_IF_ERROR(st);
+    // All-reduce, in rank order (deterministic for a given kept pattern).
+    int64_t kept = 0;
+    double loss_sum = 0;
+    std::vector<float> grad(ps.total(), 0.0f);
+    for (const auto& r : ranks_) {
+      kept += r->kept;
+      loss_sum += r->loss_sum;
+      for (size_t i = 0; i < grad.size(); ++i) grad[i] += r->grad_sum[i];
+    }
+    const int64_t rows = kept * b;
+    const double denom = d.renormalize ? std::max<int64_t>(rows, 1) : batch_;
+    for (float& g : grad) g = static_cast<float>(g / denom);
+    RETURN_IF_ERROR(ps.grads().CopyFromHost(grad.data(), ps.total()));
+    const double step_seconds = Seconds(start, Clock::now()) + d.comm_seconds;
+    if (rows > 0) {
+      const float lr =
+          LearningRate(spec_.optimizer, spec_.schedule, step_, total_steps_);
+      RETURN_IF_ERROR(optimizer_->Step(lr));
+      last_lr_ = lr;
+      float acc[2];
+      RETURN_IF_ERROR(backend_->CopyToHost(acc, loss_acc_.data(), sizeof(acc)));
+      acc[0] += static_cast<float>(loss_sum / rows);
+      acc[1] += static_cast<float>(loss_sum / rows);
+      RETURN_IF_ERROR(
+          backend_->CopyToDevice(loss_acc_.data(), acc, sizeof(acc)));
+    }
+    const bool measured = d.threshold == DropComputeSpec::Threshold::kNone ||
+                          d.threshold == DropComputeSpec::Threshold::kSeconds ||
+                          step_ >= d.calibration_steps;
+    dc_sim_seconds_ += step_seconds;
+    if (measured) {
+      dc_steps_ += 1;
+      dc_step_seconds_ += step_seconds;
+      dc_kept_ += kept;
+      dc_total_ += d.ranks * M;
+      dc_compute_seconds_ += compute_seconds;
+    }
+    samples_trained_ += rows;
+    window_samples_ += rows;
+    flops_trained_ += model_->TrainFlops(rows);
+    ++step_;
+    ++window_steps_;
+    ++epoch_steps_;
     return absl::OkStatus();
   }
 
@@ -521,7 +666,15 @@ class Trial {
     const double t_base = dc_steps_ > 0 ? dc_baseline_seconds_ / dc_steps_ : 0;
     j["mean_step_seconds"] = t_tau;
     j["mean_step_seconds_without_threshold"] = t_base;
-    j["measured_speedup"] = t_tau > 0 ? (1.0 - drop) * t_base / t_tau : 1.0;
+    if (d.timing == "real") {
+      // Wall-clock steps; the speedup is against the τ = none run (the
+      // report divides), so none is given here.
+      j["timing"] = "real";
+      j["mean_step_seconds_without_threshold"] = nullptr;
+      j["measured_speedup"] = nullptr;
+    } else {
+      j["measured_speedup"] = t_tau > 0 ? (1.0 - drop) * t_base / t_tau : 1.0;
+    }
     j["predicted_speedup"] = PredictedSpeedup(
         *dc_times_, static_cast<int>(d.ranks),
         static_cast<int>(d.micro_batches), tau, d.comm_seconds);
@@ -567,6 +720,9 @@ class Trial {
       y = train_.y.data();
       rows = batch_;
       counted = train_size_;
+    } else if (spec_.dropcompute.enabled &&
+               spec_.dropcompute.timing == "real") {
+      return RealDropComputeStep(order, begin);
     } else if (spec_.dropcompute.enabled) {
       // The micro-batches this step keeps, as rows of the global batch.
       const std::vector<int32_t> kept = DropComputeRows(order, begin);
@@ -899,6 +1055,17 @@ class Trial {
   double dc_base_seconds_ = 0, dc_median_ = 0, dc_tau_ = -1;
   double dc_sim_seconds_ = 0, dc_step_seconds_ = 0, dc_baseline_seconds_ = 0;
   int64_t dc_steps_ = 0, dc_kept_ = 0, dc_total_ = 0;
+  double dc_compute_seconds_ = 0;
+  struct Rank {  // timing: real
+    std::unique_ptr<Backend> be;
+    std::unique_ptr<Model> model;
+    Tensor<int32_t> idx, y;
+    Tensor<float> x, loss, dlogits;
+    std::vector<float> grad_sum;
+    int64_t kept = 0;
+    double loss_sum = 0;
+  };
+  std::vector<std::unique_ptr<Rank>> ranks_;
   // Subgraph sampling (gcn with train.sampler other than full).
   bool sampled_ = false;
   uint64_t sampler_seed_ = 0;

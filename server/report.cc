@@ -300,7 +300,7 @@ std::vector<ReportTable> DropComputeReport(const std::vector<JobView>& jobs) {
                  "n",
                  "τ seconds",
                  "drop rate",
-                 "step seconds (sim)",
+                 "step seconds",
                  "speedup measured",
                  "speedup predicted",
                  "test_accuracy",
@@ -351,13 +351,15 @@ std::vector<ReportTable> DropComputeReport(const std::vector<JobView>& jobs) {
            MeanStd(meas, 3), MeanStd(pred, 3), MeanStd(acc), delta});
     }
     t.notes = {
-        "Timing is simulated: gradients of the kept micro-batches are computed "
+        "timing simulated: gradients of the kept micro-batches are computed "
         "for real; micro-batch times are drawn from the noise model around a "
-        "measured base time. speedup = kept fraction × step time without the "
+        "measured base time; speedup = kept fraction × step time without the "
         "threshold / step time with it, on the same draws (after the "
-        "calibration steps of auto and multiples); predicted from the noise "
-        "model alone. Δ test: against threshold none at the same ranks (equal "
-        "steps). mean ± sample std over seeds."};
+        "calibration steps of auto and multiples). timing real: ranks are "
+        "threads on the wall clock, micro-batches padded to their drawn "
+        "times; speedup against the none runs of the same ranks. Predicted: "
+        "from the noise model alone. Δ test: against threshold none at the "
+        "same ranks (equal steps). mean ± sample std over seeds."};
     tables.push_back(std::move(t));
   }
   return tables;

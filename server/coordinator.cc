@@ -334,6 +334,10 @@ absl::Status Coordinator::IngestMetrics(int64_t attempt_id,
       return;
     }
     observer_->OnMetricPoints(static_cast<int64_t>(batch->metrics.size()));
+    if (!experiment_id.empty() && !batch->metrics.empty()) {
+      observer_->OnJobMetrics(experiment_id, batch->metrics.front().job_id,
+                              batch->metrics);
+    }
     if (experiment_id.empty()) return;
     absl::MutexLock lock(&delivery_mu_);
     auto [begin, end] = watchers_.equal_range(experiment_id);
@@ -448,6 +452,9 @@ void Coordinator::Apply(const std::vector<JobEvent>& events,
                         std::vector<WorkerCommand> commands) {
   auto batch = std::make_shared<WriteBatch>();
   std::set<std::string> experiments;
+  // Jobs whose attempt ended: their live metrics are dropped after the
+  // commit, so after any metric batch queued before (writer-thread order).
+  std::vector<std::string> stopped;
   const int64_t now_us = clock_->NowMicros();
   for (const JobEvent& e : events) {
     auto it = jobs_.find(e.job_id);
@@ -464,7 +471,10 @@ void Coordinator::Apply(const std::vector<JobEvent>& events,
     } else {
       queued_since_us_.erase(e.job_id);
     }
-    if (e.attempt_ended) observer_->OnAttemptEnded(e.attempt_outcome);
+    if (e.attempt_ended) {
+      observer_->OnAttemptEnded(e.attempt_outcome);
+      stopped.push_back(e.job_id);
+    }
     j.state = JobStateName(e.state);
     j.reason = e.reason;
     j.updated_ms = e.time_ms;
@@ -505,7 +515,10 @@ void Coordinator::Apply(const std::vector<JobEvent>& events,
   WriteBatch to_store = *batch;
   writer_->Enqueue(std::move(to_store),
                    [this, batch, finished = std::move(finished),
-                    commands = std::move(commands)](const absl::Status& st) {
+                    commands = std::move(commands),
+                    stopped = std::move(stopped)](const absl::Status& st) {
+                     for (const std::string& job : stopped)
+                       observer_->OnJobStopped(job);
                      if (!st.ok()) {
                        // The scheduler is ahead of the store. Assignments that
                        // were not stored are not delivered (their attempt ids

@@ -1,5 +1,7 @@
 #include "server/metrics.h"
 
+#include <tuple>
+
 namespace ladle {
 
 using prometheus::BuildCounter;
@@ -75,6 +77,19 @@ ServerMetrics::ServerMetrics(prometheus::Registry& r) {
            .Register(r)
            .Add({}, Histogram::BucketBoundaries{1, 4, 16, 64, 256, 1024, 4096,
                                                 16384, 65536});
+  // metrics.jsonl name -> exported gauge.
+  for (const auto& [metric, name, help] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"train_loss", "ladle_job_train_loss",
+            "Latest training loss of a running job"},
+           {"val_accuracy", "ladle_job_val_accuracy",
+            "Latest validation accuracy of a running job"},
+           {"samples_per_second", "ladle_job_samples_per_second",
+            "Training throughput of a running job (samples per second)"},
+           {"epoch", "ladle_job_epoch",
+            "Epochs done by a running job (fractional)"}}) {
+    job_families_[metric] = &BuildGauge().Name(name).Help(help).Register(r);
+  }
   store_write_batches_ =
       &BuildHistogram()
            .Name("ladle_store_commit_batches")
@@ -107,6 +122,32 @@ void ServerMetrics::OnStoreWrite(double seconds, int64_t rows, int batches) {
   store_write_seconds_->Observe(seconds);
   store_write_rows_->Observe(static_cast<double>(rows));
   store_write_batches_->Observe(batches);
+}
+
+void ServerMetrics::OnJobMetrics(const std::string& experiment_id,
+                                 const std::string& job_id,
+                                 const std::vector<MetricPoint>& points) {
+  absl::MutexLock lock(&job_mu_);
+  JobSeries& series = job_series_[job_id];
+  for (const MetricPoint& p : points) {  // in order: the last value wins
+    auto family = job_families_.find(p.name);
+    if (family == job_families_.end()) continue;
+    prometheus::Gauge*& g = series.by_name[p.name];
+    if (g == nullptr) {
+      g = &family->second->Add(
+          {{"experiment", experiment_id}, {"job", job_id}});
+      series.gauges.emplace_back(family->second, g);
+    }
+    g->Set(p.value);
+  }
+}
+
+void ServerMetrics::OnJobStopped(const std::string& job_id) {
+  absl::MutexLock lock(&job_mu_);
+  auto it = job_series_.find(job_id);
+  if (it == job_series_.end()) return;
+  for (auto& [family, gauge] : it->second.gauges) family->Remove(gauge);
+  job_series_.erase(it);
 }
 
 void ServerMetrics::OnTotals(const ExperimentProgress& jobs, int workers_alive,

@@ -4,8 +4,13 @@
 #ifndef LADLE_SERVER_METRICS_H_
 #define LADLE_SERVER_METRICS_H_
 
+#include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -25,6 +30,9 @@ class ServerMetrics final : public CoordinatorObserver {
   void OnStoreWrite(double seconds, int64_t rows, int batches) override;
   void OnTotals(const ExperimentProgress& jobs, int workers_alive,
                 int workers_known) override;
+  void OnJobMetrics(const std::string& experiment_id, const std::string& job_id,
+                    const std::vector<MetricPoint>& points) override;
+  void OnJobStopped(const std::string& job_id) override;
 
  private:
   prometheus::Gauge* jobs_pending_;
@@ -40,6 +48,17 @@ class ServerMetrics final : public CoordinatorObserver {
   prometheus::Histogram* store_write_seconds_;
   prometheus::Histogram* store_write_rows_;
   prometheus::Histogram* store_write_batches_;
+  // Live training metrics of running jobs: one series per running job and
+  // metric, removed when its attempt ends (bounded by the running jobs).
+  struct JobSeries {
+    std::vector<
+        std::pair<prometheus::Family<prometheus::Gauge>*, prometheus::Gauge*>>
+        gauges;
+    std::map<std::string, prometheus::Gauge*> by_name;
+  };
+  std::map<std::string, prometheus::Family<prometheus::Gauge>*> job_families_;
+  absl::Mutex job_mu_;
+  std::map<std::string, JobSeries> job_series_ ABSL_GUARDED_BY(job_mu_);
 };
 
 }  // namespace ladle

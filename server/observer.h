@@ -7,8 +7,11 @@
 #define LADLE_SERVER_OBSERVER_H_
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "server/scheduler.h"
+#include "server/store.h"
 
 namespace ladle {
 
@@ -20,6 +23,12 @@ class CoordinatorObserver {
   virtual void OnAttemptEnded(AttemptOutcome outcome) {}
   virtual void OnExperimentSubmitted(int jobs) {}
   virtual void OnMetricPoints(int64_t count) {}
+  // The latest training metrics of a running job (after they are stored).
+  virtual void OnJobMetrics(const std::string& experiment_id,
+                            const std::string& job_id,
+                            const std::vector<MetricPoint>& points) {}
+  // A job's attempt ended: its live metrics go away.
+  virtual void OnJobStopped(const std::string& job_id) {}
   // One store transaction (a group commit of `batches` write batches) took
   // `seconds` and wrote `rows` rows.
   virtual void OnStoreWrite(double seconds, int64_t rows, int batches) {}

@@ -9,7 +9,7 @@ packages=(
   libopenblas-dev libdnnl-dev libmetis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libsqlite3-dev libssl-dev prometheus-cpp-dev prometheus
+  libsqlite3-dev libssl-dev prometheus-cpp-dev prometheus docker-compose
   dataset-fashion-mnist
   python3-grpcio python3-protobuf
 )

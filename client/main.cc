@@ -26,6 +26,7 @@
 #include "ladle/v1/experiments.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "proto/api_util.h"
+#include "report/html_report.h"
 #include "server/experiment.h"
 #include "server/report.h"
 
@@ -189,6 +190,7 @@ int Results(ExperimentService::Stub& stub, const Options& o) {
   Authorize(&ctx);
   v1::GetResultsRequest req;
   req.set_experiment_id(o.id);
+  req.set_include_metrics(true);  // kind tables use the curves (time to target)
   v1::ExperimentResults res;
   grpc::Status st = stub.GetResults(&ctx, req, &res);
   if (!st.ok()) return Fail(st, o);
@@ -394,6 +396,25 @@ int main(int argc, char** argv) {
   results->add_option("id", o.id)->required();
   results->add_option("--format", o.format, "table, csv or json")
       ->check(CLI::IsMember({"table", "csv", "json"}));
+  auto* plot = app.add_subcommand(
+      "plot",
+      "draw a metric of an experiment's jobs (SVG, or PNG via rsvg-convert)");
+  ladle::CurveOptions curve;
+  std::string plot_out;
+  bool per_job = false;
+  plot->add_option("id", o.id)->required();
+  plot->add_option("--metric", curve.metric,
+                   "a metrics.jsonl key: val_accuracy, train_loss, ...");
+  plot->add_option("--x", curve.x, "step, epoch or seconds")
+      ->check(CLI::IsMember({"step", "epoch", "seconds"}));
+  plot->add_flag("--per_job", per_job,
+                 "one line per job instead of mean ± std per configuration");
+  plot->add_option("-o,--output", plot_out, "FILE.svg or FILE.png")->required();
+  auto* report = app.add_subcommand(
+      "report", "write a self-contained HTML report of an experiment");
+  std::string report_out;
+  report->add_option("id", o.id)->required();
+  report->add_option("-o,--output", report_out, "FILE.html")->required();
   auto* workers = app.add_subcommand("workers", "list workers");
   auto* validate = app.add_subcommand(
       "validate",
@@ -547,6 +568,62 @@ int main(int argc, char** argv) {
     return st.ok() ? 0 : Fail(st, o);
   }
   if (results->parsed()) return Results(*stub, o);
+  if (plot->parsed() || report->parsed()) {
+    grpc::ClientContext ctx;
+    Authorize(&ctx);
+    v1::GetResultsRequest req;
+    req.set_experiment_id(o.id);
+    req.set_include_metrics(true);
+    v1::ExperimentResults res;
+    grpc::Status st = stub->GetResults(&ctx, req, &res);
+    if (!st.ok()) return Fail(st, o);
+    const std::vector<ladle::JobView> jobs = JobViews(res);
+    if (report->parsed()) {
+      ladle::ExperimentInfo info{res.experiment().id(), res.experiment().name(),
+                                 res.experiment().kind(),
+                                 ladle::ApiStateName(res.experiment().state()),
+                                 res.experiment().spec()};
+      std::ofstream out(report_out);
+      out << ladle::RenderHtmlReport(info, jobs);
+      if (!out) {
+        std::cerr << "ladle: cannot write " << report_out << "\n";
+        return 1;
+      }
+      std::cerr << "wrote " << report_out << "\n";
+      return 0;
+    }
+    curve.by_config = !per_job;
+    absl::StatusOr<ladle::LineChart> chart = ladle::MetricChart(jobs, curve);
+    if (!chart.ok()) {
+      std::cerr << "ladle: " << chart.status().message() << "\n";
+      return 1;
+    }
+    chart->title = absl::StrCat(res.experiment().name(), ": ", curve.metric);
+    const std::string svg = ladle::RenderSvg(*chart, 900, 500);
+    const bool png = plot_out.size() > 4 &&
+                     plot_out.compare(plot_out.size() - 4, 4, ".png") == 0;
+    const bool svg_out = plot_out.size() > 4 &&
+                         plot_out.compare(plot_out.size() - 4, 4, ".svg") == 0;
+    if (!png && !svg_out) {
+      std::cerr << "ladle: -o: name the file .svg or .png\n";
+      return 2;
+    }
+    const std::string svg_path = png ? plot_out + ".tmp.svg" : plot_out;
+    std::ofstream(svg_path) << svg;
+    if (png) {
+      const std::string cmd = absl::StrCat("rsvg-convert -f png -o '", plot_out,
+                                           "' '", svg_path, "' 2>&1");
+      const int rc = std::system(cmd.c_str());
+      std::remove(svg_path.c_str());
+      if (rc != 0) {
+        std::cerr << "ladle: PNG needs rsvg-convert (apt-get install "
+                     "librsvg2-bin); or write .svg\n";
+        return 1;
+      }
+    }
+    std::cerr << "wrote " << plot_out << "\n";
+    return 0;
+  }
   if (cancel->parsed()) {
     grpc::ClientContext ctx;
     Authorize(&ctx);

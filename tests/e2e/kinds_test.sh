@@ -35,6 +35,7 @@ text = text.replace("log_every: 50", "log_every: 10").replace("seeds: [1, 2, 3]"
 open(sys.argv[2], "w").write(text)
 PY
 exp=$("$bin/ladle" submit "$work/fusion.yaml") || { echo "submit failed"; exit 1; }
+fusion_exp=$exp
 timeout 300 "$bin/ladle" watch "$exp" > /dev/null 2>&1
 check "fusion experiment succeeded" test $? -eq 0
 "$bin/ladle" results "$exp" --format json > "$work/fusion.json"
@@ -99,6 +100,7 @@ text = text.replace("parts: 32, parts_per_step: 8", "parts: 12, parts_per_step: 
 open(sys.argv[2], "w").write(text)
 PY
 exp=$("$bin/ladle" submit "$work/ladling.yaml") || { echo "submit failed"; exit 1; }
+ladling_exp=$exp
 timeout 300 "$bin/ladle" watch "$exp" > /dev/null 2>&1
 check "ladling experiment succeeded" test $? -eq 0
 "$bin/ladle" results "$exp" --format json > "$work/ladling.json"
@@ -140,6 +142,7 @@ text = text.replace("seeds: [1, 2, 3]", "seeds: [1]").replace("calibration_steps
 open(sys.argv[2], "w").write(text)
 PY
 exp=$("$bin/ladle" submit "$work/dropcompute.yaml") || { echo "submit failed"; exit 1; }
+dropcompute_exp=$exp
 timeout 300 "$bin/ladle" watch "$exp" > /dev/null 2>&1
 check "dropcompute experiment succeeded" test $? -eq 0
 "$bin/ladle" results "$exp" --format json > "$work/dropcompute.json"
@@ -160,6 +163,41 @@ for j in jobs:
 rows = d["report"][0]["rows"]
 assert sorted((r[0], r[1]) for r in rows) == [("16", "9x"), ("16", "none"), ("4", "9x"), ("4", "none")], rows
 PY
+
+# --- pictures
+check "ladle plot writes an SVG with one band per configuration" bash -c \
+  "'$bin/ladle' plot $fusion_exp --metric val_accuracy --x epoch -o '$work/plot.svg' 2> /dev/null && grep -c '<polygon' '$work/plot.svg' | grep -qv '^0$'"
+if command -v rsvg-convert > /dev/null; then
+  check "ladle plot writes a PNG" bash -c \
+    "'$bin/ladle' plot $fusion_exp --metric train_loss --per_job -o '$work/plot.png' 2> /dev/null && head -c 8 '$work/plot.png' | od -c | grep -q 'P   N   G'"
+fi
+missing_metric() {
+  ! "$bin/ladle" plot "$fusion_exp" --metric nonsense -o "$work/x.svg" 2> "$work/plot.err" &&
+    grep -q "metric 'nonsense'" "$work/plot.err"
+}
+check "ladle plot names a missing metric and fails" missing_metric
+for kind in fusion ladling dropcompute; do
+  eval "id=\$${kind}_exp"
+  "$bin/ladle" report "$id" -o "$work/$kind.html" 2> /dev/null
+  check "$kind report is self-contained (no scripts, no fetches)" bash -c \
+    "test -s '$work/$kind.html' && ! grep -qiE '<script|src=\"http|href=\"http' '$work/$kind.html'"
+done
+chrome=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$chrome" ]; then
+  echo "SKIP headless Chromium checks: chromium is not installed (scripts/install-deps.sh installs it)"
+else
+  for kind in fusion:3 ladling:3 dropcompute:5; do
+    name=${kind%%:*}; want=${kind##*:}
+    flags=(--headless --no-sandbox --disable-gpu --disable-background-networking --disable-dev-shm-usage)
+    timeout 90 "$chrome" "${flags[@]}" --dump-dom "file://$work/$name.html" > "$work/$name.dom" 2> "$work/$name.chrome.log"
+    timeout 90 "$chrome" "${flags[@]}" --window-size=1280,3000 --screenshot="$work/$name.png" \
+      "file://$work/$name.html" >> "$work/$name.chrome.log" 2>&1
+    check "$name report renders in Chromium with $want charts" bash -c \
+      "test \$(grep -o 'class=\"ladle-chart\"' '$work/$name.dom' | wc -l) -eq $want"
+    check "$name report screenshot" bash -c "test \$(stat -c %s '$work/$name.png') -gt 20000"
+    check "$name report: no script errors" bash -c "! grep -qiE 'uncaught|SyntaxError' '$work/$name.chrome.log'"
+  done
+fi
 
 if [ $fail -ne 0 ]; then
   echo "--- server log"; tail -20 "$work/server.log"; echo "--- w1 log"; tail -20 "$work/w1.log"

@@ -82,13 +82,13 @@ struct DropComputeSpec {
   Threshold threshold = Threshold::kNone;
   double threshold_value = 0;  // seconds, or multiple of the median time
   std::string threshold_text = "none";
-  bool renormalize = false;          // divide by the computed count, not N·M
+  bool renormalize = false;  // divide by the computed count, not N·M
   // simulated: times drawn, step time computed; real: ranks are CPU threads
   // on the wall clock, each micro-batch padded (sleep) to its drawn time.
   std::string timing = "simulated";
-  std::string noise = "lognormal";   // lognormal | paper
-  double sigma = 0.5;                // lognormal
-  double delay_factor = 1.0;         // paper
+  std::string noise = "lognormal";  // lognormal | paper
+  double sigma = 0.5;               // lognormal
+  double delay_factor = 1.0;        // paper
   int64_t slow_ranks = 0;
   double slow_factor = 2.0;
   int64_t calibration_steps = 20;  // auto / multiples: steps without dropping

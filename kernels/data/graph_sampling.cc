@@ -17,8 +17,8 @@ namespace {
 // Prometheus exposer's civetweb threads (seen as a segfault in ladle-server).
 struct Metis {
   int (*set_default_options)(idx_t*) = nullptr;
-  int (*part_graph_kway)(idx_t*, idx_t*, idx_t*, idx_t*, idx_t*, idx_t*,
-                         idx_t*, idx_t*, real_t*, real_t*, idx_t*, idx_t*,
+  int (*part_graph_kway)(idx_t*, idx_t*, idx_t*, idx_t*, idx_t*, idx_t*, idx_t*,
+                         idx_t*, real_t*, real_t*, idx_t*, idx_t*,
                          idx_t*) = nullptr;
 };
 
@@ -32,17 +32,17 @@ absl::StatusOr<const Metis*> LoadMetis() {
       error = dlerror();
       return;
     }
-    metis.set_default_options = reinterpret_cast<int (*)(idx_t*)>(
-        dlsym(h, "METIS_SetDefaultOptions"));
+    metis.set_default_options =
+        reinterpret_cast<int (*)(idx_t*)>(dlsym(h, "METIS_SetDefaultOptions"));
     metis.part_graph_kway = reinterpret_cast<decltype(metis.part_graph_kway)>(
         dlsym(h, "METIS_PartGraphKway"));
     if (!metis.set_default_options || !metis.part_graph_kway)
       error = "libmetis.so.5 lacks METIS_PartGraphKway";
   });
   if (!error.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "METIS is needed for train.sampler type cluster: ", error,
-        " (apt-get install libmetis5)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("METIS is needed for train.sampler type cluster: ", error,
+                     " (apt-get install libmetis5)"));
   }
   return &metis;
 }

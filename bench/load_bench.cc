@@ -69,7 +69,10 @@ struct Options {
   int ingest_lines = 200;     // per batch; each line carries 5 points
   int sqlite_rows = 400'000;  // baseline rows
   int sqlite_batch = 1'000;   // baseline rows per transaction
-  std::string serve_echo;     // internal: run the echo server on this address
+  double soak_seconds = 0;    // > 0: the soak scenario only (see RunSoak)
+  int soak_submitters = 20;
+  int soak_watchers = 8;
+  std::string serve_echo;  // internal: run the echo server on this address
 };
 
 int64_t NowMicros() {
@@ -384,9 +387,212 @@ double ScrapeCounter(const std::string& metrics_addr, const std::string& name) {
   return std::stod(text.substr(at + name.size() + 2));
 }
 
+// The real ladle-server in a child process; waits until it answers.
+struct ServerProcess {
+  pid_t pid = -1;
+  std::string addr, metrics_addr;
+  ~ServerProcess() { Stop(pid); }
+};
+
+bool StartServer(const std::string& server_bin, const fs::path& work,
+                 int max_jobs, ServerProcess* out) {
+  out->addr = absl::StrCat("127.0.0.1:", FreePort());
+  out->metrics_addr = absl::StrCat("127.0.0.1:", FreePort());
+  out->pid = Spawn({server_bin, "--listen=" + out->addr,
+                    "--data_dir=" + (work / "data").string(),
+                    "--metrics_listen=" + out->metrics_addr,
+                    absl::StrCat("--max_jobs_per_experiment=", max_jobs)},
+                   (work / "server.log").string());
+  auto api = v1::ExperimentService::NewStub(Connect(out->addr));
+  for (int i = 0; i < 200; ++i) {
+    if (CountExperiments(*api, v1::EXPERIMENT_STATE_UNSPECIFIED, 1) >= 0)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::cerr << "ladle-server did not start; see " << (work / "server.log")
+            << "\n";
+  return false;
+}
+
+// Simulated workers sharing a few connections, with a heartbeat thread.
+class Fleet {
+ public:
+  ~Fleet() { Stop(); }
+  bool Start(const std::string& addr, int workers, int slots, FleetMode* mode) {
+    std::vector<std::shared_ptr<grpc::Channel>> channels;
+    for (int c = 0; c < std::min(workers, 16); ++c)
+      channels.push_back(Connect(addr));
+    for (int w = 0; w < workers; ++w) {
+      workers_.push_back(
+          std::make_unique<SimWorker>(absl::StrFormat("sim-%03d", w), slots,
+                                      channels[w % channels.size()], mode));
+      if (!workers_.back()->Start()) {
+        std::cerr << "simulated worker " << w << " could not connect\n";
+        return false;
+      }
+    }
+    heart_ = std::thread([this] {
+      while (beating_) {
+        for (auto& w : workers_) w->Heartbeat();
+        for (int i = 0; i < 10 && beating_; ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+    return true;
+  }
+  void StopHeartbeats() {
+    beating_ = false;
+    if (heart_.joinable()) heart_.join();
+  }
+  void Stop() {
+    StopHeartbeats();
+    for (auto& w : workers_) w->Close();
+    workers_.clear();
+  }
+  int64_t assignments() const {
+    int64_t n = 0;
+    for (const auto& w : workers_) n += w->assignments();
+    return n;
+  }
+  std::vector<double> TakeDispatchLatencies() {
+    std::vector<double> all;
+    for (auto& w : workers_) {
+      std::vector<double> l = w->TakeDispatchLatencies();
+      all.insert(all.end(), l.begin(), l.end());
+    }
+    return all;
+  }
+
+ private:
+  std::vector<std::unique_ptr<SimWorker>> workers_;
+  std::atomic<bool> beating_{true};
+  std::thread heart_;
+};
+
 struct Row {
   std::string figure, value, baseline, ratio;
 };
+
+// --soak_seconds: the reliability load of issue 6 — submitters, watchers and
+// a fleet of simulated workers all at once for a bounded time; then every
+// accepted experiment must succeed (nothing lost), with no failed RPC.
+int RunSoak(const Options& o, const std::string& server_bin,
+            const fs::path& work) {
+  ServerProcess server;
+  if (!StartServer(server_bin, work, o.sweep_jobs, &server)) return 1;
+  FleetMode mode;
+  Fleet fleet;
+  if (!fleet.Start(server.addr, o.workers, o.slots, &mode)) return 1;
+  std::mutex mu;
+  std::vector<std::string> ids;  // accepted experiments, in order
+  std::vector<double> submit_lat, watch_lag_ms;
+  std::atomic<int64_t> submit_failed{0}, watch_failed{0}, watch_events{0};
+  std::atomic<bool> soaking{true};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < o.soak_submitters; ++c) {
+    threads.emplace_back([&] {
+      auto stub = v1::ExperimentService::NewStub(Connect(server.addr));
+      std::vector<double> lat;
+      while (Seconds(t0) < o.soak_seconds) {
+        grpc::ClientContext ctx;
+        v1::SubmitExperimentRequest req;
+        req.set_spec(
+            "name: soak\ntrial: {}\nsweep: {grid: {train.seed: [1, 2]}}\n");
+        v1::SubmitExperimentResponse res;
+        const auto s0 = std::chrono::steady_clock::now();
+        if (stub->SubmitExperiment(&ctx, req, &res).ok()) {
+          lat.push_back(Seconds(s0));
+          std::lock_guard<std::mutex> lock(mu);
+          ids.push_back(res.experiment_id());
+        } else {
+          ++submit_failed;
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      submit_lat.insert(submit_lat.end(), lat.begin(), lat.end());
+    });
+  }
+  for (int w = 0; w < o.soak_watchers; ++w) {
+    threads.emplace_back([&] {
+      auto stub = v1::ExperimentService::NewStub(Connect(server.addr));
+      std::vector<double> lags;
+      while (soaking) {
+        std::string id;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (!ids.empty()) id = ids.back();
+        }
+        if (id.empty()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          continue;
+        }
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(30));
+        v1::WatchExperimentRequest req;
+        req.set_experiment_id(id);
+        auto reader = stub->WatchExperiment(&ctx, req);
+        v1::ExperimentEvent e;
+        while (reader->Read(&e)) {
+          ++watch_events;
+          if (e.has_job() && e.job().updated_unix_ms() > 0) {
+            lags.push_back(static_cast<double>(NowMicros() / 1000 -
+                                               e.job().updated_unix_ms()));
+          }
+          if (e.has_finished()) break;
+        }
+        ctx.TryCancel();
+        const grpc::Status st = reader->Finish();
+        if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) {
+          ++watch_failed;
+          std::cerr << "watch " << id << ": " << st.error_message() << "\n";
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      watch_lag_ms.insert(watch_lag_ms.end(), lags.begin(), lags.end());
+    });
+  }
+  for (int c = 0; c < o.soak_submitters; ++c) threads[c].join();
+  auto api = v1::ExperimentService::NewStub(Connect(server.addr));
+  const auto drain0 = std::chrono::steady_clock::now();
+  while (CountExperiments(*api, v1::EXPERIMENT_STATE_RUNNING, 1) != 0 &&
+         Seconds(drain0) < 120) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  soaking = false;
+  for (size_t i = o.soak_submitters; i < threads.size(); ++i) threads[i].join();
+  const int64_t succeeded =
+      CountExperiments(*api, v1::EXPERIMENT_STATE_SUCCEEDED);
+  const int64_t accepted = static_cast<int64_t>(ids.size());
+  const Percentiles sl = Summarize(submit_lat);
+  std::vector<double> dispatch = fleet.TakeDispatchLatencies();
+  const Percentiles dl = Summarize(dispatch);
+  const Percentiles wl = Summarize(watch_lag_ms);
+  fleet.Stop();
+  std::cout << absl::StrFormat(
+      "soak: %.0f s, %d submitters, %d watchers, %d simulated workers x %d "
+      "slots\n"
+      "  experiments accepted %lld (2 jobs each), succeeded %lld, lost %lld\n"
+      "  failed RPCs: submit %lld, watch %lld\n"
+      "  submit latency p50 %.2f ms, p99 %.2f ms\n"
+      "  dispatch (queued -> worker) p50 %.2f ms, p99 %.2f ms over %zu "
+      "assignments\n"
+      "  watch lag (job change -> watcher) p50 %.0f ms, p99 %.0f ms over %lld "
+      "events\n",
+      o.soak_seconds, o.soak_submitters, o.soak_watchers, o.workers, o.slots,
+      static_cast<long long>(accepted), static_cast<long long>(succeeded),
+      static_cast<long long>(accepted - succeeded),
+      static_cast<long long>(submit_failed.load()),
+      static_cast<long long>(watch_failed.load()), sl.p50 * 1e3, sl.p99 * 1e3,
+      dl.p50 / 1e3, dl.p99 / 1e3, dispatch.size(), wl.p50, wl.p99,
+      static_cast<long long>(watch_events.load()));
+  const bool ok = succeeded == accepted && submit_failed == 0 &&
+                  watch_failed == 0 && accepted > 0;
+  std::cout << (ok ? "soak: no failed RPCs, no lost jobs\n"
+                   : "soak: FAILED (see above)\n");
+  return ok ? 0 : 1;
+}
 
 int Run(const Options& o) {
   const fs::path self = fs::read_symlink("/proc/self/exe");
@@ -396,6 +602,12 @@ int Run(const Options& o) {
   const fs::path work =
       fs::temp_directory_path() / absl::StrCat("ladle-loadbench-", getpid());
   fs::create_directories(work);
+  if (o.soak_seconds > 0) {
+    const int rc = RunSoak(o, server_bin, work);
+    std::error_code ec;
+    fs::remove_all(work, ec);
+    return rc;
+  }
   std::vector<Row> rows;
   std::cout << absl::StrFormat(
       "ladle-loadbench: %d clients, %d simulated workers x %d slots, %.0f s "
@@ -439,26 +651,11 @@ int Run(const Options& o) {
       sqlite_rate, o.sqlite_batch);
 
   // The server.
-  const std::string addr = absl::StrCat("127.0.0.1:", FreePort());
-  const std::string metrics_addr = absl::StrCat("127.0.0.1:", FreePort());
-  const pid_t server = Spawn(
-      {server_bin, "--listen=" + addr, "--data_dir=" + (work / "data").string(),
-       "--metrics_listen=" + metrics_addr,
-       absl::StrCat("--max_jobs_per_experiment=", o.sweep_jobs)},
-      (work / "server.log").string());
-  auto main_channel = Connect(addr);
-  auto api = v1::ExperimentService::NewStub(main_channel);
-  bool up = false;
-  for (int i = 0; i < 200 && !up; ++i) {
-    up = CountExperiments(*api, v1::EXPERIMENT_STATE_UNSPECIFIED, 1) >= 0;
-    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (!up) {
-    std::cerr << "ladle-server did not start; see " << (work / "server.log")
-              << "\n";
-    Stop(server);
-    return 1;
-  }
+  ServerProcess server;
+  if (!StartServer(server_bin, work, o.sweep_jobs, &server)) return 1;
+  const std::string& addr = server.addr;
+  const std::string& metrics_addr = server.metrics_addr;
+  auto api = v1::ExperimentService::NewStub(Connect(addr));
 
   // Phase A: submit throughput, no workers (jobs queue up).
   std::vector<double> submit_lat;
@@ -520,29 +717,9 @@ int Run(const Options& o) {
   const int64_t backlog =
       submitted + static_cast<int64_t>(o.sweeps) * o.sweep_jobs;
   FleetMode mode;
-  std::vector<std::unique_ptr<SimWorker>> fleet;
-  std::vector<std::shared_ptr<grpc::Channel>> worker_channels;
-  for (int c = 0; c < std::min(o.workers, 16); ++c)
-    worker_channels.push_back(Connect(addr));
+  Fleet fleet;
   const auto drain_t0 = std::chrono::steady_clock::now();
-  for (int w = 0; w < o.workers; ++w) {
-    fleet.push_back(std::make_unique<SimWorker>(
-        absl::StrFormat("sim-%03d", w), o.slots,
-        worker_channels[w % worker_channels.size()], &mode));
-    if (!fleet.back()->Start()) {
-      std::cerr << "simulated worker " << w << " could not connect\n";
-      Stop(server);
-      return 1;
-    }
-  }
-  std::atomic<bool> beating{true};
-  std::thread heart([&] {
-    while (beating) {
-      for (auto& w : fleet) w->Heartbeat();
-      for (int i = 0; i < 10 && beating; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  });
+  if (!fleet.Start(addr, o.workers, o.slots, &mode)) return 1;
   while (CountExperiments(*api, v1::EXPERIMENT_STATE_RUNNING, 1) != 0 &&
          Seconds(drain_t0) < 600) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -550,9 +727,8 @@ int Run(const Options& o) {
   const double drain_s = Seconds(drain_t0);
   const int64_t succeeded =
       CountExperiments(*api, v1::EXPERIMENT_STATE_SUCCEEDED);
-  int64_t assigned = 0;
-  for (auto& w : fleet) assigned += w->assignments();
-  for (auto& w : fleet) w->TakeDispatchLatencies();
+  const int64_t assigned = fleet.assignments();
+  fleet.TakeDispatchLatencies();
   rows.push_back(
       {absl::StrFormat("end to end: %lld trivial jobs drained by %d workers",
                        static_cast<long long>(backlog), o.workers),
@@ -567,28 +743,19 @@ int Run(const Options& o) {
   // Phase D: dispatch latency on an idle fleet, one job at a time.
   std::vector<double> dispatch_us, submit_to_start_us;
   for (int i = 0; i < o.dispatch_samples; ++i) {
-    int64_t before = 0;
-    for (auto& w : fleet) before += w->assignments();
+    const int64_t before = fleet.assignments();
     const int64_t t0 = NowMicros();
     grpc::ClientContext ctx;
     v1::SubmitExperimentRequest req;
     req.set_spec("name: probe\ntrial: {}\n");
     v1::SubmitExperimentResponse res;
     if (!api->SubmitExperiment(&ctx, req, &res).ok()) continue;
-    while (true) {
-      int64_t now = 0;
-      for (auto& w : fleet) now += w->assignments();
-      if (now > before) break;
-      std::this_thread::yield();
-    }
+    while (fleet.assignments() <= before) std::this_thread::yield();
     submit_to_start_us.push_back(static_cast<double>(NowMicros() - t0));
     // Let the result land so the fleet is idle again.
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  for (auto& w : fleet) {
-    std::vector<double> l = w->TakeDispatchLatencies();
-    dispatch_us.insert(dispatch_us.end(), l.begin(), l.end());
-  }
+  dispatch_us = fleet.TakeDispatchLatencies();
   const Percentiles dl = Summarize(dispatch_us);
   const Percentiles ss = Summarize(submit_to_start_us);
   rows.push_back({absl::StrFormat("dispatch: queued -> worker receives (%zu)",
@@ -638,8 +805,7 @@ int Run(const Options& o) {
        absl::StrFormat("%.2f", ingest_rate / sqlite_rate)});
   mode.stream_metrics = false;
 
-  beating = false;
-  heart.join();
+  fleet.StopHeartbeats();
   const double commits =
       ScrapeCounter(metrics_addr, "ladle_store_commit_batches_count");
   const double batches =
@@ -648,8 +814,7 @@ int Run(const Options& o) {
       ScrapeCounter(metrics_addr, "ladle_attempts_total{outcome=\"lost\"}");
   const double failed_attempts =
       ScrapeCounter(metrics_addr, "ladle_attempts_total{outcome=\"failed\"}");
-  for (auto& w : fleet) w->Close();
-  Stop(server);
+  fleet.Stop();
 
   std::cout << "\n";
   std::cout << absl::StrFormat("%-52s  %-56s  %-28s  %s\n", "figure", "ladle",
@@ -705,6 +870,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   app.add_option("--sqlite_rows", o.sqlite_rows, "baseline SQLite rows")
       ->check(CLI::Range(1000, 100'000'000));
+  app.add_option("--soak_seconds", o.soak_seconds,
+                 "run only the soak scenario for this long (submitters, "
+                 "watchers and the fleet at once; fails on any lost job)")
+      ->check(CLI::Range(0.0, 86400.0));
+  app.add_option("--soak_submitters", o.soak_submitters)
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--soak_watchers", o.soak_watchers)
+      ->check(CLI::Range(0, 1024));
   app.add_option("--serve_echo", o.serve_echo)->group("");
   try {
     app.parse(argc, argv);

@@ -244,13 +244,13 @@ void Coordinator::Deliver(const std::vector<WorkerCommand>& commands) {
   for (const WorkerCommand& c : commands) {
     auto sink = sinks_.find(c.assignment.worker_id);
     // Not connected: a lease ends the attempt (assign) or it is gone (cancel).
-    if (sink != sinks_.end()) sink->second(c);
+    if (sink != sinks_.end()) sink->second.sink(c);
   }
 }
 
 absl::StatusOr<std::vector<int64_t>> Coordinator::ConnectWorker(
     const WorkerInfo& info, const std::vector<int64_t>& running,
-    WorkerSink sink) {
+    WorkerSink sink, uint64_t* session) {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(scheduler_.AddWorker(info.id, info.capacity));
   WriteBatch worker;
@@ -263,15 +263,19 @@ absl::StatusOr<std::vector<int64_t>> Coordinator::ConnectWorker(
   Apply(events);
   {
     absl::MutexLock delivery(&delivery_mu_);
-    sinks_[info.id] = std::move(sink);
+    const uint64_t id = next_session_++;
+    sinks_[info.id] = SinkEntry{id, std::move(sink)};
+    if (session != nullptr) *session = id;
   }
   Dispatch();
   return stop;
 }
 
-void Coordinator::DisconnectWorker(const std::string& worker_id) {
+void Coordinator::DisconnectWorker(const std::string& worker_id,
+                                   uint64_t session) {
   absl::MutexLock lock(&delivery_mu_);
-  sinks_.erase(worker_id);
+  auto it = sinks_.find(worker_id);
+  if (it != sinks_.end() && it->second.session == session) sinks_.erase(it);
 }
 
 absl::Status Coordinator::Heartbeat(const std::string& worker_id) {

@@ -113,12 +113,14 @@ class Coordinator {
   // -----------------------------------------------------------------------------
   // A worker's session opened. Returns the attempts (from `running`) it must
   // stop.
+  // `*session` (may be null) identifies this session for DisconnectWorker.
   absl::StatusOr<std::vector<int64_t>> ConnectWorker(
       const WorkerInfo& info, const std::vector<int64_t>& running,
-      WorkerSink sink);
-  // Its session closed: commands are no longer delivered; its leases run out
-  // unless it returns.
-  void DisconnectWorker(const std::string& worker_id);
+      WorkerSink sink, uint64_t* session = nullptr);
+  // Session `session` closed: commands are no longer delivered to it; its
+  // leases run out unless the worker returns. A newer session of the same
+  // worker (a reconnect that overtook the old stream's end) is left alone.
+  void DisconnectWorker(const std::string& worker_id, uint64_t session);
   absl::Status Heartbeat(const std::string& worker_id);
   // FAILED_PRECONDITION for a stale attempt (fencing): the result is not
   // recorded.
@@ -187,8 +189,13 @@ class Coordinator {
 
   // Delivery state, touched by the writer thread: never wait for mu_ here.
   absl::Mutex delivery_mu_;
-  std::unordered_map<std::string, WorkerSink> sinks_
+  struct SinkEntry {
+    uint64_t session = 0;
+    WorkerSink sink;
+  };
+  std::unordered_map<std::string, SinkEntry> sinks_
       ABSL_GUARDED_BY(delivery_mu_);
+  uint64_t next_session_ ABSL_GUARDED_BY(delivery_mu_) = 1;
   std::multimap<std::string, std::pair<int, WatchSink>> watchers_
       ABSL_GUARDED_BY(delivery_mu_);
   int next_watch_token_ ABSL_GUARDED_BY(delivery_mu_) = 1;

@@ -537,13 +537,14 @@ grpc::Status WorkerServiceImpl::Session(
     absl::MutexLock lock(&outbox->mu);
     outbox->q.push_back(std::move(m));
   };
+  uint64_t session = 0;
   std::vector<int64_t> running(hello.running_attempt_ids().begin(),
                                hello.running_attempt_ids().end());
   {
     // Hold the outbox so the welcome goes out before any assignment
     // ConnectWorker pushes.
     absl::StatusOr<std::vector<int64_t>> stop =
-        coordinator_->ConnectWorker(info, running, sink);
+        coordinator_->ConnectWorker(info, running, sink, &session);
     if (!stop.ok()) return ToGrpc(stop.status());
     v1::CoordinatorMessage welcome;
     welcome.mutable_welcome()->set_worker_id(info.id);
@@ -578,9 +579,20 @@ grpc::Status WorkerServiceImpl::Session(
   });
 
   v1::WorkerMessage msg;
+  grpc::Status end = grpc::Status::OK;
   while (stream->Read(&msg)) {
     if (msg.has_heartbeat()) {
       absl::Status st = coordinator_->Heartbeat(info.id);
+      if (absl::IsNotFound(st)) {
+        // Its lease ran out while it was silent (stopped, partitioned): its
+        // attempts were given to others. End the session so it reconnects and
+        // is told which of its attempts to stop.
+        LOG(WARNING) << "worker " << info.id
+                     << " is back after its lease expired; ending its session";
+        end = grpc::Status(StatusCode::ABORTED,
+                           "this worker's lease expired; reconnect");
+        break;
+      }
       if (!st.ok()) LOG(WARNING) << "heartbeat from " << info.id << ": " << st;
     } else if (msg.has_metrics()) {
       std::vector<MetricPoint> points;
@@ -613,14 +625,14 @@ grpc::Status WorkerServiceImpl::Session(
       if (!st.ok()) LOG(WARNING) << "result from " << info.id << ": " << st;
     }
   }
-  coordinator_->DisconnectWorker(info.id);
+  coordinator_->DisconnectWorker(info.id, session);
   {
     absl::MutexLock lock(&outbox->mu);
     outbox->closed = true;
   }
   writer.join();
   LOG(INFO) << "worker " << info.id << " disconnected";
-  return grpc::Status::OK;
+  return end;
 }
 
 }  // namespace ladle

@@ -119,6 +119,9 @@ int main(int argc, char** argv) {
   }
   ladle::Coordinator::Options copts;
   copts.scheduler.lease_ms = o.lease_ms;
+  // Ticks run every 100 ms; a gap past a third of the lease is a stall of
+  // this process, not of the workers.
+  copts.scheduler.stall_ms = std::max<int64_t>(1000, o.lease_ms / 3);
   copts.parse.max_jobs = o.max_jobs;
   auto registry = std::make_shared<prometheus::Registry>();
   ladle::ServerMetrics metrics(*registry);

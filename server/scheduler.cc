@@ -573,6 +573,16 @@ void Scheduler::Finish(Job& job, JobState state, int64_t attempt_id,
 std::vector<JobEvent> Scheduler::Tick() {
   std::vector<JobEvent> events;
   const int64_t now = clock_->NowMillis();
+  if (options_.stall_ms > 0 && last_tick_ms_ > 0 &&
+      now - last_tick_ms_ > options_.stall_ms) {
+    // The coordinator was not running: nobody could heartbeat to it. Shift
+    // the clocks of leases and heartbeats by the gap.
+    const int64_t gap = now - last_tick_ms_;
+    stalled_ms_ += gap;
+    for (auto& [id, w] : workers_) w.last_heartbeat_ms += gap;
+    for (auto& [id, a] : attempts_) a.lease_expiry_ms += gap;
+  }
+  last_tick_ms_ = now;
   // Workers whose heartbeats stopped lose their attempts.
   for (auto& [id, w] : workers_) {
     if (w.alive && now - w.last_heartbeat_ms > options_.lease_ms) {

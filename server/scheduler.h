@@ -113,6 +113,10 @@ class Scheduler {
         15'000;  // an attempt without heartbeats for this long is lost
     int64_t retry_backoff_ms = 1'000;  // first retry delay, doubled per retry
     int64_t max_backoff_ms = 60'000;
+    // A gap between two Ticks longer than this means the coordinator itself
+    // was not running (frozen, paused, starved): leases and heartbeats are
+    // shifted by the gap instead of blaming the workers. 0 disables.
+    int64_t stall_ms = 0;
   };
 
   Scheduler(Options options, const Clock* clock);
@@ -166,8 +170,11 @@ class Scheduler {
                                                  const std::string& reason);
 
   // Expires leases and workers whose heartbeats stopped; moves retry-delayed
-  // jobs whose backoff passed back to the queue.
+  // jobs whose backoff passed back to the queue. After a stall (see
+  // Options::stall_ms) it first extends every lease by the stall.
   std::vector<JobEvent> Tick();
+  // Milliseconds of coordinator stalls forgiven so far.
+  int64_t stalled_ms() const { return stalled_ms_; }
 
   // Cancels an experiment: pending and queued jobs now; running attempts are
   // returned in `to_stop` and their jobs end cancelled when
@@ -262,6 +269,8 @@ class Scheduler {
   size_t queued_count_ = 0;
   int64_t next_seq_ = 0;
   int64_t next_attempt_id_ = 1;
+  int64_t last_tick_ms_ = 0;
+  int64_t stalled_ms_ = 0;
 };
 
 }  // namespace ladle

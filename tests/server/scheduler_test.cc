@@ -258,6 +258,31 @@ TEST_F(SchedulerTest, ForgetsOnlyEndedExperiments) {
   EXPECT_THAT(Ids(Run()), ElementsAre("b"));
 }
 
+TEST(SchedulerStall, ACoordinatorStallDoesNotExpireLeases) {
+  FakeClock clock;
+  Scheduler::Options o{10'000, 1'000, 8'000};
+  o.stall_ms = 3'000;
+  Scheduler s(o, &clock);
+  ASSERT_TRUE(s.AddWorker("w", {0, 1}).ok());
+  ASSERT_TRUE(s.Submit({Job("a")}).ok());
+  std::vector<JobEvent> ev;
+  ASSERT_EQ(s.Schedule(&ev).size(), 1u);
+  s.Tick();
+  clock.Advance(2'000);  // ordinary ticking, worker heartbeats
+  ASSERT_TRUE(s.Heartbeat("w").ok());
+  s.Tick();
+  clock.Advance(30'000);  // the coordinator was frozen for 30 s
+  EXPECT_TRUE(s.Tick().empty());
+  EXPECT_EQ(*s.state("a"), JobState::kRunning);
+  EXPECT_EQ(s.stalled_ms(), 30'000);
+  // Time passing normally afterwards still expires a silent worker.
+  for (int i = 0; i < 12; ++i) {
+    clock.Advance(1'000);
+    s.Tick();
+  }
+  EXPECT_NE(*s.state("a"), JobState::kRunning);
+}
+
 TEST_F(SchedulerTest, RestartRestoresRunningAttemptsAndReconciles) {
   // Before the "restart": one job done, one running on w1 as attempt 7, one
   // queued.

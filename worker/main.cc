@@ -46,6 +46,10 @@ int main(int argc, char** argv) {
   app.add_option("--worker_id", o.worker_id,
                  "stable id (default: kept in work_dir/worker_id)");
   app.add_option("--trainer", o.trainer, "path of ladle-train");
+  app.add_option("--log_cap_bytes", o.log_cap_bytes,
+                 "stdout/stderr bytes relayed per attempt and stream; the rest "
+                 "stays in the attempt directory")
+      ->check(CLI::Range(int64_t{4096}, int64_t{1} << 40));
   app.add_option("--kill_grace_ms", o.kill_grace_ms,
                  "after SIGTERM (cancel, timeout, drain) a child gets this "
                  "long to checkpoint before SIGKILL")

@@ -440,24 +440,37 @@ void Worker::Poll() {
         }
       }
       // New bytes of the child's stdout and stderr, in chunks of at most 256
-      // KiB.
+      // KiB per poll; once it has exited, everything left. Each stream is
+      // relayed up to --log_cap_bytes (a flooding child cannot swamp the
+      // coordinator); the rest stays in the attempt directory.
       for (auto [stream, offset] : {std::pair{"stdout", &a.stdout_offset},
                                     std::pair{"stderr", &a.stderr_offset}}) {
         std::ifstream log(a.dir + "/" + stream + ".log", std::ios::binary);
         if (!log) continue;
-        log.seekg(*offset);
-        std::string data(256 << 10, '\0');
-        log.read(data.data(), static_cast<std::streamsize>(data.size()));
-        data.resize(static_cast<size_t>(log.gcount()));
-        if (data.empty()) continue;
-        *offset += static_cast<int64_t>(data.size());
-        if (metrics_)
-          metrics_->log_bytes.Increment(static_cast<double>(data.size()));
-        v1::WorkerMessage m;
-        m.mutable_logs()->set_attempt_id(id);
-        m.mutable_logs()->set_stream(stream);
-        m.mutable_logs()->set_data(std::move(data));
-        out.push_back(std::move(m));
+        do {
+          const int64_t room = options_.log_cap_bytes - *offset;
+          if (room <= 0) break;
+          log.clear();
+          log.seekg(*offset);
+          std::string data(std::min<int64_t>(256 << 10, room), '\0');
+          log.read(data.data(), static_cast<std::streamsize>(data.size()));
+          data.resize(static_cast<size_t>(log.gcount()));
+          if (data.empty()) break;
+          *offset += static_cast<int64_t>(data.size());
+          if (*offset >= options_.log_cap_bytes) {
+            absl::StrAppend(
+                &data, "\n[ladle-worker: ", stream,
+                " relayed up to --log_cap_bytes=", options_.log_cap_bytes,
+                "; the rest is in ", a.dir, "/", stream, ".log]\n");
+          }
+          if (metrics_)
+            metrics_->log_bytes.Increment(static_cast<double>(data.size()));
+          v1::WorkerMessage m;
+          m.mutable_logs()->set_attempt_id(id);
+          m.mutable_logs()->set_stream(stream);
+          m.mutable_logs()->set_data(std::move(data));
+          out.push_back(std::move(m));
+        } while (exited);
       }
       if (exited) {
         a.finished = true;

@@ -38,7 +38,8 @@ struct WorkerOptions {
   std::string
       token;  // bearer token (a worker token) when the server has auth on
   std::string tls_ca_pem;  // CA certificate (PEM): connect with TLS when set
-  int64_t kill_grace_ms = 10'000;  // SIGTERM, then SIGKILL after this long
+  int64_t kill_grace_ms = 10'000;    // SIGTERM, then SIGKILL after this long
+  int64_t log_cap_bytes = 16 << 20;  // per attempt and stream, relayed at most
 };
 
 class Worker {

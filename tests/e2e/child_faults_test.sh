@@ -5,7 +5,9 @@
 #     (timeout_seconds), the worker escalates to SIGKILL, the job fails with a
 #     reason naming the timeout, and every attempt was tried (max_retries);
 #  2. a child that crashes (SIGSEGV): the attempt fails with its exit status and
-#     the tail of its stderr; the worker survives and serves the next job.
+#     the tail of its stderr; the worker survives and serves the next job;
+#  3. a child that floods stdout (20 MB): the worker relays it only up to
+#     --log_cap_bytes with a notice, the job succeeds, the worker carries on.
 # Usage: child_faults_test.sh BIN_DIR. Bounded; everything is killed at exit.
 set -uo pipefail
 bin="$1"
@@ -22,6 +24,8 @@ if grep -q '"seed": 666' "$spec"; then
   trap '' TERM          # ignores SIGTERM, and so does its child
   echo "hanging on purpose" >&2
   sleep 600 & wait
+elif grep -q '"seed": 77' "$spec"; then
+  yes "flood line 0123456789 abcdefghij" | head -c 20000000
 elif grep -q '"seed": 13' "$spec"; then
   echo "about to crash: bad pointer" >&2
   kill -SEGV $$
@@ -34,7 +38,8 @@ chmod +x "$work/fake-train"
   --heartbeat_ms=500 --metrics_listen="127.0.0.1:$metrics_port" > "$work/server.log" 2>&1 &
 pids+=($!); disown $!
 "$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/w" --cpu_slots=1 \
-  --trainer="$work/fake-train" --kill_grace_ms=500 > "$work/worker.log" 2>&1 &
+  --trainer="$work/fake-train" --kill_grace_ms=500 --log_cap_bytes=1048576 \
+  > "$work/worker.log" 2>&1 &
 worker_pid=$!; pids+=($worker_pid); disown $worker_pid
 up() { "$bin/ladle" workers 2> /dev/null | grep -q alive; }
 check "worker registered" wait_for 15 up
@@ -82,6 +87,20 @@ assert crash["state"] == "failed", crash
 assert "code 139" in crash["reason"] and "about to crash" in crash["reason"], crash["reason"]
 assert ok["state"] == "succeeded", ok
 PY
+# 3. A flood of stdout.
+cat > "$work/flood.yaml" <<'YAML'
+name: floods
+trial: {train: {seed: 77}}
+max_retries: 0
+YAML
+exp=$("$bin/ladle" submit "$work/flood.yaml") || { echo "submit failed"; exit 1; }
+timeout 60 "$bin/ladle" watch "$exp" > /dev/null 2>&1
+check "a flooding child's job succeeds" test $? -eq 0
+job=$("$bin/ladle" results "$exp" --format json | python3 -c "import json,sys; print(json.load(sys.stdin)['jobs'][0]['id'])")
+"$bin/ladle" logs "$job" > "$work/flood.log" 2> /dev/null
+size=$(stat -c %s "$work/flood.log")
+check "its log is relayed up to the cap ($size bytes)" test "$size" -ge 1048576 -a "$size" -lt 1200000
+check "with a notice where it stops" grep -q "relayed up to --log_cap_bytes=1048576" "$work/flood.log"
 check "worker still alive" kill -0 "$worker_pid"
 
 if [ $fail -ne 0 ]; then

@@ -164,6 +164,14 @@ grpc::Status ExperimentServiceImpl::SubmitExperiment(
     return grpc::Status(StatusCode::INVALID_ARGUMENT,
                         "spec: empty; send the experiment YAML");
   }
+  constexpr size_t kMaxSpecBytes = 1 << 20;
+  if (req->spec().size() > kMaxSpecBytes) {
+    return grpc::Status(
+        StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("spec: ", req->spec().size(),
+                     " bytes; an experiment spec is at most 1 MiB (use a "
+                     "sweep instead of listing jobs)"));
+  }
   auto result = coordinator_->Submit(req->spec(), caller->name, req->dry_run());
   if (!result.ok()) return ToGrpc(result.status());
   resp->set_experiment_id(result->experiment_id);

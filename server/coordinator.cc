@@ -113,10 +113,20 @@ absl::Status Coordinator::Recover() {
 
 absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
     const std::string& spec_text, const std::string& owner, bool dry_run) {
-  ASSIGN_OR_RETURN(ExperimentSpec spec,
-                   ParseExperimentSpec(spec_text, options_.parse));
-  ASSIGN_OR_RETURN(std::unique_ptr<Planner> planner, PlannerFor(spec.kind));
-  ASSIGN_OR_RETURN(std::vector<PlannedJob> planned, planner->Plan(spec));
+  ExperimentSpec spec;
+  std::vector<PlannedJob> planned;
+  try {  // a library throwing on some input must cost a request, not the server
+    ASSIGN_OR_RETURN(spec, ParseExperimentSpec(spec_text, options_.parse));
+    ASSIGN_OR_RETURN(std::unique_ptr<Planner> planner, PlannerFor(spec.kind));
+    ASSIGN_OR_RETURN(planned, planner->Plan(spec));
+    for (PlannedJob& p : planned) {  // serialised below: must not throw there
+      (void)p.spec.dump();
+      (void)p.params.dump();
+    }
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("spec: cannot be processed (", e.what(), ")"));
+  }
   if (static_cast<int64_t>(planned.size()) > options_.parse.max_jobs) {
     return absl::InvalidArgumentError(absl::StrCat(
         "sweep: the ", spec.kind, " experiment expands to ", planned.size(),

@@ -35,8 +35,53 @@ inline std::string Join(const std::string& parent, const std::string& key) {
 // Parses YAML text into a node; malformed YAML is INVALID_ARGUMENT with line
 // and column, and a document that is not a mapping is INVALID_ARGUMENT naming
 // `expected_keys`.
+// Offset of the first byte that is not part of valid UTF-8, or -1. Specs
+// become JSON (which must be UTF-8) and reach users' terminals, so invalid
+// text is refused at the door (found by tests/fuzz: it crashed the planner).
+inline int64_t FirstInvalidUtf8(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 0;
+    if (len == 0 || i + len > n) return static_cast<int64_t>(i);
+    for (size_t k = 1; k < len; ++k)
+      if ((p[i + k] & 0xC0) != 0x80) return static_cast<int64_t>(i);
+    // Overlong forms, surrogates and code points past U+10FFFF.
+    const uint32_t cp =
+        len == 1   ? c
+        : len == 2 ? ((c & 0x1Fu) << 6) | (p[i + 1] & 0x3Fu)
+        : len == 3 ? ((c & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) |
+                         (p[i + 2] & 0x3Fu)
+                   : ((c & 0x07u) << 18) | ((p[i + 1] & 0x3Fu) << 12) |
+                         ((p[i + 2] & 0x3Fu) << 6) | (p[i + 3] & 0x3Fu);
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return static_cast<int64_t>(i);
+    i += len;
+  }
+  return -1;
+}
+
 inline absl::StatusOr<YAML::Node> LoadYamlMapping(
     const std::string& text, const std::string& expected_keys) {
+  if (const int64_t bad = FirstInvalidUtf8(text); bad >= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "spec: not valid UTF-8 (byte ", bad, "); save the file as UTF-8"));
+  }
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("spec: control character 0x", absl::Hex(c), " at byte ",
+                       i, "; YAML allows tabs and line breaks only"));
+    }
+  }
   YAML::Node root;
   try {
     root = YAML::Load(text);

@@ -68,6 +68,17 @@ TEST_P(BadSpecTest, IsRejectedNamingTheKey) {
       << "message: " << spec.status().message();
 }
 
+// Found by tests/fuzz/spec_fuzzer: a NUL inside a key crashed the planner.
+TEST(SpecText, ControlCharactersAreRefusedByPosition) {
+  const std::string text("train: {lu\0_every: 3}\n", 22);
+  auto spec = ParseTrainSpec(text);
+  ASSERT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(spec.status().message().find("control character 0x0 at byte 10"),
+            std::string::npos)
+      << spec.status();
+  EXPECT_TRUE(ParseTrainSpec("train:\t{epochs: 1}\r\n").ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Cases, BadSpecTest,
     ::testing::Values(
@@ -81,7 +92,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"model: {hidden: 256}\n", "model.hidden: must be a list"},
         BadSpec{"model: {dropout: 1.0}\n", "model.dropout"},
         BadSpec{"train: {epochs: 0}\n", "train.epochs"},
-        BadSpec{"task: distill\n", "task"}, BadSpec{"task: fuse\n", "fuse"},
+        BadSpec{"task: distill\n", "task"},
+        BadSpec{"model: {type: \"ml\xffp\"}\n", "not valid UTF-8 (byte 17)"},
+        BadSpec{"train: {seed: \xc0\x80}\n", "not valid UTF-8"},
+        BadSpec{"task: fuse\n", "fuse"},
         BadSpec{"task: fuse\nfuse: {a: x, b: y}\nmodel: {type: gcn}\ndata: "
                 "{dataset: csbm}\n",
                 "model.type"},

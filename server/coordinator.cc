@@ -115,14 +115,15 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
     const std::string& spec_text, const std::string& owner, bool dry_run) {
   ExperimentSpec spec;
   std::vector<PlannedJob> planned;
+  std::vector<std::pair<std::string, std::string>> texts;  // spec, params
   try {  // a library throwing on some input must cost a request, not the server
     ASSIGN_OR_RETURN(spec, ParseExperimentSpec(spec_text, options_.parse));
     ASSIGN_OR_RETURN(std::unique_ptr<Planner> planner, PlannerFor(spec.kind));
     ASSIGN_OR_RETURN(planned, planner->Plan(spec));
-    for (PlannedJob& p : planned) {  // serialised below: must not throw there
-      (void)p.spec.dump();
-      (void)p.params.dump();
-    }
+    texts.reserve(planned.size());
+    for (const PlannedJob& p :
+         planned)  // serialised here, where a throw is caught
+      texts.emplace_back(p.spec.dump(), p.params.dump());
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat("spec: cannot be processed (", e.what(), ")"));
@@ -151,8 +152,9 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
     j.experiment_id = result.experiment_id;
     j.index = p.index;
     j.kind = p.kind;
-    j.spec = p.spec.dump();
-    j.params = p.params.dump();
+    const size_t at = static_cast<size_t>(&p - planned.data());
+    j.spec = std::move(texts[at].first);
+    j.params = std::move(texts[at].second);
     for (int d : p.deps)
       j.deps.push_back(absl::StrFormat("%s-%04d", result.experiment_id, d));
     j.gpus = p.resources.gpus;

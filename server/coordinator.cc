@@ -35,6 +35,17 @@ const char* OutcomeName(AttemptOutcome o) {
   return "failed";
 }
 
+// The stored end of an experiment whose jobs have all ended.
+ExperimentStateChange FinalState(const std::string& id,
+                                 const ExperimentProgress& p, int64_t now_ms) {
+  if (p.failed) {
+    return {id, "failed",
+            absl::StrCat(p.failed, " of ", p.total, " jobs failed"), now_ms};
+  }
+  if (p.cancelled) return {id, "cancelled", "cancelled", now_ms};
+  return {id, "succeeded", "", now_ms};
+}
+
 JobRequest RequestOf(const JobRecord& j) {
   JobRequest r;
   r.id = j.id;
@@ -99,10 +110,7 @@ absl::Status Coordinator::Recover() {
   for (const std::string& e : experiments) {
     const ExperimentProgress p = scheduler_.progress(e);
     if (!p.done()) continue;
-    const std::string state = p.failed      ? "failed"
-                              : p.cancelled ? "cancelled"
-                                            : "succeeded";
-    finished.experiment_states.push_back({e, state, "", clock_->NowMillis()});
+    finished.experiment_states.push_back(FinalState(e, p, clock_->NowMillis()));
     ForgetExperiment(e);
   }
   RETURN_IF_ERROR(writer_->Write(std::move(finished)));
@@ -515,15 +523,7 @@ void Coordinator::Apply(const std::vector<JobEvent>& events,
   for (const std::string& id : experiments) {
     const ExperimentProgress p = scheduler_.progress(id);
     if (!p.done()) continue;
-    const std::string state = p.failed      ? "failed"
-                              : p.cancelled ? "cancelled"
-                                            : "succeeded";
-    const std::string message =
-        p.failed      ? absl::StrCat(p.failed, " of ", p.total, " jobs failed")
-        : p.cancelled ? "cancelled"
-                      : "";
-    batch->experiment_states.push_back(
-        {id, state, message, clock_->NowMillis()});
+    batch->experiment_states.push_back(FinalState(id, p, clock_->NowMillis()));
     finished.push_back(id);
     ForgetExperiment(id);
   }

@@ -60,6 +60,10 @@ class Backend {
   virtual ~Backend() = default;
 
   virtual Device device() const = 0;
+  // Binds the calling thread to this backend's device (CUDA: cudaSetDevice,
+  // which is per thread). Call it first in every thread that uses a backend of
+  // a device other than the thread's current one; a no-op on the CPU.
+  virtual absl::Status MakeCurrent() { return absl::OkStatus(); }
   // A short description (library versions, threads) for summaries and logs.
   virtual std::string Describe() const = 0;
 

@@ -17,13 +17,14 @@ prepare() {
   ./scripts/install-deps.sh
   grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLADLE_CUDA=ON > /dev/null
-  cmake --build build-gpu -j "$(nproc)" --target ladle-train ladle-export-data backend_test models_test
+  cmake --build build-gpu -j "$(nproc)" --target ladle-train ladle-export-data ladle-stepbench backend_test models_test \
+    trainer_test
   local stage
   stage=$(mktemp -d)
   mkdir -p "$stage/bin" "$stage/lib" "$stage/fashion-mnist"
-  cp build-gpu/bin/ladle-train build-gpu/bin/ladle-export-data build-gpu/bin/backend_test \
-     build-gpu/bin/models_test "$stage/bin/"
-  cp bench/pytorch_baseline.py "$stage/bin/"
+  cp build-gpu/bin/ladle-train build-gpu/bin/ladle-export-data build-gpu/bin/ladle-stepbench \
+     build-gpu/bin/backend_test build-gpu/bin/models_test build-gpu/bin/trainer_test "$stage/bin/"
+  cp bench/pytorch_baseline.py bench/torch_step.py "$stage/bin/"
   cp /usr/share/datasets/fashion-mnist/*.gz "$stage/fashion-mnist/"
   # Every shared library the binaries need except glibc's own and CUDA's (the GPU machine has
   # its CUDA toolkit and driver).
@@ -45,11 +46,35 @@ run() {
   export LD_LIBRARY_PATH="$root/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib:${LD_LIBRARY_PATH:-}"
   local bin=$root/bin data=$root/fashion-mnist
   nvidia-smi -L 2>/dev/null || echo "gpu-check: no nvidia-smi / GPU here"
+  # The trainer's default Fashion-MNIST location (we run as root there).
+  mkdir -p /usr/share/datasets/fashion-mnist
+  cp -n "$data"/*.gz /usr/share/datasets/fashion-mnist/ 2>/dev/null || true
+  # NCCL is loaded at run time: use the machine's own (PyTorch's wheel or the toolkit).
+  local nccl
+  nccl=$(find /usr /opt -name 'libnccl.so.2' 2>/dev/null | head -1 || true)
+  [ -n "$nccl" ] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(dirname "$nccl")"
+  echo "gpu-check: NCCL at ${nccl:-none found}"
 
-  # 1. CUDA vs CPU reference on fresh random inputs.
+  # 1. CUDA vs CPU reference on fresh random inputs; NCCL all-reduce; GPU ranks.
   "$bin/backend_test" --gtest_brief=1 2>&1 | tee "$out/backend_test.txt" | tail -3 || true
+  "$bin/models_test" --gtest_brief=1 2>&1 | tee "$out/models_test.txt" | tail -3 || true
+  "$bin/trainer_test" --gtest_brief=1 --gtest_filter='*DropCompute*:*Cuda*' 2>&1 \
+    | tee "$out/trainer_test.txt" | tail -3 || true
 
-  # 2. ladle-train on cuda and cpu, same spec.
+  # 2. One training step against the cuBLAS ceiling of its own GEMMs.
+  : > "$out/stepbench.jsonl"
+  local args
+  for args in "--batch=128" "--batch=512" "--hidden=4096,4096 --batch=4096" \
+              "--hidden=8192,8192 --batch=8192 --steps=20"; do
+    # shellcheck disable=SC2086
+    "$bin/ladle-stepbench" --device=cuda $args >> "$out/stepbench.jsonl" \
+      2>> "$out/stepbench.err" || true
+    # shellcheck disable=SC2086
+    python3 "$bin/torch_step.py" --device=cuda $args >> "$out/torchstep.jsonl" \
+      2>> "$out/torchstep.err" || true
+  done
+
+  # 3. ladle-train on cuda and cpu, same spec.
   local dev
   for dev in cuda cpu; do
     for batch in 128 512; do
@@ -74,7 +99,7 @@ YAML
       > "$out/ladle-gcn-$dev.json" 2> "$out/ladle-gcn-$dev.err" || true
   done
 
-  # 3. PyTorch on the same GPU and the same data.
+  # 4. PyTorch on the same GPU and the same data.
   "$bin/ladle-export-data" --spec "$root/mlp.yaml" --out "$root/fmnist.safetensors"
   "$bin/ladle-export-data" --spec "$root/gcn.yaml" --out "$root/csbm.safetensors"
   for batch in 128 512; do
@@ -106,6 +131,41 @@ counts = {k: int(m.group(1)) if (m := re.search(rf"\[\s+{k}\s+\] (\d+) test", te
           for k in ("PASSED", "SKIPPED", "FAILED")}
 print(f"CUDA vs CPU reference (backend_test): {counts['PASSED']} passed, {counts['FAILED']} failed, "
       f"{counts['SKIPPED']} skipped (skips = CUDA cases without a GPU)")
+for name in ("models_test", "trainer_test"):
+    try:
+        t = open(os.path.join(out, name + ".txt")).read()
+    except OSError:
+        continue
+    c = {k: int(m.group(1)) if (m := re.search(rf"\[\s+{k}\s+\] (\d+) test", t)) else 0
+         for k in ("PASSED", "SKIPPED", "FAILED")}
+    print(f"{name}: {c['PASSED']} passed, {c['FAILED']} failed, {c['SKIPPED']} skipped")
+    for line in t.splitlines():
+        if "FAILED" in line or "NCCL:" in line:
+            print("   ", line[:150])
+for line in text.splitlines():
+    if "NCCL:" in line or ("FAILED" in line and "[" in line):
+        print("   ", line[:150])
+print("\nTraining step vs the cuBLAS ceiling of its GEMMs (ladle-stepbench)")
+print(f"{'model':28s} {'batch':>6s} {'step ms':>9s} {'GEMM GFLOP/s':>13s} {'ceiling':>9s} {'ratio':>6s}")
+try:
+    for line in open(os.path.join(out, "stepbench.jsonl")):
+        r = json.loads(line)
+        print(f"{r['model']:28s} {r['batch']:6d} {r['step_seconds']*1e3:9.3f} "
+              f"{r['step_gemm_gflops']:13.0f} {r['gemm_ceiling_gflops']:9.0f} {r['ratio_of_ceiling']:6.2f}")
+except OSError:
+    pass
+try:
+    print("PyTorch, same shapes, same GPU (bench/torch_step.py):")
+    lad = [json.loads(l) for l in open(os.path.join(out, "stepbench.jsonl"))]
+    for line in open(os.path.join(out, "torchstep.jsonl")):
+        t = json.loads(line)
+        mine = [r for r in lad if r["model"] == t["model"] and r["batch"] == t["batch"]]
+        ratio = f"ladle {t['step_seconds'] / mine[0]['step_seconds']:.2f}x torch" if mine else ""
+        print(f"{t['model']:28s} {t['batch']:6d} {t['step_seconds']*1e3:9.3f} ms  {ratio}  (torch {t['torch']})")
+except (OSError, ValueError) as e:
+    print("torch step:", e, err("torchstep.err"))
+print(err("stepbench.err") if os.path.exists(os.path.join(out, "stepbench.err")) and os.path.getsize(os.path.join(out, "stepbench.err")) else "")
+print()
 print(f"{'case':10s} {'ladle cuda':>16s} {'ladle cpu':>16s} {'torch cuda':>16s} {'acc cuda/torch':>15s}")
 for batch in (128, 512):
     lc, lp, t = load(f"ladle-mlp-cuda-{batch}.json"), load(f"ladle-mlp-cpu-{batch}.json"), load(f"torch-mlp-{batch}.json")

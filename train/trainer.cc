@@ -14,6 +14,7 @@
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "kernels/backend.h"
+#include "kernels/collective.h"
 #include "kernels/data/graph_sampling.h"
 #include "kernels/device.h"
 #include "kernels/models.h"
@@ -437,15 +438,26 @@ class Trial {
     dc_base_seconds_ = base;
     dc_times_ = std::make_unique<MicroBatchTimes>(noise, base);
     if (d.timing == "real") {
-      if (backend_->device().kind != DeviceKind::kCpu) {
-        return absl::InvalidArgumentError(
-            "train.dropcompute.timing: real runs ranks as CPU threads; use "
-            "device: cpu (GPU ranks with NCCL are not implemented yet)");
+      // Ranks are threads: on the CPU each with a single-threaded backend;
+      // on GPUs one per GPU (cuda:k.. cuda:k+N-1 from the trial's device k)
+      // with an NCCL all-reduce.
+      const bool gpu = backend_->device().kind == DeviceKind::kCuda;
+      const int first = backend_->device().index;
+      if (gpu && first + d.ranks > CudaDeviceCount()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "train.dropcompute.ranks: timing: real on GPUs runs one rank per "
+            "GPU, so ranks = ",
+            d.ranks, " from cuda:", first, " needs ", first + d.ranks,
+            " GPUs; this machine has ", CudaDeviceCount(),
+            ". Lower ranks, or use timing: simulated to study more ranks"));
       }
-      ASSIGN_OR_RETURN(Device cpu, ResolveDevice("cpu"));
+      std::vector<Backend*> rank_backends;
       for (int64_t n = 0; n < d.ranks; ++n) {
         auto r = std::make_unique<Rank>();
-        ASSIGN_OR_RETURN(r->be, CreateBackend(cpu, 1));
+        Device dev{DeviceKind::kCpu, 0};
+        if (gpu) dev = Device{DeviceKind::kCuda, first + static_cast<int>(n)};
+        ASSIGN_OR_RETURN(r->be, CreateBackend(dev, 1));
+        RETURN_IF_ERROR(r->be->MakeCurrent());
         ASSIGN_OR_RETURN(
             r->model, CreateDenseModel(spec_.model, r->be.get(), num_features_,
                                        num_classes_, spec_.batch_size, 0));
@@ -457,8 +469,35 @@ class Trial {
         ASSIGN_OR_RETURN(r->loss, Tensor<float>::Zeros(r->be.get(), {b}));
         ASSIGN_OR_RETURN(r->dlogits,
                          Tensor<float>::Zeros(r->be.get(), {b, num_classes_}));
-        r->grad_sum.assign(r->model->params().total(), 0.0f);
+        r->data_x = train_.x.data();
+        r->data_y = train_.y.data();
+        if (gpu) {
+          const int64_t total = r->model->params().total();
+          ASSIGN_OR_RETURN(r->grad_dev,
+                           Tensor<float>::Zeros(r->be.get(), {total}));
+          ASSIGN_OR_RETURN(r->loss_acc, Tensor<float>::Zeros(r->be.get(), {1}));
+          if (!(dev == backend_->device())) {  // the data on this rank's GPU
+            RETURN_IF_ERROR(backend_->MakeCurrent());
+            ASSIGN_OR_RETURN(std::vector<float> hx, train_.x.ToHost());
+            RETURN_IF_ERROR(r->be->MakeCurrent());
+            ASSIGN_OR_RETURN(r->own_x,
+                             Tensor<float>::FromHost(
+                                 r->be.get(), {train_size_, num_features_}, hx));
+            ASSIGN_OR_RETURN(r->own_y,
+                             Tensor<int32_t>::FromHost(r->be.get(), {train_size_},
+                                                       train_.host_labels));
+            r->data_x = r->own_x.data();
+            r->data_y = r->own_y.data();
+          }
+        } else {
+          r->grad_sum.assign(r->model->params().total(), 0.0f);
+        }
+        rank_backends.push_back(r->be.get());
         ranks_.push_back(std::move(r));
+      }
+      RETURN_IF_ERROR(backend_->MakeCurrent());
+      if (gpu) {
+        ASSIGN_OR_RETURN(collective_, CreateNcclCollective(rank_backends));
       }
     }
     return absl::OkStatus();
@@ -480,7 +519,29 @@ class Trial {
     DrawTimes(step_, &t);
     const double tau = ThresholdAt(step_);
     ParamStore& ps = model_->params();
-    ASSIGN_OR_RETURN(std::vector<float> weights, ps.params().ToHost());
+    const bool gpu = collective_ != nullptr;
+    std::vector<float> weights;
+    if (gpu) {
+      // Rank 0 (on the trial's GPU) takes the weights, NCCL broadcasts them;
+      // each rank's gradient sum starts at zero.
+      RETURN_IF_ERROR(backend_->Synchronize());
+      Rank& r0 = *ranks_[0];
+      RETURN_IF_ERROR(r0.be->CopyOnDevice(r0.model->params().params().data(),
+                                          ps.params().data(),
+                                          ps.total() * sizeof(float)));
+      std::vector<float*> bufs;
+      for (auto& r : ranks_) bufs.push_back(r->model->params().params().data());
+      RETURN_IF_ERROR(collective_->Broadcast(bufs, ps.total(), 0));
+      for (auto& r : ranks_) {
+        RETURN_IF_ERROR(r->be->MakeCurrent());
+        RETURN_IF_ERROR(r->be->Fill(r->grad_dev.data(), ps.total(), 0.0f));
+        RETURN_IF_ERROR(r->be->Fill(r->loss_acc.data(), 1, 0.0f));
+        RETURN_IF_ERROR(r->be->Synchronize());
+      }
+      RETURN_IF_ERROR(backend_->MakeCurrent());
+    } else {
+      ASSIGN_OR_RETURN(weights, ps.params().ToHost());
+    }
     const auto start = Clock::now();
     std::vector<absl::Status> status(ranks_.size());
     std::vector<std::thread> threads;
@@ -488,9 +549,13 @@ class Trial {
       threads.emplace_back([&, n] {
         Rank& r = *ranks_[n];
         status[n] = [&]() -> absl::Status {
+          RETURN_IF_ERROR(r.be->MakeCurrent());
           ParamStore& rp = r.model->params();
-          RETURN_IF_ERROR(rp.params().CopyFromHost(weights.data(), rp.total()));
-          std::fill(r.grad_sum.begin(), r.grad_sum.end(), 0.0f);
+          if (!gpu) {
+            RETURN_IF_ERROR(
+                rp.params().CopyFromHost(weights.data(), rp.total()));
+            std::fill(r.grad_sum.begin(), r.grad_sum.end(), 0.0f);
+          }
           r.kept = 0;
           r.loss_sum = 0;
           auto past = [&] {
@@ -502,24 +567,33 @@ class Trial {
             const int32_t* rows =
                 order.data() + begin + (static_cast<int64_t>(n) * M + m) * b;
             RETURN_IF_ERROR(r.idx.CopyFromHost(rows, b));
-            RETURN_IF_ERROR(r.be->GatherRows(train_.x.data(), r.idx.data(), b,
+            RETURN_IF_ERROR(r.be->GatherRows(r.data_x, r.idx.data(), b,
                                              num_features_, r.x.data()));
-            RETURN_IF_ERROR(r.be->GatherLabels(train_.y.data(), r.idx.data(), b,
-                                               r.y.data()));
+            RETURN_IF_ERROR(
+                r.be->GatherLabels(r.data_y, r.idx.data(), b, r.y.data()));
             const uint64_t drop_seed = SplitMix64(
                 spec_.seed ^
                 SplitMix64(static_cast<uint64_t>(step_) * 4096 + n * M + m));
             ASSIGN_OR_RETURN(const float* logits,
                              r.model->Forward(r.x.data(), b, true, drop_seed));
+            RETURN_IF_ERROR(r.be->Synchronize());  // the clock sees the GPU
             if (past()) break;  // the forward is wasted
             RETURN_IF_ERROR(r.be->SoftmaxCrossEntropy(
                 logits, r.y.data(), b, num_classes_, 1.0f, r.loss.data(),
                 r.dlogits.data()));
             RETURN_IF_ERROR(r.model->Backward(r.dlogits.data()));
-            ASSIGN_OR_RETURN(std::vector<float> g, rp.grads().ToHost());
-            for (size_t i = 0; i < g.size(); ++i) r.grad_sum[i] += g[i];
-            ASSIGN_OR_RETURN(std::vector<float> l, r.loss.ToHost());
-            for (float v : l) r.loss_sum += v;
+            if (gpu) {
+              RETURN_IF_ERROR(r.be->Axpy(1.0f, rp.grads().data(),
+                                         r.grad_dev.data(), rp.total()));
+              RETURN_IF_ERROR(
+                  r.be->SumInto(r.loss.data(), b, 1.0f, r.loss_acc.data()));
+              RETURN_IF_ERROR(r.be->Synchronize());
+            } else {
+              ASSIGN_OR_RETURN(std::vector<float> g, rp.grads().ToHost());
+              for (size_t i = 0; i < g.size(); ++i) r.grad_sum[i] += g[i];
+              ASSIGN_OR_RETURN(std::vector<float> l, r.loss.ToHost());
+              for (float v : l) r.loss_sum += v;
+            }
             ++r.kept;
             // Injected delay: this micro-batch takes the noise model's time.
             const double target = t[n][m];
@@ -528,6 +602,10 @@ class Trial {
               std::this_thread::sleep_for(
                   std::chrono::duration<double>(target - spent));
             }
+          }
+          if (gpu) {
+            ASSIGN_OR_RETURN(std::vector<float> l, r.loss_acc.ToHost());
+            r.loss_sum = l[0];
           }
           return absl::OkStatus();
         }();
@@ -539,16 +617,33 @@ class Trial {
     // All-reduce, in rank order (deterministic for a given kept pattern).
     int64_t kept = 0;
     double loss_sum = 0;
-    std::vector<float> grad(ps.total(), 0.0f);
     for (const auto& r : ranks_) {
       kept += r->kept;
       loss_sum += r->loss_sum;
-      for (size_t i = 0; i < grad.size(); ++i) grad[i] += r->grad_sum[i];
     }
     const int64_t rows = kept * b;
     const double denom = d.renormalize ? std::max<int64_t>(rows, 1) : batch_;
-    for (float& g : grad) g = static_cast<float>(g / denom);
-    RETURN_IF_ERROR(ps.grads().CopyFromHost(grad.data(), ps.total()));
+    if (gpu) {
+      std::vector<float*> bufs;
+      for (auto& r : ranks_) bufs.push_back(r->grad_dev.data());
+      RETURN_IF_ERROR(collective_->AllReduceSum(bufs, ps.total()));
+      for (auto& r : ranks_) {
+        RETURN_IF_ERROR(r->be->MakeCurrent());
+        RETURN_IF_ERROR(r->be->Synchronize());
+      }
+      RETURN_IF_ERROR(backend_->MakeCurrent());
+      RETURN_IF_ERROR(backend_->Fill(ps.grads().data(), ps.total(), 0.0f));
+      RETURN_IF_ERROR(backend_->Axpy(static_cast<float>(1.0 / denom),
+                                     ranks_[0]->grad_dev.data(),
+                                     ps.grads().data(), ps.total()));
+    } else {
+      std::vector<float> grad(ps.total(), 0.0f);
+      for (const auto& r : ranks_) {
+        for (size_t i = 0; i < grad.size(); ++i) grad[i] += r->grad_sum[i];
+      }
+      for (float& g : grad) g = static_cast<float>(g / denom);
+      RETURN_IF_ERROR(ps.grads().CopyFromHost(grad.data(), ps.total()));
+    }
     const double step_seconds = Seconds(start, Clock::now()) + d.comm_seconds;
     if (rows > 0) {
       const float lr =
@@ -653,6 +748,12 @@ class Trial {
     j["ranks"] = d.ranks;
     j["micro_batches"] = d.micro_batches;
     j["micro_batch_size"] = spec_.batch_size;
+    j["timing"] = d.timing;
+    if (d.timing == "real") {
+      j["all_reduce"] = collective_ != nullptr
+                            ? collective_->Describe() + ", one rank per GPU"
+                            : "in process, CPU threads";
+    }
     j["threshold"] = d.threshold_text;
     j["threshold_seconds"] = tau;
     j["base_micro_batch_seconds"] = dc_base_seconds_;
@@ -1061,11 +1162,17 @@ class Trial {
     std::unique_ptr<Model> model;
     Tensor<int32_t> idx, y;
     Tensor<float> x, loss, dlogits;
-    std::vector<float> grad_sum;
+    const float* data_x = nullptr;    // the training split on this device
+    const int32_t* data_y = nullptr;
+    Tensor<float> own_x;              // GPU ranks off the trial's GPU
+    Tensor<int32_t> own_y;
+    std::vector<float> grad_sum;      // CPU ranks
+    Tensor<float> grad_dev, loss_acc;  // GPU ranks
     int64_t kept = 0;
     double loss_sum = 0;
   };
   std::vector<std::unique_ptr<Rank>> ranks_;
+  std::unique_ptr<Collective> collective_;  // GPU ranks: NCCL
   // Subgraph sampling (gcn with train.sampler other than full).
   bool sampled_ = false;
   uint64_t sampler_seed_ = 0;

@@ -332,6 +332,11 @@ class CudaBackend final : public Backend {
   }
 
   Device device() const override { return Device{DeviceKind::kCuda, index_}; }
+  absl::Status MakeCurrent() override {
+    CUDA_RETURN_IF_ERROR(cudaSetDevice(index_));
+    return absl::OkStatus();
+  }
+  cudaStream_t stream() const { return stream_; }
   std::string Describe() const override {
     return absl::StrCat("cuda:", index_, " (", name_, ", cuBLAS fp32)");
   }
@@ -569,6 +574,11 @@ class CudaBackend final : public Backend {
 };
 
 }  // namespace
+
+void* CudaStreamOf(Backend* backend) {
+  auto* cuda = dynamic_cast<CudaBackend*>(backend);
+  return cuda == nullptr ? nullptr : static_cast<void*>(cuda->stream());
+}
 
 absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int index) {
   auto be = std::make_unique<CudaBackend>(index);

@@ -16,6 +16,10 @@ namespace ladle {
 // handle.
 absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(int index);
 
+// The cudaStream_t (as void*) `backend` enqueues its work on; nullptr when it
+// is not a CUDA backend. For libraries that take a stream (NCCL).
+void* CudaStreamOf(Backend* backend);
+
 }  // namespace ladle
 
 #endif  // LADLE_KERNELS_CUDA_CUDA_BACKEND_H_

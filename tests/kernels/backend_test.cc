@@ -6,12 +6,16 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <iostream>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/random.h"
 #include "gtest/gtest.h"
+#include "kernels/collective.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/ref_ops.h"
 #include "kernels/tensor.h"
@@ -386,6 +390,70 @@ TEST(Device, ResolveNamesTheProblem) {
     EXPECT_EQ(ResolveDevice("cuda:999").status().code(),
               absl::StatusCode::kFailedPrecondition);
   }
+}
+
+TEST(NcclCollective, RefusesCpuRanksByName) {
+  auto cpu = CreateCpuBackend(1, CpuGemmLibrary::kOneDnn);
+  const absl::Status st = CreateNcclCollective({cpu.get()}).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+}
+
+// One rank per GPU present (one on a single-GPU machine: NCCL still runs its
+// all-reduce and broadcast kernels): sums and copies match the host's exactly
+// for small integers, within fp32 rounding for random values.
+TEST(NcclCollective, AllReduceAndBroadcastMatchTheHost) {
+  if (CudaDeviceCount() == 0) GTEST_SKIP() << "no CUDA GPU or driver";
+  std::vector<std::unique_ptr<Backend>> owned;
+  std::vector<Backend*> ranks;
+  for (int d = 0; d < CudaDeviceCount(); ++d) {
+    auto be = CreateBackend(Device{DeviceKind::kCuda, d}, 0);
+    ASSERT_TRUE(be.ok()) << be.status();
+    ranks.push_back(be->get());
+    owned.push_back(std::move(*be));
+  }
+  auto coll = CreateNcclCollective(ranks);
+  if (!coll.ok() && absl::StrContains(coll.status().message(), "could not be loaded"))
+    GTEST_SKIP() << coll.status();
+  ASSERT_TRUE(coll.ok()) << coll.status();
+  const int64_t n = 100003;  // odd size: no chunk boundary lines up
+  std::vector<Tensor<float>> bufs;
+  std::vector<float*> ptrs;
+  std::vector<double> want(n, 0.0);
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    ASSERT_TRUE(ranks[r]->MakeCurrent().ok());
+    const std::vector<float> host = Rand(n, 900 + r);
+    for (int64_t i = 0; i < n; ++i) want[i] += host[i];
+    auto t = Tensor<float>::FromHost(ranks[r], {n}, host);
+    ASSERT_TRUE(t.ok()) << t.status();
+    ptrs.push_back(t->data());
+    bufs.push_back(std::move(*t));
+  }
+  ASSERT_TRUE((*coll)->AllReduceSum(ptrs, n).ok());
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    ASSERT_TRUE(ranks[r]->MakeCurrent().ok());
+    ASSERT_TRUE(ranks[r]->Synchronize().ok());
+    auto got = bufs[r].ToHost();
+    ASSERT_TRUE(got.ok());
+    ExpectClose(*got, want, 1e-5, 1e-5,
+                absl::StrCat("all-reduce rank ", r, " of ", ranks.size()));
+  }
+  // Broadcast from the last rank after overwriting it.
+  const int root = static_cast<int>(ranks.size()) - 1;
+  const std::vector<float> src = Rand(n, 999);
+  ASSERT_TRUE(ranks[root]->MakeCurrent().ok());
+  ASSERT_TRUE(bufs[root].CopyFromHost(src.data(), n).ok());
+  ASSERT_TRUE((*coll)->Broadcast(ptrs, n, root).ok());
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    ASSERT_TRUE(ranks[r]->MakeCurrent().ok());
+    ASSERT_TRUE(ranks[r]->Synchronize().ok());
+    auto got = bufs[r].ToHost();
+    ASSERT_TRUE(got.ok());
+    ExpectClose(*got, D(src), 0, 0, absl::StrCat("broadcast rank ", r));
+  }
+  EXPECT_EQ((*coll)->AllReduceSum({}, n).code(),
+            absl::StatusCode::kInvalidArgument);
+  std::cout << "NCCL: " << (*coll)->Describe() << ", " << ranks.size()
+            << " rank(s)\n";
 }
 
 }  // namespace

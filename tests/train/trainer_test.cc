@@ -1,6 +1,7 @@
 // Real training runs on real data (CPU, 2 threads), each a few seconds at most.
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -249,6 +250,49 @@ threads: 1
             n["mean_step_seconds"].get<double>());
   EXPECT_NEAR(none.summary["test_accuracy"].get<double>(),
               sim.summary["test_accuracy"].get<double>(), 0.01);
+}
+
+// timing: real on GPUs: one rank per GPU, gradients summed by an NCCL
+// all-reduce. Compared with the CPU-thread ranks on the same draws (τ = none:
+// nothing dropped, so both train on the same global batches). On a one-GPU
+// machine this runs one rank (NCCL still runs its broadcast and all-reduce);
+// asking for more ranks than GPUs is refused by name.
+TEST(Trainer, DropComputeGpuRanksAllReduceWithNccl) {
+  if (CudaDeviceCount() == 0) GTEST_SKIP() << "no CUDA GPU or driver";
+  const int ranks = std::min(CudaDeviceCount(), 4);
+  auto spec = [&](const char* device, int n) {
+    return absl::StrCat(R"(
+model: {type: mlp, hidden: [64]}
+data: {limit: 3000}
+train: {epochs: 1, batch_size: 16, seed: 5,
+        dropcompute: {ranks: )",
+                        n, R"(, micro_batches: 4, threshold: none,
+                      timing: real, base_seconds: 0.001}}
+device: )",
+                        device, R"(
+threads: 1
+)");
+  };
+  const TrainResult gpu = RunSpec(spec("cuda", ranks), FreshDir("dcg_gpu"));
+  const TrainResult cpu = RunSpec(spec("cpu", ranks), FreshDir("dcg_cpu"));
+  const Json& g = gpu.summary["dropcompute"];
+  EXPECT_NE(g["all_reduce"].get<std::string>().find("NCCL"), std::string::npos)
+      << g.dump();
+  EXPECT_EQ(g["drop_rate"], 0.0);
+  EXPECT_NEAR(gpu.summary["test_accuracy"].get<double>(),
+              cpu.summary["test_accuracy"].get<double>(), 0.01);
+  EXPECT_NEAR(gpu.summary["final_train_loss"].get<double>(),
+              cpu.summary["final_train_loss"].get<double>(), 0.02);
+
+  auto too_many = ParseTrainSpec(spec("cuda", CudaDeviceCount() + 1));
+  ASSERT_TRUE(too_many.ok()) << too_many.status();
+  TrainOptions o;
+  o.out_dir = FreshDir("dcg_too_many");
+  o.log_progress = false;
+  const absl::Status st = RunTrial(*too_many, o).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_NE(st.message().find("train.dropcompute.ranks"), std::string::npos)
+      << st;
 }
 
 TEST(Trainer, ResumeRejectsACheckpointOfAnotherModel) {

@@ -18,12 +18,13 @@ prepare() {
   grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLADLE_CUDA=ON > /dev/null
   cmake --build build-gpu -j "$(nproc)" --target ladle-train ladle-export-data ladle-stepbench backend_test models_test \
-    trainer_test
+    trainer_test ladle-server ladle-worker ladle
   local stage
   stage=$(mktemp -d)
   mkdir -p "$stage/bin" "$stage/lib" "$stage/fashion-mnist"
   cp build-gpu/bin/ladle-train build-gpu/bin/ladle-export-data build-gpu/bin/ladle-stepbench \
-     build-gpu/bin/backend_test build-gpu/bin/models_test build-gpu/bin/trainer_test "$stage/bin/"
+     build-gpu/bin/backend_test build-gpu/bin/models_test build-gpu/bin/trainer_test \
+     build-gpu/bin/ladle-server build-gpu/bin/ladle-worker build-gpu/bin/ladle "$stage/bin/"
   cp bench/pytorch_baseline.py bench/torch_step.py "$stage/bin/"
   cp /usr/share/datasets/fashion-mnist/*.gz "$stage/fashion-mnist/"
   # Every shared library the binaries need except glibc's own and CUDA's (the GPU machine has
@@ -37,6 +38,46 @@ prepare() {
   tar -cJf "$bundle_dir/bundle.tar.xz" -C "$stage" .
   rm -rf "$stage"
   echo "gpu-check: bundle ready, $(du -h "$bundle_dir/bundle.tar.xz" | cut -f1) in $bundle_dir/"
+}
+
+cluster() {
+  local bin=$1 root=$2 out=$3 addr=127.0.0.1:7391 wm=127.0.0.1:7392
+  export LADLE_ADDR=$addr
+  "$bin/ladle-server" --listen=$addr --data_dir="$root/data" > "$root/server.log" 2>&1 &
+  local server=$!
+  "$bin/ladle-worker" --coordinator=$addr --work_dir="$root/w1" --cpu_slots=4 --gpus=auto \
+    --trainer="$bin/ladle-train" --metrics_listen=$wm > "$root/worker.log" 2>&1 &
+  local worker=$!
+  local i
+  for i in $(seq 1 100); do "$bin/ladle" workers 2>/dev/null | grep -q alive && break; sleep 0.1; done
+  "$bin/ladle" workers
+  cat > "$root/gpu-sweep.yaml" <<YAML
+name: gpu-sweep
+trial:
+  model: {type: mlp, hidden: [1024, 1024]}
+  data: {dataset: fashion-mnist}
+  train: {epochs: 2, batch_size: 256}
+  device: cuda
+sweep: {grid: {train.optimizer.lr: [0.001, 0.003], train.seed: [1, 2]}}
+resources: {gpus: 1, cpu_slots: 1}
+YAML
+  local exp
+  exp=$("$bin/ladle" submit "$root/gpu-sweep.yaml" | head -1)
+  timeout 180 "$bin/ladle" watch "$exp" > /dev/null 2>&1; echo "cluster: watch exit $?"
+  "$bin/ladle" results "$exp"
+  "$bin/ladle" results "$exp" --format json > "$out/cluster-results.json"
+  python3 - "$out/cluster-results.json" <<'PY'
+import json, sys
+jobs = json.load(open(sys.argv[1]))["jobs"]
+ok = [j for j in jobs if j["state"] == "succeeded" and j["summary"]["device"].startswith("cuda")]
+print(f"cluster: {len(ok)}/{len(jobs)} GPU jobs succeeded on cuda; backends:",
+      sorted({j["summary"]["backend"] for j in ok}))
+PY
+  curl -s "http://$wm/metrics" 2>/dev/null | grep -E '^ladle_worker_gpu' \
+    || python3 -c "import urllib.request; print(''.join(l for l in urllib.request.urlopen('http://$wm/metrics').read().decode().splitlines(True) if l.startswith('ladle_worker_gpu')))"
+  kill "$worker" "$server" 2>/dev/null
+  wait 2>/dev/null
+  tail -3 "$root/worker.log"
 }
 
 run() {
@@ -74,7 +115,11 @@ run() {
       2>> "$out/torchstep.err" || true
   done
 
-  # 3. ladle-train on cuda and cpu, same spec.
+  # 3. The product on a GPU host: server, a worker that finds its GPU through NVML, a 4-job
+  #    sweep that asks for a GPU per job, and the worker's GPU gauges.
+  cluster "$bin" "$root" "$out" 2>&1 | tee "$out/cluster.txt" || true
+
+  # 4. ladle-train on cuda and cpu, same spec.
   local dev
   for dev in cuda cpu; do
     for batch in 128 512; do
@@ -99,7 +144,7 @@ YAML
       > "$out/ladle-gcn-$dev.json" 2> "$out/ladle-gcn-$dev.err" || true
   done
 
-  # 4. PyTorch on the same GPU and the same data.
+  # 5. PyTorch on the same GPU and the same data.
   "$bin/ladle-export-data" --spec "$root/mlp.yaml" --out "$root/fmnist.safetensors"
   "$bin/ladle-export-data" --spec "$root/gcn.yaml" --out "$root/csbm.safetensors"
   for batch in 128 512; do
@@ -178,6 +223,10 @@ lc, lp, t = load("ladle-gcn-cuda.json"), load("ladle-gcn-cpu.json"), load("torch
 g = lambda r: f"{r['train_seconds'] / r['steps'] * 1e3:.2f} ms/ep" if r else "-"
 tg = f"{t['epoch_seconds'] * 1e3:.2f} ms/ep" if t else "-"
 acc = f"{lc['test_accuracy']:.4f}/{t['test_accuracy']:.4f}" if lc and t else "-"
+try:
+    print("\n" + [l for l in open(os.path.join(out, "cluster.txt")) if l.startswith("cluster: ") and "GPU jobs" in l][0].strip())
+except (OSError, IndexError):
+    print("cluster: no result (see cluster.txt)")
 print(f"{'gcn 20k':10s} {g(lc):>16s} {g(lp):>16s} {tg:>16s} {acc:>15s}")
 if not lc: print("   ladle cuda:", err("ladle-gcn-cuda.err"))
 PY

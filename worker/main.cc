@@ -50,6 +50,11 @@ int main(int argc, char** argv) {
                  "stdout/stderr bytes relayed per attempt and stream; the rest "
                  "stays in the attempt directory")
       ->check(CLI::Range(int64_t{4096}, int64_t{1} << 40));
+  app.add_option("--log_file_cap_bytes", o.log_file_cap_bytes,
+                 "stdout/stderr bytes kept on disk per attempt and stream "
+                 "(at least 2 x --log_cap_bytes); past it the file keeps its "
+                 "start, a notice and the latest output")
+      ->check(CLI::Range(int64_t{8192}, int64_t{1} << 42));
   app.add_option("--kill_grace_ms", o.kill_grace_ms,
                  "after SIGTERM (cancel, timeout, drain) a child gets this "
                  "long to checkpoint before SIGKILL")
@@ -65,6 +70,13 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (o.log_file_cap_bytes < 2 * o.log_cap_bytes) {
+    std::cerr << "ladle-worker: --log_file_cap_bytes (" << o.log_file_cap_bytes
+              << ") must be at least 2 x --log_cap_bytes (" << o.log_cap_bytes
+              << "): what is relayed must still be on disk; raise it or lower "
+                 "--log_cap_bytes\n";
+    return 2;
   }
   if (!token_file.empty()) {
     std::ifstream in(token_file);

@@ -37,6 +37,13 @@ struct WorkerMetrics {
                       .Help("stdout/stderr bytes sent to the coordinator")
                       .Register(r)
                       .Add({})),
+        log_bytes_dropped(
+            prometheus::BuildCounter()
+                .Name("ladle_worker_log_bytes_dropped_total")
+                .Help("stdout/stderr bytes cut from attempt log files over "
+                      "--log_file_cap_bytes")
+                .Register(r)
+                .Add({})),
         gpu_memory_used(
             prometheus::BuildGauge()
                 .Name("ladle_worker_gpu_memory_used_bytes")
@@ -68,6 +75,7 @@ struct WorkerMetrics {
   prometheus::Counter& cancelled;
   prometheus::Counter& metric_lines;
   prometheus::Counter& log_bytes;
+  prometheus::Counter& log_bytes_dropped;
   prometheus::Family<prometheus::Gauge>& gpu_memory_used;
   prometheus::Family<prometheus::Gauge>& gpu_utilization;
   prometheus::Counter& upload_bytes;

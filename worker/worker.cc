@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -42,13 +44,54 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// The last line of a file, reading at most its last 64 KiB.
 std::string LastLine(const std::string& path) {
-  const std::string text = ReadFile(path);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return "";
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = std::max<std::streamoff>(0, size - (64 << 10));
+  std::string text(static_cast<size_t>(size - from), '\0');
+  in.seekg(from);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
   size_t end = text.find_last_not_of("\n");
   if (end == std::string::npos) return "";
   size_t begin = text.rfind('\n', end);
   return text.substr(begin == std::string::npos ? 0 : begin + 1,
                      end - (begin == std::string::npos ? 0 : begin + 1) + 1);
+}
+
+// Keeps a child's log file (opened O_APPEND by the child) under `cap` bytes:
+// past it, the file is cut back to its first half plus a notice, and the
+// child's later writes land after the notice. Once the child has exited
+// nothing writes concurrently, so the last quarter of what it wrote is kept
+// after the notice too (the end of a log says why a run failed). Returns the
+// bytes dropped.
+int64_t CapLogFile(const std::string& path, int64_t cap, bool exited) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || st.st_size <= cap) return 0;
+  const int64_t head = cap / 2, keep_tail = exited ? cap / 4 : 0;
+  std::string tail(static_cast<size_t>(keep_tail), '\0');
+  const int fd = ::open(path.c_str(), O_RDWR);
+  if (fd < 0) return 0;
+  if (keep_tail > 0) {
+    const ssize_t n = ::pread(fd, tail.data(), tail.size(), st.st_size - keep_tail);
+    tail.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  const std::string notice = absl::StrCat(
+      "\n[ladle-worker: output past ", head,
+      " bytes dropped to keep this file under --log_file_cap_bytes=", cap,
+      keep_tail > 0 ? "; its last bytes follow" : "; later output follows",
+      "]\n");
+  int64_t dropped = 0;
+  if (::ftruncate(fd, head) == 0) {
+    std::string rest = notice + tail;
+    if (::pwrite(fd, rest.data(), rest.size(), head) ==
+        static_cast<ssize_t>(rest.size())) {
+      dropped = st.st_size - head - static_cast<int64_t>(tail.size());
+    }
+  }
+  ::close(fd);
+  return dropped;
 }
 
 }  // namespace
@@ -342,9 +385,11 @@ void Worker::Start(const v1::Assignment& a) {
   posix_spawn_file_actions_t files;
   posix_spawn_file_actions_init(&files);
   posix_spawn_file_actions_addopen(&files, 1, (at.dir + "/stdout.log").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                                   O_WRONLY | O_CREAT | O_TRUNC | O_APPEND,
+                                   0644);
   posix_spawn_file_actions_addopen(&files, 2, (at.dir + "/stderr.log").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                                   O_WRONLY | O_CREAT | O_TRUNC | O_APPEND,
+                                   0644);
   // The attempt directory is the child's working directory: specs name their
   // inputs as inputs/<job index>/<file>.
   posix_spawn_file_actions_addchdir_np(&files, at.dir.c_str());
@@ -445,6 +490,12 @@ void Worker::Poll() {
       // coordinator); the rest stays in the attempt directory.
       for (auto [stream, offset] : {std::pair{"stdout", &a.stdout_offset},
                                     std::pair{"stderr", &a.stderr_offset}}) {
+        const int64_t dropped =
+            CapLogFile(a.dir + "/" + stream + ".log",
+                       options_.log_file_cap_bytes, exited);
+        if (dropped > 0 && metrics_) {
+          metrics_->log_bytes_dropped.Increment(static_cast<double>(dropped));
+        }
         std::ifstream log(a.dir + "/" + stream + ".log", std::ios::binary);
         if (!log) continue;
         do {

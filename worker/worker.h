@@ -40,6 +40,10 @@ struct WorkerOptions {
   std::string tls_ca_pem;  // CA certificate (PEM): connect with TLS when set
   int64_t kill_grace_ms = 10'000;    // SIGTERM, then SIGKILL after this long
   int64_t log_cap_bytes = 16 << 20;  // per attempt and stream, relayed at most
+  // Per attempt and stream, kept on disk at most (≥ 2 × log_cap_bytes): past
+  // it the file keeps its first half, a notice, and the latest output (its
+  // last quarter once the child has exited).
+  int64_t log_file_cap_bytes = int64_t{256} << 20;
 };
 
 class Worker {

@@ -7,7 +7,8 @@
 #  2. a child that crashes (SIGSEGV): the attempt fails with its exit status and
 #     the tail of its stderr; the worker survives and serves the next job;
 #  3. a child that floods stdout (20 MB): the worker relays it only up to
-#     --log_cap_bytes with a notice, the job succeeds, the worker carries on.
+#     --log_cap_bytes with a notice, keeps at most --log_file_cap_bytes of it on
+#     disk (start, notice, end), the job succeeds, the worker carries on.
 # Usage: child_faults_test.sh BIN_DIR. Bounded; everything is killed at exit.
 set -uo pipefail
 bin="$1"
@@ -15,6 +16,7 @@ source "$(dirname "$0")/lib.sh"
 port=$(python3 "$(dirname "$0")/free_port.py")
 export LADLE_ADDR="127.0.0.1:$port"
 metrics_port=$(python3 "$(dirname "$0")/free_port.py")
+worker_metrics_port=$(python3 "$(dirname "$0")/free_port.py")
 
 # The stand-in trainer: behaviour chosen by the spec's train.seed.
 cat > "$work/fake-train" <<'SH'
@@ -26,6 +28,7 @@ if grep -q '"seed": 666' "$spec"; then
   sleep 600 & wait
 elif grep -q '"seed": 77' "$spec"; then
   yes "flood line 0123456789 abcdefghij" | head -c 20000000
+  echo "flood done: the last line"
 elif grep -q '"seed": 13' "$spec"; then
   echo "about to crash: bad pointer" >&2
   kill -SEGV $$
@@ -39,6 +42,7 @@ chmod +x "$work/fake-train"
 pids+=($!); disown $!
 "$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/w" --cpu_slots=1 \
   --trainer="$work/fake-train" --kill_grace_ms=500 --log_cap_bytes=1048576 \
+  --log_file_cap_bytes=4194304 --metrics_listen="127.0.0.1:$worker_metrics_port" \
   > "$work/worker.log" 2>&1 &
 worker_pid=$!; pids+=($worker_pid); disown $worker_pid
 up() { "$bin/ladle" workers 2> /dev/null | grep -q alive; }
@@ -101,6 +105,18 @@ job=$("$bin/ladle" results "$exp" --format json | python3 -c "import json,sys; p
 size=$(stat -c %s "$work/flood.log")
 check "its log is relayed up to the cap ($size bytes)" test "$size" -ge 1048576 -a "$size" -lt 1200000
 check "with a notice where it stops" grep -q "relayed up to --log_cap_bytes=1048576" "$work/flood.log"
+flood_file=$(ls "$work"/w/attempts/*/stdout.log 2> /dev/null | xargs -r ls -S | head -1)
+fsize=$(stat -c %s "$flood_file" 2> /dev/null || echo 0)
+check "on disk its log file stays under --log_file_cap_bytes ($fsize bytes of 20 MB)" \
+  test "$fsize" -gt 2000000 -a "$fsize" -le 4194304
+check "the file keeps its start, a notice and the child's last line" bash -c \
+  "head -c 100 '$flood_file' | grep -q 'flood line' && grep -q 'dropped to keep this file under --log_file_cap_bytes=4194304' '$flood_file' && tail -1 '$flood_file' | grep -q 'flood done: the last line'"
+check "the worker counts the bytes it cut" python3 - "$worker_metrics_port" <<'PY'
+import re, sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics").read().decode()
+m = re.search(r"^ladle_worker_log_bytes_dropped_total (\S+)$", text, re.M)
+sys.exit(0 if m and float(m.group(1)) > 1e6 else 1)
+PY
 check "worker still alive" kill -0 "$worker_pid"
 
 if [ $fail -ne 0 ]; then

@@ -188,7 +188,16 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
   // submits share the commit. The scheduling lock is not held meanwhile.
   WriteBatch create;
   create.new_experiments.push_back({e, result.jobs});
-  RETURN_IF_ERROR(writer_->Write(std::move(create)));
+  if (absl::Status st = writer_->Write(std::move(create)); !st.ok()) {
+    if (absl::IsResourceExhausted(st)) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the coordinator's disk is full, so the experiment was not stored "
+          "(nothing of it was kept): free space where ladle-server keeps its "
+          "--data_dir, then submit again [",
+          st.message(), "]"));
+    }
+    return st;
+  }
 
   absl::MutexLock lock(&mu_);
   std::vector<std::string>& ids = experiment_jobs_[e.id];

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -193,6 +194,26 @@ std::vector<Json> RandomPoints(const ExperimentSpec& spec) {
   return points;
 }
 
+// Resolves the trial of one sweep point: base trial + point, validated.
+absl::StatusOr<TrainSpec> ResolveTrial(const ExperimentSpec& spec,
+                                       const Json& point, int index) {
+  Json trial = spec.trial;
+  for (auto& [key, value] : point.items()) {
+    absl::Status st = SetPath(trial, key, value);
+    if (!st.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sweep point ", index, ": ", st.message()));
+    }
+  }
+  absl::StatusOr<TrainSpec> parsed = ParseTrainSpecJson(trial);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("sweep point ", index, " ",
+                                                   point.dump(), ": trial.",
+                                                   parsed.status().message()));
+  }
+  return parsed;
+}
+
 class TrainPlanner final : public Planner {
  public:
   absl::StatusOr<std::vector<PlannedJob>> Plan(
@@ -206,48 +227,51 @@ class TrainPlanner final : public Planner {
         job.index = static_cast<int>(jobs.size());
         job.params = r;
         job.params.update(g);
-        Json trial = spec.trial;
-        for (auto& [key, value] : job.params.items()) {
-          absl::Status st = SetPath(trial, key, value);
-          if (!st.ok()) {
-            return absl::InvalidArgumentError(
-                absl::StrCat("sweep point ", job.index, ": ", st.message()));
-          }
-        }
-        absl::StatusOr<TrainSpec> parsed = ParseTrainSpec(trial.dump());
-        if (!parsed.ok()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("sweep point ", job.index, " ", job.params.dump(),
-                           ": trial.", parsed.status().message()));
-        }
-        job.spec = SpecToJson(*parsed);
         job.resources = spec.resources;
         jobs.push_back(std::move(job));
       }
     }
+    // Each point is validated like ladle-train would (the bulk of accepting
+    // a big sweep): points are independent, so large sweeps use every core.
+    // The first failing point by index is reported, as in a serial pass.
+    std::vector<absl::Status> errors(jobs.size());
+    auto resolve = [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) {
+        try {  // an exception must not escape a thread
+          absl::StatusOr<TrainSpec> parsed =
+              ResolveTrial(spec, jobs[i].params, jobs[i].index);
+          if (!parsed.ok()) {
+            errors[i] = parsed.status();
+            return;  // later points of this chunk do not matter
+          }
+          jobs[i].spec = SpecToJson(*parsed);
+        } catch (const std::exception& e) {
+          errors[i] = absl::InvalidArgumentError(absl::StrCat(
+              "sweep point ", jobs[i].index, ": ", e.what()));
+          return;
+        }
+      }
+    };
+    const size_t threads =
+        jobs.size() < 512
+            ? 1
+            : std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
+    if (threads == 1) {
+      resolve(0, jobs.size());
+    } else {
+      std::vector<std::thread> pool;
+      const size_t chunk = (jobs.size() + threads - 1) / threads;
+      for (size_t t = 0; t < threads; ++t) {
+        const size_t begin = t * chunk;
+        const size_t end = std::min(jobs.size(), begin + chunk);
+        if (begin < end) pool.emplace_back(resolve, begin, end);
+      }
+      for (std::thread& th : pool) th.join();
+    }
+    for (const absl::Status& st : errors) RETURN_IF_ERROR(st);
     return jobs;
   }
 };
-
-// Resolves the trial of one sweep point: base trial + point, validated.
-absl::StatusOr<TrainSpec> ResolveTrial(const ExperimentSpec& spec,
-                                       const Json& point, int index) {
-  Json trial = spec.trial;
-  for (auto& [key, value] : point.items()) {
-    absl::Status st = SetPath(trial, key, value);
-    if (!st.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("sweep point ", index, ": ", st.message()));
-    }
-  }
-  absl::StatusOr<TrainSpec> parsed = ParseTrainSpec(trial.dump());
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("sweep point ", index, " ",
-                                                   point.dump(), ": trial.",
-                                                   parsed.status().message()));
-  }
-  return parsed;
-}
 
 // Every sweep point (random samples crossed with grid points).
 std::vector<Json> SweepPoints(const ExperimentSpec& spec) {

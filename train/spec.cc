@@ -229,9 +229,54 @@ absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
 
 }  // namespace
 
+namespace {
+
+// JSON value → YAML node with the scalars YAML::Load would give for the same
+// value's JSON text.
+YAML::Node ToYaml(const nlohmann::json& j) {
+  using T = nlohmann::json::value_t;
+  switch (j.type()) {
+    case T::object: {
+      YAML::Node n(YAML::NodeType::Map);
+      for (const auto& [k, v] : j.items()) n[k] = ToYaml(v);
+      return n;
+    }
+    case T::array: {
+      YAML::Node n(YAML::NodeType::Sequence);
+      for (const auto& v : j) n.push_back(ToYaml(v));
+      return n;
+    }
+    case T::string:
+      return YAML::Node(j.get_ref<const std::string&>());
+    case T::null:
+    case T::discarded:
+      return YAML::Node(YAML::NodeType::Null);
+    default:  // numbers and booleans: their JSON text
+      return YAML::Node(j.dump());
+  }
+}
+
+absl::StatusOr<TrainSpec> ParseTrainSpecNode(const YAML::Node& root);
+
+}  // namespace
+
+absl::StatusOr<TrainSpec> ParseTrainSpecJson(const nlohmann::json& spec) {
+  if (!spec.is_object()) {
+    return Invalid("spec", "must be a mapping of key: value (model, data, "
+                           "train, device)");
+  }
+  return ParseTrainSpecNode(ToYaml(spec));
+}
+
 absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text) {
   ASSIGN_OR_RETURN(YAML::Node root,
                    LoadYamlMapping(text, "model, data, train, device"));
+  return ParseTrainSpecNode(root);
+}
+
+namespace {
+
+absl::StatusOr<TrainSpec> ParseTrainSpecNode(const YAML::Node& root) {
   TrainSpec spec;
   MapReader top(root, "");
   try {
@@ -315,6 +360,8 @@ absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text) {
   }
   return spec;
 }
+
+}  // namespace
 
 absl::StatusOr<TrainSpec> LoadTrainSpec(const std::string& path) {
   std::ifstream in(path);

@@ -123,6 +123,9 @@ struct TrainSpec {
 
 // Parses a YAML (or JSON) spec.
 absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text);
+// The same from an already-parsed JSON value (sweep points: no text round
+// trip). Its strings must already be valid UTF-8 without control characters.
+absl::StatusOr<TrainSpec> ParseTrainSpecJson(const nlohmann::json& spec);
 absl::StatusOr<TrainSpec> LoadTrainSpec(const std::string& path);
 
 // Every field, defaults included, in the spec's own key layout (round-trips

@@ -11,6 +11,7 @@
 #include <limits>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -100,7 +101,20 @@ inline absl::StatusOr<YAML::Node> LoadYamlMapping(
 class MapReader {
  public:
   MapReader(YAML::Node node, std::string path)
-      : node_(std::move(node)), path_(std::move(path)) {}
+      : node_(std::move(node)), path_(std::move(path)) {
+    // One pass over the mapping: yaml-cpp's own lookup compares every key
+    // through a conversion that allocates, for each of the ~100 lookups of
+    // a trial spec.
+    if (node_.IsMap()) {
+      for (const auto& kv : node_) {
+        if (kv.first.IsScalar()) {
+          children_.emplace(kv.first.Scalar(), kv.second);
+        } else {
+          all_keys_scalar_ = false;
+        }
+      }
+    }
+  }
 
   absl::Status CheckIsMap() const {
     if (!node_.IsDefined() || node_.IsNull()) return absl::OkStatus();
@@ -113,18 +127,22 @@ class MapReader {
 
   bool Has(const std::string& key) {
     seen_.insert(key);
-    return node_.IsMap() && node_[key].IsDefined() && !node_[key].IsNull();
+    if (!node_.IsMap()) return false;
+    const YAML::Node n = At(key);
+    return n.IsDefined() && !n.IsNull();
   }
   YAML::Node Child(const std::string& key) {
     seen_.insert(key);
-    return node_.IsMap() ? node_[key] : YAML::Node();
+    if (!node_.IsMap()) return YAML::Node();
+    YAML::Node n = At(key);
+    return n.IsDefined() ? n : YAML::Node();  // missing: an empty node
   }
   std::string PathOf(const std::string& key) const { return Join(path_, key); }
 
   absl::Status Int(const std::string& key, int64_t* out, int64_t lo,
                    int64_t hi) {
     if (!Has(key)) return absl::OkStatus();
-    const YAML::Node n = node_[key];
+    const YAML::Node n = At(key);
     int64_t v;
     double d;
     if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v)) {
@@ -149,7 +167,7 @@ class MapReader {
   absl::Status Double(const std::string& key, double* out, double lo, double hi,
                       bool open_lo = false, bool open_hi = false) {
     if (!Has(key)) return absl::OkStatus();
-    const YAML::Node n = node_[key];
+    const YAML::Node n = At(key);
     double v;
     if (!n.IsScalar() || !YAML::convert<double>::decode(n, v)) {
       return Invalid(PathOf(key),
@@ -177,9 +195,9 @@ class MapReader {
   absl::Status Bool(const std::string& key, bool* out) {
     if (!Has(key)) return absl::OkStatus();
     bool v;
-    if (!node_[key].IsScalar() || !YAML::convert<bool>::decode(node_[key], v)) {
+    if (!At(key).IsScalar() || !YAML::convert<bool>::decode(At(key), v)) {
       return Invalid(PathOf(key),
-                     "must be true or false, got '" + Text(node_[key]) + "'");
+                     "must be true or false, got '" + Text(At(key)) + "'");
     }
     *out = v;
     return absl::OkStatus();
@@ -195,7 +213,7 @@ class MapReader {
   absl::Status String(const std::string& key, std::string* out,
                       const std::vector<std::string>& allowed = {}) {
     if (!Has(key)) return absl::OkStatus();
-    const YAML::Node n = node_[key];
+    const YAML::Node n = At(key);
     if (!n.IsScalar()) return Invalid(PathOf(key), "must be a string");
     const std::string v = n.Scalar();
     if (!allowed.empty() &&
@@ -212,7 +230,7 @@ class MapReader {
   absl::Status StringList(const std::string& key, std::vector<std::string>* out,
                           size_t max_items) {
     if (!Has(key)) return absl::OkStatus();
-    const YAML::Node n = node_[key];
+    const YAML::Node n = At(key);
     if (!n.IsSequence() || n.size() == 0 || n.size() > max_items) {
       return Invalid(PathOf(key), absl::StrCat("must be a list of 1 to ",
                                                max_items, " strings"));
@@ -229,7 +247,7 @@ class MapReader {
   absl::Status IntList(const std::string& key, std::vector<int64_t>* out,
                        int64_t lo, int64_t hi) {
     if (!Has(key)) return absl::OkStatus();
-    const YAML::Node n = node_[key];
+    const YAML::Node n = At(key);
     if (!n.IsSequence())
       return Invalid(PathOf(key),
                      "must be a list of integers, e.g. [256, 256]");
@@ -274,7 +292,28 @@ class MapReader {
     return "null";
   }
 
+  // Lookup without insertion: operator[] of a non-const YAML::Node adds a
+  // null entry for a missing key and allocates on every call (half the
+  // cost of validating a 10,000-point sweep went there).
+  YAML::Node At(const std::string& key) const {
+    auto it = children_.find(key);
+    if (it != children_.end()) return it->second;
+    if (all_keys_scalar_) {
+      // Missing: the same "zombie" node yaml-cpp's const lookup returns
+      // (IsDefined() false), without its scan.
+      static const YAML::Node kMissing = [] {
+        const YAML::Node empty(YAML::NodeType::Map);
+        return empty["missing"];
+      }();
+      return kMissing;
+    }
+    const YAML::Node& n = node_;
+    return n[key];
+  }
+
   YAML::Node node_;
+  std::unordered_map<std::string, YAML::Node> children_;
+  bool all_keys_scalar_ = true;
   std::string path_;
   std::set<std::string> seen_;
 };

@@ -28,7 +28,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -72,6 +75,12 @@ struct Options {
   double soak_seconds = 0;    // > 0: the soak scenario only (see RunSoak)
   int soak_submitters = 20;
   int soak_watchers = 8;
+  bool scale = false;           // the scale scenario only (see RunScale)
+  int scale_jobs = 1'000'000;   // queued jobs
+  int scale_workers = 1'000;    // simulated workers draining them
+  int results_jobs = 1'000;     // jobs of the experiment GetResults reads
+  int results_points = 1'000;   // points per series of each of its jobs
+  int list_experiments = 100'000;  // experiments stored when listing
   std::string serve_echo;  // internal: run the echo server on this address
 };
 
@@ -594,6 +603,223 @@ int RunSoak(const Options& o, const std::string& server_bin,
   return ok ? 0 : 1;
 }
 
+// --- Scale ------------------------------------------------------------------
+// VmRSS and VmHWM (peak) of a process, in bytes.
+std::pair<double, double> Rss(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  double rss = -1, hwm = -1;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) rss = std::stod(line.substr(6)) * 1024;
+    if (line.rfind("VmHWM:", 0) == 0) hwm = std::stod(line.substr(6)) * 1024;
+  }
+  return {rss, hwm};
+}
+
+std::string MetricsText(const std::string& metrics_addr) {
+  const std::string cmd = absl::StrCat(
+      "python3 -c \"import urllib.request,sys;sys.stdout.write(urllib.request."
+      "urlopen('http://",
+      metrics_addr, "/metrics').read().decode())\" 2>/dev/null");
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return "";
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+  pclose(p);
+  return text;
+}
+
+// A quantile of a Prometheus histogram from its text exposition, interpolated
+// linearly inside the bucket as PromQL's histogram_quantile() does.
+double HistogramQuantile(const std::string& text, const std::string& name,
+                         double q) {
+  std::vector<std::pair<double, double>> buckets;  // (le, cumulative count)
+  std::istringstream in(text);
+  const std::string prefix = name + "_bucket{le=\"";
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    const size_t end = line.find('"', prefix.size());
+    const std::string le = line.substr(prefix.size(), end - prefix.size());
+    const double count = std::stod(line.substr(line.rfind(' ') + 1));
+    buckets.emplace_back(le == "+Inf" ? INFINITY : std::stod(le), count);
+  }
+  if (buckets.empty() || buckets.back().second <= 0) return -1;
+  const double rank = q * buckets.back().second;
+  double lo = 0, below = 0;
+  for (const auto& [le, cum] : buckets) {
+    if (cum >= rank) {
+      if (std::isinf(le)) return lo;
+      return lo + (le - lo) * (rank - below) / std::max(cum - below, 1.0);
+    }
+    lo = le;
+    below = cum;
+  }
+  return lo;
+}
+
+// Submits `count` copies of `spec` from `clients` threads; returns seconds.
+double SubmitMany(const std::string& addr, const std::string& spec, int count,
+                  int clients, std::atomic<int64_t>* failed) {
+  std::atomic<int> next{0};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&] {
+      auto stub = v1::ExperimentService::NewStub(Connect(addr));
+      while (next.fetch_add(1) < count) {
+        grpc::ClientContext ctx;
+        v1::SubmitExperimentRequest req;
+        req.set_spec(spec);
+        v1::SubmitExperimentResponse res;
+        if (!stub->SubmitExperiment(&ctx, req, &res).ok()) ++*failed;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  return Seconds(t0);
+}
+
+std::string SeedSweep(int jobs, const std::string& extra = "") {
+  std::string spec = "name: scale\n" + extra + "trial: {}\nsweep: {grid: {train.seed: [";
+  for (int i = 1; i <= jobs; ++i) absl::StrAppend(&spec, i > 1 ? ", " : "", i);
+  return spec + "]}}\n";
+}
+
+// The coordinator at scale: (1) `scale_jobs` queued jobs (10,000-job sweeps
+// from 4 clients), then `scale_workers` simulated workers draining them:
+// scheduler time per placement (p50/p99 from the server's own histogram) and
+// the server's resident memory; (2) GetResults of a `results_jobs`-job
+// experiment whose jobs each reported `results_points` points per series;
+// (3) ListExperiments pages with `list_experiments` experiments stored.
+int RunScale(const Options& o, const std::string& server_bin,
+             const fs::path& work) {
+  std::vector<Row> rows;
+  std::atomic<int64_t> failed{0};
+  {
+    ServerProcess server;
+    fs::create_directories(work / "scale");
+    if (!StartServer(server_bin, work / "scale", 10'000, &server)) return 1;
+    const int per = std::min(10'000, o.scale_jobs);
+    const int sweeps = (o.scale_jobs + per - 1) / per;
+    const double fill_s = SubmitMany(server.addr, SeedSweep(per), sweeps, 4, &failed);
+    const auto [rss_fill, hwm_fill] = Rss(server.pid);
+    rows.push_back({absl::StrFormat("queue filled: %d jobs (%d sweeps)", sweeps * per, sweeps),
+                    absl::StrFormat("%.1f s (%.0f jobs/s), RSS %.2f GiB", fill_s,
+                                    sweeps * per / fill_s, rss_fill / (1 << 30)),
+                    "", ""});
+    FleetMode mode;
+    Fleet fleet;
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!fleet.Start(server.addr, o.scale_workers, 1, &mode)) return 1;
+    const double connect_s = Seconds(t0);
+    const int64_t placed_connecting = fleet.assignments();
+    const auto d0 = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
+    const int64_t placed = fleet.assignments() - placed_connecting;
+    const double drain_s = Seconds(d0);
+    fleet.StopHeartbeats();
+    const std::string text = MetricsText(server.metrics_addr);
+    const double p50 = HistogramQuantile(text, "ladle_scheduler_decision_seconds", 0.5);
+    const double p99 = HistogramQuantile(text, "ladle_scheduler_decision_seconds", 0.99);
+    const auto [rss, hwm] = Rss(server.pid);
+    fleet.Stop();
+    rows.push_back({absl::StrFormat("%d workers drain the queue", o.scale_workers),
+                    absl::StrFormat("%lld placed in %.1f s (%.0f jobs/s) once all were "
+                                    "connected (connecting took %.1f s, %lld placed)",
+                                    static_cast<long long>(placed), drain_s,
+                                    placed / std::max(drain_s, 1e-9), connect_s,
+                                    static_cast<long long>(placed_connecting)),
+                    "", ""});
+    rows.push_back({"scheduler time per placement (server histogram)",
+                    absl::StrFormat("p50 %.1f us, p99 %.1f us", p50 * 1e6, p99 * 1e6),
+                    "target p99 <= 100 us", ""});
+    rows.push_back({"coordinator resident memory",
+                    absl::StrFormat("%.2f GiB now, peak %.2f GiB", rss / (1 << 30),
+                                    hwm / (1 << 30)),
+                    "target <= 2 GiB", ""});
+  }
+  {
+    ServerProcess server;
+    fs::create_directories(work / "results");
+    if (!StartServer(server_bin, work / "results", 10'000, &server)) return 1;
+    auto api = v1::ExperimentService::NewStub(Connect(server.addr));
+    FleetMode mode;
+    mode.stream_metrics = true;
+    mode.batches = 1;
+    mode.lines = o.results_points;
+    Fleet fleet;
+    if (!fleet.Start(server.addr, 100, 1, &mode)) return 1;
+    std::string id;
+    {
+      grpc::ClientContext ctx;
+      v1::SubmitExperimentRequest req;
+      req.set_spec(SeedSweep(o.results_jobs));
+      v1::SubmitExperimentResponse res;
+      if (!api->SubmitExperiment(&ctx, req, &res).ok()) return 1;
+      id = res.experiment_id();
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    while (CountExperiments(*api, v1::EXPERIMENT_STATE_SUCCEEDED) < 1 && Seconds(t0) < 600)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    fleet.Stop();
+    std::vector<double> ms;
+    int64_t points = 0, bytes = 0;
+    for (int i = 0; i < 10; ++i) {
+      grpc::ClientContext ctx;
+      v1::GetResultsRequest req;
+      req.set_experiment_id(id);
+      req.set_include_metrics(true);
+      v1::ExperimentResults res;
+      const auto c0 = std::chrono::steady_clock::now();
+      if (!api->GetResults(&ctx, req, &res).ok()) ++failed;
+      ms.push_back(Seconds(c0) * 1e3);
+      points = 0;
+      for (const auto& j : res.jobs()) points += j.metrics_size();
+      bytes = static_cast<int64_t>(res.ByteSizeLong());
+    }
+    const Percentiles p = Summarize(ms);
+    rows.push_back({absl::StrFormat("GetResults: %d jobs x %d points per series", o.results_jobs,
+                                    o.results_points),
+                    absl::StrFormat("p50 %.0f ms, p99 %.0f ms (%lld points, %.0f MB)", p.p50,
+                                    p.p99, static_cast<long long>(points), bytes / 1e6),
+                    "target < 100 ms", ""});
+    // Many experiments, then every page of the list.
+    const double list_fill_s = SubmitMany(server.addr, "name: l\ntrial: {}\n",
+                                          o.list_experiments - 1, 16, &failed);
+    std::vector<double> page_ms;
+    std::string token;
+    int64_t listed = 0;
+    do {
+      grpc::ClientContext ctx;
+      v1::ListExperimentsRequest req;
+      req.set_page_size(50);
+      req.set_page_token(token);
+      v1::ListExperimentsResponse res;
+      const auto c0 = std::chrono::steady_clock::now();
+      if (!api->ListExperiments(&ctx, req, &res).ok()) {
+        ++failed;
+        break;
+      }
+      page_ms.push_back(Seconds(c0) * 1e3);
+      listed += res.experiments_size();
+      token = res.next_page_token();
+    } while (!token.empty());
+    const Percentiles lp = Summarize(page_ms);
+    rows.push_back({absl::StrFormat("ListExperiments pages of 50, %lld stored",
+                                    static_cast<long long>(listed)),
+                    absl::StrFormat("p50 %.2f ms, p99 %.2f ms, max %.1f ms over %zu pages "
+                                    "(stored in %.0f s)",
+                                    lp.p50, lp.p99, lp.max, page_ms.size(), list_fill_s),
+                    "target < 10 ms", ""});
+  }
+  std::cout << "\n";
+  for (const Row& r : rows)
+    std::cout << absl::StrFormat("%-52s %-60s %s\n", r.figure, r.value, r.baseline);
+  std::cout << "failed RPCs: " << failed.load() << "\n";
+  return failed.load() == 0 ? 0 : 1;
+}
+
 int Run(const Options& o) {
   const fs::path self = fs::read_symlink("/proc/self/exe");
   const std::string server_bin =
@@ -602,6 +828,15 @@ int Run(const Options& o) {
   const fs::path work =
       fs::temp_directory_path() / absl::StrCat("ladle-loadbench-", getpid());
   fs::create_directories(work);
+  if (o.scale) {
+    std::cout << absl::StrFormat(
+        "ladle-loadbench --scale: %d queued jobs, %d workers, %u cores\n",
+        o.scale_jobs, o.scale_workers, std::thread::hardware_concurrency());
+    const int rc = RunScale(o, server_bin, work);
+    std::error_code ec;
+    fs::remove_all(work, ec);
+    return rc;
+  }
   if (o.soak_seconds > 0) {
     const int rc = RunSoak(o, server_bin, work);
     std::error_code ec;
@@ -878,6 +1113,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   app.add_option("--soak_watchers", o.soak_watchers)
       ->check(CLI::Range(0, 1024));
+  app.add_flag("--scale", o.scale,
+               "run only the scale scenario: a big queue drained by many "
+               "workers, GetResults of a big experiment, list pages");
+  app.add_option("--scale_jobs", o.scale_jobs)->check(CLI::Range(1, 100'000'000));
+  app.add_option("--scale_workers", o.scale_workers)->check(CLI::Range(1, 100'000));
+  app.add_option("--results_jobs", o.results_jobs)->check(CLI::Range(1, 10'000));
+  app.add_option("--results_points", o.results_points)->check(CLI::Range(1, 100'000));
+  app.add_option("--list_experiments", o.list_experiments)
+      ->check(CLI::Range(2, 10'000'000));
   app.add_option("--serve_echo", o.serve_echo)->group("");
   try {
     app.parse(argc, argv);

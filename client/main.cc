@@ -190,10 +190,19 @@ int Results(ExperimentService::Stub& stub, const Options& o) {
   Authorize(&ctx);
   v1::GetResultsRequest req;
   req.set_experiment_id(o.id);
-  req.set_include_metrics(true);  // kind tables use the curves (time to target)
   v1::ExperimentResults res;
   grpc::Status st = stub.GetResults(&ctx, req, &res);
   if (!st.ok()) return Fail(st, o);
+  if (res.experiment().kind() == "fusion") {
+    // Its table needs the validation curves (time to target); other kinds'
+    // tables need only the summaries, so big sweeps stay one small read.
+    grpc::ClientContext again;
+    Authorize(&again);
+    req.set_include_metrics(true);
+    req.add_metric_names("val_accuracy");
+    st = stub.GetResults(&again, req, &res);
+    if (!st.ok()) return Fail(st, o);
+  }
   if (o.format == "json") {
     nlohmann::ordered_json out;
     out["experiment"] = {
@@ -503,7 +512,12 @@ int main(int argc, char** argv) {
     ssl.pem_root_certs = pem.str();
     creds = grpc::SslCredentials(ssl);
   }
-  auto stub = ExperimentService::NewStub(grpc::CreateChannel(o.addr, creds));
+  // Results of big sweeps are large (each job carries its resolved spec):
+  // accept up to 512 MiB rather than gRPC's 4 MiB default.
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxReceiveMessageSize(512 << 20);
+  auto stub = ExperimentService::NewStub(
+      grpc::CreateCustomChannel(o.addr, creds, channel_args));
   if (submit->parsed()) {
     grpc::ClientContext ctx;
     Authorize(&ctx);
@@ -574,6 +588,13 @@ int main(int argc, char** argv) {
     v1::GetResultsRequest req;
     req.set_experiment_id(o.id);
     req.set_include_metrics(true);
+    // A chart needs no more points than it has pixels across.
+    req.set_max_points_per_series(2000);
+    if (plot->parsed()) {  // the metric and what the x axis may need
+      for (const std::string& name :
+           {curve.metric, std::string("epoch"), std::string("elapsed_seconds")})
+        req.add_metric_names(name);
+    }
     v1::ExperimentResults res;
     grpc::Status st = stub->GetResults(&ctx, req, &res);
     if (!st.ok()) return Fail(st, o);

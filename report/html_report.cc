@@ -59,8 +59,10 @@ std::vector<std::pair<double, double>> Curve(const JobView& j,
     if (x == "step") {
       out.emplace_back(static_cast<double>(step), v);
     } else {
-      auto it = xs.find(step);
-      if (it != xs.end()) out.emplace_back(it->second, v);
+      // The x logged at this step, else the latest before it (x series are
+      // monotone; a thinned fetch need not keep the same steps of both).
+      auto it = xs.upper_bound(step);
+      if (it != xs.begin()) out.emplace_back(std::prev(it)->second, v);
     }
   }
   return out;

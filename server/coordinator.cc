@@ -101,6 +101,7 @@ absl::Status Coordinator::Recover() {
                                        j.gpu_indices));
     experiments.insert(j.experiment_id);
     experiment_jobs_[j.experiment_id].push_back(j.id);
+    std::string().swap(j.spec);  // read from the store at dispatch
     jobs_[j.id] = std::move(j);
   }
   scheduler_.SetNextAttemptId(max_attempt + 1);
@@ -202,7 +203,12 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
   absl::MutexLock lock(&mu_);
   std::vector<std::string>& ids = experiment_jobs_[e.id];
   for (const JobRecord& j : result.jobs) {
-    jobs_[j.id] = j;
+    // Without its spec: at a million queued jobs the specs alone would be
+    // over a GiB; Dispatch reads each from the store (a read connection,
+    // not behind commits).
+    JobRecord& kept = jobs_[j.id] = j;
+    kept.spec.clear();
+    kept.spec.shrink_to_fit();
     ids.push_back(j.id);
   }
   absl::StatusOr<std::vector<JobEvent>> events = scheduler_.Submit(requests);
@@ -439,8 +445,14 @@ void Coordinator::ReportTotals() {
 
 void Coordinator::Dispatch() {
   std::vector<JobEvent> events;
+  const auto pass_start = std::chrono::steady_clock::now();
   const std::vector<Assignment> assignments = scheduler_.Schedule(&events);
   if (assignments.empty()) return;
+  observer_->OnSchedulingPass(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                    pass_start)
+          .count(),
+      static_cast<int>(assignments.size()));
   std::vector<WorkerCommand> commands;
   commands.reserve(assignments.size());
   for (const Assignment& a : assignments) {
@@ -458,7 +470,14 @@ void Coordinator::Dispatch() {
     WorkerCommand c;
     c.type = WorkerCommand::Type::kAssign;
     c.assignment = a;
-    c.spec_json = j.spec;
+    if (absl::StatusOr<std::string> spec = store_->GetJobSpec(j.id);
+        spec.ok()) {
+      c.spec_json = std::move(*spec);
+    } else {
+      // The child then fails on an empty spec and the attempt is retried.
+      LOG(ERROR) << "dispatch of " << j.id
+                 << ": cannot read its spec: " << spec.status();
+    }
     c.kind = j.kind;
     c.cpu_slots = j.cpu_slots;
     c.timeout_seconds = j.timeout_seconds;

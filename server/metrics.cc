@@ -1,5 +1,7 @@
 #include "server/metrics.h"
 
+#include <algorithm>
+
 #include <tuple>
 
 namespace ladle {
@@ -36,6 +38,15 @@ ServerMetrics::ServerMetrics(prometheus::Registry& r) {
                              .Add({}, Histogram::BucketBoundaries{
                                           0.0005, 0.001, 0.002, 0.005, 0.01,
                                           0.05, 0.1, 0.5, 1, 5, 30, 120, 600});
+  decision_seconds_ =
+      &BuildHistogram()
+           .Name("ladle_scheduler_decision_seconds")
+           .Help("Scheduler time per placement: each scheduling pass's time "
+                 "divided over the jobs it placed (one observation per job)")
+           .Register(r)
+           .Add({}, Histogram::BucketBoundaries{1e-6, 2e-6, 5e-6, 1e-5, 2e-5,
+                                                5e-5, 1e-4, 2e-4, 5e-4, 1e-3,
+                                                1e-2});
   auto& attempts = BuildCounter()
                        .Name("ladle_attempts_total")
                        .Help("Attempts ended, by outcome")
@@ -103,6 +114,11 @@ ServerMetrics::ServerMetrics(prometheus::Registry& r) {
 
 void ServerMetrics::OnDispatched(double seconds) {
   scheduling_latency_->Observe(seconds);
+}
+
+void ServerMetrics::OnSchedulingPass(double seconds, int placements) {
+  const double each = seconds / std::max(placements, 1);
+  for (int i = 0; i < placements; ++i) decision_seconds_->Observe(each);
 }
 
 void ServerMetrics::OnAttemptEnded(AttemptOutcome outcome) {

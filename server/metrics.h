@@ -24,6 +24,7 @@ class ServerMetrics final : public CoordinatorObserver {
   explicit ServerMetrics(prometheus::Registry& registry);
 
   void OnDispatched(double seconds) override;
+  void OnSchedulingPass(double seconds, int placements) override;
   void OnAttemptEnded(AttemptOutcome outcome) override;
   void OnExperimentSubmitted(int jobs) override;
   void OnMetricPoints(int64_t count) override;
@@ -41,6 +42,7 @@ class ServerMetrics final : public CoordinatorObserver {
   prometheus::Gauge* workers_alive_;
   prometheus::Gauge* workers_lost_;
   prometheus::Histogram* scheduling_latency_;
+  prometheus::Histogram* decision_seconds_;
   prometheus::Counter* attempts_[4];
   prometheus::Counter* experiments_submitted_;
   prometheus::Counter* jobs_submitted_;

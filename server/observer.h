@@ -20,6 +20,9 @@ class CoordinatorObserver {
   virtual ~CoordinatorObserver() = default;
   // A job went from queued to running after waiting `seconds`.
   virtual void OnDispatched(double seconds) {}
+  // One scheduling pass placed `placements` jobs in `seconds` (the
+  // scheduler's own time, without the store or the network).
+  virtual void OnSchedulingPass(double seconds, int placements) {}
   virtual void OnAttemptEnded(AttemptOutcome outcome) {}
   virtual void OnExperimentSubmitted(int jobs) {}
   virtual void OnMetricPoints(int64_t count) {}

@@ -89,6 +89,7 @@ absl::Status Scheduler::AddWorker(const std::string& worker_id,
         "worker: gpus and cpu_slots must be >= 0");
   }
   Worker& w = workers_[worker_id];
+  Unindex(worker_id, w);
   w.capacity = capacity;
   w.gpu_free.assign(capacity.gpus, true);
   w.free_gpus = capacity.gpus;
@@ -107,7 +108,17 @@ absl::Status Scheduler::AddWorker(const std::string& worker_id,
   }
   w.alive = true;
   w.last_heartbeat_ms = clock_->NowMillis();
+  Index(worker_id, w);
   return absl::OkStatus();
+}
+
+void Scheduler::Index(const std::string& id, const Worker& w) {
+  if (w.alive && (w.free_gpus > 0 || w.free_cpu > 0))
+    free_index_.emplace(w.free_gpus, w.free_cpu, id);
+}
+
+void Scheduler::Unindex(const std::string& id, const Worker& w) {
+  free_index_.erase(std::make_tuple(w.free_gpus, w.free_cpu, id));
 }
 
 std::vector<JobEvent> Scheduler::RemoveWorker(const std::string& worker_id) {
@@ -115,6 +126,7 @@ std::vector<JobEvent> Scheduler::RemoveWorker(const std::string& worker_id) {
   auto it = workers_.find(worker_id);
   if (it == workers_.end()) return events;
   LoseWorker(worker_id, it->second, "worker " + worker_id + " left", &events);
+  Unindex(worker_id, it->second);
   workers_.erase(it);
   return events;
 }
@@ -160,6 +172,7 @@ std::vector<int64_t> Scheduler::Reconcile(const std::string& worker_id,
 void Scheduler::LoseWorker(const std::string& worker_id, Worker& w,
                            const std::string& reason,
                            std::vector<JobEvent>* events) {
+  Unindex(worker_id, w);
   w.alive = false;
   const std::set<int64_t> held = w.attempts;
   for (int64_t a : held) {
@@ -376,26 +389,29 @@ absl::Status Scheduler::Restore(const JobRequest& r, JobState state,
 }
 
 const std::string* Scheduler::PickWorker(const Job& job) const {
+  // Best fit = the smallest (free GPUs, free CPU slots) that holds the job,
+  // ties by worker id; a worker other than the previous attempt's is
+  // preferred over a better fit. Groups of equal free GPUs are visited in
+  // order, each from its first entry with enough CPU slots.
   const Resources& need = job.req.resources;
-  const std::string* best = nullptr;
-  std::pair<int, int> best_fit{INT_MAX, INT_MAX};
-  bool best_is_previous = false;
-  for (const auto& [id, w] : workers_) {
-    if (!w.alive || w.free_gpus < need.gpus || w.free_cpu < need.cpu_slots)
+  const std::string* previous = nullptr;
+  int gpus = need.gpus;
+  while (true) {
+    auto it = free_index_.lower_bound(
+        std::make_tuple(gpus, need.cpu_slots, std::string()));
+    if (it == free_index_.end()) break;
+    if (std::get<0>(*it) != gpus) {  // no fit with `gpus` free: next group
+      gpus = std::get<0>(*it);
       continue;
-    const bool previous = id == job.last_worker;
-    const std::pair<int, int> fit{w.free_gpus - need.gpus,
-                                  w.free_cpu - need.cpu_slots};
-    // Prefer any worker other than the previous attempt's; among equals, best
-    // fit.
-    if (best == nullptr || (best_is_previous && !previous) ||
-        (previous == best_is_previous && fit < best_fit)) {
-      best = &id;
-      best_fit = fit;
-      best_is_previous = previous;
     }
+    for (; it != free_index_.end() && std::get<0>(*it) == gpus; ++it) {
+      const std::string& id = std::get<2>(*it);
+      if (id != job.last_worker) return &workers_.find(id)->first;
+      previous = &workers_.find(id)->first;
+    }
+    ++gpus;
   }
-  return best;
+  return previous;
 }
 
 std::vector<Assignment> Scheduler::Schedule(std::vector<JobEvent>* events) {
@@ -419,6 +435,7 @@ std::vector<Assignment> Scheduler::Schedule(std::vector<JobEvent>* events) {
     if (pick == nullptr) break;
     Dequeue(*pick);
     Worker& w = workers_.at(*worker);
+    Unindex(*worker, w);
     Assignment a;
     a.job_id = pick->req.id;
     a.experiment_id = pick->req.experiment_id;
@@ -436,6 +453,7 @@ std::vector<Assignment> Scheduler::Schedule(std::vector<JobEvent>* events) {
     }
     w.free_gpus -= pick->req.resources.gpus;
     w.free_cpu -= pick->req.resources.cpu_slots;
+    Index(*worker, w);
     w.attempts.insert(a.attempt_id);
     Attempt& at = attempts_[a.attempt_id];
     at.job_id = a.job_id;
@@ -458,6 +476,7 @@ Scheduler::Attempt Scheduler::EndAttempt(int64_t attempt_id) {
   auto wit = workers_.find(a.worker_id);
   if (wit != workers_.end()) {
     Worker& w = wit->second;
+    Unindex(a.worker_id, w);
     w.attempts.erase(attempt_id);
     const Job& job = jobs_.at(a.job_id);
     w.free_cpu += job.req.resources.cpu_slots;
@@ -467,6 +486,7 @@ Scheduler::Attempt Scheduler::EndAttempt(int64_t attempt_id) {
         ++w.free_gpus;
       }
     }
+    Index(a.worker_id, w);
   }
   return a;
 }

@@ -1,5 +1,7 @@
 #include "server/service.h"
 
+#include <unordered_map>
+
 #include <deque>
 #include <thread>
 
@@ -313,38 +315,52 @@ grpc::Status ExperimentServiceImpl::GetResults(ServerContext* ctx,
   if (!e.ok()) return ToGrpc(e.status());
   absl::Status st = FillExperiment(*e, resp->mutable_experiment());
   if (!st.ok()) return ToGrpc(st);
-  auto jobs = store_->ListJobs(req->experiment_id());
-  if (!jobs.ok()) return ToGrpc(jobs.status());
-  for (const JobRecord& j : *jobs) {
+  if (req->max_points_per_series() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "max_points_per_series: must be >= 0 (0 = all)");
+  }
+  if (req->metric_names_size() > 100) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "metric_names: at most 100 names");
+  }
+  Store::MetricsQuery query;
+  query.include = req->include_metrics();
+  query.names.assign(req->metric_names().begin(), req->metric_names().end());
+  query.max_points_per_series = req->max_points_per_series();
+  auto data = store_->GetExperimentResults(req->experiment_id(), query);
+  if (!data.ok()) return ToGrpc(data.status());
+  // The bulk rows come sorted by job id; jobs by index: match by id.
+  std::unordered_map<std::string, v1::JobResult*> by_id;
+  for (const JobRecord& j : data->jobs) {
     v1::JobResult* r = resp->add_jobs();
     FillJob(j, r->mutable_job());
-    auto attempts = store_->ListAttempts(j.id);
-    if (!attempts.ok()) return ToGrpc(attempts.status());
-    for (const AttemptRecord& a : *attempts) {
-      v1::Attempt* out = r->add_attempts();
-      out->set_id(a.id);
-      out->set_job_id(a.job_id);
-      out->set_worker_id(a.worker_id);
-      out->set_number(a.number);
-      out->set_outcome(a.outcome);
-      out->set_started_unix_ms(a.started_ms);
-      out->set_ended_unix_ms(a.ended_ms);
-      out->set_exit_code(a.exit_code);
-      out->set_reason(a.reason);
-    }
-    auto arts = store_->ListArtifacts(j.id);
-    if (!arts.ok()) return ToGrpc(arts.status());
-    for (const ArtifactRecord& a : *arts) {
-      v1::ArtifactInfo* info = r->add_artifacts();
-      info->set_name(a.name);
-      info->set_sha256(a.sha256);
-      info->set_size_bytes(a.size);
-    }
-    if (req->include_metrics()) {
-      auto m = store_->GetMetrics(j.id);
-      if (!m.ok()) return ToGrpc(m.status());
-      for (const MetricPoint& p : *m) FillMetric(p, r->add_metrics());
-    }
+    by_id[j.id] = r;
+  }
+  for (const AttemptRecord& a : data->attempts) {
+    auto it = by_id.find(a.job_id);
+    if (it == by_id.end()) continue;
+    v1::Attempt* out = it->second->add_attempts();
+    out->set_id(a.id);
+    out->set_job_id(a.job_id);
+    out->set_worker_id(a.worker_id);
+    out->set_number(a.number);
+    out->set_outcome(a.outcome);
+    out->set_started_unix_ms(a.started_ms);
+    out->set_ended_unix_ms(a.ended_ms);
+    out->set_exit_code(a.exit_code);
+    out->set_reason(a.reason);
+  }
+  for (const ArtifactRecord& a : data->artifacts) {
+    auto it = by_id.find(a.job_id);
+    if (it == by_id.end()) continue;
+    v1::ArtifactInfo* info = it->second->add_artifacts();
+    info->set_name(a.name);
+    info->set_sha256(a.sha256);
+    info->set_size_bytes(a.size);
+  }
+  for (const MetricPoint& p : data->metrics) {
+    auto it = by_id.find(p.job_id);
+    if (it != by_id.end()) FillMetric(p, it->second->add_metrics());
   }
   return grpc::Status::OK;
 }

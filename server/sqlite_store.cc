@@ -247,7 +247,31 @@ class SqliteStore final : public Store {
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   ~SqliteStore() override {
     statements_.clear();  // finalized before the connection closes
+    spec_by_id_.reset();
+    if (read_db_ != nullptr) sqlite3_close_v2(read_db_);
     sqlite3_close_v2(db_);
+  }
+
+  // A second connection, read-only, for reads that must not wait behind a
+  // commit (WAL lets it read the last committed state meanwhile).
+  void SetReadConnection(sqlite3* db) {
+    absl::MutexLock lock(&read_mu_);
+    read_db_ = db;
+  }
+
+  absl::StatusOr<std::string> GetJobSpec(const std::string& id) override {
+    {
+      absl::MutexLock lock(&read_mu_);
+      if (read_db_ != nullptr) {
+        if (spec_by_id_ == nullptr) {
+          spec_by_id_ = std::make_unique<Stmt>(
+              read_db_, "SELECT spec FROM jobs WHERE id = ?");
+        }
+        return ReadSpec(*spec_by_id_, id);
+      }
+    }
+    absl::MutexLock lock(&mu_);  // in memory: one connection
+    return ReadSpec(Cached("SELECT spec FROM jobs WHERE id = ?"), id);
   }
 
   absl::Status Migrate(int target) {
@@ -472,6 +496,23 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  absl::StatusOr<ExperimentResultsData> GetExperimentResults(
+      const std::string& experiment_id, const MetricsQuery& metrics) override {
+    {
+      absl::MutexLock lock(&read_mu_);
+      if (read_db_ != nullptr) {
+        // One read transaction: every table from the same snapshot.
+        RETURN_IF_ERROR(Exec(read_db_, "BEGIN"));
+        absl::StatusOr<ExperimentResultsData> r =
+            ReadResults(read_db_, experiment_id, metrics);
+        (void)Exec(read_db_, "COMMIT");
+        return r;
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    return ReadResults(db_, experiment_id, metrics);
+  }
+
   absl::StatusOr<std::vector<ArtifactRecord>> ListArtifacts(
       const std::string& job_id) override {
     absl::MutexLock lock(&mu_);
@@ -608,6 +649,84 @@ class SqliteStore final : public Store {
     s.Bind(20, j.timeout_seconds);
   }
 
+  static absl::StatusOr<ExperimentResultsData> ReadResults(
+      sqlite3* db, const std::string& experiment_id,
+      const MetricsQuery& metrics) {
+    ExperimentResultsData out;
+    constexpr char kOfExperiment[] =
+        " IN (SELECT id FROM jobs WHERE experiment_id = ?)";
+    {
+      Stmt s(db, absl::StrCat("SELECT ", kJobColumns,
+                              " FROM jobs WHERE experiment_id = ? ORDER BY idx")
+                     .c_str());
+      s.Bind(1, experiment_id);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s.Next());
+        if (!row) break;
+        out.jobs.push_back(ReadJob(s));
+      }
+    }
+    {
+      Stmt s(db, absl::StrCat("SELECT id, job_id, worker_id, number, outcome, "
+                              "started_ms, ended_ms, exit_code, reason FROM "
+                              "attempts WHERE job_id",
+                              kOfExperiment, " ORDER BY job_id, id")
+                     .c_str());
+      s.Bind(1, experiment_id);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s.Next());
+        if (!row) break;
+        AttemptRecord a;
+        a.id = s.Int(0);
+        a.job_id = s.Text(1);
+        a.worker_id = s.Text(2);
+        a.number = static_cast<int>(s.Int(3));
+        a.outcome = s.Text(4);
+        a.started_ms = s.Int(5);
+        a.ended_ms = s.Int(6);
+        a.exit_code = static_cast<int>(s.Int(7));
+        a.reason = s.Text(8);
+        out.attempts.push_back(std::move(a));
+      }
+    }
+    {
+      Stmt s(db, absl::StrCat("SELECT job_id, name, sha256, size FROM "
+                              "artifacts WHERE job_id",
+                              kOfExperiment, " ORDER BY job_id, name")
+                     .c_str());
+      s.Bind(1, experiment_id);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s.Next());
+        if (!row) break;
+        out.artifacts.push_back({s.Text(0), s.Text(1), s.Text(2), s.Int(3)});
+      }
+    }
+    if (metrics.include) {
+      std::string names;
+      for (size_t i = 0; i < metrics.names.size(); ++i)
+        absl::StrAppend(&names, i ? ", ?" : "?");
+      Stmt s(db, absl::StrCat("SELECT job_id, attempt_id, step, name, value, "
+                              "time_ms FROM metrics WHERE job_id",
+                              kOfExperiment,
+                              names.empty() ? "" : " AND name IN (", names,
+                              names.empty() ? "" : ")",
+                              " ORDER BY job_id, name, step")
+                     .c_str());
+      s.Bind(1, experiment_id);
+      for (size_t i = 0; i < metrics.names.size(); ++i)
+        s.Bind(static_cast<int>(i) + 2, metrics.names[i]);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s.Next());
+        if (!row) break;
+        out.metrics.push_back(
+            {s.Text(0), s.Int(1), s.Int(2), s.Text(3), s.Real(4), s.Int(5)});
+      }
+      out.metrics =
+          ThinSeries(std::move(out.metrics), metrics.max_points_per_series);
+    }
+    return out;
+  }
+
   absl::StatusOr<std::vector<JobRecord>> ReadJobs(Stmt& s)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::vector<JobRecord> out;
@@ -619,8 +738,21 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  static absl::StatusOr<std::string> ReadSpec(Stmt& s, const std::string& id) {
+    s.Reset();
+    s.Bind(1, id);
+    ASSIGN_OR_RETURN(bool row, s.Next());
+    if (!row) return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
+    std::string spec = s.Text(0);
+    s.Reset();
+    return spec;
+  }
+
   absl::Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex read_mu_;
+  sqlite3* read_db_ ABSL_GUARDED_BY(read_mu_) = nullptr;
+  std::unique_ptr<Stmt> spec_by_id_ ABSL_GUARDED_BY(read_mu_);
   // Keyed by the SQL text's address: every caller passes a literal.
   std::unordered_map<const char*, std::unique_ptr<Stmt>> statements_
       ABSL_GUARDED_BY(mu_);
@@ -667,6 +799,17 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
     }
   }
   RETURN_IF_ERROR(store->Migrate(target_version));
+  if (path != ":memory:") {
+    sqlite3* reader = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &reader,
+                        SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                        nullptr) == SQLITE_OK) {
+      sqlite3_busy_timeout(reader, 5000);
+      store->SetReadConnection(reader);
+    } else {
+      sqlite3_close_v2(reader);  // reads then share the main connection
+    }
+  }
   return std::unique_ptr<Store>(std::move(store));
 }
 

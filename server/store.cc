@@ -1,5 +1,8 @@
 #include "server/store.h"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace ladle {
 
 int64_t WriteBatch::rows() const {
@@ -56,6 +59,34 @@ absl::Status Store::AddArtifact(const ArtifactRecord& artifact) {
   WriteBatch b;
   b.artifacts.push_back(artifact);
   return Write(b);
+}
+
+std::vector<MetricPoint> ThinSeries(std::vector<MetricPoint> points,
+                                    int max_points) {
+  if (max_points <= 0) return points;
+  std::vector<MetricPoint> out;
+  size_t begin = 0;
+  while (begin < points.size()) {
+    size_t end = begin + 1;
+    while (end < points.size() && points[end].job_id == points[begin].job_id &&
+           points[end].name == points[begin].name)
+      ++end;
+    const size_t n = end - begin;
+    if (n <= static_cast<size_t>(max_points)) {
+      for (size_t i = begin; i < end; ++i) out.push_back(std::move(points[i]));
+    } else {
+      // max_points - 1 even steps over [0, n-1]: first and last included.
+      const int slots = std::max(max_points - 1, 1);
+      size_t last = SIZE_MAX;
+      for (int k = 0; k <= slots; ++k) {
+        const size_t i = begin + (n - 1) * k / slots;
+        if (i != last) out.push_back(std::move(points[i]));
+        last = i;
+      }
+    }
+    begin = end;
+  }
+  return out;
 }
 
 }  // namespace ladle

@@ -171,6 +171,10 @@ class Store {
   absl::Status UpdateJobs(const std::vector<JobRecord>& jobs,
                           const std::vector<AttemptRecord>& attempts);
   virtual absl::StatusOr<JobRecord> GetJob(const std::string& id) = 0;
+  // A job's resolved spec. Does not wait for a commit in progress (on a file,
+  // SQLite serves it from its own read connection): the coordinator reads it
+  // when it dispatches, instead of holding every queued job's spec in memory.
+  virtual absl::StatusOr<std::string> GetJobSpec(const std::string& id) = 0;
   virtual absl::StatusOr<std::vector<JobRecord>> ListJobs(
       const std::string& experiment_id) = 0;
   // Jobs of experiments still running, in submission order (restart recovery).
@@ -190,7 +194,32 @@ class Store {
   absl::Status AddArtifact(const ArtifactRecord& artifact);
   virtual absl::StatusOr<std::vector<ArtifactRecord>> ListArtifacts(
       const std::string& job_id) = 0;
+
+  // Everything `ladle results` shows of an experiment, read in a few bulk
+  // queries from one consistent snapshot (SQLite: its read connection, so not
+  // behind a commit in progress). Metrics only when `metrics.include`:
+  // only the series named (all when empty), each thinned to at most
+  // `max_points_per_series` points (0: all) by an even stride that keeps the
+  // first and the last point.
+  struct MetricsQuery {
+    bool include = false;
+    std::vector<std::string> names;
+    int max_points_per_series = 0;
+  };
+  struct ExperimentResultsData {
+    std::vector<JobRecord> jobs;            // by index
+    std::vector<AttemptRecord> attempts;    // by job id, then attempt id
+    std::vector<ArtifactRecord> artifacts;  // by job id, then name
+    std::vector<MetricPoint> metrics;       // by job id, name, step
+  };
+  virtual absl::StatusOr<ExperimentResultsData> GetExperimentResults(
+      const std::string& experiment_id, const MetricsQuery& metrics) = 0;
 };
+
+// Thins each (job, name) series of `points` (sorted by job, name, step) to at
+// most `max_points` (0: all), keeping the first and the last of each.
+std::vector<MetricPoint> ThinSeries(std::vector<MetricPoint> points,
+                                    int max_points);
 
 // Current schema version; Open migrates older files up to it.
 inline constexpr int kStoreSchemaVersion = 3;

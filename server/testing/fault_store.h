@@ -74,6 +74,9 @@ class FaultStore final : public Store {
       const ExperimentFilter& filter) override {
     return base_->ListExperiments(filter);
   }
+  absl::StatusOr<std::string> GetJobSpec(const std::string& id) override {
+    return base_->GetJobSpec(id);
+  }
   absl::StatusOr<JobRecord> GetJob(const std::string& id) override {
     return base_->GetJob(id);
   }
@@ -97,6 +100,10 @@ class FaultStore final : public Store {
   absl::StatusOr<std::vector<MetricPoint>> GetMetrics(
       const std::string& job_id) override {
     return base_->GetMetrics(job_id);
+  }
+  absl::StatusOr<ExperimentResultsData> GetExperimentResults(
+      const std::string& experiment_id, const MetricsQuery& metrics) override {
+    return base_->GetExperimentResults(experiment_id, metrics);
   }
   absl::StatusOr<std::vector<ArtifactRecord>> ListArtifacts(
       const std::string& job_id) override {

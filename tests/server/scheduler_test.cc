@@ -3,6 +3,11 @@
 #include "server/scheduler.h"
 
 #include <algorithm>
+#include <map>
+#include <random>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -339,6 +344,102 @@ TEST_F(SchedulerTest, RestoredAttemptWhoseWorkerNeverReturnsIsRetried) {
   ASSERT_EQ(as.size(), 1u);
   EXPECT_EQ(as[0].worker_id, "w2");
   EXPECT_EQ(as[0].attempt_number, 2);
+}
+
+}  // namespace
+}  // namespace ladle
+
+namespace ladle {
+namespace {
+
+// The free-capacity index against a brute-force model, under random churn on
+// a mixed fleet (workers join, leave, lose their lease; attempts end): every
+// placement fits its worker, is the best fit a scan of all workers finds
+// (smallest free GPUs, then free CPU slots, then id; another worker than the
+// previous attempt's first), and after each pass no queued head fits anywhere.
+TEST(SchedulerIndex, BestFitMatchesAScanOfTheFleetUnderChurn) {
+  FakeClock clock;
+  Scheduler sched(Scheduler::Options{10'000, 1'000, 8'000}, &clock);
+  std::mt19937 rng(42);
+  struct Free {
+    int gpus, cpu;
+    bool alive;
+  };
+  std::map<std::string, Resources> capacity;
+  std::map<std::string, Free> model;  // what each worker has free
+  std::map<int64_t, std::pair<std::string, Resources>> running;
+  std::map<std::string, std::string> last_worker;
+  int next_job = 0;
+  auto add_worker = [&](const std::string& id) {
+    const Resources r{static_cast<int>(rng() % 3),
+                      1 + static_cast<int>(rng() % 4)};
+    ASSERT_TRUE(sched.AddWorker(id, r).ok());
+    capacity[id] = r;
+    model[id] = {r.gpus, r.cpu_slots, true};
+  };
+  for (int w = 0; w < 40; ++w) add_worker(absl::StrCat("w", w));
+  std::map<std::string, Resources> need;
+  for (int round = 0; round < 300; ++round) {
+    std::vector<JobRequest> jobs;
+    for (int k = 0; k < 8; ++k) {
+      const std::string id = absl::StrCat("j", next_job++);
+      const int gpus = static_cast<int>(rng() % 3 == 0 ? rng() % 3 : 0);
+      const int cpu = gpus > 0 ? static_cast<int>(rng() % 2)
+                               : 1 + static_cast<int>(rng() % 3);
+      need[id] = {gpus, cpu};
+      jobs.push_back(Job(id, gpus, cpu, 0, {}, /*retries=*/5));
+    }
+    ASSERT_TRUE(sched.Submit(jobs).ok());
+    std::vector<JobEvent> events;
+    for (const Assignment& a : sched.Schedule(&events)) {
+      const Resources n = need.at(a.job_id);
+      // The brute-force best fit over the model, before this placement.
+      const std::string* best = nullptr;
+      std::tuple<bool, int, int, std::string> best_key;
+      for (const auto& [id, f] : model) {
+        if (!f.alive || f.gpus < n.gpus || f.cpu < n.cpu_slots) continue;
+        const auto key = std::make_tuple(id == last_worker[a.job_id],
+                                         f.gpus, f.cpu, id);
+        if (best == nullptr || key < best_key) {
+          best = &id;
+          best_key = key;
+        }
+      }
+      ASSERT_NE(best, nullptr) << a.job_id << " placed where nothing fits";
+      EXPECT_EQ(a.worker_id, *best) << a.job_id;
+      Free& f = model[a.worker_id];
+      f.gpus -= n.gpus;
+      f.cpu -= n.cpu_slots;
+      ASSERT_GE(f.gpus, 0);
+      ASSERT_GE(f.cpu, 0);
+      running[a.attempt_id] = {a.worker_id, n};
+      last_worker[a.job_id] = a.worker_id;
+    }
+    // End a random third of the running attempts (success or failure).
+    for (auto it = running.begin(); it != running.end();) {
+      if (rng() % 3 != 0) {
+        ++it;
+        continue;
+      }
+      const auto outcome =
+          rng() % 4 == 0 ? AttemptOutcome::kFailed : AttemptOutcome::kSucceeded;
+      ASSERT_TRUE(sched.Complete(it->first, outcome, "").ok());
+      Free& f = model[it->second.first];
+      f.gpus += it->second.second.gpus;
+      f.cpu += it->second.second.cpu_slots;
+      it = running.erase(it);
+    }
+    // Now and then a worker leaves (its attempts are lost) and comes back.
+    if (round % 25 == 24) {
+      const std::string id = absl::StrCat("w", rng() % 40);
+      sched.RemoveWorker(id);
+      for (auto it = running.begin(); it != running.end();) {
+        it = it->second.first == id ? running.erase(it) : std::next(it);
+      }
+      add_worker(id);
+    }
+  }
+  EXPECT_GT(next_job, 2000);
 }
 
 }  // namespace

@@ -213,6 +213,57 @@ TEST_P(StoreTest, MetricsArtifactsWorkers) {
   EXPECT_EQ((*ws)[0].state, "lost");
 }
 
+// The bulk read behind `ladle results`: jobs by index, attempts, artifacts
+// and (on request) named, thinned metric series, each attached to its job;
+// another experiment's rows stay out; the spec read for dispatch.
+TEST_P(StoreTest, ExperimentResultsInBulkWithNamedThinnedSeries) {
+  ASSERT_TRUE(store_->CreateExperiment(Exp("e1"), {JobOf("e1", "e1-1", 1),
+                                                   JobOf("e1", "e1-0", 0)})
+                  .ok());
+  ASSERT_TRUE(store_->CreateExperiment(Exp("e2"), {JobOf("e2", "e2-0", 0)}).ok());
+  JobRecord running = JobOf("e1", "e1-0", 0);
+  running.state = "running";
+  AttemptRecord a{7, "e1-0", "w1", 1, "", 100, 0, 0, ""};
+  ASSERT_TRUE(store_->UpdateJobs({running}, {a}).ok());
+  ASSERT_TRUE(store_->AddArtifact({"e1-0", "summary.json", "aa", 3}).ok());
+  ASSERT_TRUE(store_->AddArtifact({"e2-0", "summary.json", "bb", 3}).ok());
+  std::vector<MetricPoint> pts;
+  for (int step = 0; step < 1000; ++step) {
+    pts.push_back({"e1-0", 7, step, "train_loss", 1.0 / (1 + step), 1});
+    pts.push_back({"e1-0", 7, step, "val_accuracy", step / 1000.0, 1});
+  }
+  pts.push_back({"e2-0", 9, 0, "val_accuracy", 0.5, 1});
+  ASSERT_TRUE(store_->AppendMetrics(pts).ok());
+
+  auto plain = store_->GetExperimentResults("e1", {});
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  ASSERT_EQ(plain->jobs.size(), 2u);
+  EXPECT_EQ(plain->jobs[0].id, "e1-0");  // by index
+  ASSERT_EQ(plain->attempts.size(), 1u);
+  EXPECT_EQ(plain->attempts[0].id, 7);
+  ASSERT_EQ(plain->artifacts.size(), 1u);
+  EXPECT_EQ(plain->artifacts[0].job_id, "e1-0");
+  EXPECT_TRUE(plain->metrics.empty());
+
+  Store::MetricsQuery q;
+  q.include = true;
+  q.names = {"val_accuracy"};
+  q.max_points_per_series = 101;
+  auto thin = store_->GetExperimentResults("e1", q);
+  ASSERT_TRUE(thin.ok()) << thin.status();
+  ASSERT_EQ(thin->metrics.size(), 101u);
+  EXPECT_EQ(thin->metrics.front().step, 0);
+  EXPECT_EQ(thin->metrics.back().step, 999);  // the last point is kept
+  for (const MetricPoint& p : thin->metrics) EXPECT_EQ(p.name, "val_accuracy");
+  q.names.clear();
+  q.max_points_per_series = 0;
+  auto all = store_->GetExperimentResults("e1", q);
+  EXPECT_EQ(all->metrics.size(), 2000u);
+  EXPECT_EQ(*store_->GetJobSpec("e1-1"), JobOf("e1", "e1-1", 1).spec);
+  EXPECT_EQ(store_->GetJobSpec("nope").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_P(StoreTest, CommitKeepsEachBatchAtomicInsideOneTransaction) {
   WriteBatch create, bad, finish;
   create.new_experiments.push_back({Exp("e1"), {JobOf("e1", "j1", 0)}});

@@ -70,8 +70,40 @@ std::vector<MetricPoint> ParseMetricLine(const std::string& line,
   return out;
 }
 
-absl::Status ExperimentServiceImpl::FillExperiment(const ExperimentRecord& e,
-                                                   v1::Experiment* out) {
+void FillJobCounts(const std::map<std::string, int>& by_state,
+                   v1::JobCounts* c) {
+  int total = 0;
+  for (const auto& [state, n] : by_state) {
+    total += n;
+    switch (ApiJobState(state)) {
+      case v1::JOB_STATE_PENDING:
+        c->set_pending(c->pending() + n);
+        break;
+      case v1::JOB_STATE_QUEUED:
+        c->set_queued(c->queued() + n);
+        break;
+      case v1::JOB_STATE_RUNNING:
+        c->set_running(c->running() + n);
+        break;
+      case v1::JOB_STATE_SUCCEEDED:
+        c->set_succeeded(c->succeeded() + n);
+        break;
+      case v1::JOB_STATE_FAILED:
+        c->set_failed(c->failed() + n);
+        break;
+      case v1::JOB_STATE_CANCELLED:
+        c->set_cancelled(c->cancelled() + n);
+        break;
+      default:
+        break;
+    }
+  }
+  c->set_total(total);
+}
+
+absl::Status ExperimentServiceImpl::FillExperiment(
+    const ExperimentRecord& e, v1::Experiment* out,
+    const std::map<std::string, int>* counts) {
   out->set_id(e.id);
   out->set_name(e.name);
   out->set_kind(e.kind);
@@ -82,32 +114,11 @@ absl::Status ExperimentServiceImpl::FillExperiment(const ExperimentRecord& e,
   out->set_priority(e.priority);
   out->set_created_unix_ms(e.created_ms);
   out->set_finished_unix_ms(e.finished_ms);
-  ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, store_->ListJobs(e.id));
-  v1::JobCounts* c = out->mutable_job_counts();
-  c->set_total(static_cast<int>(jobs.size()));
-  for (const JobRecord& j : jobs) {
-    switch (ApiJobState(j.state)) {
-      case v1::JOB_STATE_PENDING:
-        c->set_pending(c->pending() + 1);
-        break;
-      case v1::JOB_STATE_QUEUED:
-        c->set_queued(c->queued() + 1);
-        break;
-      case v1::JOB_STATE_RUNNING:
-        c->set_running(c->running() + 1);
-        break;
-      case v1::JOB_STATE_SUCCEEDED:
-        c->set_succeeded(c->succeeded() + 1);
-        break;
-      case v1::JOB_STATE_FAILED:
-        c->set_failed(c->failed() + 1);
-        break;
-      case v1::JOB_STATE_CANCELLED:
-        c->set_cancelled(c->cancelled() + 1);
-        break;
-      default:
-        break;
-    }
+  if (counts != nullptr) {
+    FillJobCounts(*counts, out->mutable_job_counts());
+  } else {
+    ASSIGN_OR_RETURN(auto read, store_->CountJobStates({e.id}));
+    FillJobCounts(read[e.id], out->mutable_job_counts());
   }
   return absl::OkStatus();
 }
@@ -214,8 +225,13 @@ grpc::Status ExperimentServiceImpl::ListExperiments(
   f.page_token = req->page_token();
   auto page = store_->ListExperiments(f);
   if (!page.ok()) return ToGrpc(page.status());
+  std::vector<std::string> ids;
+  for (const ExperimentRecord& e : page->experiments) ids.push_back(e.id);
+  auto counts = store_->CountJobStates(ids);  // one query for the page
+  if (!counts.ok()) return ToGrpc(counts.status());
   for (const ExperimentRecord& e : page->experiments) {
-    absl::Status st = FillExperiment(e, resp->add_experiments());
+    absl::Status st =
+        FillExperiment(e, resp->add_experiments(), &(*counts)[e.id]);
     if (!st.ok()) return ToGrpc(st);
   }
   resp->set_next_page_token(page->next_page_token);

@@ -4,6 +4,7 @@
 #ifndef LADLE_SERVER_SERVICE_H_
 #define LADLE_SERVER_SERVICE_H_
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -58,7 +59,11 @@ class ExperimentServiceImpl final
       grpc::ServerWriter<v1::ArtifactChunk>* writer) override;
 
  private:
-  absl::Status FillExperiment(const ExperimentRecord& e, v1::Experiment* out);
+  // `counts` (job state -> count) when already read for a whole page; else
+  // read here.
+  absl::Status FillExperiment(
+      const ExperimentRecord& e, v1::Experiment* out,
+      const std::map<std::string, int>* counts = nullptr);
   // The caller, who must hold a user or admin token.
   absl::StatusOr<Principal> User(grpc::ServerContext* ctx) const;
   // The experiment, if the caller may see it (PERMISSION_DENIED otherwise).

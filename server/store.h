@@ -13,6 +13,7 @@
 #define LADLE_SERVER_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -212,6 +213,11 @@ class Store {
     std::vector<ArtifactRecord> artifacts;  // by job id, then name
     std::vector<MetricPoint> metrics;       // by job id, name, step
   };
+  // experiment id -> job state -> count, for the experiments given (those
+  // without jobs are absent). Index-only, from the read connection.
+  virtual absl::StatusOr<std::map<std::string, std::map<std::string, int>>>
+  CountJobStates(const std::vector<std::string>& experiment_ids) = 0;
+
   virtual absl::StatusOr<ExperimentResultsData> GetExperimentResults(
       const std::string& experiment_id, const MetricsQuery& metrics) = 0;
 };
@@ -222,7 +228,7 @@ std::vector<MetricPoint> ThinSeries(std::vector<MetricPoint> points,
                                     int max_points);
 
 // Current schema version; Open migrates older files up to it.
-inline constexpr int kStoreSchemaVersion = 3;
+inline constexpr int kStoreSchemaVersion = 4;
 
 // Opens (creating if needed) the store at `path`, or an in-memory one for
 // ":memory:", and migrates its schema to `target_version` (tests pass an older

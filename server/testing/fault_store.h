@@ -101,6 +101,10 @@ class FaultStore final : public Store {
       const std::string& job_id) override {
     return base_->GetMetrics(job_id);
   }
+  absl::StatusOr<std::map<std::string, std::map<std::string, int>>>
+  CountJobStates(const std::vector<std::string>& experiment_ids) override {
+    return base_->CountJobStates(experiment_ids);
+  }
   absl::StatusOr<ExperimentResultsData> GetExperimentResults(
       const std::string& experiment_id, const MetricsQuery& metrics) override {
     return base_->GetExperimentResults(experiment_id, metrics);

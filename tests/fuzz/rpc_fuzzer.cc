@@ -196,7 +196,7 @@ Msg Fuzzed(FuzzedDataProvider& in, const Names& names) {
 
 void OneCall(Server& s, FuzzedDataProvider& in) {
   const Names& n = s.names;
-  switch (in.ConsumeIntegralInRange(0, 11)) {
+  switch (in.ConsumeIntegralInRange(0, 12)) {
     case 0: {
       auto req = Fuzzed<v1::SubmitExperimentRequest>(in, n);
       req.set_dry_run(true);  // bounded state: nothing accumulates
@@ -296,6 +296,17 @@ void OneCall(Server& s, FuzzedDataProvider& in) {
       }
       ctx->TryCancel();
       stream->Finish();
+      break;
+    }
+    case 12: {  // the worker side's download (a job's inputs)
+      auto ctx = Context(200);
+      auto reader = s.worker_api->DownloadArtifact(
+          ctx.get(), Fuzzed<v1::DownloadArtifactRequest>(in, n));
+      v1::ArtifactChunk c;
+      for (int i = 0; i < 8 && reader->Read(&c); ++i) {
+      }
+      ctx->TryCancel();
+      reader->Finish();
       break;
     }
     case 11: {

@@ -27,16 +27,16 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -75,11 +75,11 @@ struct Options {
   double soak_seconds = 0;    // > 0: the soak scenario only (see RunSoak)
   int soak_submitters = 20;
   int soak_watchers = 8;
-  bool scale = false;           // the scale scenario only (see RunScale)
-  int scale_jobs = 1'000'000;   // queued jobs
-  int scale_workers = 1'000;    // simulated workers draining them
-  int results_jobs = 1'000;     // jobs of the experiment GetResults reads
-  int results_points = 1'000;   // points per series of each of its jobs
+  bool scale = false;              // the scale scenario only (see RunScale)
+  int scale_jobs = 1'000'000;      // queued jobs
+  int scale_workers = 1'000;       // simulated workers draining them
+  int results_jobs = 1'000;        // jobs of the experiment GetResults reads
+  int results_points = 1'000;      // points per series of each of its jobs
   int list_experiments = 100'000;  // experiments stored when listing
   std::string serve_echo;  // internal: run the echo server on this address
 };
@@ -681,7 +681,8 @@ double SubmitMany(const std::string& addr, const std::string& spec, int count,
 }
 
 std::string SeedSweep(int jobs, const std::string& extra = "") {
-  std::string spec = "name: scale\n" + extra + "trial: {}\nsweep: {grid: {train.seed: [";
+  std::string spec =
+      "name: scale\n" + extra + "trial: {}\nsweep: {grid: {train.seed: [";
   for (int i = 1; i <= jobs; ++i) absl::StrAppend(&spec, i > 1 ? ", " : "", i);
   return spec + "]}}\n";
 }
@@ -702,12 +703,15 @@ int RunScale(const Options& o, const std::string& server_bin,
     if (!StartServer(server_bin, work / "scale", 10'000, &server)) return 1;
     const int per = std::min(10'000, o.scale_jobs);
     const int sweeps = (o.scale_jobs + per - 1) / per;
-    const double fill_s = SubmitMany(server.addr, SeedSweep(per), sweeps, 4, &failed);
+    const double fill_s =
+        SubmitMany(server.addr, SeedSweep(per), sweeps, 4, &failed);
     const auto [rss_fill, hwm_fill] = Rss(server.pid);
-    rows.push_back({absl::StrFormat("queue filled: %d jobs (%d sweeps)", sweeps * per, sweeps),
-                    absl::StrFormat("%.1f s (%.0f jobs/s), RSS %.2f GiB", fill_s,
-                                    sweeps * per / fill_s, rss_fill / (1 << 30)),
-                    "", ""});
+    rows.push_back(
+        {absl::StrFormat("queue filled: %d jobs (%d sweeps)", sweeps * per,
+                         sweeps),
+         absl::StrFormat("%.1f s (%.0f jobs/s), RSS %.2f GiB", fill_s,
+                         sweeps * per / fill_s, rss_fill / (1 << 30)),
+         "", ""});
     FleetMode mode;
     Fleet fleet;
     const auto t0 = std::chrono::steady_clock::now();
@@ -720,23 +724,27 @@ int RunScale(const Options& o, const std::string& server_bin,
     const double drain_s = Seconds(d0);
     fleet.StopHeartbeats();
     const std::string text = MetricsText(server.metrics_addr);
-    const double p50 = HistogramQuantile(text, "ladle_scheduler_decision_seconds", 0.5);
-    const double p99 = HistogramQuantile(text, "ladle_scheduler_decision_seconds", 0.99);
+    const double p50 =
+        HistogramQuantile(text, "ladle_scheduler_decision_seconds", 0.5);
+    const double p99 =
+        HistogramQuantile(text, "ladle_scheduler_decision_seconds", 0.99);
     const auto [rss, hwm] = Rss(server.pid);
     fleet.Stop();
-    rows.push_back({absl::StrFormat("%d workers drain the queue", o.scale_workers),
-                    absl::StrFormat("%lld placed in %.1f s (%.0f jobs/s) once all were "
-                                    "connected (connecting took %.1f s, %lld placed)",
-                                    static_cast<long long>(placed), drain_s,
-                                    placed / std::max(drain_s, 1e-9), connect_s,
-                                    static_cast<long long>(placed_connecting)),
-                    "", ""});
-    rows.push_back({"scheduler time per placement (server histogram)",
-                    absl::StrFormat("p50 %.1f us, p99 %.1f us", p50 * 1e6, p99 * 1e6),
-                    "target p99 <= 100 us", ""});
+    rows.push_back(
+        {absl::StrFormat("%d workers drain the queue", o.scale_workers),
+         absl::StrFormat("%lld placed in %.1f s (%.0f jobs/s) once all were "
+                         "connected (connecting took %.1f s, %lld placed)",
+                         static_cast<long long>(placed), drain_s,
+                         placed / std::max(drain_s, 1e-9), connect_s,
+                         static_cast<long long>(placed_connecting)),
+         "", ""});
+    rows.push_back(
+        {"scheduler time per placement (server histogram)",
+         absl::StrFormat("p50 %.1f us, p99 %.1f us", p50 * 1e6, p99 * 1e6),
+         "target p99 <= 100 us", ""});
     rows.push_back({"coordinator resident memory",
-                    absl::StrFormat("%.2f GiB now, peak %.2f GiB", rss / (1 << 30),
-                                    hwm / (1 << 30)),
+                    absl::StrFormat("%.2f GiB now, peak %.2f GiB",
+                                    rss / (1 << 30), hwm / (1 << 30)),
                     "target <= 2 GiB", ""});
   }
   {
@@ -760,11 +768,13 @@ int RunScale(const Options& o, const std::string& server_bin,
       id = res.experiment_id();
     }
     {
-      std::cout << "results: waiting for " << o.results_jobs << " jobs to report "
-                << o.results_points << " lines of metrics each...\n";
+      std::cout << "results: waiting for " << o.results_jobs
+                << " jobs to report " << o.results_points
+                << " lines of metrics each...\n";
     }
     const auto t0 = std::chrono::steady_clock::now();
-    while (CountExperiments(*api, v1::EXPERIMENT_STATE_SUCCEEDED) < 1 && Seconds(t0) < 600)
+    while (CountExperiments(*api, v1::EXPERIMENT_STATE_SUCCEEDED) < 1 &&
+           Seconds(t0) < 600)
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     fleet.Stop();
     // (a) The read `ladle results` makes for a train experiment (summaries,
@@ -797,33 +807,36 @@ int RunScale(const Options& o, const std::string& server_bin,
     };
     int64_t points = 0, bytes = 0;
     const Percentiles table = time_results(false, &points, &bytes);
-    rows.push_back({absl::StrFormat("GetResults as `ladle results` reads it (%d jobs)",
-                                    o.results_jobs),
-                    absl::StrFormat("p50 %.1f ms, p99 %.1f ms (%.1f MB)", table.p50,
-                                    table.p99, bytes / 1e6),
-                    "target < 100 ms", ""});
-    const fs::path cli =
-        fs::path(server_bin).parent_path() / "ladle";
+    rows.push_back(
+        {absl::StrFormat("GetResults as `ladle results` reads it (%d jobs)",
+                         o.results_jobs),
+         absl::StrFormat("p50 %.1f ms, p99 %.1f ms (%.1f MB)", table.p50,
+                         table.p99, bytes / 1e6),
+         "target < 100 ms", ""});
+    const fs::path cli = fs::path(server_bin).parent_path() / "ladle";
     std::vector<double> cli_ms;
     for (int i = 0; i < 5; ++i) {
       const auto c0 = std::chrono::steady_clock::now();
-      const std::string cmd = absl::StrCat("LADLE_ADDR=", server.addr, " '", cli.string(),
-                                           "' results ", id, " > /dev/null 2>&1");
+      const std::string cmd =
+          absl::StrCat("LADLE_ADDR=", server.addr, " '", cli.string(),
+                       "' results ", id, " > /dev/null 2>&1");
       if (std::system(cmd.c_str()) != 0) ++failed;
       cli_ms.push_back(Seconds(c0) * 1e3);
     }
     const Percentiles c = Summarize(cli_ms);
-    rows.push_back({absl::StrFormat("`ladle results` (CLI process, %d jobs, %d points "
-                                    "per series stored)",
-                                    o.results_jobs, o.results_points),
-                    absl::StrFormat("p50 %.0f ms, max %.0f ms", c.p50, c.max),
-                    "target < 100 ms", ""});
+    rows.push_back(
+        {absl::StrFormat("`ladle results` (CLI process, %d jobs, %d points "
+                         "per series stored)",
+                         o.results_jobs, o.results_points),
+         absl::StrFormat("p50 %.0f ms, max %.0f ms", c.p50, c.max),
+         "target < 100 ms", ""});
     const Percentiles plot = time_results(true, &points, &bytes);
-    rows.push_back({"GetResults for a plot (1 series, <= 200 points a job)",
-                    absl::StrFormat("p50 %.0f ms, p99 %.0f ms (%lld points, %.1f MB)",
-                                    plot.p50, plot.p99, static_cast<long long>(points),
-                                    bytes / 1e6),
-                    "", ""});
+    rows.push_back(
+        {"GetResults for a plot (1 series, <= 200 points a job)",
+         absl::StrFormat("p50 %.0f ms, p99 %.0f ms (%lld points, %.1f MB)",
+                         plot.p50, plot.p99, static_cast<long long>(points),
+                         bytes / 1e6),
+         "", ""});
     // Many experiments, then every page of the list.
     const double list_fill_s = SubmitMany(server.addr, "name: l\ntrial: {}\n",
                                           o.list_experiments - 1, 16, &failed);
@@ -846,16 +859,18 @@ int RunScale(const Options& o, const std::string& server_bin,
       token = res.next_page_token();
     } while (!token.empty());
     const Percentiles lp = Summarize(page_ms);
-    rows.push_back({absl::StrFormat("ListExperiments pages of 50, %lld stored",
-                                    static_cast<long long>(listed)),
-                    absl::StrFormat("p50 %.2f ms, p99 %.2f ms, max %.1f ms over %zu pages "
-                                    "(stored in %.0f s)",
-                                    lp.p50, lp.p99, lp.max, page_ms.size(), list_fill_s),
-                    "target < 10 ms", ""});
+    rows.push_back(
+        {absl::StrFormat("ListExperiments pages of 50, %lld stored",
+                         static_cast<long long>(listed)),
+         absl::StrFormat("p50 %.2f ms, p99 %.2f ms, max %.1f ms over %zu pages "
+                         "(stored in %.0f s)",
+                         lp.p50, lp.p99, lp.max, page_ms.size(), list_fill_s),
+         "target < 10 ms", ""});
   }
   std::cout << "\n";
   for (const Row& r : rows)
-    std::cout << absl::StrFormat("%-52s %-60s %s\n", r.figure, r.value, r.baseline);
+    std::cout << absl::StrFormat("%-52s %-60s %s\n", r.figure, r.value,
+                                 r.baseline);
   std::cout << "failed RPCs: " << failed.load() << "\n";
   return failed.load() == 0 ? 0 : 1;
 }
@@ -1156,10 +1171,14 @@ int main(int argc, char** argv) {
   app.add_flag("--scale", o.scale,
                "run only the scale scenario: a big queue drained by many "
                "workers, GetResults of a big experiment, list pages");
-  app.add_option("--scale_jobs", o.scale_jobs)->check(CLI::Range(1, 100'000'000));
-  app.add_option("--scale_workers", o.scale_workers)->check(CLI::Range(1, 100'000));
-  app.add_option("--results_jobs", o.results_jobs)->check(CLI::Range(1, 10'000));
-  app.add_option("--results_points", o.results_points)->check(CLI::Range(1, 100'000));
+  app.add_option("--scale_jobs", o.scale_jobs)
+      ->check(CLI::Range(1, 100'000'000));
+  app.add_option("--scale_workers", o.scale_workers)
+      ->check(CLI::Range(1, 100'000));
+  app.add_option("--results_jobs", o.results_jobs)
+      ->check(CLI::Range(1, 10'000));
+  app.add_option("--results_points", o.results_points)
+      ->check(CLI::Range(1, 100'000));
   app.add_option("--list_experiments", o.list_experiments)
       ->check(CLI::Range(2, 10'000'000));
   app.add_option("--serve_echo", o.serve_echo)->group("");

@@ -34,12 +34,12 @@ namespace {
 
 struct Options {
   std::string device = "auto";
-  int threads = 2;              // CPU backend threads
+  int threads = 2;  // CPU backend threads
   std::vector<int64_t> hidden = {1024, 1024};
   int64_t batch = 512;
   int64_t input = 784;
   int64_t classes = 10;
-  int steps = 50;               // timed steps (after 5 warm-up steps)
+  int steps = 50;  // timed steps (after 5 warm-up steps)
 };
 
 using Clock = std::chrono::steady_clock;
@@ -159,9 +159,9 @@ int Run(const Options& o) {
   auto step = [&]() -> absl::Status {
     auto logits = (*model)->Forward(x->data(), o.batch, true, 0);
     if (!logits.ok()) return logits.status();
-    absl::Status st = be->SoftmaxCrossEntropy(*logits, y->data(), o.batch,
-                                              o.classes, 1.0f / o.batch,
-                                              loss->data(), dlogits->data());
+    absl::Status st =
+        be->SoftmaxCrossEntropy(*logits, y->data(), o.batch, o.classes,
+                                1.0f / o.batch, loss->data(), dlogits->data());
     if (st.ok()) st = (*model)->Backward(dlogits->data());
     if (st.ok()) st = (*opt)->Step(1e-4f);
     return st;
@@ -211,7 +211,8 @@ int Run(const Options& o) {
   auto gemm_s = timed(gemms, o.steps);
   if (!gemm_s.ok()) return fail(gemm_s.status());
   std::string hidden;
-  for (int64_t h : o.hidden) hidden += (hidden.empty() ? "" : "-") + std::to_string(h);
+  for (int64_t h : o.hidden)
+    hidden += (hidden.empty() ? "" : "-") + std::to_string(h);
   double peak = 0;
   const char* isa = "";
   if (be->device().kind == DeviceKind::kCpu) {
@@ -229,7 +230,8 @@ int Run(const Options& o) {
       {"gemm_ceiling_gflops", gemm_flops / *gemm_s / 1e9},
       {"ratio_of_ceiling", *gemm_s / *step_s},
   };
-  if (peak > 0) {  // CPU: against the FMA peak of the same threads, measured now
+  if (peak >
+      0) {  // CPU: against the FMA peak of the same threads, measured now
     j["fma_peak_gflops"] = peak;
     j["fma_peak_isa"] = isa;
     j["step_fraction_of_fma_peak"] = gemm_flops / *step_s / 1e9 / peak;
@@ -245,10 +247,13 @@ int main(int argc, char** argv) {
   ladle::Options o;
   CLI::App app{"One MLP training step against the GEMM ceiling of its shapes"};
   app.add_option("--device", o.device, "auto, cpu, cuda or cuda:N");
-  app.add_option("--threads", o.threads, "CPU backend threads")->check(CLI::Range(1, 256));
+  app.add_option("--threads", o.threads, "CPU backend threads")
+      ->check(CLI::Range(1, 256));
   app.add_option("--hidden", o.hidden, "hidden widths")->delimiter(',');
-  app.add_option("--batch", o.batch, "rows per step")->check(CLI::Range(1, 1 << 20));
-  app.add_option("--steps", o.steps, "timed steps")->check(CLI::Range(1, 100000));
+  app.add_option("--batch", o.batch, "rows per step")
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--steps", o.steps, "timed steps")
+      ->check(CLI::Range(1, 100000));
   CLI11_PARSE(app, argc, argv);
   return ladle::Run(o);
 }

@@ -448,11 +448,10 @@ void Coordinator::Dispatch() {
   const auto pass_start = std::chrono::steady_clock::now();
   const std::vector<Assignment> assignments = scheduler_.Schedule(&events);
   if (assignments.empty()) return;
-  observer_->OnSchedulingPass(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                    pass_start)
-          .count(),
-      static_cast<int>(assignments.size()));
+  observer_->OnSchedulingPass(std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - pass_start)
+                                  .count(),
+                              static_cast<int>(assignments.size()));
   std::vector<WorkerCommand> commands;
   commands.reserve(assignments.size());
   for (const Assignment& a : assignments) {

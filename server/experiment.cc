@@ -246,8 +246,8 @@ class TrainPlanner final : public Planner {
           }
           jobs[i].spec = SpecToJson(*parsed);
         } catch (const std::exception& e) {
-          errors[i] = absl::InvalidArgumentError(absl::StrCat(
-              "sweep point ", jobs[i].index, ": ", e.what()));
+          errors[i] = absl::InvalidArgumentError(
+              absl::StrCat("sweep point ", jobs[i].index, ": ", e.what()));
           return;
         }
       }

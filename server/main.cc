@@ -197,10 +197,10 @@ int main(int argc, char** argv) {
   // start and join a thread whenever every poller is busy in a handler (a
   // Submit waits for its group commit): thread churn cost ~5% of the CPU
   // under 32 concurrent submitters.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,
-                              4);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
-                              64);
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     std::cerr << "ladle-server: cannot listen on " << o.listen

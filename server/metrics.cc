@@ -1,7 +1,6 @@
 #include "server/metrics.h"
 
 #include <algorithm>
-
 #include <tuple>
 
 namespace ladle {
@@ -41,12 +40,13 @@ ServerMetrics::ServerMetrics(prometheus::Registry& r) {
   decision_seconds_ =
       &BuildHistogram()
            .Name("ladle_scheduler_decision_seconds")
-           .Help("Scheduler time per placement: each scheduling pass's time "
-                 "divided over the jobs it placed (one observation per job)")
+           .Help(
+               "Scheduler time per placement: each scheduling pass's time "
+               "divided over the jobs it placed (one observation per job)")
            .Register(r)
-           .Add({}, Histogram::BucketBoundaries{1e-6, 2e-6, 5e-6, 1e-5, 2e-5,
-                                                5e-5, 1e-4, 2e-4, 5e-4, 1e-3,
-                                                1e-2});
+           .Add({},
+                Histogram::BucketBoundaries{1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5,
+                                            1e-4, 2e-4, 5e-4, 1e-3, 1e-2});
   auto& attempts = BuildCounter()
                        .Name("ladle_attempts_total")
                        .Help("Attempts ended, by outcome")

@@ -1,9 +1,8 @@
 #include "server/service.h"
 
-#include <unordered_map>
-
 #include <deque>
 #include <thread>
+#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"

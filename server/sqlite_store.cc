@@ -744,13 +744,13 @@ class SqliteStore final : public Store {
       std::string names;
       for (size_t i = 0; i < metrics.names.size(); ++i)
         absl::StrAppend(&names, i ? ", ?" : "?");
-      Stmt s(db, absl::StrCat("SELECT job_id, attempt_id, step, name, value, "
-                              "time_ms FROM metrics WHERE job_id",
-                              kOfExperiment,
-                              names.empty() ? "" : " AND name IN (", names,
-                              names.empty() ? "" : ")",
-                              " ORDER BY job_id, name, step")
-                     .c_str());
+      Stmt s(db,
+             absl::StrCat("SELECT job_id, attempt_id, step, name, value, "
+                          "time_ms FROM metrics WHERE job_id",
+                          kOfExperiment, names.empty() ? "" : " AND name IN (",
+                          names, names.empty() ? "" : ")",
+                          " ORDER BY job_id, name, step")
+                 .c_str());
       s.Bind(1, experiment_id);
       for (size_t i = 0; i < metrics.names.size(); ++i)
         s.Bind(static_cast<int>(i) + 2, metrics.names[i]);
@@ -781,7 +781,8 @@ class SqliteStore final : public Store {
     s.Reset();
     s.Bind(1, id);
     ASSIGN_OR_RETURN(bool row, s.Next());
-    if (!row) return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
+    if (!row)
+      return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
     std::string spec = s.Text(0);
     s.Reset();
     return spec;

@@ -262,8 +262,9 @@ absl::StatusOr<TrainSpec> ParseTrainSpecNode(const YAML::Node& root);
 
 absl::StatusOr<TrainSpec> ParseTrainSpecJson(const nlohmann::json& spec) {
   if (!spec.is_object()) {
-    return Invalid("spec", "must be a mapping of key: value (model, data, "
-                           "train, device)");
+    return Invalid("spec",
+                   "must be a mapping of key: value (model, data, "
+                   "train, device)");
   }
   return ParseTrainSpecNode(ToYaml(spec));
 }

@@ -480,12 +480,12 @@ class Trial {
             RETURN_IF_ERROR(backend_->MakeCurrent());
             ASSIGN_OR_RETURN(std::vector<float> hx, train_.x.ToHost());
             RETURN_IF_ERROR(r->be->MakeCurrent());
-            ASSIGN_OR_RETURN(r->own_x,
-                             Tensor<float>::FromHost(
-                                 r->be.get(), {train_size_, num_features_}, hx));
-            ASSIGN_OR_RETURN(r->own_y,
-                             Tensor<int32_t>::FromHost(r->be.get(), {train_size_},
-                                                       train_.host_labels));
+            ASSIGN_OR_RETURN(
+                r->own_x, Tensor<float>::FromHost(
+                              r->be.get(), {train_size_, num_features_}, hx));
+            ASSIGN_OR_RETURN(
+                r->own_y, Tensor<int32_t>::FromHost(r->be.get(), {train_size_},
+                                                    train_.host_labels));
             r->data_x = r->own_x.data();
             r->data_y = r->own_y.data();
           }
@@ -577,7 +577,7 @@ class Trial {
             ASSIGN_OR_RETURN(const float* logits,
                              r.model->Forward(r.x.data(), b, true, drop_seed));
             RETURN_IF_ERROR(r.be->Synchronize());  // the clock sees the GPU
-            if (past()) break;  // the forward is wasted
+            if (past()) break;                     // the forward is wasted
             RETURN_IF_ERROR(r.be->SoftmaxCrossEntropy(
                 logits, r.y.data(), b, num_classes_, 1.0f, r.loss.data(),
                 r.dlogits.data()));
@@ -1162,11 +1162,11 @@ class Trial {
     std::unique_ptr<Model> model;
     Tensor<int32_t> idx, y;
     Tensor<float> x, loss, dlogits;
-    const float* data_x = nullptr;    // the training split on this device
+    const float* data_x = nullptr;  // the training split on this device
     const int32_t* data_y = nullptr;
-    Tensor<float> own_x;              // GPU ranks off the trial's GPU
+    Tensor<float> own_x;  // GPU ranks off the trial's GPU
     Tensor<int32_t> own_y;
-    std::vector<float> grad_sum;      // CPU ranks
+    std::vector<float> grad_sum;       // CPU ranks
     Tensor<float> grad_dev, loss_acc;  // GPU ranks
     int64_t kept = 0;
     double loss_sum = 0;

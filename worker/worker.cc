@@ -74,7 +74,8 @@ int64_t CapLogFile(const std::string& path, int64_t cap, bool exited) {
   const int fd = ::open(path.c_str(), O_RDWR);
   if (fd < 0) return 0;
   if (keep_tail > 0) {
-    const ssize_t n = ::pread(fd, tail.data(), tail.size(), st.st_size - keep_tail);
+    const ssize_t n =
+        ::pread(fd, tail.data(), tail.size(), st.st_size - keep_tail);
     tail.resize(n > 0 ? static_cast<size_t>(n) : 0);
   }
   const std::string notice = absl::StrCat(
@@ -490,9 +491,8 @@ void Worker::Poll() {
       // coordinator); the rest stays in the attempt directory.
       for (auto [stream, offset] : {std::pair{"stdout", &a.stdout_offset},
                                     std::pair{"stderr", &a.stderr_offset}}) {
-        const int64_t dropped =
-            CapLogFile(a.dir + "/" + stream + ".log",
-                       options_.log_file_cap_bytes, exited);
+        const int64_t dropped = CapLogFile(a.dir + "/" + stream + ".log",
+                                           options_.log_file_cap_bytes, exited);
         if (dropped > 0 && metrics_) {
           metrics_->log_bytes_dropped.Increment(static_cast<double>(dropped));
         }

@@ -517,10 +517,10 @@ class CudaBackend final : public Backend {
     if (rows == 0 || cols == 0) return absl::OkStatus();
     // Parameter gradients first: dx may not alias dy, but keep the order
     // independent anyway.
-    LayerNormBackwardParamsKernel<<<
-        static_cast<unsigned>((cols + kColTile - 1) / kColTile),
-        dim3(kColTile, kColTile), 0, stream_>>>(x, mean, rstd, dy, dgamma,
-                                                dbeta, rows, cols);
+    LayerNormBackwardParamsKernel<<<static_cast<unsigned>(
+                                        (cols + kColTile - 1) / kColTile),
+                                    dim3(kColTile, kColTile), 0, stream_>>>(
+        x, mean, rstd, dy, dgamma, dbeta, rows, cols);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     LayerNormBackwardDxKernel<<<WarpRowBlocks(rows), kThreads, 0, stream_>>>(
         x, gamma, mean, rstd, dy, dx, rows, cols);

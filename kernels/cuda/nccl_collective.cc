@@ -74,15 +74,15 @@ const NcclApi& Nccl() {
 absl::Status NcclStatus(ncclResult_t r, const char* expr, const char* file,
                         int line) {
   if (r == ncclSuccess) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat(file, ":", line, ": ", expr, ": ",
-                                          Nccl().error_string(r)));
+  return absl::InternalError(
+      absl::StrCat(file, ":", line, ": ", expr, ": ", Nccl().error_string(r)));
 }
 
-#define NCCL_RETURN_IF_ERROR(expr)                                     \
-  do {                                                                 \
-    const ::absl::Status ladle_nccl_st_ =                              \
-        NcclStatus((expr), #expr, __FILE__, __LINE__);                 \
-    if (!ladle_nccl_st_.ok()) return ladle_nccl_st_;                   \
+#define NCCL_RETURN_IF_ERROR(expr)                     \
+  do {                                                 \
+    const ::absl::Status ladle_nccl_st_ =              \
+        NcclStatus((expr), #expr, __FILE__, __LINE__); \
+    if (!ladle_nccl_st_.ok()) return ladle_nccl_st_;   \
   } while (0)
 
 class NcclCollective final : public Collective {
@@ -97,8 +97,7 @@ class NcclCollective final : public Collective {
   std::string Describe() const override {
     int v = 0;
     Nccl().get_version(&v);
-    return absl::StrCat("NCCL ", v / 10000, ".", v % 10000 / 100, ".",
-                        v % 100);
+    return absl::StrCat("NCCL ", v / 10000, ".", v % 10000 / 100, ".", v % 100);
   }
 
   absl::Status AllReduceSum(const std::vector<float*>& bufs,
@@ -121,8 +120,8 @@ class NcclCollective final : public Collective {
     }
     return Group([&](size_t r) {
       NCCL_RETURN_IF_ERROR(Nccl().broadcast(
-          bufs[r], bufs[r], static_cast<size_t>(n), ncclFloat, root,
-          comms_[r], static_cast<cudaStream_t>(CudaStreamOf(ranks_[r]))));
+          bufs[r], bufs[r], static_cast<size_t>(n), ncclFloat, root, comms_[r],
+          static_cast<cudaStream_t>(CudaStreamOf(ranks_[r]))));
       return absl::OkStatus();
     });
   }
@@ -130,9 +129,9 @@ class NcclCollective final : public Collective {
  private:
   absl::Status CheckBuffers(const std::vector<float*>& bufs, int64_t n) const {
     if (bufs.size() != ranks_.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "collective: ", bufs.size(), " buffers for ", ranks_.size(),
-          " ranks"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("collective: ", bufs.size(), " buffers for ",
+                       ranks_.size(), " ranks"));
     }
     if (n < 0) {
       return absl::InvalidArgumentError(
@@ -171,15 +170,15 @@ absl::StatusOr<std::unique_ptr<Collective>> CreateNcclCollective(
   std::set<int> seen;
   for (size_t r = 0; r < ranks.size(); ++r) {
     if (CudaStreamOf(ranks[r]) == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "NCCL collective: rank ", r, " is on ",
-          ranks[r]->device().ToString(), ", not a CUDA device"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("NCCL collective: rank ", r, " is on ",
+                       ranks[r]->device().ToString(), ", not a CUDA device"));
     }
     const int d = ranks[r]->device().index;
     if (!seen.insert(d).second) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "NCCL collective: ranks share cuda:", d,
-          "; NCCL runs one rank per GPU"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("NCCL collective: ranks share cuda:", d,
+                       "; NCCL runs one rank per GPU"));
     }
     devices.push_back(d);
   }

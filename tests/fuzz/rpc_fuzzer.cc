@@ -44,8 +44,8 @@ std::string FuzzString(FuzzedDataProvider& in, const pb::FieldDescriptor* f,
   const bool id_like = f->name().find("id") != std::string::npos ||
                        f->name() == "name" || f->name() == "stream";
   if (id_like && !names.ids.empty() && in.ConsumeBool()) {
-    return names.ids[in.ConsumeIntegralInRange<size_t>(0,
-                                                       names.ids.size() - 1)];
+    return names
+        .ids[in.ConsumeIntegralInRange<size_t>(0, names.ids.size() - 1)];
   }
   return in.ConsumeRandomLengthString(200);
 }

@@ -412,7 +412,8 @@ TEST(NcclCollective, AllReduceAndBroadcastMatchTheHost) {
     owned.push_back(std::move(*be));
   }
   auto coll = CreateNcclCollective(ranks);
-  if (!coll.ok() && absl::StrContains(coll.status().message(), "could not be loaded"))
+  if (!coll.ok() &&
+      absl::StrContains(coll.status().message(), "could not be loaded"))
     GTEST_SKIP() << coll.status();
   ASSERT_TRUE(coll.ok()) << coll.status();
   const int64_t n = 100003;  // odd size: no chunk boundary lines up

@@ -8,7 +8,6 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -398,8 +397,8 @@ TEST(SchedulerIndex, BestFitMatchesAScanOfTheFleetUnderChurn) {
       std::tuple<bool, int, int, std::string> best_key;
       for (const auto& [id, f] : model) {
         if (!f.alive || f.gpus < n.gpus || f.cpu < n.cpu_slots) continue;
-        const auto key = std::make_tuple(id == last_worker[a.job_id],
-                                         f.gpus, f.cpu, id);
+        const auto key =
+            std::make_tuple(id == last_worker[a.job_id], f.gpus, f.cpu, id);
         if (best == nullptr || key < best_key) {
           best = &id;
           best_key = key;

@@ -217,10 +217,12 @@ TEST_P(StoreTest, MetricsArtifactsWorkers) {
 // and (on request) named, thinned metric series, each attached to its job;
 // another experiment's rows stay out; the spec read for dispatch.
 TEST_P(StoreTest, ExperimentResultsInBulkWithNamedThinnedSeries) {
-  ASSERT_TRUE(store_->CreateExperiment(Exp("e1"), {JobOf("e1", "e1-1", 1),
-                                                   JobOf("e1", "e1-0", 0)})
+  ASSERT_TRUE(store_
+                  ->CreateExperiment(Exp("e1"), {JobOf("e1", "e1-1", 1),
+                                                 JobOf("e1", "e1-0", 0)})
                   .ok());
-  ASSERT_TRUE(store_->CreateExperiment(Exp("e2"), {JobOf("e2", "e2-0", 0)}).ok());
+  ASSERT_TRUE(
+      store_->CreateExperiment(Exp("e2"), {JobOf("e2", "e2-0", 0)}).ok());
   JobRecord running = JobOf("e1", "e1-0", 0);
   running.state = "running";
   AttemptRecord a{7, "e1-0", "w1", 1, "", 100, 0, 0, ""};

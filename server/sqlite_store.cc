@@ -204,6 +204,25 @@ constexpr char kInsertJob[] =
     "worker_id, gpu_indices, reason, summary, updated_ms, timeout_seconds) "
     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
+// Columns of an attempt row, in this order, for every SELECT of attempts.
+constexpr char kAttemptColumns[] =
+    "id, job_id, worker_id, number, outcome, started_ms, ended_ms, "
+    "exit_code, reason";
+
+AttemptRecord ReadAttempt(const Stmt& s) {
+  AttemptRecord a;
+  a.id = s.Int(0);
+  a.job_id = s.Text(1);
+  a.worker_id = s.Text(2);
+  a.number = static_cast<int>(s.Int(3));
+  a.outcome = s.Text(4);
+  a.started_ms = s.Int(5);
+  a.ended_ms = s.Int(6);
+  a.exit_code = static_cast<int>(s.Int(7));
+  a.reason = s.Text(8);
+  return a;
+}
+
 JobRecord ReadJob(const Stmt& s) {
   JobRecord j;
   j.id = s.Text(0);
@@ -431,26 +450,15 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(
       const std::string& job_id) override {
     absl::MutexLock lock(&mu_);
-    Stmt s(db_,
-           "SELECT id, job_id, worker_id, number, outcome, started_ms, "
-           "ended_ms, exit_code, "
-           "reason FROM attempts WHERE job_id = ? ORDER BY id");
+    Stmt s(db_, absl::StrCat("SELECT ", kAttemptColumns,
+                             " FROM attempts WHERE job_id = ? ORDER BY id")
+                    .c_str());
     s.Bind(1, job_id);
     std::vector<AttemptRecord> out;
     while (true) {
       ASSIGN_OR_RETURN(bool row, s.Next());
       if (!row) break;
-      AttemptRecord a;
-      a.id = s.Int(0);
-      a.job_id = s.Text(1);
-      a.worker_id = s.Text(2);
-      a.number = static_cast<int>(s.Int(3));
-      a.outcome = s.Text(4);
-      a.started_ms = s.Int(5);
-      a.ended_ms = s.Int(6);
-      a.exit_code = static_cast<int>(s.Int(7));
-      a.reason = s.Text(8);
-      out.push_back(std::move(a));
+      out.push_back(ReadAttempt(s));
     }
     return out;
   }
@@ -706,26 +714,15 @@ class SqliteStore final : public Store {
       }
     }
     {
-      Stmt s(db, absl::StrCat("SELECT id, job_id, worker_id, number, outcome, "
-                              "started_ms, ended_ms, exit_code, reason FROM "
-                              "attempts WHERE job_id",
-                              kOfExperiment, " ORDER BY job_id, id")
+      Stmt s(db, absl::StrCat("SELECT ", kAttemptColumns,
+                              " FROM attempts WHERE job_id", kOfExperiment,
+                              " ORDER BY job_id, id")
                      .c_str());
       s.Bind(1, experiment_id);
       while (true) {
         ASSIGN_OR_RETURN(bool row, s.Next());
         if (!row) break;
-        AttemptRecord a;
-        a.id = s.Int(0);
-        a.job_id = s.Text(1);
-        a.worker_id = s.Text(2);
-        a.number = static_cast<int>(s.Int(3));
-        a.outcome = s.Text(4);
-        a.started_ms = s.Int(5);
-        a.ended_ms = s.Int(6);
-        a.exit_code = static_cast<int>(s.Int(7));
-        a.reason = s.Text(8);
-        out.attempts.push_back(std::move(a));
+        out.attempts.push_back(ReadAttempt(s));
       }
     }
     {

@@ -187,6 +187,16 @@ std::unique_ptr<grpc::ClientContext> Context(int ms) {
   return ctx;
 }
 
+// Reads a few messages of a server stream, then cancels it.
+template <typename Reply, typename Reader>
+void Drain(grpc::ClientContext* ctx, Reader reader) {
+  Reply r;
+  for (int i = 0; i < 8 && reader->Read(&r); ++i) {
+  }
+  ctx->TryCancel();
+  reader->Finish();
+}
+
 template <typename Msg>
 Msg Fuzzed(FuzzedDataProvider& in, const Names& names) {
   Msg m;
@@ -231,35 +241,24 @@ void OneCall(Server& s, FuzzedDataProvider& in) {
     }
     case 5: {
       auto ctx = Context(30);
-      auto reader = s.users->WatchExperiment(
-          ctx.get(), Fuzzed<v1::WatchExperimentRequest>(in, n));
-      v1::ExperimentEvent ev;
-      for (int i = 0; i < 8 && reader->Read(&ev); ++i) {
-      }
-      ctx->TryCancel();
-      reader->Finish();
+      Drain<v1::ExperimentEvent>(
+          ctx.get(), s.users->WatchExperiment(
+                         ctx.get(), Fuzzed<v1::WatchExperimentRequest>(in, n)));
       break;
     }
     case 6: {
       auto ctx = Context(200);
-      auto reader =
-          s.users->GetLogs(ctx.get(), Fuzzed<v1::GetLogsRequest>(in, n));
-      v1::LogChunk c;
-      for (int i = 0; i < 8 && reader->Read(&c); ++i) {
-      }
-      ctx->TryCancel();
-      reader->Finish();
+      Drain<v1::LogChunk>(
+          ctx.get(),
+          s.users->GetLogs(ctx.get(), Fuzzed<v1::GetLogsRequest>(in, n)));
       break;
     }
     case 7: {
       auto ctx = Context(200);
-      auto reader = s.users->DownloadArtifact(
-          ctx.get(), Fuzzed<v1::DownloadArtifactRequest>(in, n));
-      v1::ArtifactChunk c;
-      for (int i = 0; i < 8 && reader->Read(&c); ++i) {
-      }
-      ctx->TryCancel();
-      reader->Finish();
+      Drain<v1::ArtifactChunk>(
+          ctx.get(),
+          s.users->DownloadArtifact(
+              ctx.get(), Fuzzed<v1::DownloadArtifactRequest>(in, n)));
       break;
     }
     case 8: {
@@ -300,13 +299,10 @@ void OneCall(Server& s, FuzzedDataProvider& in) {
     }
     case 12: {  // the worker side's download (a job's inputs)
       auto ctx = Context(200);
-      auto reader = s.worker_api->DownloadArtifact(
-          ctx.get(), Fuzzed<v1::DownloadArtifactRequest>(in, n));
-      v1::ArtifactChunk c;
-      for (int i = 0; i < 8 && reader->Read(&c); ++i) {
-      }
-      ctx->TryCancel();
-      reader->Finish();
+      Drain<v1::ArtifactChunk>(
+          ctx.get(),
+          s.worker_api->DownloadArtifact(
+              ctx.get(), Fuzzed<v1::DownloadArtifactRequest>(in, n)));
       break;
     }
     case 11: {

@@ -132,7 +132,8 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
     texts.reserve(planned.size());
     for (const PlannedJob& p :
          planned)  // serialised here, where a throw is caught
-      texts.emplace_back(p.spec.dump(), p.params.dump());
+      texts.emplace_back(p.spec_text.empty() ? p.spec.dump() : p.spec_text,
+                         p.params.dump());
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat("spec: cannot be processed (", e.what(), ")"));

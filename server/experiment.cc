@@ -245,6 +245,7 @@ class TrainPlanner final : public Planner {
             return;  // later points of this chunk do not matter
           }
           jobs[i].spec = SpecToJson(*parsed);
+          jobs[i].spec_text = jobs[i].spec.dump();
         } catch (const std::exception& e) {
           errors[i] = absl::InvalidArgumentError(
               absl::StrCat("sweep point ", jobs[i].index, ": ", e.what()));

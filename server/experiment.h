@@ -74,6 +74,9 @@ struct PlannedJob {
   nlohmann::json params;  // the sweep point: {"train.optimizer.lr": 0.001, ...}
   nlohmann::json
       spec;  // the resolved trial spec (ladle-train's SpecToJson form)
+  // `spec` serialised, when the planner already did it (big sweeps do it on
+  // every core); empty: the caller serialises `spec`.
+  std::string spec_text;
   std::vector<int> deps;  // indices of jobs that must succeed first
   Resources resources;
 };

@@ -378,19 +378,25 @@ int64_t CountExperiments(v1::ExperimentService::Stub& stub,
   return n;
 }
 
-// A counter's value from the server's Prometheus text.
-double ScrapeCounter(const std::string& metrics_addr, const std::string& name) {
+// The server's Prometheus text (empty when it cannot be fetched).
+std::string MetricsText(const std::string& metrics_addr) {
   const std::string cmd = absl::StrCat(
       "python3 -c \"import urllib.request,sys;sys.stdout.write(urllib.request."
       "urlopen('http://",
       metrics_addr, "/metrics').read().decode())\" 2>/dev/null");
   FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return -1;
+  if (!p) return "";
   std::string text;
   char buf[4096];
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
   pclose(p);
+  return text;
+}
+
+// A counter's value from the server's Prometheus text.
+double ScrapeCounter(const std::string& metrics_addr, const std::string& name) {
+  const std::string text = MetricsText(metrics_addr);
   const size_t at = text.find("\n" + name + " ");
   if (at == std::string::npos) return -1;
   return std::stod(text.substr(at + name.size() + 2));
@@ -613,21 +619,6 @@ std::pair<double, double> Rss(pid_t pid) {
     if (line.rfind("VmHWM:", 0) == 0) hwm = std::stod(line.substr(6)) * 1024;
   }
   return {rss, hwm};
-}
-
-std::string MetricsText(const std::string& metrics_addr) {
-  const std::string cmd = absl::StrCat(
-      "python3 -c \"import urllib.request,sys;sys.stdout.write(urllib.request."
-      "urlopen('http://",
-      metrics_addr, "/metrics').read().decode())\" 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return "";
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-  pclose(p);
-  return text;
 }
 
 // A quantile of a Prometheus histogram from its text exposition, interpolated

@@ -44,6 +44,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/proto/echo.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -67,6 +68,7 @@ struct Options {
   int sweep_jobs = 10'000;
   int sweeps = 3;
   int dispatch_samples = 300;
+  int rounds = 3;             // submit rounds, each after a baseline round
   int ingest_jobs = 8;        // attempts streaming metrics at once
   int ingest_batches = 40;    // per attempt
   int ingest_lines = 200;     // per batch; each line carries 5 points
@@ -75,6 +77,7 @@ struct Options {
   double soak_seconds = 0;    // > 0: the soak scenario only (see RunSoak)
   int soak_submitters = 20;
   int soak_watchers = 8;
+  bool submit_only = false;        // baseline 1 and phase A only (profiling)
   bool scale = false;              // the scale scenario only (see RunScale)
   int scale_jobs = 1'000'000;      // queued jobs
   int scale_workers = 1'000;       // simulated workers draining them
@@ -164,6 +167,21 @@ Percentiles Summarize(std::vector<double> v) {
   p.p99 = at(0.99);
   p.max = v.back();
   return p;
+}
+
+// CPU time (user + system) a process used so far, in seconds.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  // Fields after the command name, which is in parentheses and may hold
+  // spaces: utime and stime are the 12th and 13th of them.
+  const size_t close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::vector<std::string> f =
+      absl::StrSplit(text.substr(close + 2), ' ', absl::SkipEmpty());
+  if (f.size() < 13) return 0;
+  return (std::stod(f[11]) + std::stod(f[12])) / sysconf(_SC_CLK_TCK);
 }
 
 // --- Baseline 1: raw gRPC unary QPS ---------------------------------------
@@ -416,7 +434,11 @@ bool StartServer(const std::string& server_bin, const fs::path& work,
   out->pid = Spawn({server_bin, "--listen=" + out->addr,
                     "--data_dir=" + (work / "data").string(),
                     "--metrics_listen=" + out->metrics_addr,
-                    absl::StrCat("--max_jobs_per_experiment=", max_jobs)},
+                    absl::StrCat("--max_jobs_per_experiment=", max_jobs),
+                    absl::StrCat("--group_commit_wait_us=",
+                                 getenv("LADLE_GROUP_WAIT_US")
+                                     ? getenv("LADLE_GROUP_WAIT_US")
+                                     : "1000")},
                    (work / "server.log").string());
   auto api = v1::ExperimentService::NewStub(Connect(out->addr));
   for (int i = 0; i < 200; ++i) {
@@ -905,31 +927,51 @@ int Run(const Options& o) {
     ch->WaitForConnected(std::chrono::system_clock::now() +
                          std::chrono::seconds(10));
   }
-  std::vector<double> echo_lat;
-  int64_t echo_failed = 0;
-  const double echo_qps = Hammer(
-      o.clients, o.seconds,
-      [&](int) {
-        auto stub = bench::Echo::NewStub(Connect(echo_addr));
-        return [stub = std::shared_ptr<bench::Echo::Stub>(std::move(stub))] {
-          grpc::ClientContext ctx;
-          bench::PingMessage in, out;
-          in.set_payload("name: bench\ntrial: {}\n");
-          return stub->Ping(&ctx, in, &out).ok();
-        };
-      },
-      &echo_lat, &echo_failed);
-  Stop(echo);
-  std::cout << absl::StrFormat(
-      "baseline: raw gRPC unary %.0f QPS (%d clients)\n", echo_qps, o.clients);
+  // Measured in rounds alternating with phase A (below): this VM's speed
+  // drifts by tens of percent within minutes, so each submit round is
+  // compared with the baseline measured just before it.
+  struct Rate {
+    double qps = 0, server_us = 0, client_us = 0;  // CPU per call
+  };
+  auto echo_round = [&]() {
+    Rate r;
+    int64_t failed = 0;
+    const double server_cpu0 = CpuSeconds(echo);
+    const double client_cpu0 = CpuSeconds(getpid());
+    const auto t0 = std::chrono::steady_clock::now();
+    r.qps = Hammer(
+        o.clients, o.seconds,
+        [&](int) {
+          auto stub = bench::Echo::NewStub(Connect(echo_addr));
+          return [stub = std::shared_ptr<bench::Echo::Stub>(std::move(stub))] {
+            grpc::ClientContext ctx;
+            bench::PingMessage in, out;
+            in.set_payload("name: bench\ntrial: {}\n");
+            return stub->Ping(&ctx, in, &out).ok();
+          };
+        },
+        nullptr, &failed);
+    const double calls = r.qps * Seconds(t0);
+    r.server_us = (CpuSeconds(echo) - server_cpu0) / calls * 1e6;
+    r.client_us = (CpuSeconds(getpid()) - client_cpu0) / calls * 1e6;
+    std::cout << absl::StrFormat(
+        "baseline: raw gRPC unary %.0f QPS (%d clients; CPU per call: server "
+        "%.0f us, clients %.0f us)\n",
+        r.qps, o.clients, r.server_us, r.client_us);
+    return r;
+  };
+  std::vector<Rate> echo_rates = {echo_round()};
 
   // Baseline 2: raw SQLite.
-  const double sqlite_rate = SqliteInsertRate((work / "raw.db").string(),
-                                              o.sqlite_rows, o.sqlite_batch);
-  std::cout << absl::StrFormat(
-      "baseline: raw SQLite %.0f rows/s (WAL, synchronous=FULL, %d rows per "
-      "transaction)\n",
-      sqlite_rate, o.sqlite_batch);
+  const double sqlite_rate =
+      o.submit_only ? 0
+                    : SqliteInsertRate((work / "raw.db").string(),
+                                       o.sqlite_rows, o.sqlite_batch);
+  if (!o.submit_only)
+    std::cout << absl::StrFormat(
+        "baseline: raw SQLite %.0f rows/s (WAL, synchronous=FULL, %d rows per "
+        "transaction)\n",
+        sqlite_rate, o.sqlite_batch);
 
   // The server.
   ServerProcess server;
@@ -938,34 +980,100 @@ int Run(const Options& o) {
   const std::string& metrics_addr = server.metrics_addr;
   auto api = v1::ExperimentService::NewStub(Connect(addr));
 
-  // Phase A: submit throughput, no workers (jobs queue up).
+  // Phase A: submit throughput, no workers (jobs queue up), in rounds each
+  // after a baseline round.
   std::vector<double> submit_lat;
   int64_t submit_failed = 0;
   std::atomic<int64_t> submitted{0};
-  const double submit_rate = Hammer(
-      o.clients, o.seconds,
-      [&](int) {
-        auto stub = std::shared_ptr<v1::ExperimentService::Stub>(
-            v1::ExperimentService::NewStub(Connect(addr)));
-        return [stub, &submitted] {
-          grpc::ClientContext ctx;
-          v1::SubmitExperimentRequest req;
-          req.set_spec("name: bench\ntrial: {}\n");
-          v1::SubmitExperimentResponse res;
-          const bool ok = stub->SubmitExperiment(&ctx, req, &res).ok();
-          submitted += ok;
-          return ok;
-        };
-      },
-      &submit_lat, &submit_failed);
+  if (o.submit_only)  // for attaching a profiler to the submit phase
+    std::cout << "server pid " << server.pid << std::endl;
+  std::vector<Rate> submit_rates;
+  std::vector<double> ratios;
+  for (int round = 0; round < o.rounds; ++round) {
+    if (round > 0) echo_rates.push_back(echo_round());
+    Rate r;
+    const int64_t before = submitted;
+    const double server_cpu0 = CpuSeconds(server.pid);
+    const double client_cpu0 = CpuSeconds(getpid());
+    r.qps = Hammer(
+        o.clients, o.seconds,
+        [&](int) {
+          auto stub = std::shared_ptr<v1::ExperimentService::Stub>(
+              v1::ExperimentService::NewStub(Connect(addr)));
+          return [stub, &submitted] {
+            grpc::ClientContext ctx;
+            v1::SubmitExperimentRequest req;
+            req.set_spec("name: bench\ntrial: {}\n");
+            v1::SubmitExperimentResponse res;
+            const bool ok = stub->SubmitExperiment(&ctx, req, &res).ok();
+            submitted += ok;
+            return ok;
+          };
+        },
+        &submit_lat, &submit_failed);
+    const double calls = static_cast<double>(submitted - before);
+    r.server_us = (CpuSeconds(server.pid) - server_cpu0) / calls * 1e6;
+    r.client_us = (CpuSeconds(getpid()) - client_cpu0) / calls * 1e6;
+    std::cout << absl::StrFormat(
+        "submit round %d: %.0f/s (CPU per submit: server %.0f us, clients "
+        "%.0f us) = %.2f x the baseline just before\n",
+        round + 1, r.qps, r.server_us, r.client_us,
+        r.qps / echo_rates.back().qps);
+    submit_rates.push_back(r);
+    ratios.push_back(r.qps / echo_rates.back().qps);
+  }
+  Stop(echo);
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::vector<double> echo_qps_all, submit_qps_all;
+  for (const Rate& r : echo_rates) echo_qps_all.push_back(r.qps);
+  for (const Rate& r : submit_rates) submit_qps_all.push_back(r.qps);
+  const double echo_qps = median(echo_qps_all);
+  const double submit_rate = median(submit_qps_all);
+  std::string ratio_list;
+  for (double x : ratios)
+    absl::StrAppend(&ratio_list, ratio_list.empty() ? "" : ", ",
+                    absl::StrFormat("%.2f", x));
   const Percentiles sl = Summarize(submit_lat);
   rows.push_back(
       {absl::StrFormat("submit: 1-job experiments, %d clients", o.clients),
-       absl::StrFormat("%.0f/s (p50 %.2f ms, p99 %.2f ms, %d "
-                       "failed)",
-                       submit_rate, sl.p50 * 1e3, sl.p99 * 1e3, submit_failed),
+       absl::StrFormat("%.0f/s median of %d rounds (p50 %.2f ms, p99 %.2f ms, "
+                       "%d failed)",
+                       submit_rate, o.rounds, sl.p50 * 1e3, sl.p99 * 1e3,
+                       submit_failed),
        absl::StrFormat("raw gRPC unary %.0f QPS", echo_qps),
-       absl::StrFormat("%.2f", submit_rate / echo_qps)});
+       absl::StrFormat("%.2f (median; rounds %s)", median(ratios),
+                       ratio_list)});
+  if (o.submit_only) {
+    std::cout << absl::StrFormat("%s: %s vs %s = %s\n", rows[0].figure,
+                                 rows[0].value, rows[0].baseline,
+                                 rows[0].ratio);
+    const double commits =
+        ScrapeCounter(metrics_addr, "ladle_store_commit_batches_count");
+    const double batches =
+        ScrapeCounter(metrics_addr, "ladle_store_commit_batches_sum");
+    const double commit_s =
+        ScrapeCounter(metrics_addr, "ladle_store_commit_seconds_sum");
+    std::cout << absl::StrFormat(
+        "group commit: %.0f batches in %.0f transactions (%.1f each), %.3f ms "
+        "per transaction\n",
+        batches, commits, batches / commits, commit_s / commits * 1e3);
+    const std::string m =
+        "{method=\"/ladle.v1.ExperimentService/SubmitExperiment\"}";
+    const double handled =
+        ScrapeCounter(metrics_addr, "ladle_rpc_duration_seconds_count" + m);
+    const double handler_s =
+        ScrapeCounter(metrics_addr, "ladle_rpc_duration_seconds_sum" + m);
+    std::cout << absl::StrFormat(
+        "server side: %.0f submits, %.3f ms mean from the call's start to its "
+        "reply\n",
+        handled, handler_s / handled * 1e3);
+    std::error_code ec;
+    fs::remove_all(work, ec);
+    return submit_failed > 0 ? 1 : 0;
+  }
 
   // Phase B: big sweeps.
   std::string sweep = "name: sweep\ntrial: {}\nsweep: {grid: {train.seed: [";
@@ -1135,6 +1243,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 10000));
   app.add_option("--slots", o.slots, "CPU slots per simulated worker")
       ->check(CLI::Range(1, 1024));
+  app.add_option("--rounds", o.rounds,
+                 "submit rounds, each right after a raw gRPC round")
+      ->check(CLI::Range(1, 100));
   app.add_option("--sweep_jobs", o.sweep_jobs, "jobs in the big sweep")
       ->check(CLI::Range(1, 1'000'000));
   app.add_option("--sweeps", o.sweeps, "big sweeps submitted")
@@ -1159,6 +1270,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   app.add_option("--soak_watchers", o.soak_watchers)
       ->check(CLI::Range(0, 1024));
+  app.add_flag("--submit_only", o.submit_only,
+               "run only the raw gRPC baseline and the submit phase");
   app.add_flag("--scale", o.scale,
                "run only the scale scenario: a big queue drained by many "
                "workers, GetResults of a big experiment, list pages");

@@ -1,10 +1,12 @@
 #include "server/coordinator.h"
 
 #include <chrono>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 
@@ -71,6 +73,17 @@ Coordinator::Coordinator(Options options, Store* store, const Clock* clock,
       store, options.writer, [obs](double seconds, int64_t rows, int batches) {
         obs->OnStoreWrite(seconds, rows, batches);
       });
+  admit_thread_ = std::thread([this] { AdmitLoop(); });
+}
+
+Coordinator::~Coordinator() {
+  writer_->Sync();  // every accepted experiment is stored and handed over...
+  {
+    absl::MutexLock lock(&admit_mu_);
+    admit_stopping_ = true;
+  }
+  admit_thread_.join();  // ...and admitted (AdmitLoop drains before it ends)
+  writer_.reset();       // what admitting wrote is committed
 }
 
 std::string Coordinator::NewExperimentId() {
@@ -122,30 +135,57 @@ absl::Status Coordinator::Recover() {
 
 absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
     const std::string& spec_text, const std::string& owner, bool dry_run) {
+  absl::Notification finished;
+  absl::StatusOr<SubmitResult> out;
+  SubmitAsync(spec_text, owner, dry_run, [&](absl::StatusOr<SubmitResult> r) {
+    out = std::move(r);
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return out;
+}
+
+void Coordinator::SubmitAsync(const std::string& spec_text,
+                              const std::string& owner, bool dry_run,
+                              SubmitDone done) {
+  // Said before parsing, so a commit that starts meanwhile can wait for this
+  // experiment instead of paying a transaction of its own.
+  std::optional<StoreWriter::Intent> intent;
+  if (!dry_run) intent.emplace(writer_->Announce());
   ExperimentSpec spec;
   std::vector<PlannedJob> planned;
   std::vector<std::pair<std::string, std::string>> texts;  // spec, params
-  try {  // a library throwing on some input must cost a request, not the server
-    ASSIGN_OR_RETURN(spec, ParseExperimentSpec(spec_text, options_.parse));
-    ASSIGN_OR_RETURN(std::unique_ptr<Planner> planner, PlannerFor(spec.kind));
-    ASSIGN_OR_RETURN(planned, planner->Plan(spec));
-    texts.reserve(planned.size());
-    for (const PlannedJob& p :
-         planned)  // serialised here, where a throw is caught
-      texts.emplace_back(p.spec_text.empty() ? p.spec.dump() : p.spec_text,
-                         p.params.dump());
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("spec: cannot be processed (", e.what(), ")"));
-  }
-  if (static_cast<int64_t>(planned.size()) > options_.parse.max_jobs) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "sweep: the ", spec.kind, " experiment expands to ", planned.size(),
-        " jobs, more than the server's limit of ", options_.parse.max_jobs,
-        " (--max_jobs_per_experiment); shrink the sweep or the repeats"));
+  absl::Status parsed = [&]() -> absl::Status {
+    try {  // a library throwing on some input must cost a request, not the
+           // server
+      ASSIGN_OR_RETURN(spec, ParseExperimentSpec(spec_text, options_.parse));
+      ASSIGN_OR_RETURN(std::unique_ptr<Planner> planner, PlannerFor(spec.kind));
+      ASSIGN_OR_RETURN(planned, planner->Plan(spec));
+      texts.reserve(planned.size());
+      for (const PlannedJob& p :
+           planned)  // serialised here, where a throw is caught
+        texts.emplace_back(p.spec_text.empty() ? p.spec.dump() : p.spec_text,
+                           p.params.dump());
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("spec: cannot be processed (", e.what(), ")"));
+    }
+    if (static_cast<int64_t>(planned.size()) > options_.parse.max_jobs) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sweep: the ", spec.kind, " experiment expands to ", planned.size(),
+          " jobs, more than the server's limit of ", options_.parse.max_jobs,
+          " (--max_jobs_per_experiment); shrink the sweep or the repeats"));
+    }
+    return absl::OkStatus();
+  }();
+  if (!parsed.ok()) {
+    intent.reset();  // nothing of this one is coming
+    done(parsed);
+    return;
   }
 
-  SubmitResult result;
+  Admission a;
+  SubmitResult& result = a.result;
   if (dry_run) {
     result.experiment_id = "dry-run";
   } else {
@@ -153,8 +193,7 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
     result.experiment_id = NewExperimentId();
   }
   const int64_t now = clock_->NowMillis();
-  std::vector<JobRequest> requests;
-  requests.reserve(planned.size());
+  a.requests.reserve(planned.size());
   result.jobs.reserve(planned.size());
   for (const PlannedJob& p : planned) {
     JobRecord j;
@@ -162,6 +201,8 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
     j.experiment_id = result.experiment_id;
     j.index = p.index;
     j.kind = p.kind;
+    // Stored as the scheduler will make it, so its first event writes nothing.
+    j.state = p.deps.empty() ? "queued" : "pending";
     const size_t at = static_cast<size_t>(&p - planned.data());
     j.spec = std::move(texts[at].first);
     j.params = std::move(texts[at].second);
@@ -173,10 +214,13 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
     j.max_retries = spec.max_retries;
     j.timeout_seconds = spec.timeout_seconds;
     j.updated_ms = now;
-    requests.push_back(RequestOf(j));
+    a.requests.push_back(RequestOf(j));
     result.jobs.push_back(std::move(j));
   }
-  if (dry_run) return result;
+  if (dry_run) {
+    done(std::move(result));
+    return;
+  }
 
   ExperimentRecord e;
   e.id = result.experiment_id;
@@ -187,23 +231,57 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
   e.priority = spec.priority;
   e.created_ms = now;
   // Durable before the reply and before any worker hears of it; concurrent
-  // submits share the commit. The scheduling lock is not held meanwhile.
+  // submits share the commit. Nothing waits for it: the writer's callback
+  // hands the experiment to the admission thread (it must not take mu_).
   WriteBatch create;
   create.new_experiments.push_back({e, result.jobs});
-  if (absl::Status st = writer_->Write(std::move(create)); !st.ok()) {
-    if (absl::IsResourceExhausted(st)) {
+  a.done = std::move(done);
+  auto pending = std::make_shared<Admission>(std::move(a));
+  intent->Enqueue(std::move(create), [this, pending](const absl::Status& st) {
+    pending->stored = st;
+    absl::MutexLock lock(&admit_mu_);
+    admissions_.push_back(std::move(*pending));
+  });
+}
+
+void Coordinator::AdmitLoop() {
+  while (true) {
+    std::deque<Admission> group;
+    {
+      absl::MutexLock lock(&admit_mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(admit_mu_) {
+        return !admissions_.empty() || admit_stopping_;
+      };
+      admit_mu_.Await(absl::Condition(&ready));
+      if (admissions_.empty()) return;  // stopping, and all are admitted
+      group.swap(admissions_);
+    }
+    std::vector<absl::StatusOr<SubmitResult>> outcomes;
+    outcomes.reserve(group.size());
+    {
+      absl::MutexLock lock(&mu_);
+      for (Admission& a : group) outcomes.push_back(Admit(a));
+      Dispatch();
+    }
+    for (size_t i = 0; i < group.size(); ++i)
+      group[i].done(std::move(outcomes[i]));
+  }
+}
+
+absl::StatusOr<Coordinator::SubmitResult> Coordinator::Admit(Admission& a) {
+  if (!a.stored.ok()) {
+    if (absl::IsResourceExhausted(a.stored)) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "the coordinator's disk is full, so the experiment was not stored "
           "(nothing of it was kept): free space where ladle-server keeps its "
           "--data_dir, then submit again [",
-          st.message(), "]"));
+          a.stored.message(), "]"));
     }
-    return st;
+    return a.stored;
   }
-
-  absl::MutexLock lock(&mu_);
-  std::vector<std::string>& ids = experiment_jobs_[e.id];
-  for (const JobRecord& j : result.jobs) {
+  const std::string& id = a.result.experiment_id;
+  std::vector<std::string>& ids = experiment_jobs_[id];
+  for (const JobRecord& j : a.result.jobs) {
     // Without its spec: at a million queued jobs the specs alone would be
     // over a GiB; Dispatch reads each from the store (a read connection,
     // not behind commits).
@@ -212,22 +290,22 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
     kept.spec.shrink_to_fit();
     ids.push_back(j.id);
   }
-  absl::StatusOr<std::vector<JobEvent>> events = scheduler_.Submit(requests);
+  absl::StatusOr<std::vector<JobEvent>> events = scheduler_.Submit(a.requests);
   if (!events.ok()) {
     // Stored but not schedulable: record why instead of leaving it running
     // forever.
     WriteBatch failed;
-    failed.experiment_states.push_back(
-        {e.id, "failed", std::string(events.status().message()), now});
+    failed.experiment_states.push_back({id, "failed",
+                                        std::string(events.status().message()),
+                                        clock_->NowMillis()});
     writer_->Enqueue(std::move(failed));
-    for (const JobRecord& j : result.jobs) jobs_.erase(j.id);
-    experiment_jobs_.erase(e.id);
+    for (const JobRecord& j : a.result.jobs) jobs_.erase(j.id);
+    experiment_jobs_.erase(id);
     return events.status();
   }
-  observer_->OnExperimentSubmitted(static_cast<int>(result.jobs.size()));
+  observer_->OnExperimentSubmitted(static_cast<int>(a.result.jobs.size()));
   Apply(*events);
-  Dispatch();
-  return result;
+  return std::move(a.result);
 }
 
 absl::StatusOr<ExperimentRecord> Coordinator::Cancel(const std::string& id) {
@@ -527,6 +605,10 @@ void Coordinator::Apply(const std::vector<JobEvent>& events,
       observer_->OnAttemptEnded(e.attempt_outcome);
       stopped.push_back(e.job_id);
     }
+    // A job submitted without dependencies was stored as queued already.
+    const bool stored_as_is =
+        !e.attempt_ended && e.state != JobState::kRunning &&
+        j.state == JobStateName(e.state) && j.reason == e.reason;
     j.state = JobStateName(e.state);
     j.reason = e.reason;
     j.updated_ms = e.time_ms;
@@ -544,7 +626,7 @@ void Coordinator::Apply(const std::vector<JobEvent>& events,
       auto at = attempts_.find(e.attempt_id);
       if (at != attempts_.end()) batch->attempts.push_back(at->second);
     }
-    batch->job_updates.push_back(j);
+    if (!stored_as_is) batch->job_updates.push_back(j);
     experiments.insert(j.experiment_id);
   }
   std::vector<std::string> finished;

@@ -4,13 +4,14 @@
 // layer converts protos, calls these methods, and delivers what they emit to
 // workers (commands) and watchers (events) through sinks.
 //
-// Durability: all writes go through one StoreWriter thread that group-commits
-// them (many RPCs share one SQLite transaction). A submitted experiment and its
-// jobs are durable before Submit returns. Scheduler decisions are durable
-// before they are delivered: worker commands and watch events are sent by the
-// writer thread after the commit that records them, in order. So a restart
-// (Recover) resumes from what workers may have seen: running attempts keep
-// their ids (fencing) and get a lease to reconnect.
+// Durability: all writes go through one StoreWriter that group-commits them
+// (many RPCs share one SQLite transaction). A submitted experiment and its
+// jobs are durable before Submit returns (or SubmitAsync calls back); the
+// admission thread then queues them in the scheduler, a group at a time.
+// Scheduler decisions are durable before they are delivered: worker commands
+// and watch events are sent by the writer thread after the commit that records
+// them, in order. So a restart (Recover) resumes from what workers may have
+// seen: running attempts keep their ids (fencing) and get a lease to reconnect.
 //
 // Thread safety: all methods may be called from any thread; one mutex
 // serialises the scheduling state, and RPCs wait for their commit outside it.
@@ -19,10 +20,12 @@
 #ifndef LADLE_SERVER_COORDINATOR_H_
 #define LADLE_SERVER_COORDINATOR_H_
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -88,6 +91,8 @@ class Coordinator {
   // `observer` (may be null) must outlive the Coordinator.
   Coordinator(Options options, Store* store, const Clock* clock,
               CoordinatorObserver* observer = nullptr);
+  // Commits and admits everything accepted so far, then stops its threads.
+  ~Coordinator();
 
   // Loads running experiments from the store into the scheduler. Call once,
   // before serving.
@@ -101,6 +106,13 @@ class Coordinator {
   };
   absl::StatusOr<SubmitResult> Submit(const std::string& spec,
                                       const std::string& owner, bool dry_run);
+  // Submit without blocking the caller (an RPC thread): the spec is parsed and
+  // planned on the calling thread; `done` runs exactly once, with no lock
+  // held — on the calling thread for a dry run or a refused spec, else on the
+  // admission thread once the experiment is durable and its jobs are queued.
+  using SubmitDone = std::function<void(absl::StatusOr<SubmitResult>)>;
+  void SubmitAsync(const std::string& spec, const std::string& owner,
+                   bool dry_run, SubmitDone done);
   // Cancels queued jobs now and sends cancel commands for running attempts.
   absl::StatusOr<ExperimentRecord> Cancel(const std::string& id);
 
@@ -168,6 +180,21 @@ class Coordinator {
 
   void ReportTotals() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // A stored (or unstorable) experiment on its way into the scheduler.
+  struct Admission {
+    SubmitResult result;
+    std::vector<JobRequest> requests;
+    absl::Status stored;
+    SubmitDone done;
+  };
+  // The admission thread: queues committed experiments' jobs in the
+  // scheduler, a group at a time (one lock and one dispatch pass for all),
+  // then answers their callers.
+  void AdmitLoop();
+  // Queues one experiment's jobs; its outcome for the caller.
+  absl::StatusOr<SubmitResult> Admit(Admission& a)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   Options options_;
   Store* store_;
   const Clock* clock_;
@@ -202,7 +229,13 @@ class Coordinator {
   // Attempts whose assignment was not stored (so not delivered).
   std::vector<int64_t> undelivered_ ABSL_GUARDED_BY(delivery_mu_);
 
-  // Last member: destroyed first, so its final callbacks still find the rest.
+  // Filled by the writer's callbacks (which never wait for mu_), drained by
+  // admit_thread_.
+  absl::Mutex admit_mu_;
+  std::deque<Admission> admissions_ ABSL_GUARDED_BY(admit_mu_);
+  bool admit_stopping_ ABSL_GUARDED_BY(admit_mu_) = false;
+  std::thread admit_thread_;
+
   std::unique_ptr<StoreWriter> writer_;
 };
 

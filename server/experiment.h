@@ -72,8 +72,9 @@ struct PlannedJob {
   int index = 0;
   std::string kind = "train";
   nlohmann::json params;  // the sweep point: {"train.optimizer.lr": 0.001, ...}
-  nlohmann::json
-      spec;  // the resolved trial spec (ladle-train's SpecToJson form)
+  // The resolved trial spec (ladle-train's SpecToJson form, in its key
+  // layout: model, data, train, ...).
+  nlohmann::ordered_json spec;
   // `spec` serialised, when the planner already did it (big sweeps do it on
   // every core); empty: the caller serialises `spec`.
   std::string spec_text;

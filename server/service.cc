@@ -123,7 +123,7 @@ absl::Status ExperimentServiceImpl::FillExperiment(
 }
 
 absl::StatusOr<Principal> CallerOf(const Authenticator& auth,
-                                   grpc::ServerContext* ctx) {
+                                   grpc::ServerContextBase* ctx) {
   const auto& md = ctx->client_metadata();
   auto it = md.find("authorization");
   return auth.Authenticate(
@@ -132,7 +132,7 @@ absl::StatusOr<Principal> CallerOf(const Authenticator& auth,
 }
 
 absl::StatusOr<Principal> ExperimentServiceImpl::User(
-    grpc::ServerContext* ctx) const {
+    grpc::ServerContextBase* ctx) const {
   ASSIGN_OR_RETURN(Principal p, CallerOf(*auth_, ctx));
   if (p.role == Principal::Role::kWorker) {
     return absl::PermissionDeniedError(
@@ -167,32 +167,48 @@ absl::Status WorkerServiceImpl::CheckWorker(grpc::ServerContext* ctx) const {
   return absl::OkStatus();
 }
 
-grpc::Status ExperimentServiceImpl::SubmitExperiment(
-    ServerContext* ctx, const v1::SubmitExperimentRequest* req,
+grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(
+    grpc::CallbackServerContext* ctx, const v1::SubmitExperimentRequest* req,
     v1::SubmitExperimentResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto caller = User(ctx);
-  if (!caller.ok()) return ToGrpc(caller.status());
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpc(caller.status()));
+    return reactor;
+  }
   if (req->spec().empty()) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT,
-                        "spec: empty; send the experiment YAML");
+    reactor->Finish(grpc::Status(StatusCode::INVALID_ARGUMENT,
+                                 "spec: empty; send the experiment YAML"));
+    return reactor;
   }
   constexpr size_t kMaxSpecBytes = 1 << 20;
   if (req->spec().size() > kMaxSpecBytes) {
-    return grpc::Status(
+    reactor->Finish(grpc::Status(
         StatusCode::INVALID_ARGUMENT,
         absl::StrCat("spec: ", req->spec().size(),
                      " bytes; an experiment spec is at most 1 MiB (use a "
-                     "sweep instead of listing jobs)"));
+                     "sweep instead of listing jobs)")));
+    return reactor;
   }
-  auto result = coordinator_->Submit(req->spec(), caller->name, req->dry_run());
-  if (!result.ok()) return ToGrpc(result.status());
-  resp->set_experiment_id(result->experiment_id);
-  resp->set_job_count(static_cast<int>(result->jobs.size()));
-  if (req->dry_run()) {
-    for (const JobRecord& j : result->jobs)
-      FillJob(j, resp->add_planned_jobs());
-  }
-  return grpc::Status::OK;
+  // `req` and `resp` live until Finish.
+  const bool dry_run = req->dry_run();
+  coordinator_->SubmitAsync(
+      req->spec(), caller->name, dry_run,
+      [reactor, resp,
+       dry_run](absl::StatusOr<Coordinator::SubmitResult> result) {
+        if (!result.ok()) {
+          reactor->Finish(ToGrpc(result.status()));
+          return;
+        }
+        resp->set_experiment_id(result->experiment_id);
+        resp->set_job_count(static_cast<int>(result->jobs.size()));
+        if (dry_run) {
+          for (const JobRecord& j : result->jobs)
+            FillJob(j, resp->add_planned_jobs());
+        }
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
 }
 
 grpc::Status ExperimentServiceImpl::GetExperiment(

@@ -20,8 +20,12 @@ namespace ladle {
 
 grpc::Status ToGrpc(const absl::Status& s);
 
+// SubmitExperiment uses gRPC's callback API: a submit waits for its group
+// commit without holding an RPC thread (with the sync API, blocked handler
+// threads and their wake-ups cost more CPU than the submit itself).
 class ExperimentServiceImpl final
-    : public ladle::v1::ExperimentService::Service {
+    : public ladle::v1::ExperimentService::WithCallbackMethod_SubmitExperiment<
+          ladle::v1::ExperimentService::Service> {
  public:
   ExperimentServiceImpl(Coordinator* coordinator, Store* store, LogStore* logs,
                         ArtifactStore* artifacts, const Authenticator* auth)
@@ -31,9 +35,9 @@ class ExperimentServiceImpl final
         artifacts_(artifacts),
         auth_(auth) {}
 
-  grpc::Status SubmitExperiment(grpc::ServerContext* ctx,
-                                const v1::SubmitExperimentRequest* req,
-                                v1::SubmitExperimentResponse* resp) override;
+  grpc::ServerUnaryReactor* SubmitExperiment(
+      grpc::CallbackServerContext* ctx, const v1::SubmitExperimentRequest* req,
+      v1::SubmitExperimentResponse* resp) override;
   grpc::Status GetExperiment(grpc::ServerContext* ctx,
                              const v1::GetExperimentRequest* req,
                              v1::Experiment* resp) override;
@@ -65,7 +69,7 @@ class ExperimentServiceImpl final
       const ExperimentRecord& e, v1::Experiment* out,
       const std::map<std::string, int>* counts = nullptr);
   // The caller, who must hold a user or admin token.
-  absl::StatusOr<Principal> User(grpc::ServerContext* ctx) const;
+  absl::StatusOr<Principal> User(grpc::ServerContextBase* ctx) const;
   // The experiment, if the caller may see it (PERMISSION_DENIED otherwise).
   absl::StatusOr<ExperimentRecord> Visible(grpc::ServerContext* ctx,
                                            const std::string& id) const;
@@ -123,7 +127,7 @@ class WorkerServiceImpl final : public ladle::v1::WorkerService::Service {
 
 // The caller of an RPC, from its `authorization` metadata.
 absl::StatusOr<Principal> CallerOf(const Authenticator& auth,
-                                   grpc::ServerContext* ctx);
+                                   grpc::ServerContextBase* ctx);
 
 // Converts a ladle-train metrics.jsonl line into metric points (every numeric
 // field but step).

@@ -4,8 +4,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
-
 namespace ladle {
 
 StoreWriter::StoreWriter(Store* store, Options options, CommitHook hook)
@@ -22,27 +20,51 @@ StoreWriter::~StoreWriter() {
 }
 
 void StoreWriter::Enqueue(WriteBatch batch, Done done) {
+  Enqueue(std::move(batch), std::move(done), /*announced=*/false);
+}
+
+void StoreWriter::Enqueue(WriteBatch batch, Done done, bool announced) {
   const int64_t rows = batch.rows();
   absl::MutexLock lock(&mu_);
+  if (announced)
+    --announced_;  // before waiting: a committer must not wait
+                   // on a caller that waits on it
+  EnqueueLocked({std::move(batch), std::move(done), rows, nullptr});
+}
+
+void StoreWriter::EnqueueLocked(Item item) {
   // Back-pressure; a batch alone over the cap still goes in once the queue is
   // empty, so nothing waits forever.
+  const int64_t rows = item.rows;
   auto room = [this, rows]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return queue_.empty() || pending_rows_ + rows <= options_.max_pending_rows;
   };
   mu_.Await(absl::Condition(&room));
   pending_rows_ += rows;
-  queue_.push_back({std::move(batch), std::move(done), rows});
+  queue_.push_back(std::move(item));
 }
 
 absl::Status StoreWriter::Write(WriteBatch batch) {
-  absl::Notification committed;
-  absl::Status result;
-  Enqueue(std::move(batch), [&](const absl::Status& st) {
-    result = st;
-    committed.Notify();
-  });
-  committed.WaitForNotification();
-  return result;
+  return WriteAndWait(std::move(batch), /*announced=*/false);
+}
+
+absl::Status StoreWriter::WriteAndWait(WriteBatch batch, bool announced) {
+  Waiter me;
+  const int64_t rows = batch.rows();
+  absl::MutexLock lock(&mu_);
+  if (announced) --announced_;
+  EnqueueLocked({std::move(batch), nullptr, rows, &me});
+  ++waiting_;
+  auto finished_or_free = [this, &me]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return me.finished || !committing_;
+  };
+  while (true) {
+    mu_.Await(absl::Condition(&finished_or_free));
+    if (me.finished) break;
+    CommitGroup();  // nobody is committing: this caller does
+  }
+  --waiting_;
+  return me.result;
 }
 
 int64_t StoreWriter::pending_rows() {
@@ -50,52 +72,102 @@ int64_t StoreWriter::pending_rows() {
   return pending_rows_;
 }
 
+void StoreWriter::Withdraw() {
+  absl::MutexLock lock(&mu_);
+  --announced_;
+}
+
+StoreWriter::Intent::Intent(StoreWriter* writer) : writer_(writer) {
+  absl::MutexLock lock(&writer_->mu_);
+  ++writer_->announced_;
+}
+
+StoreWriter::Intent::Intent(Intent&& other) noexcept
+    : writer_(other.writer_), pending_(other.pending_) {
+  other.pending_ = false;
+}
+
+StoreWriter::Intent::~Intent() {
+  if (pending_) writer_->Withdraw();
+}
+
+absl::Status StoreWriter::Intent::Write(WriteBatch batch) {
+  const bool announced = pending_;
+  pending_ = false;
+  return writer_->WriteAndWait(std::move(batch), announced);
+}
+
+void StoreWriter::Intent::Enqueue(WriteBatch batch, Done done) {
+  const bool announced = pending_;
+  pending_ = false;
+  writer_->Enqueue(std::move(batch), std::move(done), announced);
+}
+
 void StoreWriter::Sync() { Write(WriteBatch{}).IgnoreError(); }
 
 void StoreWriter::Run() {
+  absl::MutexLock lock(&mu_);
+  // Only what no Write caller will commit: queued batches with nobody
+  // waiting, or everything once stopping.
+  auto mine = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return !committing_ && (stopping_ || (!queue_.empty() && waiting_ == 0));
+  };
   while (true) {
-    std::vector<Item> group;
-    int64_t rows = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return !queue_.empty() || stopping_;
-      };
-      mu_.Await(absl::Condition(&ready));
-      if (queue_.empty()) return;  // stopping, and everything is committed
-      // Everything that queued while the last commit ran forms this group.
-      while (!queue_.empty() &&
-             (group.empty() ||
-              rows + queue_.front().rows <= options_.max_rows_per_commit)) {
-        rows += queue_.front().rows;
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      pending_rows_ -= rows;
-    }
-    // Barriers (empty batches) only wait for their turn.
-    std::vector<const WriteBatch*> batches;
-    std::vector<size_t> index;
-    for (size_t i = 0; i < group.size(); ++i) {
-      if (group[i].rows == 0) continue;
-      batches.push_back(&group[i].batch);
-      index.push_back(i);
-    }
-    std::vector<absl::Status> each(group.size(), absl::OkStatus());
-    if (!batches.empty()) {
-      std::vector<absl::Status> outcome;
-      const auto t0 = std::chrono::steady_clock::now();
-      store_->Commit(batches, &outcome).IgnoreError();  // also in `outcome`
-      const double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-              .count();
-      for (size_t k = 0; k < index.size(); ++k) each[index[k]] = outcome[k];
-      if (hook_) hook_(seconds, rows, static_cast<int>(batches.size()));
-    }
-    for (size_t i = 0; i < group.size(); ++i) {
-      if (group[i].done) group[i].done(each[i]);
-    }
+    mu_.Await(absl::Condition(&mine));
+    if (queue_.empty()) return;  // stopping, and everything is committed
+    CommitGroup();
   }
+}
+
+void StoreWriter::CommitGroup() {
+  committing_ = true;
+  if (announced_ > 0 && options_.group_wait > absl::ZeroDuration()) {
+    auto arrived = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return announced_ == 0 || stopping_;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&arrived), options_.group_wait);
+  }
+  // Everything that queued while the last commit ran forms this group.
+  std::vector<Item> group;
+  int64_t rows = 0;
+  while (!queue_.empty() &&
+         (group.empty() ||
+          rows + queue_.front().rows <= options_.max_rows_per_commit)) {
+    rows += queue_.front().rows;
+    group.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  pending_rows_ -= rows;
+  mu_.Unlock();
+  // Barriers (empty batches) only wait for their turn.
+  std::vector<const WriteBatch*> batches;
+  std::vector<size_t> index;
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (group[i].rows == 0) continue;
+    batches.push_back(&group[i].batch);
+    index.push_back(i);
+  }
+  std::vector<absl::Status> each(group.size(), absl::OkStatus());
+  if (!batches.empty()) {
+    std::vector<absl::Status> outcome;
+    const auto t0 = std::chrono::steady_clock::now();
+    store_->Commit(batches, &outcome).IgnoreError();  // also in `outcome`
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+    for (size_t k = 0; k < index.size(); ++k) each[index[k]] = outcome[k];
+    if (hook_) hook_(seconds, rows, static_cast<int>(batches.size()));
+  }
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (group[i].done) group[i].done(each[i]);
+  }
+  mu_.Lock();
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (group[i].waiter == nullptr) continue;
+    group[i].waiter->result = each[i];
+    group[i].waiter->finished = true;
+  }
+  committing_ = false;
 }
 
 }  // namespace ladle

@@ -471,12 +471,13 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
              {"log_every", s.log_every},
              {"eval_every", s.eval_every},
              {"seed", s.seed},
-             {"optimizer", opt},
+             {"optimizer", std::move(opt)},
              {"schedule",
               {{"name", sched},
                {"warmup_steps", s.schedule.warmup_steps},
                {"min_lr", Num(s.schedule.min_lr)}}}};
-  if (s.sampler.type != SamplerSpec::Type::kFull) train["sampler"] = sampler;
+  if (s.sampler.type != SamplerSpec::Type::kFull)
+    train["sampler"] = std::move(sampler);
   if (s.dropcompute.enabled) {
     const DropComputeSpec& d = s.dropcompute;
     J dc = {{"ranks", d.ranks},
@@ -495,7 +496,7 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
     dc["calibration_steps"] = d.calibration_steps;
     dc["comm_seconds"] = d.comm_seconds;
     dc["base_seconds"] = d.base_seconds;
-    train["dropcompute"] = dc;
+    train["dropcompute"] = std::move(dc);
   }
   J out;
   if (s.task == TrainTask::kFuse) {
@@ -511,9 +512,9 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
   }
   if (!s.init_checkpoint.empty())
     out["init"] = {{"checkpoint", s.init_checkpoint}};
-  out["model"] = model;
-  out["data"] = data;
-  out["train"] = train;
+  out["model"] = std::move(model);
+  out["data"] = std::move(data);
+  out["train"] = std::move(train);
   out["device"] = s.device;
   out["threads"] = s.threads;
   return out;

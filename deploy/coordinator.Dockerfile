@@ -14,7 +14,8 @@ FROM debian:12-slim
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
       libgrpc++1.51 libprotobuf32 libsqlite3-0 libssl3 libyaml-cpp0.7 \
-      libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libabsl20220623 ca-certificates \
+      libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libabsl20220623 libtcmalloc-minimal4 \
+      ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data ladle \
  && mkdir -p /data && chown ladle /data

@@ -434,11 +434,7 @@ bool StartServer(const std::string& server_bin, const fs::path& work,
   out->pid = Spawn({server_bin, "--listen=" + out->addr,
                     "--data_dir=" + (work / "data").string(),
                     "--metrics_listen=" + out->metrics_addr,
-                    absl::StrCat("--max_jobs_per_experiment=", max_jobs),
-                    absl::StrCat("--group_commit_wait_us=",
-                                 getenv("LADLE_GROUP_WAIT_US")
-                                     ? getenv("LADLE_GROUP_WAIT_US")
-                                     : "1000")},
+                    absl::StrCat("--max_jobs_per_experiment=", max_jobs)},
                    (work / "server.log").string());
   auto api = v1::ExperimentService::NewStub(Connect(out->addr));
   for (int i = 0; i < 200; ++i) {

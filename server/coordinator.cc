@@ -1,7 +1,6 @@
 #include "server/coordinator.h"
 
 #include <chrono>
-#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -148,10 +147,6 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
 void Coordinator::SubmitAsync(const std::string& spec_text,
                               const std::string& owner, bool dry_run,
                               SubmitDone done) {
-  // Said before parsing, so a commit that starts meanwhile can wait for this
-  // experiment instead of paying a transaction of its own.
-  std::optional<StoreWriter::Intent> intent;
-  if (!dry_run) intent.emplace(writer_->Announce());
   ExperimentSpec spec;
   std::vector<PlannedJob> planned;
   std::vector<std::pair<std::string, std::string>> texts;  // spec, params
@@ -179,7 +174,6 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
     return absl::OkStatus();
   }();
   if (!parsed.ok()) {
-    intent.reset();  // nothing of this one is coming
     done(parsed);
     return;
   }
@@ -237,7 +231,7 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
   create.new_experiments.push_back({e, result.jobs});
   a.done = std::move(done);
   auto pending = std::make_shared<Admission>(std::move(a));
-  intent->Enqueue(std::move(create), [this, pending](const absl::Status& st) {
+  writer_->Enqueue(std::move(create), [this, pending](const absl::Status& st) {
     pending->stored = st;
     absl::MutexLock lock(&admit_mu_);
     admissions_.push_back(std::move(*pending));

@@ -35,9 +35,6 @@ struct Options {
   int64_t max_jobs = 10'000;         // per experiment
   int64_t log_cap_bytes = 16 << 20;  // per attempt and stream
   int64_t max_artifact_bytes = int64_t{64} << 30;  // largest upload accepted
-  // How long a commit waits for submits already being parsed (see
-  // StoreWriter::Options::group_wait); 0: never.
-  int64_t group_commit_wait_us = 1000;
 };
 
 }  // namespace
@@ -75,10 +72,6 @@ int main(int argc, char** argv) {
   app.add_option("--log_cap_bytes", o.log_cap_bytes,
                  "log bytes kept per attempt and stream")
       ->check(CLI::Range(int64_t{1024}, int64_t{1} << 34));
-  app.add_option("--group_commit_wait_us", o.group_commit_wait_us,
-                 "longest a commit waits for submits already being parsed, "
-                 "so they share its fsync (0: never wait)")
-      ->check(CLI::Range(int64_t{0}, int64_t{100'000}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -130,7 +123,6 @@ int main(int argc, char** argv) {
   // this process, not of the workers.
   copts.scheduler.stall_ms = std::max<int64_t>(1000, o.lease_ms / 3);
   copts.parse.max_jobs = o.max_jobs;
-  copts.writer.group_wait = absl::Microseconds(o.group_commit_wait_us);
   auto registry = std::make_shared<prometheus::Registry>();
   ladle::ServerMetrics metrics(*registry);
   std::unique_ptr<prometheus::Exposer> exposer;

@@ -337,23 +337,24 @@ class SqliteStore final : public Store {
     for (const WriteBatch* b : batches) any |= !b->empty();
     if (!any) return absl::OkStatus();
     absl::MutexLock lock(&mu_);
-    absl::Status st = Exec(db_, "BEGIN IMMEDIATE");
+    // Prepared once: sqlite3_exec would compile these four for every batch.
+    absl::Status st = Cached("BEGIN IMMEDIATE").Run();
     for (size_t i = 0; st.ok() && i < batches.size(); ++i) {
       if (batches[i]->empty()) continue;
       // A savepoint per batch keeps batches atomic one by one inside the
       // shared transaction.
-      st = Exec(db_, "SAVEPOINT batch");
+      st = Cached("SAVEPOINT batch").Run();
       if (!st.ok()) break;
       absl::Status bs = ApplyBatch(*batches[i]);
       if (bs.ok()) {
-        st = Exec(db_, "RELEASE batch");
+        st = Cached("RELEASE batch").Run();
       } else {
         (*each)[i] = bs;
         st = Exec(db_, "ROLLBACK TO batch");
-        if (st.ok()) st = Exec(db_, "RELEASE batch");
+        if (st.ok()) st = Cached("RELEASE batch").Run();
       }
     }
-    if (st.ok()) st = Exec(db_, "COMMIT");
+    if (st.ok()) st = Cached("COMMIT").Run();
     if (!st.ok()) {
       Exec(db_, "ROLLBACK").IgnoreError();
       each->assign(batches.size(), st);

@@ -20,15 +20,8 @@ StoreWriter::~StoreWriter() {
 }
 
 void StoreWriter::Enqueue(WriteBatch batch, Done done) {
-  Enqueue(std::move(batch), std::move(done), /*announced=*/false);
-}
-
-void StoreWriter::Enqueue(WriteBatch batch, Done done, bool announced) {
   const int64_t rows = batch.rows();
   absl::MutexLock lock(&mu_);
-  if (announced)
-    --announced_;  // before waiting: a committer must not wait
-                   // on a caller that waits on it
   EnqueueLocked({std::move(batch), std::move(done), rows, nullptr});
 }
 
@@ -45,14 +38,9 @@ void StoreWriter::EnqueueLocked(Item item) {
 }
 
 absl::Status StoreWriter::Write(WriteBatch batch) {
-  return WriteAndWait(std::move(batch), /*announced=*/false);
-}
-
-absl::Status StoreWriter::WriteAndWait(WriteBatch batch, bool announced) {
   Waiter me;
   const int64_t rows = batch.rows();
   absl::MutexLock lock(&mu_);
-  if (announced) --announced_;
   EnqueueLocked({std::move(batch), nullptr, rows, &me});
   ++waiting_;
   auto finished_or_free = [this, &me]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -70,37 +58,6 @@ absl::Status StoreWriter::WriteAndWait(WriteBatch batch, bool announced) {
 int64_t StoreWriter::pending_rows() {
   absl::MutexLock lock(&mu_);
   return pending_rows_;
-}
-
-void StoreWriter::Withdraw() {
-  absl::MutexLock lock(&mu_);
-  --announced_;
-}
-
-StoreWriter::Intent::Intent(StoreWriter* writer) : writer_(writer) {
-  absl::MutexLock lock(&writer_->mu_);
-  ++writer_->announced_;
-}
-
-StoreWriter::Intent::Intent(Intent&& other) noexcept
-    : writer_(other.writer_), pending_(other.pending_) {
-  other.pending_ = false;
-}
-
-StoreWriter::Intent::~Intent() {
-  if (pending_) writer_->Withdraw();
-}
-
-absl::Status StoreWriter::Intent::Write(WriteBatch batch) {
-  const bool announced = pending_;
-  pending_ = false;
-  return writer_->WriteAndWait(std::move(batch), announced);
-}
-
-void StoreWriter::Intent::Enqueue(WriteBatch batch, Done done) {
-  const bool announced = pending_;
-  pending_ = false;
-  writer_->Enqueue(std::move(batch), std::move(done), announced);
 }
 
 void StoreWriter::Sync() { Write(WriteBatch{}).IgnoreError(); }
@@ -121,12 +78,6 @@ void StoreWriter::Run() {
 
 void StoreWriter::CommitGroup() {
   committing_ = true;
-  if (announced_ > 0 && options_.group_wait > absl::ZeroDuration()) {
-    auto arrived = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return announced_ == 0 || stopping_;
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&arrived), options_.group_wait);
-  }
   // Everything that queued while the last commit ran forms this group.
   std::vector<Item> group;
   int64_t rows = 0;

@@ -31,7 +31,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 #include "server/store.h"
 
 namespace ladle {
@@ -45,12 +44,6 @@ class StoreWriter {
     // Enqueue blocks while more rows than this wait (metric floods cannot eat
     // the server's memory).
     int64_t max_pending_rows = 1'000'000;
-    // How long the writer holds a group back while announced batches (see
-    // Announce) are still on their way. Concurrent submits then share one
-    // transaction and its fsync instead of each paying one, which matters
-    // when commits are short: a lone caller never waits (nothing else is
-    // announced), and no group waits longer than this. 0 disables it.
-    absl::Duration group_wait = absl::Microseconds(1000);
   };
   using Done = std::function<void(const absl::Status&)>;
   // Called after each transaction: its duration, rows and batches.
@@ -70,28 +63,6 @@ class StoreWriter {
   void Enqueue(WriteBatch batch, Done done = nullptr);
   // Enqueue and wait for the outcome.
   absl::Status Write(WriteBatch batch);
-
-  // A batch that is about to be written (its caller is still preparing it).
-  // While any is announced the writer waits up to Options::group_wait before
-  // committing what is queued. Destroying an unused Intent withdraws it.
-  // Movable, not copyable; must not outlive the writer.
-  class Intent {
-   public:
-    explicit Intent(StoreWriter* writer);
-    Intent(Intent&& other) noexcept;
-    Intent& operator=(Intent&&) = delete;
-    ~Intent();
-    // Write, consuming the announcement (at most once; later calls are
-    // plain Writes).
-    absl::Status Write(WriteBatch batch);
-    // Enqueue, consuming the announcement likewise.
-    void Enqueue(WriteBatch batch, Done done);
-
-   private:
-    StoreWriter* writer_;
-    bool pending_ = true;
-  };
-  Intent Announce() { return Intent(this); }
   // Waits until everything enqueued before the call has committed and its
   // callback has run.
   void Sync();
@@ -116,9 +87,6 @@ class StoreWriter {
   // non-empty queue and no commit running; releases mu_ meanwhile.
   void CommitGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueLocked(Item item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Enqueue(WriteBatch batch, Done done, bool announced);
-  void Withdraw();
-  absl::Status WriteAndWait(WriteBatch batch, bool announced);
 
   Store* const store_;
   const Options options_;
@@ -127,7 +95,6 @@ class StoreWriter {
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   int64_t pending_rows_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  int64_t announced_ ABSL_GUARDED_BY(mu_) = 0;  // Intents not yet written
   bool committing_ ABSL_GUARDED_BY(mu_) = false;
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;  // callers inside Write/Sync
   std::thread thread_;

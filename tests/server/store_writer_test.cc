@@ -64,6 +64,24 @@ TEST_F(StoreWriterTest, BatchesQueuedDuringACommitShareTheNextOne) {
   EXPECT_EQ(base_->ListWorkers()->size(), 9u);
 }
 
+TEST_F(StoreWriterTest, AWriteCallerCommitsOnItsOwnThreadAndEnqueuesDoNot) {
+  std::vector<std::thread::id> committed_on;
+  absl::Mutex mu;
+  StoreWriter writer(faults_.get(), {}, [&](double, int64_t, int) {
+    absl::MutexLock lock(&mu);
+    committed_on.push_back(std::this_thread::get_id());
+  });
+  ASSERT_TRUE(writer.Write(Worker("sync")).ok());
+  absl::Notification enqueued_done;
+  writer.Enqueue(Worker("async"),
+                 [&](const absl::Status&) { enqueued_done.Notify(); });
+  enqueued_done.WaitForNotification();
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(committed_on.size(), 2u);
+  EXPECT_EQ(committed_on[0], std::this_thread::get_id());  // no hand-off
+  EXPECT_NE(committed_on[1], std::this_thread::get_id());  // the writer's
+}
+
 TEST_F(StoreWriterTest, AFailedBatchIsRolledBackAloneAndCallbacksRunInOrder) {
   StoreWriter writer(faults_.get(), {});
   faults_->CloseGate();

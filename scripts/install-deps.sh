@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config ninja-build
-  libabsl-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
+  libabsl-dev libyaml-cpp-dev libyaml-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   libopenblas-dev libdnnl-dev libmetis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "train/yaml_load.h"
 #include "yaml-cpp/yaml.h"
 
 namespace ladle {
@@ -83,14 +84,7 @@ inline absl::StatusOr<YAML::Node> LoadYamlMapping(
                        i, "; YAML allows tabs and line breaks only"));
     }
   }
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("spec: malformed YAML at line ", e.mark.line + 1,
-                     ", column ", e.mark.column + 1, ": ", e.msg));
-  }
+  ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(text));
   if (!root.IsMap()) {
     return absl::InvalidArgumentError(
         absl::StrCat("spec: must be a mapping with ", expected_keys));

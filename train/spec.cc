@@ -380,66 +380,70 @@ double Num(float f) { return std::stod(absl::StrCat(f)); }
 }  // namespace
 
 nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
+  // Built by assignment, not from initializer lists: nlohmann copies every
+  // element of an initializer list, and this runs for each job a sweep plans.
   using J = nlohmann::ordered_json;
-  J model;
+  J model = J::object();
   switch (s.model.type) {
     case ModelConfig::Type::kMlp:
-      model = {{"type", "mlp"},
-               {"hidden", s.model.hidden},
-               {"activation",
-                s.model.activation == Activation::kRelu ? "relu" : "gelu"}};
+      model["type"] = "mlp";
+      model["hidden"] = s.model.hidden;
+      model["activation"] =
+          s.model.activation == Activation::kRelu ? "relu" : "gelu";
       break;
     case ModelConfig::Type::kResMlp:
-      model = {{"type", "resmlp"},
-               {"width", s.model.width},
-               {"blocks", s.model.blocks},
-               {"expansion", s.model.expansion}};
+      model["type"] = "resmlp";
+      model["width"] = s.model.width;
+      model["blocks"] = s.model.blocks;
+      model["expansion"] = s.model.expansion;
       if (s.model.ln_groups != 1) model["ln_groups"] = s.model.ln_groups;
       break;
     case ModelConfig::Type::kGcn:
-      model = {{"type", "gcn"}, {"hidden", s.model.hidden}};
+      model["type"] = "gcn";
+      model["hidden"] = s.model.hidden;
       break;
   }
   model["dropout"] = Num(s.model.dropout);
-  J data;
+  J data = J::object();
   switch (s.data.kind) {
     case DataSpec::Kind::kFashionMnist:
-      data = {{"dataset", "fashion-mnist"},
-              {"path", s.data.path},
-              {"val_fraction", s.data.val_fraction},
-              {"limit", s.data.limit},
-              {"seed", s.data.seed}};
+      data["dataset"] = "fashion-mnist";
+      data["path"] = s.data.path;
+      data["val_fraction"] = s.data.val_fraction;
+      data["limit"] = s.data.limit;
+      data["seed"] = s.data.seed;
       break;
     case DataSpec::Kind::kCsbm: {
       const CsbmConfig& c = s.data.csbm;
-      data = {{"dataset", "csbm"},
-              {"nodes", c.nodes},
-              {"classes", c.classes},
-              {"avg_degree", c.avg_degree},
-              {"homophily", c.homophily},
-              {"feature_dim", c.feature_dim},
-              {"separation", c.separation},
-              {"train_fraction", c.train_fraction},
-              {"val_fraction", c.val_fraction},
-              {"seed", c.seed}};
+      data["dataset"] = "csbm";
+      data["nodes"] = c.nodes;
+      data["classes"] = c.classes;
+      data["avg_degree"] = c.avg_degree;
+      data["homophily"] = c.homophily;
+      data["feature_dim"] = c.feature_dim;
+      data["separation"] = c.separation;
+      data["train_fraction"] = c.train_fraction;
+      data["val_fraction"] = c.val_fraction;
+      data["seed"] = c.seed;
       break;
     }
     case DataSpec::Kind::kFashionMnistKnn: {
       const KnnConfig& c = s.data.knn;
-      data = {{"dataset", "fashion-mnist-knn"},
-              {"path", s.data.path},
-              {"nodes", c.nodes},
-              {"k", c.k},
-              {"train_fraction", c.train_fraction},
-              {"val_fraction", c.val_fraction},
-              {"seed", c.seed}};
+      data["dataset"] = "fashion-mnist-knn";
+      data["path"] = s.data.path;
+      data["nodes"] = c.nodes;
+      data["k"] = c.k;
+      data["train_fraction"] = c.train_fraction;
+      data["val_fraction"] = c.val_fraction;
+      data["seed"] = c.seed;
       break;
     }
   }
   const OptimizerConfig& o = s.optimizer;
-  J opt = {{"name", o.type == OptimizerConfig::Type::kAdamW ? "adamw" : "sgd"},
-           {"lr", Num(o.lr)},
-           {"weight_decay", Num(o.weight_decay)}};
+  J opt = J::object();
+  opt["name"] = o.type == OptimizerConfig::Type::kAdamW ? "adamw" : "sgd";
+  opt["lr"] = Num(o.lr);
+  opt["weight_decay"] = Num(o.weight_decay);
   if (o.type == OptimizerConfig::Type::kAdamW) {
     opt["beta1"] = Num(o.beta1);
     opt["beta2"] = Num(o.beta2);
@@ -452,40 +456,40 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
       s.schedule.type == ScheduleConfig::Type::kConstant ? "constant"
       : s.schedule.type == ScheduleConfig::Type::kCosine ? "cosine"
                                                          : "linear";
-  J sampler = {{"type", s.sampler.type == SamplerSpec::Type::kFull ? "full"
-                        : s.sampler.type == SamplerSpec::Type::kCluster
-                            ? "cluster"
-                            : "nodes"}};
-  if (s.sampler.type == SamplerSpec::Type::kCluster) {
-    sampler["parts"] = s.sampler.parts;
-    sampler["parts_per_step"] = s.sampler.parts_per_step;
-    sampler["partition_seed"] = s.sampler.partition_seed;
-  } else if (s.sampler.type == SamplerSpec::Type::kNodes) {
-    sampler["fraction"] = s.sampler.fraction;
-  }
-  if (s.sampler.type != SamplerSpec::Type::kFull)
+  J train = J::object();
+  train["epochs"] = s.epochs;
+  train["batch_size"] = s.batch_size;
+  train["max_steps"] = s.max_steps;
+  train["log_every"] = s.log_every;
+  train["eval_every"] = s.eval_every;
+  train["seed"] = s.seed;
+  train["optimizer"] = std::move(opt);
+  J& schedule = train["schedule"] = J::object();
+  schedule["name"] = sched;
+  schedule["warmup_steps"] = s.schedule.warmup_steps;
+  schedule["min_lr"] = Num(s.schedule.min_lr);
+  if (s.sampler.type != SamplerSpec::Type::kFull) {
+    J& sampler = train["sampler"] = J::object();
+    sampler["type"] =
+        s.sampler.type == SamplerSpec::Type::kCluster ? "cluster" : "nodes";
+    if (s.sampler.type == SamplerSpec::Type::kCluster) {
+      sampler["parts"] = s.sampler.parts;
+      sampler["parts_per_step"] = s.sampler.parts_per_step;
+      sampler["partition_seed"] = s.sampler.partition_seed;
+    } else {
+      sampler["fraction"] = s.sampler.fraction;
+    }
     sampler["seed"] = s.sampler.seed;
-  J train = {{"epochs", s.epochs},
-             {"batch_size", s.batch_size},
-             {"max_steps", s.max_steps},
-             {"log_every", s.log_every},
-             {"eval_every", s.eval_every},
-             {"seed", s.seed},
-             {"optimizer", std::move(opt)},
-             {"schedule",
-              {{"name", sched},
-               {"warmup_steps", s.schedule.warmup_steps},
-               {"min_lr", Num(s.schedule.min_lr)}}}};
-  if (s.sampler.type != SamplerSpec::Type::kFull)
-    train["sampler"] = std::move(sampler);
+  }
   if (s.dropcompute.enabled) {
     const DropComputeSpec& d = s.dropcompute;
-    J dc = {{"ranks", d.ranks},
-            {"micro_batches", d.micro_batches},
-            {"threshold", d.threshold_text},
-            {"renormalize", d.renormalize},
-            {"timing", d.timing},
-            {"noise", d.noise}};
+    J& dc = train["dropcompute"] = J::object();
+    dc["ranks"] = d.ranks;
+    dc["micro_batches"] = d.micro_batches;
+    dc["threshold"] = d.threshold_text;
+    dc["renormalize"] = d.renormalize;
+    dc["timing"] = d.timing;
+    dc["noise"] = d.noise;
     if (d.noise == "lognormal") {
       dc["sigma"] = d.sigma;
     } else {
@@ -496,22 +500,24 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
     dc["calibration_steps"] = d.calibration_steps;
     dc["comm_seconds"] = d.comm_seconds;
     dc["base_seconds"] = d.base_seconds;
-    train["dropcompute"] = std::move(dc);
   }
-  J out;
+  J out = J::object();
   if (s.task == TrainTask::kFuse) {
     out["task"] = "fuse";
-    out["fuse"] = {{"a", s.fuse.a}, {"b", s.fuse.b}};
+    J& fuse = out["fuse"] = J::object();
+    fuse["a"] = s.fuse.a;
+    fuse["b"] = s.fuse.b;
     if (s.model.type == ModelConfig::Type::kResMlp)
-      out["fuse"]["layernorm"] = s.fuse.layernorm;
+      fuse["layernorm"] = s.fuse.layernorm;
   }
   if (s.task == TrainTask::kSoup) {
     out["task"] = "soup";
-    out["soup"] = {{"ingredients", s.soup.ingredients},
-                   {"alpha_steps", s.soup.alpha_steps}};
+    J& soup = out["soup"] = J::object();
+    soup["ingredients"] = s.soup.ingredients;
+    soup["alpha_steps"] = s.soup.alpha_steps;
   }
   if (!s.init_checkpoint.empty())
-    out["init"] = {{"checkpoint", s.init_checkpoint}};
+    out["init"]["checkpoint"] = s.init_checkpoint;
   out["model"] = std::move(model);
   out["data"] = std::move(data);
   out["train"] = std::move(train);

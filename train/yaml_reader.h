@@ -120,13 +120,13 @@ class MapReader {
   }
 
   bool Has(const std::string& key) {
-    seen_.insert(key);
+    seen_.push_back(key);
     if (!node_.IsMap()) return false;
     const YAML::Node n = At(key);
     return n.IsDefined() && !n.IsNull();
   }
   YAML::Node Child(const std::string& key) {
-    seen_.insert(key);
+    seen_.push_back(key);
     if (!node_.IsMap()) return YAML::Node();
     YAML::Node n = At(key);
     return n.IsDefined() ? n : YAML::Node();  // missing: an empty node
@@ -268,8 +268,9 @@ class MapReader {
     if (!node_.IsMap()) return absl::OkStatus();
     for (const auto& kv : node_) {
       const std::string key = kv.first.as<std::string>();
-      if (seen_.count(key) == 0) {
-        std::vector<std::string> known(seen_.begin(), seen_.end());
+      if (std::find(seen_.begin(), seen_.end(), key) == seen_.end()) {
+        const std::set<std::string> sorted(seen_.begin(), seen_.end());
+        std::vector<std::string> known(sorted.begin(), sorted.end());
         return Invalid(PathOf(key),
                        absl::StrCat("unknown key; expected one of: ",
                                     absl::StrJoin(known, ", ")));
@@ -309,7 +310,9 @@ class MapReader {
   std::unordered_map<std::string, YAML::Node> children_;
   bool all_keys_scalar_ = true;
   std::string path_;
-  std::set<std::string> seen_;
+  // Keys read, in order (a handful per mapping: a vector beats a set's
+  // allocation per key; Finish sorts them for its message).
+  std::vector<std::string> seen_;
 };
 
 }  // namespace ladle

@@ -86,6 +86,7 @@ Coordinator::~Coordinator() {
 }
 
 std::string Coordinator::NewExperimentId() {
+  absl::MutexLock lock(&id_mu_);
   // Time-ordered and unique across restarts of one server: ms timestamp + a
   // counter.
   return absl::StrFormat("exp-%011x-%04x", clock_->NowMillis(),
@@ -183,7 +184,6 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
   if (dry_run) {
     result.experiment_id = "dry-run";
   } else {
-    absl::MutexLock lock(&mu_);
     result.experiment_id = NewExperimentId();
   }
   const int64_t now = clock_->NowMillis();

@@ -173,7 +173,7 @@ class Coordinator {
       ABSL_LOCKS_EXCLUDED(delivery_mu_);
   void Deliver(const std::vector<WorkerCommand>& commands)
       ABSL_LOCKS_EXCLUDED(delivery_mu_);
-  std::string NewExperimentId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string NewExperimentId() ABSL_LOCKS_EXCLUDED(id_mu_);
   // Drops an ended experiment from memory (coordinator and scheduler).
   void ForgetExperiment(const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -212,7 +212,10 @@ class Coordinator {
   std::unordered_map<std::string, std::vector<std::string>> experiment_jobs_
       ABSL_GUARDED_BY(mu_);
   std::unordered_map<int64_t, AttemptRecord> attempts_ ABSL_GUARDED_BY(mu_);
-  uint64_t id_counter_ ABSL_GUARDED_BY(mu_) = 0;
+  // Its own lock: submitters must not queue behind the admission thread's
+  // (longer) hold of mu_ just to number an experiment.
+  absl::Mutex id_mu_;
+  uint64_t id_counter_ ABSL_GUARDED_BY(id_mu_) = 0;
 
   // Delivery state, touched by the writer thread: never wait for mu_ here.
   absl::Mutex delivery_mu_;

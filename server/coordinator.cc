@@ -347,6 +347,11 @@ void Coordinator::Notify(const std::string& experiment_id,
   for (auto it = begin; it != end; ++it) it->second.second(e);
 }
 
+bool Coordinator::Watched(const std::string& experiment_id) {
+  absl::MutexLock lock(&delivery_mu_);
+  return watchers_.count(experiment_id) > 0;
+}
+
 void Coordinator::Deliver(const std::vector<WorkerCommand>& commands) {
   absl::MutexLock lock(&delivery_mu_);
   for (const WorkerCommand& c : commands) {
@@ -663,13 +668,17 @@ void Coordinator::Apply(const std::vector<JobEvent>& events,
                        return;
                      }
                      Deliver(commands);
+                     // Events are built (and finished experiments read back)
+                     // only for watched experiments: most have no watcher.
                      for (const JobRecord& j : batch->job_updates) {
+                       if (!Watched(j.experiment_id)) continue;
                        WatchEvent w;
                        w.type = WatchEvent::Type::kJob;
                        w.job = j;
                        Notify(j.experiment_id, w);
                      }
                      for (const std::string& id : finished) {
+                       if (!Watched(id)) continue;
                        absl::StatusOr<ExperimentRecord> e =
                            store_->GetExperiment(id);
                        if (!e.ok()) continue;

@@ -173,6 +173,9 @@ class Coordinator {
       ABSL_LOCKS_EXCLUDED(delivery_mu_);
   void Deliver(const std::vector<WorkerCommand>& commands)
       ABSL_LOCKS_EXCLUDED(delivery_mu_);
+  // Whether anyone watches the experiment now.
+  bool Watched(const std::string& experiment_id)
+      ABSL_LOCKS_EXCLUDED(delivery_mu_);
   std::string NewExperimentId() ABSL_LOCKS_EXCLUDED(id_mu_);
   // Drops an ended experiment from memory (coordinator and scheduler).
   void ForgetExperiment(const std::string& id)

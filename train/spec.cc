@@ -516,8 +516,7 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
     soup["ingredients"] = s.soup.ingredients;
     soup["alpha_steps"] = s.soup.alpha_steps;
   }
-  if (!s.init_checkpoint.empty())
-    out["init"]["checkpoint"] = s.init_checkpoint;
+  if (!s.init_checkpoint.empty()) out["init"]["checkpoint"] = s.init_checkpoint;
   out["model"] = std::move(model);
   out["data"] = std::move(data);
   out["train"] = std::move(train);

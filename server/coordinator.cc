@@ -83,6 +83,20 @@ Coordinator::~Coordinator() {
   }
   admit_thread_.join();  // ...and admitted (AdmitLoop drains before it ends)
   writer_.reset();       // what admitting wrote is committed
+  // A submit that raced the shutdown is stored but was not admitted: its
+  // caller still gets an answer (recovery schedules it on the next start).
+  std::deque<Admission> late;
+  {
+    absl::MutexLock lock(&admit_mu_);
+    late.swap(admissions_);
+  }
+  for (Admission& a : late) {
+    a.done(a.stored.ok()
+               ? absl::UnavailableError(
+                     "ladle-server is shutting down; the experiment is "
+                     "stored and runs when the server is back")
+               : a.stored);
+  }
 }
 
 std::string Coordinator::NewExperimentId() {

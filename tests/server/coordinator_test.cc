@@ -3,7 +3,9 @@
 #include "server/coordinator.h"
 
 #include <filesystem>
+#include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/testing/fault_store.h"
@@ -75,6 +77,48 @@ class CoordinatorTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
   std::unique_ptr<Coordinator> coord_;
 };
+
+TEST_F(CoordinatorTest, SubmitAsyncAnswersOnceStoredAndQueued) {
+  FakeWorker w{"w"};
+  Connect(w, 1);
+  absl::Notification answered;
+  absl::StatusOr<Coordinator::SubmitResult> got;
+  bool stored_when_answered = false;
+  coord_->SubmitAsync(
+      kSweep, "alice", false, [&](absl::StatusOr<Coordinator::SubmitResult> r) {
+        stored_when_answered =
+            r.ok() && store_->GetExperiment(r->experiment_id).ok();
+        got = std::move(r);
+        answered.Notify();
+      });
+  answered.WaitForNotification();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->jobs.size(), 6u);
+  EXPECT_TRUE(stored_when_answered);
+  // Queued in the scheduler by then: the worker's one slot was assigned.
+  EXPECT_EQ(w.Take().size(), 1u);
+}
+
+TEST_F(CoordinatorTest, SubmitAsyncAnswersRefusalsAndDryRunsOnTheCaller) {
+  std::vector<std::thread::id> threads;
+  coord_->SubmitAsync("name: x\n", "alice", false,
+                      [&](absl::StatusOr<Coordinator::SubmitResult> r) {
+                        threads.push_back(std::this_thread::get_id());
+                        ASSERT_FALSE(r.ok());
+                        EXPECT_THAT(r.status().message(), HasSubstr("trial"));
+                      });
+  coord_->SubmitAsync(kSweep, "alice", true,
+                      [&](absl::StatusOr<Coordinator::SubmitResult> r) {
+                        threads.push_back(std::this_thread::get_id());
+                        ASSERT_TRUE(r.ok()) << r.status();
+                        EXPECT_EQ(r->jobs.size(), 6u);
+                        EXPECT_EQ(r->experiment_id, "dry-run");
+                      });
+  ASSERT_EQ(threads.size(), 2u);  // both answered before SubmitAsync returned
+  EXPECT_EQ(threads[0], std::this_thread::get_id());
+  EXPECT_EQ(threads[1], std::this_thread::get_id());
+  EXPECT_FALSE(store_->GetExperiment("dry-run").ok());
+}
 
 TEST_F(CoordinatorTest, SweepRunsToCompletionOnTwoWorkers) {
   FakeWorker w1{"w1"}, w2{"w2"};

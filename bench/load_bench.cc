@@ -415,11 +415,28 @@ std::string MetricsText(const std::string& metrics_addr) {
 }
 
 // A counter's value from the server's Prometheus text.
-double ScrapeCounter(const std::string& metrics_addr, const std::string& name) {
-  const std::string text = MetricsText(metrics_addr);
+// A sample's value in Prometheus text; -1 when absent.
+double Counter(const std::string& text, const std::string& name) {
   const size_t at = text.find("\n" + name + " ");
   if (at == std::string::npos) return -1;
   return std::stod(text.substr(at + name.size() + 2));
+}
+
+double ScrapeCounter(const std::string& metrics_addr, const std::string& name) {
+  return Counter(MetricsText(metrics_addr), name);
+}
+
+// How the server's commits grouped so far, from its metrics.
+std::string GroupCommitLine(const std::string& metrics_addr) {
+  const std::string text = MetricsText(metrics_addr);
+  const double commits = Counter(text, "ladle_store_commit_batches_count");
+  const double batches = Counter(text, "ladle_store_commit_batches_sum");
+  const double seconds = Counter(text, "ladle_store_commit_seconds_sum");
+  if (commits <= 0) return "group commit: no commits\n";
+  return absl::StrFormat(
+      "group commit: %.0f write batches in %.0f SQLite transactions (%.1f per "
+      "transaction, %.3f ms each)\n",
+      batches, commits, batches / commits, seconds / commits * 1e3);
 }
 
 // The real ladle-server in a child process; waits until it answers.
@@ -1048,16 +1065,7 @@ int Run(const Options& o) {
     std::cout << absl::StrFormat("%s: %s vs %s = %s\n", rows[0].figure,
                                  rows[0].value, rows[0].baseline,
                                  rows[0].ratio);
-    const double commits =
-        ScrapeCounter(metrics_addr, "ladle_store_commit_batches_count");
-    const double batches =
-        ScrapeCounter(metrics_addr, "ladle_store_commit_batches_sum");
-    const double commit_s =
-        ScrapeCounter(metrics_addr, "ladle_store_commit_seconds_sum");
-    std::cout << absl::StrFormat(
-        "group commit: %.0f batches in %.0f transactions (%.1f each), %.3f ms "
-        "per transaction\n",
-        batches, commits, batches / commits, commit_s / commits * 1e3);
+    std::cout << GroupCommitLine(metrics_addr);
     const std::string m =
         "{method=\"/ladle.v1.ExperimentService/SubmitExperiment\"}";
     const double handled =
@@ -1193,10 +1201,7 @@ int Run(const Options& o) {
   mode.stream_metrics = false;
 
   fleet.StopHeartbeats();
-  const double commits =
-      ScrapeCounter(metrics_addr, "ladle_store_commit_batches_count");
-  const double batches =
-      ScrapeCounter(metrics_addr, "ladle_store_commit_batches_sum");
+  const std::string group_commit = GroupCommitLine(metrics_addr);
   const double lost_attempts =
       ScrapeCounter(metrics_addr, "ladle_attempts_total{outcome=\"lost\"}");
   const double failed_attempts =
@@ -1210,12 +1215,7 @@ int Run(const Options& o) {
     std::cout << absl::StrFormat("%-52s  %-56s  %-28s  %s\n", r.figure, r.value,
                                  r.baseline, r.ratio);
   }
-  if (commits > 0) {
-    std::cout << absl::StrFormat(
-        "\ngroup commit: %.0f write batches in %.0f SQLite transactions "
-        "(%.1f per transaction)\n",
-        batches, commits, batches / commits);
-  }
+  std::cout << "\n" << group_commit;
   std::cout << absl::StrFormat("attempts lost: %.0f, failed: %.0f\n",
                                lost_attempts, failed_attempts);
   const bool lost = succeeded != submitted + o.sweeps;

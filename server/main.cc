@@ -149,8 +149,9 @@ int main(int argc, char** argv) {
   ladle::ArtifactStore artifacts(
       (std::filesystem::path(o.data_dir) / "artifacts").string(),
       o.max_artifact_bytes);
+  ladle::RpcMetrics rpc_metrics(*registry);
   ladle::ExperimentServiceImpl experiments(&coordinator, store->get(), &logs,
-                                           &artifacts, &auth);
+                                           &artifacts, &auth, &rpc_metrics);
   ladle::WorkerServiceImpl workers(&coordinator, store->get(), &logs,
                                    &artifacts, &auth, o.heartbeat_ms,
                                    o.lease_ms);
@@ -188,7 +189,8 @@ int main(int argc, char** argv) {
     std::vector<
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
         creators;
-    creators.push_back(ladle::MakeRpcMetricsInterceptor(*registry));
+    creators.push_back(rpc_metrics.MakeInterceptorFactory(
+        {ladle::ExperimentServiceImpl::kSubmitMethod}));
     builder.experimental().SetInterceptorCreators(std::move(creators));
   }
   builder.RegisterService(&workers);

@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -36,10 +37,12 @@ const char* CodeName(grpc::StatusCode c) {
   return i >= 0 && i < 17 ? names[i] : "UNKNOWN";
 }
 
+}  // namespace
+
 // The series of one method, looked up once: per call only the increments
 // remain (building label maps and bucket lists for every call cost more than
 // the rest of the interceptor).
-class MethodSeries {
+class RpcMetrics::MethodSeries {
  public:
   MethodSeries(prometheus::Family<prometheus::Counter>* rpcs,
                prometheus::Histogram* duration, std::string method)
@@ -67,9 +70,11 @@ class MethodSeries {
   std::array<std::atomic<prometheus::Counter*>, kCodes> by_code_{};
 };
 
+namespace {
+
 class Interceptor final : public grpc::experimental::Interceptor {
  public:
-  explicit Interceptor(MethodSeries* series)
+  explicit Interceptor(RpcMetrics::MethodSeries* series)
       : series_(series), start_(std::chrono::steady_clock::now()) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* m) override {
@@ -84,62 +89,77 @@ class Interceptor final : public grpc::experimental::Interceptor {
   }
 
  private:
-  MethodSeries* const series_;
+  RpcMetrics::MethodSeries* const series_;
   const std::chrono::steady_clock::time_point start_;
-};
-
-class Factory final
-    : public grpc::experimental::ServerInterceptorFactoryInterface {
- public:
-  Factory(prometheus::Family<prometheus::Counter>* rpcs,
-          prometheus::Family<prometheus::Histogram>* duration)
-      : rpcs_(rpcs), duration_(duration) {}
-
-  grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo* info) override {
-    // gRPC's method names are static strings: the pointer is the key (a
-    // second pointer to the same name only adds an entry for the same
-    // series).
-    const char* key = info->method() ? info->method() : "unknown";
-    absl::MutexLock lock(&mu_);
-    std::unique_ptr<MethodSeries>& series = by_method_[key];
-    if (series == nullptr) {
-      const std::string method = key;
-      series = std::make_unique<MethodSeries>(
-          rpcs_,
-          &duration_->Add({{"method", method}},
-                          prometheus::Histogram::BucketBoundaries{
-                              0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1,
-                              0.3, 1, 3, 10, 60, 600}),
-          method);
-    }
-    return new Interceptor(series.get());
-  }
-
- private:
-  prometheus::Family<prometheus::Counter>* const rpcs_;
-  prometheus::Family<prometheus::Histogram>* const duration_;
-  absl::Mutex mu_;
-  // Methods are few and fixed (the services' own); entries live as long as
-  // the server.
-  absl::flat_hash_map<const char*, std::unique_ptr<MethodSeries>> by_method_
-      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
+class RpcMetricsFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  RpcMetricsFactory(
+      std::function<RpcMetrics::MethodSeries*(absl::string_view)> series_of,
+      std::vector<std::string> self_recorded)
+      : series_of_(std::move(series_of)),
+        self_recorded_(std::move(self_recorded)) {}
+
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    const absl::string_view method =
+        info->method() ? info->method() : "unknown";
+    for (const std::string& m : self_recorded_) {
+      // No interceptor at all: gRPC then skips its interception machinery.
+      if (m == method) return nullptr;
+    }
+    return new Interceptor(series_of_(method));
+  }
+
+ private:
+  std::function<RpcMetrics::MethodSeries*(absl::string_view)> series_of_;
+  const std::vector<std::string> self_recorded_;
+};
+
+RpcMetrics::RpcMetrics(prometheus::Registry& registry)
+    : rpcs_(&prometheus::BuildCounter()
+                 .Name("ladle_rpcs_total")
+                 .Help("gRPC calls handled, by method and status code")
+                 .Register(registry)),
+      duration_(
+          &prometheus::BuildHistogram()
+               .Name("ladle_rpc_duration_seconds")
+               .Help("gRPC call duration (streams: until their final status)")
+               .Register(registry)) {}
+
+RpcMetrics::~RpcMetrics() = default;
+
+RpcMetrics::MethodSeries* RpcMetrics::SeriesOf(absl::string_view method) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_method_.find(method);
+  if (it != by_method_.end()) return it->second.get();
+  const std::string name(method);
+  auto series = std::make_unique<MethodSeries>(
+      rpcs_,
+      &duration_->Add({{"method", name}},
+                      prometheus::Histogram::BucketBoundaries{
+                          0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1,
+                          3, 10, 60, 600}),
+      name);
+  MethodSeries* raw = series.get();
+  by_method_.emplace(name, std::move(series));
+  return raw;
+}
+
+void RpcMetrics::Record(absl::string_view method, grpc::StatusCode code,
+                        double seconds) {
+  SeriesOf(method)->Record(code, seconds);
+}
+
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-MakeRpcMetricsInterceptor(prometheus::Registry& registry) {
-  auto* rpcs = &prometheus::BuildCounter()
-                    .Name("ladle_rpcs_total")
-                    .Help("gRPC calls handled, by method and status code")
-                    .Register(registry);
-  auto* duration =
-      &prometheus::BuildHistogram()
-           .Name("ladle_rpc_duration_seconds")
-           .Help("gRPC call duration (streams: until their final status)")
-           .Register(registry);
-  return std::make_unique<Factory>(rpcs, duration);
+RpcMetrics::MakeInterceptorFactory(std::vector<std::string> self_recorded) {
+  return std::make_unique<RpcMetricsFactory>(
+      [this](absl::string_view m) { return SeriesOf(m); },
+      std::move(self_recorded));
 }
 
 }  // namespace ladle

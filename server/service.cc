@@ -1,5 +1,6 @@
 #include "server/service.h"
 
+#include <chrono>
 #include <deque>
 #include <thread>
 #include <unordered_map>
@@ -171,19 +172,31 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(
     grpc::CallbackServerContext* ctx, const v1::SubmitExperimentRequest* req,
     v1::SubmitExperimentResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // This method records its own RPC metrics (no interceptor runs for it).
+  auto finish = [reactor, metrics = rpc_metrics_,
+                 start =
+                     std::chrono::steady_clock::now()](const grpc::Status& st) {
+    if (metrics != nullptr) {
+      metrics->Record(kSubmitMethod, st.error_code(),
+                      std::chrono::duration<double>(
+                          std::chrono::steady_clock::now() - start)
+                          .count());
+    }
+    reactor->Finish(st);
+  };
   auto caller = User(ctx);
   if (!caller.ok()) {
-    reactor->Finish(ToGrpc(caller.status()));
+    finish(ToGrpc(caller.status()));
     return reactor;
   }
   if (req->spec().empty()) {
-    reactor->Finish(grpc::Status(StatusCode::INVALID_ARGUMENT,
-                                 "spec: empty; send the experiment YAML"));
+    finish(grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        "spec: empty; send the experiment YAML"));
     return reactor;
   }
   constexpr size_t kMaxSpecBytes = 1 << 20;
   if (req->spec().size() > kMaxSpecBytes) {
-    reactor->Finish(grpc::Status(
+    finish(grpc::Status(
         StatusCode::INVALID_ARGUMENT,
         absl::StrCat("spec: ", req->spec().size(),
                      " bytes; an experiment spec is at most 1 MiB (use a "
@@ -194,10 +207,10 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(
   const bool dry_run = req->dry_run();
   coordinator_->SubmitAsync(
       req->spec(), caller->name, dry_run,
-      [reactor, resp,
+      [finish, resp,
        dry_run](absl::StatusOr<Coordinator::SubmitResult> result) {
         if (!result.ok()) {
-          reactor->Finish(ToGrpc(result.status()));
+          finish(ToGrpc(result.status()));
           return;
         }
         resp->set_experiment_id(result->experiment_id);
@@ -206,7 +219,7 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(
           for (const JobRecord& j : result->jobs)
             FillJob(j, resp->add_planned_jobs());
         }
-        reactor->Finish(grpc::Status::OK);
+        finish(grpc::Status::OK);
       });
   return reactor;
 }

@@ -14,6 +14,7 @@
 #include "server/auth.h"
 #include "server/coordinator.h"
 #include "server/log_store.h"
+#include "server/rpc_metrics.h"
 #include "server/store.h"
 
 namespace ladle {
@@ -27,13 +28,20 @@ class ExperimentServiceImpl final
     : public ladle::v1::ExperimentService::WithCallbackMethod_SubmitExperiment<
           ladle::v1::ExperimentService::Service> {
  public:
+  // Name of the method that records its own RPC metrics (see RpcMetrics).
+  static constexpr char kSubmitMethod[] =
+      "/ladle.v1.ExperimentService/SubmitExperiment";
+
+  // `rpc_metrics` (may be null) receives kSubmitMethod's calls.
   ExperimentServiceImpl(Coordinator* coordinator, Store* store, LogStore* logs,
-                        ArtifactStore* artifacts, const Authenticator* auth)
+                        ArtifactStore* artifacts, const Authenticator* auth,
+                        RpcMetrics* rpc_metrics = nullptr)
       : coordinator_(coordinator),
         store_(store),
         logs_(logs),
         artifacts_(artifacts),
-        auth_(auth) {}
+        auth_(auth),
+        rpc_metrics_(rpc_metrics) {}
 
   grpc::ServerUnaryReactor* SubmitExperiment(
       grpc::CallbackServerContext* ctx, const v1::SubmitExperimentRequest* req,
@@ -80,6 +88,7 @@ class ExperimentServiceImpl final
   LogStore* logs_;
   ArtifactStore* artifacts_;
   const Authenticator* auth_;
+  RpcMetrics* rpc_metrics_;
 };
 
 // Streams a job's artifact `name` (shared by both services).

@@ -6,17 +6,18 @@
 //
 // Durability: all writes go through one StoreWriter that group-commits them
 // (many RPCs share one SQLite transaction). A submitted experiment and its
-// jobs are durable before Submit returns (or SubmitAsync calls back); the
-// admission thread then queues them in the scheduler, a group at a time.
-// Scheduler decisions are durable before they are delivered: worker commands
-// and watch events are sent by the writer thread after the commit that records
-// them, in order. So a restart (Recover) resumes from what workers may have
-// seen: running attempts keep their ids (fencing) and get a lease to reconnect.
+// jobs are durable, and then queued in the scheduler by the admission thread
+// (a committed group at a time), before Submit returns or SubmitAsync calls
+// back. Scheduler decisions are durable before they are delivered: worker
+// commands and watch events are sent by the committing thread (the writer's,
+// or a caller's inside Sync) after the commit that records them, in order. So
+// a restart (Recover) resumes from what workers may have seen: running
+// attempts keep their ids (fencing) and get a lease to reconnect.
 //
 // Thread safety: all methods may be called from any thread; one mutex
 // serialises the scheduling state, and RPCs wait for their commit outside it.
-// Sinks are called on the writer thread (never with that mutex held) and must
-// not call back into the Coordinator (queue instead).
+// Sinks are called on the committing thread (never with that mutex held) and
+// must not call back into the Coordinator (queue instead).
 #ifndef LADLE_SERVER_COORDINATOR_H_
 #define LADLE_SERVER_COORDINATOR_H_
 

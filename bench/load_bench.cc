@@ -233,6 +233,26 @@ double Hammer(int clients, double seconds, MakeCall make_call,
   return static_cast<double>(calls) / Seconds(t0);
 }
 
+// Calls/s of Hammer, with the CPU time per successful call that the `server`
+// process and this one (the clients) spent meanwhile.
+struct Rate {
+  double qps = 0, server_us = 0, client_us = 0;
+};
+template <typename MakeCall>
+Rate MeasuredHammer(pid_t server, int clients, double seconds,
+                    MakeCall make_call, std::vector<double>* latencies,
+                    int64_t* failures) {
+  const double server_cpu0 = CpuSeconds(server);
+  const double client_cpu0 = CpuSeconds(getpid());
+  const auto t0 = std::chrono::steady_clock::now();
+  Rate r;
+  r.qps = Hammer(clients, seconds, make_call, latencies, failures);
+  const double calls = std::max(1.0, r.qps * Seconds(t0));
+  r.server_us = (CpuSeconds(server) - server_cpu0) / calls * 1e6;
+  r.client_us = (CpuSeconds(getpid()) - client_cpu0) / calls * 1e6;
+  return r;
+}
+
 // --- Baseline 2: raw batched SQLite inserts ---------------------------------
 double SqliteInsertRate(const std::string& path, int rows, int batch) {
   sqlite3* db = nullptr;
@@ -945,17 +965,10 @@ int Run(const Options& o) {
   // Measured in rounds alternating with phase A (below): this VM's speed
   // drifts by tens of percent within minutes, so each submit round is
   // compared with the baseline measured just before it.
-  struct Rate {
-    double qps = 0, server_us = 0, client_us = 0;  // CPU per call
-  };
   auto echo_round = [&]() {
-    Rate r;
     int64_t failed = 0;
-    const double server_cpu0 = CpuSeconds(echo);
-    const double client_cpu0 = CpuSeconds(getpid());
-    const auto t0 = std::chrono::steady_clock::now();
-    r.qps = Hammer(
-        o.clients, o.seconds,
+    const Rate r = MeasuredHammer(
+        echo, o.clients, o.seconds,
         [&](int) {
           auto stub = bench::Echo::NewStub(Connect(echo_addr));
           return [stub = std::shared_ptr<bench::Echo::Stub>(std::move(stub))] {
@@ -966,9 +979,6 @@ int Run(const Options& o) {
           };
         },
         nullptr, &failed);
-    const double calls = r.qps * Seconds(t0);
-    r.server_us = (CpuSeconds(echo) - server_cpu0) / calls * 1e6;
-    r.client_us = (CpuSeconds(getpid()) - client_cpu0) / calls * 1e6;
     std::cout << absl::StrFormat(
         "baseline: raw gRPC unary %.0f QPS (%d clients; CPU per call: server "
         "%.0f us, clients %.0f us)\n",
@@ -1006,12 +1016,8 @@ int Run(const Options& o) {
   std::vector<double> ratios;
   for (int round = 0; round < o.rounds; ++round) {
     if (round > 0) echo_rates.push_back(echo_round());
-    Rate r;
-    const int64_t before = submitted;
-    const double server_cpu0 = CpuSeconds(server.pid);
-    const double client_cpu0 = CpuSeconds(getpid());
-    r.qps = Hammer(
-        o.clients, o.seconds,
+    const Rate r = MeasuredHammer(
+        server.pid, o.clients, o.seconds,
         [&](int) {
           auto stub = std::shared_ptr<v1::ExperimentService::Stub>(
               v1::ExperimentService::NewStub(Connect(addr)));
@@ -1026,9 +1032,6 @@ int Run(const Options& o) {
           };
         },
         &submit_lat, &submit_failed);
-    const double calls = static_cast<double>(submitted - before);
-    r.server_us = (CpuSeconds(server.pid) - server_cpu0) / calls * 1e6;
-    r.client_us = (CpuSeconds(getpid()) - client_cpu0) / calls * 1e6;
     std::cout << absl::StrFormat(
         "submit round %d: %.0f/s (CPU per submit: server %.0f us, clients "
         "%.0f us) = %.2f x the baseline just before\n",

@@ -69,9 +69,11 @@ Coordinator::Coordinator(Options options, Store* store, const Clock* clock,
       scheduler_(options.scheduler, clock) {
   CoordinatorObserver* obs = observer_;
   writer_ = std::make_unique<StoreWriter>(
-      store, options.writer, [obs](double seconds, int64_t rows, int batches) {
+      store, options.writer,
+      [obs](double seconds, int64_t rows, int batches) {
         obs->OnStoreWrite(seconds, rows, batches);
-      });
+      },
+      [this] { AdmitCommitted(); });
   admit_thread_ = std::thread([this] { AdmitLoop(); });
 }
 
@@ -240,7 +242,7 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
   e.created_ms = now;
   // Durable before the reply and before any worker hears of it; concurrent
   // submits share the commit. Nothing waits for it: the writer's callback
-  // hands the experiment to the admission thread (it must not take mu_).
+  // queues the experiment for admission, once per group (AdmitCommitted).
   WriteBatch create;
   create.new_experiments.push_back({e, result.jobs});
   a.done = std::move(done);
@@ -252,28 +254,61 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
   });
 }
 
+void Coordinator::AdmitCommitted() {
+  {
+    absl::MutexLock lock(&admit_mu_);
+    if (admissions_.empty()) return;
+  }
+  if (!mu_.TryLock()) {
+    // Busy (or held by this very thread, committing inside Recover).
+    absl::MutexLock lock(&admit_mu_);
+    admit_wanted_ = true;
+    return;
+  }
+  std::deque<Admission> group;
+  {
+    absl::MutexLock lock(&admit_mu_);
+    group.swap(admissions_);
+  }
+  std::vector<absl::StatusOr<SubmitResult>> outcomes = AdmitGroup(group);
+  mu_.Unlock();
+  for (size_t i = 0; i < group.size(); ++i)
+    group[i].done(std::move(outcomes[i]));
+}
+
 void Coordinator::AdmitLoop() {
   while (true) {
     std::deque<Admission> group;
     {
       absl::MutexLock lock(&admit_mu_);
       auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(admit_mu_) {
-        return !admissions_.empty() || admit_stopping_;
+        return admit_wanted_ || admit_stopping_;
       };
       admit_mu_.Await(absl::Condition(&ready));
-      if (admissions_.empty()) return;  // stopping, and all are admitted
+      admit_wanted_ = false;
+      if (admissions_.empty()) {
+        if (admit_stopping_) return;  // and all are admitted
+        continue;                     // the next group's commit admitted these
+      }
       group.swap(admissions_);
     }
     std::vector<absl::StatusOr<SubmitResult>> outcomes;
-    outcomes.reserve(group.size());
     {
       absl::MutexLock lock(&mu_);
-      for (Admission& a : group) outcomes.push_back(Admit(a));
-      Dispatch();
+      outcomes = AdmitGroup(group);
     }
     for (size_t i = 0; i < group.size(); ++i)
       group[i].done(std::move(outcomes[i]));
   }
+}
+
+std::vector<absl::StatusOr<Coordinator::SubmitResult>> Coordinator::AdmitGroup(
+    std::deque<Admission>& group) {
+  std::vector<absl::StatusOr<SubmitResult>> outcomes;
+  outcomes.reserve(group.size());
+  for (Admission& a : group) outcomes.push_back(Admit(a));
+  Dispatch();
+  return outcomes;
 }
 
 absl::StatusOr<Coordinator::SubmitResult> Coordinator::Admit(Admission& a) {

@@ -6,13 +6,14 @@
 //
 // Durability: all writes go through one StoreWriter that group-commits them
 // (many RPCs share one SQLite transaction). A submitted experiment and its
-// jobs are durable, and then queued in the scheduler by the admission thread
-// (a committed group at a time), before Submit returns or SubmitAsync calls
-// back. Scheduler decisions are durable before they are delivered: worker
-// commands and watch events are sent by the committing thread (the writer's,
-// or a caller's inside Sync) after the commit that records them, in order. So
-// a restart (Recover) resumes from what workers may have seen: running
-// attempts keep their ids (fencing) and get a lease to reconnect.
+// jobs are durable, and then queued in the scheduler (a committed group at a
+// time, by the committing thread right after the commit, or by the admission
+// thread when the scheduling lock is busy), before Submit returns or
+// SubmitAsync calls back. Scheduler decisions are durable before they are
+// delivered: worker commands and watch events are sent by the committing thread
+// (the writer's, or a caller's inside Sync) after the commit that records them,
+// in order. So a restart (Recover) resumes from what workers may have seen:
+// running attempts keep their ids (fencing) and get a lease to reconnect.
 //
 // Thread safety: all methods may be called from any thread; one mutex
 // serialises the scheduling state, and RPCs wait for their commit outside it.
@@ -109,8 +110,9 @@ class Coordinator {
                                       const std::string& owner, bool dry_run);
   // Submit without blocking the caller (an RPC thread): the spec is parsed and
   // planned on the calling thread; `done` runs exactly once, with no lock
-  // held — on the calling thread for a dry run or a refused spec, else on the
-  // admission thread once the experiment is durable and its jobs are queued.
+  // held — on the calling thread for a dry run or a refused spec, else once
+  // the experiment is durable and its jobs are queued: on the thread that
+  // committed it or on the admission thread.
   using SubmitDone = std::function<void(absl::StatusOr<SubmitResult>)>;
   void SubmitAsync(const std::string& spec, const std::string& owner,
                    bool dry_run, SubmitDone done);
@@ -191,10 +193,17 @@ class Coordinator {
     absl::Status stored;
     SubmitDone done;
   };
-  // The admission thread: queues committed experiments' jobs in the
-  // scheduler, a group at a time (one lock and one dispatch pass for all),
-  // then answers their callers.
+  // The writer's hook after each group: admits the group's committed
+  // experiments on the committing thread (no switch to another thread) when
+  // mu_ is free; when it is not, wakes the admission thread instead (the
+  // writer must never wait for mu_: its holders may wait for the writer).
+  void AdmitCommitted() ABSL_LOCKS_EXCLUDED(mu_, admit_mu_);
+  // The admission thread: admits what AdmitCommitted could not.
   void AdmitLoop();
+  // Queues a group's jobs in the scheduler (one lock and one dispatch pass for
+  // all); each one's outcome for its caller.
+  std::vector<absl::StatusOr<SubmitResult>> AdmitGroup(
+      std::deque<Admission>& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues one experiment's jobs; its outcome for the caller.
   absl::StatusOr<SubmitResult> Admit(Admission& a)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -237,9 +246,10 @@ class Coordinator {
   std::vector<int64_t> undelivered_ ABSL_GUARDED_BY(delivery_mu_);
 
   // Filled by the writer's callbacks (which never wait for mu_), drained by
-  // admit_thread_.
-  absl::Mutex admit_mu_;
+  // AdmitCommitted or, when it asks (admit_wanted_), by admit_thread_.
+  absl::Mutex admit_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::deque<Admission> admissions_ ABSL_GUARDED_BY(admit_mu_);
+  bool admit_wanted_ ABSL_GUARDED_BY(admit_mu_) = false;
   bool admit_stopping_ ABSL_GUARDED_BY(admit_mu_) = false;
   std::thread admit_thread_;
 

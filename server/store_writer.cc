@@ -6,8 +6,17 @@
 
 namespace ladle {
 
-StoreWriter::StoreWriter(Store* store, Options options, CommitHook hook)
-    : store_(store), options_(options), hook_(std::move(hook)) {
+namespace {
+// The writer whose group's callbacks this thread is running, if any.
+thread_local const StoreWriter* running_callbacks_of = nullptr;
+}  // namespace
+
+StoreWriter::StoreWriter(Store* store, Options options, CommitHook hook,
+                         GroupHook after_group)
+    : store_(store),
+      options_(options),
+      hook_(std::move(hook)),
+      after_group_(std::move(after_group)) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -32,7 +41,8 @@ void StoreWriter::EnqueueLocked(Item item) {
   auto room = [this, rows]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return queue_.empty() || pending_rows_ + rows <= options_.max_pending_rows;
   };
-  mu_.Await(absl::Condition(&room));
+  // The committing thread cannot wait: only it would make the room.
+  if (running_callbacks_of != this) mu_.Await(absl::Condition(&room));
   pending_rows_ += rows;
   queue_.push_back(std::move(item));
 }
@@ -109,9 +119,13 @@ void StoreWriter::CommitGroup() {
     for (size_t k = 0; k < index.size(); ++k) each[index[k]] = outcome[k];
     if (hook_) hook_(seconds, rows, static_cast<int>(batches.size()));
   }
+  const StoreWriter* const outer = running_callbacks_of;
+  running_callbacks_of = this;
   for (size_t i = 0; i < group.size(); ++i) {
     if (group[i].done) group[i].done(each[i]);
   }
+  if (after_group_) after_group_();
+  running_callbacks_of = outer;
   mu_.Lock();
   for (size_t i = 0; i < group.size(); ++i) {
     if (group[i].waiter == nullptr) continue;

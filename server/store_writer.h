@@ -15,11 +15,13 @@
 // with nobody waiting in Write, are committed by the writer's own thread.
 //
 // Thread safety: all methods may be called from any thread. `done` callbacks
-// run on the writer thread or on a thread inside Write/Sync, so: they must not
-// call Write or Sync (they would wait for themselves) nor take locks held by a
-// caller of Enqueue (Enqueue may block for back-pressure while the queue is
-// over `max_pending_rows`), and Write/Sync must be called without holding a
-// lock that a callback takes.
+// (and the `after_group` hook) run on the writer thread or on a thread inside
+// Write/Sync, so: they must not call Write or Sync (they would wait for
+// themselves) nor wait for locks held by a caller of Enqueue (Enqueue may
+// block for back-pressure while the queue is over `max_pending_rows`), and
+// Write/Sync must be called without holding a lock that a callback takes.
+// They may call Enqueue: on the committing thread it never blocks (the queue
+// it would wait for cannot drain until the callbacks return).
 #ifndef LADLE_SERVER_STORE_WRITER_H_
 #define LADLE_SERVER_STORE_WRITER_H_
 
@@ -49,9 +51,14 @@ class StoreWriter {
   // Called after each transaction: its duration, rows and batches.
   using CommitHook =
       std::function<void(double seconds, int64_t rows, int batches)>;
+  // Called after each group's `done` callbacks, on the same thread, before
+  // the next group commits: for work that is cheaper done once per group
+  // than once per batch.
+  using GroupHook = std::function<void()>;
 
   // `store` must outlive the writer.
-  StoreWriter(Store* store, Options options, CommitHook hook = nullptr);
+  StoreWriter(Store* store, Options options, CommitHook hook = nullptr,
+              GroupHook after_group = nullptr);
   // Commits everything still queued (running its callbacks), then stops.
   ~StoreWriter();
   StoreWriter(const StoreWriter&) = delete;
@@ -91,6 +98,7 @@ class StoreWriter {
   Store* const store_;
   const Options options_;
   const CommitHook hook_;
+  const GroupHook after_group_;
   absl::Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   int64_t pending_rows_ ABSL_GUARDED_BY(mu_) = 0;

@@ -2,6 +2,7 @@
 // file), real scheduler, fake clock, fake worker sinks.
 #include "server/coordinator.h"
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
@@ -96,6 +97,51 @@ TEST_F(CoordinatorTest, SubmitAsyncAnswersOnceStoredAndQueued) {
   EXPECT_EQ(got->jobs.size(), 6u);
   EXPECT_TRUE(stored_when_answered);
   // Queued in the scheduler by then: the worker's one slot was assigned.
+  EXPECT_EQ(w.Take().size(), 1u);
+}
+
+// Blocks in OnTotals, which runs with the coordinator's lock held, while armed.
+class GateObserver : public CoordinatorObserver {
+ public:
+  void OnTotals(const ExperimentProgress&, int, int) override {
+    if (!armed.exchange(false)) return;
+    entered.Notify();
+    release.WaitForNotification();
+  }
+  std::atomic<bool> armed{false};
+  absl::Notification entered, release;
+};
+
+TEST_F(CoordinatorTest,
+       SubmitAsyncIsAdmittedByTheAdmissionThreadWhenTheLockIsBusy) {
+  GateObserver gate;
+  auto coord =
+      std::make_unique<Coordinator>(Opts(), store_.get(), &clock_, &gate);
+  ASSERT_TRUE(coord->Recover().ok());
+  gate.armed = true;
+  std::thread holder([&] { coord->Tick(); });  // holds the lock in OnTotals
+  gate.entered.WaitForNotification();
+  absl::Notification answered;
+  absl::StatusOr<Coordinator::SubmitResult> got;
+  std::thread::id answered_on;
+  coord->SubmitAsync(kSweep, "alice", false,
+                     [&](absl::StatusOr<Coordinator::SubmitResult> r) {
+                       answered_on = std::this_thread::get_id();
+                       got = std::move(r);
+                       answered.Notify();
+                     });
+  coord->Sync();  // committed; the committer found the lock busy
+  EXPECT_FALSE(answered.HasBeenNotified());
+  gate.release.Notify();
+  holder.join();
+  answered.WaitForNotification();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_NE(answered_on, std::this_thread::get_id());
+  // Admitted, so queued: a worker that joins now gets one of its jobs.
+  FakeWorker w{"w"};
+  w.coordinator = coord.get();
+  ASSERT_TRUE(
+      coord->ConnectWorker({"w", "w", {0, 1}, "{}"}, {}, w.Sink()).ok());
   EXPECT_EQ(w.Take().size(), 1u);
 }
 

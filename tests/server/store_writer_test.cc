@@ -82,6 +82,43 @@ TEST_F(StoreWriterTest, AWriteCallerCommitsOnItsOwnThreadAndEnqueuesDoNot) {
   EXPECT_NE(committed_on[1], std::this_thread::get_id());  // the writer's
 }
 
+TEST_F(StoreWriterTest,
+       TheGroupHookRunsAfterItsCallbacksAndMayEnqueuePastTheCap) {
+  std::vector<std::string> order;  // only the committing thread appends
+  StoreWriter* self = nullptr;
+  bool enqueued_from_hook = false;
+  StoreWriter::Options options;
+  options.max_pending_rows = 1;
+  StoreWriter writer(faults_.get(), options, nullptr, [&] {
+    order.push_back("hook");
+    if (enqueued_from_hook) return;
+    enqueued_from_hook = true;
+    // Over the cap: an ordinary caller would wait for room here, which only
+    // this thread can make.
+    self->Enqueue(Worker("x"),
+                  [&](const absl::Status&) { order.push_back("x"); });
+    self->Enqueue(Worker("y"),
+                  [&](const absl::Status&) { order.push_back("y"); });
+  });
+  self = &writer;
+  faults_->CloseGate();
+  writer.Enqueue(Worker("a"),
+                 [&](const absl::Status&) { order.push_back("a"); });
+  faults_->AwaitWaiting(1);
+  writer.Enqueue(Worker("b"),
+                 [&](const absl::Status&) { order.push_back("b"); });
+  faults_->OpenGate();
+  writer.Sync();
+  // One hook per group, after that group's callbacks; x and y (enqueued by
+  // the first hook) join b in the next group. (Sync's barrier may form a
+  // group of its own: one more hook.)
+  ASSERT_GE(order.size(), 6u);
+  EXPECT_THAT(std::vector<std::string>(order.begin(), order.begin() + 6),
+              ElementsAre("a", "hook", "b", "x", "y", "hook"));
+  for (size_t i = 6; i < order.size(); ++i) EXPECT_EQ(order[i], "hook");
+  EXPECT_EQ(base_->ListWorkers()->size(), 4u);
+}
+
 TEST_F(StoreWriterTest, AFailedBatchIsRolledBackAloneAndCallbacksRunInOrder) {
   StoreWriter writer(faults_.get(), {});
   faults_->CloseGate();

@@ -379,11 +379,22 @@ namespace {
 double Num(float f) { return std::stod(absl::StrCat(f)); }
 }  // namespace
 
+namespace {
+using J = nlohmann::ordered_json;
+// An object with room for `keys` keys. ordered_json keeps an object's members
+// in a vector of pairs whose keys are const, so growing it copies every
+// member, nested objects included: sized up front, nothing is copied.
+J ObjectFor(size_t keys) {
+  J j = J::object();
+  j.get_ref<J::object_t&>().reserve(keys);
+  return j;
+}
+}  // namespace
+
 nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
   // Built by assignment, not from initializer lists: nlohmann copies every
   // element of an initializer list, and this runs for each job a sweep plans.
-  using J = nlohmann::ordered_json;
-  J model = J::object();
+  J model = ObjectFor(5);
   switch (s.model.type) {
     case ModelConfig::Type::kMlp:
       model["type"] = "mlp";
@@ -404,7 +415,7 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
       break;
   }
   model["dropout"] = Num(s.model.dropout);
-  J data = J::object();
+  J data = ObjectFor(10);
   switch (s.data.kind) {
     case DataSpec::Kind::kFashionMnist:
       data["dataset"] = "fashion-mnist";
@@ -440,7 +451,7 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
     }
   }
   const OptimizerConfig& o = s.optimizer;
-  J opt = J::object();
+  J opt = ObjectFor(6);
   opt["name"] = o.type == OptimizerConfig::Type::kAdamW ? "adamw" : "sgd";
   opt["lr"] = Num(o.lr);
   opt["weight_decay"] = Num(o.weight_decay);
@@ -456,7 +467,7 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
       s.schedule.type == ScheduleConfig::Type::kConstant ? "constant"
       : s.schedule.type == ScheduleConfig::Type::kCosine ? "cosine"
                                                          : "linear";
-  J train = J::object();
+  J train = ObjectFor(10);
   train["epochs"] = s.epochs;
   train["batch_size"] = s.batch_size;
   train["max_steps"] = s.max_steps;
@@ -464,12 +475,12 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
   train["eval_every"] = s.eval_every;
   train["seed"] = s.seed;
   train["optimizer"] = std::move(opt);
-  J& schedule = train["schedule"] = J::object();
+  J& schedule = train["schedule"] = ObjectFor(3);
   schedule["name"] = sched;
   schedule["warmup_steps"] = s.schedule.warmup_steps;
   schedule["min_lr"] = Num(s.schedule.min_lr);
   if (s.sampler.type != SamplerSpec::Type::kFull) {
-    J& sampler = train["sampler"] = J::object();
+    J& sampler = train["sampler"] = ObjectFor(5);
     sampler["type"] =
         s.sampler.type == SamplerSpec::Type::kCluster ? "cluster" : "nodes";
     if (s.sampler.type == SamplerSpec::Type::kCluster) {
@@ -483,7 +494,7 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
   }
   if (s.dropcompute.enabled) {
     const DropComputeSpec& d = s.dropcompute;
-    J& dc = train["dropcompute"] = J::object();
+    J& dc = train["dropcompute"] = ObjectFor(16);
     dc["ranks"] = d.ranks;
     dc["micro_batches"] = d.micro_batches;
     dc["threshold"] = d.threshold_text;
@@ -501,10 +512,10 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
     dc["comm_seconds"] = d.comm_seconds;
     dc["base_seconds"] = d.base_seconds;
   }
-  J out = J::object();
+  J out = ObjectFor(8);
   if (s.task == TrainTask::kFuse) {
     out["task"] = "fuse";
-    J& fuse = out["fuse"] = J::object();
+    J& fuse = out["fuse"] = ObjectFor(3);
     fuse["a"] = s.fuse.a;
     fuse["b"] = s.fuse.b;
     if (s.model.type == ModelConfig::Type::kResMlp)
@@ -512,7 +523,7 @@ nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
   }
   if (s.task == TrainTask::kSoup) {
     out["task"] = "soup";
-    J& soup = out["soup"] = J::object();
+    J& soup = out["soup"] = ObjectFor(2);
     soup["ingredients"] = s.soup.ingredients;
     soup["alpha_steps"] = s.soup.alpha_steps;
   }

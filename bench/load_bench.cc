@@ -1233,6 +1233,10 @@ int Run(const Options& o) {
 }  // namespace ladle
 
 int main(int argc, char** argv) {
+  // As ladle-server does (Debian's Abseil records lock order on every
+  // absl::Mutex lock, gRPC's included): the echo baseline and the clients
+  // run without it too, so the ratios compare like with like.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   ladle::Options o;
   CLI::App app{"ladle-loadbench: the coordinator under load (see the header)"};
   app.add_option("--server", o.server, "ladle-server binary");

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -40,6 +41,10 @@ struct Options {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian's Abseil is built without NDEBUG, so every absl::Mutex lock (gRPC's
+  // locks are absl::Mutex too) records lock order for deadlock reports: a
+  // debugging aid that the tests keep and a serving process does not need.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // Signals go to one thread (see ladle-train's main for why compute threads
   // must not get them).
   sigset_t signals;

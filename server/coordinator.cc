@@ -88,10 +88,13 @@ Coordinator::~Coordinator() {
   // A submit that raced the shutdown is stored but was not admitted: its
   // caller still gets an answer (recovery schedules it on the next start).
   std::deque<Admission> late;
+  std::vector<Admitted> admitted;  // by commits after admit_thread_ ended
   {
     absl::MutexLock lock(&admit_mu_);
     late.swap(admissions_);
+    admitted.swap(to_answer_);
   }
+  for (Admitted& a : admitted) Answer(a.group, a.outcomes);
   for (Admission& a : late) {
     a.done(a.stored.ok()
                ? absl::UnavailableError(
@@ -270,45 +273,62 @@ void Coordinator::AdmitCommitted() {
     absl::MutexLock lock(&admit_mu_);
     group.swap(admissions_);
   }
-  std::vector<absl::StatusOr<SubmitResult>> outcomes = AdmitGroup(group);
+  bool placed = false;
+  std::vector<absl::StatusOr<SubmitResult>> outcomes =
+      AdmitGroup(group, &placed);
   mu_.Unlock();
-  for (size_t i = 0; i < group.size(); ++i)
-    group[i].done(std::move(outcomes[i]));
+  if (placed) {
+    absl::MutexLock lock(&admit_mu_);
+    to_answer_.push_back({std::move(group), std::move(outcomes)});
+    return;
+  }
+  Answer(group, outcomes);
 }
 
 void Coordinator::AdmitLoop() {
   while (true) {
     std::deque<Admission> group;
+    std::vector<Admitted> answer;
     {
       absl::MutexLock lock(&admit_mu_);
       auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(admit_mu_) {
-        return admit_wanted_ || admit_stopping_;
+        return admit_wanted_ || !to_answer_.empty() || admit_stopping_;
       };
       admit_mu_.Await(absl::Condition(&ready));
+      answer.swap(to_answer_);
+      if (admit_wanted_) group.swap(admissions_);
       admit_wanted_ = false;
-      if (admissions_.empty()) {
-        if (admit_stopping_) return;  // and all are admitted
-        continue;                     // the next group's commit admitted these
+      if (group.empty() && answer.empty()) {
+        if (admit_stopping_ && admissions_.empty()) return;  // all admitted
+        if (!admit_stopping_) continue;  // a later commit admitted these
+        group.swap(admissions_);         // stopping: admit what is left
       }
-      group.swap(admissions_);
     }
+    for (Admitted& a : answer) Answer(a.group, a.outcomes);
+    if (group.empty()) continue;
     std::vector<absl::StatusOr<SubmitResult>> outcomes;
     {
       absl::MutexLock lock(&mu_);
-      outcomes = AdmitGroup(group);
+      bool placed = false;
+      outcomes = AdmitGroup(group, &placed);
     }
-    for (size_t i = 0; i < group.size(); ++i)
-      group[i].done(std::move(outcomes[i]));
+    Answer(group, outcomes);
   }
 }
 
 std::vector<absl::StatusOr<Coordinator::SubmitResult>> Coordinator::AdmitGroup(
-    std::deque<Admission>& group) {
+    std::deque<Admission>& group, bool* placed) {
   std::vector<absl::StatusOr<SubmitResult>> outcomes;
   outcomes.reserve(group.size());
   for (Admission& a : group) outcomes.push_back(Admit(a));
-  Dispatch();
+  *placed = Dispatch();
   return outcomes;
+}
+
+void Coordinator::Answer(std::deque<Admission>& group,
+                         std::vector<absl::StatusOr<SubmitResult>>& outcomes) {
+  for (size_t i = 0; i < group.size(); ++i)
+    group[i].done(std::move(outcomes[i]));
 }
 
 absl::StatusOr<Coordinator::SubmitResult> Coordinator::Admit(Admission& a) {
@@ -570,11 +590,11 @@ void Coordinator::ReportTotals() {
                       scheduler_.known_workers());
 }
 
-void Coordinator::Dispatch() {
+bool Coordinator::Dispatch() {
   std::vector<JobEvent> events;
   const auto pass_start = std::chrono::steady_clock::now();
   const std::vector<Assignment> assignments = scheduler_.Schedule(&events);
-  if (assignments.empty()) return;
+  if (assignments.empty()) return false;
   observer_->OnSchedulingPass(std::chrono::duration<double>(
                                   std::chrono::steady_clock::now() - pass_start)
                                   .count(),
@@ -624,6 +644,7 @@ void Coordinator::Dispatch() {
     commands.push_back(std::move(c));
   }
   Apply(events, std::move(commands));  // durable before any worker hears of it
+  return true;
 }
 
 void Coordinator::Apply(const std::vector<JobEvent>& events,

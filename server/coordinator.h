@@ -167,8 +167,8 @@ class Coordinator {
   void Apply(const std::vector<JobEvent>& events,
              std::vector<WorkerCommand> commands = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Places queued jobs and sends the assignments.
-  void Dispatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Places queued jobs and sends the assignments; whether it placed any.
+  bool Dispatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends attempts whose assignment could not be stored (they were never
   // delivered): lost, so the scheduler retries them.
   void RetryUndelivered() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -197,13 +197,21 @@ class Coordinator {
   // experiments on the committing thread (no switch to another thread) when
   // mu_ is free; when it is not, wakes the admission thread instead (the
   // writer must never wait for mu_: its holders may wait for the writer).
+  // Replies go out on the same thread, unless the admission placed jobs: then
+  // the admission thread sends them while the writer commits the assignments
+  // (a worker's dispatch latency does not wait for the replies).
   void AdmitCommitted() ABSL_LOCKS_EXCLUDED(mu_, admit_mu_);
-  // The admission thread: admits what AdmitCommitted could not.
+  // The admission thread: admits what AdmitCommitted could not, and sends
+  // the replies it hands over.
   void AdmitLoop();
   // Queues a group's jobs in the scheduler (one lock and one dispatch pass for
-  // all); each one's outcome for its caller.
+  // all); each one's outcome for its caller, and whether jobs were placed.
   std::vector<absl::StatusOr<SubmitResult>> AdmitGroup(
-      std::deque<Admission>& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      std::deque<Admission>& group, bool* placed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Answers each admission's caller with its outcome.
+  static void Answer(std::deque<Admission>& group,
+                     std::vector<absl::StatusOr<SubmitResult>>& outcomes);
   // Queues one experiment's jobs; its outcome for the caller.
   absl::StatusOr<SubmitResult> Admit(Admission& a)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -250,6 +258,12 @@ class Coordinator {
   absl::Mutex admit_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::deque<Admission> admissions_ ABSL_GUARDED_BY(admit_mu_);
   bool admit_wanted_ ABSL_GUARDED_BY(admit_mu_) = false;
+  // Admitted groups whose replies AdmitCommitted left to admit_thread_.
+  struct Admitted {
+    std::deque<Admission> group;
+    std::vector<absl::StatusOr<SubmitResult>> outcomes;
+  };
+  std::vector<Admitted> to_answer_ ABSL_GUARDED_BY(admit_mu_);
   bool admit_stopping_ ABSL_GUARDED_BY(admit_mu_) = false;
   std::thread admit_thread_;
 

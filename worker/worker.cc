@@ -61,35 +61,31 @@ std::string LastLine(const std::string& path) {
 }
 
 // Keeps a child's log file (opened O_APPEND by the child) under `cap` bytes:
-// past it, the file is cut back to its first half plus a notice, and the
-// child's later writes land after the notice. Once the child has exited
-// nothing writes concurrently, so the last quarter of what it wrote is kept
-// after the notice too (the end of a log says why a run failed). Returns the
-// bytes dropped.
-int64_t CapLogFile(const std::string& path, int64_t cap, bool exited) {
+// past it, the file is cut back to its first half, a notice and the last
+// quarter of what was written (the end of a log says why a run failed, and a
+// child may have written its last line just before it exited, ahead of the
+// poll that sees the exit). The notice and the tail are appended, not written
+// at an offset: output the child appends meanwhile is kept (just before them),
+// not overwritten. Output written between the size check and the cut is
+// dropped with the rest. Returns the bytes dropped.
+int64_t CapLogFile(const std::string& path, int64_t cap) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0 || st.st_size <= cap) return 0;
-  const int64_t head = cap / 2, keep_tail = exited ? cap / 4 : 0;
+  const int64_t head = cap / 2, keep_tail = cap / 4;
   std::string tail(static_cast<size_t>(keep_tail), '\0');
-  const int fd = ::open(path.c_str(), O_RDWR);
+  const int fd = ::open(path.c_str(), O_RDWR | O_APPEND);
   if (fd < 0) return 0;
-  if (keep_tail > 0) {
-    const ssize_t n =
-        ::pread(fd, tail.data(), tail.size(), st.st_size - keep_tail);
-    tail.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  }
-  const std::string notice = absl::StrCat(
+  const ssize_t n =
+      ::pread(fd, tail.data(), tail.size(), st.st_size - keep_tail);
+  tail.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  const std::string rest = absl::StrCat(
       "\n[ladle-worker: output past ", head,
       " bytes dropped to keep this file under --log_file_cap_bytes=", cap,
-      keep_tail > 0 ? "; its last bytes follow" : "; later output follows",
-      "]\n");
+      "; its last bytes follow]\n", tail);
   int64_t dropped = 0;
-  if (::ftruncate(fd, head) == 0) {
-    std::string rest = notice + tail;
-    if (::pwrite(fd, rest.data(), rest.size(), head) ==
-        static_cast<ssize_t>(rest.size())) {
-      dropped = st.st_size - head - static_cast<int64_t>(tail.size());
-    }
+  if (::ftruncate(fd, head) == 0 && ::write(fd, rest.data(), rest.size()) ==
+                                        static_cast<ssize_t>(rest.size())) {
+    dropped = st.st_size - head - static_cast<int64_t>(tail.size());
   }
   ::close(fd);
   return dropped;
@@ -492,7 +488,7 @@ void Worker::Poll() {
       for (auto [stream, offset] : {std::pair{"stdout", &a.stdout_offset},
                                     std::pair{"stderr", &a.stderr_offset}}) {
         const int64_t dropped = CapLogFile(a.dir + "/" + stream + ".log",
-                                           options_.log_file_cap_bytes, exited);
+                                           options_.log_file_cap_bytes);
         if (dropped > 0 && metrics_) {
           metrics_->log_bytes_dropped.Increment(static_cast<double>(dropped));
         }

@@ -96,6 +96,7 @@ class MapReader {
  public:
   MapReader(YAML::Node node, std::string path)
       : node_(std::move(node)), path_(std::move(path)) {
+    seen_.reserve(32);  // a section's keys; growing copied every string
     // One pass over the mapping: yaml-cpp's own lookup compares every key
     // through a conversion that allocates, for each of the ~100 lookups of
     // a trial spec.

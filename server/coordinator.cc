@@ -296,20 +296,17 @@ void Coordinator::AdmitLoop() {
       };
       admit_mu_.Await(absl::Condition(&ready));
       answer.swap(to_answer_);
-      if (admit_wanted_) group.swap(admissions_);
+      // (Wanted, admissions_ may be empty already: a later commit took them.)
+      if (admit_wanted_ || admit_stopping_) group.swap(admissions_);
       admit_wanted_ = false;
-      if (group.empty() && answer.empty()) {
-        if (admit_stopping_ && admissions_.empty()) return;  // all admitted
-        if (!admit_stopping_) continue;  // a later commit admitted these
-        group.swap(admissions_);         // stopping: admit what is left
-      }
+      if (admit_stopping_ && group.empty() && answer.empty()) return;
     }
     for (Admitted& a : answer) Answer(a.group, a.outcomes);
     if (group.empty()) continue;
     std::vector<absl::StatusOr<SubmitResult>> outcomes;
     {
       absl::MutexLock lock(&mu_);
-      bool placed = false;
+      bool placed;  // the replies go out from here either way
       outcomes = AdmitGroup(group, &placed);
     }
     Answer(group, outcomes);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <set>
 #include <string>
@@ -205,13 +206,14 @@ class MapReader {
     return absl::OkStatus();
   }
 
+  // `allowed` (literals; empty: any) is not copied into strings per call.
   absl::Status String(const std::string& key, std::string* out,
-                      const std::vector<std::string>& allowed = {}) {
+                      std::initializer_list<absl::string_view> allowed = {}) {
     if (!Has(key)) return absl::OkStatus();
     const YAML::Node n = At(key);
     if (!n.IsScalar()) return Invalid(PathOf(key), "must be a string");
     const std::string v = n.Scalar();
-    if (!allowed.empty() &&
+    if (allowed.size() != 0 &&
         std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
       return Invalid(PathOf(key),
                      absl::StrCat("unknown value '", v, "'; use one of: ",

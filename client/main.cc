@@ -322,6 +322,7 @@ int LocalUp(const std::string& addr, const std::string& dir, int cpu_slots) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGCHLD);  // a child that dies (a port in use) ends it too
   pthread_sigmask(SIG_BLOCK, &sigs,
                   nullptr);  // children get an empty mask below
   auto spawn = [&](std::vector<std::string> args,
@@ -364,14 +365,41 @@ int LocalUp(const std::string& addr, const std::string& dir, int cpu_slots) {
   std::cerr << "ladle local: coordinator " << addr << " (pid " << s
             << "), worker (pid " << w << "), state and logs in " << dir << "\n"
             << "  export LADLE_ADDR=" << addr << "; Ctrl-C stops both\n";
-  int sig = 0;
-  sigwait(&sigs, &sig);
-  std::cerr << "ladle local: stopping\n";
-  kill(w, SIGTERM);
-  waitpid(w, nullptr, 0);
-  kill(s, SIGTERM);
-  waitpid(s, nullptr, 0);
-  return 0;
+  int sig = 0, status = 0;
+  pid_t died = 0;
+  while (died == 0) {
+    sigwait(&sigs, &sig);
+    if (sig != SIGCHLD) break;
+    died = waitpid(-1, &status, WNOHANG);
+    if (died != s && died != w) died = 0;
+  }
+  if (died != 0) {
+    const bool server_died = died == s;
+    const std::string log = dir + (server_died ? "/server.log" : "/worker.log");
+    std::string last, line;
+    std::ifstream in(log);
+    while (std::getline(in, line)) {
+      if (!line.empty()) last = line;
+    }
+    std::cerr << "ladle local: the " << (server_died ? "coordinator" : "worker")
+              << " exited ("
+              << (WIFEXITED(status)
+                      ? "code " + std::to_string(WEXITSTATUS(status))
+                      : "signal " + std::to_string(WTERMSIG(status)))
+              << "): " << last << "\n  (all of it: " << log
+              << "); stopping the other\n";
+  } else {
+    std::cerr << "ladle local: stopping\n";
+  }
+  if (died != w) {
+    kill(w, SIGTERM);
+    waitpid(w, nullptr, 0);
+  }
+  if (died != s) {
+    kill(s, SIGTERM);
+    waitpid(s, nullptr, 0);
+  }
+  return died == 0 ? 0 : 1;
 }
 
 }  // namespace

@@ -36,7 +36,7 @@ chmod +x "$work/fake-train"
 port=$(free_port)
 export LADLE_ADDR="127.0.0.1:$port"
 "$bin/ladle-server" --listen="$LADLE_ADDR" --data_dir="$work/data" --lease_ms=3000 \
-  --heartbeat_ms=500 > "$work/server.log" 2>&1 &
+  --heartbeat_ms=500 --metrics_listen="127.0.0.1:$(free_port)" > "$work/server.log" 2>&1 &
 server_pid=$!; pids+=($server_pid); disown $server_pid
 "$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/w" --cpu_slots=2 \
   --trainer="$work/fake-train" > "$work/worker.log" 2>&1 &

@@ -172,6 +172,13 @@ check "ladle local up serves a worker" wait_for 20 has_worker
 kill -INT "$local_pid"
 # (the [r] keeps pgrep's pattern from matching the shell that runs it)
 check "ladle local up stops both children" wait_for 15 bash -c "! pgrep -f 'ladle-serve[r] --listen=127.0.0.1:$local_port' > /dev/null && ! pgrep -f 'ladle-worke[r] --coordinator=127.0.0.1:$local_port' > /dev/null"
+# A coordinator that cannot start (its port is taken: here by the server's metrics endpoint)
+# ends `ladle local up` with its reason, instead of leaving a worker with nobody to talk to.
+timeout 30 "$bin/ladle" --addr="127.0.0.1:$metrics_port" local up --data_dir="$work/local2" \
+  > "$work/local2.log" 2>&1
+check "ladle local up exits non-zero when its coordinator cannot start" test $? -eq 1
+check "naming the reason and the log" grep -q "coordinator exited (code 1): ladle-server: cannot listen on 127.0.0.1:$metrics_port.*server.log" <(tr '\n' ' ' < "$work/local2.log")
+check "and stopping the worker" bash -c "! pgrep -f 'ladle-worke[r] --coordinator=127.0.0.1:$metrics_port' > /dev/null"
 
 if [ "$fail" -ne 0 ]; then
   echo "--- server log"; tail -20 "$work/server.log"; echo "--- w1"; tail -5 "$work/w1.log"; echo "--- w2"; tail -5 "$work/w2.log"

@@ -169,18 +169,16 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
                               SubmitDone done) {
   ExperimentSpec spec;
   std::vector<PlannedJob> planned;
-  std::vector<std::pair<std::string, std::string>> texts;  // spec, params
+  std::vector<std::string> params;  // each job's sweep point as JSON text
   absl::Status parsed = [&]() -> absl::Status {
     try {  // a library throwing on some input must cost a request, not the
            // server
       ASSIGN_OR_RETURN(spec, ParseExperimentSpec(spec_text, options_.parse));
       ASSIGN_OR_RETURN(std::unique_ptr<Planner> planner, PlannerFor(spec.kind));
       ASSIGN_OR_RETURN(planned, planner->Plan(spec));
-      texts.reserve(planned.size());
-      for (const PlannedJob& p :
-           planned)  // serialised here, where a throw is caught
-        texts.emplace_back(p.spec_text.empty() ? p.spec.dump() : p.spec_text,
-                           p.params.dump());
+      params.reserve(planned.size());
+      for (const PlannedJob& p : planned)  // here, where a throw is caught
+        params.push_back(p.params.dump());
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(
           absl::StrCat("spec: cannot be processed (", e.what(), ")"));
@@ -208,7 +206,7 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
   const int64_t now = clock_->NowMillis();
   a.requests.reserve(planned.size());
   result.jobs.reserve(planned.size());
-  for (const PlannedJob& p : planned) {
+  for (PlannedJob& p : planned) {
     JobRecord j;
     j.id = absl::StrFormat("%s-%04d", result.experiment_id, p.index);
     j.experiment_id = result.experiment_id;
@@ -216,9 +214,8 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
     j.kind = p.kind;
     // Stored as the scheduler will make it, so its first event writes nothing.
     j.state = p.deps.empty() ? "queued" : "pending";
-    const size_t at = static_cast<size_t>(&p - planned.data());
-    j.spec = std::move(texts[at].first);
-    j.params = std::move(texts[at].second);
+    j.spec = std::move(p.spec);
+    j.params = std::move(params[static_cast<size_t>(&p - planned.data())]);
     for (int d : p.deps)
       j.deps.push_back(absl::StrFormat("%s-%04d", result.experiment_id, d));
     j.gpus = p.resources.gpus;

@@ -244,8 +244,7 @@ class TrainPlanner final : public Planner {
             errors[i] = parsed.status();
             return;  // later points of this chunk do not matter
           }
-          jobs[i].spec = SpecToJson(*parsed);
-          jobs[i].spec_text = jobs[i].spec.dump();
+          jobs[i].spec = SpecText(*parsed);
         } catch (const std::exception& e) {
           errors[i] = absl::InvalidArgumentError(
               absl::StrCat("sweep point ", jobs[i].index, ": ", e.what()));
@@ -381,7 +380,7 @@ class FusionPlanner final : public Planner {
           job.params = points[pi];
           job.params["role"] = role;
           job.params["repeat"] = s;
-          job.spec = SpecToJson(t);
+          job.spec = SpecText(t);
           job.deps = std::move(deps);
           job.resources = spec.resources;
           jobs.push_back(std::move(job));
@@ -522,7 +521,7 @@ class LadlingPlanner final : public Planner {
           job.params["repeat"] = s;
           if (ingredient_index >= 0)
             job.params["ingredient"] = ingredient_index;
-          job.spec = SpecToJson(t);
+          job.spec = SpecText(t);
           job.deps = std::move(deps);
           job.resources = spec.resources;
           jobs.push_back(std::move(job));
@@ -629,7 +628,7 @@ class DropComputePlanner final : public Planner {
             job.params["ranks"] = n;
             job.params["threshold"] = tau;
             job.params["train.seed"] = seed;
-            job.spec = SpecToJson(*t);
+            job.spec = SpecText(*t);
             job.resources = spec.resources;
             jobs.push_back(std::move(job));
           }

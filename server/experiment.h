@@ -72,12 +72,10 @@ struct PlannedJob {
   int index = 0;
   std::string kind = "train";
   nlohmann::json params;  // the sweep point: {"train.optimizer.lr": 0.001, ...}
-  // The resolved trial spec (ladle-train's SpecToJson form, in its key
-  // layout: model, data, train, ...).
-  nlohmann::ordered_json spec;
-  // `spec` serialised, when the planner already did it (big sweeps do it on
-  // every core); empty: the caller serialises `spec`.
-  std::string spec_text;
+  // The resolved trial spec as compact JSON text (SpecText: ladle-train's
+  // SpecToJson form, in its key layout: model, data, train, ...), stored as
+  // is. Planners write it (big sweeps on every core).
+  std::string spec;
   std::vector<int> deps;  // indices of jobs that must succeed first
   Resources resources;
 };

@@ -1,6 +1,8 @@
 #include "train/spec.h"
 
+#include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -389,151 +391,327 @@ J ObjectFor(size_t keys) {
   j.get_ref<J::object_t&>().reserve(keys);
   return j;
 }
-}  // namespace
 
-nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
-  // Built by assignment, not from initializer lists: nlohmann copies every
-  // element of an initializer list, and this runs for each job a sweep plans.
-  J model = ObjectFor(5);
+// Builds the spec as an ordered_json (SpecToJson).
+class JsonOut {
+ public:
+  JsonOut() : root_(ObjectFor(8)) { open_.push_back(&root_); }
+  // Opens an object under `key` with room for `keys` members.
+  void Open(const char* key, size_t keys) {
+    J& child = (*open_.back())[key] = ObjectFor(keys);
+    open_.push_back(&child);
+  }
+  void Close() { open_.pop_back(); }
+  template <typename T>
+  void Put(const char* key, const T& value) {
+    (*open_.back())[key] = value;
+  }
+  J Take() { return std::move(root_); }
+
+ private:
+  J root_;
+  // The open objects, innermost last. Members are added only to the
+  // innermost one, so the pointers stay valid.
+  std::vector<J*> open_;
+};
+
+// Writes the spec as compact JSON text, byte for byte what
+// SpecToJson(spec).dump() gives (numbers through nlohmann's own formatter),
+// without building the JSON value: every job a sweep plans is stored as this
+// text, and building then dumping the value was the bigger part of planning.
+class TextOut {
+ public:
+  TextOut() {
+    text_.reserve(1024);
+    text_ += '{';
+  }
+  void Open(const char* key, size_t) {
+    Key(key);
+    text_ += '{';
+    first_ = true;
+  }
+  void Close() {
+    text_ += '}';
+    first_ = false;
+  }
+  void Put(const char* key, const char* v) {
+    Key(key);
+    String(v);
+  }
+  void Put(const char* key, const std::string& v) {
+    Key(key);
+    String(v);
+  }
+  void Put(const char* key, bool v) {
+    Key(key);
+    text_ += v ? "true" : "false";
+  }
+  void Put(const char* key, int v) { Put(key, static_cast<int64_t>(v)); }
+  void Put(const char* key, int64_t v) {
+    Key(key);
+    Integer(v);
+  }
+  void Put(const char* key, uint64_t v) {
+    Key(key);
+    Integer(v);
+  }
+  void Put(const char* key, double v) {
+    Key(key);
+    if (!std::isfinite(v)) {  // as nlohmann dumps NaN and infinities
+      text_ += "null";
+      return;
+    }
+    char buf[64];
+    char* end = nlohmann::detail::to_chars(buf, buf + sizeof(buf), v);
+    text_.append(buf, end);
+  }
+  void Put(const char* key, const std::vector<int64_t>& v) {
+    Key(key);
+    text_ += '[';
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i > 0) text_ += ',';
+      Integer(v[i]);
+    }
+    text_ += ']';
+  }
+  void Put(const char* key, const std::vector<std::string>& v) {
+    Key(key);
+    text_ += '[';
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i > 0) text_ += ',';
+      String(v[i]);
+    }
+    text_ += ']';
+  }
+  // False if a string was not valid UTF-8 (nlohmann's dump throws there).
+  bool valid() const { return valid_; }
+  std::string Take() {
+    text_ += '}';
+    return std::move(text_);
+  }
+
+ private:
+  void Key(const char* key) {
+    if (!first_) text_ += ',';
+    first_ = false;
+    String(key);
+    text_ += ':';
+  }
+  template <typename T>
+  void Integer(T v) {
+    char buf[24];
+    text_.append(buf, std::to_chars(buf, buf + sizeof(buf), v).ptr);
+  }
+  // JSON string escaping as nlohmann's dump does it (ensure_ascii off).
+  void String(absl::string_view v) {
+    if (FirstInvalidUtf8(v) >= 0) valid_ = false;
+    text_ += '"';
+    for (const char c : v) {
+      switch (c) {
+        case '"':
+          text_ += "\\\"";
+          break;
+        case '\\':
+          text_ += "\\\\";
+          break;
+        case '\b':
+          text_ += "\\b";
+          break;
+        case '\f':
+          text_ += "\\f";
+          break;
+        case '\n':
+          text_ += "\\n";
+          break;
+        case '\r':
+          text_ += "\\r";
+          break;
+        case '\t':
+          text_ += "\\t";
+          break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof(buf), "\\u%04x",
+                          static_cast<unsigned>(static_cast<unsigned char>(c)));
+            text_ += buf;
+          } else {
+            text_ += c;
+          }
+      }
+    }
+    text_ += '"';
+  }
+
+  std::string text_;
+  bool first_ = true;
+  bool valid_ = true;
+};
+
+// Every field of the spec, in its key layout, into `o` (JsonOut or TextOut):
+// one list of fields for both forms.
+template <typename Out>
+void EmitSpec(const TrainSpec& s, Out& o) {
+  if (s.task == TrainTask::kFuse) {
+    o.Put("task", "fuse");
+    o.Open("fuse", 3);
+    o.Put("a", s.fuse.a);
+    o.Put("b", s.fuse.b);
+    if (s.model.type == ModelConfig::Type::kResMlp)
+      o.Put("layernorm", s.fuse.layernorm);
+    o.Close();
+  }
+  if (s.task == TrainTask::kSoup) {
+    o.Put("task", "soup");
+    o.Open("soup", 2);
+    o.Put("ingredients", s.soup.ingredients);
+    o.Put("alpha_steps", s.soup.alpha_steps);
+    o.Close();
+  }
+  if (!s.init_checkpoint.empty()) {
+    o.Open("init", 1);
+    o.Put("checkpoint", s.init_checkpoint);
+    o.Close();
+  }
+  o.Open("model", 5);
   switch (s.model.type) {
     case ModelConfig::Type::kMlp:
-      model["type"] = "mlp";
-      model["hidden"] = s.model.hidden;
-      model["activation"] =
-          s.model.activation == Activation::kRelu ? "relu" : "gelu";
+      o.Put("type", "mlp");
+      o.Put("hidden", s.model.hidden);
+      o.Put("activation",
+            s.model.activation == Activation::kRelu ? "relu" : "gelu");
       break;
     case ModelConfig::Type::kResMlp:
-      model["type"] = "resmlp";
-      model["width"] = s.model.width;
-      model["blocks"] = s.model.blocks;
-      model["expansion"] = s.model.expansion;
-      if (s.model.ln_groups != 1) model["ln_groups"] = s.model.ln_groups;
+      o.Put("type", "resmlp");
+      o.Put("width", s.model.width);
+      o.Put("blocks", s.model.blocks);
+      o.Put("expansion", s.model.expansion);
+      if (s.model.ln_groups != 1) o.Put("ln_groups", s.model.ln_groups);
       break;
     case ModelConfig::Type::kGcn:
-      model["type"] = "gcn";
-      model["hidden"] = s.model.hidden;
+      o.Put("type", "gcn");
+      o.Put("hidden", s.model.hidden);
       break;
   }
-  model["dropout"] = Num(s.model.dropout);
-  J data = ObjectFor(10);
+  o.Put("dropout", Num(s.model.dropout));
+  o.Close();
+  o.Open("data", 10);
   switch (s.data.kind) {
     case DataSpec::Kind::kFashionMnist:
-      data["dataset"] = "fashion-mnist";
-      data["path"] = s.data.path;
-      data["val_fraction"] = s.data.val_fraction;
-      data["limit"] = s.data.limit;
-      data["seed"] = s.data.seed;
+      o.Put("dataset", "fashion-mnist");
+      o.Put("path", s.data.path);
+      o.Put("val_fraction", s.data.val_fraction);
+      o.Put("limit", s.data.limit);
+      o.Put("seed", s.data.seed);
       break;
     case DataSpec::Kind::kCsbm: {
       const CsbmConfig& c = s.data.csbm;
-      data["dataset"] = "csbm";
-      data["nodes"] = c.nodes;
-      data["classes"] = c.classes;
-      data["avg_degree"] = c.avg_degree;
-      data["homophily"] = c.homophily;
-      data["feature_dim"] = c.feature_dim;
-      data["separation"] = c.separation;
-      data["train_fraction"] = c.train_fraction;
-      data["val_fraction"] = c.val_fraction;
-      data["seed"] = c.seed;
+      o.Put("dataset", "csbm");
+      o.Put("nodes", c.nodes);
+      o.Put("classes", c.classes);
+      o.Put("avg_degree", c.avg_degree);
+      o.Put("homophily", c.homophily);
+      o.Put("feature_dim", c.feature_dim);
+      o.Put("separation", c.separation);
+      o.Put("train_fraction", c.train_fraction);
+      o.Put("val_fraction", c.val_fraction);
+      o.Put("seed", c.seed);
       break;
     }
     case DataSpec::Kind::kFashionMnistKnn: {
       const KnnConfig& c = s.data.knn;
-      data["dataset"] = "fashion-mnist-knn";
-      data["path"] = s.data.path;
-      data["nodes"] = c.nodes;
-      data["k"] = c.k;
-      data["train_fraction"] = c.train_fraction;
-      data["val_fraction"] = c.val_fraction;
-      data["seed"] = c.seed;
+      o.Put("dataset", "fashion-mnist-knn");
+      o.Put("path", s.data.path);
+      o.Put("nodes", c.nodes);
+      o.Put("k", c.k);
+      o.Put("train_fraction", c.train_fraction);
+      o.Put("val_fraction", c.val_fraction);
+      o.Put("seed", c.seed);
       break;
     }
   }
-  const OptimizerConfig& o = s.optimizer;
-  J opt = ObjectFor(6);
-  opt["name"] = o.type == OptimizerConfig::Type::kAdamW ? "adamw" : "sgd";
-  opt["lr"] = Num(o.lr);
-  opt["weight_decay"] = Num(o.weight_decay);
-  if (o.type == OptimizerConfig::Type::kAdamW) {
-    opt["beta1"] = Num(o.beta1);
-    opt["beta2"] = Num(o.beta2);
-    opt["eps"] = Num(o.eps);
+  o.Close();
+  o.Open("train", 10);
+  o.Put("epochs", s.epochs);
+  o.Put("batch_size", s.batch_size);
+  o.Put("max_steps", s.max_steps);
+  o.Put("log_every", s.log_every);
+  o.Put("eval_every", s.eval_every);
+  o.Put("seed", s.seed);
+  const OptimizerConfig& opt = s.optimizer;
+  o.Open("optimizer", 6);
+  o.Put("name", opt.type == OptimizerConfig::Type::kAdamW ? "adamw" : "sgd");
+  o.Put("lr", Num(opt.lr));
+  o.Put("weight_decay", Num(opt.weight_decay));
+  if (opt.type == OptimizerConfig::Type::kAdamW) {
+    o.Put("beta1", Num(opt.beta1));
+    o.Put("beta2", Num(opt.beta2));
+    o.Put("eps", Num(opt.eps));
   } else {
-    opt["momentum"] = Num(o.momentum);
-    opt["nesterov"] = o.nesterov;
+    o.Put("momentum", Num(opt.momentum));
+    o.Put("nesterov", opt.nesterov);
   }
-  const char* sched =
-      s.schedule.type == ScheduleConfig::Type::kConstant ? "constant"
-      : s.schedule.type == ScheduleConfig::Type::kCosine ? "cosine"
-                                                         : "linear";
-  J train = ObjectFor(10);
-  train["epochs"] = s.epochs;
-  train["batch_size"] = s.batch_size;
-  train["max_steps"] = s.max_steps;
-  train["log_every"] = s.log_every;
-  train["eval_every"] = s.eval_every;
-  train["seed"] = s.seed;
-  train["optimizer"] = std::move(opt);
-  J& schedule = train["schedule"] = ObjectFor(3);
-  schedule["name"] = sched;
-  schedule["warmup_steps"] = s.schedule.warmup_steps;
-  schedule["min_lr"] = Num(s.schedule.min_lr);
+  o.Close();
+  o.Open("schedule", 3);
+  o.Put("name", s.schedule.type == ScheduleConfig::Type::kConstant ? "constant"
+                : s.schedule.type == ScheduleConfig::Type::kCosine ? "cosine"
+                                                                   : "linear");
+  o.Put("warmup_steps", s.schedule.warmup_steps);
+  o.Put("min_lr", Num(s.schedule.min_lr));
+  o.Close();
   if (s.sampler.type != SamplerSpec::Type::kFull) {
-    J& sampler = train["sampler"] = ObjectFor(5);
-    sampler["type"] =
-        s.sampler.type == SamplerSpec::Type::kCluster ? "cluster" : "nodes";
+    o.Open("sampler", 5);
+    o.Put("type",
+          s.sampler.type == SamplerSpec::Type::kCluster ? "cluster" : "nodes");
     if (s.sampler.type == SamplerSpec::Type::kCluster) {
-      sampler["parts"] = s.sampler.parts;
-      sampler["parts_per_step"] = s.sampler.parts_per_step;
-      sampler["partition_seed"] = s.sampler.partition_seed;
+      o.Put("parts", s.sampler.parts);
+      o.Put("parts_per_step", s.sampler.parts_per_step);
+      o.Put("partition_seed", s.sampler.partition_seed);
     } else {
-      sampler["fraction"] = s.sampler.fraction;
+      o.Put("fraction", s.sampler.fraction);
     }
-    sampler["seed"] = s.sampler.seed;
+    o.Put("seed", s.sampler.seed);
+    o.Close();
   }
   if (s.dropcompute.enabled) {
     const DropComputeSpec& d = s.dropcompute;
-    J& dc = train["dropcompute"] = ObjectFor(16);
-    dc["ranks"] = d.ranks;
-    dc["micro_batches"] = d.micro_batches;
-    dc["threshold"] = d.threshold_text;
-    dc["renormalize"] = d.renormalize;
-    dc["timing"] = d.timing;
-    dc["noise"] = d.noise;
+    o.Open("dropcompute", 16);
+    o.Put("ranks", d.ranks);
+    o.Put("micro_batches", d.micro_batches);
+    o.Put("threshold", d.threshold_text);
+    o.Put("renormalize", d.renormalize);
+    o.Put("timing", d.timing);
+    o.Put("noise", d.noise);
     if (d.noise == "lognormal") {
-      dc["sigma"] = d.sigma;
+      o.Put("sigma", d.sigma);
     } else {
-      dc["delay_factor"] = d.delay_factor;
+      o.Put("delay_factor", d.delay_factor);
     }
-    dc["slow_ranks"] = d.slow_ranks;
-    dc["slow_factor"] = d.slow_factor;
-    dc["calibration_steps"] = d.calibration_steps;
-    dc["comm_seconds"] = d.comm_seconds;
-    dc["base_seconds"] = d.base_seconds;
+    o.Put("slow_ranks", d.slow_ranks);
+    o.Put("slow_factor", d.slow_factor);
+    o.Put("calibration_steps", d.calibration_steps);
+    o.Put("comm_seconds", d.comm_seconds);
+    o.Put("base_seconds", d.base_seconds);
+    o.Close();
   }
-  J out = ObjectFor(8);
-  if (s.task == TrainTask::kFuse) {
-    out["task"] = "fuse";
-    J& fuse = out["fuse"] = ObjectFor(3);
-    fuse["a"] = s.fuse.a;
-    fuse["b"] = s.fuse.b;
-    if (s.model.type == ModelConfig::Type::kResMlp)
-      fuse["layernorm"] = s.fuse.layernorm;
-  }
-  if (s.task == TrainTask::kSoup) {
-    out["task"] = "soup";
-    J& soup = out["soup"] = ObjectFor(2);
-    soup["ingredients"] = s.soup.ingredients;
-    soup["alpha_steps"] = s.soup.alpha_steps;
-  }
-  if (!s.init_checkpoint.empty()) out["init"]["checkpoint"] = s.init_checkpoint;
-  out["model"] = std::move(model);
-  out["data"] = std::move(data);
-  out["train"] = std::move(train);
-  out["device"] = s.device;
-  out["threads"] = s.threads;
-  return out;
+  o.Close();
+  o.Put("device", s.device);
+  o.Put("threads", s.threads);
+}
+}  // namespace
+
+nlohmann::ordered_json SpecToJson(const TrainSpec& s) {
+  JsonOut out;
+  EmitSpec(s, out);
+  return out.Take();
+}
+
+std::string SpecText(const TrainSpec& s) {
+  TextOut out;
+  EmitSpec(s, out);
+  // Not valid UTF-8: nlohmann's dump throws, and so must this.
+  if (!out.valid()) return SpecToJson(s).dump();
+  return out.Take();
 }
 
 }  // namespace ladle

@@ -131,6 +131,9 @@ absl::StatusOr<TrainSpec> LoadTrainSpec(const std::string& path);
 // Every field, defaults included, in the spec's own key layout (round-trips
 // through ParseTrainSpec).
 nlohmann::ordered_json SpecToJson(const TrainSpec& spec);
+// SpecToJson(spec).dump(), byte for byte, written directly (the form every
+// planned job is stored in; several times faster than building the value).
+std::string SpecText(const TrainSpec& spec);
 
 }  // namespace ladle
 

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 #include "train/yaml_load.h"
 #include "yaml-cpp/yaml.h"
@@ -41,7 +42,7 @@ inline std::string Join(const std::string& parent, const std::string& key) {
 // Offset of the first byte that is not part of valid UTF-8, or -1. Specs
 // become JSON (which must be UTF-8) and reach users' terminals, so invalid
 // text is refused at the door (found by tests/fuzz: it crashed the planner).
-inline int64_t FirstInvalidUtf8(const std::string& s) {
+inline int64_t FirstInvalidUtf8(absl::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const size_t n = s.size();
   for (size_t i = 0; i < n;) {

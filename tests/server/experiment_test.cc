@@ -48,11 +48,11 @@ TEST(ExperimentSpec, GridIsTheCartesianProduct) {
   EXPECT_EQ(jobs[5].params.dump(),
             R"({"train.optimizer.lr":0.003,"train.seed":3})");
   // The resolved trial has the point's values and every default.
-  EXPECT_DOUBLE_EQ(jobs[4].spec["train"]["optimizer"]["lr"].get<double>(),
-                   0.003);
-  EXPECT_EQ(jobs[4].spec["train"]["seed"], 2);
-  EXPECT_EQ(jobs[4].spec["model"]["hidden"][0], 64);
-  EXPECT_TRUE(jobs[4].spec["train"]["optimizer"].contains("beta2"));
+  const nlohmann::json spec4 = nlohmann::json::parse(jobs[4].spec);
+  EXPECT_DOUBLE_EQ(spec4["train"]["optimizer"]["lr"].get<double>(), 0.003);
+  EXPECT_EQ(spec4["train"]["seed"], 2);
+  EXPECT_EQ(spec4["model"]["hidden"][0], 64);
+  EXPECT_TRUE(spec4["train"]["optimizer"].contains("beta2"));
 }
 
 TEST(ExperimentSpec, RandomSearchIsSeededAndInBounds) {

@@ -50,6 +50,67 @@ train: {epochs: 100, optimizer: {name: sgd, lr: 0.1, momentum: 0.9, nesterov: tr
   EXPECT_EQ(knn->data.knn.k, 8);
 }
 
+// SpecText is what the planner stores for every job; it must be exactly the
+// text of SpecToJson, over every branch of the emitter.
+TEST(TrainSpec, SpecTextIsTheDumpOfSpecToJson) {
+  const char* specs[] = {
+      "{}",
+      "model: {type: mlp, hidden: [64, 32], activation: gelu, dropout: 0.1}\n"
+      "data: {dataset: fashion-mnist, path: /data/fm, limit: 1000, seed: 9}\n"
+      "train: {epochs: 3, batch_size: 512, max_steps: 7, log_every: 2,\n"
+      "  seed: 1099511627776, optimizer: {name: adamw, lr: 3.0e-4,\n"
+      "  weight_decay: 0.01, beta1: 0.85, beta2: 0.995, eps: 1e-8},\n"
+      "  schedule: {name: cosine, warmup_steps: 10, min_lr: 1e-6}}\n"
+      "device: cuda:1\nthreads: 3\n",
+      "model: {type: resmlp, width: 64, blocks: 2, expansion: 2, ln_groups: "
+      "2}\n"
+      "train: {optimizer: {name: sgd, lr: 0.1, momentum: 0.9, nesterov: true},"
+      " schedule: {name: linear}}\n",
+      "model: {type: resmlp, width: 32, blocks: 1}\n"
+      "train: {dropcompute: {ranks: 4, micro_batches: 2, threshold: 6x,\n"
+      "  noise: paper, delay_factor: 0.5, slow_ranks: 1, comm_seconds: "
+      "0.01}}\n",
+      "train: {dropcompute: {threshold: auto, renormalize: false,\n"
+      "  timing: real, sigma: 0.25, base_seconds: 0.002}}\n",
+      "model: {type: gcn, hidden: [16]}\n"
+      "data: {dataset: csbm, nodes: 500, classes: 3, avg_degree: 4.5,\n"
+      "  homophily: 0.7, feature_dim: 8, separation: 1.25, train_fraction: 0.3,"
+      "\n  val_fraction: 0.2, seed: 4}\n"
+      "train: {sampler: {type: cluster, parts: 8, parts_per_step: 2,\n"
+      "  partition_seed: 5, seed: 6}}\n",
+      "model: {type: gcn}\n"
+      "data: {dataset: fashion-mnist-knn, path: x, nodes: 300, k: 5}\n"
+      "train: {sampler: {type: nodes, fraction: 0.125}}\n",
+      "task: fuse\nfuse: {a: \"a\\\"q.safetensors\", b: 'b\\back'}\n"
+      "model: {type: mlp}\n",
+      "task: fuse\nfuse: {a: a, b: b, layernorm: full}\n"
+      "model: {type: resmlp, width: 8, blocks: 1}\n",
+      "task: soup\nsoup: {ingredients: [x, \"y\\tz\\n\", \"\\x01\u00e9\"],"
+      " alpha_steps: 5}\n",
+      "init: {checkpoint: \"c\\\\d\\r\\f\\b.safetensors\"}\ntrain: {epochs: "
+      "0}\n",
+  };
+  for (const char* text : specs) {
+    SCOPED_TRACE(text);
+    auto spec = ParseTrainSpec(text);
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    EXPECT_EQ(SpecText(*spec), SpecToJson(*spec).dump());
+  }
+  // Floats and doubles away from round numbers, through nlohmann's formatter.
+  TrainSpec odd;
+  odd.optimizer.lr = 1.0f / 3.0f;
+  odd.data.val_fraction = 2.0 / 3.0;
+  odd.model.dropout = 1e-7f;
+  odd.dropcompute.enabled = true;
+  odd.dropcompute.sigma = 1e300;
+  odd.dropcompute.comm_seconds = 123456789012.0;
+  EXPECT_EQ(SpecText(odd), SpecToJson(odd).dump());
+  // Not UTF-8: both refuse the same way.
+  odd.device = "cuda\xff";
+  EXPECT_THROW(SpecToJson(odd).dump(), nlohmann::json::exception);
+  EXPECT_THROW(SpecText(odd), nlohmann::json::exception);
+}
+
 struct BadSpec {
   const char* yaml;
   const char* must_mention;

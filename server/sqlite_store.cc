@@ -62,6 +62,15 @@ class Stmt {
                       SQLITE_TRANSIENT);
     return *this;
   }
+  // Binds without a copy: `v` must stay alive and unchanged until the
+  // statement has run (the fields of the batch being applied). A copy per
+  // text column and row was a tenth of the cost of storing a submit.
+  Stmt& BindView(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()),
+                      SQLITE_STATIC);
+    return *this;
+  }
+  Stmt& BindView(int i, std::string&& v) = delete;  // would dangle
   Stmt& Bind(int i, int64_t v) {
     sqlite3_bind_int64(stmt_, i, v);
     return *this;
@@ -170,11 +179,12 @@ CREATE INDEX jobs_by_experiment_state ON jobs(experiment_id, state);
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
               kStoreSchemaVersion);
 
+// (Most jobs have no deps and no GPUs: "[]" without building a JSON value.)
 std::string JoinJson(const std::vector<std::string>& v) {
-  return nlohmann::json(v).dump();
+  return v.empty() ? "[]" : nlohmann::json(v).dump();
 }
 std::string JoinJson(const std::vector<int>& v) {
-  return nlohmann::json(v).dump();
+  return v.empty() ? "[]" : nlohmann::json(v).dump();
 }
 template <typename T>
 std::vector<T> SplitJson(const std::string& text) {
@@ -339,6 +349,28 @@ class SqliteStore final : public Store {
     absl::MutexLock lock(&mu_);
     // Prepared once: sqlite3_exec would compile these four for every batch.
     absl::Status st = Cached("BEGIN IMMEDIATE").Run();
+    // Batches almost never fail, so the group goes in without a savepoint
+    // per batch first (two statements less per batch); if one fails, the
+    // whole transaction rolls back and the group is applied again with the
+    // savepoints that keep the others.
+    bool failed = false;
+    for (size_t i = 0; st.ok() && i < batches.size(); ++i) {
+      if (batches[i]->empty()) continue;
+      if (!ApplyBatch(*batches[i]).ok()) {
+        failed = true;
+        break;
+      }
+    }
+    if (st.ok() && !failed) st = Cached("COMMIT").Run();
+    if (!st.ok() || !failed) {
+      if (!st.ok()) {
+        Exec(db_, "ROLLBACK").IgnoreError();
+        each->assign(batches.size(), st);
+      }
+      return st;
+    }
+    Exec(db_, "ROLLBACK").IgnoreError();
+    st = Cached("BEGIN IMMEDIATE").Run();
     for (size_t i = 0; st.ok() && i < batches.size(); ++i) {
       if (batches[i]->empty()) continue;
       // A savepoint per batch keeps batches atomic one by one inside the
@@ -595,9 +627,10 @@ class SqliteStore final : public Store {
           "state, message, created_ms, finished_ms) VALUES(?, (SELECT "
           "IFNULL(MAX(seq), 0) + 1 FROM experiments), ?, ?, ?, ?, ?, ?, ?, ?, "
           "?)");
-      ins.Bind(1, e.id).Bind(2, e.name).Bind(3, e.kind).Bind(4, e.owner);
-      ins.Bind(5, e.spec).Bind(6, e.priority).Bind(7, e.state);
-      ins.Bind(8, e.message).Bind(9, e.created_ms).Bind(10, e.finished_ms);
+      ins.BindView(1, e.id).BindView(2, e.name).BindView(3, e.kind).BindView(
+          4, e.owner);
+      ins.BindView(5, e.spec).Bind(6, e.priority).BindView(7, e.state);
+      ins.BindView(8, e.message).Bind(9, e.created_ms).Bind(10, e.finished_ms);
       RETURN_IF_ERROR(ins.Run());
       for (const JobRecord& j : ne.jobs) {
         if (j.experiment_id != e.id) {
@@ -614,10 +647,10 @@ class SqliteStore final : public Store {
           "UPDATE jobs SET state = ?, attempts = ?, current_attempt = ?, "
           "worker_id = ?, gpu_indices = ?, reason = ?, summary = ?, "
           "updated_ms = ? WHERE id = ?");
-      up.Bind(1, j.state).Bind(2, j.attempts).Bind(3, j.current_attempt);
-      up.Bind(4, j.worker_id).Bind(5, JoinJson(j.gpu_indices));
-      up.Bind(6, j.reason).Bind(7, j.summary).Bind(8, j.updated_ms);
-      up.Bind(9, j.id);
+      up.BindView(1, j.state).Bind(2, j.attempts).Bind(3, j.current_attempt);
+      up.BindView(4, j.worker_id).Bind(5, JoinJson(j.gpu_indices));
+      up.BindView(6, j.reason).BindView(7, j.summary).Bind(8, j.updated_ms);
+      up.BindView(9, j.id);
       RETURN_IF_ERROR(up.Run());
       if (sqlite3_changes(db_) != 1)
         return absl::NotFoundError(absl::StrCat("job ", j.id, " not found"));
@@ -629,17 +662,17 @@ class SqliteStore final : public Store {
           "?, ?, ?) ON CONFLICT(id) DO UPDATE SET outcome = excluded.outcome, "
           "ended_ms = excluded.ended_ms, exit_code = excluded.exit_code, "
           "reason = excluded.reason");
-      at.Bind(1, a.id).Bind(2, a.job_id).Bind(3, a.worker_id);
-      at.Bind(4, a.number).Bind(5, a.outcome).Bind(6, a.started_ms);
-      at.Bind(7, a.ended_ms).Bind(8, a.exit_code).Bind(9, a.reason);
+      at.Bind(1, a.id).BindView(2, a.job_id).BindView(3, a.worker_id);
+      at.Bind(4, a.number).BindView(5, a.outcome).Bind(6, a.started_ms);
+      at.Bind(7, a.ended_ms).Bind(8, a.exit_code).BindView(9, a.reason);
       RETURN_IF_ERROR(at.Run());
     }
     for (const ExperimentStateChange& c : b.experiment_states) {
       Stmt& s = Cached(
           "UPDATE experiments SET state = ?, message = ?, finished_ms = ? "
           "WHERE id = ?");
-      s.Bind(1, c.state).Bind(2, c.message).Bind(3, c.finished_ms);
-      s.Bind(4, c.id);
+      s.BindView(1, c.state).BindView(2, c.message).Bind(3, c.finished_ms);
+      s.BindView(4, c.id);
       RETURN_IF_ERROR(s.Run());
       if (sqlite3_changes(db_) != 1) {
         return absl::NotFoundError(
@@ -653,16 +686,17 @@ class SqliteStore final : public Store {
           "UPDATE SET name = excluded.name, gpus = excluded.gpus, cpu_slots = "
           "excluded.cpu_slots, labels = excluded.labels, state = "
           "excluded.state, last_seen_ms = excluded.last_seen_ms");
-      s.Bind(1, w.id).Bind(2, w.name).Bind(3, w.gpus).Bind(4, w.cpu_slots);
-      s.Bind(5, w.labels).Bind(6, w.state).Bind(7, w.last_seen_ms);
+      s.BindView(1, w.id).BindView(2, w.name).Bind(3, w.gpus).Bind(4,
+                                                                   w.cpu_slots);
+      s.BindView(5, w.labels).BindView(6, w.state).Bind(7, w.last_seen_ms);
       RETURN_IF_ERROR(s.Run());
     }
     for (const MetricPoint& p : b.metrics) {
       Stmt& s = Cached(
           "INSERT INTO metrics(job_id, attempt_id, step, name, value, "
           "time_ms) VALUES(?, ?, ?, ?, ?, ?)");
-      s.Bind(1, p.job_id).Bind(2, p.attempt_id).Bind(3, p.step);
-      s.Bind(4, p.name).Bind(5, p.value).Bind(6, p.time_ms);
+      s.BindView(1, p.job_id).Bind(2, p.attempt_id).Bind(3, p.step);
+      s.BindView(4, p.name).Bind(5, p.value).Bind(6, p.time_ms);
       RETURN_IF_ERROR(s.Run());
     }
     for (const ArtifactRecord& a : b.artifacts) {
@@ -670,30 +704,33 @@ class SqliteStore final : public Store {
           "INSERT INTO artifacts(job_id, name, sha256, size) VALUES(?, ?, ?, "
           "?) ON CONFLICT(job_id, name) DO UPDATE SET sha256 = "
           "excluded.sha256, size = excluded.size");
-      s.Bind(1, a.job_id).Bind(2, a.name).Bind(3, a.sha256).Bind(4, a.size);
+      s.BindView(1, a.job_id)
+          .BindView(2, a.name)
+          .BindView(3, a.sha256)
+          .Bind(4, a.size);
       RETURN_IF_ERROR(s.Run());
     }
     return absl::OkStatus();
   }
 
   static void BindJob(Stmt& s, const JobRecord& j) {
-    s.Bind(1, j.id)
-        .Bind(2, j.experiment_id)
+    s.BindView(1, j.id)
+        .BindView(2, j.experiment_id)
         .Bind(3, j.index)
-        .Bind(4, j.kind)
-        .Bind(5, j.spec);
-    s.Bind(6, j.params)
+        .BindView(4, j.kind)
+        .BindView(5, j.spec);
+    s.BindView(6, j.params)
         .Bind(7, JoinJson(j.deps))
         .Bind(8, j.gpus)
         .Bind(9, j.cpu_slots);
     s.Bind(10, j.priority)
         .Bind(11, j.max_retries)
-        .Bind(12, j.state)
+        .BindView(12, j.state)
         .Bind(13, j.attempts);
     s.Bind(14, j.current_attempt)
-        .Bind(15, j.worker_id)
+        .BindView(15, j.worker_id)
         .Bind(16, JoinJson(j.gpu_indices));
-    s.Bind(17, j.reason).Bind(18, j.summary).Bind(19, j.updated_ms);
+    s.BindView(17, j.reason).BindView(18, j.summary).Bind(19, j.updated_ms);
     s.Bind(20, j.timeout_seconds);
   }
 

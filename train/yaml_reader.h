@@ -15,6 +15,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -94,11 +96,12 @@ inline absl::StatusOr<YAML::Node> LoadYamlMapping(
   return root;
 }
 
+// Keys and the path are views: pass literals, or strings that outlive the
+// reader (every caller does; nothing is copied per lookup).
 class MapReader {
  public:
-  MapReader(YAML::Node node, std::string path)
-      : node_(std::move(node)), path_(std::move(path)) {
-    seen_.reserve(32);  // a section's keys; growing copied every string
+  MapReader(YAML::Node node, absl::string_view path)
+      : node_(std::move(node)), path_(path) {
     // One pass over the mapping: yaml-cpp's own lookup compares every key
     // through a conversion that allocates, for each of the ~100 lookups of
     // a trial spec.
@@ -116,30 +119,28 @@ class MapReader {
   absl::Status CheckIsMap() const {
     if (!node_.IsDefined() || node_.IsNull()) return absl::OkStatus();
     if (!node_.IsMap()) {
-      return Invalid(path_.empty() ? "spec" : path_,
+      return Invalid(path_.empty() ? "spec" : std::string(path_),
                      "must be a mapping of key: value");
     }
     return absl::OkStatus();
   }
 
-  bool Has(const std::string& key) {
-    seen_.push_back(key);
-    if (!node_.IsMap()) return false;
-    const YAML::Node n = At(key);
-    return n.IsDefined() && !n.IsNull();
-  }
-  YAML::Node Child(const std::string& key) {
+  bool Has(absl::string_view key) { return Find(key) != nullptr; }
+  YAML::Node Child(absl::string_view key) {
     seen_.push_back(key);
     if (!node_.IsMap()) return YAML::Node();
-    YAML::Node n = At(key);
+    const YAML::Node& n = At(key);
     return n.IsDefined() ? n : YAML::Node();  // missing: an empty node
   }
-  std::string PathOf(const std::string& key) const { return Join(path_, key); }
+  std::string PathOf(absl::string_view key) const {
+    return Join(std::string(path_), std::string(key));
+  }
 
-  absl::Status Int(const std::string& key, int64_t* out, int64_t lo,
+  absl::Status Int(absl::string_view key, int64_t* out, int64_t lo,
                    int64_t hi) {
-    if (!Has(key)) return absl::OkStatus();
-    const YAML::Node n = At(key);
+    const YAML::Node* found = Find(key);
+    if (found == nullptr) return absl::OkStatus();
+    const YAML::Node& n = *found;
     int64_t v;
     double d;
     if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v)) {
@@ -161,10 +162,11 @@ class MapReader {
   }
 
   // lo/hi bounds; open_lo makes the lower bound exclusive.
-  absl::Status Double(const std::string& key, double* out, double lo, double hi,
+  absl::Status Double(absl::string_view key, double* out, double lo, double hi,
                       bool open_lo = false, bool open_hi = false) {
-    if (!Has(key)) return absl::OkStatus();
-    const YAML::Node n = At(key);
+    const YAML::Node* found = Find(key);
+    if (found == nullptr) return absl::OkStatus();
+    const YAML::Node& n = *found;
     double v;
     if (!n.IsScalar() || !YAML::convert<double>::decode(n, v)) {
       return Invalid(PathOf(key),
@@ -181,7 +183,7 @@ class MapReader {
     return absl::OkStatus();
   }
 
-  absl::Status Float(const std::string& key, float* out, double lo, double hi,
+  absl::Status Float(absl::string_view key, float* out, double lo, double hi,
                      bool open_lo = false, bool open_hi = false) {
     double v = *out;
     RETURN_IF_ERROR(Double(key, &v, lo, hi, open_lo, open_hi));
@@ -189,18 +191,19 @@ class MapReader {
     return absl::OkStatus();
   }
 
-  absl::Status Bool(const std::string& key, bool* out) {
-    if (!Has(key)) return absl::OkStatus();
+  absl::Status Bool(absl::string_view key, bool* out) {
+    const YAML::Node* found = Find(key);
+    if (found == nullptr) return absl::OkStatus();
     bool v;
-    if (!At(key).IsScalar() || !YAML::convert<bool>::decode(At(key), v)) {
+    if (!found->IsScalar() || !YAML::convert<bool>::decode(*found, v)) {
       return Invalid(PathOf(key),
-                     "must be true or false, got '" + Text(At(key)) + "'");
+                     "must be true or false, got '" + Text(*found) + "'");
     }
     *out = v;
     return absl::OkStatus();
   }
 
-  absl::Status Seed(const std::string& key, uint64_t* out) {
+  absl::Status Seed(absl::string_view key, uint64_t* out) {
     int64_t v = static_cast<int64_t>(*out);
     RETURN_IF_ERROR(Int(key, &v, 0, std::numeric_limits<int64_t>::max()));
     *out = static_cast<uint64_t>(v);
@@ -208,12 +211,12 @@ class MapReader {
   }
 
   // `allowed` (literals; empty: any) is not copied into strings per call.
-  absl::Status String(const std::string& key, std::string* out,
+  absl::Status String(absl::string_view key, std::string* out,
                       std::initializer_list<absl::string_view> allowed = {}) {
-    if (!Has(key)) return absl::OkStatus();
-    const YAML::Node n = At(key);
-    if (!n.IsScalar()) return Invalid(PathOf(key), "must be a string");
-    const std::string v = n.Scalar();
+    const YAML::Node* found = Find(key);
+    if (found == nullptr) return absl::OkStatus();
+    if (!found->IsScalar()) return Invalid(PathOf(key), "must be a string");
+    const std::string& v = found->Scalar();
     if (allowed.size() != 0 &&
         std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
       return Invalid(PathOf(key),
@@ -225,10 +228,11 @@ class MapReader {
   }
 
   // A list of 1..max_items non-empty strings.
-  absl::Status StringList(const std::string& key, std::vector<std::string>* out,
+  absl::Status StringList(absl::string_view key, std::vector<std::string>* out,
                           size_t max_items) {
-    if (!Has(key)) return absl::OkStatus();
-    const YAML::Node n = At(key);
+    const YAML::Node* found = Find(key);
+    if (found == nullptr) return absl::OkStatus();
+    const YAML::Node& n = *found;
     if (!n.IsSequence() || n.size() == 0 || n.size() > max_items) {
       return Invalid(PathOf(key), absl::StrCat("must be a list of 1 to ",
                                                max_items, " strings"));
@@ -242,10 +246,11 @@ class MapReader {
     return absl::OkStatus();
   }
 
-  absl::Status IntList(const std::string& key, std::vector<int64_t>* out,
+  absl::Status IntList(absl::string_view key, std::vector<int64_t>* out,
                        int64_t lo, int64_t hi) {
-    if (!Has(key)) return absl::OkStatus();
-    const YAML::Node n = At(key);
+    const YAML::Node* found = Find(key);
+    if (found == nullptr) return absl::OkStatus();
+    const YAML::Node& n = *found;
     if (!n.IsSequence())
       return Invalid(PathOf(key),
                      "must be a list of integers, e.g. [256, 256]");
@@ -291,10 +296,18 @@ class MapReader {
     return "null";
   }
 
+  // Records `key` as read; its node, or null when missing or null.
+  const YAML::Node* Find(absl::string_view key) {
+    seen_.push_back(key);
+    if (!node_.IsMap()) return nullptr;
+    const YAML::Node& n = At(key);
+    return n.IsDefined() && !n.IsNull() ? &n : nullptr;
+  }
+
   // Lookup without insertion: operator[] of a non-const YAML::Node adds a
   // null entry for a missing key and allocates on every call (half the
   // cost of validating a 10,000-point sweep went there).
-  YAML::Node At(const std::string& key) const {
+  const YAML::Node& At(absl::string_view key) const {
     auto it = children_.find(key);
     if (it != children_.end()) return it->second;
     if (all_keys_scalar_) {
@@ -307,16 +320,18 @@ class MapReader {
       return kMissing;
     }
     const YAML::Node& n = node_;
-    return n[key];
+    lookup_ = n[std::string(key)];
+    return lookup_;
   }
 
   YAML::Node node_;
-  std::unordered_map<std::string, YAML::Node> children_;
+  absl::flat_hash_map<std::string, YAML::Node> children_;
   bool all_keys_scalar_ = true;
-  std::string path_;
-  // Keys read, in order (a handful per mapping: a vector beats a set's
-  // allocation per key; Finish sorts them for its message).
-  std::vector<std::string> seen_;
+  mutable YAML::Node lookup_;  // At's result for maps with non-scalar keys
+  absl::string_view path_;
+  // Keys read, in order (a handful per mapping: inline, no allocation;
+  // Finish sorts them for its message).
+  absl::InlinedVector<absl::string_view, 24> seen_;
 };
 
 }  // namespace ladle

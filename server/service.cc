@@ -556,11 +556,17 @@ grpc::Status WorkerServiceImpl::Session(
     return grpc::Status(StatusCode::INVALID_ARGUMENT,
                         "hello.worker_id: 1-128 characters");
   }
-  if (hello.gpus() < 0 || hello.cpu_slots() < 0 ||
+  // Bounded (found by tests/fuzz: a sum past INT_MAX overflowed): a host
+  // with more is almost surely a bad value, not a machine.
+  constexpr int kMaxGpus = 1024, kMaxCpuSlots = 1 << 20;
+  if (hello.gpus() < 0 || hello.gpus() > kMaxGpus || hello.cpu_slots() < 0 ||
+      hello.cpu_slots() > kMaxCpuSlots ||
       hello.gpus() + hello.cpu_slots() == 0) {
-    return grpc::Status(
-        StatusCode::INVALID_ARGUMENT,
-        "hello: gpus and cpu_slots must be >= 0 and not both 0");
+    return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("hello: gpus must be in [0, ", kMaxGpus,
+                                     "] and cpu_slots in [0, ", kMaxCpuSlots,
+                                     "], not both 0; got gpus ", hello.gpus(),
+                                     ", cpu_slots ", hello.cpu_slots()));
   }
   WorkerInfo info;
   info.id = hello.worker_id();

@@ -124,6 +124,24 @@ outbox.put(wk.WorkerMessage(result=wk.AttemptResult(attempt_id=attempt.attempt_i
                                                     outcome=wk.AttemptResult.OUTCOME_FAILED,
                                                     reason="bad-input test")))
 outbox.put(None)
+
+# 4. Hellos with impossible capacities (found by tests/fuzz: gpus + cpu_slots past INT_MAX).
+def hello_error(**capacity):
+    try:
+        for _ in workers.Session(iter([wk.WorkerMessage(
+                hello=wk.WorkerHello(worker_id="bad-hello", **capacity))]), timeout=5):
+            pass
+        return grpc.StatusCode.OK, ""
+    except grpc.RpcError as e:
+        return e.code(), e.details()
+
+
+for capacity in [dict(gpus=1303230746, cpu_slots=1255625737), dict(gpus=-1, cpu_slots=1),
+                 dict(gpus=0, cpu_slots=0), dict(gpus=2000)]:
+    code, details = hello_error(**capacity)
+    check(f"hello {capacity}: INVALID_ARGUMENT naming the bounds",
+          code == grpc.StatusCode.INVALID_ARGUMENT and "gpus must be in [0, 1024]" in details,
+          (code, details))
 code = code_of(lambda: api.ListWorkers(ex.ListWorkersRequest()))
 check("the server is still serving", code == grpc.StatusCode.OK, code)
 sys.exit(1 if failures else 0)

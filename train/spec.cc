@@ -491,11 +491,13 @@ class TextOut {
   }
 
  private:
+  // Keys are this file's literals: plain ASCII, nothing to escape.
   void Key(const char* key) {
     if (!first_) text_ += ',';
     first_ = false;
-    String(key);
-    text_ += ':';
+    text_ += '"';
+    text_ += key;
+    text_ += "\":";
   }
   template <typename T>
   void Integer(T v) {
@@ -504,8 +506,20 @@ class TextOut {
   }
   // JSON string escaping as nlohmann's dump does it (ensure_ascii off).
   void String(absl::string_view v) {
-    if (FirstInvalidUtf8(v) >= 0) valid_ = false;
     text_ += '"';
+    // Most values (names, paths) need no escape: one append.
+    bool plain = true, ascii = true;
+    for (const char c : v) {
+      const auto u = static_cast<unsigned char>(c);
+      plain &= u >= 0x20 && c != '"' && c != '\\';
+      ascii &= u < 0x80;
+    }
+    if (!ascii && FirstInvalidUtf8(v) >= 0) valid_ = false;
+    if (plain) {
+      text_.append(v.data(), v.size());
+      text_ += '"';
+      return;
+    }
     for (const char c : v) {
       switch (c) {
         case '"':

@@ -128,9 +128,9 @@ class MapReader {
   bool Has(absl::string_view key) { return Find(key) != nullptr; }
   YAML::Node Child(absl::string_view key) {
     seen_.push_back(key);
-    if (!node_.IsMap()) return YAML::Node();
+    if (!node_.IsMap()) return Empty();
     const YAML::Node& n = At(key);
-    return n.IsDefined() ? n : YAML::Node();  // missing: an empty node
+    return n.IsDefined() ? n : Empty();  // missing: an empty node
   }
   std::string PathOf(absl::string_view key) const {
     return Join(std::string(path_), std::string(key));
@@ -296,10 +296,18 @@ class MapReader {
     return "null";
   }
 
+  // An empty node, shared: YAML::Node() allocates its memory holder, and a
+  // trial spec asks for a dozen sections that are usually missing. Readers
+  // never write to it, so sharing it across threads is safe.
+  static YAML::Node Empty() {
+    static const YAML::Node* const kEmpty = new YAML::Node();
+    return *kEmpty;
+  }
+
   // Records `key` as read; its node, or null when missing or null.
   const YAML::Node* Find(absl::string_view key) {
     seen_.push_back(key);
-    if (!node_.IsMap()) return nullptr;
+    if (children_.empty() && all_keys_scalar_) return nullptr;  // no lookup
     const YAML::Node& n = At(key);
     return n.IsDefined() && !n.IsNull() ? &n : nullptr;
   }

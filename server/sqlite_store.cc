@@ -361,9 +361,9 @@ class SqliteStore final : public Store {
         break;
       }
     }
-    if (st.ok() && !failed) st = Cached("COMMIT").Run();
-    if (!st.ok() || !failed) {
-      if (!st.ok()) {
+    if (!failed) {
+      if (st.ok()) st = Cached("COMMIT").Run();
+      if (!st.ok()) {  // BEGIN or COMMIT: the transaction itself failed
         Exec(db_, "ROLLBACK").IgnoreError();
         each->assign(batches.size(), st);
       }

@@ -7,6 +7,7 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -465,21 +466,18 @@ class TextOut {
     char* end = nlohmann::detail::to_chars(buf, buf + sizeof(buf), v);
     text_.append(buf, end);
   }
-  void Put(const char* key, const std::vector<int64_t>& v) {
+  // Lists: hidden layers (integers), soup ingredients (strings).
+  template <typename T>
+  void Put(const char* key, const std::vector<T>& v) {
     Key(key);
     text_ += '[';
     for (size_t i = 0; i < v.size(); ++i) {
       if (i > 0) text_ += ',';
-      Integer(v[i]);
-    }
-    text_ += ']';
-  }
-  void Put(const char* key, const std::vector<std::string>& v) {
-    Key(key);
-    text_ += '[';
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (i > 0) text_ += ',';
-      String(v[i]);
+      if constexpr (std::is_same_v<T, std::string>) {
+        String(v[i]);
+      } else {
+        Integer(v[i]);
+      }
     }
     text_ += ']';
   }

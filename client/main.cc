@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "CLI/CLI.hpp"
@@ -306,7 +307,11 @@ int Results(ExperimentService::Stub& stub, const Options& o) {
 // `ladle local up`: ladle-server and ladle-worker (found next to this binary)
 // as children, on loopback, until SIGINT/SIGTERM; then both are stopped (the
 // worker drains first).
-int LocalUp(const std::string& addr, const std::string& dir, int cpu_slots) {
+// `server_metrics` / `worker_metrics`: their --metrics_listen, when given
+// (empty: off); otherwise the daemons' defaults.
+int LocalUp(const std::string& addr, const std::string& dir, int cpu_slots,
+            const std::optional<std::string>& server_metrics,
+            const std::optional<std::string>& worker_metrics) {
   const std::filesystem::path self =
       std::filesystem::read_symlink("/proc/self/exe");
   const std::string server = (self.parent_path() / "ladle-server").string();
@@ -348,13 +353,15 @@ int LocalUp(const std::string& addr, const std::string& dir, int cpu_slots) {
     posix_spawnattr_destroy(&attr);
     return rc == 0 ? pid : -1;
   };
-  const pid_t s =
-      spawn({server, "--listen=" + addr, "--data_dir=" + dir + "/server"},
-            dir + "/server.log");
+  std::vector<std::string> sargs = {server, "--listen=" + addr,
+                                    "--data_dir=" + dir + "/server"};
+  if (server_metrics) sargs.push_back("--metrics_listen=" + *server_metrics);
+  const pid_t s = spawn(sargs, dir + "/server.log");
   std::vector<std::string> wargs = {worker, "--coordinator=" + addr,
                                     "--work_dir=" + dir + "/worker"};
   if (cpu_slots > 0)
     wargs.push_back("--cpu_slots=" + std::to_string(cpu_slots));
+  if (worker_metrics) wargs.push_back("--metrics_listen=" + *worker_metrics);
   const pid_t w = spawn(wargs, dir + "/worker.log");
   if (s < 0 || w < 0) {
     std::cerr << "ladle: cannot start the local cluster\n";
@@ -468,6 +475,14 @@ int main(int argc, char** argv) {
                        "where the coordinator and worker keep state");
   local_up->add_option("--cpu_slots", local_slots,
                        "worker CPU slots (default: cores)");
+  std::string local_server_metrics, local_worker_metrics;
+  CLI::Option* server_metrics_opt = local_up->add_option(
+      "--metrics_listen", local_server_metrics,
+      "the coordinator's Prometheus address (host:port; empty: off; default: "
+      "ladle-server's, 127.0.0.1:9464)");
+  CLI::Option* worker_metrics_opt = local_up->add_option(
+      "--worker_metrics_listen", local_worker_metrics,
+      "the worker's Prometheus address (host:port; default: off)");
   local->require_subcommand(1);
   auto* download =
       app.add_subcommand("download", "save a job's output file (an artifact)");
@@ -563,7 +578,15 @@ int main(int argc, char** argv) {
     return o.wait ? Watch(*stub, o, resp.experiment_id()) : 0;
   }
   if (watch->parsed()) return Watch(*stub, o, o.id);
-  if (local_up->parsed()) return LocalUp(o.addr, local_dir, local_slots);
+  if (local_up->parsed()) {
+    auto given = [](CLI::Option* opt, const std::string& value) {
+      return opt->count() > 0 ? std::optional<std::string>(value)
+                              : std::nullopt;
+    };
+    return LocalUp(o.addr, local_dir, local_slots,
+                   given(server_metrics_opt, local_server_metrics),
+                   given(worker_metrics_opt, local_worker_metrics));
+  }
   if (download->parsed()) {
     grpc::ClientContext ctx;
     Authorize(&ctx);

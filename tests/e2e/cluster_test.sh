@@ -161,14 +161,21 @@ check "cancelled experiment" wait_for 15 bash -c "LADLE_ADDR=$addr $bin/ladle sh
 check "no ladle-train left running" wait_for 15 bash -c "! pgrep -f '$work/w[12]/attempts' > /dev/null"
 
 # 5. `ladle local up`: a coordinator and a worker as children, stopped together by Ctrl-C.
+# Its metrics endpoints on free ports (the defaults could be taken by another stack here).
 local_port=$(python3 "$(dirname "$0")/free_port.py")
+local_metrics=$(python3 "$(dirname "$0")/free_port.py")
+local_wmetrics=$(python3 "$(dirname "$0")/free_port.py")
 "$bin/ladle" --addr="127.0.0.1:$local_port" local up --data_dir="$work/local" --cpu_slots=1 \
+  --metrics_listen="127.0.0.1:$local_metrics" --worker_metrics_listen="127.0.0.1:$local_wmetrics" \
   > "$work/local.log" 2>&1 &
 local_pid=$!
 disown "$local_pid"
 pids+=("$local_pid")
 has_worker() { "$bin/ladle" --addr="127.0.0.1:$local_port" workers 2> /dev/null | grep -q alive; }
 check "ladle local up serves a worker" wait_for 20 has_worker
+scrape() { python3 -c "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$1/metrics', timeout=5).read().decode())"; }
+check "its coordinator serves metrics on --metrics_listen" bash -c "$(declare -f scrape); scrape $local_metrics | grep -q '^ladle_'"
+check "its worker serves metrics on --worker_metrics_listen" bash -c "$(declare -f scrape); scrape $local_wmetrics | grep -q '^ladle_worker_'"
 kill -INT "$local_pid"
 # (the [r] keeps pgrep's pattern from matching the shell that runs it)
 check "ladle local up stops both children" wait_for 15 bash -c "! pgrep -f 'ladle-serve[r] --listen=127.0.0.1:$local_port' > /dev/null && ! pgrep -f 'ladle-worke[r] --coordinator=127.0.0.1:$local_port' > /dev/null"

@@ -60,17 +60,50 @@ std::string LastLine(const std::string& path) {
                      end - (begin == std::string::npos ? 0 : begin + 1) + 1);
 }
 
+// Cuts the middle out of the file in place (FALLOC_FL_COLLAPSE_RANGE: the
+// kernel shifts what follows under the inode's lock, so whatever the child
+// appends meanwhile is kept, its last line included) and writes the notice
+// over the end of the kept start. Needs block-aligned ranges and a file
+// system that has it (ext4, xfs); false where it cannot, and nothing changed.
+bool CollapseLogFile(const std::string& path, const struct stat& st,
+                     int64_t cap, int64_t* dropped) {
+  const int64_t block = st.st_blksize > 0 ? st.st_blksize : 4096;
+  const int64_t from = (cap / 2 + block - 1) / block * block;
+  const int64_t to = (st.st_size - cap / 4) / block * block;
+  if (to <= from) return false;
+  const int fd = ::open(path.c_str(), O_WRONLY);  // pwrite: no O_APPEND
+  if (fd < 0) return false;
+  bool done = false;
+  if (::fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, from, to - from) == 0) {
+    const std::string notice = absl::StrCat(
+        "\n[ladle-worker: output dropped to keep this file under "
+        "--log_file_cap_bytes=",
+        cap, "; its last bytes follow]\n");
+    // (A failed notice leaves the log without it; the cut itself is done.)
+    (void)!::pwrite(fd, notice.data(), notice.size(),
+                    from - static_cast<int64_t>(notice.size()));
+    *dropped = to - from + static_cast<int64_t>(notice.size());
+    done = true;
+  }
+  ::close(fd);
+  return done;
+}
+
 // Keeps a child's log file (opened O_APPEND by the child) under `cap` bytes:
 // past it, the file is cut back to its first half, a notice and the last
 // quarter of what was written (the end of a log says why a run failed, and a
 // child may have written its last line just before it exited, ahead of the
-// poll that sees the exit). The notice and the tail are appended, not written
-// at an offset: output the child appends meanwhile is kept (just before them),
-// not overwritten. Output written between the size check and the cut is
-// dropped with the rest. Returns the bytes dropped.
+// poll that sees the exit). In place where the file system can
+// (CollapseLogFile); elsewhere the file is truncated to its start and the
+// notice and the tail are appended (output the child appends after the
+// truncation is kept after them, but output written between reading the
+// tail and truncating is lost: under load that was once the child's last
+// line). Returns the bytes dropped.
 int64_t CapLogFile(const std::string& path, int64_t cap) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0 || st.st_size <= cap) return 0;
+  int64_t collapsed = 0;
+  if (CollapseLogFile(path, st, cap, &collapsed)) return collapsed;
   const int64_t head = cap / 2, keep_tail = cap / 4;
   std::string tail(static_cast<size_t>(keep_tail), '\0');
   const int fd = ::open(path.c_str(), O_RDWR | O_APPEND);

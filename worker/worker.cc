@@ -79,10 +79,11 @@ bool CollapseLogFile(const std::string& path, const struct stat& st,
         "\n[ladle-worker: output dropped to keep this file under "
         "--log_file_cap_bytes=",
         cap, "; its last bytes follow]\n");
-    // (A failed notice leaves the log without it; the cut itself is done.)
-    (void)!::pwrite(fd, notice.data(), notice.size(),
-                    from - static_cast<int64_t>(notice.size()));
-    *dropped = to - from + static_cast<int64_t>(notice.size());
+    // The notice replaces the output it covers (counted as dropped); a failed
+    // write leaves the log without it, the cut itself is done.
+    const ssize_t wrote = ::pwrite(fd, notice.data(), notice.size(),
+                                   from - static_cast<int64_t>(notice.size()));
+    *dropped = to - from + (wrote > 0 ? wrote : 0);
     done = true;
   }
   ::close(fd);

@@ -206,6 +206,8 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
   const int64_t now = clock_->NowMillis();
   a.requests.reserve(planned.size());
   result.jobs.reserve(planned.size());
+  std::vector<JobRecord> stored;  // with their specs, for the store
+  if (!dry_run) stored.reserve(planned.size());
   for (PlannedJob& p : planned) {
     JobRecord j;
     j.id = absl::StrFormat("%s-%04d", result.experiment_id, p.index);
@@ -214,7 +216,6 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
     j.kind = p.kind;
     // Stored as the scheduler will make it, so its first event writes nothing.
     j.state = p.deps.empty() ? "queued" : "pending";
-    j.spec = std::move(p.spec);
     j.params = std::move(params[static_cast<size_t>(&p - planned.data())]);
     for (int d : p.deps)
       j.deps.push_back(absl::StrFormat("%s-%04d", result.experiment_id, d));
@@ -225,7 +226,14 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
     j.timeout_seconds = spec.timeout_seconds;
     j.updated_ms = now;
     a.requests.push_back(RequestOf(j));
-    result.jobs.push_back(std::move(j));
+    if (!dry_run) {
+      result.jobs.push_back(j);  // without its spec (see SubmitResult)
+      stored.push_back(std::move(j));
+      stored.back().spec = std::move(p.spec);
+    } else {
+      j.spec = std::move(p.spec);
+      result.jobs.push_back(std::move(j));
+    }
   }
   if (dry_run) {
     done(std::move(result));
@@ -244,7 +252,7 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
   // submits share the commit. Nothing waits for it: the writer's callback
   // queues the experiment for admission, once per group (AdmitCommitted).
   WriteBatch create;
-  create.new_experiments.push_back({e, result.jobs});
+  create.new_experiments.push_back({std::move(e), std::move(stored)});
   a.done = std::move(done);
   auto pending = std::make_shared<Admission>(std::move(a));
   writer_->Enqueue(std::move(create), [this, pending](const absl::Status& st) {
@@ -339,12 +347,10 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Admit(Admission& a) {
   const std::string& id = a.result.experiment_id;
   std::vector<std::string>& ids = experiment_jobs_[id];
   for (const JobRecord& j : a.result.jobs) {
-    // Without its spec: at a million queued jobs the specs alone would be
-    // over a GiB; Dispatch reads each from the store (a read connection,
-    // not behind commits).
-    JobRecord& kept = jobs_[j.id] = j;
-    kept.spec.clear();
-    kept.spec.shrink_to_fit();
+    // Without its spec (SubmitResult has none): at a million queued jobs the
+    // specs alone would be over a GiB; Dispatch reads each from the store (a
+    // read connection, not behind commits).
+    jobs_[j.id] = j;
     ids.push_back(j.id);
   }
   absl::StatusOr<std::vector<JobEvent>> events = scheduler_.Submit(a.requests);

@@ -104,6 +104,9 @@ class Coordinator {
   // -------------------------------------------------------------------------------
   struct SubmitResult {
     std::string experiment_id;
+    // The planned jobs. A dry run's carry their resolved specs; a stored
+    // experiment's do not (the store has them: Store::GetJob), so the
+    // specs are not copied through admission.
     std::vector<JobRecord> jobs;
   };
   absl::StatusOr<SubmitResult> Submit(const std::string& spec,

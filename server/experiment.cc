@@ -19,35 +19,46 @@ namespace {
 using Json = nlohmann::json;
 
 // YAML -> JSON with YAML's scalar typing (ints, floats, booleans, strings).
-Json ToJson(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map: {
+// A collection used as a mapping key is refused, naming `path`.
+absl::StatusOr<Json> ToJson(const YamlNode& n, const std::string& path) {
+  switch (n.type()) {
+    case YamlNode::Type::kMap: {
       Json j = Json::object();
-      for (const auto& kv : n)
-        j[kv.first.as<std::string>()] = ToJson(kv.second);
+      std::string key;
+      for (const YamlNode::Pair& kv : n.pairs()) {
+        if (!KeyText(kv.first, &key)) {
+          return Invalid(path,
+                         "keys must be plain strings, not lists or mappings");
+        }
+        ASSIGN_OR_RETURN(j[key], ToJson(kv.second, Join(path, key)));
+      }
       return j;
     }
-    case YAML::NodeType::Sequence: {
+    case YamlNode::Type::kSequence: {
       Json j = Json::array();
-      for (const auto& e : n) j.push_back(ToJson(e));
+      for (const YamlNode& e : n.items()) {
+        ASSIGN_OR_RETURN(Json v, ToJson(e, path));
+        j.push_back(std::move(v));
+      }
       return j;
     }
-    case YAML::NodeType::Scalar: {
-      if (n.Tag() == "!") return n.Scalar();  // quoted: always a string
+    case YamlNode::Type::kScalar: {
+      const std::string& text = n.scalar();
+      if (n.tag() == "!") return Json(text);  // quoted: always a string
       int64_t i;
       double d;
       bool b;
-      if (YAML::convert<int64_t>::decode(n, i)) return i;
+      if (DecodeInt64(text, &i)) return Json(i);
       // Non-finite numbers stay text so the trial validator rejects them by
       // name (JSON has no NaN: it would silently become null, i.e. "use the
       // default").
-      if (YAML::convert<double>::decode(n, d))
-        return std::isfinite(d) ? Json(d) : Json(n.Scalar());
-      if (YAML::convert<bool>::decode(n, b)) return b;
-      return n.Scalar();
+      if (DecodeDouble(text, &d))
+        return std::isfinite(d) ? Json(d) : Json(text);
+      if (DecodeBool(text, &b)) return Json(b);
+      return Json(text);
     }
     default:
-      return nullptr;
+      return Json(nullptr);
   }
 }
 
@@ -62,17 +73,23 @@ bool ValidName(const std::string& s) {
   return true;
 }
 
-absl::Status ParseGrid(const YAML::Node& node, ExperimentSpec* spec) {
+absl::Status ParseGrid(const YamlNode& node, ExperimentSpec* spec) {
   if (!node.IsMap())
     return Invalid("sweep.grid", "must map keys to lists of values");
-  for (const auto& kv : node) {
-    const std::string key = kv.first.as<std::string>();
+  for (const YamlNode::Pair& kv : node.pairs()) {
+    std::string key;
+    if (!KeyText(kv.first, &key))
+      return Invalid("sweep.grid",
+                     "keys must be dotted paths, e.g. train.seed");
     const std::string path = "sweep.grid." + key;
     if (!kv.second.IsSequence() || kv.second.size() == 0) {
       return Invalid(path, "must be a non-empty list of values");
     }
     std::vector<Json> values;
-    for (const auto& v : kv.second) values.push_back(ToJson(v));
+    for (const YamlNode& v : kv.second.items()) {
+      ASSIGN_OR_RETURN(Json value, ToJson(v, path));
+      values.push_back(std::move(value));
+    }
     spec->grid.emplace_back(key, std::move(values));
   }
   return absl::OkStatus();
@@ -85,15 +102,18 @@ absl::Status ParseRandom(MapReader& sweep, const ParseOptions& options,
   if (!r.Has("count")) return Invalid("sweep.random.count", "is required");
   RETURN_IF_ERROR(r.Int("count", &spec->random_count, 1, options.max_jobs));
   RETURN_IF_ERROR(r.Seed("seed", &spec->random_seed));
-  const YAML::Node space = r.Child("space");
+  const YamlNode& space = r.Child("space");
   if (!space.IsMap() || space.size() == 0) {
     return Invalid("sweep.random.space",
                    "must map keys to distributions, e.g. "
                    "{train.optimizer.lr: {loguniform: [1e-4, 1e-2]}}");
   }
-  for (const auto& kv : space) {
+  for (const YamlNode::Pair& kv : space.pairs()) {
     SearchDimension dim;
-    dim.key = kv.first.as<std::string>();
+    if (!KeyText(kv.first, &dim.key)) {
+      return Invalid("sweep.random.space",
+                     "keys must be dotted paths, e.g. train.optimizer.lr");
+    }
     const std::string path = "sweep.random.space." + dim.key;
     if (!kv.second.IsMap() || kv.second.size() != 1) {
       return Invalid(
@@ -101,13 +121,17 @@ absl::Status ParseRandom(MapReader& sweep, const ParseOptions& options,
           "must be one of {uniform: [lo, hi]}, {loguniform: [lo, hi]}, "
           "{randint: [lo, hi]}, {choice: [values...]}");
     }
-    const std::string dist = kv.second.begin()->first.as<std::string>();
-    const YAML::Node args = kv.second.begin()->second;
+    std::string dist;
+    if (!KeyText(kv.second.pairs().front().first, &dist)) dist = "?";
+    const YamlNode& args = kv.second.pairs().front().second;
     if (dist == "choice") {
       dim.kind = SearchDimension::Kind::kChoice;
       if (!args.IsSequence() || args.size() == 0)
         return Invalid(path + ".choice", "must be a non-empty list");
-      for (const auto& v : args) dim.choices.push_back(ToJson(v));
+      for (const YamlNode& v : args.items()) {
+        ASSIGN_OR_RETURN(Json choice, ToJson(v, path + ".choice"));
+        dim.choices.push_back(std::move(choice));
+      }
     } else {
       if (dist == "uniform") {
         dim.kind = SearchDimension::Kind::kUniform;
@@ -122,8 +146,9 @@ absl::Status ParseRandom(MapReader& sweep, const ParseOptions& options,
       }
       double lo, hi;
       if (!args.IsSequence() || args.size() != 2 ||
-          !YAML::convert<double>::decode(args[0], lo) ||
-          !YAML::convert<double>::decode(args[1], hi) || !std::isfinite(lo) ||
+          !args.items()[0].IsScalar() || !args.items()[1].IsScalar() ||
+          !DecodeDouble(args.items()[0].scalar(), &lo) ||
+          !DecodeDouble(args.items()[1].scalar(), &hi) || !std::isfinite(lo) ||
           !std::isfinite(hi)) {
         return Invalid(path + "." + dist,
                        "must be [low, high] with finite numbers");
@@ -665,11 +690,11 @@ absl::Status SetPath(Json& doc, const std::string& path, const Json& value) {
 
 absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
     const std::string& text, const ParseOptions& options) {
-  ASSIGN_OR_RETURN(YAML::Node root,
+  ASSIGN_OR_RETURN(YamlNode root,
                    LoadYamlMapping(text, "name, kind, trial, sweep"));
   ExperimentSpec spec;
   spec.source = text;
-  try {
+  {
     MapReader top(root, "");
     if (!top.Has("name"))
       return Invalid("name", "is required (letters, digits, '.', '_', '-')");
@@ -682,20 +707,22 @@ absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
     RETURN_IF_ERROR(top.String("kind", &spec.kind,
                                {"train", "fusion", "ladling", "dropcompute"}));
     if (spec.kind != "train") {
-      const YAML::Node section = top.Child(spec.kind);
+      const YamlNode& section = top.Child(spec.kind);
       if (section.IsDefined() && !section.IsNull() && !section.IsMap()) {
         return Invalid(spec.kind, "must be a mapping");
       }
-      spec.kind_config = section.IsDefined() && !section.IsNull()
-                             ? ToJson(section)
-                             : Json::object();
+      if (section.IsDefined() && !section.IsNull()) {
+        ASSIGN_OR_RETURN(spec.kind_config, ToJson(section, spec.kind));
+      } else {
+        spec.kind_config = Json::object();
+      }
     }
-    const YAML::Node trial = top.Child("trial");
+    const YamlNode& trial = top.Child("trial");
     if (!trial.IsDefined() || trial.IsNull())
       return Invalid("trial", "is required: a ladle-train spec");
     if (!trial.IsMap())
       return Invalid("trial", "must be a mapping (a ladle-train spec)");
-    spec.trial = ToJson(trial);
+    ASSIGN_OR_RETURN(spec.trial, ToJson(trial, "trial"));
 
     MapReader sweep(top.Child("sweep"), "sweep");
     RETURN_IF_ERROR(sweep.CheckIsMap());
@@ -723,8 +750,6 @@ absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
     spec.max_retries = static_cast<int>(retries);
     spec.priority = static_cast<int>(priority);
     RETURN_IF_ERROR(top.Finish());
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("spec: ", e.msg));
   }
   // Size check before expanding anything.
   int64_t jobs = std::max<int64_t>(1, spec.random_count);

@@ -175,6 +175,23 @@ ALTER TABLE jobs ADD COLUMN timeout_seconds INTEGER NOT NULL DEFAULT 0;
     R"sql(
 CREATE INDEX jobs_by_experiment_state ON jobs(experiment_id, state);
 )sql",
+    // v5: experiments keyed by their sequence number (the rowid): the UNIQUE
+    // index on seq was one b-tree more to write per submitted experiment,
+    // and seq is assigned by the insert itself. (Foreign keys are off while
+    // migrations run: dropping the old table would otherwise check jobs.)
+    R"sql(
+CREATE TABLE experiments_v5(
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, kind TEXT NOT NULL,
+  owner TEXT NOT NULL, spec TEXT NOT NULL, priority INTEGER NOT NULL, state TEXT NOT NULL,
+  message TEXT NOT NULL, created_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL);
+INSERT INTO experiments_v5(seq, id, name, kind, owner, spec, priority, state, message,
+                           created_ms, finished_ms)
+  SELECT seq, id, name, kind, owner, spec, priority, state, message, created_ms, finished_ms
+  FROM experiments;
+DROP TABLE experiments;
+ALTER TABLE experiments_v5 RENAME TO experiments;
+CREATE INDEX experiments_by_owner_state ON experiments(owner, state);
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
               kStoreSchemaVersion);
@@ -323,21 +340,42 @@ class SqliteStore final : public Store {
                        " is newer than this ladle-server (",
                        kStoreSchemaVersion, "); upgrade ladle-server"));
     }
-    for (int v = version + 1; v <= target; ++v) {
+    if (version >= target) return absl::OkStatus();
+    // Tables are rebuilt with foreign keys off (SQLite's procedure for
+    // changing a table: the pragma is a no-op inside a transaction), and
+    // every reference is checked before each migration commits.
+    RETURN_IF_ERROR(Exec(db_, "PRAGMA foreign_keys = OFF"));
+    absl::Status st = absl::OkStatus();
+    for (int v = version + 1; st.ok() && v <= target; ++v) {
       // Each migration and its version bump commit together.
-      RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
-      absl::Status st = Exec(db_, kMigrations[v - 1]);
+      st = Exec(db_, "BEGIN IMMEDIATE");
+      if (!st.ok()) break;
+      st = Exec(db_, kMigrations[v - 1]);
+      if (st.ok()) st = CheckForeignKeys();
       if (st.ok())
         st = Exec(db_, absl::StrCat("PRAGMA user_version = ", v).c_str());
       if (st.ok()) st = Exec(db_, "COMMIT");
       if (!st.ok()) {
         Exec(db_, "ROLLBACK").IgnoreError();
-        return absl::Status(st.code(),
-                            absl::StrCat("store: migration to schema v", v,
-                                         " failed: ", st.message()));
+        st =
+            absl::Status(st.code(), absl::StrCat("store: migration to schema v",
+                                                 v, " failed: ", st.message()));
       }
     }
-    return absl::OkStatus();
+    absl::Status on = Exec(db_, "PRAGMA foreign_keys = ON");
+    return st.ok() ? on : st;
+  }
+
+  // A row whose reference points nowhere, as an error naming it.
+  absl::Status CheckForeignKeys() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Stmt s(db_, "PRAGMA foreign_key_check");
+    ASSIGN_OR_RETURN(bool row, s.Next());
+    if (!row) return absl::OkStatus();
+    return absl::DataLossError(
+        absl::StrCat("a row of ", s.Text(0), " (rowid ", s.Int(1),
+                     ") refers to a missing row of ", s.Text(2),
+                     "; the file was changed outside ladle-server: restore a "
+                     "backup, or delete that row with the sqlite3 shell"));
   }
 
   absl::Status Commit(const std::vector<const WriteBatch*>& batches,
@@ -623,10 +661,10 @@ class SqliteStore final : public Store {
     for (const NewExperiment& ne : b.new_experiments) {
       const ExperimentRecord& e = ne.experiment;
       Stmt& ins = Cached(
-          "INSERT INTO experiments(id, seq, name, kind, owner, spec, priority, "
-          "state, message, created_ms, finished_ms) VALUES(?, (SELECT "
-          "IFNULL(MAX(seq), 0) + 1 FROM experiments), ?, ?, ?, ?, ?, ?, ?, ?, "
-          "?)");
+          // seq, the rowid, is one past the largest.
+          "INSERT INTO experiments(id, name, kind, owner, spec, priority, "
+          "state, message, created_ms, finished_ms) VALUES(?, ?, ?, ?, ?, ?, "
+          "?, ?, ?, ?)");
       ins.BindView(1, e.id).BindView(2, e.name).BindView(3, e.kind).BindView(
           4, e.owner);
       ins.BindView(5, e.spec).Bind(6, e.priority).BindView(7, e.state);
@@ -834,6 +872,12 @@ class SqliteStore final : public Store {
 };
 
 absl::StatusOr<sqlite3*> OpenDb(const std::string& path) {
+  // Memory statistics take a process-wide mutex on every SQLite malloc and
+  // free, and nothing here reads them. The setting is only accepted before
+  // SQLite initializes; if something else initialized it first, statistics
+  // stay on (slower, same results).
+  static const bool kNoMemStatus [[maybe_unused]] =
+      sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &db,

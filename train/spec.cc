@@ -1,8 +1,11 @@
 #include "train/spec.h"
 
+#include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -14,7 +17,6 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "train/yaml_reader.h"
-#include "yaml-cpp/yaml.h"
 
 namespace ladle {
 namespace {
@@ -146,8 +148,8 @@ absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
     RETURN_IF_ERROR(dc.Int("ranks", &d.ranks, 1, 4096));
     RETURN_IF_ERROR(dc.Int("micro_batches", &d.micro_batches, 1, 1024));
     if (dc.Has("threshold")) {
-      const YAML::Node n = dc.Child("threshold");
-      const std::string text = n.IsScalar() ? n.Scalar() : "";
+      const YamlNode& n = dc.Child("threshold");
+      const std::string text = n.IsScalar() ? n.scalar() : "";
       double v = 0;
       if (text == "none") {
         d.threshold = DropComputeSpec::Threshold::kNone;
@@ -236,30 +238,31 @@ namespace {
 
 // JSON value → YAML node with the scalars YAML::Load would give for the same
 // value's JSON text.
-YAML::Node ToYaml(const nlohmann::json& j) {
+YamlNode ToYaml(const nlohmann::json& j) {
   using T = nlohmann::json::value_t;
   switch (j.type()) {
     case T::object: {
-      YAML::Node n(YAML::NodeType::Map);
-      for (const auto& [k, v] : j.items()) n[k] = ToYaml(v);
+      YamlNode n = YamlNode::Map();
+      for (const auto& [k, v] : j.items())
+        n.Insert(YamlNode::Scalar(k, "!"), ToYaml(v));
       return n;
     }
     case T::array: {
-      YAML::Node n(YAML::NodeType::Sequence);
-      for (const auto& v : j) n.push_back(ToYaml(v));
+      YamlNode n = YamlNode::Sequence();
+      for (const auto& v : j) n.Append(ToYaml(v));
       return n;
     }
     case T::string:
-      return YAML::Node(j.get_ref<const std::string&>());
+      return YamlNode::Scalar(j.get_ref<const std::string&>(), "!");
     case T::null:
     case T::discarded:
-      return YAML::Node(YAML::NodeType::Null);
+      return YamlNode();
     default:  // numbers and booleans: their JSON text
-      return YAML::Node(j.dump());
+      return YamlNode::Scalar(j.dump(), "?");
   }
 }
 
-absl::StatusOr<TrainSpec> ParseTrainSpecNode(const YAML::Node& root);
+absl::StatusOr<TrainSpec> ParseTrainSpecNode(const YamlNode& root);
 
 }  // namespace
 
@@ -273,17 +276,17 @@ absl::StatusOr<TrainSpec> ParseTrainSpecJson(const nlohmann::json& spec) {
 }
 
 absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text) {
-  ASSIGN_OR_RETURN(YAML::Node root,
+  ASSIGN_OR_RETURN(YamlNode root,
                    LoadYamlMapping(text, "model, data, train, device"));
   return ParseTrainSpecNode(root);
 }
 
 namespace {
 
-absl::StatusOr<TrainSpec> ParseTrainSpecNode(const YAML::Node& root) {
+absl::StatusOr<TrainSpec> ParseTrainSpecNode(const YamlNode& root) {
   TrainSpec spec;
   MapReader top(root, "");
-  try {
+  {
     std::string task = "train";
     RETURN_IF_ERROR(top.String("task", &task, {"train", "fuse", "soup"}));
     spec.task = task == "fuse"   ? TrainTask::kFuse
@@ -314,8 +317,6 @@ absl::StatusOr<TrainSpec> ParseTrainSpecNode(const YAML::Node& root) {
     RETURN_IF_ERROR(top.Int("threads", &threads, 0, 1024));
     spec.threads = static_cast<int>(threads);
     RETURN_IF_ERROR(top.Finish());
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("spec: ", e.msg));
   }
   if (spec.device != "auto" && spec.device != "cpu" &&
       spec.device.rfind("cuda", 0) != 0) {
@@ -379,7 +380,26 @@ absl::StatusOr<TrainSpec> LoadTrainSpec(const std::string& path) {
 
 namespace {
 // Floats print as their shortest decimal (0.001, not 0.0010000000474974513).
-double Num(float f) { return std::stod(absl::StrCat(f)); }
+// Memoized per thread by the float's bits (a pure function): specs repeat a
+// few values (defaults, a sweep's grid), and this round trip through text was
+// a quarter of writing a spec.
+double Num(float f) {
+  struct Entry {
+    uint32_t bits = 0;
+    bool used = false;
+    double value = 0;
+  };
+  thread_local std::array<Entry, 64> memo;
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof(bits));
+  Entry& e = memo[(bits * 2654435761u) >> 26];
+  if (!e.used || e.bits != bits) {
+    e.bits = bits;
+    e.used = true;
+    e.value = std::stod(absl::StrCat(f));
+  }
+  return e.value;
+}
 }  // namespace
 
 namespace {
@@ -462,9 +482,29 @@ class TextOut {
       text_ += "null";
       return;
     }
-    char buf[64];
-    char* end = nlohmann::detail::to_chars(buf, buf + sizeof(buf), v);
-    text_.append(buf, end);
+    // Memoized per thread by the double's bits, as Num above.
+    struct Entry {
+      uint64_t bits = 0;
+      uint8_t size = 0;  // 0: unused (every number prints something)
+      char text[39];
+    };
+    thread_local std::array<Entry, 64> memo;
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof(bits));
+    Entry& e = memo[(bits * 0x9E3779B97F4A7C15ull) >> 58];
+    if (e.size == 0 || e.bits != bits) {
+      char buf[64];
+      char* end = nlohmann::detail::to_chars(buf, buf + sizeof(buf), v);
+      const size_t n = static_cast<size_t>(end - buf);
+      if (n > sizeof(e.text)) {  // cannot happen (at most 24), but be exact
+        text_.append(buf, n);
+        return;
+      }
+      e.bits = bits;
+      e.size = static_cast<uint8_t>(n);
+      std::memcpy(e.text, buf, n);
+    }
+    text_.append(e.text, e.size);
   }
   // Lists: hidden layers (integers), soup ingredients (strings).
   template <typename T>

@@ -2,10 +2,15 @@
 
 #include <yaml.h>
 
+#include <ios>
+#include <limits>
 #include <map>
+#include <sstream>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "yaml-cpp/yaml.h"
 
 namespace ladle {
 namespace {
@@ -49,56 +54,80 @@ class Parser {
   bool has_event_ = false;
 };
 
-std::string Text(const yaml_char_t* s) {
-  return s == nullptr ? std::string() : reinterpret_cast<const char*>(s);
+absl::string_view Text(const yaml_char_t* s) {
+  return s == nullptr ? absl::string_view()
+                      : absl::string_view(reinterpret_cast<const char*>(s));
 }
 
-bool IsNullText(const std::string& s) {
+bool IsNullText(absl::string_view s) {
   return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
 }
 
 // A mapping or sequence being filled; a mapping's pending key waits here for
 // its value.
 struct Open {
-  YAML::Node node;
+  YamlNode node;
   bool is_map = false;
   bool has_key = false;
-  YAML::Node key;
+  YamlNode key;
+  std::string anchor;  // registered when the node is complete
+  int64_t anchor_definition = 0;
 };
 
 }  // namespace
 
-absl::StatusOr<YAML::Node> LoadYaml(const std::string& text) {
+const YamlNode& YamlNode::Missing() {
+  static const YamlNode* const kMissing = new YamlNode(Type::kUndefined);
+  return *kMissing;
+}
+
+int64_t YamlNode::CountNodes() const {
+  int64_t n = 1;
+  for (const YamlNode& i : items_) n += i.CountNodes();
+  for (const Pair& p : pairs_)
+    n += p.first.CountNodes() + p.second.CountNodes();
+  return n;
+}
+
+absl::StatusOr<YamlNode> LoadYaml(const std::string& text) {
   Parser parser(text);
   std::vector<Open> stack;
-  std::map<std::string, YAML::Node> anchors;
-  YAML::Node root;  // Null (empty input) unless a document has content
+  std::map<std::string, YamlNode, std::less<>> anchors;
+  // The latest definition of each anchor name, numbered in document order: a
+  // collection's anchor names it once complete, unless redefined inside.
+  std::map<std::string, int64_t, std::less<>> latest;
+  int64_t definitions = 0;
+  YamlNode root;  // Null (empty input) unless a document has content
   bool started = false;
+  int64_t nodes = 0;
 
   // Places a finished node into its parent (or makes it the root).
-  // yaml-cpp's Node::operator= writes into the node a handle refers to (and
-  // so into every alias of it); reset() rebinds the handle instead.
-  auto place = [&](const YAML::Node& node) {
+  auto place = [&](YamlNode node) {
     if (stack.empty()) {
-      root.reset(node);
+      root = std::move(node);
       return;
     }
     Open& top = stack.back();
     if (!top.is_map) {
-      top.node.push_back(node);
+      top.node.Append(std::move(node));
     } else if (!top.has_key) {
-      top.key.reset(node);
+      top.key = std::move(node);
       top.has_key = true;
     } else {
-      top.node.force_insert(top.key, node);
+      top.node.Insert(std::move(top.key), std::move(node));
+      top.key = YamlNode();
       top.has_key = false;
     }
   };
-  auto remember = [&](const yaml_char_t* anchor, const YAML::Node& node) {
-    if (anchor == nullptr) return;
-    const std::string name = Text(anchor);
-    anchors.erase(name);  // a redefined anchor names the new node from here
-    anchors.emplace(name, node);
+  // A redefined anchor names the new node from here on.
+  auto remember = [&](absl::string_view anchor, const YamlNode& node) {
+    if (anchor.empty()) return;
+    anchors.insert_or_assign(std::string(anchor), node);
+    latest.insert_or_assign(std::string(anchor), ++definitions);
+  };
+  auto too_many = [] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "spec: aliases expand to more than ", kMaxYamlNodes, " nodes"));
   };
 
   while (true) {
@@ -115,16 +144,21 @@ absl::StatusOr<YAML::Node> LoadYaml(const std::string& text) {
       case YAML_DOCUMENT_END_EVENT:
         return root;
       case YAML_SCALAR_EVENT: {
+        if (++nodes > kMaxYamlNodes) return too_many();
         const auto& s = e.data.scalar;
-        std::string value(reinterpret_cast<const char*>(s.value), s.length);
-        const std::string tag = Text(s.tag);
+        const absl::string_view value(reinterpret_cast<const char*>(s.value),
+                                      s.length);
+        const absl::string_view tag = Text(s.tag);
         const bool plain = s.style == YAML_PLAIN_SCALAR_STYLE;
-        const bool null = plain && tag.empty() && IsNullText(value);
-        YAML::Node node = null ? YAML::Node(YAML::NodeType::Null)
-                               : YAML::Node(std::move(value));
-        if (!null) node.SetTag(!tag.empty() ? tag : plain ? "?" : "!");
-        remember(s.anchor, node);
-        place(node);
+        YamlNode node;  // Null
+        if (!(plain && tag.empty() && IsNullText(value))) {
+          node = YamlNode::Scalar(std::string(value), !tag.empty()
+                                                          ? std::string(tag)
+                                                      : plain ? "?"
+                                                              : "!");
+        }
+        remember(Text(s.anchor), node);
+        place(std::move(node));
         break;
       }
       case YAML_SEQUENCE_START_EVENT:
@@ -133,36 +167,50 @@ absl::StatusOr<YAML::Node> LoadYaml(const std::string& text) {
           return absl::InvalidArgumentError(absl::StrCat(
               "spec: nested deeper than ", kMaxYamlDepth, " levels"));
         }
+        if (++nodes > kMaxYamlNodes) return too_many();
         const bool is_map = e.type == YAML_MAPPING_START_EVENT;
-        Open open;
-        open.is_map = is_map;
-        open.node.reset(YAML::Node(is_map ? YAML::NodeType::Map
-                                          : YAML::NodeType::Sequence));
         const yaml_char_t* tag =
             is_map ? e.data.mapping_start.tag : e.data.sequence_start.tag;
-        open.node.SetTag(tag != nullptr ? Text(tag) : "?");
-        remember(
-            is_map ? e.data.mapping_start.anchor : e.data.sequence_start.anchor,
-            open.node);
+        std::string t = tag != nullptr ? std::string(Text(tag)) : "?";
+        Open open;
+        open.is_map = is_map;
+        open.node = is_map ? YamlNode::Map(std::move(t))
+                           : YamlNode::Sequence(std::move(t));
+        open.anchor = std::string(Text(is_map ? e.data.mapping_start.anchor
+                                              : e.data.sequence_start.anchor));
+        if (!open.anchor.empty()) {
+          // Until complete, an alias of it (a cycle) is unknown.
+          anchors.erase(open.anchor);
+          latest.insert_or_assign(open.anchor, ++definitions);
+          open.anchor_definition = definitions;
+        }
         stack.push_back(std::move(open));
         break;
       }
       case YAML_SEQUENCE_END_EVENT:
       case YAML_MAPPING_END_EVENT: {
-        YAML::Node done = stack.back().node;
+        Open done = std::move(stack.back());
         stack.pop_back();
-        place(done);
+        if (!done.anchor.empty() &&
+            latest.find(done.anchor)->second == done.anchor_definition) {
+          anchors.insert_or_assign(done.anchor, done.node);
+        }
+        place(std::move(done.node));
         break;
       }
       case YAML_ALIAS_EVENT: {
-        const std::string name = Text(e.data.alias.anchor);
+        const absl::string_view name = Text(e.data.alias.anchor);
         auto it = anchors.find(name);
         if (it == anchors.end()) {
+          // (Also an alias inside its own anchor's node: a cycle, which the
+          // readers could not walk.)
           return absl::InvalidArgumentError(absl::StrCat(
               "spec: malformed YAML at line ", e.start_mark.line + 1,
               ", column ", e.start_mark.column + 1, ": unknown anchor *",
               name));
         }
+        nodes += it->second.CountNodes();
+        if (nodes > kMaxYamlNodes) return too_many();
         place(it->second);
         break;
       }
@@ -170,6 +218,60 @@ absl::StatusOr<YAML::Node> LoadYaml(const std::string& text) {
         break;
     }
   }
+}
+
+bool DecodeInt64(const std::string& text, int64_t* out) {
+  // Plain decimals without a leading zero (which the stream would read as
+  // octal) and short enough not to overflow read the same directly.
+  size_t digits_at = !text.empty() && (text[0] == '-' || text[0] == '+');
+  const size_t digits = text.size() - digits_at;
+  if (digits >= 1 && digits <= 18 && (text[digits_at] != '0' || digits == 1)) {
+    bool all = true;
+    for (size_t i = digits_at; i < text.size() && all; ++i)
+      all = text[i] >= '0' && text[i] <= '9';
+    if (all) return absl::SimpleAtoi(text, out);
+  }
+  // yaml-cpp's convert<long>::decode, step for step.
+  std::stringstream stream(text);
+  stream.unsetf(std::ios::dec);
+  int64_t v;
+  if ((stream >> std::noskipws >> v) && (stream >> std::ws).eof()) {
+    *out = v;
+    return true;
+  }
+  return false;
+}
+
+bool DecodeDouble(const std::string& text, double* out) {
+  // yaml-cpp's convert<double>::decode, step for step.
+  std::stringstream stream(text);
+  stream.unsetf(std::ios::dec);
+  double v;
+  if ((stream >> std::noskipws >> v) && (stream >> std::ws).eof()) {
+    *out = v;
+    return true;
+  }
+  if (YAML::conversion::IsInfinity(text)) {
+    *out = std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (YAML::conversion::IsNegativeInfinity(text)) {
+    *out = -std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (YAML::conversion::IsNaN(text)) {
+    *out = std::numeric_limits<double>::quiet_NaN();
+    return true;
+  }
+  return false;
+}
+
+bool DecodeBool(const std::string& text, bool* out) {
+  // Rare (booleans only): yaml-cpp's own decoder, on a scalar of this text.
+  bool v;
+  if (!YAML::convert<bool>::decode(YAML::Node(text), v)) return false;
+  *out = v;
+  return true;
 }
 
 }  // namespace ladle

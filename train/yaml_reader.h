@@ -12,7 +12,6 @@
 #include <limits>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -24,7 +23,6 @@
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 #include "train/yaml_load.h"
-#include "yaml-cpp/yaml.h"
 
 namespace ladle {
 
@@ -36,11 +34,6 @@ inline std::string Join(const std::string& parent, const std::string& key) {
   return parent.empty() ? key : parent + "." + key;
 }
 
-// Strict access to one YAML mapping: every key read is recorded, and Finish()
-// rejects the rest.
-// Parses YAML text into a node; malformed YAML is INVALID_ARGUMENT with line
-// and column, and a document that is not a mapping is INVALID_ARGUMENT naming
-// `expected_keys`.
 // Offset of the first byte that is not part of valid UTF-8, or -1. Specs
 // become JSON (which must be UTF-8) and reach users' terminals, so invalid
 // text is refused at the door (found by tests/fuzz: it crashed the planner).
@@ -74,7 +67,10 @@ inline int64_t FirstInvalidUtf8(absl::string_view s) {
   return -1;
 }
 
-inline absl::StatusOr<YAML::Node> LoadYamlMapping(
+// Parses YAML text into a node; malformed YAML is INVALID_ARGUMENT with line
+// and column, and a document that is not a mapping is INVALID_ARGUMENT naming
+// `expected_keys`.
+inline absl::StatusOr<YamlNode> LoadYamlMapping(
     const std::string& text, const std::string& expected_keys) {
   if (const int64_t bad = FirstInvalidUtf8(text); bad >= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -88,7 +84,7 @@ inline absl::StatusOr<YAML::Node> LoadYamlMapping(
                        i, "; YAML allows tabs and line breaks only"));
     }
   }
-  ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(text));
+  ASSIGN_OR_RETURN(YamlNode root, LoadYaml(text));
   if (!root.IsMap()) {
     return absl::InvalidArgumentError(
         absl::StrCat("spec: must be a mapping with ", expected_keys));
@@ -96,22 +92,34 @@ inline absl::StatusOr<YAML::Node> LoadYamlMapping(
   return root;
 }
 
+// A mapping key as text: a scalar's own, "null" for a null key (as yaml-cpp
+// reads it); false for a collection used as a key.
+inline bool KeyText(const YamlNode& key, std::string* out) {
+  if (key.IsScalar()) {
+    *out = key.scalar();
+    return true;
+  }
+  if (key.IsNull()) {
+    *out = "null";
+    return true;
+  }
+  return false;
+}
+
+// Strict access to one YAML mapping: every key read is recorded, and Finish()
+// rejects the rest.
 // Keys and the path are views: pass literals, or strings that outlive the
-// reader (every caller does; nothing is copied per lookup).
+// reader (every caller does; nothing is copied per lookup). The node must
+// outlive the reader and what Child returns.
 class MapReader {
  public:
-  MapReader(YAML::Node node, absl::string_view path)
-      : node_(std::move(node)), path_(path) {
-    // One pass over the mapping: yaml-cpp's own lookup compares every key
-    // through a conversion that allocates, for each of the ~100 lookups of
-    // a trial spec.
-    if (node_.IsMap()) {
-      for (const auto& kv : node_) {
-        if (kv.first.IsScalar()) {
-          children_.emplace(kv.first.Scalar(), kv.second);
-        } else {
-          all_keys_scalar_ = false;
-        }
+  MapReader(const YamlNode& node, absl::string_view path)
+      : node_(node), path_(path) {
+    // Big mappings get an index; a spec's have a handful of keys, scanned.
+    if (node_.IsMap() && node_.pairs().size() > kScanPairs) {
+      for (const YamlNode::Pair& kv : node_.pairs()) {
+        if (kv.first.IsScalar())
+          index_.emplace(kv.first.scalar(), &kv.second);  // the first wins
       }
     }
   }
@@ -126,11 +134,11 @@ class MapReader {
   }
 
   bool Has(absl::string_view key) { return Find(key) != nullptr; }
-  YAML::Node Child(absl::string_view key) {
+  // The key's node; a missing key reads as an empty (null) node.
+  const YamlNode& Child(absl::string_view key) {
     seen_.push_back(key);
-    if (!node_.IsMap()) return Empty();
-    const YAML::Node& n = At(key);
-    return n.IsDefined() ? n : Empty();  // missing: an empty node
+    const YamlNode* n = At(key);
+    return n != nullptr ? *n : kEmpty();
   }
   std::string PathOf(absl::string_view key) const {
     return Join(std::string(path_), std::string(key));
@@ -138,19 +146,18 @@ class MapReader {
 
   absl::Status Int(absl::string_view key, int64_t* out, int64_t lo,
                    int64_t hi) {
-    const YAML::Node* found = Find(key);
-    if (found == nullptr) return absl::OkStatus();
-    const YAML::Node& n = *found;
+    const YamlNode* n = Find(key);
+    if (n == nullptr) return absl::OkStatus();
     int64_t v;
     double d;
-    if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v)) {
+    if (!n->IsScalar() || !DecodeInt64(n->scalar(), &v)) {
       // Accept integral floats like 1e3 written by tools, reject 1.5.
-      if (n.IsScalar() && YAML::convert<double>::decode(n, d) &&
-          std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15) {
+      if (n->IsScalar() && DecodeDouble(n->scalar(), &d) && std::isfinite(d) &&
+          d == std::floor(d) && std::fabs(d) < 9e15) {
         v = static_cast<int64_t>(d);
       } else {
-        return Invalid(PathOf(key),
-                       absl::StrCat("must be an integer, got '", Text(n), "'"));
+        return Invalid(PathOf(key), absl::StrCat("must be an integer, got '",
+                                                 Text(*n), "'"));
       }
     }
     if (v < lo || v > hi) {
@@ -164,16 +171,15 @@ class MapReader {
   // lo/hi bounds; open_lo makes the lower bound exclusive.
   absl::Status Double(absl::string_view key, double* out, double lo, double hi,
                       bool open_lo = false, bool open_hi = false) {
-    const YAML::Node* found = Find(key);
-    if (found == nullptr) return absl::OkStatus();
-    const YAML::Node& n = *found;
+    const YamlNode* n = Find(key);
+    if (n == nullptr) return absl::OkStatus();
     double v;
-    if (!n.IsScalar() || !YAML::convert<double>::decode(n, v)) {
+    if (!n->IsScalar() || !DecodeDouble(n->scalar(), &v)) {
       return Invalid(PathOf(key),
-                     absl::StrCat("must be a number, got '", Text(n), "'"));
+                     absl::StrCat("must be a number, got '", Text(*n), "'"));
     }
     if (!std::isfinite(v))
-      return Invalid(PathOf(key), "must be a finite number, got " + Text(n));
+      return Invalid(PathOf(key), "must be a finite number, got " + Text(*n));
     if (v < lo || v > hi || (open_lo && v == lo) || (open_hi && v == hi)) {
       return Invalid(PathOf(key),
                      absl::StrCat("must be in ", open_lo ? "(" : "[", lo, ", ",
@@ -192,12 +198,12 @@ class MapReader {
   }
 
   absl::Status Bool(absl::string_view key, bool* out) {
-    const YAML::Node* found = Find(key);
-    if (found == nullptr) return absl::OkStatus();
+    const YamlNode* n = Find(key);
+    if (n == nullptr) return absl::OkStatus();
     bool v;
-    if (!found->IsScalar() || !YAML::convert<bool>::decode(*found, v)) {
+    if (!n->IsScalar() || !DecodeBool(n->scalar(), &v)) {
       return Invalid(PathOf(key),
-                     "must be true or false, got '" + Text(*found) + "'");
+                     "must be true or false, got '" + Text(*n) + "'");
     }
     *out = v;
     return absl::OkStatus();
@@ -213,10 +219,10 @@ class MapReader {
   // `allowed` (literals; empty: any) is not copied into strings per call.
   absl::Status String(absl::string_view key, std::string* out,
                       std::initializer_list<absl::string_view> allowed = {}) {
-    const YAML::Node* found = Find(key);
-    if (found == nullptr) return absl::OkStatus();
-    if (!found->IsScalar()) return Invalid(PathOf(key), "must be a string");
-    const std::string& v = found->Scalar();
+    const YamlNode* n = Find(key);
+    if (n == nullptr) return absl::OkStatus();
+    if (!n->IsScalar()) return Invalid(PathOf(key), "must be a string");
+    const std::string& v = n->scalar();
     if (allowed.size() != 0 &&
         std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
       return Invalid(PathOf(key),
@@ -230,34 +236,33 @@ class MapReader {
   // A list of 1..max_items non-empty strings.
   absl::Status StringList(absl::string_view key, std::vector<std::string>* out,
                           size_t max_items) {
-    const YAML::Node* found = Find(key);
-    if (found == nullptr) return absl::OkStatus();
-    const YAML::Node& n = *found;
-    if (!n.IsSequence() || n.size() == 0 || n.size() > max_items) {
+    const YamlNode* n = Find(key);
+    if (n == nullptr) return absl::OkStatus();
+    if (!n->IsSequence() || n->size() == 0 || n->size() > max_items) {
       return Invalid(PathOf(key), absl::StrCat("must be a list of 1 to ",
                                                max_items, " strings"));
     }
     out->clear();
-    for (const YAML::Node& e : n) {
-      if (!e.IsScalar() || e.Scalar().empty())
+    for (const YamlNode& e : n->items()) {
+      if (!e.IsScalar() || e.scalar().empty())
         return Invalid(PathOf(key), "items must be non-empty strings");
-      out->push_back(e.Scalar());
+      out->push_back(e.scalar());
     }
     return absl::OkStatus();
   }
 
   absl::Status IntList(absl::string_view key, std::vector<int64_t>* out,
                        int64_t lo, int64_t hi) {
-    const YAML::Node* found = Find(key);
-    if (found == nullptr) return absl::OkStatus();
-    const YAML::Node& n = *found;
-    if (!n.IsSequence())
+    const YamlNode* n = Find(key);
+    if (n == nullptr) return absl::OkStatus();
+    if (!n->IsSequence())
       return Invalid(PathOf(key),
                      "must be a list of integers, e.g. [256, 256]");
     std::vector<int64_t> values;
-    for (size_t i = 0; i < n.size(); ++i) {
+    for (size_t i = 0; i < n->size(); ++i) {
+      const YamlNode& e = n->items()[i];
       int64_t v;
-      if (!n[i].IsScalar() || !YAML::convert<int64_t>::decode(n[i], v)) {
+      if (!e.IsScalar() || !DecodeInt64(e.scalar(), &v)) {
         return Invalid(absl::StrCat(PathOf(key), "[", i, "]"),
                        "must be an integer");
       }
@@ -275,8 +280,12 @@ class MapReader {
   // Rejects keys that were never asked for.
   absl::Status Finish() const {
     if (!node_.IsMap()) return absl::OkStatus();
-    for (const auto& kv : node_) {
-      const std::string key = kv.first.as<std::string>();
+    for (const YamlNode::Pair& kv : node_.pairs()) {
+      std::string key;
+      if (!KeyText(kv.first, &key)) {
+        return Invalid(path_.empty() ? "spec" : std::string(path_),
+                       "keys must be plain strings, not lists or mappings");
+      }
       if (std::find(seen_.begin(), seen_.end(), key) == seen_.end()) {
         const std::set<std::string> sorted(seen_.begin(), seen_.end());
         std::vector<std::string> known(sorted.begin(), sorted.end());
@@ -289,54 +298,44 @@ class MapReader {
   }
 
  private:
-  static std::string Text(const YAML::Node& n) {
-    if (n.IsScalar()) return n.Scalar();
+  static constexpr size_t kScanPairs = 16;
+
+  static std::string Text(const YamlNode& n) {
+    if (n.IsScalar()) return n.scalar();
     if (n.IsSequence()) return "a list";
     if (n.IsMap()) return "a mapping";
     return "null";
   }
 
-  // An empty node, shared: YAML::Node() allocates its memory holder, and a
-  // trial spec asks for a dozen sections that are usually missing. Readers
-  // never write to it, so sharing it across threads is safe.
-  static YAML::Node Empty() {
-    static const YAML::Node* const kEmpty = new YAML::Node();
-    return *kEmpty;
+  // What a missing key reads as: a null node, shared.
+  static const YamlNode& kEmpty() {
+    static const YamlNode* const kNull = new YamlNode();
+    return *kNull;
   }
 
   // Records `key` as read; its node, or null when missing or null.
-  const YAML::Node* Find(absl::string_view key) {
+  const YamlNode* Find(absl::string_view key) {
     seen_.push_back(key);
-    if (children_.empty() && all_keys_scalar_) return nullptr;  // no lookup
-    const YAML::Node& n = At(key);
-    return n.IsDefined() && !n.IsNull() ? &n : nullptr;
+    const YamlNode* n = At(key);
+    return n != nullptr && !n->IsNull() ? n : nullptr;
   }
 
-  // Lookup without insertion: operator[] of a non-const YAML::Node adds a
-  // null entry for a missing key and allocates on every call (half the
-  // cost of validating a 10,000-point sweep went there).
-  const YAML::Node& At(absl::string_view key) const {
-    auto it = children_.find(key);
-    if (it != children_.end()) return it->second;
-    if (all_keys_scalar_) {
-      // Missing: the same "zombie" node yaml-cpp's const lookup returns
-      // (IsDefined() false), without its scan.
-      static const YAML::Node kMissing = [] {
-        const YAML::Node empty(YAML::NodeType::Map);
-        return empty["missing"];
-      }();
-      return kMissing;
+  // The first value under a scalar key equal to `key`, or null.
+  const YamlNode* At(absl::string_view key) const {
+    if (!node_.IsMap()) return nullptr;
+    if (!index_.empty()) {
+      auto it = index_.find(key);
+      return it == index_.end() ? nullptr : it->second;
     }
-    const YAML::Node& n = node_;
-    lookup_ = n[std::string(key)];
-    return lookup_;
+    for (const YamlNode::Pair& kv : node_.pairs()) {
+      if (kv.first.IsScalar() && kv.first.scalar() == key) return &kv.second;
+    }
+    return nullptr;
   }
 
-  YAML::Node node_;
-  absl::flat_hash_map<std::string, YAML::Node> children_;
-  bool all_keys_scalar_ = true;
-  mutable YAML::Node lookup_;  // At's result for maps with non-scalar keys
+  const YamlNode& node_;
   absl::string_view path_;
+  absl::flat_hash_map<absl::string_view, const YamlNode*> index_;
   // Keys read, in order (a handful per mapping: inline, no allocation;
   // Finish sorts them for its message).
   absl::InlinedVector<absl::string_view, 24> seen_;

@@ -326,6 +326,94 @@ TEST(StoreFile, SurvivesReopenAndMigratesFromV1) {
   EXPECT_EQ((*reopened)->ListJobs("e2")->size(), 1u);
 }
 
+// v5 rebuilds the experiments table around seq: every row, its seq (gaps
+// included) and the list order survive, new experiments continue after the
+// largest seq, and jobs still reference experiments.
+TEST(StoreFile, MigratesV4ExperimentsKeyedBySeq) {
+  const std::string path = TempPath("migrate-v4.db");
+  ASSERT_TRUE(OpenSqliteStore(path, /*target_version=*/4).ok());
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* sql =
+        "INSERT INTO experiments(id, seq, name, kind, owner, spec, priority, "
+        "state, message, created_ms, finished_ms) VALUES"
+        "('e3', 3, 'c', 'train', 'bob', 'name: c', 1, 'succeeded', '', 3, 4),"
+        "('e1', 1, 'a', 'train', 'alice', 'name: a', 0, 'running', '', 1, 0),"
+        "('e7', 7, 'b', 'soup', 'alice', 'name: b', 2, 'failed', 'm', 7, 8);"
+        "INSERT INTO jobs VALUES('e7-0000', 'e7', 0, 'train', '{}', '{}', "
+        "'[]', 0, 1, 0, 2, 'failed', 1, 0, 'w', '[]', 'r', '', 1, 5);";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << err;
+    sqlite3_close(db);
+  }
+  auto store = OpenSqliteStore(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(*StoreSchemaVersion(path), kStoreSchemaVersion);
+  ExperimentFilter all;
+  all.page_size = 10;
+  auto page = (*store)->ListExperiments(all);
+  ASSERT_TRUE(page.ok()) << page.status();
+  std::vector<std::string> ids;
+  for (const ExperimentRecord& e : page->experiments) ids.push_back(e.id);
+  EXPECT_THAT(ids, ElementsAre("e7", "e3", "e1"));
+  const ExperimentRecord e7 = *(*store)->GetExperiment("e7");
+  EXPECT_EQ(e7.kind, "soup");
+  EXPECT_EQ(e7.priority, 2);
+  EXPECT_EQ(e7.message, "m");
+  EXPECT_EQ(e7.finished_ms, 8);
+  EXPECT_EQ((*store)->GetJob("e7-0000")->timeout_seconds, 5);
+  ExperimentFilter bobs;
+  bobs.page_size = 10;
+  bobs.owner = "bob";
+  EXPECT_EQ((*store)->ListExperiments(bobs)->experiments.size(), 1u);
+  ASSERT_TRUE(
+      (*store)->CreateExperiment(Exp("e9"), {JobOf("e9", "j9", 0)}).ok());
+  ExperimentFilter newest;
+  newest.page_size = 1;
+  page = (*store)->ListExperiments(newest);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->experiments.size(), 1u);
+  EXPECT_EQ(page->experiments[0].id, "e9");
+  EXPECT_EQ(page->next_page_token, "8");  // seq 8: after the largest, 7
+  store->reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* fk = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "PRAGMA foreign_key_list(jobs)", -1, &fk, nullptr),
+      SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(fk), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(fk, 2)),
+               "experiments");
+  sqlite3_finalize(fk);
+  sqlite3_close(db);
+}
+
+// A file whose rows already point nowhere (edited outside ladle-server) is
+// not migrated: the error names the table, and the file stays at v4.
+TEST(StoreFile, MigrationRefusesDanglingReferences) {
+  const std::string path = TempPath("dangling.db");
+  ASSERT_TRUE(OpenSqliteStore(path, /*target_version=*/4).ok());
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);  // foreign keys off
+    const char* sql =
+        "INSERT INTO jobs VALUES('x-0000', 'x', 0, 'train', '{}', '{}', '[]', "
+        "0, 1, 0, 2, 'queued', 0, 0, '', '[]', '', '', 1, 0);";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << err;
+    sqlite3_close(db);
+  }
+  auto store = OpenSqliteStore(path);
+  ASSERT_EQ(store.status().code(), absl::StatusCode::kDataLoss)
+      << store.status();
+  EXPECT_THAT(std::string(store.status().message()),
+              ::testing::HasSubstr("migration to schema v5 failed: a row of "
+                                   "jobs"));
+  EXPECT_EQ(*StoreSchemaVersion(path), 4);
+}
+
 TEST(StoreFile, RefusesNewerSchemaAndCorruptFiles) {
   const std::string path = TempPath("future.db");
   ASSERT_TRUE(OpenSqliteStore(path).ok());

@@ -192,6 +192,33 @@ DROP TABLE experiments;
 ALTER TABLE experiments_v5 RENAME TO experiments;
 CREATE INDEX experiments_by_owner_state ON experiments(owner, state);
 )sql",
+    // v6: jobs kept in (experiment, index) order under an explicit key,
+    // pos = experiment seq << 24 | index: the index on (experiment_id, idx)
+    // was one b-tree more to write per job, and an experiment's jobs now
+    // read as one range of the table. (A LEFT JOIN: a job without its
+    // experiment gets some pos, and the foreign key check refuses the file.)
+    R"sql(
+CREATE TABLE jobs_v6(
+  pos INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE, experiment_id TEXT NOT NULL REFERENCES experiments(id),
+  idx INTEGER NOT NULL, kind TEXT NOT NULL, spec TEXT NOT NULL, params TEXT NOT NULL,
+  deps TEXT NOT NULL, gpus INTEGER NOT NULL, cpu_slots INTEGER NOT NULL,
+  priority INTEGER NOT NULL, max_retries INTEGER NOT NULL, state TEXT NOT NULL,
+  attempts INTEGER NOT NULL, current_attempt INTEGER NOT NULL, worker_id TEXT NOT NULL,
+  gpu_indices TEXT NOT NULL, reason TEXT NOT NULL, summary TEXT NOT NULL,
+  updated_ms INTEGER NOT NULL, timeout_seconds INTEGER NOT NULL DEFAULT 0);
+INSERT INTO jobs_v6(pos, id, experiment_id, idx, kind, spec, params, deps, gpus,
+                    cpu_slots, priority, max_retries, state, attempts, current_attempt,
+                    worker_id, gpu_indices, reason, summary, updated_ms, timeout_seconds)
+  SELECT (e.seq << 24) | j.idx, j.id, j.experiment_id, j.idx, j.kind, j.spec, j.params,
+         j.deps, j.gpus, j.cpu_slots, j.priority, j.max_retries, j.state, j.attempts,
+         j.current_attempt, j.worker_id, j.gpu_indices, j.reason, j.summary, j.updated_ms,
+         j.timeout_seconds
+  FROM jobs j LEFT JOIN experiments e ON e.id = j.experiment_id;
+DROP TABLE jobs;
+ALTER TABLE jobs_v6 RENAME TO jobs;
+CREATE INDEX jobs_by_experiment_state ON jobs(experiment_id, state);
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
               kStoreSchemaVersion);
@@ -228,8 +255,19 @@ constexpr char kJobColumns[] =
 constexpr char kInsertJob[] =
     "INSERT INTO jobs(id, experiment_id, idx, kind, spec, params, deps, gpus, "
     "cpu_slots, priority, max_retries, state, attempts, current_attempt, "
-    "worker_id, gpu_indices, reason, summary, updated_ms, timeout_seconds) "
-    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "worker_id, gpu_indices, reason, summary, updated_ms, timeout_seconds, "
+    "pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "?)";
+
+// A job's key: its experiment's seq, then its index in 24 bits (the server
+// accepts at most 10,000,000 jobs per experiment).
+constexpr int kJobIndexBits = 24;
+// The jobs of the experiment whose id is ?1, as a range of keys (in index
+// order; 24 is kJobIndexBits).
+constexpr char kJobsOfExperiment[] =
+    " FROM jobs WHERE pos >= (SELECT seq << 24 FROM experiments WHERE id = ?1) "
+    "AND pos < (SELECT (seq + 1) << 24 FROM experiments WHERE id = ?1) ORDER "
+    "BY pos";
 
 // Columns of an attempt row, in this order, for every SELECT of attempts.
 constexpr char kAttemptColumns[] =
@@ -497,24 +535,21 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<JobRecord>> ListJobs(
       const std::string& experiment_id) override {
     absl::MutexLock lock(&mu_);
-    Stmt s(db_, absl::StrCat("SELECT ", kJobColumns,
-                             " FROM jobs WHERE experiment_id = ? ORDER BY idx")
-                    .c_str());
+    Stmt s(db_,
+           absl::StrCat("SELECT ", kJobColumns, kJobsOfExperiment).c_str());
     s.Bind(1, experiment_id);
     return ReadJobs(s);
   }
 
   absl::StatusOr<std::vector<JobRecord>> ListActiveJobs() override {
     absl::MutexLock lock(&mu_);
-    Stmt s(
-        db_,
-        absl::StrCat(
-            "SELECT ", kJobColumns,
-            " FROM jobs WHERE experiment_id IN (SELECT id FROM experiments "
-            "WHERE "
-            "state = 'running') ORDER BY (SELECT seq FROM experiments e WHERE "
-            "e.id = jobs.experiment_id), idx")
-            .c_str());
+    Stmt s(db_,
+           absl::StrCat(
+               "SELECT ", kJobColumns,
+               " FROM jobs WHERE experiment_id IN (SELECT id FROM experiments "
+               "WHERE "
+               "state = 'running') ORDER BY pos")
+               .c_str());
     return ReadJobs(s);
   }
 
@@ -670,13 +705,19 @@ class SqliteStore final : public Store {
       ins.BindView(5, e.spec).Bind(6, e.priority).BindView(7, e.state);
       ins.BindView(8, e.message).Bind(9, e.created_ms).Bind(10, e.finished_ms);
       RETURN_IF_ERROR(ins.Run());
+      const int64_t seq = sqlite3_last_insert_rowid(db_);
       for (const JobRecord& j : ne.jobs) {
         if (j.experiment_id != e.id) {
           return absl::InvalidArgumentError(absl::StrCat(
               "job ", j.id, " belongs to ", j.experiment_id, ", not ", e.id));
         }
+        if (j.index < 0 || j.index >= (1 << kJobIndexBits)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("job ", j.id, ": index ", j.index,
+                           " is outside [0, 2^", kJobIndexBits, ")"));
+        }
         Stmt& job = Cached(kInsertJob);
-        BindJob(job, j);
+        BindJob(job, j, (seq << kJobIndexBits) | j.index);
         RETURN_IF_ERROR(job.Run());
       }
     }
@@ -751,7 +792,7 @@ class SqliteStore final : public Store {
     return absl::OkStatus();
   }
 
-  static void BindJob(Stmt& s, const JobRecord& j) {
+  static void BindJob(Stmt& s, const JobRecord& j, int64_t pos) {
     s.BindView(1, j.id)
         .BindView(2, j.experiment_id)
         .Bind(3, j.index)
@@ -769,7 +810,7 @@ class SqliteStore final : public Store {
         .BindView(15, j.worker_id)
         .Bind(16, JoinJson(j.gpu_indices));
     s.BindView(17, j.reason).BindView(18, j.summary).Bind(19, j.updated_ms);
-    s.Bind(20, j.timeout_seconds);
+    s.Bind(20, j.timeout_seconds).Bind(21, pos);
   }
 
   static absl::StatusOr<ExperimentResultsData> ReadResults(
@@ -779,9 +820,8 @@ class SqliteStore final : public Store {
     constexpr char kOfExperiment[] =
         " IN (SELECT id FROM jobs WHERE experiment_id = ?)";
     {
-      Stmt s(db, absl::StrCat("SELECT ", kJobColumns,
-                              " FROM jobs WHERE experiment_id = ? ORDER BY idx")
-                     .c_str());
+      Stmt s(db,
+             absl::StrCat("SELECT ", kJobColumns, kJobsOfExperiment).c_str());
       s.Bind(1, experiment_id);
       while (true) {
         ASSIGN_OR_RETURN(bool row, s.Next());

@@ -228,7 +228,7 @@ std::vector<MetricPoint> ThinSeries(std::vector<MetricPoint> points,
                                     int max_points);
 
 // Current schema version; Open migrates older files up to it.
-inline constexpr int kStoreSchemaVersion = 5;
+inline constexpr int kStoreSchemaVersion = 6;
 
 // Opens (creating if needed) the store at `path`, or an in-memory one for
 // ":memory:", and migrates its schema to `target_version` (tests pass an older

@@ -326,10 +326,11 @@ TEST(StoreFile, SurvivesReopenAndMigratesFromV1) {
   EXPECT_EQ((*reopened)->ListJobs("e2")->size(), 1u);
 }
 
-// v5 rebuilds the experiments table around seq: every row, its seq (gaps
-// included) and the list order survive, new experiments continue after the
-// largest seq, and jobs still reference experiments.
-TEST(StoreFile, MigratesV4ExperimentsKeyedBySeq) {
+// v5 rebuilds the experiments table around seq and v6 the jobs table around
+// (seq, index): every row, its seq (gaps included) and the list order
+// survive, new experiments continue after the largest seq, and jobs still
+// reference experiments.
+TEST(StoreFile, MigratesV4ToTablesKeyedBySeq) {
   const std::string path = TempPath("migrate-v4.db");
   ASSERT_TRUE(OpenSqliteStore(path, /*target_version=*/4).ok());
   {
@@ -367,8 +368,20 @@ TEST(StoreFile, MigratesV4ExperimentsKeyedBySeq) {
   bobs.page_size = 10;
   bobs.owner = "bob";
   EXPECT_EQ((*store)->ListExperiments(bobs)->experiments.size(), 1u);
-  ASSERT_TRUE(
-      (*store)->CreateExperiment(Exp("e9"), {JobOf("e9", "j9", 0)}).ok());
+  // v6: jobs come back in index order whatever order they were written in.
+  ASSERT_TRUE((*store)
+                  ->CreateExperiment(Exp("e9"), {JobOf("e9", "j9-2", 2),
+                                                 JobOf("e9", "j9-0", 0),
+                                                 JobOf("e9", "j9-1", 1)})
+                  .ok());
+  std::vector<std::string> job_ids;
+  auto listed = (*store)->ListJobs("e9");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  for (const JobRecord& j : *listed) job_ids.push_back(j.id);
+  EXPECT_THAT(job_ids, ElementsAre("j9-0", "j9-1", "j9-2"));
+  ASSERT_EQ((*store)->ListJobs("e7")->size(), 1u);
+  EXPECT_EQ((*store)->ListJobs("e7")->front().state, "failed");
+  EXPECT_TRUE((*store)->ListJobs("e3")->empty());
   ExperimentFilter newest;
   newest.page_size = 1;
   page = (*store)->ListExperiments(newest);

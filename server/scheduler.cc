@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <climits>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 
 namespace ladle {
@@ -235,20 +237,26 @@ void Scheduler::Dequeue(const Job& job) {
 
 absl::StatusOr<std::vector<JobEvent>> Scheduler::Submit(
     const std::vector<JobRequest>& batch) {
-  std::unordered_map<std::string, const JobRequest*> in_batch;
+  // (Views of the batch's ids: most batches are one job without deps, and
+  // this runs on the commit path of every submit.)
+  absl::flat_hash_set<absl::string_view> in_batch;
+  in_batch.reserve(batch.size());
   for (const JobRequest& r : batch) {
     RETURN_IF_ERROR(ValidateRequest(r));
-    if (jobs_.count(r.id) > 0 || !in_batch.emplace(r.id, &r).second) {
+    if (jobs_.count(r.id) > 0 || !in_batch.insert(r.id).second) {
       return absl::AlreadyExistsError(
           absl::StrCat("job ", r.id, " already exists"));
     }
   }
+  bool deps_in_batch = false;
   for (const JobRequest& r : batch) {
     for (const std::string& d : r.deps) {
       if (d == r.id)
         return absl::InvalidArgumentError(
             absl::StrCat("job ", r.id, " depends on itself"));
-      if (jobs_.count(d) == 0 && in_batch.count(d) == 0) {
+      const bool in = in_batch.contains(d);
+      deps_in_batch |= in;
+      if (!in && jobs_.count(d) == 0) {
         return absl::InvalidArgumentError(
             absl::StrCat("job ", r.id, ": dependency ", d, " does not exist"));
       }
@@ -256,7 +264,7 @@ absl::StatusOr<std::vector<JobEvent>> Scheduler::Submit(
   }
   // Cycles can only run through this batch (old jobs never depend on new ones):
   // Kahn's order.
-  {
+  if (deps_in_batch) {
     std::unordered_map<std::string, int> indegree;
     std::unordered_map<std::string, std::vector<std::string>> out;
     for (const JobRequest& r : batch) {
@@ -293,8 +301,9 @@ absl::StatusOr<std::vector<JobEvent>> Scheduler::Submit(
     job.req = r;
     job.seq = next_seq_++;
     experiment_jobs_[r.experiment_id].push_back(r.id);
-    ++experiments_[r.experiment_id].total;
-    ++experiments_[r.experiment_id].pending;
+    ExperimentProgress& progress = experiments_[r.experiment_id];
+    ++progress.total;
+    ++progress.pending;
     ++totals_.total;
     ++totals_.pending;
   }

@@ -177,7 +177,10 @@ CREATE INDEX jobs_by_experiment_state ON jobs(experiment_id, state);
 )sql",
     // v5: experiments keyed by their sequence number (the rowid): the UNIQUE
     // index on seq was one b-tree more to write per submitted experiment,
-    // and seq is assigned by the insert itself. (Foreign keys are off while
+    // and seq is assigned by the insert itself. The list index becomes
+    // (owner[, seq]): lists filtered by owner (every non-admin's) read it in
+    // seq order; (owner, state, seq) was never used by the list query, and
+    // its entries moved with every state change. (Foreign keys are off while
     // migrations run: dropping the old table would otherwise check jobs.)
     R"sql(
 CREATE TABLE experiments_v5(
@@ -190,7 +193,7 @@ INSERT INTO experiments_v5(seq, id, name, kind, owner, spec, priority, state, me
   FROM experiments;
 DROP TABLE experiments;
 ALTER TABLE experiments_v5 RENAME TO experiments;
-CREATE INDEX experiments_by_owner_state ON experiments(owner, state);
+CREATE INDEX experiments_by_owner ON experiments(owner);
 )sql",
     // v6: jobs kept in (experiment, index) order under an explicit key,
     // pos = experiment seq << 24 | index: the index on (experiment_id, idx)
@@ -494,18 +497,19 @@ class SqliteStore final : public Store {
           "page_token: not a token from a previous page");
     }
     absl::MutexLock lock(&mu_);
-    Stmt s(db_,
-           absl::StrCat(
-               "SELECT ", kExperimentColumns,
-               " FROM experiments WHERE seq < ? AND (? = '' OR owner = ?) AND "
-               "(? = '' OR state = ?) ORDER BY seq DESC LIMIT ?")
-               .c_str());
-    s.Bind(1, before)
-        .Bind(2, f.owner)
-        .Bind(3, f.owner)
-        .Bind(4, f.state)
-        .Bind(5, f.state);
-    s.Bind(6, f.page_size + 1);
+    // Only the filters that are set, so an owner's list walks the owner
+    // index newest first instead of every experiment stored.
+    Stmt s(db_, absl::StrCat("SELECT ", kExperimentColumns,
+                             " FROM experiments WHERE seq < ?",
+                             f.owner.empty() ? "" : " AND owner = ?",
+                             f.state.empty() ? "" : " AND state = ?",
+                             " ORDER BY seq DESC LIMIT ?")
+                    .c_str());
+    int param = 1;
+    s.Bind(param++, before);
+    if (!f.owner.empty()) s.Bind(param++, f.owner);
+    if (!f.state.empty()) s.Bind(param++, f.state);
+    s.Bind(param, f.page_size + 1);
     ExperimentPage page;
     int64_t last_seq = 0;
     while (true) {

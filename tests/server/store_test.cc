@@ -53,6 +53,18 @@ std::string TempPath(const std::string& name) {
   return path;
 }
 
+// Runs SQL on the file through a connection of its own (foreign keys off, as
+// a hand edit or an older server would), as rows written by an older version.
+void RunSql(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  EXPECT_EQ(rc, SQLITE_OK) << (err != nullptr ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
 class StoreTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
@@ -296,19 +308,12 @@ TEST(StoreFile, SurvivesReopenAndMigratesFromV1) {
   const std::string path = TempPath("migrate.db");
   ASSERT_TRUE(OpenSqliteStore(path, /*target_version=*/1).ok());
   EXPECT_EQ(*StoreSchemaVersion(path), 1);
-  {
-    // Rows as a v1 server wrote them (this code writes the newest schema).
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    const char* sql =
-        "INSERT INTO experiments VALUES('e1', 1, 'sweep-e1', 'train', 'u', "
-        "'{}', 0, 'running', '', 1, 0);"
-        "INSERT INTO jobs VALUES('j', 'e1', 0, 'train', '{}', '{}', '[]', 0, "
-        "1, 0, 2, 'queued', 0, 0, '', '[]', '', '', 1);";
-    char* err = nullptr;
-    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << err;
-    sqlite3_close(db);
-  }
+  // Rows as a v1 server wrote them (this code writes the newest schema).
+  RunSql(path,
+         "INSERT INTO experiments VALUES('e1', 1, 'sweep-e1', 'train', 'u', "
+         "'{}', 0, 'running', '', 1, 0);"
+         "INSERT INTO jobs VALUES('j', 'e1', 0, 'train', '{}', '{}', '[]', 0, "
+         "1, 0, 2, 'queued', 0, 0, '', '[]', '', '', 1);");
   auto latest = OpenSqliteStore(path);
   ASSERT_TRUE(latest.ok()) << latest.status();
   EXPECT_EQ(*StoreSchemaVersion(path), kStoreSchemaVersion);
@@ -333,21 +338,14 @@ TEST(StoreFile, SurvivesReopenAndMigratesFromV1) {
 TEST(StoreFile, MigratesV4ToTablesKeyedBySeq) {
   const std::string path = TempPath("migrate-v4.db");
   ASSERT_TRUE(OpenSqliteStore(path, /*target_version=*/4).ok());
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    const char* sql =
-        "INSERT INTO experiments(id, seq, name, kind, owner, spec, priority, "
-        "state, message, created_ms, finished_ms) VALUES"
-        "('e3', 3, 'c', 'train', 'bob', 'name: c', 1, 'succeeded', '', 3, 4),"
-        "('e1', 1, 'a', 'train', 'alice', 'name: a', 0, 'running', '', 1, 0),"
-        "('e7', 7, 'b', 'soup', 'alice', 'name: b', 2, 'failed', 'm', 7, 8);"
-        "INSERT INTO jobs VALUES('e7-0000', 'e7', 0, 'train', '{}', '{}', "
-        "'[]', 0, 1, 0, 2, 'failed', 1, 0, 'w', '[]', 'r', '', 1, 5);";
-    char* err = nullptr;
-    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << err;
-    sqlite3_close(db);
-  }
+  RunSql(path,
+         "INSERT INTO experiments(id, seq, name, kind, owner, spec, priority, "
+         "state, message, created_ms, finished_ms) VALUES"
+         "('e3', 3, 'c', 'train', 'bob', 'name: c', 1, 'succeeded', '', 3, 4),"
+         "('e1', 1, 'a', 'train', 'alice', 'name: a', 0, 'running', '', 1, 0),"
+         "('e7', 7, 'b', 'soup', 'alice', 'name: b', 2, 'failed', 'm', 7, 8);"
+         "INSERT INTO jobs VALUES('e7-0000', 'e7', 0, 'train', '{}', '{}', "
+         "'[]', 0, 1, 0, 2, 'failed', 1, 0, 'w', '[]', 'r', '', 1, 5);");
   auto store = OpenSqliteStore(path);
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ(*StoreSchemaVersion(path), kStoreSchemaVersion);
@@ -408,16 +406,9 @@ TEST(StoreFile, MigratesV4ToTablesKeyedBySeq) {
 TEST(StoreFile, MigrationRefusesDanglingReferences) {
   const std::string path = TempPath("dangling.db");
   ASSERT_TRUE(OpenSqliteStore(path, /*target_version=*/4).ok());
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);  // foreign keys off
-    const char* sql =
-        "INSERT INTO jobs VALUES('x-0000', 'x', 0, 'train', '{}', '{}', '[]', "
-        "0, 1, 0, 2, 'queued', 0, 0, '', '[]', '', '', 1, 0);";
-    char* err = nullptr;
-    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << err;
-    sqlite3_close(db);
-  }
+  RunSql(path,
+         "INSERT INTO jobs VALUES('x-0000', 'x', 0, 'train', '{}', '{}', '[]', "
+         "0, 1, 0, 2, 'queued', 0, 0, '', '[]', '', '', 1, 0);");
   auto store = OpenSqliteStore(path);
   ASSERT_EQ(store.status().code(), absl::StatusCode::kDataLoss)
       << store.status();
@@ -430,13 +421,7 @@ TEST(StoreFile, MigrationRefusesDanglingReferences) {
 TEST(StoreFile, RefusesNewerSchemaAndCorruptFiles) {
   const std::string path = TempPath("future.db");
   ASSERT_TRUE(OpenSqliteStore(path).ok());
-  // Pretend a newer server wrote it.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(
-      sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr),
-      SQLITE_OK);
-  sqlite3_close(db);
+  RunSql(path, "PRAGMA user_version = 99");  // as if a newer server wrote it
   auto s = OpenSqliteStore(path);
   ASSERT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition)
       << s.status();

@@ -708,17 +708,17 @@ absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
                                {"train", "fusion", "ladling", "dropcompute"}));
     if (spec.kind != "train") {
       const YamlNode& section = top.Child(spec.kind);
-      if (section.IsDefined() && !section.IsNull() && !section.IsMap()) {
+      if (!section.IsNull() && !section.IsMap()) {
         return Invalid(spec.kind, "must be a mapping");
       }
-      if (section.IsDefined() && !section.IsNull()) {
+      if (!section.IsNull()) {
         ASSIGN_OR_RETURN(spec.kind_config, ToJson(section, spec.kind));
       } else {
         spec.kind_config = Json::object();
       }
     }
     const YamlNode& trial = top.Child("trial");
-    if (!trial.IsDefined() || trial.IsNull())
+    if (trial.IsNull())
       return Invalid("trial", "is required: a ladle-train spec");
     if (!trial.IsMap())
       return Invalid("trial", "must be a mapping (a ladle-train spec)");

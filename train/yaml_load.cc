@@ -71,15 +71,9 @@ struct Open {
   bool has_key = false;
   YamlNode key;
   std::string anchor;  // registered when the node is complete
-  int64_t anchor_definition = 0;
 };
 
 }  // namespace
-
-const YamlNode& YamlNode::Missing() {
-  static const YamlNode* const kMissing = new YamlNode(Type::kUndefined);
-  return *kMissing;
-}
 
 int64_t YamlNode::CountNodes() const {
   int64_t n = 1;
@@ -92,11 +86,10 @@ int64_t YamlNode::CountNodes() const {
 absl::StatusOr<YamlNode> LoadYaml(const std::string& text) {
   Parser parser(text);
   std::vector<Open> stack;
+  // A collection's anchor is dropped when the collection opens (an alias of
+  // it inside would be a cycle) and names it once complete, unless the name
+  // was defined again inside: the later definition stands, as in yaml-cpp.
   std::map<std::string, YamlNode, std::less<>> anchors;
-  // The latest definition of each anchor name, numbered in document order: a
-  // collection's anchor names it once complete, unless redefined inside.
-  std::map<std::string, int64_t, std::less<>> latest;
-  int64_t definitions = 0;
   YamlNode root;  // Null (empty input) unless a document has content
   bool started = false;
   int64_t nodes = 0;
@@ -123,7 +116,6 @@ absl::StatusOr<YamlNode> LoadYaml(const std::string& text) {
   auto remember = [&](absl::string_view anchor, const YamlNode& node) {
     if (anchor.empty()) return;
     anchors.insert_or_assign(std::string(anchor), node);
-    latest.insert_or_assign(std::string(anchor), ++definitions);
   };
   auto too_many = [] {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -178,12 +170,7 @@ absl::StatusOr<YamlNode> LoadYaml(const std::string& text) {
                            : YamlNode::Sequence(std::move(t));
         open.anchor = std::string(Text(is_map ? e.data.mapping_start.anchor
                                               : e.data.sequence_start.anchor));
-        if (!open.anchor.empty()) {
-          // Until complete, an alias of it (a cycle) is unknown.
-          anchors.erase(open.anchor);
-          latest.insert_or_assign(open.anchor, ++definitions);
-          open.anchor_definition = definitions;
-        }
+        if (!open.anchor.empty()) anchors.erase(open.anchor);
         stack.push_back(std::move(open));
         break;
       }
@@ -191,10 +178,7 @@ absl::StatusOr<YamlNode> LoadYaml(const std::string& text) {
       case YAML_MAPPING_END_EVENT: {
         Open done = std::move(stack.back());
         stack.pop_back();
-        if (!done.anchor.empty() &&
-            latest.find(done.anchor)->second == done.anchor_definition) {
-          anchors.insert_or_assign(done.anchor, done.node);
-        }
+        if (!done.anchor.empty()) anchors.emplace(done.anchor, done.node);
         place(std::move(done.node));
         break;
       }

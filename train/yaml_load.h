@@ -41,8 +41,8 @@ inline constexpr int64_t kMaxYamlNodes = 1'000'000;
 
 class YamlNode {
  public:
-  // kUndefined: what a lookup of a missing key gives (YamlNode::Missing()).
-  enum class Type : uint8_t { kUndefined, kNull, kScalar, kSequence, kMap };
+  // (A missing key reads as Null: MapReader::Child.)
+  enum class Type : uint8_t { kNull, kScalar, kSequence, kMap };
   using Pair = std::pair<YamlNode, YamlNode>;
 
   YamlNode() = default;  // Null
@@ -62,11 +62,8 @@ class YamlNode {
     n.tag_ = std::move(tag);
     return n;
   }
-  // The undefined node, shared.
-  static const YamlNode& Missing();
 
   Type type() const { return type_; }
-  bool IsDefined() const { return type_ != Type::kUndefined; }
   bool IsNull() const { return type_ == Type::kNull; }
   bool IsScalar() const { return type_ == Type::kScalar; }
   bool IsSequence() const { return type_ == Type::kSequence; }

@@ -125,7 +125,7 @@ class MapReader {
   }
 
   absl::Status CheckIsMap() const {
-    if (!node_.IsDefined() || node_.IsNull()) return absl::OkStatus();
+    if (node_.IsNull()) return absl::OkStatus();
     if (!node_.IsMap()) {
       return Invalid(path_.empty() ? "spec" : std::string(path_),
                      "must be a mapping of key: value");

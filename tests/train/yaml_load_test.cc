@@ -19,8 +19,8 @@ namespace {
 std::string Diff(const YamlNode& a, const YAML::Node& b,
                  const std::string& path) {
   const YAML::NodeType::value types[] = {
-      YAML::NodeType::Undefined, YAML::NodeType::Null, YAML::NodeType::Scalar,
-      YAML::NodeType::Sequence, YAML::NodeType::Map};
+      YAML::NodeType::Null, YAML::NodeType::Scalar, YAML::NodeType::Sequence,
+      YAML::NodeType::Map};
   if (types[static_cast<int>(a.type())] != b.Type())
     return path + ": type " + std::to_string(static_cast<int>(a.type())) +
            " vs " + std::to_string(b.Type());

@@ -10,8 +10,11 @@
 # torch.set_num_threads(N) and OMP_WAIT_POLICY=passive. Its matmuls go to OpenBLAS, whose speed
 # depends on OPENBLAS_CORETYPE: the bench runs it as the environment has it and with
 # OPENBLAS_CORETYPE=SkylakeX (this CPU's AVX-512 kernels) and keeps PyTorch's best, so the
-# baseline is its fair best here. Repeat r uses training seed r on both sides: throughput is the
-# best repeat, accuracy the mean ± std over the seeds.
+# baseline is its fair best here. Repeat r uses training seed r on both sides, and the two sides
+# alternate (ladle r, PyTorch r, ladle r+1, ...) so that both see the same minutes of this VM,
+# whose speed drifts: throughput is the best repeat of each side and their ratio; the ratios of
+# the pairs (ladle r / PyTorch r) and their median are printed beside it. Accuracy: mean ± std
+# over the seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats=5
@@ -38,57 +41,49 @@ trap 'rm -rf "$work"' EXIT
 py=/usr/bin/python3  # Debian's interpreter, where python3-torch lives
 results="$work/results.jsonl"
 
-# Folds one run's result into the running best: the fastest run's timing, every run's accuracy.
-fold() {  # fold CUR_JSON PREV_JSON
-  $py - "$1" "$2" <<'PY'
-import json, sys
-cur = json.loads(sys.argv[1]); prev = json.loads(sys.argv[2]) if sys.argv[2] else None
-accs = (prev["accuracies"] if prev else []) + [cur["test_accuracy"]]
-if "epoch_seconds" in cur:
-    better = prev is None or cur["epoch_seconds"] < prev["epoch_seconds"]
-else:
-    better = prev is None or cur["train_samples_per_second"] > prev["train_samples_per_second"]
-best = dict(cur if better else prev)
-best["accuracies"] = accs
-print(json.dumps(best))
-PY
-}
-
-best_ladle() {  # best_ladle SPEC -> best of $repeats runs, seeds 1..repeats
-  local spec=$1 best=""
-  for r in $(seq 1 "$repeats"); do
-    sed "s/seed: 1}/seed: $r}/" "$spec" > "$work/seeded.yaml"
-    "$build/bin/ladle-train" --spec "$work/seeded.yaml" --out "$work/run" --quiet > "$work/summary.json"
-    cur=$($py -c "
+# One run of either side, as a JSON line: {"value": samples/s or s/epoch, "test_accuracy": ...}.
+run_ladle() {  # run_ladle SPEC SEED
+  sed "s/seed: 1}/seed: $2}/" "$1" > "$work/seeded.yaml"
+  "$build/bin/ladle-train" --spec "$work/seeded.yaml" --out "$work/run" --quiet > "$work/summary.json"
+  $py -c "
 import json; s = json.load(open('$work/summary.json'))
-r = {'test_accuracy': s['test_accuracy'], 'gflops': s['train_gflops_per_second']}
-if s['spec']['model']['type'] == 'gcn': r['epoch_seconds'] = s['train_seconds'] / s['steps']
-else: r['train_samples_per_second'] = s['train_samples_per_second']
-print(json.dumps(r))")
-    best=$(fold "$cur" "$best")
-  done
-  echo "$best"
+gcn = s['spec']['model']['type'] == 'gcn'
+print(json.dumps({'test_accuracy': s['test_accuracy'], 'per_epoch': gcn,
+                  'value': s['train_seconds'] / s['steps'] if gcn else s['train_samples_per_second']}))"
 }
 
-best_torch() {  # best_torch ARGS... -> fastest OpenBLAS kernel choice, best of seeds 1..repeats
-  local pick="" best="" t
-  for coretype in "${OPENBLAS_CORETYPE:-}" SkylakeX; do  # pick the faster kernel on seed 1
-    out=$(env OMP_WAIT_POLICY=passive ${coretype:+OPENBLAS_CORETYPE=$coretype} \
-          $py bench/pytorch_baseline.py "$@" --threads "$threads" --seed 1 2> /dev/null)
-    out=$($py -c "import json,sys; d=json.loads(sys.argv[1]); d['openblas_coretype']=sys.argv[2] or 'default'; print(json.dumps(d))" "$out" "$coretype")
-    t=$(fold "$out" "")
-    if [ -z "$pick" ] || [ "$($py -c "import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); k='epoch_seconds' if 'epoch_seconds' in a else 'train_samples_per_second'; print(int((a[k] < b[k]) == (k == 'epoch_seconds')))" "$t" "$pick")" = 1 ]; then
-      pick=$t; best_core=$coretype
-    fi
+run_torch() {  # run_torch CORETYPE SEED ARGS...
+  local coretype=$1 seed=$2
+  shift 2
+  env OMP_WAIT_POLICY=passive ${coretype:+OPENBLAS_CORETYPE=$coretype} \
+    $py bench/pytorch_baseline.py "$@" --threads "$threads" --seed "$seed" 2> /dev/null |
+    $py -c "
+import json, sys; d = json.loads(sys.stdin.read()); gcn = 'epoch_seconds' in d
+print(json.dumps({'test_accuracy': d['test_accuracy'], 'per_epoch': gcn, 'torch': d['torch'],
+                  'openblas_coretype': sys.argv[1] or 'default',
+                  'value': d['epoch_seconds'] if gcn else d['train_samples_per_second']}))" "$coretype"
+}
+
+faster() {  # faster JSON_A JSON_B -> 1 if A is faster
+  $py -c "
+import json, sys; a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(int(a['value'] < b['value'] if a['per_epoch'] else a['value'] > b['value']))" "$1" "$2"
+}
+
+# bench_case NAME SPEC TORCH_ARGS...: PyTorch's OpenBLAS kernel is picked on seed 1 (the faster
+# of the environment's and SkylakeX); then seeds 1..repeats alternate between the two sides.
+bench_case() {
+  local name=$1 spec=$2 pick="" core="" out
+  shift 2
+  for coretype in "${OPENBLAS_CORETYPE:-}" SkylakeX; do
+    out=$(run_torch "$coretype" 1 "$@")
+    if [ -z "$pick" ] || [ "$(faster "$out" "$pick")" = 1 ]; then pick=$out; core=$coretype; fi
   done
-  best=$pick
-  for r in $(seq 2 "$repeats"); do
-    out=$(env OMP_WAIT_POLICY=passive ${best_core:+OPENBLAS_CORETYPE=$best_core} \
-          $py bench/pytorch_baseline.py "$@" --threads "$threads" --seed "$r" 2> /dev/null)
-    out=$($py -c "import json,sys; d=json.loads(sys.argv[1]); d['openblas_coretype']=sys.argv[2] or 'default'; print(json.dumps(d))" "$out" "$best_core")
-    best=$(fold "$out" "$best")
+  for r in $(seq 1 "$repeats"); do
+    echo "{\"case\": \"$name\", \"side\": \"ladle\", \"seed\": $r, \"run\": $(run_ladle "$spec" "$r")}" >> "$results"
+    if [ "$r" = 1 ]; then out=$pick; else out=$(run_torch "$core" "$r" "$@"); fi
+    echo "{\"case\": \"$name\", \"side\": \"pytorch\", \"seed\": $r, \"run\": $out}" >> "$results"
   done
-  echo "$best"
 }
 
 for batch in 128 512; do
@@ -100,9 +95,9 @@ device: cpu
 threads: $threads
 YAML
   [ -f "$work/fmnist.safetensors" ] || "$build/bin/ladle-export-data" --spec "$work/mlp.yaml" --out "$work/fmnist.safetensors"
-  l=$(best_ladle "$work/mlp.yaml")
-  t=$(best_torch mlp "$work/fmnist.safetensors" --hidden 1024 1024 --batch "$batch" --epochs 1)
-  echo "{\"case\": \"mlp_b$batch\", \"ladle\": $l, \"pytorch\": $t}" >> "$results"
+  cp "$work/mlp.yaml" "$work/mlp_b$batch.yaml"
+  bench_case "mlp_b$batch" "$work/mlp_b$batch.yaml" mlp "$work/fmnist.safetensors" \
+    --hidden 1024 1024 --batch "$batch" --epochs 1
 done
 
 cat > "$work/gcn.yaml" <<YAML
@@ -113,35 +108,38 @@ device: cpu
 threads: $threads
 YAML
 "$build/bin/ladle-export-data" --spec "$work/gcn.yaml" --out "$work/csbm.safetensors"
-l=$(best_ladle "$work/gcn.yaml")
-t=$(best_torch gcn "$work/csbm.safetensors" --hidden 128 --epochs 50 --lr 0.01 --weight-decay 0.0005 --dropout 0.5)
-echo "{\"case\": \"gcn_csbm20k\", \"ladle\": $l, \"pytorch\": $t}" >> "$results"
+bench_case gcn_csbm20k "$work/gcn.yaml" gcn "$work/csbm.safetensors" --hidden 128 --epochs 50 \
+  --lr 0.01 --weight-decay 0.0005 --dropout 0.5
 
 $py - "$results" "$threads" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-print(f"\nTraining throughput, ladle-train vs PyTorch {rows[0]['pytorch']['torch']}, "
-      f"{sys.argv[2]} threads, fp32, same data (higher ratio = ladle faster)")
-import statistics
-def acc(r):
-    a = r["accuracies"]
-    return f"{statistics.mean(a):.4f}±{statistics.stdev(a) if len(a) > 1 else 0:.4f}"
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+cases = list(dict.fromkeys(r["case"] for r in runs))
+torch_version = next(r["run"]["torch"] for r in runs if r["side"] == "pytorch")
+print(f"\nTraining throughput, ladle-train vs PyTorch {torch_version}, {sys.argv[2]} threads, fp32, "
+      "same data, the sides alternating run by run (higher ratio = ladle faster)")
 print(f"{'case':12s} {'ladle':>13s} {'pytorch':>13s} {'ratio':>6s} {'target':>6s} "
-      f"{'ladle test acc':>15s} {'torch test acc':>15s}  torch openblas")
+      f"{'ladle test acc':>15s} {'torch test acc':>15s}  torch openblas; ratios of the pairs")
 # Issue 7 (performance): 2.0x PyTorch at batch 128, 1.5x at 512, GCN epoch time <= 0.5x (= 2.0x).
 targets = {"mlp_b128": 2.0, "mlp_b512": 1.5, "gcn_csbm20k": 2.0}
-for r in rows:
-    l, t = r["ladle"], r["pytorch"]
-    if "epoch_seconds" in l:
-        ratio = t["epoch_seconds"] / l["epoch_seconds"]
-        a, b = f"{l['epoch_seconds']*1e3:.1f} ms/ep", f"{t['epoch_seconds']*1e3:.1f} ms/ep"
-    else:
-        ratio = l["train_samples_per_second"] / t["train_samples_per_second"]
-        a, b = f"{l['train_samples_per_second']:.0f} /s", f"{t['train_samples_per_second']:.0f} /s"
-    tgt = targets[r["case"]]
-    print(f"{r['case']:12s} {a:>13s} {b:>13s} {ratio:5.2f}x {tgt:5.1f}x "
-          f"{acc(l):>15s} {acc(t):>15s}  {t['openblas_coretype']}"
+def acc(rs):
+    a = [r["test_accuracy"] for r in rs]
+    return f"{statistics.mean(a):.4f}±{statistics.stdev(a) if len(a) > 1 else 0:.4f}"
+for case in cases:
+    side = {s: {r["seed"]: r["run"] for r in runs if r["case"] == case and r["side"] == s}
+            for s in ("ladle", "pytorch")}
+    per_epoch = side["ladle"][1]["per_epoch"]
+    speed = (lambda v: 1 / v) if per_epoch else (lambda v: v)  # higher = faster
+    best = {s: max(side[s].values(), key=lambda r: speed(r["value"])) for s in side}
+    ratio = speed(best["ladle"]["value"]) / speed(best["pytorch"]["value"])
+    pairs = [speed(side["ladle"][k]["value"]) / speed(side["pytorch"][k]["value"])
+             for k in sorted(side["ladle"]) if k in side["pytorch"]]
+    fmt = (lambda v: f"{v*1e3:.1f} ms/ep") if per_epoch else (lambda v: f"{v:.0f} /s")
+    tgt = targets[case]
+    print(f"{case:12s} {fmt(best['ladle']['value']):>13s} {fmt(best['pytorch']['value']):>13s} "
+          f"{ratio:5.2f}x {tgt:5.1f}x {acc(side['ladle'].values()):>15s} "
+          f"{acc(side['pytorch'].values()):>15s}  {best['pytorch']['openblas_coretype']}; "
+          + ", ".join(f"{p:.2f}" for p in pairs) + f" (median {statistics.median(pairs):.2f})"
           + ("" if ratio >= tgt else "   <- below target"))
-print(f"(accuracy: mean ± std over seeds 1..{len(rows[0]['ladle']['accuracies'])}; "
-      "throughput: best run)")
+print(f"(accuracy: mean ± std over seeds 1..{len(pairs)}; throughput: best run of each side)")
 PY

@@ -7,6 +7,7 @@
 // oneDNN on odd shapes before anything is timed.
 //
 //   build/bin/gemm_bench --threads=2
+//   build/bin/gemm_bench --threads=2 --check   (correctness only; a ctest)
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -83,13 +84,20 @@ void BM_Gemms(benchmark::State& state, GemmFn gemm, std::vector<Shape> shapes) {
 }
 
 // The AVX-512 variant against oneDNN, every transpose case, edge tiles, alpha
-// and beta; exits on a mismatch.
+// and beta, one thread and a team (both splits, several blocks of each loop);
+// exits on a mismatch.
 void CheckAvx512Variant() {
   const Shape cases[] = {
-      {"", false, false, 13, 35, 17},    {"", true, false, 25, 50, 33},
-      {"", false, true, 7, 70, 40},      {"", true, true, 30, 17, 200},
-      {"", false, true, 130, 100, 1100}, {"", true, false, 100, 784, 512},
-      {"", false, false, 1, 1, 1}};
+      {"", false, false, 13, 35, 17},
+      {"", true, false, 25, 50, 33},
+      {"", false, true, 7, 70, 40},
+      {"", true, true, 30, 17, 200},
+      {"", false, true, 130, 100, 1100},
+      {"", true, false, 100, 784, 512},
+      {"", false, false, 1, 1, 1},
+      // Threads split rows (B shared), and columns in two blocks per thread.
+      {"", true, true, 1000, 70, 300},
+      {"", false, false, 20, 2100, 40}};
   Rng rng(7);
   for (const Shape& s : cases) {
     std::vector<float> a(s.m * s.k), b(s.k * s.n), c0(s.m * s.n), c1;
@@ -131,6 +139,16 @@ int main(int argc, char** argv) {
       threads = std::atoi(argv[i] + 10);
   }
   ladle::SetCpuThreads(threads);
+  if (argc > 1 && std::strcmp(argv[argc - 1], "--check") == 0) {
+    // ctest: the AVX-512 variant's correctness only (77 = skipped).
+    if (!ladle::Avx512SgemmAvailable()) {
+      std::printf("no AVX-512 here: nothing to check\n");
+      return 77;
+    }
+    ladle::CheckAvx512Variant();
+    std::printf("avx512 variant matches oneDNN\n");
+    return 0;
+  }
   using ladle::CpuGemmLibrary;
   std::vector<std::pair<std::string, ladle::GemmFn>> gemms = {
       {"onednn", ladle::LibraryGemm(CpuGemmLibrary::kOneDnn)},

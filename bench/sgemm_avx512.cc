@@ -76,7 +76,9 @@ struct PackBuffers {
     // the full-width stores of the last packed row.
     const size_t bytes = static_cast<size_t>(RoundUp(need + 16, 16)) * 4;
     *have = need;
-    return static_cast<float*>(std::aligned_alloc(64, bytes));
+    float* grown = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (grown == nullptr) std::abort();  // a bench: no way to report it
+    return grown;
   }
 };
 thread_local PackBuffers tls_buffers;

@@ -95,8 +95,7 @@ device: cpu
 threads: $threads
 YAML
   [ -f "$work/fmnist.safetensors" ] || "$build/bin/ladle-export-data" --spec "$work/mlp.yaml" --out "$work/fmnist.safetensors"
-  cp "$work/mlp.yaml" "$work/mlp_b$batch.yaml"
-  bench_case "mlp_b$batch" "$work/mlp_b$batch.yaml" mlp "$work/fmnist.safetensors" \
+  bench_case "mlp_b$batch" "$work/mlp.yaml" mlp "$work/fmnist.safetensors" \
     --hidden 1024 1024 --batch "$batch" --epochs 1
 done
 

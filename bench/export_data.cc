@@ -11,8 +11,9 @@
 
 #include "CLI/CLI.hpp"
 #include "common/status_macros.h"
+#include "kernels/data/datasets.h"
 #include "kernels/safetensors.h"
-#include "train/spec.h"
+#include "spec/train_spec.h"
 
 namespace {
 

@@ -9,8 +9,9 @@
 #include "benchmark/benchmark.h"
 #include "common/clock.h"
 #include "server/coordinator.h"
-#include "server/experiment.h"
 #include "server/store.h"
+#include "spec/experiment.h"
+#include "spec/kind.h"
 
 namespace ladle {
 namespace {
@@ -27,9 +28,9 @@ BENCHMARK(BM_ParseSpec);
 
 void BM_PlanOneJob(benchmark::State& state) {
   auto spec = ParseExperimentSpec(kSpec, ParseOptions{});
-  auto planner = PlannerFor(spec->kind);
+  auto kind = GetKind(spec->kind);
   for (auto _ : state) {
-    auto jobs = (*planner)->Plan(*spec);
+    auto jobs = (*kind)->Plan(*spec);
     benchmark::DoNotOptimize(jobs);
   }
 }

@@ -28,8 +28,9 @@
 #include "nlohmann/json.hpp"
 #include "proto/api_util.h"
 #include "report/html_report.h"
-#include "server/experiment.h"
-#include "server/report.h"
+#include "spec/experiment.h"
+#include "spec/kind.h"
+#include "spec/result_table.h"
 
 extern char** environ;
 
@@ -194,13 +195,15 @@ int Results(ExperimentService::Stub& stub, const Options& o) {
   v1::ExperimentResults res;
   grpc::Status st = stub.GetResults(&ctx, req, &res);
   if (!st.ok()) return Fail(st, o);
-  if (res.experiment().kind() == "fusion") {
-    // Its table needs the validation curves (time to target); other kinds'
-    // tables need only the summaries, so big sweeps stay one small read.
+  const ladle::ExperimentKind& kind = ladle::KindOrTrain(res.experiment().kind());
+  if (!kind.TableMetrics().empty()) {
+    // Tables that read curves (fusion: time to target) fetch them; others
+    // need only the summaries, so big sweeps stay one small read.
     grpc::ClientContext again;
     Authorize(&again);
     req.set_include_metrics(true);
-    req.add_metric_names("val_accuracy");
+    for (const std::string& name : kind.TableMetrics())
+      req.add_metric_names(name);
     st = stub.GetResults(&again, req, &res);
     if (!st.ok()) return Fail(st, o);
   }
@@ -245,18 +248,14 @@ int Results(ExperimentService::Stub& stub, const Options& o) {
       j["artifacts"] = arts;
       out["jobs"].push_back(j);
     }
-    out["report"] = ladle::ReportToJson(
-        ladle::KindReport(res.experiment().kind(), JobViews(res)));
+    out["report"] = ladle::ReportToJson(kind.Tables(JobViews(res)));
     std::cout << out.dump(2) << "\n";
     return 0;
   }
   const bool csv = o.format == "csv";
-  if (csv && res.experiment().kind() != "train") {
+  if (csv && kind.CsvIsTables()) {
     // Kinds with their own table: that table is the CSV.
-    for (const ladle::ReportTable& t :
-         ladle::KindReport(res.experiment().kind(), JobViews(res))) {
-      PrintCsv(t);
-    }
+    for (const ladle::ReportTable& t : kind.Tables(JobViews(res))) PrintCsv(t);
     return 0;
   }
   const char* sep = csv ? "," : "  ";
@@ -297,10 +296,7 @@ int Results(ExperimentService::Stub& stub, const Options& o) {
     }
   }
   if (csv) return 0;
-  for (const ladle::ReportTable& t :
-       ladle::KindReport(res.experiment().kind(), JobViews(res))) {
-    PrintTable(t);
-  }
+  for (const ladle::ReportTable& t : kind.Tables(JobViews(res))) PrintTable(t);
   return 0;
 }
 
@@ -521,9 +517,7 @@ int main(int argc, char** argv) {
     };
     auto spec = ladle::ParseExperimentSpec(ss.str());
     if (!spec.ok()) return fail(spec.status());
-    auto planner = ladle::PlannerFor(spec->kind);
-    if (!planner.ok()) return fail(planner.status());
-    auto jobs = (*planner)->Plan(*spec);
+    auto jobs = ladle::PlanExperiment(*spec);
     if (!jobs.ok()) return fail(jobs.status());
     std::cout << spec->name << ": " << jobs->size() << " jobs\n";
     for (const auto& j : *jobs)

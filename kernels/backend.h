@@ -23,10 +23,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "kernels/device.h"
+#include "spec/config.h"
 
 namespace ladle {
 
-enum class Activation { kRelu, kGelu };
 
 // A sparse matrix in CSR form in backend memory (see DeviceCsr in
 // kernels/tensor.h).

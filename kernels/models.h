@@ -15,27 +15,10 @@
 #include "absl/status/statusor.h"
 #include "kernels/backend.h"
 #include "kernels/params.h"
+#include "spec/config.h"
 #include "kernels/tensor.h"
 
 namespace ladle {
-
-struct ModelConfig {
-  enum class Type { kMlp, kResMlp, kGcn };
-  Type type = Type::kMlp;
-  // mlp: hidden widths; gcn: hidden widths too (layers = hidden.size() + 1).
-  std::vector<int64_t> hidden = {256};
-  Activation activation = Activation::kRelu;  // mlp
-  float dropout = 0.0f;                       // all: drop probability in [0, 1)
-  // resmlp: embed to `width`, `blocks` pre-LN residual blocks width ->
-  // expansion*width -> width.
-  int64_t width = 256;
-  int64_t blocks = 2;
-  int64_t expansion = 4;
-  // resmlp: each LayerNorm normalises `ln_groups` equal slices of the width
-  // separately, with one affine (width / ln_groups) shared by the slices.
-  // Deep Fusion uses 2 to keep a fused model exact.
-  int64_t ln_groups = 1;
-};
 
 class Model {
  public:

@@ -15,25 +15,9 @@
 
 #include "absl/status/statusor.h"
 #include "kernels/params.h"
+#include "spec/config.h"
 
 namespace ladle {
-
-struct OptimizerConfig {
-  enum class Type { kSgd, kAdamW };
-  Type type = Type::kAdamW;
-  float lr = 1e-3f;
-  float weight_decay = 0.0f;
-  float momentum = 0.0f;                            // sgd
-  bool nesterov = false;                            // sgd (needs momentum > 0)
-  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;  // adamw
-};
-
-struct ScheduleConfig {
-  enum class Type { kConstant, kCosine, kLinear };
-  Type type = Type::kConstant;
-  int64_t warmup_steps = 0;  // linear warm-up from lr/warmup_steps to lr
-  float min_lr = 0.0f;       // floor of cosine / linear decay
-};
 
 // Learning rate at 0-based `step` of `total_steps`.
 float LearningRate(const OptimizerConfig& opt, const ScheduleConfig& sched,

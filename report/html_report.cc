@@ -7,27 +7,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "spec/kind.h"
 
 namespace ladle {
 namespace {
 
 using Json = nlohmann::json;
-
-double Num(const Json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_number()
-             ? j[key].get<double>()
-             : NAN;
-}
-
-void MeanStd(const std::vector<double>& v, double* mean, double* sd) {
-  double m = 0;
-  for (double x : v) m += x;
-  m /= std::max<size_t>(1, v.size());
-  double var = 0;
-  for (double x : v) var += (x - m) * (x - m);
-  *mean = m;
-  *sd = v.size() > 1 ? std::sqrt(var / (v.size() - 1)) : 0.0;
-}
 
 // "role=fused, lr=0.001" from the params without the seed keys.
 std::string ConfigOf(const Json& params) {
@@ -125,13 +110,11 @@ absl::StatusOr<LineChart> MetricChart(const std::vector<JobView>& jobs,
           xs.push_back(c[i].first);
           ys.push_back(c[i].second);
         }
-        double mx, sx, my, sy;
-        MeanStd(xs, &mx, &sx);
-        MeanStd(ys, &my, &sy);
-        s.x.push_back(mx);
-        s.y.push_back(my);
-        s.lo.push_back(my - sy);
-        s.hi.push_back(my + sy);
+        const MeanAndStd y = Summarize(ys);
+        s.x.push_back(Mean(xs));
+        s.y.push_back(y.mean);
+        s.lo.push_back(y.mean - y.std);
+        s.hi.push_back(y.mean + y.std);
       }
       s.name += absl::StrFormat(" (n=%d)", curves.size());
     }
@@ -147,153 +130,8 @@ absl::StatusOr<LineChart> MetricChart(const std::vector<JobView>& jobs,
 std::vector<std::string> KindChartsSvg(const std::string& kind,
                                        const std::vector<JobView>& jobs) {
   std::vector<std::string> out;
-  if (kind == "dropcompute") {
-    // threshold -> ranks -> values
-    std::map<std::string, std::map<int64_t, std::vector<double>>> meas, pred,
-        acc, drop, tau;
-    std::map<int64_t, double> none_step;
-    struct Pending {  // timing real: speedup against the none runs
-      std::string th;
-      int64_t n;
-      double drop, step;
-    };
-    std::vector<Pending> pending;
-    for (const JobView& j : jobs) {
-      if (j.state != "succeeded" || !j.summary.contains("dropcompute"))
-        continue;
-      const Json& d = j.summary["dropcompute"];
-      const Json& t = j.params["threshold"];
-      const std::string th = t.is_string() ? t.get<std::string>() : t.dump();
-      const int64_t n = j.params.value("ranks", int64_t{0});
-      if (th == "none") none_step[n] = Num(d, "mean_step_seconds");
-      double m = Num(d, "measured_speedup");
-      if (std::isnan(m))
-        pending.push_back(
-            {th, n, Num(d, "drop_rate"), Num(d, "mean_step_seconds")});
-      if (!std::isnan(m)) meas[th][n].push_back(m);
-      pred[th][n].push_back(Num(d, "predicted_speedup"));
-      acc[th][n].push_back(Num(j.summary, "test_accuracy"));
-      drop[th][n].push_back(Num(d, "drop_rate"));
-      tau[th][n].push_back(Num(d, "threshold_seconds"));
-    }
-    for (const Pending& p : pending) {
-      auto none = none_step.find(p.n);
-      if (none != none_step.end() && p.step > 0)
-        meas[p.th][p.n].push_back((1.0 - p.drop) * none->second / p.step);
-    }
-    LineChart speed{"DropCompute: effective speedup vs ranks",
-                    "ranks N",
-                    "speedup (kept samples per second, ×)",
-                    {},
-                    true};
-    LineChart accuracy{"DropCompute: test accuracy vs ranks",
-                       "ranks N",
-                       "test accuracy",
-                       {},
-                       true};
-    LineChart vs_tau{"DropCompute: speedup vs threshold τ",
-                     "τ (seconds)",
-                     "speedup (×)",
-                     {},
-                     false};
-    for (const auto& [th, by_n] : meas) {
-      ChartSeries m, p, a;
-      m.name = th + " measured";
-      p.name = th + " predicted";
-      a.name = th;
-      p.dashed = true;
-      m.markers = a.markers = true;
-      for (const auto& [n, v] : by_n) {
-        double mean, sd;
-        MeanStd(v, &mean, &sd);
-        m.x.push_back(n);
-        m.y.push_back(mean);
-        MeanStd(pred[th][n], &mean, &sd);
-        p.x.push_back(n);
-        p.y.push_back(mean);
-        MeanStd(acc[th][n], &mean, &sd);
-        a.x.push_back(n);
-        a.y.push_back(mean);
-        a.lo.push_back(mean - sd);
-        a.hi.push_back(mean + sd);
-      }
-      speed.series.push_back(m);
-      if (th != "none") speed.series.push_back(p);
-      accuracy.series.push_back(a);
-    }
-    std::map<int64_t, ChartSeries> tau_series, tau_pred;
-    for (const auto& [th, by_n] : meas) {
-      if (th == "none") continue;
-      for (const auto& [n, v] : by_n) {
-        double t, sd, mv, pv;
-        MeanStd(tau[th][n], &t, &sd);
-        MeanStd(v, &mv, &sd);
-        MeanStd(pred[th][n], &pv, &sd);
-        auto& s = tau_series[n];
-        s.name = absl::StrCat("N=", n, " measured");
-        s.markers = true;
-        s.line = false;
-        s.x.push_back(t);
-        s.y.push_back(mv);
-        auto& q = tau_pred[n];
-        q.name = absl::StrCat("N=", n, " predicted");
-        q.dashed = true;
-        q.markers = true;
-        q.line = false;
-        q.x.push_back(t);
-        q.y.push_back(pv);
-      }
-    }
-    for (auto& [n, s] : tau_series) {
-      vs_tau.series.push_back(s);
-      vs_tau.series.push_back(tau_pred[n]);
-    }
-    if (!speed.series.empty()) {
-      out.push_back(RenderSvg(speed));
-      out.push_back(RenderSvg(accuracy));
-      if (!vs_tau.series.empty()) out.push_back(RenderSvg(vs_tau));
-    }
-  } else if (kind == "ladling" || kind == "fusion") {
-    for (const ReportTable& t : KindReport(kind, jobs)) {
-      // Columns hold "mean ± std" text; parse them back for the chart.
-      auto parse = [](const std::string& s, double* m, double* e) {
-        *m = NAN;
-        *e = 0;
-        std::sscanf(s.c_str(), "%lf ± %lf", m, e);
-      };
-      if (kind == "ladling") {
-        BarChart b{t.title + ": test accuracy", "test accuracy", {}};
-        for (const auto& r : t.rows) {
-          Bar bar;
-          bar.label = r[0];
-          parse(r[3], &bar.value, &bar.error);
-          if (std::isfinite(bar.value)) b.bars.push_back(bar);
-        }
-        if (!b.bars.empty()) out.push_back(RenderSvg(b, 820, 420));
-      } else {
-        LineChart c{t.title + ": accuracy vs training FLOPs",
-                    "training GFLOPs (narrow models counted)",
-                    "test accuracy",
-                    {},
-                    false};
-        for (const auto& r : t.rows) {
-          double acc, acc_sd, gf, gf_sd;
-          parse(r[2], &acc, &acc_sd);
-          parse(r[4], &gf, &gf_sd);
-          if (!std::isfinite(acc) || !std::isfinite(gf)) continue;
-          ChartSeries s;
-          s.name = r[0];
-          s.x = {gf};
-          s.y = {acc};
-          s.lo = {acc - acc_sd};
-          s.hi = {acc + acc_sd};
-          s.markers = true;
-          s.line = false;
-          c.series.push_back(s);
-        }
-        if (!c.series.empty()) out.push_back(RenderSvg(c));
-      }
-    }
+  if (const ExperimentKind* k = FindKind(kind)) {
+    for (const Chart& chart : k->Charts(jobs)) out.push_back(RenderSvg(chart));
   }
   return out;
 }
@@ -315,7 +153,10 @@ std::string RenderHtmlReport(const ExperimentInfo& e,
                   EscapeXml(e.id), "</code>, kind <b>", EscapeXml(e.kind),
                   "</b>, state <b>", EscapeXml(e.state), "</b>, ", jobs.size(),
                   " jobs</p>");
-  for (const ReportTable& t : KindReport(e.kind, jobs)) {
+  const ExperimentKind* kind = FindKind(e.kind);
+  const std::vector<ReportTable> tables =
+      kind != nullptr ? kind->Tables(jobs) : std::vector<ReportTable>{};
+  for (const ReportTable& t : tables) {
     absl::StrAppend(&h, "<h2>", EscapeXml(t.title), "</h2>",
                     Table(t.columns, t.rows));
     for (const std::string& n : t.notes)
@@ -337,12 +178,12 @@ std::string RenderHtmlReport(const ExperimentInfo& e,
   }
   std::vector<std::vector<std::string>> rows;
   for (const JobView& j : jobs) {
-    auto f = [&](const char* k) {
-      const double v = Num(j.summary, k);
+    const TrialSummary s = TrialSummary::Of(j.summary);
+    auto f = [](double v) {
       return std::isfinite(v) ? absl::StrFormat("%.4f", v) : std::string("-");
     };
-    rows.push_back({j.id, j.state, j.params.dump(), f("test_accuracy"),
-                    f("val_accuracy"), f("wall_seconds")});
+    rows.push_back({j.id, j.state, j.params.dump(), f(s.test_accuracy),
+                    f(s.val_accuracy), f(s.wall_seconds)});
   }
   absl::StrAppend(&h, "<h2>Jobs</h2>",
                   Table({"job", "state", "params", "test_accuracy",

@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "report/svg_chart.h"
-#include "server/report.h"
+#include "spec/result_table.h"
 
 namespace ladle {
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -268,6 +269,14 @@ std::string RenderSvg(const BarChart& c, int w, int h) {
   }
   svg += "</svg>";
   return svg;
+}
+
+std::string RenderSvg(const Chart& chart) {
+  return std::visit(
+      [&](const auto& figure) {
+        return RenderSvg(figure, chart.width, chart.height);
+      },
+      chart.figure);
 }
 
 }  // namespace ladle

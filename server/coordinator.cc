@@ -8,6 +8,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "spec/kind.h"
 
 namespace ladle {
 namespace {
@@ -174,8 +175,7 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
     try {  // a library throwing on some input must cost a request, not the
            // server
       ASSIGN_OR_RETURN(spec, ParseExperimentSpec(spec_text, options_.parse));
-      ASSIGN_OR_RETURN(std::unique_ptr<Planner> planner, PlannerFor(spec.kind));
-      ASSIGN_OR_RETURN(planned, planner->Plan(spec));
+      ASSIGN_OR_RETURN(planned, PlanExperiment(spec));
       params.reserve(planned.size());
       for (const PlannedJob& p : planned)  // here, where a throw is caught
         params.push_back(p.params.dump());

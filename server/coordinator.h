@@ -35,11 +35,11 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
-#include "server/experiment.h"
 #include "server/observer.h"
 #include "server/scheduler.h"
 #include "server/store.h"
 #include "server/store_writer.h"
+#include "spec/experiment.h"
 
 namespace ladle {
 

@@ -42,13 +42,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "spec/resources.h"
 
 namespace ladle {
-
-struct Resources {
-  int gpus = 0;
-  int cpu_slots = 1;
-};
 
 enum class JobState {
   kPending,

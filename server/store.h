@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "spec/metric.h"
 
 namespace ladle {
 
@@ -80,15 +81,6 @@ struct WorkerRecord {
   std::string labels;           // JSON object
   std::string state = "alive";  // alive | lost | drained
   int64_t last_seen_ms = 0;
-};
-
-struct MetricPoint {
-  std::string job_id;
-  int64_t attempt_id = 0;
-  int64_t step = 0;
-  std::string name;
-  double value = 0;
-  int64_t time_ms = 0;
 };
 
 struct ArtifactRecord {

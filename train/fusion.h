@@ -22,17 +22,11 @@
 #include "absl/status/statusor.h"
 #include "kernels/models.h"
 #include "kernels/safetensors.h"
-#include "train/spec.h"
+#include "spec/train_spec.h"
+#include "spec/widen.h"
 #include "train/trainer.h"
 
 namespace ladle {
-
-enum class FusionLayerNorm { kGrouped, kFull };
-
-// `narrow` with every hidden width (mlp) or the width (resmlp) doubled;
-// resmlp gets ln_groups 2 for kGrouped.
-ModelConfig WidenedConfig(const ModelConfig& narrow,
-                          FusionLayerNorm ln = FusionLayerNorm::kGrouped);
 
 // Fuses the parameter tensors (named as CreateDenseModel names them) of two
 // MLPs of config `narrow`. INVALID_ARGUMENT names a missing or misshapen

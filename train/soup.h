@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "train/spec.h"
+#include "spec/train_spec.h"
 #include "train/trainer.h"
 
 namespace ladle {

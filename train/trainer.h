@@ -18,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "kernels/params.h"
 #include "nlohmann/json.hpp"
-#include "train/spec.h"
+#include "spec/train_spec.h"
 
 namespace ladle {
 

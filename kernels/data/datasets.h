@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "spec/config.h"
 
 namespace ladle {
 
-inline constexpr char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
 
 // Row-major features and integer labels.
 struct Dataset {
@@ -72,34 +72,10 @@ struct Csr {
 };
 Csr NormalizedAdjacency(const Graph& g);
 
-// Contextual SBM: labels uniform over classes; each undirected edge joins two
-// nodes of the same class with probability `homophily`, else of different
-// classes; features are separation * u_class + N(0, I), with u_class random
-// unit vectors.
-struct CsbmConfig {
-  int64_t nodes = 2000;
-  int64_t classes = 5;
-  double avg_degree = 10;
-  double homophily = 0.8;
-  int64_t feature_dim = 32;
-  double separation = 1.0;
-  double train_fraction = 0.6;
-  double val_fraction = 0.2;
-  uint64_t seed = 1;
-};
+// A contextual SBM graph (CsbmConfig, spec/config.h).
 absl::StatusOr<Graph> GenerateCsbm(const CsbmConfig& config);
 
-// k-NN graph over Fashion-MNIST images (the first `nodes` of a seeded
-// permutation of all 70k): each node links to its k nearest neighbours in pixel
-// space, made symmetric.
-struct KnnConfig {
-  std::string dir = kFashionMnistDir;
-  int64_t nodes = 10000;
-  int64_t k = 10;
-  double train_fraction = 0.6;
-  double val_fraction = 0.2;
-  uint64_t seed = 1;
-};
+// The k-NN graph over Fashion-MNIST pixels (KnnConfig, spec/config.h).
 absl::StatusOr<Graph> BuildFashionMnistKnn(const KnnConfig& config);
 
 // Seeded random split of n items into train/val/test index lists (val_fraction,

@@ -5,8 +5,9 @@
 #include <cstdint>
 #include <string>
 
-#include "server/experiment.h"
-#include "train/spec.h"
+#include "spec/experiment.h"
+#include "spec/kind.h"
+#include "spec/train_spec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
@@ -20,8 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<ladle::ExperimentSpec> spec =
       ladle::ParseExperimentSpec(text, options);
   if (spec.ok()) {
-    auto planner = ladle::PlannerFor(spec->kind);
-    if (planner.ok()) (void)(*planner)->Plan(*spec);
+    (void)ladle::PlanExperiment(*spec);
   }
   return 0;
 }

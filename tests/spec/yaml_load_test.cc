@@ -1,7 +1,7 @@
 // LoadYaml (libyaml, its own tree) against YAML::Load (yaml-cpp): the same
 // tree, tag for tag, on every spec in the repository and on the corners
 // readers rely on; the scalar decoders against yaml-cpp's.
-#include "train/yaml_load.h"
+#include "spec/yaml_load.h"
 
 #include <cmath>
 #include <filesystem>

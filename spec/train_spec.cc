@@ -1,4 +1,4 @@
-#include "train/spec.h"
+#include "spec/train_spec.h"
 
 #include <array>
 #include <charconv>
@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "train/yaml_reader.h"
+#include "spec/yaml_reader.h"
 
 namespace ladle {
 namespace {

@@ -2,8 +2,8 @@
 // spec parser (trial specs, experiment specs). Every key read is recorded;
 // Finish() rejects the others. Errors are INVALID_ARGUMENT with the key's
 // dotted path first: "train.optimizer.lr: ...".
-#ifndef LADLE_TRAIN_YAML_READER_H_
-#define LADLE_TRAIN_YAML_READER_H_
+#ifndef LADLE_SPEC_YAML_READER_H_
+#define LADLE_SPEC_YAML_READER_H_
 
 #include <algorithm>
 #include <cmath>
@@ -22,7 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
-#include "train/yaml_load.h"
+#include "spec/yaml_load.h"
 
 namespace ladle {
 
@@ -219,18 +219,11 @@ class MapReader {
   // `allowed` (literals; empty: any) is not copied into strings per call.
   absl::Status String(absl::string_view key, std::string* out,
                       std::initializer_list<absl::string_view> allowed = {}) {
-    const YamlNode* n = Find(key);
-    if (n == nullptr) return absl::OkStatus();
-    if (!n->IsScalar()) return Invalid(PathOf(key), "must be a string");
-    const std::string& v = n->scalar();
-    if (allowed.size() != 0 &&
-        std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
-      return Invalid(PathOf(key),
-                     absl::StrCat("unknown value '", v, "'; use one of: ",
-                                  absl::StrJoin(allowed, ", ")));
-    }
-    *out = v;
-    return absl::OkStatus();
+    return StringOneOf(key, out, allowed);
+  }
+  absl::Status String(absl::string_view key, std::string* out,
+                      const std::vector<std::string>& allowed) {
+    return StringOneOf(key, out, allowed);
   }
 
   // A list of 1..max_items non-empty strings.
@@ -298,6 +291,24 @@ class MapReader {
   }
 
  private:
+  // A string from `allowed` (any string when it is empty).
+  template <typename List>
+  absl::Status StringOneOf(absl::string_view key, std::string* out,
+                           const List& allowed) {
+    const YamlNode* n = Find(key);
+    if (n == nullptr) return absl::OkStatus();
+    if (!n->IsScalar()) return Invalid(PathOf(key), "must be a string");
+    const std::string& v = n->scalar();
+    if (allowed.size() != 0 &&
+        std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+      return Invalid(PathOf(key),
+                     absl::StrCat("unknown value '", v, "'; use one of: ",
+                                  absl::StrJoin(allowed, ", ")));
+    }
+    *out = v;
+    return absl::OkStatus();
+  }
+
   static constexpr size_t kScanPairs = 16;
 
   static std::string Text(const YamlNode& n) {
@@ -343,4 +354,4 @@ class MapReader {
 
 }  // namespace ladle
 
-#endif  // LADLE_TRAIN_YAML_READER_H_
+#endif  // LADLE_SPEC_YAML_READER_H_

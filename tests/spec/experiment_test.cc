@@ -1,9 +1,10 @@
-#include "server/experiment.h"
+#include "spec/experiment.h"
 
 #include <chrono>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "spec/kind.h"
 
 namespace ladle {
 namespace {
@@ -28,9 +29,9 @@ timeout_seconds: 600
 std::vector<PlannedJob> Plan(const std::string& text) {
   auto spec = ParseExperimentSpec(text);
   EXPECT_TRUE(spec.ok()) << spec.status();
-  auto planner = PlannerFor(spec->kind);
-  EXPECT_TRUE(planner.ok());
-  auto jobs = (*planner)->Plan(*spec);
+  auto kind = GetKind(spec->kind);
+  EXPECT_TRUE(kind.ok());
+  auto jobs = (*kind)->Plan(*spec);
   EXPECT_TRUE(jobs.ok()) << jobs.status();
   return jobs.ok() ? *jobs : std::vector<PlannedJob>{};
 }
@@ -98,8 +99,8 @@ TEST_P(BadExperimentTest, RejectedNamingTheField) {
   auto spec = ParseExperimentSpec(GetParam().yaml);
   absl::Status st = spec.status();
   if (spec.ok()) {
-    auto planner = PlannerFor(spec->kind);
-    st = planner.ok() ? (*planner)->Plan(*spec).status() : planner.status();
+    auto kind = GetKind(spec->kind);
+    st = kind.ok() ? (*kind)->Plan(*spec).status() : kind.status();
   }
   ASSERT_FALSE(st.ok()) << GetParam().yaml;
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;

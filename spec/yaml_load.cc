@@ -1,4 +1,4 @@
-#include "train/yaml_load.h"
+#include "spec/yaml_load.h"
 
 #include <yaml.h>
 

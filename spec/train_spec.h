@@ -4,18 +4,16 @@
 // Parsing is strict: unknown keys, wrong types and out-of-range values are
 // INVALID_ARGUMENT errors whose message starts with the key path (e.g.
 // "train.optimizer.lr: must be > 0").
-#ifndef LADLE_TRAIN_SPEC_H_
-#define LADLE_TRAIN_SPEC_H_
+#ifndef LADLE_SPEC_TRAIN_SPEC_H_
+#define LADLE_SPEC_TRAIN_SPEC_H_
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "kernels/data/datasets.h"
-#include "kernels/models.h"
-#include "kernels/optim.h"
 #include "nlohmann/json.hpp"
+#include "spec/config.h"
 
 namespace ladle {
 
@@ -137,4 +135,4 @@ std::string SpecText(const TrainSpec& spec);
 
 }  // namespace ladle
 
-#endif  // LADLE_TRAIN_SPEC_H_
+#endif  // LADLE_SPEC_TRAIN_SPEC_H_

@@ -1,7 +1,4 @@
-// WidenedConfig lives apart from the fusion code so that the coordinator
-// (which plans fusion experiments) links the spec layer only, not the training
-// core (oneDNN, OpenMP, CUDA): see train/CMakeLists.txt.
-#include "train/fusion.h"
+#include "spec/widen.h"
 
 namespace ladle {
 

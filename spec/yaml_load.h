@@ -22,8 +22,8 @@
 // most ~500k nodes).
 //
 // Thread safety: a YamlNode is a value; const access from many threads is safe.
-#ifndef LADLE_TRAIN_YAML_LOAD_H_
-#define LADLE_TRAIN_YAML_LOAD_H_
+#ifndef LADLE_SPEC_YAML_LOAD_H_
+#define LADLE_SPEC_YAML_LOAD_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -106,4 +106,4 @@ bool DecodeBool(const std::string& text, bool* out);
 
 }  // namespace ladle
 
-#endif  // LADLE_TRAIN_YAML_LOAD_H_
+#endif  // LADLE_SPEC_YAML_LOAD_H_

@@ -1,4 +1,4 @@
-#include "train/spec.h"
+#include "spec/train_spec.h"
 
 #include "gtest/gtest.h"
 

@@ -1,13 +1,14 @@
-// Experiment specs and planners: an experiment (a named spec: kind + base trial
-// + sweep) is expanded by its kind's planner into jobs. Pure domain logic, no
-// gRPC.
+// Experiment specs: an experiment (a named spec: kind + base trial + sweep)
+// is expanded by its kind's planner (spec/kind.h) into jobs. Pure domain
+// logic: no gRPC, no SQLite, no kernels.
 //
 //   name: lr-sweep
-//   kind: train                      # later: dropcompute | ladling | fusion |
-//   ... trial: { ...a ladle-train spec... } sweep:
+//   kind: train                      # or any registered kind (spec/kind.h)
+//   trial: { ...a ladle-train spec... }
+//   sweep:
 //     grid:   {train.optimizer.lr: [0.001, 0.003], train.seed: [1, 2, 3]}
-//     random: {count: 8, seed: 7, space: {train.optimizer.lr: {loguniform:
-//     [1e-4, 1e-2]}}}
+//     random: {count: 8, seed: 7,
+//              space: {train.optimizer.lr: {loguniform: [1e-4, 1e-2]}}}
 //   resources: {gpus: 0, cpu_slots: 1}
 //   max_retries: 2
 //   priority: 0
@@ -16,8 +17,8 @@
 // With both grid and random, every random sample is crossed with every grid
 // point. Each job's trial spec is the base trial with the point's keys set,
 // validated as ladle-train would.
-#ifndef LADLE_SERVER_EXPERIMENT_H_
-#define LADLE_SERVER_EXPERIMENT_H_
+#ifndef LADLE_SPEC_EXPERIMENT_H_
+#define LADLE_SPEC_EXPERIMENT_H_
 
 #include <cstdint>
 #include <memory>
@@ -26,7 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
-#include "server/scheduler.h"
+#include "spec/resources.h"
 
 namespace ladle {
 
@@ -80,26 +81,10 @@ struct PlannedJob {
   Resources resources;
 };
 
-// Turns a spec into jobs; may later react to job events and metrics (adaptive
-// search, the paper kinds) without changing the scheduler.
-//
-// Kinds: train (one job per sweep point); fusion (Deep Fusion: per sweep point
-// and repeat, two narrow trainings, fuse jobs and the wide arms; see
-// docs/EXPERIMENTS.md).
-class Planner {
- public:
-  virtual ~Planner() = default;
-  virtual absl::StatusOr<std::vector<PlannedJob>> Plan(
-      const ExperimentSpec& spec) = 0;
-};
-
-// The planner of `kind`; NOT_FOUND names the known kinds.
-absl::StatusOr<std::unique_ptr<Planner>> PlannerFor(const std::string& kind);
-
 // Sets `value` at the dotted `path` of `doc`, creating mappings on the way.
 absl::Status SetPath(nlohmann::json& doc, const std::string& path,
                      const nlohmann::json& value);
 
 }  // namespace ladle
 
-#endif  // LADLE_SERVER_EXPERIMENT_H_
+#endif  // LADLE_SPEC_EXPERIMENT_H_

@@ -1,0 +1,136 @@
+#include "spec/experiment.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "spec/kind.h"
+#include "spec/sweep.h"
+#include "spec/yaml_reader.h"
+
+namespace ladle {
+namespace {
+
+using Json = nlohmann::json;
+
+bool ValidName(const std::string& s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+          c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// name, kind and the kind's own section.
+absl::Status ParseNameAndKind(MapReader& top, ExperimentSpec* spec) {
+  if (!top.Has("name"))
+    return Invalid("name", "is required (letters, digits, '.', '_', '-')");
+  RETURN_IF_ERROR(top.String("name", &spec->name));
+  if (!ValidName(spec->name)) {
+    return Invalid("name", "use 1-128 letters, digits, '.', '_' or '-', got '" +
+                               spec->name + "'");
+  }
+  RETURN_IF_ERROR(
+      top.String("kind", &spec->kind, KindRegistry::Global().Names()));
+  const ExperimentKind* kind = FindKind(spec->kind);
+  if (kind == nullptr || !kind->has_section()) return absl::OkStatus();
+  const YamlNode& section = top.Child(spec->kind);
+  if (!section.IsNull() && !section.IsMap()) {
+    return Invalid(spec->kind, "must be a mapping");
+  }
+  if (!section.IsNull()) {
+    ASSIGN_OR_RETURN(spec->kind_config, YamlToJson(section, spec->kind));
+  } else {
+    spec->kind_config = Json::object();
+  }
+  return absl::OkStatus();
+}
+
+// resources, max_retries, priority, timeout_seconds.
+absl::Status ParseScheduling(MapReader& top, ExperimentSpec* spec) {
+  MapReader res(top.Child("resources"), "resources");
+  RETURN_IF_ERROR(res.CheckIsMap());
+  int64_t gpus = 0, cpu = 1;
+  RETURN_IF_ERROR(res.Int("gpus", &gpus, 0, 64));
+  RETURN_IF_ERROR(res.Int("cpu_slots", &cpu, 0, 1024));
+  if (gpus + cpu == 0)
+    return Invalid("resources", "ask for at least one GPU or CPU slot");
+  RETURN_IF_ERROR(res.Finish());
+  spec->resources = {static_cast<int>(gpus), static_cast<int>(cpu)};
+  int64_t retries = spec->max_retries, priority = 0;
+  RETURN_IF_ERROR(top.Int("max_retries", &retries, 0, 100));
+  RETURN_IF_ERROR(top.Int("priority", &priority, -1000, 1000));
+  // A week at most: longer is almost surely a unit mistake (ms for s).
+  RETURN_IF_ERROR(
+      top.Int("timeout_seconds", &spec->timeout_seconds, 0, 7 * 24 * 3600));
+  spec->max_retries = static_cast<int>(retries);
+  spec->priority = static_cast<int>(priority);
+  return absl::OkStatus();
+}
+
+// Refuses a sweep past options.max_jobs before expanding anything.
+absl::Status CheckSweepSize(const ExperimentSpec& spec,
+                            const ParseOptions& options) {
+  int64_t jobs = std::max<int64_t>(1, spec.random_count);
+  for (const auto& [key, values] : spec.grid) {
+    jobs *= static_cast<int64_t>(values.size());
+    if (jobs > options.max_jobs) break;
+  }
+  if (jobs <= options.max_jobs) return absl::OkStatus();
+  return Invalid(
+      "sweep",
+      absl::StrCat("expands to more than ", options.max_jobs,
+                   " jobs (the server's limit, --max_jobs_per_experiment); "
+                   "shrink the grid or the random count"));
+}
+
+}  // namespace
+
+absl::Status SetPath(Json& doc, const std::string& path, const Json& value) {
+  std::vector<std::string> parts = absl::StrSplit(path, '.');
+  Json* node = &doc;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].empty()) return Invalid(path, "empty segment in the key path");
+    if (!node->is_object()) {
+      if (!node->is_null()) {
+        return Invalid(path,
+                       absl::StrCat("'", parts[i - 1],
+                                    "' is not a mapping in the trial spec"));
+      }
+      *node = Json::object();
+    }
+    if (i + 1 == parts.size()) {
+      (*node)[parts[i]] = value;
+    } else {
+      node = &(*node)[parts[i]];
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
+    const std::string& text, const ParseOptions& options) {
+  ASSIGN_OR_RETURN(YamlNode root,
+                   LoadYamlMapping(text, "name, kind, trial, sweep"));
+  ExperimentSpec spec;
+  spec.source = text;
+  MapReader top(root, "");
+  RETURN_IF_ERROR(ParseNameAndKind(top, &spec));
+  const YamlNode& trial = top.Child("trial");
+  if (trial.IsNull())
+    return Invalid("trial", "is required: a ladle-train spec");
+  if (!trial.IsMap())
+    return Invalid("trial", "must be a mapping (a ladle-train spec)");
+  ASSIGN_OR_RETURN(spec.trial, YamlToJson(trial, "trial"));
+  RETURN_IF_ERROR(ParseSweep(top.Child("sweep"), options, &spec));
+  RETURN_IF_ERROR(ParseScheduling(top, &spec));
+  RETURN_IF_ERROR(top.Finish());
+  RETURN_IF_ERROR(CheckSweepSize(spec, options));
+  return spec;
+}
+
+}  // namespace ladle

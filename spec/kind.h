@@ -1,0 +1,106 @@
+// Experiment kinds: one class per `kind:` value, each in its own file under
+// spec/kinds/, holding everything that differs by kind — how a spec of it
+// expands into jobs (the planner), how its results read (tables), what the
+// HTML report draws (charts) and which metric series those need.
+//
+// The coordinator (admission), the CLI (validate, results), the HTML report
+// and tests all go through the registry; adding a kind is its file plus one
+// line in kind.cc's list of built-in kinds.
+#ifndef LADLE_SPEC_KIND_H_
+#define LADLE_SPEC_KIND_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "nlohmann/json.hpp"
+#include "spec/chart.h"
+#include "spec/experiment.h"
+#include "spec/result_table.h"
+
+namespace ladle {
+
+// Thread-compatible and stateless after construction: the registry hands the
+// same instance to concurrent callers, so every method must be const-safe.
+class ExperimentKind {
+ public:
+  virtual ~ExperimentKind() = default;
+
+  // The `kind:` value; also the name of the kind's own spec section
+  // (`fusion:`, ...) when has_section().
+  virtual absl::string_view name() const = 0;
+  virtual bool has_section() const { return true; }
+
+  // The jobs of a parsed spec (spec.kind_config holds the kind's section as
+  // JSON, {} when absent). INVALID_ARGUMENT names the key.
+  virtual absl::StatusOr<std::vector<PlannedJob>> Plan(
+      const ExperimentSpec& spec) const = 0;
+
+  // Result tables over the experiment's jobs (none when nothing is to be
+  // summarised yet).
+  virtual std::vector<ReportTable> Tables(
+      const std::vector<JobView>& jobs) const = 0;
+  // Figures for the HTML report beyond the training curves.
+  virtual std::vector<Chart> Charts(const std::vector<JobView>& jobs) const {
+    return {};
+  }
+  // Metric series Tables() reads besides the summaries (fetched with the
+  // results; empty: summaries only, so big sweeps stay one small read).
+  virtual std::vector<std::string> TableMetrics() const { return {}; }
+  // `ladle results --format csv`: true prints the kind's tables, false the
+  // per-job list.
+  virtual bool CsvIsTables() const { return true; }
+};
+
+// The kinds known to this process. Built-in kinds are registered on first
+// use; tests and embedders may add more. Thread-safe; kinds are never removed,
+// so returned pointers stay valid for the life of the process.
+class KindRegistry {
+ public:
+  // The process-wide registry, with the built-in kinds.
+  static KindRegistry& Global();
+
+  // ALREADY_EXISTS when a kind of that name is registered.
+  absl::Status Register(std::unique_ptr<ExperimentKind> kind)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // nullptr when unknown.
+  const ExperimentKind* Find(absl::string_view name) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // NOT_FOUND naming the known kinds.
+  absl::StatusOr<const ExperimentKind*> Get(absl::string_view name) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Names in registration order (built-ins first).
+  std::vector<std::string> Names() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<ExperimentKind>> kinds_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, const ExperimentKind*> by_name_
+      ABSL_GUARDED_BY(mu_);
+};
+
+// Shorthands over KindRegistry::Global().
+const ExperimentKind* FindKind(absl::string_view name);
+absl::StatusOr<const ExperimentKind*> GetKind(absl::string_view name);
+
+// The kind of that name; an unknown kind (from a newer server) reads as
+// train: its jobs' summaries are trials all the same.
+const ExperimentKind& KindOrTrain(absl::string_view name);
+
+// Parses and plans a spec with its kind: what admission and `ladle validate`
+// do. INVALID_ARGUMENT names the field.
+absl::StatusOr<std::vector<PlannedJob>> PlanExperiment(
+    const ExperimentSpec& spec);
+
+// A kind section's list of repeat seeds: 1..100 integers >= 0.
+absl::Status ParseSeeds(const nlohmann::json& value, const std::string& path,
+                        std::vector<int64_t>* seeds);
+
+}  // namespace ladle
+
+#endif  // LADLE_SPEC_KIND_H_

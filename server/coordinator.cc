@@ -154,20 +154,82 @@ absl::Status Coordinator::Recover() {
 }
 
 absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
-    const std::string& spec_text, const std::string& owner, bool dry_run) {
+    const std::string& spec_text, const std::string& owner, bool dry_run,
+    const std::string& request_id) {
   absl::Notification finished;
   absl::StatusOr<SubmitResult> out;
-  SubmitAsync(spec_text, owner, dry_run, [&](absl::StatusOr<SubmitResult> r) {
-    out = std::move(r);
-    finished.Notify();
-  });
+  SubmitAsync(
+      spec_text, owner, dry_run,
+      [&](absl::StatusOr<SubmitResult> r) {
+        out = std::move(r);
+        finished.Notify();
+      },
+      request_id);
   finished.WaitForNotification();
   return out;
 }
 
+absl::StatusOr<Coordinator::SubmitResult> Coordinator::StoredSubmit(
+    const std::string& spec_text, const std::string& owner,
+    const std::string& request_id) {
+  ASSIGN_OR_RETURN(const std::string id,
+                   store_->FindSubmitRequest(owner, request_id));
+  ASSIGN_OR_RETURN(const ExperimentRecord e, store_->GetExperiment(id));
+  if (e.spec != spec_text) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "request_id: '", request_id, "' created experiment ", id,
+        " from another spec; a retry must send the same spec, and a new "
+        "submit a new request id"));
+  }
+  ASSIGN_OR_RETURN(auto counts, store_->CountJobStates({id}));
+  SubmitResult r;
+  r.experiment_id = id;
+  for (const auto& [state, n] : counts[id]) r.job_count += n;
+  return r;
+}
+
+std::vector<Coordinator::SubmitDone> Coordinator::EndRequest(
+    const std::string& key) {
+  absl::MutexLock lock(&requests_mu_);
+  auto node = requests_in_flight_.extract(key);
+  return node.empty() ? std::vector<SubmitDone>{} : std::move(node.mapped());
+}
+
+bool Coordinator::AnswerRetriedSubmit(const std::string& spec_text,
+                                      const std::string& owner,
+                                      const std::string& request_id,
+                                      SubmitDone* done) {
+  std::string key = absl::StrCat(owner, absl::string_view("\0", 1), request_id);
+  {
+    absl::MutexLock lock(&requests_mu_);
+    auto [it, fresh] = requests_in_flight_.try_emplace(key);
+    if (!fresh) {  // the first is in flight: its outcome answers this one
+      it->second.push_back(std::move(*done));
+      return true;
+    }
+  }
+  absl::StatusOr<SubmitResult> stored =
+      StoredSubmit(spec_text, owner, request_id);
+  if (!absl::IsNotFound(stored.status())) {
+    for (SubmitDone& retry : EndRequest(key)) retry(stored);
+    (*done)(std::move(stored));
+    return true;
+  }
+  *done = [this, key = std::move(key),
+           first = std::move(*done)](absl::StatusOr<SubmitResult> r) {
+    for (SubmitDone& retry : EndRequest(key)) retry(r);
+    first(std::move(r));
+  };
+  return false;
+}
+
 void Coordinator::SubmitAsync(const std::string& spec_text,
                               const std::string& owner, bool dry_run,
-                              SubmitDone done) {
+                              SubmitDone done, const std::string& request_id) {
+  if (!dry_run && !request_id.empty() &&
+      AnswerRetriedSubmit(spec_text, owner, request_id, &done)) {
+    return;
+  }
   ExperimentSpec spec;
   std::vector<PlannedJob> planned;
   std::vector<std::string> params;  // each job's sweep point as JSON text
@@ -198,6 +260,7 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
 
   Admission a;
   SubmitResult& result = a.result;
+  result.job_count = static_cast<int>(planned.size());
   if (dry_run) {
     result.experiment_id = "dry-run";
   } else {
@@ -248,6 +311,7 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
   e.spec = spec_text;
   e.priority = spec.priority;
   e.created_ms = now;
+  e.request_id = request_id;
   // Durable before the reply and before any worker hears of it; concurrent
   // submits share the commit. Nothing waits for it: the writer's callback
   // queues the experiment for admission, once per group (AdmitCommitted).

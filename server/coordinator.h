@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
@@ -104,13 +105,19 @@ class Coordinator {
   // -------------------------------------------------------------------------------
   struct SubmitResult {
     std::string experiment_id;
+    int job_count = 0;
     // The planned jobs. A dry run's carry their resolved specs; a stored
     // experiment's do not (the store has them: Store::GetJob), so the
     // specs are not copied through admission.
     std::vector<JobRecord> jobs;
   };
+  // A non-empty `request_id` makes the submit idempotent per owner: a submit
+  // with the id of an earlier one (stored, or still in flight) creates nothing
+  // and answers with that one's experiment; with another spec it is
+  // INVALID_ARGUMENT.
   absl::StatusOr<SubmitResult> Submit(const std::string& spec,
-                                      const std::string& owner, bool dry_run);
+                                      const std::string& owner, bool dry_run,
+                                      const std::string& request_id = "");
   // Submit without blocking the caller (an RPC thread): the spec is parsed and
   // planned on the calling thread; `done` runs exactly once, with no lock
   // held — on the calling thread for a dry run or a refused spec, else once
@@ -118,7 +125,8 @@ class Coordinator {
   // committed it or on the admission thread.
   using SubmitDone = std::function<void(absl::StatusOr<SubmitResult>)>;
   void SubmitAsync(const std::string& spec, const std::string& owner,
-                   bool dry_run, SubmitDone done);
+                   bool dry_run, SubmitDone done,
+                   const std::string& request_id = "");
   // Cancels queued jobs now and sends cancel commands for running attempts.
   absl::StatusOr<ExperimentRecord> Cancel(const std::string& id);
 
@@ -189,6 +197,22 @@ class Coordinator {
 
   void ReportTotals() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // For a submit with a request id: true when it is a retry, of a stored
+  // submit (`done` answered now) or of one in flight (answered with its
+  // outcome). Otherwise the request is marked in flight and `done` wrapped
+  // to answer the retries that arrive meanwhile.
+  bool AnswerRetriedSubmit(const std::string& spec_text,
+                           const std::string& owner,
+                           const std::string& request_id, SubmitDone* done)
+      ABSL_LOCKS_EXCLUDED(requests_mu_);
+  // The stored experiment of a request id; NOT_FOUND when there is none.
+  absl::StatusOr<SubmitResult> StoredSubmit(const std::string& spec_text,
+                                            const std::string& owner,
+                                            const std::string& request_id);
+  // Ends a request in flight: its waiting retries, to answer.
+  std::vector<SubmitDone> EndRequest(const std::string& key)
+      ABSL_LOCKS_EXCLUDED(requests_mu_);
+
   // A stored (or unstorable) experiment on its way into the scheduler.
   struct Admission {
     SubmitResult result;
@@ -238,6 +262,11 @@ class Coordinator {
   std::unordered_map<int64_t, AttemptRecord> attempts_ ABSL_GUARDED_BY(mu_);
   // Its own lock: submitters must not queue behind the admission thread's
   // (longer) hold of mu_ just to number an experiment.
+  // Submits with a request id in flight (key: owner, '\0', request id), each
+  // with the retries waiting for its outcome.
+  absl::Mutex requests_mu_;
+  absl::flat_hash_map<std::string, std::vector<SubmitDone>> requests_in_flight_
+      ABSL_GUARDED_BY(requests_mu_);
   absl::Mutex id_mu_;
   uint64_t id_counter_ ABSL_GUARDED_BY(id_mu_) = 0;
 

@@ -36,6 +36,7 @@ struct Options {
   int64_t max_jobs = 10'000;         // per experiment
   int64_t log_cap_bytes = 16 << 20;  // per attempt and stream
   int64_t max_artifact_bytes = int64_t{64} << 30;  // largest upload accepted
+  int testing_exit_before_reply = 0;  // fault injection for tests; 0: off
 };
 
 }  // namespace
@@ -77,6 +78,11 @@ int main(int argc, char** argv) {
   app.add_option("--log_cap_bytes", o.log_cap_bytes,
                  "log bytes kept per attempt and stream")
       ->check(CLI::Range(int64_t{1024}, int64_t{1} << 34));
+  app.add_option("--testing_exit_before_reply", o.testing_exit_before_reply,
+                 "fault injection for tests: the N-th stored submit exits the "
+                 "process (as kill -9) between its commit and its reply")
+      ->check(CLI::Range(0, 1'000'000))
+      ->group("Testing");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -157,6 +163,7 @@ int main(int argc, char** argv) {
   ladle::RpcMetrics rpc_metrics(*registry);
   ladle::ExperimentServiceImpl experiments(&coordinator, store->get(), &logs,
                                            &artifacts, &auth, &rpc_metrics);
+  experiments.ExitBeforeSubmitReplyForTesting(o.testing_exit_before_reply);
   ladle::WorkerServiceImpl workers(&coordinator, store->get(), &logs,
                                    &artifacts, &auth, o.heartbeat_ms,
                                    o.lease_ms);

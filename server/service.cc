@@ -1,10 +1,15 @@
 #include "server/service.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <iostream>
 #include <deque>
 #include <thread>
 #include <unordered_map>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -171,6 +176,23 @@ absl::Status WorkerServiceImpl::CheckWorker(grpc::ServerContext* ctx) const {
   return absl::OkStatus();
 }
 
+namespace {
+
+// A client's request id: at most 128 of [A-Za-z0-9._:-] (empty: none).
+absl::Status CheckRequestId(const std::string& id) {
+  const bool ok =
+      id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+               c == '.' || c == '_' || c == ':' || c == '-';
+      });
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      "request_id: use at most 128 letters, digits, '.', '_', ':' or '-' "
+      "(e.g. a random UUID)");
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(
     grpc::CallbackServerContext* ctx, const v1::SubmitExperimentRequest* req,
     v1::SubmitExperimentResponse* resp) {
@@ -206,18 +228,29 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(
                      "sweep instead of listing jobs)")));
     return reactor;
   }
+  if (absl::Status st = CheckRequestId(req->request_id()); !st.ok()) {
+    finish(ToGrpc(st));
+    return reactor;
+  }
   // `req` and `resp` live until Finish.
   const bool dry_run = req->dry_run();
   coordinator_->SubmitAsync(
       req->spec(), caller->name, dry_run,
-      [finish, resp,
+      [this, finish, resp,
        dry_run](absl::StatusOr<Coordinator::SubmitResult> result) {
         if (!result.ok()) {
           finish(ToGrpc(result.status()));
           return;
         }
+        if (!dry_run && exit_before_reply_.load() > 0 &&
+            exit_before_reply_.fetch_sub(1) == 1) {
+          std::cerr << "ladle-server: --testing_exit_before_reply: exiting "
+                       "after the commit of "
+                    << result->experiment_id << ", before its reply\n";
+          _exit(137);
+        }
         resp->set_experiment_id(result->experiment_id);
-        resp->set_job_count(static_cast<int>(result->jobs.size()));
+        resp->set_job_count(result->job_count);
         if (dry_run) {
           for (const JobRecord& j : result->jobs)
             FillJob(j, resp->add_planned_jobs());

@@ -4,6 +4,7 @@
 #ifndef LADLE_SERVER_SERVICE_H_
 #define LADLE_SERVER_SERVICE_H_
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -42,6 +43,11 @@ class ExperimentServiceImpl final
         artifacts_(artifacts),
         auth_(auth),
         rpc_metrics_(rpc_metrics) {}
+
+  // Fault injection for tests (ladle-server --testing_exit_before_reply):
+  // the n-th stored submit ends the process with _exit(137) — as kill -9
+  // would — after the experiment is committed and queued, before its reply.
+  void ExitBeforeSubmitReplyForTesting(int n) { exit_before_reply_ = n; }
 
   grpc::ServerUnaryReactor* SubmitExperiment(
       grpc::CallbackServerContext* ctx, const v1::SubmitExperimentRequest* req,
@@ -89,6 +95,7 @@ class ExperimentServiceImpl final
   ArtifactStore* artifacts_;
   const Authenticator* auth_;
   RpcMetrics* rpc_metrics_;
+  std::atomic<int> exit_before_reply_{0};  // 0: off
 };
 
 // Streams a job's artifact `name` (shared by both services).

@@ -224,6 +224,14 @@ DROP TABLE jobs;
 ALTER TABLE jobs_v6 RENAME TO jobs;
 CREATE INDEX jobs_by_experiment_state ON jobs(experiment_id, state);
 )sql",
+    // v7: the request ids of submits, so a submit retried after a lost reply
+    // finds the experiment it created instead of creating a second one.
+    R"sql(
+CREATE TABLE submit_requests(
+  owner TEXT NOT NULL, request_id TEXT NOT NULL,
+  experiment_id TEXT NOT NULL REFERENCES experiments(id),
+  PRIMARY KEY(owner, request_id)) WITHOUT ROWID;
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
               kStoreSchemaVersion);
@@ -502,6 +510,21 @@ class SqliteStore final : public Store {
     return ReadExperiment(s);
   }
 
+  absl::StatusOr<std::string> FindSubmitRequest(
+      const std::string& owner, const std::string& request_id) override {
+    absl::MutexLock lock(&mu_);
+    Stmt s(db_,
+           "SELECT experiment_id FROM submit_requests WHERE owner = ? AND "
+           "request_id = ?");
+    s.Bind(1, owner).Bind(2, request_id);
+    ASSIGN_OR_RETURN(bool row, s.Next());
+    if (!row) {
+      return absl::NotFoundError(
+          absl::StrCat("no submit of ", owner, " with request id ", request_id));
+    }
+    return s.Text(0);
+  }
+
   absl::StatusOr<ExperimentPage> ListExperiments(
       const ExperimentFilter& f) override {
     if (f.page_size <= 0 || f.page_size > 1000) {
@@ -726,6 +749,13 @@ class SqliteStore final : public Store {
       ins.BindView(8, e.message).Bind(9, e.created_ms).Bind(10, e.finished_ms);
       RETURN_IF_ERROR(ins.Run());
       const int64_t seq = sqlite3_last_insert_rowid(db_);
+      if (!e.request_id.empty()) {
+        Stmt& req = Cached(
+            "INSERT INTO submit_requests(owner, request_id, experiment_id) "
+            "VALUES(?, ?, ?)");
+        req.BindView(1, e.owner).BindView(2, e.request_id).BindView(3, e.id);
+        RETURN_IF_ERROR(req.Run());
+      }
       for (const JobRecord& j : ne.jobs) {
         if (j.experiment_id != e.id) {
           return absl::InvalidArgumentError(absl::StrCat(

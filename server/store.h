@@ -35,6 +35,10 @@ struct ExperimentRecord {
   std::string message;            // why it failed or was cancelled
   int64_t created_ms = 0;
   int64_t finished_ms = 0;
+  // The client's SubmitExperiment request id (empty: none). Written with the
+  // experiment, so a retried submit finds it (FindSubmitRequest); not read
+  // back into this record.
+  std::string request_id;
 };
 
 struct JobRecord {
@@ -156,6 +160,10 @@ class Store {
                                      int64_t finished_ms);
   virtual absl::StatusOr<ExperimentRecord> GetExperiment(
       const std::string& id) = 0;
+  // The experiment an owner's submit with `request_id` created; NOT_FOUND
+  // when none did.
+  virtual absl::StatusOr<std::string> FindSubmitRequest(
+      const std::string& owner, const std::string& request_id) = 0;
   // Newest first.
   virtual absl::StatusOr<ExperimentPage> ListExperiments(
       const ExperimentFilter& filter) = 0;
@@ -220,7 +228,7 @@ std::vector<MetricPoint> ThinSeries(std::vector<MetricPoint> points,
                                     int max_points);
 
 // Current schema version; Open migrates older files up to it.
-inline constexpr int kStoreSchemaVersion = 6;
+inline constexpr int kStoreSchemaVersion = 7;
 
 // Opens (creating if needed) the store at `path`, or an in-memory one for
 // ":memory:", and migrates its schema to `target_version` (tests pass an older

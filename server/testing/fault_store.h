@@ -66,6 +66,10 @@ class FaultStore final : public Store {
     return base_->Commit(batches, each);
   }
 
+  absl::StatusOr<std::string> FindSubmitRequest(
+      const std::string& owner, const std::string& request_id) override {
+    return base_->FindSubmitRequest(owner, request_id);
+  }
   absl::StatusOr<ExperimentRecord> GetExperiment(
       const std::string& id) override {
     return base_->GetExperiment(id);

@@ -18,7 +18,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sqlite3.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -47,11 +46,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/proto/echo.grpc.pb.h"
+#include "common/process.h"
 #include "grpcpp/grpcpp.h"
 #include "ladle/v1/experiments.grpc.pb.h"
 #include "ladle/v1/workers.grpc.pb.h"
 
-extern char** environ;
 
 namespace ladle {
 namespace {
@@ -118,33 +117,16 @@ int FreePort() {
 }
 
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<char*> argv;
-  for (const std::string& a : args)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t files;
-  posix_spawn_file_actions_init(&files);
-  posix_spawn_file_actions_addopen(&files, 1, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&files, 1, 2);
-  pid_t pid = -1;
-  const int rc =
-      posix_spawn(&pid, args[0].c_str(), &files, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&files);
-  return rc == 0 ? pid : -1;
+  ladle::SpawnOptions o;
+  o.argv = args;
+  o.stdout_path = o.stderr_path = log;
+  o.truncate = true;
+  o.append = false;
+  absl::StatusOr<pid_t> pid = ladle::Spawn(o);
+  return pid.ok() ? *pid : -1;
 }
 
-void Stop(pid_t pid) {
-  if (pid <= 0) return;
-  kill(pid, SIGTERM);
-  int status = 0;
-  for (int i = 0; i < 100; ++i) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-}
+void Stop(pid_t pid) { ladle::StopAndReap(pid, 5000); }
 
 // One connection per client, as separate processes would have.
 std::shared_ptr<grpc::Channel> Connect(const std::string& addr) {

@@ -2,6 +2,8 @@
 // happens in Coordinator (domain) and the gRPC services (server/service.h).
 #include <pthread.h>
 
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +12,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -39,22 +42,9 @@ struct Options {
   int testing_exit_before_reply = 0;  // fault injection for tests; 0: off
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // Debian's Abseil is built without NDEBUG, so every absl::Mutex lock (gRPC's
-  // locks are absl::Mutex too) records lock order for deadlock reports: a
-  // debugging aid that the tests keep and a serving process does not need.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  // Signals go to one thread (see ladle-train's main for why compute threads
-  // must not get them).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  Options o;
+// Parses the flags into `o`; returns -1 to go on, else the exit code.
+int ParseFlags(int argc, char** argv, Options* out) {
+  Options& o = *out;
   CLI::App app{"ladle-server: the Ladle coordinator"};
   app.add_option("--listen", o.listen, "gRPC address (host:port)");
   app.add_option("--data_dir", o.data_dir,
@@ -93,27 +83,152 @@ int main(int argc, char** argv) {
         << "ladle-server: --heartbeat_ms must be at most half of --lease_ms\n";
     return 2;
   }
-  ladle::Authenticator auth;
-  if (!o.token_file.empty()) {
-    auto a = ladle::Authenticator::FromFile(o.token_file);
-    if (!a.ok()) {
-      std::cerr << "ladle-server: " << a.status().message() << "\n";
-      return 2;
-    }
-    auth = std::move(*a);
-  } else {
-    const bool loopback = o.listen.rfind("127.", 0) == 0 ||
-                          o.listen.rfind("localhost:", 0) == 0 ||
-                          o.listen.rfind("[::1]:", 0) == 0;
-    if (!loopback) {
-      std::cerr << "ladle-server: --listen " << o.listen
-                << " is reachable beyond this machine: pass --token_file (auth "
-                   "is only optional "
-                   "on a loopback address)\n";
-      return 2;
-    }
-    LOG(WARNING) << "no --token_file: authentication is off (loopback only)";
+  return -1;
+}
+
+// Tokens from --token_file; without them, only a loopback address is allowed.
+absl::StatusOr<ladle::Authenticator> MakeAuthenticator(const Options& o) {
+  if (!o.token_file.empty())
+    return ladle::Authenticator::FromFile(o.token_file);
+  const bool loopback = o.listen.rfind("127.", 0) == 0 ||
+                        o.listen.rfind("localhost:", 0) == 0 ||
+                        o.listen.rfind("[::1]:", 0) == 0;
+  if (!loopback) {
+    return absl::InvalidArgumentError(
+        "--listen " + o.listen +
+        " is reachable beyond this machine: pass --token_file (auth is only "
+        "optional on a loopback address)");
   }
+  LOG(WARNING) << "no --token_file: authentication is off (loopback only)";
+  return ladle::Authenticator();
+}
+
+// TLS from --tls_cert and --tls_key, else plaintext.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const Options& o) {
+  if (o.tls_cert.empty() != o.tls_key.empty())
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  if (o.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  auto read = [](const std::string& path, std::string* out) {
+    std::ifstream in(path);
+    if (!in) return false;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    *out = ss.str();
+    return true;
+  };
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  if (!read(o.tls_key, &pair.private_key) ||
+      !read(o.tls_cert, &pair.cert_chain)) {
+    return absl::InvalidArgumentError("cannot read --tls_cert/--tls_key");
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back(pair);
+  return grpc::SslServerCredentials(ssl);
+}
+
+// The gRPC server on --listen with both services; null (after saying why)
+// when it cannot listen.
+std::unique_ptr<grpc::Server> StartGrpc(
+    const Options& o, std::shared_ptr<grpc::ServerCredentials> creds,
+    ladle::ExperimentServiceImpl* experiments,
+    ladle::WorkerServiceImpl* workers, ladle::RpcMetrics* rpc_metrics) {
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(o.listen, creds, &port);
+  builder.RegisterService(experiments);
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      creators;
+  creators.push_back(rpc_metrics->MakeInterceptorFactory(
+      {ladle::ExperimentServiceImpl::kSubmitMethod}));
+  builder.experimental().SetInterceptorCreators(std::move(creators));
+  builder.RegisterService(workers);
+  builder.SetMaxReceiveMessageSize(16 << 20);
+  // Keep a pool of polling threads instead of letting gRPC's sync server
+  // start and join a thread whenever every poller is busy in a handler (a
+  // Submit waits for its group commit): thread churn cost ~5% of the CPU
+  // under 32 concurrent submitters.
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    std::cerr << "ladle-server: cannot listen on " << o.listen
+              << " (in use, or not an address of this host?)\n";
+    return nullptr;
+  }
+  LOG(INFO) << "ladle-server listening on " << o.listen << " (port " << port
+            << "), data in " << o.data_dir;
+  return server;
+}
+
+// Ticks the coordinator every 100 ms until SIGTERM/SIGINT (blocked in
+// `signals`) shuts the server down.
+void ServeUntilSignal(grpc::Server* server, ladle::Coordinator* coordinator,
+                      const sigset_t& signals) {
+  std::atomic<bool> stopping{false};
+  std::thread ticker([&] {
+    while (!stopping.load()) {
+      coordinator->Tick();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  std::thread signal_waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    LOG(INFO) << "signal " << sig << ": shutting down";
+    stopping.store(true);
+    server->Shutdown(std::chrono::system_clock::now() +
+                     std::chrono::seconds(2));
+  });
+  server->Wait();
+  stopping.store(true);
+  ticker.join();
+  signal_waiter
+      .detach();  // blocked in sigwait if the server stopped another way
+}
+
+// The Prometheus endpoint on --metrics_listen (null when off); INVALID_ARGUMENT
+// when it cannot listen.
+absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartExposer(
+    const Options& o, std::shared_ptr<prometheus::Registry> registry) {
+  if (o.metrics_listen.empty()) return nullptr;
+  try {
+    auto exposer = std::make_unique<prometheus::Exposer>(o.metrics_listen);
+    exposer->RegisterCollectable(registry);
+    return exposer;
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError("--metrics_listen " + o.metrics_listen +
+                                      ": " + e.what());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Debian's Abseil is built without NDEBUG, so every absl::Mutex lock (gRPC's
+  // locks are absl::Mutex too) records lock order for deadlock reports: a
+  // debugging aid that the tests keep and a serving process does not need.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // Signals go to one thread (see ladle-train's main for why compute threads
+  // must not get them).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Options o;
+  if (int rc = ParseFlags(argc, argv, &o); rc >= 0) return rc;
+  auto fail = [](const absl::Status& st, int code) {
+    std::cerr << "ladle-server: " << st.message() << "\n";
+    return code;
+  };
+  absl::StatusOr<ladle::Authenticator> auth = MakeAuthenticator(o);
+  if (!auth.ok()) return fail(auth.status(), 2);
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
   if (ec) {
@@ -136,17 +251,8 @@ int main(int argc, char** argv) {
   copts.parse.max_jobs = o.max_jobs;
   auto registry = std::make_shared<prometheus::Registry>();
   ladle::ServerMetrics metrics(*registry);
-  std::unique_ptr<prometheus::Exposer> exposer;
-  if (!o.metrics_listen.empty()) {
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(o.metrics_listen);
-    } catch (const std::exception& e) {
-      std::cerr << "ladle-server: --metrics_listen " << o.metrics_listen << ": "
-                << e.what() << "\n";
-      return 2;
-    }
-    exposer->RegisterCollectable(registry);
-  }
+  auto exposer = StartExposer(o, registry);
+  if (!exposer.ok()) return fail(exposer.status(), 2);
   ladle::Coordinator coordinator(copts, store->get(), ladle::SystemClock::Get(),
                                  &metrics);
   if (absl::Status st = coordinator.Recover(); !st.ok()) {
@@ -154,7 +260,6 @@ int main(int argc, char** argv) {
               << " failed: " << st.message() << "\n";
     return 1;
   }
-
   ladle::LogStore logs((std::filesystem::path(o.data_dir) / "logs").string(),
                        o.log_cap_bytes);
   ladle::ArtifactStore artifacts(
@@ -162,88 +267,16 @@ int main(int argc, char** argv) {
       o.max_artifact_bytes);
   ladle::RpcMetrics rpc_metrics(*registry);
   ladle::ExperimentServiceImpl experiments(&coordinator, store->get(), &logs,
-                                           &artifacts, &auth, &rpc_metrics);
+                                           &artifacts, &*auth, &rpc_metrics);
   experiments.ExitBeforeSubmitReplyForTesting(o.testing_exit_before_reply);
   ladle::WorkerServiceImpl workers(&coordinator, store->get(), &logs,
-                                   &artifacts, &auth, o.heartbeat_ms,
+                                   &artifacts, &*auth, o.heartbeat_ms,
                                    o.lease_ms);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  std::shared_ptr<grpc::ServerCredentials> creds =
-      grpc::InsecureServerCredentials();
-  if (o.tls_cert.empty() != o.tls_key.empty()) {
-    std::cerr << "ladle-server: --tls_cert and --tls_key go together\n";
-    return 2;
-  }
-  if (!o.tls_cert.empty()) {
-    auto read = [](const std::string& path, std::string* out) {
-      std::ifstream in(path);
-      if (!in) return false;
-      std::stringstream ss;
-      ss << in.rdbuf();
-      *out = ss.str();
-      return true;
-    };
-    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-    if (!read(o.tls_key, &pair.private_key) ||
-        !read(o.tls_cert, &pair.cert_chain)) {
-      std::cerr << "ladle-server: cannot read --tls_cert/--tls_key\n";
-      return 2;
-    }
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back(pair);
-    creds = grpc::SslServerCredentials(ssl);
-  }
-  builder.AddListeningPort(o.listen, creds, &port);
-  builder.RegisterService(&experiments);
-  {
-    std::vector<
-        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-        creators;
-    creators.push_back(rpc_metrics.MakeInterceptorFactory(
-        {ladle::ExperimentServiceImpl::kSubmitMethod}));
-    builder.experimental().SetInterceptorCreators(std::move(creators));
-  }
-  builder.RegisterService(&workers);
-  builder.SetMaxReceiveMessageSize(16 << 20);
-  // Keep a pool of polling threads instead of letting gRPC's sync server
-  // start and join a thread whenever every poller is busy in a handler (a
-  // Submit waits for its group commit): thread churn cost ~5% of the CPU
-  // under 32 concurrent submitters.
-  builder.SetSyncServerOption(
-      grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
-  builder.SetSyncServerOption(
-      grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    std::cerr << "ladle-server: cannot listen on " << o.listen
-              << " (in use, or not an address "
-              << "of this host?)\n";
-    return 1;
-  }
-  LOG(INFO) << "ladle-server listening on " << o.listen << " (port " << port
-            << "), data in " << o.data_dir;
-
-  std::atomic<bool> stopping{false};
-  std::thread ticker([&] {
-    while (!stopping.load()) {
-      coordinator.Tick();
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  });
-  std::thread signal_waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    LOG(INFO) << "signal " << sig << ": shutting down";
-    stopping.store(true);
-    server->Shutdown(std::chrono::system_clock::now() +
-                     std::chrono::seconds(2));
-  });
-  server->Wait();
-  stopping.store(true);
-  ticker.join();
-  signal_waiter
-      .detach();  // blocked in sigwait if the server stopped another way
+  auto creds = ServerCredentials(o);
+  if (!creds.ok()) return fail(creds.status(), 2);
+  std::unique_ptr<grpc::Server> server =
+      StartGrpc(o, *creds, &experiments, &workers, &rpc_metrics);
+  if (server == nullptr) return 1;
+  ServeUntilSignal(server.get(), &coordinator, signals);
   return 0;
 }

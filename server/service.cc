@@ -256,7 +256,8 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(
             FillJob(j, resp->add_planned_jobs());
         }
         finish(grpc::Status::OK);
-      });
+      },
+      req->request_id());
   return reactor;
 }
 

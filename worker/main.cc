@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
+#include "proto/channel.h"
 #include "worker/gpu_probe.h"
 #include "worker/worker.h"
 
@@ -83,22 +84,21 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!token_file.empty()) {
-    std::ifstream in(token_file);
-    if (!in || !std::getline(in, o.token) || o.token.empty()) {
-      std::cerr << "ladle-worker: --token_file " << token_file
-                << " cannot be read\n";
+    absl::StatusOr<std::string> token =
+        ladle::ReadTokenFile(token_file, "--token_file");
+    if (!token.ok()) {
+      std::cerr << "ladle-worker: " << token.status().message() << "\n";
       return 2;
     }
+    o.token = *token;
   }
   if (!tls_ca.empty()) {
-    std::ifstream in(tls_ca);
-    std::stringstream pem;
-    pem << in.rdbuf();
-    o.tls_ca_pem = pem.str();
-    if (!in || o.tls_ca_pem.empty()) {
-      std::cerr << "ladle-worker: --tls_ca " << tls_ca << " cannot be read\n";
+    absl::StatusOr<std::string> pem = ladle::ReadPemFile(tls_ca, "--tls_ca");
+    if (!pem.ok()) {
+      std::cerr << "ladle-worker: " << pem.status().message() << "\n";
       return 2;
     }
+    o.tls_ca_pem = *pem;
   }
   if (gpus == "auto") {
     for (const ladle::GpuDevice& g : ladle::ProbeGpus())

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,13 +17,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
+#include "common/process.h"
 #include "common/sha256.h"
 #include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
 #include "proto/api_util.h"
+#include "proto/channel.h"
 #include "worker/gpu_probe.h"
-
-extern char** environ;
 
 namespace ladle {
 namespace {
@@ -178,21 +177,7 @@ absl::Status Worker::Run() {
             << "): " << options_.cpu_slots << " CPU slots, "
             << options_.gpus.size() << " GPUs, "
             << "coordinator " << options_.coordinator;
-  // Reconnect quickly after a coordinator restart (gRPC's default backoff
-  // starts at 1 s and grows to 2 min, which would leave leases to expire).
-  grpc::ChannelArguments channel_args;
-  channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
-  channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  std::shared_ptr<grpc::ChannelCredentials> creds =
-      grpc::InsecureChannelCredentials();
-  if (!options_.tls_ca_pem.empty()) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = options_.tls_ca_pem;
-    creds = grpc::SslCredentials(ssl);
-  }
-  channel_ =
-      grpc::CreateCustomChannel(options_.coordinator, creds, channel_args);
+  channel_ = OpenChannel({options_.coordinator, options_.tls_ca_pem});
   std::thread poller([this] {
     while (!stopping_.load()) {
       Poll();
@@ -300,8 +285,7 @@ void Worker::Session() {
     // Wait for the coordinator instead of failing fast while it (re)starts;
     // Stop() cancels.
     context_->set_wait_for_ready(true);
-    if (!options_.token.empty())
-      context_->AddMetadata("authorization", "Bearer " + options_.token);
+    AddBearerToken(context_.get(), options_.token);
     ctx = context_.get();
   }
   auto stream = stub->Session(ctx);
@@ -396,51 +380,23 @@ void Worker::Start(const v1::Assignment& a) {
     if (g >= 0 && g < static_cast<int>(options_.gpus.size()))
       visible.push_back(std::to_string(options_.gpus[g]));
   }
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (std::string(*e).rfind("CUDA_VISIBLE_DEVICES=", 0) != 0)
-      env_strings.push_back(*e);
-  }
-  env_strings.push_back("CUDA_VISIBLE_DEVICES=" + absl::StrJoin(visible, ","));
-  env_strings.push_back(
-      "LADLE_EXIT_WITH_PARENT=1");  // the child stops if this worker dies
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = {options_.trainer, "--spec", spec_path,
-                                   "--out", at.dir + "/out"};
-  std::vector<char*> argv;
-  for (auto& s : args) argv.push_back(s.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t files;
-  posix_spawn_file_actions_init(&files);
-  posix_spawn_file_actions_addopen(&files, 1, (at.dir + "/stdout.log").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC | O_APPEND,
-                                   0644);
-  posix_spawn_file_actions_addopen(&files, 2, (at.dir + "/stderr.log").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC | O_APPEND,
-                                   0644);
   // The attempt directory is the child's working directory: specs name their
-  // inputs as inputs/<job index>/<file>.
-  posix_spawn_file_actions_addchdir_np(&files, at.dir.c_str());
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setpgroup(
-      &attr, 0);  // its own group: a cancel stops it and its threads
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, options_.trainer.c_str(), &files, &attr,
-                             argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&files);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0)
-    return fail(absl::StrCat("cannot start ", options_.trainer, ": ",
-                             std::strerror(rc)));
+  // inputs as inputs/<job index>/<file>. Its own process group: a cancel
+  // stops it and its threads.
+  SpawnOptions spawn;
+  spawn.argv = {options_.trainer, "--spec", spec_path, "--out",
+                at.dir + "/out"};
+  spawn.env = EnvironmentWith(
+      {{"CUDA_VISIBLE_DEVICES", absl::StrJoin(visible, ",")},
+       {"LADLE_EXIT_WITH_PARENT", "1"}});  // the child stops if this worker dies
+  spawn.stdout_path = at.dir + "/stdout.log";
+  spawn.stderr_path = at.dir + "/stderr.log";
+  spawn.truncate = true;
+  spawn.working_dir = at.dir;
+  spawn.new_process_group = true;
+  absl::StatusOr<pid_t> started = Spawn(spawn);
+  if (!started.ok()) return fail(std::string(started.status().message()));
+  const pid_t pid = *started;
   at.pid = pid;
   if (a.timeout_seconds() > 0) {
     at.timeout_seconds = a.timeout_seconds();
@@ -656,8 +612,7 @@ absl::Status Worker::DownloadInputs(const v1::Assignment& a,
     std::error_code ec;
     fs::create_directories(dest.parent_path(), ec);
     grpc::ClientContext ctx;
-    if (!options_.token.empty())
-      ctx.AddMetadata("authorization", "Bearer " + options_.token);
+    AddBearerToken(&ctx, options_.token);
     v1::DownloadArtifactRequest req;
     req.set_job_id(in.job_id());
     req.set_name(in.name());
@@ -695,8 +650,7 @@ absl::Status Worker::UploadOutputs(int64_t attempt_id, const std::string& dir) {
     }
     std::rewind(f);
     grpc::ClientContext ctx;
-    if (!options_.token.empty())
-      ctx.AddMetadata("authorization", "Bearer " + options_.token);
+    AddBearerToken(&ctx, options_.token);
     v1::UploadArtifactResponse resp;
     auto writer = stub->UploadArtifact(&ctx, &resp);
     v1::ArtifactHeader header;

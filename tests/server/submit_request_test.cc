@@ -30,8 +30,8 @@ class SubmitRequestTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = std::move(*OpenSqliteStore(":memory:"));
-    coord_ = std::make_unique<Coordinator>(Coordinator::Options{},
-                                           store_.get(), &clock_);
+    coord_ = std::make_unique<Coordinator>(Coordinator::Options{}, store_.get(),
+                                           &clock_);
     ASSERT_TRUE(coord_->Recover().ok());
   }
   FakeClock clock_;

@@ -1,0 +1,261 @@
+// ladle submit | list | show | watch | cancel | workers | validate.
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "absl/strings/str_format.h"
+#include "client/commands.h"
+#include "client/output.h"
+#include "proto/api_util.h"
+#include "spec/experiment.h"
+#include "spec/kind.h"
+
+namespace ladle {
+namespace {
+
+// The spec file's text; false (after saying so) when it cannot be read.
+bool ReadSpec(const std::string& path, std::string* text) {
+  std::ifstream in(path);
+  if (!in) {
+    std::cerr << "ladle: cannot read " << path << "\n";
+    return false;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *text = ss.str();
+  return true;
+}
+
+// 128 random bits as hex: this submit's request id, the same for its retries.
+std::string NewRequestId() {
+  std::random_device rd;
+  std::string id;
+  for (int i = 0; i < 4; ++i) id += absl::StrFormat("%08x", rd());
+  return id;
+}
+
+// One watch event, as a line on stderr.
+void PrintEvent(const std::string& id, const v1::ExperimentEvent& ev,
+                std::map<std::string, double>* best_acc) {
+  if (ev.has_snapshot()) {
+    std::cerr << id << " (" << ev.snapshot().name()
+              << "): " << ApiStateName(ev.snapshot().state()) << ", "
+              << Counts(ev.snapshot().job_counts()) << "\n";
+  } else if (ev.has_job()) {
+    const v1::Job& j = ev.job();
+    std::cerr << "  " << j.id() << " " << ApiStateName(j.state());
+    if (!j.worker_id().empty() && j.state() == v1::JOB_STATE_RUNNING) {
+      std::cerr << " on " << j.worker_id() << " (attempt " << j.attempts()
+                << ")";
+    }
+    if (!j.reason().empty()) std::cerr << ": " << j.reason();
+    std::cerr << "\n";
+  } else if (ev.has_metric() && ev.metric().name() == "val_accuracy") {
+    const v1::MetricPoint& m = ev.metric();
+    double& best = (*best_acc)[m.job_id()];
+    best = std::max(best, m.value());
+    std::cerr << "  " << m.job_id() << " step " << m.step() << " val_accuracy "
+              << absl::StrFormat("%.4f", m.value()) << " (best "
+              << absl::StrFormat("%.4f", best) << ")\n";
+  } else if (ev.has_finished()) {
+    std::cerr << id << " " << ApiStateName(ev.finished().state())
+              << (ev.finished().message().empty()
+                      ? ""
+                      : ": " + ev.finished().message())
+              << "\n";
+  }
+}
+
+// Streams the experiment's changes to stderr; returns 0 iff it succeeded. A
+// stream the coordinator's restart broke is opened again (it starts with a
+// snapshot), waiting for the coordinator as every call does.
+int Watch(Connection& c, const std::string& id) {
+  std::map<std::string, double> best_acc;
+  while (true) {
+    c.WaitForCoordinator();
+    grpc::ClientContext ctx;
+    c.Authorize(&ctx);
+    v1::WatchExperimentRequest req;
+    req.set_experiment_id(id);
+    req.set_include_metrics(true);
+    auto reader = c.stub().WatchExperiment(&ctx, req);
+    v1::ExperimentEvent ev;
+    v1::ExperimentState final_state = v1::EXPERIMENT_STATE_UNSPECIFIED;
+    bool any = false;
+    while (reader->Read(&ev)) {
+      any = true;
+      PrintEvent(id, ev, &best_acc);
+      if (ev.has_finished()) final_state = ev.finished().state();
+    }
+    grpc::Status st = reader->Finish();
+    if (st.error_code() == grpc::StatusCode::UNAVAILABLE && any &&
+        final_state == v1::EXPERIMENT_STATE_UNSPECIFIED) {
+      std::cerr << "ladle: lost the coordinator (" << st.error_message()
+                << "); watching again once it is back\n";
+      continue;
+    }
+    if (!st.ok()) return c.Fail(st);
+    return final_state == v1::EXPERIMENT_STATE_SUCCEEDED ? 0 : 1;
+  }
+}
+
+}  // namespace
+
+Command AddSubmit(CLI::App& app) {
+  auto* cmd =
+      app.add_subcommand("submit", "submit an experiment spec; prints its id");
+  struct Args {
+    std::string file, request_id;
+    bool wait = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("file", a->file, "experiment spec (YAML)")->required();
+  cmd->add_flag("--wait", a->wait,
+                "watch until it ends; exit 0 iff it succeeded");
+  cmd->add_option("--request_id", a->request_id,
+                  "make the submit idempotent under this id (default: a "
+                  "random one, reused when the submit is retried)");
+  return {cmd, [a](Cli& cli) {
+            std::string spec;
+            if (!ReadSpec(a->file, &spec)) return 2;
+            Connection* c = cli.Connect();
+            if (c == nullptr) return 2;
+            v1::SubmitExperimentRequest req;
+            req.set_spec(spec);
+            req.set_request_id(a->request_id.empty() ? NewRequestId()
+                                                     : a->request_id);
+            v1::SubmitExperimentResponse resp;
+            grpc::Status st = c->Call([&](grpc::ClientContext* ctx) {
+              return c->stub().SubmitExperiment(ctx, req, &resp);
+            });
+            if (!st.ok()) {
+              std::cerr << "ladle: " << a->file << ": ";
+              return c->Fail(st);
+            }
+            std::cout << resp.experiment_id() << std::endl;
+            std::cerr << "submitted " << resp.experiment_id() << " with "
+                      << resp.job_count() << " jobs\n";
+            return a->wait ? Watch(*c, resp.experiment_id()) : 0;
+          }};
+}
+
+Command AddList(CLI::App& app) {
+  auto* cmd = app.add_subcommand("list", "list experiments, newest first");
+  return {cmd, [](Cli& cli) {
+            Connection* c = cli.Connect();
+            if (c == nullptr) return 2;
+            v1::ListExperimentsResponse resp;
+            grpc::Status st = c->Call([&](grpc::ClientContext* ctx) {
+              return c->stub().ListExperiments(
+                  ctx, v1::ListExperimentsRequest(), &resp);
+            });
+            if (!st.ok()) return c->Fail(st);
+            for (const auto& e : resp.experiments()) {
+              std::cout << absl::StrFormat("%-24s %-20s %-10s %s\n", e.id(),
+                                           e.name(), ApiStateName(e.state()),
+                                           Counts(e.job_counts()));
+            }
+            return 0;
+          }};
+}
+
+Command AddShow(CLI::App& app) {
+  auto* cmd = app.add_subcommand("show", "show one experiment");
+  auto id = std::make_shared<std::string>();
+  cmd->add_option("id", *id)->required();
+  return {cmd, [id](Cli& cli) {
+            Connection* c = cli.Connect();
+            if (c == nullptr) return 2;
+            v1::GetExperimentRequest req;
+            req.set_experiment_id(*id);
+            v1::Experiment e;
+            grpc::Status st = c->Call([&](grpc::ClientContext* ctx) {
+              return c->stub().GetExperiment(ctx, req, &e);
+            });
+            if (!st.ok()) return c->Fail(st);
+            std::cout << e.id() << "  " << e.name() << "  " << e.kind() << "  "
+                      << ApiStateName(e.state()) << "\n"
+                      << Counts(e.job_counts()) << "\n";
+            if (!e.message().empty()) std::cout << e.message() << "\n";
+            std::cout << "--- spec ---\n" << e.spec();
+            return 0;
+          }};
+}
+
+Command AddWatch(CLI::App& app) {
+  auto* cmd = app.add_subcommand("watch", "follow an experiment until it ends");
+  auto id = std::make_shared<std::string>();
+  cmd->add_option("id", *id)->required();
+  return {cmd, [id](Cli& cli) {
+            Connection* c = cli.Connect();
+            return c == nullptr ? 2 : Watch(*c, *id);
+          }};
+}
+
+Command AddCancel(CLI::App& app) {
+  auto* cmd = app.add_subcommand("cancel", "cancel an experiment");
+  auto id = std::make_shared<std::string>();
+  cmd->add_option("id", *id)->required();
+  return {cmd, [id](Cli& cli) {
+            Connection* c = cli.Connect();
+            if (c == nullptr) return 2;
+            v1::CancelExperimentRequest req;
+            req.set_experiment_id(*id);
+            v1::Experiment e;
+            grpc::Status st = c->Call([&](grpc::ClientContext* ctx) {
+              return c->stub().CancelExperiment(ctx, req, &e);
+            });
+            if (!st.ok()) return c->Fail(st);
+            std::cout << e.id() << " " << ApiStateName(e.state()) << " ("
+                      << Counts(e.job_counts()) << ")\n";
+            return 0;
+          }};
+}
+
+Command AddWorkers(CLI::App& app) {
+  auto* cmd = app.add_subcommand("workers", "list workers");
+  return {cmd, [](Cli& cli) {
+            Connection* c = cli.Connect();
+            if (c == nullptr) return 2;
+            v1::ListWorkersResponse resp;
+            grpc::Status st = c->Call([&](grpc::ClientContext* ctx) {
+              return c->stub().ListWorkers(ctx, v1::ListWorkersRequest(),
+                                           &resp);
+            });
+            if (!st.ok()) return c->Fail(st);
+            for (const auto& w : resp.workers()) {
+              std::cout << absl::StrFormat(
+                  "%-14s %-16s %2d GPUs %3d CPU slots  %s\n", w.id(), w.name(),
+                  w.gpus(), w.cpu_slots(), w.state());
+            }
+            return 0;
+          }};
+}
+
+Command AddValidate(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "validate",
+      "check an experiment spec offline and list the jobs it expands into");
+  auto file = std::make_shared<std::string>();
+  cmd->add_option("file", *file, "experiment spec (YAML)")->required();
+  return {cmd, [file](Cli&) {
+            std::string text;
+            if (!ReadSpec(*file, &text)) return 2;
+            auto fail = [&](const absl::Status& st) {
+              std::cerr << "ladle: " << *file << ": " << st.message() << "\n";
+              return 2;
+            };
+            auto spec = ParseExperimentSpec(text);
+            if (!spec.ok()) return fail(spec.status());
+            auto jobs = PlanExperiment(*spec);
+            if (!jobs.ok()) return fail(jobs.status());
+            std::cout << spec->name << ": " << jobs->size() << " jobs\n";
+            for (const auto& j : *jobs)
+              std::cout << "  " << j.index << " " << j.params.dump() << "\n";
+            return 0;
+          }};
+}
+
+}  // namespace ladle

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <iostream>
 #include <deque>
+#include <iostream>
 #include <thread>
 #include <unordered_map>
 
@@ -182,8 +182,8 @@ namespace {
 absl::Status CheckRequestId(const std::string& id) {
   const bool ok =
       id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-        return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-               c == '.' || c == '_' || c == ':' || c == '-';
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+               c == '_' || c == ':' || c == '-';
       });
   if (ok) return absl::OkStatus();
   return absl::InvalidArgumentError(
@@ -383,7 +383,11 @@ grpc::Status ExperimentServiceImpl::WatchExperiment(
         break;
       }
     }
-    if (finished && q->events.empty()) done = true;
+    if (finished) {  // done once nothing came after the end (read locked:
+                     // the clang thread-safety analysis found it unlocked)
+      absl::MutexLock lock(&q->mu);
+      if (q->events.empty()) done = true;
+    }
   }
   coordinator_->Unwatch(token);
   return ToGrpc(st);

@@ -24,6 +24,7 @@
 #include "proto/api_util.h"
 #include "proto/channel.h"
 #include "worker/gpu_probe.h"
+#include "worker/log_relay.h"
 
 namespace ladle {
 namespace {
@@ -41,87 +42,6 @@ std::string ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// The last line of a file, reading at most its last 64 KiB.
-std::string LastLine(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return "";
-  const std::streamoff size = in.tellg();
-  const std::streamoff from = std::max<std::streamoff>(0, size - (64 << 10));
-  std::string text(static_cast<size_t>(size - from), '\0');
-  in.seekg(from);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  size_t end = text.find_last_not_of("\n");
-  if (end == std::string::npos) return "";
-  size_t begin = text.rfind('\n', end);
-  return text.substr(begin == std::string::npos ? 0 : begin + 1,
-                     end - (begin == std::string::npos ? 0 : begin + 1) + 1);
-}
-
-// Cuts the middle out of the file in place (FALLOC_FL_COLLAPSE_RANGE: the
-// kernel shifts what follows under the inode's lock, so whatever the child
-// appends meanwhile is kept, its last line included) and writes the notice
-// over the end of the kept start. Needs block-aligned ranges and a file
-// system that has it (ext4, xfs); false where it cannot, and nothing changed.
-bool CollapseLogFile(const std::string& path, const struct stat& st,
-                     int64_t cap, int64_t* dropped) {
-  const int64_t block = st.st_blksize > 0 ? st.st_blksize : 4096;
-  const int64_t from = (cap / 2 + block - 1) / block * block;
-  const int64_t to = (st.st_size - cap / 4) / block * block;
-  if (to <= from) return false;
-  const int fd = ::open(path.c_str(), O_WRONLY);  // pwrite: no O_APPEND
-  if (fd < 0) return false;
-  bool done = false;
-  if (::fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, from, to - from) == 0) {
-    const std::string notice = absl::StrCat(
-        "\n[ladle-worker: output dropped to keep this file under "
-        "--log_file_cap_bytes=",
-        cap, "; its last bytes follow]\n");
-    // The notice replaces the output it covers (counted as dropped); a failed
-    // write leaves the log without it, the cut itself is done.
-    const ssize_t wrote = ::pwrite(fd, notice.data(), notice.size(),
-                                   from - static_cast<int64_t>(notice.size()));
-    *dropped = to - from + (wrote > 0 ? wrote : 0);
-    done = true;
-  }
-  ::close(fd);
-  return done;
-}
-
-// Keeps a child's log file (opened O_APPEND by the child) under `cap` bytes:
-// past it, the file is cut back to its first half, a notice and the last
-// quarter of what was written (the end of a log says why a run failed, and a
-// child may have written its last line just before it exited, ahead of the
-// poll that sees the exit). In place where the file system can
-// (CollapseLogFile); elsewhere the file is truncated to its start and the
-// notice and the tail are appended (output the child appends after the
-// truncation is kept after them, but output written between reading the
-// tail and truncating is lost: under load that was once the child's last
-// line). Returns the bytes dropped.
-int64_t CapLogFile(const std::string& path, int64_t cap) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0 || st.st_size <= cap) return 0;
-  int64_t collapsed = 0;
-  if (CollapseLogFile(path, st, cap, &collapsed)) return collapsed;
-  const int64_t head = cap / 2, keep_tail = cap / 4;
-  std::string tail(static_cast<size_t>(keep_tail), '\0');
-  const int fd = ::open(path.c_str(), O_RDWR | O_APPEND);
-  if (fd < 0) return 0;
-  const ssize_t n =
-      ::pread(fd, tail.data(), tail.size(), st.st_size - keep_tail);
-  tail.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  const std::string rest = absl::StrCat(
-      "\n[ladle-worker: output past ", head,
-      " bytes dropped to keep this file under --log_file_cap_bytes=", cap,
-      "; its last bytes follow]\n", tail);
-  int64_t dropped = 0;
-  if (::ftruncate(fd, head) == 0 && ::write(fd, rest.data(), rest.size()) ==
-                                        static_cast<ssize_t>(rest.size())) {
-    dropped = st.st_size - head - static_cast<int64_t>(tail.size());
-  }
-  ::close(fd);
-  return dropped;
 }
 
 }  // namespace
@@ -386,9 +306,10 @@ void Worker::Start(const v1::Assignment& a) {
   SpawnOptions spawn;
   spawn.argv = {options_.trainer, "--spec", spec_path, "--out",
                 at.dir + "/out"};
-  spawn.env = EnvironmentWith(
-      {{"CUDA_VISIBLE_DEVICES", absl::StrJoin(visible, ",")},
-       {"LADLE_EXIT_WITH_PARENT", "1"}});  // the child stops if this worker dies
+  spawn.env =
+      EnvironmentWith({{"CUDA_VISIBLE_DEVICES", absl::StrJoin(visible, ",")},
+                       {"LADLE_EXIT_WITH_PARENT",
+                        "1"}});  // the child stops if this worker dies
   spawn.stdout_path = at.dir + "/stdout.log";
   spawn.stderr_path = at.dir + "/stderr.log";
   spawn.truncate = true;
@@ -399,8 +320,8 @@ void Worker::Start(const v1::Assignment& a) {
   const pid_t pid = *started;
   at.pid = pid;
   if (a.timeout_seconds() > 0) {
-    at.timeout_seconds = a.timeout_seconds();
-    at.deadline_ms = NowMs() + a.timeout_seconds() * 1000;
+    at.timers.timeout_seconds = a.timeout_seconds();
+    at.timers.deadline_ms = NowMs() + a.timeout_seconds() * 1000;
   }
   LOG(INFO) << "attempt " << at.id << " (job " << at.job_id
             << ") started as pid " << pid;
@@ -413,11 +334,68 @@ void Worker::Cancel(int64_t attempt_id, const std::string& reason) {
   auto it = attempts_.find(attempt_id);
   if (it == attempts_.end()) return;
   Attempt& a = it->second;
-  a.cancel_requested = true;
-  if (!a.finished && a.pid > 0 && a.term_sent_ms == 0) {
+  a.timers.cancel_requested = true;
+  if (!a.finished && a.pid > 0 && a.timers.term_sent_ms == 0) {
     LOG(INFO) << "attempt " << attempt_id << ": stopping (" << reason << ")";
     kill(-a.pid, SIGTERM);
-    a.term_sent_ms = NowMs();
+    a.timers.term_sent_ms = NowMs();
+  }
+}
+
+void Worker::PollChild(int64_t id, Attempt& a,
+                       std::vector<v1::WorkerMessage>* out) {
+  // Reap first, read after: once the child has exited, this read sees all it
+  // wrote.
+  int status = 0;
+  const bool exited = a.pid > 0 && waitpid(a.pid, &status, WNOHANG) == a.pid;
+  if (!exited && a.pid > 0) {
+    switch (NextSignal(a.timers, NowMs(), options_.kill_grace_ms)) {
+      case ChildSignal::kTerm:
+        LOG(INFO) << "attempt " << id << ": timed out after "
+                  << a.timers.timeout_seconds << " s; stopping";
+        kill(-a.pid, SIGTERM);
+        break;
+      case ChildSignal::kKill:  // it ignored SIGTERM (or hangs in it)
+        LOG(WARNING) << "attempt " << id << ": still running "
+                     << options_.kill_grace_ms << " ms after SIGTERM; SIGKILL";
+        kill(-a.pid, SIGKILL);
+        break;
+      case ChildSignal::kNone:
+        break;
+    }
+  }
+  if (auto m = ReadMetricLines(id, a.dir + "/out/metrics.jsonl",
+                               &a.metrics_offset)) {
+    if (metrics_)
+      metrics_->metric_lines.Increment(m->metrics().jsonl_lines_size());
+    out->push_back(std::move(*m));
+  }
+  // Each stream is relayed up to --log_cap_bytes (a flooding child cannot
+  // swamp the coordinator) and kept on disk under --log_file_cap_bytes.
+  for (auto [stream, offset] : {std::pair{"stdout", &a.stdout_offset},
+                                std::pair{"stderr", &a.stderr_offset}}) {
+    const std::string path = a.dir + "/" + stream + ".log";
+    const int64_t dropped = CapLogFile(path, options_.log_file_cap_bytes);
+    if (dropped > 0 && metrics_)
+      metrics_->log_bytes_dropped.Increment(static_cast<double>(dropped));
+    for (v1::WorkerMessage& m : ReadLogChunks(
+             id, stream, path, options_.log_cap_bytes, exited, offset)) {
+      if (metrics_)
+        metrics_->log_bytes.Increment(
+            static_cast<double>(m.logs().data().size()));
+      out->push_back(std::move(m));
+    }
+  }
+  if (!exited) return;
+  a.finished = true;
+  a.result = ExitResult(id, status, a.timers, a.dir);
+  LOG(INFO) << "attempt " << id << " ended with code " << a.result.exit_code();
+  if (metrics_) {
+    const auto o = a.result.outcome();
+    (o == v1::AttemptResult::OUTCOME_SUCCEEDED   ? metrics_->succeeded
+     : o == v1::AttemptResult::OUTCOME_CANCELLED ? metrics_->cancelled
+                                                 : metrics_->failed)
+        .Increment();
   }
 }
 
@@ -425,132 +403,19 @@ void Worker::Poll() {
   std::vector<v1::WorkerMessage> out;
   {
     absl::MutexLock lock(&mu_);
+    int running = 0;
     for (auto& [id, a] : attempts_) {
-      if (a.finished) continue;
-      // Reap first, read after: once the child has exited, this read sees all
-      // it wrote.
-      int status = 0;
-      const bool exited =
-          a.pid > 0 && waitpid(a.pid, &status, WNOHANG) == a.pid;
-      const int64_t now = NowMs();
-      if (!exited && a.pid > 0) {
-        if (a.deadline_ms > 0 && now >= a.deadline_ms && !a.timed_out &&
-            !a.cancel_requested) {
-          LOG(INFO) << "attempt " << id << ": timed out after "
-                    << a.timeout_seconds << " s; stopping";
-          a.timed_out = true;
-          kill(-a.pid, SIGTERM);
-          a.term_sent_ms = now;
-        } else if (a.term_sent_ms > 0 &&
-                   now >= a.term_sent_ms + options_.kill_grace_ms) {
-          // It ignored SIGTERM (or hangs in it): its whole group goes.
-          LOG(WARNING) << "attempt " << id << ": still running "
-                       << options_.kill_grace_ms
-                       << " ms after SIGTERM; SIGKILL";
-          kill(-a.pid, SIGKILL);
-          a.term_sent_ms = now;  // once per grace period, until reaped
-        }
-      }
-      // New complete lines of metrics.jsonl.
-      std::ifstream in(a.dir + "/out/metrics.jsonl", std::ios::binary);
-      if (in) {
-        in.seekg(a.metrics_offset);
-        std::string chunk((std::istreambuf_iterator<char>(in)),
-                          std::istreambuf_iterator<char>());
-        const size_t last_nl = chunk.rfind('\n');
-        if (last_nl != std::string::npos) {
-          v1::WorkerMessage m;
-          m.mutable_metrics()->set_attempt_id(id);
-          std::stringstream lines(chunk.substr(0, last_nl));
-          for (std::string line; std::getline(lines, line);) {
-            if (!line.empty()) m.mutable_metrics()->add_jsonl_lines(line);
-          }
-          a.metrics_offset += static_cast<int64_t>(last_nl + 1);
-          if (metrics_)
-            metrics_->metric_lines.Increment(m.metrics().jsonl_lines_size());
-          out.push_back(std::move(m));
-        }
-      }
-      // New bytes of the child's stdout and stderr, in chunks of at most 256
-      // KiB per poll; once it has exited, everything left. Each stream is
-      // relayed up to --log_cap_bytes (a flooding child cannot swamp the
-      // coordinator); the rest stays in the attempt directory.
-      for (auto [stream, offset] : {std::pair{"stdout", &a.stdout_offset},
-                                    std::pair{"stderr", &a.stderr_offset}}) {
-        const int64_t dropped = CapLogFile(a.dir + "/" + stream + ".log",
-                                           options_.log_file_cap_bytes);
-        if (dropped > 0 && metrics_) {
-          metrics_->log_bytes_dropped.Increment(static_cast<double>(dropped));
-        }
-        std::ifstream log(a.dir + "/" + stream + ".log", std::ios::binary);
-        if (!log) continue;
-        do {
-          const int64_t room = options_.log_cap_bytes - *offset;
-          if (room <= 0) break;
-          log.clear();
-          log.seekg(*offset);
-          std::string data(std::min<int64_t>(256 << 10, room), '\0');
-          log.read(data.data(), static_cast<std::streamsize>(data.size()));
-          data.resize(static_cast<size_t>(log.gcount()));
-          if (data.empty()) break;
-          *offset += static_cast<int64_t>(data.size());
-          if (*offset >= options_.log_cap_bytes) {
-            absl::StrAppend(
-                &data, "\n[ladle-worker: ", stream,
-                " relayed up to --log_cap_bytes=", options_.log_cap_bytes,
-                "; the rest is in ", a.dir, "/", stream, ".log]\n");
-          }
-          if (metrics_)
-            metrics_->log_bytes.Increment(static_cast<double>(data.size()));
-          v1::WorkerMessage m;
-          m.mutable_logs()->set_attempt_id(id);
-          m.mutable_logs()->set_stream(stream);
-          m.mutable_logs()->set_data(std::move(data));
-          out.push_back(std::move(m));
-        } while (exited);
-      }
-      if (exited) {
-        a.finished = true;
-        a.result.set_attempt_id(id);
-        const int code =
-            WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        a.result.set_exit_code(code);
-        if (code == 0) {
-          a.result.set_outcome(v1::AttemptResult::OUTCOME_SUCCEEDED);
-          a.result.set_summary_json(ReadFile(a.dir + "/out/summary.json"));
-        } else if (a.timed_out) {
-          a.result.set_outcome(v1::AttemptResult::OUTCOME_FAILED);
-          a.result.set_reason(absl::StrCat(
-              "timed out: still running after timeout_seconds = ",
-              a.timeout_seconds, "; stopped (exit code ", code, ")"));
-        } else if (a.cancel_requested) {
-          a.result.set_outcome(v1::AttemptResult::OUTCOME_CANCELLED);
-          a.result.set_reason("stopped on request");
-        } else {
-          a.result.set_outcome(v1::AttemptResult::OUTCOME_FAILED);
-          a.result.set_reason(absl::StrCat("ladle-train exited with code ",
-                                           code, ": ",
-                                           LastLine(a.dir + "/stderr.log")));
-        }
-        LOG(INFO) << "attempt " << id << " ended with code " << code;
-        if (metrics_) {
-          const auto o = a.result.outcome();
-          (o == v1::AttemptResult::OUTCOME_SUCCEEDED   ? metrics_->succeeded
-           : o == v1::AttemptResult::OUTCOME_CANCELLED ? metrics_->cancelled
-                                                       : metrics_->failed)
-              .Increment();
-        }
-      }
+      if (!a.finished) PollChild(id, a, &out);
+      running += !a.finished;
     }
-    if (metrics_) {
-      int running = 0;
-      for (const auto& [id, a] : attempts_) running += !a.finished;
-      metrics_->running.Set(running);
-    }
+    if (metrics_) metrics_->running.Set(running);
   }
   for (const auto& m : out) Send(m);
-  // Outputs of succeeded attempts are uploaded (outside the lock) before their
-  // result.
+  UploadFinished();
+  DeliverResults();
+}
+
+void Worker::UploadFinished() {
   std::vector<std::pair<int64_t, std::string>> to_upload;
   {
     absl::MutexLock lock(&mu_);
@@ -577,23 +442,23 @@ void Worker::Poll() {
           absl::StrCat("uploading outputs failed: ", st.message()));
     }
   }
-  // Results go out once there is a session to take them; delivered ones are
-  // forgotten.
+}
+
+void Worker::DeliverResults() {
+  // Results go out once there is a session to take them.
+  absl::MutexLock lock(&mu_);
+  if (stream_ == nullptr) return;
   std::vector<int64_t> delivered;
-  {
-    absl::MutexLock lock(&mu_);
-    if (stream_ == nullptr) return;
-    for (auto& [id, a] : attempts_) {
-      if (!a.finished) continue;
-      if (a.result.outcome() == v1::AttemptResult::OUTCOME_SUCCEEDED &&
-          !a.uploaded)
-        continue;
-      v1::WorkerMessage m;
-      *m.mutable_result() = a.result;
-      if (stream_->Write(m)) delivered.push_back(id);
-    }
-    for (int64_t id : delivered) attempts_.erase(id);
+  for (auto& [id, a] : attempts_) {
+    if (!a.finished) continue;
+    if (a.result.outcome() == v1::AttemptResult::OUTCOME_SUCCEEDED &&
+        !a.uploaded)
+      continue;
+    v1::WorkerMessage m;
+    *m.mutable_result() = a.result;
+    if (stream_->Write(m)) delivered.push_back(id);
   }
+  for (int64_t id : delivered) attempts_.erase(id);
 }
 
 absl::Status Worker::DownloadInputs(const v1::Assignment& a,

@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "ladle/v1/workers.grpc.pb.h"
+#include "worker/child_control.h"
 #include "worker/gpu_probe.h"
 #include "worker/metrics.h"
 
@@ -65,11 +66,7 @@ class Worker {
     std::string job_id;
     pid_t pid = -1;
     std::string dir;
-    bool cancel_requested = false;
-    int64_t timeout_seconds = 0;  // 0: none
-    int64_t deadline_ms = 0;      // started + timeout; 0: none
-    bool timed_out = false;
-    int64_t term_sent_ms = 0;  // SIGTERM sent (cancel, timeout); 0: not yet
+    ChildTimers timers;  // timeout, cancel, SIGTERM's grace
     int64_t metrics_offset = 0;
     int64_t stdout_offset = 0, stderr_offset = 0;
     bool finished = false;
@@ -83,8 +80,19 @@ class Worker {
   void Session();
   void Start(const v1::Assignment& a);
   void Cancel(int64_t attempt_id, const std::string& reason);
-  // Polls children: new metric lines, exits. Sends through the current stream.
+  // Polls children: signals (timeouts), new metric lines and log output,
+  // exits; uploads the outputs of succeeded ones and delivers results.
   void Poll();
+  // One child: reaps it if it exited, signals it if its timers say so, and
+  // relays what it wrote (into `out`). Its result once it exited.
+  void PollChild(int64_t id, Attempt& a, std::vector<v1::WorkerMessage>* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Uploads the outputs of succeeded attempts (outside the lock), before
+  // their results go out.
+  void UploadFinished() ABSL_LOCKS_EXCLUDED(mu_);
+  // Sends finished attempts' results through the session; forgets the
+  // delivered ones.
+  void DeliverResults() ABSL_LOCKS_EXCLUDED(mu_);
   bool Send(const v1::WorkerMessage& m);
   // Uploads the attempt's outputs (model, summary, metrics) as artifacts.
   absl::Status UploadOutputs(int64_t attempt_id, const std::string& dir);

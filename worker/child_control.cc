@@ -1,0 +1,63 @@
+#include "worker/child_control.h"
+
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "worker/log_relay.h"
+
+namespace ladle {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+ChildSignal NextSignal(ChildTimers& t, int64_t now_ms, int64_t kill_grace_ms) {
+  if (t.deadline_ms > 0 && now_ms >= t.deadline_ms && !t.timed_out &&
+      !t.cancel_requested) {
+    t.timed_out = true;
+    t.term_sent_ms = now_ms;
+    return ChildSignal::kTerm;
+  }
+  if (t.term_sent_ms > 0 && now_ms >= t.term_sent_ms + kill_grace_ms) {
+    t.term_sent_ms = now_ms;  // once per grace period, until reaped
+    return ChildSignal::kKill;
+  }
+  return ChildSignal::kNone;
+}
+
+v1::AttemptResult ExitResult(int64_t attempt_id, int status,
+                             const ChildTimers& t, const std::string& dir) {
+  v1::AttemptResult r;
+  r.set_attempt_id(attempt_id);
+  const int code =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.set_exit_code(code);
+  if (code == 0) {
+    r.set_outcome(v1::AttemptResult::OUTCOME_SUCCEEDED);
+    r.set_summary_json(ReadFile(dir + "/out/summary.json"));
+  } else if (t.timed_out) {
+    r.set_outcome(v1::AttemptResult::OUTCOME_FAILED);
+    r.set_reason(absl::StrCat(
+        "timed out: still running after timeout_seconds = ", t.timeout_seconds,
+        "; stopped (exit code ", code, ")"));
+  } else if (t.cancel_requested) {
+    r.set_outcome(v1::AttemptResult::OUTCOME_CANCELLED);
+    r.set_reason("stopped on request");
+  } else {
+    r.set_outcome(v1::AttemptResult::OUTCOME_FAILED);
+    r.set_reason(absl::StrCat("ladle-train exited with code ", code, ": ",
+                              LastLine(dir + "/stderr.log")));
+  }
+  return r;
+}
+
+}  // namespace ladle

@@ -27,7 +27,6 @@
 
 namespace ladle {
 
-
 // A sparse matrix in CSR form in backend memory (see DeviceCsr in
 // kernels/tensor.h).
 struct CsrView {
@@ -55,6 +54,9 @@ struct SgdParams {
   float weight_decay = 0.0f;
 };
 
+// Ops are non-virtual: each checks its arguments once (INVALID_ARGUMENT names
+// the op and the value) and calls the backend's Do* (ggml's pattern), so no
+// backend repeats the checks.
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -88,50 +90,44 @@ class Backend {
   // ---------------------------------------------------------------- C[m,n] =
   // alpha * op(A)[m,k] * op(B)[k,n] + beta * C, all row-major and contiguous:
   // A is [m,k] (or [k,m] when trans_a), B is [k,n] (or [n,k] when trans_b).
-  virtual absl::Status Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n,
-                            int64_t k, float alpha, const float* a,
-                            const float* b, float beta, float* c) = 0;
+  absl::Status Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                    float alpha, const float* a, const float* b, float beta,
+                    float* c);
   // y[r,c] += bias[c].
-  virtual absl::Status AddBias(float* y, const float* bias, int64_t rows,
-                               int64_t cols) = 0;
+  absl::Status AddBias(float* y, const float* bias, int64_t rows, int64_t cols);
   // db[c] = sum_r dy[r,c] (overwrites).
-  virtual absl::Status BiasGrad(const float* dy, int64_t rows, int64_t cols,
-                                float* db) = 0;
+  absl::Status BiasGrad(const float* dy, int64_t rows, int64_t cols, float* db);
   // y += alpha * x.
-  virtual absl::Status Axpy(float alpha, const float* x, float* y,
-                            int64_t n) = 0;
-  virtual absl::Status Fill(float* x, int64_t n, float value) = 0;
+  absl::Status Axpy(float alpha, const float* x, float* y, int64_t n);
+  absl::Status Fill(float* x, int64_t n, float value);
 
   // --- Elementwise
   // ------------------------------------------------------------------------
-  virtual absl::Status ActivationForward(Activation act, const float* x,
-                                         float* y, int64_t n) = 0;
+  absl::Status ActivationForward(Activation act, const float* x, float* y,
+                                 int64_t n);
   // dx = dy * act'(x); dx may alias dy.
-  virtual absl::Status ActivationBackward(Activation act, const float* x,
-                                          const float* dy, float* dx,
-                                          int64_t n) = 0;
+  absl::Status ActivationBackward(Activation act, const float* x,
+                                  const float* dy, float* dx, int64_t n);
   // mask[i] = keep ? 1/(1-p) : 0 with keep iff CounterUniform(seed, offset + i)
   // >= p; y = x * mask. y may alias x.
-  virtual absl::Status DropoutForward(const float* x, float* y, float* mask,
-                                      int64_t n, float p, uint64_t seed,
-                                      uint64_t offset) = 0;
+  absl::Status DropoutForward(const float* x, float* y, float* mask, int64_t n,
+                              float p, uint64_t seed, uint64_t offset);
   // dx = dy * mask; dx may alias dy.
-  virtual absl::Status DropoutBackward(const float* dy, const float* mask,
-                                       float* dx, int64_t n) = 0;
+  absl::Status DropoutBackward(const float* dy, const float* mask, float* dx,
+                               int64_t n);
 
   // --- Normalisation
   // ---------------------------------------------------------------------- Per
   // row: y = (x - mean) * rstd * gamma + beta; saves mean[rows], rstd[rows].
-  virtual absl::Status LayerNormForward(const float* x, const float* gamma,
-                                        const float* beta, float* y,
-                                        float* mean, float* rstd, int64_t rows,
-                                        int64_t cols, float eps) = 0;
+  absl::Status LayerNormForward(const float* x, const float* gamma,
+                                const float* beta, float* y, float* mean,
+                                float* rstd, int64_t rows, int64_t cols,
+                                float eps);
   // dx (overwrites), dgamma and dbeta (overwrite).
-  virtual absl::Status LayerNormBackward(const float* x, const float* gamma,
-                                         const float* mean, const float* rstd,
-                                         const float* dy, float* dx,
-                                         float* dgamma, float* dbeta,
-                                         int64_t rows, int64_t cols) = 0;
+  absl::Status LayerNormBackward(const float* x, const float* gamma,
+                                 const float* mean, const float* rstd,
+                                 const float* dy, float* dx, float* dgamma,
+                                 float* dbeta, int64_t rows, int64_t cols);
 
   // --- Loss and metrics
   // ------------------------------------------------------------------- Fused
@@ -141,44 +137,94 @@ class Backend {
   // Datasets are validated when loaded. row_loss[r] = -log
   // softmax(logits[r])[label[r]]; dlogits[r] = (softmax(logits[r]) -
   // onehot(label[r])) * grad_scale. dlogits may be null.
-  virtual absl::Status SoftmaxCrossEntropy(const float* logits,
-                                           const int32_t* labels, int64_t rows,
-                                           int64_t cols, float grad_scale,
-                                           float* row_loss, float* dlogits) = 0;
+  absl::Status SoftmaxCrossEntropy(const float* logits, const int32_t* labels,
+                                   int64_t rows, int64_t cols, float grad_scale,
+                                   float* row_loss, float* dlogits);
   // *acc += scale * sum(x[0..n)), summed in a fixed order (deterministic).
-  virtual absl::Status SumInto(const float* x, int64_t n, float scale,
-                               float* acc) = 0;
+  absl::Status SumInto(const float* x, int64_t n, float scale, float* acc);
   // out[r] = argmax_c logits[r,c] (first on ties).
-  virtual absl::Status ArgmaxRows(const float* logits, int64_t rows,
-                                  int64_t cols, int32_t* out) = 0;
+  absl::Status ArgmaxRows(const float* logits, int64_t rows, int64_t cols,
+                          int32_t* out);
 
   // --- Data movement
   // ----------------------------------------------------------------------
   // dst[i,:] = src[index[i],:] for i < rows.
-  virtual absl::Status GatherRows(const float* src, const int32_t* index,
-                                  int64_t rows, int64_t cols, float* dst) = 0;
-  virtual absl::Status GatherLabels(const int32_t* src, const int32_t* index,
-                                    int64_t rows, int32_t* dst) = 0;
+  absl::Status GatherRows(const float* src, const int32_t* index, int64_t rows,
+                          int64_t cols, float* dst);
+  absl::Status GatherLabels(const int32_t* src, const int32_t* index,
+                            int64_t rows, int32_t* dst);
 
   // --- Sparse
   // -----------------------------------------------------------------------------
   // y[a.rows, cols] = A * x[a.cols, cols] (overwrites y).
-  virtual absl::Status SpMM(const CsrView& a, const float* x, int64_t cols,
-                            float* y) = 0;
+  absl::Status SpMM(const CsrView& a, const float* x, int64_t cols, float* y);
 
   // --- Optimizers (PyTorch semantics)
   // ---------------------------------------------------- Decoupled weight
   // decay: p -= lr*wd*p; Adam moments m, v; bias-corrected update.
-  virtual absl::Status AdamWUpdate(float* param, const float* grad, float* m,
-                                   float* v, int64_t n,
-                                   const AdamWParams& hp) = 0;
+  absl::Status AdamWUpdate(float* param, const float* grad, float* m, float* v,
+                           int64_t n, const AdamWParams& hp);
   // g' = g + wd*p; buf = momentum*buf + g'; step = nesterov ? g' + momentum*buf
   // : buf.
-  virtual absl::Status SgdUpdate(float* param, const float* grad,
-                                 float* momentum_buf, int64_t n,
-                                 const SgdParams& hp) = 0;
+  absl::Status SgdUpdate(float* param, const float* grad, float* momentum_buf,
+                         int64_t n, const SgdParams& hp);
 
  protected:
+  // The ops as each backend implements them, called with arguments already
+  // checked (sizes >= 0, p in [0, 1), argmax cols > 0, adamw step >= 1):
+  // the public methods above check once, in front of every backend.
+  virtual absl::Status DoGemm(bool trans_a, bool trans_b, int64_t m, int64_t n,
+                              int64_t k, float alpha, const float* a,
+                              const float* b, float beta, float* c) = 0;
+  virtual absl::Status DoAddBias(float* y, const float* bias, int64_t rows,
+                                 int64_t cols) = 0;
+  virtual absl::Status DoBiasGrad(const float* dy, int64_t rows, int64_t cols,
+                                  float* db) = 0;
+  virtual absl::Status DoAxpy(float alpha, const float* x, float* y,
+                              int64_t n) = 0;
+  virtual absl::Status DoFill(float* x, int64_t n, float value) = 0;
+  virtual absl::Status DoActivationForward(Activation act, const float* x,
+                                           float* y, int64_t n) = 0;
+  virtual absl::Status DoActivationBackward(Activation act, const float* x,
+                                            const float* dy, float* dx,
+                                            int64_t n) = 0;
+  virtual absl::Status DoDropoutForward(const float* x, float* y, float* mask,
+                                        int64_t n, float p, uint64_t seed,
+                                        uint64_t offset) = 0;
+  virtual absl::Status DoDropoutBackward(const float* dy, const float* mask,
+                                         float* dx, int64_t n) = 0;
+  virtual absl::Status DoLayerNormForward(const float* x, const float* gamma,
+                                          const float* beta, float* y,
+                                          float* mean, float* rstd,
+                                          int64_t rows, int64_t cols,
+                                          float eps) = 0;
+  virtual absl::Status DoLayerNormBackward(const float* x, const float* gamma,
+                                           const float* mean, const float* rstd,
+                                           const float* dy, float* dx,
+                                           float* dgamma, float* dbeta,
+                                           int64_t rows, int64_t cols) = 0;
+  virtual absl::Status DoSoftmaxCrossEntropy(const float* logits,
+                                             const int32_t* labels,
+                                             int64_t rows, int64_t cols,
+                                             float grad_scale, float* row_loss,
+                                             float* dlogits) = 0;
+  virtual absl::Status DoSumInto(const float* x, int64_t n, float scale,
+                                 float* acc) = 0;
+  virtual absl::Status DoArgmaxRows(const float* logits, int64_t rows,
+                                    int64_t cols, int32_t* out) = 0;
+  virtual absl::Status DoGatherRows(const float* src, const int32_t* index,
+                                    int64_t rows, int64_t cols, float* dst) = 0;
+  virtual absl::Status DoGatherLabels(const int32_t* src, const int32_t* index,
+                                      int64_t rows, int32_t* dst) = 0;
+  virtual absl::Status DoSpMM(const CsrView& a, const float* x, int64_t cols,
+                              float* y) = 0;
+  virtual absl::Status DoAdamWUpdate(float* param, const float* grad, float* m,
+                                     float* v, int64_t n,
+                                     const AdamWParams& hp) = 0;
+  virtual absl::Status DoSgdUpdate(float* param, const float* grad,
+                                   float* momentum_buf, int64_t n,
+                                   const SgdParams& hp) = 0;
+
   int64_t allocation_count_ = 0;
 };
 

@@ -22,6 +22,7 @@
 #include "kernels/safetensors.h"
 #include "kernels/tensor.h"
 #include "train/dropcompute.h"
+#include "train/subgraph_sampler.h"
 
 namespace ladle {
 namespace {
@@ -168,7 +169,7 @@ class Trial {
                        CreateGcnModel(spec_.model, be, &adj_, num_features_,
                                       num_classes_, spec_.seed));
       batch_ = adj_.rows;
-      steps_per_epoch_ = sampled_ ? static_cast<int64_t>(chunks_) : 1;
+      steps_per_epoch_ = sampler_ ? sampler_->steps_per_epoch() : 1;
     } else if (spec_.dropcompute.enabled) {
       // A step is one global batch: ranks × micro_batches × batch_size rows.
       const DropComputeSpec& d = spec_.dropcompute;
@@ -304,92 +305,15 @@ class Trial {
     return load(g.test_nodes, &test_);
   }
 
-  // Subgraph training: the host graph, its METIS parts (cluster) and device
-  // buffers sized for the whole graph, so steps allocate nothing on the device.
+  // Subgraph training (train.sampler): steps see sampled subgraphs, the
+  // evaluation the full graph.
   absl::Status SetupSampler(Graph g) {
     const SamplerSpec& sp = spec_.sampler;
-    sampled_ = true;
-    sampler_seed_ = sp.seed != 0 ? sp.seed : spec_.seed;
-    host_graph_ = std::move(g);
-    train_mask_.assign(host_graph_.nodes, 0);
-    for (int32_t n : host_graph_.train_nodes) train_mask_[n] = 1;
-    if (sp.type == SamplerSpec::Type::kCluster) {
-      ASSIGN_OR_RETURN(
-          part_of_, MetisPartition(host_graph_, sp.parts, sp.partition_seed));
-      groups_ = sp.parts;
-      chunks_ = (sp.parts + sp.parts_per_step - 1) / sp.parts_per_step;
-    } else {
-      chunks_ = static_cast<int64_t>(std::ceil(1.0 / sp.fraction));
-      groups_ = chunks_;
-    }
-    Backend* be = backend_.get();
-    const int64_t n = host_graph_.nodes;
-    const int64_t nnz = adj_.values.size();
-    ASSIGN_OR_RETURN(sub_row_ptr_, Tensor<int32_t>::Zeros(be, {n + 1}));
-    ASSIGN_OR_RETURN(sub_col_idx_, Tensor<int32_t>::Zeros(be, {nnz}));
-    ASSIGN_OR_RETURN(sub_values_, Tensor<float>::Zeros(be, {nnz}));
-    ASSIGN_OR_RETURN(sub_idx_, Tensor<int32_t>::Zeros(be, {n}));
-    ASSIGN_OR_RETURN(sub_x_, Tensor<float>::Zeros(be, {n, num_features_}));
-    ASSIGN_OR_RETURN(sub_y_, Tensor<int32_t>::Zeros(be, {n}));
+    ASSIGN_OR_RETURN(sampler_,
+                     SubgraphSampler::Create(
+                         sp, sp.seed != 0 ? sp.seed : spec_.seed, std::move(g),
+                         adj_.values.size(), backend_.get()));
     return absl::OkStatus();
-  }
-
-  // Nodes of step `pos` of `epoch`: cluster — the parts_per_step parts at
-  // `pos` of this epoch's shuffled part order; nodes — chunk `pos` of this
-  // epoch's shuffled node order. Deterministic in (sampler seed, epoch).
-  std::vector<int32_t> SubgraphNodes(int64_t epoch, int64_t pos) const {
-    Rng rng(SplitMix64(sampler_seed_ * 0xD1B54A32D192ED03ULL +
-                       static_cast<uint64_t>(epoch)));
-    std::vector<int32_t> nodes;
-    if (!part_of_.empty()) {
-      std::vector<int32_t> order(groups_);
-      std::iota(order.begin(), order.end(), 0);
-      for (int64_t i = groups_ - 1; i > 0; --i)
-        std::swap(order[i], order[rng.Below(i + 1)]);
-      const int64_t q = spec_.sampler.parts_per_step;
-      std::vector<char> chosen(groups_, 0);
-      for (int64_t i = pos * q; i < std::min(groups_, (pos + 1) * q); ++i)
-        chosen[order[i]] = 1;
-      for (int32_t v = 0; v < host_graph_.nodes; ++v)
-        if (chosen[part_of_[v]]) nodes.push_back(v);
-    } else {
-      const int64_t n = host_graph_.nodes;
-      std::vector<int32_t> order(n);
-      std::iota(order.begin(), order.end(), 0);
-      for (int64_t i = n - 1; i > 0; --i)
-        std::swap(order[i], order[rng.Below(i + 1)]);
-      const int64_t chunk = (n + chunks_ - 1) / chunks_;
-      const int64_t b = std::min(n, pos * chunk), e = std::min(n, b + chunk);
-      nodes.assign(order.begin() + b, order.begin() + e);
-      std::sort(nodes.begin(), nodes.end());
-    }
-    return nodes;
-  }
-
-  // Builds step (epoch, pos)'s subgraph on the device and points the model at
-  // it; returns the number of training nodes in it.
-  absl::StatusOr<int64_t> LoadSubgraph(int64_t epoch, int64_t pos) {
-    const std::vector<int32_t> nodes = SubgraphNodes(epoch, pos);
-    const Csr a = NormalizedAdjacency(InducedSubgraph(host_graph_, nodes));
-    Backend* be = backend_.get();
-    const int64_t n = static_cast<int64_t>(nodes.size());
-    if (n == 0) return absl::InternalError("sampler drew an empty subgraph");
-    RETURN_IF_ERROR(sub_row_ptr_.CopyFromHost(a.row_ptr.data(), n + 1));
-    RETURN_IF_ERROR(
-        sub_col_idx_.CopyFromHost(a.col_idx.data(), a.col_idx.size()));
-    RETURN_IF_ERROR(sub_values_.CopyFromHost(a.values.data(), a.values.size()));
-    RETURN_IF_ERROR(sub_idx_.CopyFromHost(nodes.data(), n));
-    RETURN_IF_ERROR(be->GatherRows(graph_x_.data(), sub_idx_.data(), n,
-                                   num_features_, sub_x_.data()));
-    RETURN_IF_ERROR(
-        be->GatherLabels(train_.y.data(), sub_idx_.data(), n, sub_y_.data()));
-    RETURN_IF_ERROR(model_->UseGraph(
-        CsrView{n, n, static_cast<int64_t>(a.values.size()),
-                sub_row_ptr_.data(), sub_col_idx_.data(), sub_values_.data()}));
-    sub_rows_ = n;
-    int64_t counted = 0;
-    for (int32_t v : nodes) counted += train_mask_[v];
-    return counted;
   }
 
   // Training rows `idx[0..rows)` into batch_x_ / batch_y_.
@@ -809,12 +733,16 @@ class Trial {
     const float* x;
     const int32_t* y;
     int64_t rows, counted;
-    if (gcn_ && sampled_) {
-      ASSIGN_OR_RETURN(counted, LoadSubgraph(step_ / steps_per_epoch_,
-                                             step_ % steps_per_epoch_));
-      x = sub_x_.data();
-      y = sub_y_.data();
-      rows = sub_rows_;
+    if (gcn_ && sampler_) {
+      ASSIGN_OR_RETURN(
+          SubgraphSampler::Subgraph sub,
+          sampler_->Load(step_ / steps_per_epoch_, step_ % steps_per_epoch_,
+                         graph_x_.data(), train_.y.data()));
+      RETURN_IF_ERROR(model_->UseGraph(sub.adjacency));
+      x = sub.x;
+      y = sub.y;
+      rows = sub.rows;
+      counted = sub.training_nodes;
       if (counted == 0) counted = 1;  // no training node drawn: zero gradient
     } else if (gcn_) {
       x = graph_x_.data();
@@ -967,7 +895,7 @@ class Trial {
     int64_t correct = 0;
     std::vector<int32_t> preds;
     if (gcn_) {
-      if (sampled_) RETURN_IF_ERROR(model_->UseGraph(adj_.view()));
+      if (sampler_) RETURN_IF_ERROR(model_->UseGraph(adj_.view()));
       ASSIGN_OR_RETURN(const float* logits,
                        model_->Forward(graph_x_.data(), batch_, false, 0));
       RETURN_IF_ERROR(be->SoftmaxCrossEntropy(logits, split.y.data(), batch_,
@@ -1174,15 +1102,7 @@ class Trial {
   std::vector<std::unique_ptr<Rank>> ranks_;
   std::unique_ptr<Collective> collective_;  // GPU ranks: NCCL
   // Subgraph sampling (gcn with train.sampler other than full).
-  bool sampled_ = false;
-  uint64_t sampler_seed_ = 0;
-  Graph host_graph_;
-  std::vector<char> train_mask_;
-  std::vector<int32_t> part_of_;  // cluster: METIS part of each node
-  int64_t groups_ = 0, chunks_ = 1;
-  Tensor<int32_t> sub_row_ptr_, sub_col_idx_, sub_idx_, sub_y_;
-  Tensor<float> sub_values_, sub_x_;
-  int64_t sub_rows_ = 0;
+  std::unique_ptr<SubgraphSampler> sampler_;  // gcn with train.sampler
   float last_lr_ = 0;
   FILE* metrics_ = nullptr;
 };

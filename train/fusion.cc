@@ -11,6 +11,7 @@
 #include "kernels/backend.h"
 #include "kernels/device.h"
 #include "kernels/tensor.h"
+#include "train/checkpoint.h"
 
 namespace ladle {
 namespace {
@@ -346,7 +347,7 @@ absl::StatusOr<TrainResult> RunFuse(const TrainSpec& spec,
   const std::string init =
       (std::filesystem::path(options.out_dir) / "fused-init.safetensors")
           .string();
-  fused.metadata["format"] = "ladle-checkpoint-v1";
+  fused.metadata["format"] = kCheckpointFormat;
   fused.metadata["step"] = "0";
   wide_spec.init_checkpoint = init;
   fused.metadata["spec"] = SpecToJson(wide_spec).dump();

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "kernels/safetensors.h"
+#include "train/checkpoint.h"
 
 namespace ladle {
 namespace {
@@ -173,7 +174,7 @@ absl::StatusOr<TrainResult> RunSoup(const TrainSpec& spec,
   TrainSpec model_spec = spec;
   model_spec.task = TrainTask::kTrain;
   model_spec.soup = {};
-  out.metadata["format"] = "ladle-checkpoint-v1";
+  out.metadata["format"] = kCheckpointFormat;
   out.metadata["step"] = "0";
   out.metadata["spec"] = SpecToJson(model_spec).dump();
   RETURN_IF_ERROR(WriteSafeTensors(

@@ -21,6 +21,7 @@
 #include "kernels/optim.h"
 #include "kernels/safetensors.h"
 #include "kernels/tensor.h"
+#include "train/checkpoint.h"
 #include "train/dropcompute.h"
 #include "train/subgraph_sampler.h"
 
@@ -29,8 +30,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::ordered_json;
-
-constexpr char kCheckpointFormat[] = "ladle-checkpoint-v1";
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -216,7 +215,8 @@ class Trial {
     if (!opt_.resume_from.empty()) {
       RETURN_IF_ERROR(LoadCheckpoint(opt_.resume_from));
     } else if (!spec_.init_checkpoint.empty()) {
-      RETURN_IF_ERROR(LoadInitialParams(spec_.init_checkpoint));
+      RETURN_IF_ERROR(
+          ReadInitialParams(spec_.init_checkpoint, &model_->params()));
     }
 
     metrics_ = std::fopen(
@@ -931,99 +931,23 @@ class Trial {
   }
 
   absl::Status WriteCheckpoint(const std::string& path) {
-    SafeTensorsFile file;
-    ParamStore& ps = model_->params();
-    ASSIGN_OR_RETURN(std::vector<float> params, ps.params().ToHost());
-    for (const ParamInfo& p : ps.infos()) {
-      file.tensors.push_back(
-          SafeTensor::FromFloats(p.name, p.shape, params.data() + p.offset));
-    }
-    for (auto& [state_name, tensor] : optimizer_->State()) {
-      ASSIGN_OR_RETURN(std::vector<float> state, tensor->ToHost());
-      for (const ParamInfo& p : ps.infos()) {
-        file.tensors.push_back(SafeTensor::FromFloats(
-            absl::StrCat("optimizer.", state_name, ".", p.name), p.shape,
-            state.data() + p.offset));
-      }
-    }
-    ASSIGN_OR_RETURN(std::vector<float> acc, loss_acc_.ToHost());
-    file.tensors.push_back(
-        SafeTensor::FromFloats("trainer.loss_sums", {3}, acc.data()));
-    file.metadata["window_steps"] = absl::StrCat(window_steps_);
-    file.metadata["epoch_steps"] = absl::StrCat(epoch_steps_);
-    file.metadata["format"] = kCheckpointFormat;
-    file.metadata["step"] = absl::StrCat(step_);
-    file.metadata["optimizer_steps"] = absl::StrCat(optimizer_->steps_taken());
-    file.metadata["spec"] = SpecToJson(spec_).dump();
-    return WriteSafeTensors(path, file);
+    TrainerCounters c;
+    c.step = step_;
+    c.optimizer_steps = optimizer_->steps_taken();
+    ASSIGN_OR_RETURN(c.loss_sums, loss_acc_.ToHost());
+    c.window_steps = window_steps_;
+    c.epoch_steps = epoch_steps_;
+    return ::ladle::WriteCheckpoint(path, model_->params(), *optimizer_, c,
+                                    spec_);
   }
 
-  // init.checkpoint: the parameters only; the optimizer and step start fresh.
-  absl::Status LoadInitialParams(const std::string& path) {
-    absl::StatusOr<SafeTensorsFile> file = ReadSafeTensors(path);
-    if (!file.ok()) {
-      return absl::Status(
-          file.status().code(),
-          absl::StrCat("init.checkpoint: ", file.status().message()));
-    }
-    auto format = file->metadata.find("format");
-    if (format == file->metadata.end() || format->second != kCheckpointFormat) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "init.checkpoint: ", path, " is not a ladle checkpoint"));
-    }
-    ParamStore& ps = model_->params();
-    std::vector<float> params(ps.total(), 0.0f);
-    for (const ParamInfo& p : ps.infos()) {
-      const SafeTensor* t = file->Find(p.name);
-      if (t == nullptr || t->shape != p.shape || t->dtype != "F32") {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "init.checkpoint: ", path, ": tensor ", p.name,
-            " missing or of another shape (was it written for this model?)"));
-      }
-      const std::vector<float> v = t->AsFloats();
-      std::copy(v.begin(), v.end(), params.begin() + p.offset);
-    }
-    return ps.params().CopyFromHost(params.data(), ps.total());
-  }
-
+  // --resume: parameters, optimizer state and counters, so the trial goes on
+  // bit for bit.
   absl::Status LoadCheckpoint(const std::string& path) {
-    ASSIGN_OR_RETURN(SafeTensorsFile file, ReadSafeTensors(path));
-    auto meta = [&](const char* key) -> std::string {
-      auto it = file.metadata.find(key);
-      return it == file.metadata.end() ? "" : it->second;
-    };
-    if (meta("format") != kCheckpointFormat) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--resume ", path, ": not a ladle checkpoint"));
-    }
-    ParamStore& ps = model_->params();
-    std::vector<float> params(ps.total(), 0.0f);
-    auto fill = [&](const std::string& prefix,
-                    std::vector<float>* dst) -> absl::Status {
-      for (const ParamInfo& p : ps.infos()) {
-        const SafeTensor* t = file.Find(prefix + p.name);
-        if (t == nullptr || t->shape != p.shape || t->dtype != "F32") {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "--resume ", path, ": tensor ", prefix, p.name,
-              " missing or of another shape ",
-              "(was the checkpoint written for this spec's model?)"));
-        }
-        const std::vector<float> v = t->AsFloats();
-        std::copy(v.begin(), v.end(), dst->begin() + p.offset);
-      }
-      return absl::OkStatus();
-    };
-    RETURN_IF_ERROR(fill("", &params));
-    RETURN_IF_ERROR(ps.params().CopyFromHost(params.data(), ps.total()));
-    for (auto& [state_name, tensor] : optimizer_->State()) {
-      std::vector<float> state(ps.total(), 0.0f);
-      RETURN_IF_ERROR(
-          fill(absl::StrCat("optimizer.", state_name, "."), &state));
-      RETURN_IF_ERROR(tensor->CopyFromHost(state.data(), ps.total()));
-    }
-    step_ = std::stoll(meta("step").empty() ? "0" : meta("step"));
-    optimizer_->set_steps_taken(std::stoll(
-        meta("optimizer_steps").empty() ? "0" : meta("optimizer_steps")));
+    ASSIGN_OR_RETURN(TrainerCounters c,
+                     ReadCheckpoint(path, &model_->params(), optimizer_.get()));
+    step_ = c.step;
+    optimizer_->set_steps_taken(c.optimizer_steps);
     if (step_ < 0 || step_ > total_steps_) {
       return absl::InvalidArgumentError(
           absl::StrCat("--resume ", path, ": step ", step_,
@@ -1032,14 +956,10 @@ class Trial {
     resumed_from_ = step_;
     epochs_done_ = step_ / steps_per_epoch_;
     // Loss sums of the running log window and epoch continue where they were.
-    if (const SafeTensor* t = file.Find("trainer.loss_sums");
-        t != nullptr && t->shape == Shape{3}) {
-      const std::vector<float> acc = t->AsFloats();
-      RETURN_IF_ERROR(loss_acc_.CopyFromHost(acc.data(), 3));
-      window_steps_ =
-          std::stoll(meta("window_steps").empty() ? "0" : meta("window_steps"));
-      epoch_steps_ =
-          std::stoll(meta("epoch_steps").empty() ? "0" : meta("epoch_steps"));
+    if (!c.loss_sums.empty()) {
+      RETURN_IF_ERROR(loss_acc_.CopyFromHost(c.loss_sums.data(), 3));
+      window_steps_ = c.window_steps;
+      epoch_steps_ = c.epoch_steps;
     }
     return absl::OkStatus();
   }

@@ -24,9 +24,9 @@ absl::Status Gather(const SafeTensorsFile& file, const ParamStore& params,
   for (const ParamInfo& p : params.infos()) {
     const SafeTensor* t = file.Find(prefix + p.name);
     if (t == nullptr || t->shape != p.shape || t->dtype != "F32") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": tensor ", prefix, p.name, " missing or of another shape ",
-          hint));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": tensor ", prefix, p.name,
+                       " missing or of another shape ", hint));
     }
     const std::vector<float> v = t->AsFloats();
     std::copy(v.begin(), v.end(), dst->begin() + p.offset);
@@ -113,7 +113,7 @@ absl::Status ReadInitialParams(const std::string& path, ParamStore* ps) {
         absl::StrCat("init.checkpoint: ", path, " is not a ladle checkpoint"));
   }
   std::vector<float> params(ps->total(), 0.0f);
-  RETURN_IF_ERROR(Gather(file.value(), *ps, "", "init.checkpoint: " + path, 
+  RETURN_IF_ERROR(Gather(file.value(), *ps, "", "init.checkpoint: " + path,
                          "(was it written for this model?)", &params));
   return ps->params().CopyFromHost(params.data(), ps->total());
 }

@@ -23,6 +23,7 @@
 #include "kernels/tensor.h"
 #include "train/checkpoint.h"
 #include "train/dropcompute.h"
+#include "train/dropcompute_schedule.h"
 #include "train/subgraph_sampler.h"
 
 namespace ladle {
@@ -96,7 +97,12 @@ class Trial {
     s["parameters"] = num_params_;
     s["seed"] = spec_.seed;
     s["resumed_from_step"] = resumed_from_;
-    if (spec_.dropcompute.enabled) s["dropcompute"] = DropComputeSummary();
+    if (spec_.dropcompute.enabled) {
+      s["dropcompute"] = schedule_->Summary(
+          step_, collective_ != nullptr
+                     ? collective_->Describe() + ", one rank per GPU"
+                     : "in process, CPU threads");
+    }
     s["spec"] = SpecToJson(spec_);
     RETURN_IF_ERROR(WriteJsonFile("summary.json", s));
     result.summary = std::move(s);
@@ -352,15 +358,8 @@ class Trial {
       std::sort(samples.begin(), samples.end());
       base = samples[2];
     }
-    DropNoise noise;
-    noise.type = d.noise == "paper" ? DropNoise::Type::kPaper
-                                    : DropNoise::Type::kLogNormal;
-    noise.sigma = d.sigma;
-    noise.delay_factor = d.delay_factor;
-    noise.slow_ranks = static_cast<int>(d.slow_ranks);
-    noise.slow_factor = d.slow_factor;
-    dc_base_seconds_ = base;
-    dc_times_ = std::make_unique<MicroBatchTimes>(noise, base);
+    schedule_ = std::make_unique<DropComputeSchedule>(d, spec_.seed,
+                                                      spec_.batch_size, base);
     if (d.timing == "real") {
       // Ranks are threads: on the CPU each with a single-threaded backend;
       // on GPUs one per GPU (cuda:k.. cuda:k+N-1 from the trial's device k)
@@ -440,8 +439,8 @@ class Trial {
     const DropComputeSpec& d = spec_.dropcompute;
     const int64_t b = spec_.batch_size, M = d.micro_batches;
     std::vector<std::vector<double>> t;
-    DrawTimes(step_, &t);
-    const double tau = ThresholdAt(step_);
+    schedule_->Draw(step_, &t);
+    const double tau = schedule_->ThresholdAt(step_);
     ParamStore& ps = model_->params();
     const bool gpu = collective_ != nullptr;
     std::vector<float> weights;
@@ -536,7 +535,6 @@ class Trial {
       });
     }
     for (std::thread& th : threads) th.join();
-    const double compute_seconds = Seconds(start, Clock::now());
     for (const absl::Status& st : status) RETURN_IF_ERROR(st);
     // All-reduce, in rank order (deterministic for a given kept pattern).
     int64_t kept = 0;
@@ -581,17 +579,7 @@ class Trial {
       RETURN_IF_ERROR(
           backend_->CopyToDevice(loss_acc_.data(), acc, sizeof(acc)));
     }
-    const bool measured = d.threshold == DropComputeSpec::Threshold::kNone ||
-                          d.threshold == DropComputeSpec::Threshold::kSeconds ||
-                          step_ >= d.calibration_steps;
-    dc_sim_seconds_ += step_seconds;
-    if (measured) {
-      dc_steps_ += 1;
-      dc_step_seconds_ += step_seconds;
-      dc_kept_ += kept;
-      dc_total_ += d.ranks * M;
-      dc_compute_seconds_ += compute_seconds;
-    }
+    schedule_->RecordRealStep(step_, step_seconds, kept);
     samples_trained_ += rows;
     window_samples_ += rows;
     flops_trained_ += model_->TrainFlops(rows);
@@ -599,112 +587,6 @@ class Trial {
     ++window_steps_;
     ++epoch_steps_;
     return absl::OkStatus();
-  }
-
-  // Micro-batch times of step `step`: a function of (seed, step) only, so
-  // resumed runs and recomputed thresholds see the same draws.
-  void DrawTimes(int64_t step, std::vector<std::vector<double>>* t) const {
-    Rng rng(SplitMix64(spec_.seed * 0xDC0FFEEULL ^
-                       SplitMix64(static_cast<uint64_t>(step) + 1)));
-    dc_times_->Draw(rng, static_cast<int>(spec_.dropcompute.ranks),
-                    static_cast<int>(spec_.dropcompute.micro_batches), t);
-  }
-
-  // τ for `step`: none before the calibration steps are done (auto and
-  // multiples), then from the calibration draws.
-  double ThresholdAt(int64_t step) {
-    const DropComputeSpec& d = spec_.dropcompute;
-    using T = DropComputeSpec::Threshold;
-    if (d.threshold == T::kNone) return 0;
-    if (d.threshold == T::kSeconds) return d.threshold_value;
-    if (step < d.calibration_steps) return 0;
-    if (dc_tau_ < 0) {
-      std::vector<std::vector<std::vector<double>>> cal(d.calibration_steps);
-      std::vector<double> all;
-      for (int64_t s = 0; s < d.calibration_steps; ++s) {
-        DrawTimes(s, &cal[s]);
-        for (const auto& r : cal[s]) all.insert(all.end(), r.begin(), r.end());
-      }
-      std::sort(all.begin(), all.end());
-      dc_median_ = all[all.size() / 2];
-      dc_tau_ = d.threshold == T::kAuto ? AutoThreshold(cal, d.comm_seconds)
-                                        : d.threshold_value * dc_median_;
-    }
-    return dc_tau_;
-  }
-
-  std::vector<int32_t> DropComputeRows(const std::vector<int32_t>& order,
-                                       int64_t begin) {
-    const DropComputeSpec& d = spec_.dropcompute;
-    std::vector<std::vector<double>> t;
-    DrawTimes(step_, &t);
-    const double tau = ThresholdAt(step_);
-    const StepTiming st = SimulateStep(t, tau, d.comm_seconds);
-    const int64_t b = spec_.batch_size;
-    std::vector<int32_t> rows;
-    rows.reserve(batch_);
-    for (int64_t n = 0; n < d.ranks; ++n) {
-      for (int64_t m = 0; m < d.micro_batches; ++m) {
-        if (!st.kept[n][m]) continue;
-        const int64_t first = begin + (n * d.micro_batches + m) * b;
-        rows.insert(rows.end(), order.begin() + first,
-                    order.begin() + first + b);
-      }
-    }
-    dc_sim_seconds_ += st.step_seconds;
-    const bool measured = d.threshold == DropComputeSpec::Threshold::kNone ||
-                          d.threshold == DropComputeSpec::Threshold::kSeconds ||
-                          step_ >= d.calibration_steps;
-    if (measured) {  // after calibration: what the threshold does
-      dc_steps_ += 1;
-      dc_step_seconds_ += st.step_seconds;
-      dc_baseline_seconds_ += st.baseline_seconds;
-      dc_kept_ += st.kept_count;
-      dc_total_ += d.ranks * d.micro_batches;
-    }
-    return rows;
-  }
-
-  Json DropComputeSummary() {
-    const DropComputeSpec& d = spec_.dropcompute;
-    Json j;
-    const double tau = ThresholdAt(std::max(step_, d.calibration_steps));
-    j["ranks"] = d.ranks;
-    j["micro_batches"] = d.micro_batches;
-    j["micro_batch_size"] = spec_.batch_size;
-    j["timing"] = d.timing;
-    if (d.timing == "real") {
-      j["all_reduce"] = collective_ != nullptr
-                            ? collective_->Describe() + ", one rank per GPU"
-                            : "in process, CPU threads";
-    }
-    j["threshold"] = d.threshold_text;
-    j["threshold_seconds"] = tau;
-    j["base_micro_batch_seconds"] = dc_base_seconds_;
-    j["median_micro_batch_seconds"] =
-        dc_median_ > 0 ? dc_median_ : dc_base_seconds_;
-    j["measured_steps"] = dc_steps_;
-    const double drop =
-        dc_total_ > 0 ? 1.0 - static_cast<double>(dc_kept_) / dc_total_ : 0.0;
-    j["drop_rate"] = drop;
-    const double t_tau = dc_steps_ > 0 ? dc_step_seconds_ / dc_steps_ : 0;
-    const double t_base = dc_steps_ > 0 ? dc_baseline_seconds_ / dc_steps_ : 0;
-    j["mean_step_seconds"] = t_tau;
-    j["mean_step_seconds_without_threshold"] = t_base;
-    if (d.timing == "real") {
-      // Wall-clock steps; the speedup is against the τ = none run (the
-      // report divides), so none is given here.
-      j["timing"] = "real";
-      j["mean_step_seconds_without_threshold"] = nullptr;
-      j["measured_speedup"] = nullptr;
-    } else {
-      j["measured_speedup"] = t_tau > 0 ? (1.0 - drop) * t_base / t_tau : 1.0;
-    }
-    j["predicted_speedup"] = PredictedSpeedup(
-        *dc_times_, static_cast<int>(d.ranks),
-        static_cast<int>(d.micro_batches), tau, d.comm_seconds);
-    j["simulated_train_seconds"] = dc_sim_seconds_;
-    return j;
   }
 
   // The training order of epoch `epoch`: a permutation that depends only on
@@ -754,7 +636,8 @@ class Trial {
       return RealDropComputeStep(order, begin);
     } else if (spec_.dropcompute.enabled) {
       // The micro-batches this step keeps, as rows of the global batch.
-      const std::vector<int32_t> kept = DropComputeRows(order, begin);
+      const std::vector<int32_t> kept =
+          schedule_->KeptRows(step_, order, begin);
       rows = static_cast<int64_t>(kept.size());
       counted = spec_.dropcompute.renormalize ? std::max<int64_t>(rows, 1)
                                               : batch_;  // dropped = zeros
@@ -1000,11 +883,7 @@ class Trial {
   double samples_trained_ = 0, flops_trained_ = 0, train_seconds_ = 0;
   double last_epoch_loss_ = 0;
   // DropCompute (train.dropcompute).
-  std::unique_ptr<MicroBatchTimes> dc_times_;
-  double dc_base_seconds_ = 0, dc_median_ = 0, dc_tau_ = -1;
-  double dc_sim_seconds_ = 0, dc_step_seconds_ = 0, dc_baseline_seconds_ = 0;
-  int64_t dc_steps_ = 0, dc_kept_ = 0, dc_total_ = 0;
-  double dc_compute_seconds_ = 0;
+  std::unique_ptr<DropComputeSchedule> schedule_;
   struct Rank {  // timing: real
     std::unique_ptr<Backend> be;
     std::unique_ptr<Model> model;

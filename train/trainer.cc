@@ -25,6 +25,7 @@
 #include "train/dropcompute.h"
 #include "train/dropcompute_schedule.h"
 #include "train/subgraph_sampler.h"
+#include "train/trial_data.h"
 
 namespace ladle {
 namespace {
@@ -38,15 +39,6 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
 
 // Rounds for readable JSON; metrics keep 6 significant digits.
 double Round6(double v) { return std::stod(absl::StrFormat("%.6g", v)); }
-
-// One split on the device: features (dense) and labels.
-struct DeviceSplit {
-  Tensor<float> x;    // dense: [n, f]; gcn: unused
-  Tensor<int32_t> y;  // dense: [n]; gcn: [nodes] with -1 outside the split
-  std::vector<int32_t> host_labels;  // dense: labels; gcn: labels of all nodes
-  std::vector<int32_t> nodes;        // gcn: the split's node ids
-  int64_t size = 0;
-};
 
 class Trial {
  public:
@@ -70,8 +62,8 @@ class Trial {
       RETURN_IF_ERROR(WriteCheckpoint(result.checkpoint_path));
       return result;
     }
-    ASSIGN_OR_RETURN(auto val, Evaluate(val_));
-    ASSIGN_OR_RETURN(auto test, Evaluate(test_));
+    ASSIGN_OR_RETURN(auto val, Evaluate(data_.val));
+    ASSIGN_OR_RETURN(auto test, Evaluate(data_.test));
     RETURN_IF_ERROR(WriteCheckpoint(
         (std::filesystem::path(opt_.out_dir) / "model.safetensors").string()));
     const double wall = Seconds(t0, Clock::now());
@@ -83,7 +75,7 @@ class Trial {
     s["final_train_loss"] = Round6(last_epoch_loss_);
     s["steps"] = step_;
     s["epochs"] = epochs_done_;
-    s["train_samples"] = train_size_;
+    s["train_samples"] = data_.train_size;
     s["train_samples_per_second"] =
         Round6(train_seconds_ > 0 ? samples_trained_ / train_seconds_ : 0);
     s["train_gflops_per_second"] =
@@ -124,8 +116,8 @@ class Trial {
     }
     RETURN_IF_ERROR(ps.params().CopyFromHost(flat.data(), ps.total()));
     EvalScores r;
-    ASSIGN_OR_RETURN(auto val, Evaluate(val_));
-    ASSIGN_OR_RETURN(auto test, Evaluate(test_));
+    ASSIGN_OR_RETURN(auto val, Evaluate(data_.val));
+    ASSIGN_OR_RETURN(auto test, Evaluate(data_.test));
     r.val_accuracy = val.first;
     r.val_loss = val.second;
     r.test_accuracy = test.first;
@@ -145,62 +137,42 @@ class Trial {
     Backend* be = backend_.get();
     gcn_ = spec_.model.type == ModelConfig::Type::kGcn;
 
-    if (!spec_.data.is_graph()) {
-      ASSIGN_OR_RETURN(
-          DenseSplits d,
-          LoadFashionMnist(spec_.data.path, spec_.data.val_fraction,
-                           spec_.data.seed, spec_.data.limit));
-      RETURN_IF_ERROR(LoadDense(std::move(d)));
-    } else {
-      Graph g;
-      if (spec_.data.kind == DataSpec::Kind::kCsbm) {
-        ASSIGN_OR_RETURN(g, GenerateCsbm(spec_.data.csbm));
-      } else {
-        ASSIGN_OR_RETURN(g, BuildFashionMnistKnn(spec_.data.knn));
-      }
-      if (gcn_) {
-        RETURN_IF_ERROR(LoadGraph(g));
-        if (spec_.sampler.type != SamplerSpec::Type::kFull)
-          RETURN_IF_ERROR(SetupSampler(std::move(g)));
-      } else {
-        RETURN_IF_ERROR(LoadDense(GraphAsDense(g)));
-      }
-    }
-    if (train_size_ == 0)
-      return absl::InvalidArgumentError("data: the training split is empty");
+    ASSIGN_OR_RETURN(data_, LoadTrialData(spec_, be));
+    if (data_.host_graph)
+      RETURN_IF_ERROR(SetupSampler(std::move(*data_.host_graph)));
 
     if (gcn_) {
-      ASSIGN_OR_RETURN(model_,
-                       CreateGcnModel(spec_.model, be, &adj_, num_features_,
-                                      num_classes_, spec_.seed));
-      batch_ = adj_.rows;
+      ASSIGN_OR_RETURN(model_, CreateGcnModel(spec_.model, be, &data_.adjacency,
+                                              data_.num_features,
+                                              data_.num_classes, spec_.seed));
+      batch_ = data_.adjacency.rows;
       steps_per_epoch_ = sampler_ ? sampler_->steps_per_epoch() : 1;
     } else if (spec_.dropcompute.enabled) {
       // A step is one global batch: ranks × micro_batches × batch_size rows.
       const DropComputeSpec& d = spec_.dropcompute;
       batch_ = d.ranks * d.micro_batches * spec_.batch_size;
-      if (batch_ > train_size_) {
+      if (batch_ > data_.train_size) {
         return absl::InvalidArgumentError(absl::StrCat(
             "train.dropcompute: ranks × micro_batches × train.batch_size = ",
-            batch_, " exceeds the ", train_size_, " training samples"));
+            batch_, " exceeds the ", data_.train_size, " training samples"));
       }
-      ASSIGN_OR_RETURN(
-          model_, CreateDenseModel(spec_.model, be, num_features_, num_classes_,
-                                   batch_, spec_.seed));
-      steps_per_epoch_ = train_size_ / batch_;  // whole global batches
+      ASSIGN_OR_RETURN(model_,
+                       CreateDenseModel(spec_.model, be, data_.num_features,
+                                        data_.num_classes, batch_, spec_.seed));
+      steps_per_epoch_ = data_.train_size / batch_;  // whole global batches
       ASSIGN_OR_RETURN(batch_idx_, Tensor<int32_t>::Zeros(be, {batch_}));
       ASSIGN_OR_RETURN(batch_x_,
-                       Tensor<float>::Zeros(be, {batch_, num_features_}));
+                       Tensor<float>::Zeros(be, {batch_, data_.num_features}));
       ASSIGN_OR_RETURN(batch_y_, Tensor<int32_t>::Zeros(be, {batch_}));
     } else {
-      batch_ = std::min<int64_t>(spec_.batch_size, train_size_);
-      ASSIGN_OR_RETURN(
-          model_, CreateDenseModel(spec_.model, be, num_features_, num_classes_,
-                                   batch_, spec_.seed));
-      steps_per_epoch_ = (train_size_ + batch_ - 1) / batch_;
+      batch_ = std::min<int64_t>(spec_.batch_size, data_.train_size);
+      ASSIGN_OR_RETURN(model_,
+                       CreateDenseModel(spec_.model, be, data_.num_features,
+                                        data_.num_classes, batch_, spec_.seed));
+      steps_per_epoch_ = (data_.train_size + batch_ - 1) / batch_;
       ASSIGN_OR_RETURN(batch_idx_, Tensor<int32_t>::Zeros(be, {batch_}));
       ASSIGN_OR_RETURN(batch_x_,
-                       Tensor<float>::Zeros(be, {batch_, num_features_}));
+                       Tensor<float>::Zeros(be, {batch_, data_.num_features}));
       ASSIGN_OR_RETURN(batch_y_, Tensor<int32_t>::Zeros(be, {batch_}));
     }
     num_params_ = 0;
@@ -210,7 +182,7 @@ class Trial {
                      CreateOptimizer(spec_.optimizer, &model_->params(), be));
     ASSIGN_OR_RETURN(row_loss_, Tensor<float>::Zeros(be, {batch_}));
     ASSIGN_OR_RETURN(dlogits_,
-                     Tensor<float>::Zeros(be, {batch_, num_classes_}));
+                     Tensor<float>::Zeros(be, {batch_, data_.num_classes}));
     ASSIGN_OR_RETURN(preds_, Tensor<int32_t>::Zeros(be, {batch_}));
     ASSIGN_OR_RETURN(loss_acc_,
                      Tensor<float>::Zeros(be, {3}));  // [window, epoch, eval]
@@ -232,83 +204,10 @@ class Trial {
       return absl::InternalError("cannot open metrics.jsonl for writing");
     if (opt_.log_progress) {
       LOG(INFO) << "training on " << backend_->Describe() << ": " << num_params_
-                << " parameters, " << train_size_ << " training samples, "
+                << " parameters, " << data_.train_size << " training samples, "
                 << total_steps_ << " steps";
     }
     return absl::OkStatus();
-  }
-
-  static DenseSplits GraphAsDense(const Graph& g) {
-    DenseSplits d;
-    auto take = [&](const std::vector<int32_t>& nodes, Dataset* out) {
-      out->num_features = g.num_features;
-      out->num_classes = g.num_classes;
-      for (int32_t n : nodes) {
-        out->features.insert(
-            out->features.end(),
-            g.features.begin() + int64_t{n} * g.num_features,
-            g.features.begin() + int64_t{n + 1} * g.num_features);
-        out->labels.push_back(g.labels[n]);
-      }
-    };
-    take(g.train_nodes, &d.train);
-    take(g.val_nodes, &d.val);
-    take(g.test_nodes, &d.test);
-    return d;
-  }
-
-  absl::Status LoadDense(DenseSplits d) {
-    num_features_ = d.train.num_features;
-    num_classes_ = d.train.num_classes;
-    train_size_ = d.train.size();
-    auto load = [&](Dataset& src, DeviceSplit* dst) -> absl::Status {
-      dst->size = src.size();
-      ASSIGN_OR_RETURN(
-          dst->x,
-          Tensor<float>::FromHost(
-              backend_.get(), {src.size(), src.num_features}, src.features));
-      ASSIGN_OR_RETURN(dst->y, Tensor<int32_t>::FromHost(
-                                   backend_.get(), {src.size()}, src.labels));
-      dst->host_labels = std::move(src.labels);
-      return absl::OkStatus();
-    };
-    RETURN_IF_ERROR(load(d.train, &train_));
-    RETURN_IF_ERROR(load(d.val, &val_));
-    return load(d.test, &test_);
-  }
-
-  absl::Status LoadGraph(const Graph& g) {
-    num_features_ = g.num_features;
-    num_classes_ = g.num_classes;
-    train_size_ = static_cast<int64_t>(g.train_nodes.size());
-    Backend* be = backend_.get();
-    const Csr a = NormalizedAdjacency(g);
-    adj_.rows = a.rows;
-    adj_.cols = a.cols;
-    ASSIGN_OR_RETURN(adj_.row_ptr,
-                     Tensor<int32_t>::FromHost(be, {a.rows + 1}, a.row_ptr));
-    ASSIGN_OR_RETURN(
-        adj_.col_idx,
-        Tensor<int32_t>::FromHost(be, {int64_t(a.col_idx.size())}, a.col_idx));
-    ASSIGN_OR_RETURN(
-        adj_.values,
-        Tensor<float>::FromHost(be, {int64_t(a.values.size())}, a.values));
-    ASSIGN_OR_RETURN(graph_x_, Tensor<float>::FromHost(
-                                   be, {g.nodes, g.num_features}, g.features));
-    auto load = [&](const std::vector<int32_t>& nodes,
-                    DeviceSplit* dst) -> absl::Status {
-      std::vector<int32_t> masked(g.nodes, -1);
-      for (int32_t n : nodes) masked[n] = g.labels[n];
-      ASSIGN_OR_RETURN(dst->y,
-                       Tensor<int32_t>::FromHost(be, {g.nodes}, masked));
-      dst->host_labels = g.labels;
-      dst->nodes = nodes;
-      dst->size = static_cast<int64_t>(nodes.size());
-      return absl::OkStatus();
-    };
-    RETURN_IF_ERROR(load(g.train_nodes, &train_));
-    RETURN_IF_ERROR(load(g.val_nodes, &val_));
-    return load(g.test_nodes, &test_);
   }
 
   // Subgraph training (train.sampler): steps see sampled subgraphs, the
@@ -318,16 +217,17 @@ class Trial {
     ASSIGN_OR_RETURN(sampler_,
                      SubgraphSampler::Create(
                          sp, sp.seed != 0 ? sp.seed : spec_.seed, std::move(g),
-                         adj_.values.size(), backend_.get()));
+                         data_.adjacency.values.size(), backend_.get()));
     return absl::OkStatus();
   }
 
   // Training rows `idx[0..rows)` into batch_x_ / batch_y_.
   absl::Status GatherBatch(const int32_t* idx, int64_t rows) {
     RETURN_IF_ERROR(batch_idx_.CopyFromHost(idx, rows));
-    RETURN_IF_ERROR(backend_->GatherRows(train_.x.data(), batch_idx_.data(),
-                                         rows, num_features_, batch_x_.data()));
-    return backend_->GatherLabels(train_.y.data(), batch_idx_.data(), rows,
+    RETURN_IF_ERROR(backend_->GatherRows(data_.train.x.data(),
+                                         batch_idx_.data(), rows,
+                                         data_.num_features, batch_x_.data()));
+    return backend_->GatherLabels(data_.train.y.data(), batch_idx_.data(), rows,
                                   batch_y_.data());
   }
 
@@ -349,7 +249,7 @@ class Trial {
         ASSIGN_OR_RETURN(const float* logits,
                          model_->Forward(batch_x_.data(), b, true, 0));
         RETURN_IF_ERROR(be->SoftmaxCrossEntropy(
-            logits, batch_y_.data(), b, num_classes_, 1.0f / b,
+            logits, batch_y_.data(), b, data_.num_classes, 1.0f / b,
             row_loss_.data(), dlogits_.data()));
         RETURN_IF_ERROR(model_->Backward(dlogits_.data()));
         RETURN_IF_ERROR(be->Synchronize());
@@ -382,18 +282,19 @@ class Trial {
         ASSIGN_OR_RETURN(r->be, CreateBackend(dev, 1));
         RETURN_IF_ERROR(r->be->MakeCurrent());
         ASSIGN_OR_RETURN(
-            r->model, CreateDenseModel(spec_.model, r->be.get(), num_features_,
-                                       num_classes_, spec_.batch_size, 0));
+            r->model,
+            CreateDenseModel(spec_.model, r->be.get(), data_.num_features,
+                             data_.num_classes, spec_.batch_size, 0));
         const int64_t b = spec_.batch_size;
         ASSIGN_OR_RETURN(r->idx, Tensor<int32_t>::Zeros(r->be.get(), {b}));
-        ASSIGN_OR_RETURN(r->x,
-                         Tensor<float>::Zeros(r->be.get(), {b, num_features_}));
+        ASSIGN_OR_RETURN(
+            r->x, Tensor<float>::Zeros(r->be.get(), {b, data_.num_features}));
         ASSIGN_OR_RETURN(r->y, Tensor<int32_t>::Zeros(r->be.get(), {b}));
         ASSIGN_OR_RETURN(r->loss, Tensor<float>::Zeros(r->be.get(), {b}));
-        ASSIGN_OR_RETURN(r->dlogits,
-                         Tensor<float>::Zeros(r->be.get(), {b, num_classes_}));
-        r->data_x = train_.x.data();
-        r->data_y = train_.y.data();
+        ASSIGN_OR_RETURN(r->dlogits, Tensor<float>::Zeros(
+                                         r->be.get(), {b, data_.num_classes}));
+        r->data_x = data_.train.x.data();
+        r->data_y = data_.train.y.data();
         if (gpu) {
           const int64_t total = r->model->params().total();
           ASSIGN_OR_RETURN(r->grad_dev,
@@ -401,14 +302,15 @@ class Trial {
           ASSIGN_OR_RETURN(r->loss_acc, Tensor<float>::Zeros(r->be.get(), {1}));
           if (!(dev == backend_->device())) {  // the data on this rank's GPU
             RETURN_IF_ERROR(backend_->MakeCurrent());
-            ASSIGN_OR_RETURN(std::vector<float> hx, train_.x.ToHost());
+            ASSIGN_OR_RETURN(std::vector<float> hx, data_.train.x.ToHost());
             RETURN_IF_ERROR(r->be->MakeCurrent());
             ASSIGN_OR_RETURN(
-                r->own_x, Tensor<float>::FromHost(
-                              r->be.get(), {train_size_, num_features_}, hx));
-            ASSIGN_OR_RETURN(
-                r->own_y, Tensor<int32_t>::FromHost(r->be.get(), {train_size_},
-                                                    train_.host_labels));
+                r->own_x,
+                Tensor<float>::FromHost(
+                    r->be.get(), {data_.train_size, data_.num_features}, hx));
+            ASSIGN_OR_RETURN(r->own_y, Tensor<int32_t>::FromHost(
+                                           r->be.get(), {data_.train_size},
+                                           data_.train.host_labels));
             r->data_x = r->own_x.data();
             r->data_y = r->own_y.data();
           }
@@ -491,7 +393,7 @@ class Trial {
                 order.data() + begin + (static_cast<int64_t>(n) * M + m) * b;
             RETURN_IF_ERROR(r.idx.CopyFromHost(rows, b));
             RETURN_IF_ERROR(r.be->GatherRows(r.data_x, r.idx.data(), b,
-                                             num_features_, r.x.data()));
+                                             data_.num_features, r.x.data()));
             RETURN_IF_ERROR(
                 r.be->GatherLabels(r.data_y, r.idx.data(), b, r.y.data()));
             const uint64_t drop_seed = SplitMix64(
@@ -502,7 +404,7 @@ class Trial {
             RETURN_IF_ERROR(r.be->Synchronize());  // the clock sees the GPU
             if (past()) break;                     // the forward is wasted
             RETURN_IF_ERROR(r.be->SoftmaxCrossEntropy(
-                logits, r.y.data(), b, num_classes_, 1.0f, r.loss.data(),
+                logits, r.y.data(), b, data_.num_classes, 1.0f, r.loss.data(),
                 r.dlogits.data()));
             RETURN_IF_ERROR(r.model->Backward(r.dlogits.data()));
             if (gpu) {
@@ -592,11 +494,11 @@ class Trial {
   // The training order of epoch `epoch`: a permutation that depends only on
   // (seed, epoch).
   std::vector<int32_t> EpochOrder(int64_t epoch) const {
-    std::vector<int32_t> order(train_size_);
+    std::vector<int32_t> order(data_.train_size);
     std::iota(order.begin(), order.end(), 0);
     Rng rng(SplitMix64(spec_.seed * 0x9E3779B97F4A7C15ULL +
                        static_cast<uint64_t>(epoch)));
-    for (int64_t i = train_size_ - 1; i > 0; --i)
+    for (int64_t i = data_.train_size - 1; i > 0; --i)
       std::swap(order[i], order[rng.Below(i + 1)]);
     return order;
   }
@@ -619,7 +521,7 @@ class Trial {
       ASSIGN_OR_RETURN(
           SubgraphSampler::Subgraph sub,
           sampler_->Load(step_ / steps_per_epoch_, step_ % steps_per_epoch_,
-                         graph_x_.data(), train_.y.data()));
+                         data_.graph_x.data(), data_.train.y.data()));
       RETURN_IF_ERROR(model_->UseGraph(sub.adjacency));
       x = sub.x;
       y = sub.y;
@@ -627,10 +529,10 @@ class Trial {
       counted = sub.training_nodes;
       if (counted == 0) counted = 1;  // no training node drawn: zero gradient
     } else if (gcn_) {
-      x = graph_x_.data();
-      y = train_.y.data();
+      x = data_.graph_x.data();
+      y = data_.train.y.data();
       rows = batch_;
-      counted = train_size_;
+      counted = data_.train_size;
     } else if (spec_.dropcompute.enabled &&
                spec_.dropcompute.timing == "real") {
       return RealDropComputeStep(order, begin);
@@ -661,7 +563,7 @@ class Trial {
     ASSIGN_OR_RETURN(const float* logits,
                      model_->Forward(x, rows, true, dropout_seed));
     const float scale = 1.0f / static_cast<float>(counted);
-    RETURN_IF_ERROR(be->SoftmaxCrossEntropy(logits, y, rows, num_classes_,
+    RETURN_IF_ERROR(be->SoftmaxCrossEntropy(logits, y, rows, data_.num_classes,
                                             scale, row_loss_.data(),
                                             dlogits_.data()));
     // Logged loss: the mean over the rows computed.
@@ -696,7 +598,7 @@ class Trial {
         if (StopRequested()) return false;
         const auto ts = Clock::now();
         const int64_t begin = pos * batch_,
-                      end = std::min(train_size_, begin + batch_);
+                      end = std::min(data_.train_size, begin + batch_);
         RETURN_IF_ERROR(Step(order, begin, end));
         if (step_ % spec_.log_every == 0 || step_ == total_steps_) {
           RETURN_IF_ERROR(backend_->Synchronize());
@@ -719,7 +621,7 @@ class Trial {
       RETURN_IF_ERROR(
           backend_->CopyToDevice(loss_acc_.data(), acc, sizeof(acc)));
       if (epoch % spec_.eval_every == 0 || step_ == total_steps_) {
-        ASSIGN_OR_RETURN(auto val, Evaluate(val_));
+        ASSIGN_OR_RETURN(auto val, Evaluate(data_.val));
         Json line = {{"step", step_},
                      {"epoch", epoch},
                      {"train_loss", Round6(last_epoch_loss_)},
@@ -778,29 +680,29 @@ class Trial {
     int64_t correct = 0;
     std::vector<int32_t> preds;
     if (gcn_) {
-      if (sampler_) RETURN_IF_ERROR(model_->UseGraph(adj_.view()));
+      if (sampler_) RETURN_IF_ERROR(model_->UseGraph(data_.adjacency.view()));
       ASSIGN_OR_RETURN(const float* logits,
-                       model_->Forward(graph_x_.data(), batch_, false, 0));
+                       model_->Forward(data_.graph_x.data(), batch_, false, 0));
       RETURN_IF_ERROR(be->SoftmaxCrossEntropy(logits, split.y.data(), batch_,
-                                              num_classes_, 0.0f,
+                                              data_.num_classes, 0.0f,
                                               row_loss_.data(), nullptr));
       RETURN_IF_ERROR(be->SumInto(row_loss_.data(), batch_, 1.0f, loss));
       RETURN_IF_ERROR(
-          be->ArgmaxRows(logits, batch_, num_classes_, preds_.data()));
+          be->ArgmaxRows(logits, batch_, data_.num_classes, preds_.data()));
       ASSIGN_OR_RETURN(preds, preds_.ToHost());
       for (int32_t n : split.nodes) correct += preds[n] == split.host_labels[n];
     } else {
       for (int64_t begin = 0; begin < split.size; begin += batch_) {
         const int64_t rows = std::min(batch_, split.size - begin);
-        const float* x = split.x.data() + begin * num_features_;
+        const float* x = split.x.data() + begin * data_.num_features;
         ASSIGN_OR_RETURN(const float* logits,
                          model_->Forward(x, rows, false, 0));
         RETURN_IF_ERROR(be->SoftmaxCrossEntropy(logits, split.y.data() + begin,
-                                                rows, num_classes_, 0.0f,
+                                                rows, data_.num_classes, 0.0f,
                                                 row_loss_.data(), nullptr));
         RETURN_IF_ERROR(be->SumInto(row_loss_.data(), rows, 1.0f, loss));
         RETURN_IF_ERROR(
-            be->ArgmaxRows(logits, rows, num_classes_, preds_.data()));
+            be->ArgmaxRows(logits, rows, data_.num_classes, preds_.data()));
         std::vector<int32_t> chunk(rows);
         RETURN_IF_ERROR(be->CopyToHost(chunk.data(), preds_.data(),
                                        sizeof(int32_t) * rows));
@@ -867,10 +769,8 @@ class Trial {
   const TrainOptions& opt_;
   std::unique_ptr<Backend> backend_;
   bool gcn_ = false;
-  int64_t num_features_ = 0, num_classes_ = 0, train_size_ = 0, batch_ = 0;
-  DeviceSplit train_, val_, test_;
-  DeviceCsr adj_;
-  Tensor<float> graph_x_;
+  TrialData data_;
+  int64_t batch_ = 0;
   std::unique_ptr<Model> model_;
   std::unique_ptr<Optimizer> optimizer_;
   Tensor<int32_t> batch_idx_, batch_y_, preds_;

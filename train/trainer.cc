@@ -23,6 +23,7 @@
 #include "kernels/tensor.h"
 #include "train/checkpoint.h"
 #include "train/dropcompute.h"
+#include "train/dropcompute_ranks.h"
 #include "train/dropcompute_schedule.h"
 #include "train/subgraph_sampler.h"
 #include "train/trial_data.h"
@@ -91,9 +92,8 @@ class Trial {
     s["resumed_from_step"] = resumed_from_;
     if (spec_.dropcompute.enabled) {
       s["dropcompute"] = schedule_->Summary(
-          step_, collective_ != nullptr
-                     ? collective_->Describe() + ", one rank per GPU"
-                     : "in process, CPU threads");
+          step_,
+          ranks_ != nullptr ? ranks_->Describe() : "in process, CPU threads");
     }
     s["spec"] = SpecToJson(spec_);
     RETURN_IF_ERROR(WriteJsonFile("summary.json", s));
@@ -261,214 +261,27 @@ class Trial {
     schedule_ = std::make_unique<DropComputeSchedule>(d, spec_.seed,
                                                       spec_.batch_size, base);
     if (d.timing == "real") {
-      // Ranks are threads: on the CPU each with a single-threaded backend;
-      // on GPUs one per GPU (cuda:k.. cuda:k+N-1 from the trial's device k)
-      // with an NCCL all-reduce.
-      const bool gpu = backend_->device().kind == DeviceKind::kCuda;
-      const int first = backend_->device().index;
-      if (gpu && first + d.ranks > CudaDeviceCount()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "train.dropcompute.ranks: timing: real on GPUs runs one rank per "
-            "GPU, so ranks = ",
-            d.ranks, " from cuda:", first, " needs ", first + d.ranks,
-            " GPUs; this machine has ", CudaDeviceCount(),
-            ". Lower ranks, or use timing: simulated to study more ranks"));
-      }
-      std::vector<Backend*> rank_backends;
-      for (int64_t n = 0; n < d.ranks; ++n) {
-        auto r = std::make_unique<Rank>();
-        Device dev{DeviceKind::kCpu, 0};
-        if (gpu) dev = Device{DeviceKind::kCuda, first + static_cast<int>(n)};
-        ASSIGN_OR_RETURN(r->be, CreateBackend(dev, 1));
-        RETURN_IF_ERROR(r->be->MakeCurrent());
-        ASSIGN_OR_RETURN(
-            r->model,
-            CreateDenseModel(spec_.model, r->be.get(), data_.num_features,
-                             data_.num_classes, spec_.batch_size, 0));
-        const int64_t b = spec_.batch_size;
-        ASSIGN_OR_RETURN(r->idx, Tensor<int32_t>::Zeros(r->be.get(), {b}));
-        ASSIGN_OR_RETURN(
-            r->x, Tensor<float>::Zeros(r->be.get(), {b, data_.num_features}));
-        ASSIGN_OR_RETURN(r->y, Tensor<int32_t>::Zeros(r->be.get(), {b}));
-        ASSIGN_OR_RETURN(r->loss, Tensor<float>::Zeros(r->be.get(), {b}));
-        ASSIGN_OR_RETURN(r->dlogits, Tensor<float>::Zeros(
-                                         r->be.get(), {b, data_.num_classes}));
-        r->data_x = data_.train.x.data();
-        r->data_y = data_.train.y.data();
-        if (gpu) {
-          const int64_t total = r->model->params().total();
-          ASSIGN_OR_RETURN(r->grad_dev,
-                           Tensor<float>::Zeros(r->be.get(), {total}));
-          ASSIGN_OR_RETURN(r->loss_acc, Tensor<float>::Zeros(r->be.get(), {1}));
-          if (!(dev == backend_->device())) {  // the data on this rank's GPU
-            RETURN_IF_ERROR(backend_->MakeCurrent());
-            ASSIGN_OR_RETURN(std::vector<float> hx, data_.train.x.ToHost());
-            RETURN_IF_ERROR(r->be->MakeCurrent());
-            ASSIGN_OR_RETURN(
-                r->own_x,
-                Tensor<float>::FromHost(
-                    r->be.get(), {data_.train_size, data_.num_features}, hx));
-            ASSIGN_OR_RETURN(r->own_y, Tensor<int32_t>::FromHost(
-                                           r->be.get(), {data_.train_size},
-                                           data_.train.host_labels));
-            r->data_x = r->own_x.data();
-            r->data_y = r->own_y.data();
-          }
-        } else {
-          r->grad_sum.assign(r->model->params().total(), 0.0f);
-        }
-        rank_backends.push_back(r->be.get());
-        ranks_.push_back(std::move(r));
-      }
-      RETURN_IF_ERROR(backend_->MakeCurrent());
-      if (gpu) {
-        ASSIGN_OR_RETURN(collective_, CreateNcclCollective(rank_backends));
-      }
+      DropComputeRanks::Options o{
+          d,          spec_.model,        spec_.batch_size,
+          spec_.seed, data_.num_features, data_.num_classes};
+      ASSIGN_OR_RETURN(ranks_,
+                       DropComputeRanks::Create(o, backend_.get(), data_.train,
+                                                data_.train_size));
     }
     return absl::OkStatus();
   }
 
-  // timing: real. Each rank is a thread with its own replica (weights copied
-  // in every step) and single-threaded CPU backend. A rank works through its
-  // micro-batches, checking the wall clock before each one and between its
-  // forward and backward; past τ it stops (a forward past τ is discarded).
-  // After each micro-batch it sleeps until the noise model's time for it
-  // (base × noise) has passed — the injected straggler delay. The all-reduce
-  // sums the ranks' gradients in rank order and divides by N·M·b (or the rows
-  // computed, with renormalize).
+  // timing: real: the ranks run the step on the wall clock
+  // (train/dropcompute_ranks.h); the optimizer steps on their gradient.
   absl::Status RealDropComputeStep(const std::vector<int32_t>& order,
                                    int64_t begin) {
-    const DropComputeSpec& d = spec_.dropcompute;
-    const int64_t b = spec_.batch_size, M = d.micro_batches;
     std::vector<std::vector<double>> t;
     schedule_->Draw(step_, &t);
     const double tau = schedule_->ThresholdAt(step_);
-    ParamStore& ps = model_->params();
-    const bool gpu = collective_ != nullptr;
-    std::vector<float> weights;
-    if (gpu) {
-      // Rank 0 (on the trial's GPU) takes the weights, NCCL broadcasts them;
-      // each rank's gradient sum starts at zero.
-      RETURN_IF_ERROR(backend_->Synchronize());
-      Rank& r0 = *ranks_[0];
-      RETURN_IF_ERROR(r0.be->CopyOnDevice(r0.model->params().params().data(),
-                                          ps.params().data(),
-                                          ps.total() * sizeof(float)));
-      std::vector<float*> bufs;
-      for (auto& r : ranks_) bufs.push_back(r->model->params().params().data());
-      RETURN_IF_ERROR(collective_->Broadcast(bufs, ps.total(), 0));
-      for (auto& r : ranks_) {
-        RETURN_IF_ERROR(r->be->MakeCurrent());
-        RETURN_IF_ERROR(r->be->Fill(r->grad_dev.data(), ps.total(), 0.0f));
-        RETURN_IF_ERROR(r->be->Fill(r->loss_acc.data(), 1, 0.0f));
-        RETURN_IF_ERROR(r->be->Synchronize());
-      }
-      RETURN_IF_ERROR(backend_->MakeCurrent());
-    } else {
-      ASSIGN_OR_RETURN(weights, ps.params().ToHost());
-    }
-    const auto start = Clock::now();
-    std::vector<absl::Status> status(ranks_.size());
-    std::vector<std::thread> threads;
-    for (size_t n = 0; n < ranks_.size(); ++n) {
-      threads.emplace_back([&, n] {
-        Rank& r = *ranks_[n];
-        status[n] = [&]() -> absl::Status {
-          RETURN_IF_ERROR(r.be->MakeCurrent());
-          ParamStore& rp = r.model->params();
-          if (!gpu) {
-            RETURN_IF_ERROR(
-                rp.params().CopyFromHost(weights.data(), rp.total()));
-            std::fill(r.grad_sum.begin(), r.grad_sum.end(), 0.0f);
-          }
-          r.kept = 0;
-          r.loss_sum = 0;
-          auto past = [&] {
-            return tau > 0 && Seconds(start, Clock::now()) >= tau;
-          };
-          for (int64_t m = 0; m < M; ++m) {
-            if (past()) break;
-            const auto mb_start = Clock::now();
-            const int32_t* rows =
-                order.data() + begin + (static_cast<int64_t>(n) * M + m) * b;
-            RETURN_IF_ERROR(r.idx.CopyFromHost(rows, b));
-            RETURN_IF_ERROR(r.be->GatherRows(r.data_x, r.idx.data(), b,
-                                             data_.num_features, r.x.data()));
-            RETURN_IF_ERROR(
-                r.be->GatherLabels(r.data_y, r.idx.data(), b, r.y.data()));
-            const uint64_t drop_seed = SplitMix64(
-                spec_.seed ^
-                SplitMix64(static_cast<uint64_t>(step_) * 4096 + n * M + m));
-            ASSIGN_OR_RETURN(const float* logits,
-                             r.model->Forward(r.x.data(), b, true, drop_seed));
-            RETURN_IF_ERROR(r.be->Synchronize());  // the clock sees the GPU
-            if (past()) break;                     // the forward is wasted
-            RETURN_IF_ERROR(r.be->SoftmaxCrossEntropy(
-                logits, r.y.data(), b, data_.num_classes, 1.0f, r.loss.data(),
-                r.dlogits.data()));
-            RETURN_IF_ERROR(r.model->Backward(r.dlogits.data()));
-            if (gpu) {
-              RETURN_IF_ERROR(r.be->Axpy(1.0f, rp.grads().data(),
-                                         r.grad_dev.data(), rp.total()));
-              RETURN_IF_ERROR(
-                  r.be->SumInto(r.loss.data(), b, 1.0f, r.loss_acc.data()));
-              RETURN_IF_ERROR(r.be->Synchronize());
-            } else {
-              ASSIGN_OR_RETURN(std::vector<float> g, rp.grads().ToHost());
-              for (size_t i = 0; i < g.size(); ++i) r.grad_sum[i] += g[i];
-              ASSIGN_OR_RETURN(std::vector<float> l, r.loss.ToHost());
-              for (float v : l) r.loss_sum += v;
-            }
-            ++r.kept;
-            // Injected delay: this micro-batch takes the noise model's time.
-            const double target = t[n][m];
-            const double spent = Seconds(mb_start, Clock::now());
-            if (target > spent) {
-              std::this_thread::sleep_for(
-                  std::chrono::duration<double>(target - spent));
-            }
-          }
-          if (gpu) {
-            ASSIGN_OR_RETURN(std::vector<float> l, r.loss_acc.ToHost());
-            r.loss_sum = l[0];
-          }
-          return absl::OkStatus();
-        }();
-      });
-    }
-    for (std::thread& th : threads) th.join();
-    for (const absl::Status& st : status) RETURN_IF_ERROR(st);
-    // All-reduce, in rank order (deterministic for a given kept pattern).
-    int64_t kept = 0;
-    double loss_sum = 0;
-    for (const auto& r : ranks_) {
-      kept += r->kept;
-      loss_sum += r->loss_sum;
-    }
-    const int64_t rows = kept * b;
-    const double denom = d.renormalize ? std::max<int64_t>(rows, 1) : batch_;
-    if (gpu) {
-      std::vector<float*> bufs;
-      for (auto& r : ranks_) bufs.push_back(r->grad_dev.data());
-      RETURN_IF_ERROR(collective_->AllReduceSum(bufs, ps.total()));
-      for (auto& r : ranks_) {
-        RETURN_IF_ERROR(r->be->MakeCurrent());
-        RETURN_IF_ERROR(r->be->Synchronize());
-      }
-      RETURN_IF_ERROR(backend_->MakeCurrent());
-      RETURN_IF_ERROR(backend_->Fill(ps.grads().data(), ps.total(), 0.0f));
-      RETURN_IF_ERROR(backend_->Axpy(static_cast<float>(1.0 / denom),
-                                     ranks_[0]->grad_dev.data(),
-                                     ps.grads().data(), ps.total()));
-    } else {
-      std::vector<float> grad(ps.total(), 0.0f);
-      for (const auto& r : ranks_) {
-        for (size_t i = 0; i < grad.size(); ++i) grad[i] += r->grad_sum[i];
-      }
-      for (float& g : grad) g = static_cast<float>(g / denom);
-      RETURN_IF_ERROR(ps.grads().CopyFromHost(grad.data(), ps.total()));
-    }
-    const double step_seconds = Seconds(start, Clock::now()) + d.comm_seconds;
+    ASSIGN_OR_RETURN(
+        DropComputeRanks::StepResult r,
+        ranks_->Step(model_->params(), order, begin, step_, t, tau, batch_));
+    const int64_t rows = r.kept * spec_.batch_size;
     if (rows > 0) {
       const float lr =
           LearningRate(spec_.optimizer, spec_.schedule, step_, total_steps_);
@@ -476,12 +289,12 @@ class Trial {
       last_lr_ = lr;
       float acc[2];
       RETURN_IF_ERROR(backend_->CopyToHost(acc, loss_acc_.data(), sizeof(acc)));
-      acc[0] += static_cast<float>(loss_sum / rows);
-      acc[1] += static_cast<float>(loss_sum / rows);
+      acc[0] += static_cast<float>(r.loss_sum / rows);
+      acc[1] += static_cast<float>(r.loss_sum / rows);
       RETURN_IF_ERROR(
           backend_->CopyToDevice(loss_acc_.data(), acc, sizeof(acc)));
     }
-    schedule_->RecordRealStep(step_, step_seconds, kept);
+    schedule_->RecordRealStep(step_, r.seconds, r.kept);
     samples_trained_ += rows;
     window_samples_ += rows;
     flops_trained_ += model_->TrainFlops(rows);
@@ -784,22 +597,7 @@ class Trial {
   double last_epoch_loss_ = 0;
   // DropCompute (train.dropcompute).
   std::unique_ptr<DropComputeSchedule> schedule_;
-  struct Rank {  // timing: real
-    std::unique_ptr<Backend> be;
-    std::unique_ptr<Model> model;
-    Tensor<int32_t> idx, y;
-    Tensor<float> x, loss, dlogits;
-    const float* data_x = nullptr;  // the training split on this device
-    const int32_t* data_y = nullptr;
-    Tensor<float> own_x;  // GPU ranks off the trial's GPU
-    Tensor<int32_t> own_y;
-    std::vector<float> grad_sum;       // CPU ranks
-    Tensor<float> grad_dev, loss_acc;  // GPU ranks
-    int64_t kept = 0;
-    double loss_sum = 0;
-  };
-  std::vector<std::unique_ptr<Rank>> ranks_;
-  std::unique_ptr<Collective> collective_;  // GPU ranks: NCCL
+  std::unique_ptr<DropComputeRanks> ranks_;  // timing: real
   // Subgraph sampling (gcn with train.sampler other than full).
   std::unique_ptr<SubgraphSampler> sampler_;  // gcn with train.sampler
   float last_lr_ = 0;

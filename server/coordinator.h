@@ -205,6 +205,13 @@ class Coordinator {
                            const std::string& owner,
                            const std::string& request_id, SubmitDone* done)
       ABSL_LOCKS_EXCLUDED(requests_mu_);
+  // Parses and plans a spec; INVALID_ARGUMENT names the field (or the
+  // server's job limit).
+  absl::Status ParseAndPlan(const std::string& spec_text, ExperimentSpec* spec,
+                            std::vector<PlannedJob>* planned,
+                            std::vector<std::string>* params);
+  // A job's request to the scheduler.
+  static JobRequest RequestOf(const JobRecord& j);
   // The stored experiment of a request id; NOT_FOUND when there is none.
   absl::StatusOr<SubmitResult> StoredSubmit(const std::string& spec_text,
                                             const std::string& owner,

@@ -132,6 +132,9 @@ class WorkerServiceImpl final : public ladle::v1::WorkerService::Service {
 
  private:
   absl::Status CheckWorker(grpc::ServerContext* ctx) const;
+  // One message of `worker_id`'s session; ABORTED ends the session.
+  grpc::Status Handle(const std::string& worker_id,
+                      const v1::WorkerMessage& msg);
   const Authenticator* auth_;
   Coordinator* coordinator_;
   Store* store_;

@@ -50,6 +50,12 @@ JobRecord ReadJob(const Stmt& s);
 ExperimentRecord ReadExperiment(const Stmt& s);
 // Binds kInsertJob's parameters for `j` at key `pos`.
 void BindJob(Stmt& s, const JobRecord& j, int64_t pos);
+// GetExperimentResults on connection `db`: the experiment's jobs, attempts,
+// artifacts and the metric series `metrics` asks for, read in bulk.
+absl::StatusOr<Store::ExperimentResultsData> ReadResults(
+    sqlite3* db, const std::string& experiment_id,
+    const Store::MetricsQuery& metrics);
+
 // A JSON list as stored ("[]" without building a JSON value for the common
 // empty case).
 std::string JoinJson(const std::vector<std::string>& v);

@@ -1,0 +1,151 @@
+// The scheduler's fleet: workers joining, heartbeating, reconciling their
+// running attempts after a reconnect, lost with their attempts, and the
+// best-fit choice of a worker for a job (see scheduler.h).
+#include <algorithm>
+#include <climits>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/status_macros.h"
+#include "server/scheduler.h"
+
+namespace ladle {
+
+absl::Status Scheduler::AddWorker(const std::string& worker_id,
+                                  Resources capacity) {
+  if (worker_id.empty())
+    return absl::InvalidArgumentError("worker: id must not be empty");
+  if (capacity.gpus < 0 || capacity.cpu_slots < 0) {
+    return absl::InvalidArgumentError(
+        "worker: gpus and cpu_slots must be >= 0");
+  }
+  Worker& w = workers_[worker_id];
+  Unindex(worker_id, w);
+  w.capacity = capacity;
+  w.gpu_free.assign(capacity.gpus, true);
+  w.free_gpus = capacity.gpus;
+  w.free_cpu = capacity.cpu_slots;
+  // Attempts restored or still running on this worker keep their resources.
+  for (int64_t a : w.attempts) {
+    const Attempt& at = attempts_.at(a);
+    const Job& job = jobs_.at(at.job_id);
+    w.free_cpu -= job.req.resources.cpu_slots;
+    for (int g : at.gpus) {
+      if (g >= 0 && g < capacity.gpus && w.gpu_free[g]) {
+        w.gpu_free[g] = false;
+        --w.free_gpus;
+      }
+    }
+  }
+  w.alive = true;
+  w.last_heartbeat_ms = clock_->NowMillis();
+  Index(worker_id, w);
+  return absl::OkStatus();
+}
+
+void Scheduler::Index(const std::string& id, const Worker& w) {
+  if (w.alive && (w.free_gpus > 0 || w.free_cpu > 0))
+    free_index_.emplace(w.free_gpus, w.free_cpu, id);
+}
+
+void Scheduler::Unindex(const std::string& id, const Worker& w) {
+  free_index_.erase(std::make_tuple(w.free_gpus, w.free_cpu, id));
+}
+
+std::vector<JobEvent> Scheduler::RemoveWorker(const std::string& worker_id) {
+  std::vector<JobEvent> events;
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end()) return events;
+  LoseWorker(worker_id, it->second, "worker " + worker_id + " left", &events);
+  Unindex(worker_id, it->second);
+  workers_.erase(it);
+  return events;
+}
+
+absl::Status Scheduler::Heartbeat(const std::string& worker_id) {
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end() || !it->second.alive) {
+    return absl::NotFoundError(
+        absl::StrCat("worker ", worker_id, " is not registered"));
+  }
+  const int64_t now = clock_->NowMillis();
+  it->second.last_heartbeat_ms = now;
+  for (int64_t a : it->second.attempts)
+    attempts_.at(a).lease_expiry_ms = now + options_.lease_ms;
+  return absl::OkStatus();
+}
+
+std::vector<int64_t> Scheduler::Reconcile(const std::string& worker_id,
+                                          const std::vector<int64_t>& running,
+                                          std::vector<JobEvent>* events) {
+  std::vector<int64_t> to_stop;
+  auto wit = workers_.find(worker_id);
+  const std::set<int64_t> reported(running.begin(), running.end());
+  for (int64_t a : reported) {
+    auto it = attempts_.find(a);
+    if (it == attempts_.end() || it->second.worker_id != worker_id)
+      to_stop.push_back(a);
+  }
+  if (wit != workers_.end()) {
+    const std::set<int64_t> held = wit->second.attempts;
+    for (int64_t a : held) {
+      if (reported.count(a) == 0) {
+        auto st =
+            Complete(a, AttemptOutcome::kLost,
+                     "worker " + worker_id + " no longer runs this attempt");
+        if (st.ok()) events->insert(events->end(), st->begin(), st->end());
+      }
+    }
+  }
+  return to_stop;
+}
+
+void Scheduler::LoseWorker(const std::string& worker_id, Worker& w,
+                           const std::string& reason,
+                           std::vector<JobEvent>* events) {
+  Unindex(worker_id, w);
+  w.alive = false;
+  const std::set<int64_t> held = w.attempts;
+  for (int64_t a : held) {
+    auto st = Complete(a, AttemptOutcome::kLost, reason);
+    if (st.ok()) events->insert(events->end(), st->begin(), st->end());
+  }
+}
+
+int Scheduler::alive_workers() const {
+  int n = 0;
+  for (const auto& [id, w] : workers_) n += w.alive;
+  return n;
+}
+
+// --- Jobs
+// -----------------------------------------------------------------------------------
+
+const std::string* Scheduler::PickWorker(const Job& job) const {
+  // Best fit = the smallest (free GPUs, free CPU slots) that holds the job,
+  // ties by worker id; a worker other than the previous attempt's is
+  // preferred over a better fit. Groups of equal free GPUs are visited in
+  // order, each from its first entry with enough CPU slots.
+  const Resources& need = job.req.resources;
+  const std::string* previous = nullptr;
+  int gpus = need.gpus;
+  while (true) {
+    auto it = free_index_.lower_bound(
+        std::make_tuple(gpus, need.cpu_slots, std::string()));
+    if (it == free_index_.end()) break;
+    if (std::get<0>(*it) != gpus) {  // no fit with `gpus` free: next group
+      gpus = std::get<0>(*it);
+      continue;
+    }
+    for (; it != free_index_.end() && std::get<0>(*it) == gpus; ++it) {
+      const std::string& id = std::get<2>(*it);
+      if (id != job.last_worker) return &workers_.find(id)->first;
+      previous = &workers_.find(id)->first;
+    }
+    ++gpus;
+  }
+  return previous;
+}
+
+}  // namespace ladle

@@ -112,16 +112,37 @@ absl::Status ParseData(MapReader& top, TrainSpec* spec) {
   return d.Finish();
 }
 
-absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
-  MapReader t(top.Child("train"), "train");
-  RETURN_IF_ERROR(t.CheckIsMap());
-  RETURN_IF_ERROR(t.Int("epochs", &spec->epochs, 0, 1000000));
-  RETURN_IF_ERROR(t.Int("batch_size", &spec->batch_size, 1, 1 << 20));
-  RETURN_IF_ERROR(t.Int("max_steps", &spec->max_steps, 0, int64_t{1} << 40));
-  RETURN_IF_ERROR(t.Int("log_every", &spec->log_every, 1, int64_t{1} << 40));
-  RETURN_IF_ERROR(t.Int("eval_every", &spec->eval_every, 1, 1000000));
-  RETURN_IF_ERROR(t.Seed("seed", &spec->seed));
+// train.dropcompute.threshold: none, auto, seconds or a multiple of the
+// median micro-batch time (6x).
+absl::Status ParseThreshold(MapReader& dc, DropComputeSpec* out) {
+  if (!dc.Has("threshold")) return absl::OkStatus();
+  DropComputeSpec& d = *out;
+  const YamlNode& n = dc.Child("threshold");
+  const std::string text = n.IsScalar() ? n.scalar() : "";
+  double v = 0;
+  if (text == "none") {
+    d.threshold = DropComputeSpec::Threshold::kNone;
+  } else if (text == "auto") {
+    d.threshold = DropComputeSpec::Threshold::kAuto;
+  } else if (text.size() > 1 && text.back() == 'x' &&
+             absl::SimpleAtod(text.substr(0, text.size() - 1), &v) && v > 0 &&
+             std::isfinite(v)) {
+    d.threshold = DropComputeSpec::Threshold::kMedianMultiple;
+    d.threshold_value = v;
+  } else if (absl::SimpleAtod(text, &v) && v > 0 && std::isfinite(v)) {
+    d.threshold = DropComputeSpec::Threshold::kSeconds;
+    d.threshold_value = v;
+  } else {
+    return Invalid("train.dropcompute.threshold",
+                   "use none, auto, seconds (e.g. 0.05) or a multiple of "
+                   "the median micro-batch time (e.g. 6x), got '" +
+                       text + "'");
+  }
+  d.threshold_text = text;
+  return absl::OkStatus();
+}
 
+absl::Status ParseSampler(MapReader& t, TrainSpec* spec) {
   MapReader sm(t.Child("sampler"), "train.sampler");
   RETURN_IF_ERROR(sm.CheckIsMap());
   SamplerSpec& sp = spec->sampler;
@@ -140,54 +161,36 @@ absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
     return Invalid("train.sampler.parts_per_step", "must not exceed parts");
   }
 
-  if (t.Has("dropcompute")) {
-    MapReader dc(t.Child("dropcompute"), "train.dropcompute");
-    RETURN_IF_ERROR(dc.CheckIsMap());
-    DropComputeSpec& d = spec->dropcompute;
-    d.enabled = true;
-    RETURN_IF_ERROR(dc.Int("ranks", &d.ranks, 1, 4096));
-    RETURN_IF_ERROR(dc.Int("micro_batches", &d.micro_batches, 1, 1024));
-    if (dc.Has("threshold")) {
-      const YamlNode& n = dc.Child("threshold");
-      const std::string text = n.IsScalar() ? n.scalar() : "";
-      double v = 0;
-      if (text == "none") {
-        d.threshold = DropComputeSpec::Threshold::kNone;
-      } else if (text == "auto") {
-        d.threshold = DropComputeSpec::Threshold::kAuto;
-      } else if (text.size() > 1 && text.back() == 'x' &&
-                 absl::SimpleAtod(text.substr(0, text.size() - 1), &v) &&
-                 v > 0 && std::isfinite(v)) {
-        d.threshold = DropComputeSpec::Threshold::kMedianMultiple;
-        d.threshold_value = v;
-      } else if (absl::SimpleAtod(text, &v) && v > 0 && std::isfinite(v)) {
-        d.threshold = DropComputeSpec::Threshold::kSeconds;
-        d.threshold_value = v;
-      } else {
-        return Invalid("train.dropcompute.threshold",
-                       "use none, auto, seconds (e.g. 0.05) or a multiple of "
-                       "the median micro-batch time (e.g. 6x), got '" +
-                           text + "'");
-      }
-      d.threshold_text = text;
-    }
-    RETURN_IF_ERROR(dc.Bool("renormalize", &d.renormalize));
-    RETURN_IF_ERROR(dc.String("timing", &d.timing, {"simulated", "real"}));
-    RETURN_IF_ERROR(dc.String("noise", &d.noise, {"lognormal", "paper"}));
-    RETURN_IF_ERROR(dc.Double("sigma", &d.sigma, 0.0, 5.0));
-    RETURN_IF_ERROR(dc.Double("delay_factor", &d.delay_factor, 0.0, 100.0));
-    RETURN_IF_ERROR(dc.Int("slow_ranks", &d.slow_ranks, 0, 4096));
-    RETURN_IF_ERROR(dc.Double("slow_factor", &d.slow_factor, 1.0, 1000.0));
-    RETURN_IF_ERROR(
-        dc.Int("calibration_steps", &d.calibration_steps, 1, 100000));
-    RETURN_IF_ERROR(dc.Double("comm_seconds", &d.comm_seconds, 0.0, 3600.0));
-    RETURN_IF_ERROR(dc.Double("base_seconds", &d.base_seconds, 0.0, 3600.0));
-    RETURN_IF_ERROR(dc.Finish());
-    if (d.slow_ranks > d.ranks) {
-      return Invalid("train.dropcompute.slow_ranks", "must not exceed ranks");
-    }
-  }
+  return absl::OkStatus();
+}
 
+absl::Status ParseDropCompute(MapReader& t, TrainSpec* spec) {
+  if (!t.Has("dropcompute")) return absl::OkStatus();
+  MapReader dc(t.Child("dropcompute"), "train.dropcompute");
+  RETURN_IF_ERROR(dc.CheckIsMap());
+  DropComputeSpec& d = spec->dropcompute;
+  d.enabled = true;
+  RETURN_IF_ERROR(dc.Int("ranks", &d.ranks, 1, 4096));
+  RETURN_IF_ERROR(dc.Int("micro_batches", &d.micro_batches, 1, 1024));
+  RETURN_IF_ERROR(ParseThreshold(dc, &d));
+  RETURN_IF_ERROR(dc.Bool("renormalize", &d.renormalize));
+  RETURN_IF_ERROR(dc.String("timing", &d.timing, {"simulated", "real"}));
+  RETURN_IF_ERROR(dc.String("noise", &d.noise, {"lognormal", "paper"}));
+  RETURN_IF_ERROR(dc.Double("sigma", &d.sigma, 0.0, 5.0));
+  RETURN_IF_ERROR(dc.Double("delay_factor", &d.delay_factor, 0.0, 100.0));
+  RETURN_IF_ERROR(dc.Int("slow_ranks", &d.slow_ranks, 0, 4096));
+  RETURN_IF_ERROR(dc.Double("slow_factor", &d.slow_factor, 1.0, 1000.0));
+  RETURN_IF_ERROR(dc.Int("calibration_steps", &d.calibration_steps, 1, 100000));
+  RETURN_IF_ERROR(dc.Double("comm_seconds", &d.comm_seconds, 0.0, 3600.0));
+  RETURN_IF_ERROR(dc.Double("base_seconds", &d.base_seconds, 0.0, 3600.0));
+  RETURN_IF_ERROR(dc.Finish());
+  if (d.slow_ranks > d.ranks) {
+    return Invalid("train.dropcompute.slow_ranks", "must not exceed ranks");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseOptimizer(MapReader& t, TrainSpec* spec) {
   MapReader o(t.Child("optimizer"), "train.optimizer");
   RETURN_IF_ERROR(o.CheckIsMap());
   OptimizerConfig& opt = spec->optimizer;
@@ -215,6 +218,11 @@ absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
   }
   RETURN_IF_ERROR(o.Finish());
 
+  return absl::OkStatus();
+}
+
+absl::Status ParseSchedule(MapReader& t, TrainSpec* spec) {
+  const OptimizerConfig& opt = spec->optimizer;
   MapReader s(t.Child("schedule"), "train.schedule");
   RETURN_IF_ERROR(s.CheckIsMap());
   ScheduleConfig& sc = spec->schedule;
@@ -229,6 +237,22 @@ absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
     return Invalid("train.schedule.min_lr",
                    "must not exceed train.optimizer.lr");
   RETURN_IF_ERROR(s.Finish());
+  return absl::OkStatus();
+}
+
+absl::Status ParseTrain(MapReader& top, TrainSpec* spec) {
+  MapReader t(top.Child("train"), "train");
+  RETURN_IF_ERROR(t.CheckIsMap());
+  RETURN_IF_ERROR(t.Int("epochs", &spec->epochs, 0, 1000000));
+  RETURN_IF_ERROR(t.Int("batch_size", &spec->batch_size, 1, 1 << 20));
+  RETURN_IF_ERROR(t.Int("max_steps", &spec->max_steps, 0, int64_t{1} << 40));
+  RETURN_IF_ERROR(t.Int("log_every", &spec->log_every, 1, int64_t{1} << 40));
+  RETURN_IF_ERROR(t.Int("eval_every", &spec->eval_every, 1, 1000000));
+  RETURN_IF_ERROR(t.Seed("seed", &spec->seed));
+  RETURN_IF_ERROR(ParseSampler(t, spec));
+  RETURN_IF_ERROR(ParseDropCompute(t, spec));
+  RETURN_IF_ERROR(ParseOptimizer(t, spec));
+  RETURN_IF_ERROR(ParseSchedule(t, spec));
   return t.Finish();
 }
 

@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
@@ -20,23 +22,21 @@
 #include "worker/gpu_probe.h"
 #include "worker/worker.h"
 
-int main(int argc, char** argv) {
-  // As in ladle-server: Debian's Abseil records lock order on every
-  // absl::Mutex lock (a debugging aid); a serving process does without.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+namespace {
 
-  ladle::WorkerOptions o;
-  std::string gpus = "auto";
-  const std::filesystem::path self =
-      std::filesystem::read_symlink("/proc/self/exe");
-  o.trainer = (self.parent_path() / "ladle-train").string();
-  o.cpu_slots =
-      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+// What the flags say beyond WorkerOptions.
+struct Flags {
+  std::string gpus = "auto";  // auto | none | 0,1
+  std::string metrics_listen, token_file, tls_ca;
+};
+
+// Parses the flags into `o` and `f`; returns -1 to go on, else the exit code.
+int ParseFlags(int argc, char** argv, ladle::WorkerOptions* out, Flags* f) {
+  ladle::WorkerOptions& o = *out;
+  std::string& gpus = f->gpus;
+  std::string& metrics_listen = f->metrics_listen;
+  std::string& token_file = f->token_file;
+  std::string& tls_ca = f->tls_ca;
   CLI::App app{"ladle-worker: runs Ladle jobs on this host"};
   app.add_option("--coordinator", o.coordinator,
                  "ladle-server address (host:port)");
@@ -64,7 +64,6 @@ int main(int argc, char** argv) {
                  "after SIGTERM (cancel, timeout, drain) a child gets this "
                  "long to checkpoint before SIGKILL")
       ->check(CLI::Range(int64_t{0}, int64_t{3'600'000}));
-  std::string metrics_listen, token_file, tls_ca;
   app.add_option("--tls_ca", tls_ca,
                  "PEM CA certificate: connect to the coordinator with TLS");
   app.add_option("--token_file", token_file,
@@ -76,57 +75,90 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  if (o.log_file_cap_bytes < 2 * o.log_cap_bytes) {
-    std::cerr << "ladle-worker: --log_file_cap_bytes (" << o.log_file_cap_bytes
-              << ") must be at least 2 x --log_cap_bytes (" << o.log_cap_bytes
-              << "): what is relayed must still be on disk; raise it or lower "
-                 "--log_cap_bytes\n";
-    return 2;
-  }
-  if (!token_file.empty()) {
-    absl::StatusOr<std::string> token =
-        ladle::ReadTokenFile(token_file, "--token_file");
-    if (!token.ok()) {
-      std::cerr << "ladle-worker: " << token.status().message() << "\n";
-      return 2;
-    }
-    o.token = *token;
-  }
-  if (!tls_ca.empty()) {
-    absl::StatusOr<std::string> pem = ladle::ReadPemFile(tls_ca, "--tls_ca");
-    if (!pem.ok()) {
-      std::cerr << "ladle-worker: " << pem.status().message() << "\n";
-      return 2;
-    }
-    o.tls_ca_pem = *pem;
-  }
+  return -1;
+}
+
+// The GPU ordinals of --gpus; INVALID_ARGUMENT names a bad one.
+absl::StatusOr<std::vector<int>> ParseGpus(const std::string& gpus) {
+  std::vector<int> out;
   if (gpus == "auto") {
-    for (const ladle::GpuDevice& g : ladle::ProbeGpus())
-      o.gpus.push_back(g.index);
+    for (const ladle::GpuDevice& g : ladle::ProbeGpus()) out.push_back(g.index);
   } else if (gpus != "none") {
     for (absl::string_view part : absl::StrSplit(gpus, ',')) {
       int g;
       if (!absl::SimpleAtoi(part, &g) || g < 0) {
-        std::cerr << "ladle-worker: --gpus: '" << part
-                  << "' is not a GPU ordinal; use auto, none or 0,1\n";
-        return 2;
+        return absl::InvalidArgumentError(
+            absl::StrCat("--gpus: '", part,
+                         "' is not a GPU ordinal; use auto, none or 0,1"));
       }
-      o.gpus.push_back(g);
+      out.push_back(g);
     }
   }
-  if (o.cpu_slots == 0 && o.gpus.empty()) {
-    std::cerr
-        << "ladle-worker: nothing to offer: --cpu_slots is 0 and no GPUs\n";
+  return out;
+}
+
+// Checks the options and reads the token, CA and GPUs into `o`.
+absl::Status Complete(const Flags& f, ladle::WorkerOptions* o) {
+  if (o->log_file_cap_bytes < 2 * o->log_cap_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--log_file_cap_bytes (", o->log_file_cap_bytes,
+        ") must be at least 2 x --log_cap_bytes (", o->log_cap_bytes,
+        "): what is relayed must still be on disk; raise it or lower "
+        "--log_cap_bytes"));
+  }
+  if (!f.token_file.empty()) {
+    absl::StatusOr<std::string> token =
+        ladle::ReadTokenFile(f.token_file, "--token_file");
+    if (!token.ok()) return token.status();
+    o->token = *token;
+  }
+  if (!f.tls_ca.empty()) {
+    absl::StatusOr<std::string> pem = ladle::ReadPemFile(f.tls_ca, "--tls_ca");
+    if (!pem.ok()) return pem.status();
+    o->tls_ca_pem = *pem;
+  }
+  absl::StatusOr<std::vector<int>> gpus = ParseGpus(f.gpus);
+  if (!gpus.ok()) return gpus.status();
+  o->gpus = *gpus;
+  if (o->cpu_slots == 0 && o->gpus.empty()) {
+    return absl::InvalidArgumentError(
+        "nothing to offer: --cpu_slots is 0 and no GPUs");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // As in ladle-server: Debian's Abseil records lock order on every
+  // absl::Mutex lock (a debugging aid); a serving process does without.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  ladle::WorkerOptions o;
+  const std::filesystem::path self =
+      std::filesystem::read_symlink("/proc/self/exe");
+  o.trainer = (self.parent_path() / "ladle-train").string();
+  o.cpu_slots =
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  Flags f;
+  if (int rc = ParseFlags(argc, argv, &o, &f); rc >= 0) return rc;
+  if (absl::Status st = Complete(f, &o); !st.ok()) {
+    std::cerr << "ladle-worker: " << st.message() << "\n";
     return 2;
   }
   auto registry = std::make_shared<prometheus::Registry>();
   ladle::WorkerMetrics metrics(*registry);
   std::unique_ptr<prometheus::Exposer> exposer;
-  if (!metrics_listen.empty()) {
+  if (!f.metrics_listen.empty()) {
     try {
-      exposer = std::make_unique<prometheus::Exposer>(metrics_listen);
+      exposer = std::make_unique<prometheus::Exposer>(f.metrics_listen);
     } catch (const std::exception& e) {
-      std::cerr << "ladle-worker: --metrics_listen " << metrics_listen << ": "
+      std::cerr << "ladle-worker: --metrics_listen " << f.metrics_listen << ": "
                 << e.what() << "\n";
       return 2;
     }

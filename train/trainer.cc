@@ -141,40 +141,7 @@ class Trial {
     if (data_.host_graph)
       RETURN_IF_ERROR(SetupSampler(std::move(*data_.host_graph)));
 
-    if (gcn_) {
-      ASSIGN_OR_RETURN(model_, CreateGcnModel(spec_.model, be, &data_.adjacency,
-                                              data_.num_features,
-                                              data_.num_classes, spec_.seed));
-      batch_ = data_.adjacency.rows;
-      steps_per_epoch_ = sampler_ ? sampler_->steps_per_epoch() : 1;
-    } else if (spec_.dropcompute.enabled) {
-      // A step is one global batch: ranks × micro_batches × batch_size rows.
-      const DropComputeSpec& d = spec_.dropcompute;
-      batch_ = d.ranks * d.micro_batches * spec_.batch_size;
-      if (batch_ > data_.train_size) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "train.dropcompute: ranks × micro_batches × train.batch_size = ",
-            batch_, " exceeds the ", data_.train_size, " training samples"));
-      }
-      ASSIGN_OR_RETURN(model_,
-                       CreateDenseModel(spec_.model, be, data_.num_features,
-                                        data_.num_classes, batch_, spec_.seed));
-      steps_per_epoch_ = data_.train_size / batch_;  // whole global batches
-      ASSIGN_OR_RETURN(batch_idx_, Tensor<int32_t>::Zeros(be, {batch_}));
-      ASSIGN_OR_RETURN(batch_x_,
-                       Tensor<float>::Zeros(be, {batch_, data_.num_features}));
-      ASSIGN_OR_RETURN(batch_y_, Tensor<int32_t>::Zeros(be, {batch_}));
-    } else {
-      batch_ = std::min<int64_t>(spec_.batch_size, data_.train_size);
-      ASSIGN_OR_RETURN(model_,
-                       CreateDenseModel(spec_.model, be, data_.num_features,
-                                        data_.num_classes, batch_, spec_.seed));
-      steps_per_epoch_ = (data_.train_size + batch_ - 1) / batch_;
-      ASSIGN_OR_RETURN(batch_idx_, Tensor<int32_t>::Zeros(be, {batch_}));
-      ASSIGN_OR_RETURN(batch_x_,
-                       Tensor<float>::Zeros(be, {batch_, data_.num_features}));
-      ASSIGN_OR_RETURN(batch_y_, Tensor<int32_t>::Zeros(be, {batch_}));
-    }
+    RETURN_IF_ERROR(CreateModel());
     num_params_ = 0;
     for (const ParamInfo& p : model_->params().infos())
       num_params_ += NumElements(p.shape);
@@ -207,6 +174,44 @@ class Trial {
                 << " parameters, " << data_.train_size << " training samples, "
                 << total_steps_ << " steps";
     }
+    return absl::OkStatus();
+  }
+
+  // The model, its batch (a GCN: every node; DropCompute: one global batch
+  // of ranks × micro_batches × batch_size rows) and steps per epoch.
+  absl::Status CreateModel() {
+    Backend* be = backend_.get();
+    if (gcn_) {
+      ASSIGN_OR_RETURN(model_, CreateGcnModel(spec_.model, be, &data_.adjacency,
+                                              data_.num_features,
+                                              data_.num_classes, spec_.seed));
+      batch_ = data_.adjacency.rows;
+      steps_per_epoch_ = sampler_ ? sampler_->steps_per_epoch() : 1;
+      return absl::OkStatus();
+    }
+    const bool dropcompute = spec_.dropcompute.enabled;
+    if (dropcompute) {
+      // A step is one global batch: ranks × micro_batches × batch_size rows.
+      const DropComputeSpec& d = spec_.dropcompute;
+      batch_ = d.ranks * d.micro_batches * spec_.batch_size;
+      if (batch_ > data_.train_size) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "train.dropcompute: ranks × micro_batches × train.batch_size = ",
+            batch_, " exceeds the ", data_.train_size, " training samples"));
+      }
+    } else {
+      batch_ = std::min<int64_t>(spec_.batch_size, data_.train_size);
+    }
+    ASSIGN_OR_RETURN(model_,
+                     CreateDenseModel(spec_.model, be, data_.num_features,
+                                      data_.num_classes, batch_, spec_.seed));
+    steps_per_epoch_ = dropcompute
+                           ? data_.train_size / batch_  // whole global batches
+                           : (data_.train_size + batch_ - 1) / batch_;
+    ASSIGN_OR_RETURN(batch_idx_, Tensor<int32_t>::Zeros(be, {batch_}));
+    ASSIGN_OR_RETURN(batch_x_,
+                     Tensor<float>::Zeros(be, {batch_, data_.num_features}));
+    ASSIGN_OR_RETURN(batch_y_, Tensor<int32_t>::Zeros(be, {batch_}));
     return absl::OkStatus();
   }
 

@@ -108,31 +108,7 @@ absl::Status Worker::Run() {
   // leases.
   std::thread heartbeats([this] {
     while (!stopping_.load()) {
-      v1::WorkerMessage hb;
-      hb.mutable_heartbeat();
-      {
-        absl::MutexLock lock(&mu_);
-        for (const auto& [id, a] : attempts_) {
-          if (!a.finished) hb.mutable_heartbeat()->add_running_attempt_ids(id);
-        }
-      }
-      // GPU usage (NVML) rides on the heartbeat and feeds this worker's gauges.
-      if (nvml_) {
-        for (const GpuUsageSample& g : nvml_->Sample()) {
-          v1::GpuUsage* u = hb.mutable_heartbeat()->add_gpu_usage();
-          u->set_index(g.index);
-          u->set_memory_used_bytes(g.memory_used_bytes);
-          u->set_utilization_ratio(g.utilization_ratio);
-          if (metrics_) {
-            const std::string gpu = std::to_string(g.index);
-            metrics_->gpu_memory_used.Add({{"gpu", gpu}})
-                .Set(static_cast<double>(g.memory_used_bytes));
-            metrics_->gpu_utilization.Add({{"gpu", gpu}})
-                .Set(g.utilization_ratio);
-          }
-        }
-      }
-      Send(hb);
+      Send(Heartbeat());
       for (int64_t waited = 0;
            waited < heartbeat_ms_.load() && !stopping_.load(); waited += 50) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -154,8 +130,41 @@ absl::Status Worker::Run() {
     }
     backoff_ms = std::min<int64_t>(backoff_ms * 2, 5'000);
   }
-  // Drain: children get SIGTERM (ladle-train checkpoints), then SIGKILL after
-  // the grace.
+  DrainChildren();
+  poller.join();
+  heartbeats.join();
+  return absl::OkStatus();
+}
+
+v1::WorkerMessage Worker::Heartbeat() {
+  v1::WorkerMessage hb;
+  hb.mutable_heartbeat();
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, a] : attempts_) {
+      if (!a.finished) hb.mutable_heartbeat()->add_running_attempt_ids(id);
+    }
+  }
+  // GPU usage (NVML) rides on the heartbeat and feeds this worker's gauges.
+  if (!nvml_) return hb;
+  for (const GpuUsageSample& g : nvml_->Sample()) {
+    v1::GpuUsage* u = hb.mutable_heartbeat()->add_gpu_usage();
+    u->set_index(g.index);
+    u->set_memory_used_bytes(g.memory_used_bytes);
+    u->set_utilization_ratio(g.utilization_ratio);
+    if (metrics_) {
+      const std::string gpu = std::to_string(g.index);
+      metrics_->gpu_memory_used.Add({{"gpu", gpu}})
+          .Set(static_cast<double>(g.memory_used_bytes));
+      metrics_->gpu_utilization.Add({{"gpu", gpu}}).Set(g.utilization_ratio);
+    }
+  }
+  return hb;
+}
+
+void Worker::DrainChildren() {
+  // Children get SIGTERM (ladle-train checkpoints), then SIGKILL after the
+  // grace.
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, a] : attempts_) {
@@ -173,15 +182,10 @@ absl::Status Worker::Run() {
     if (!any) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  {
-    absl::MutexLock lock(&mu_);
-    for (auto& [id, a] : attempts_) {
-      if (!a.finished && a.pid > 0) kill(-a.pid, SIGKILL);
-    }
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, a] : attempts_) {
+    if (!a.finished && a.pid > 0) kill(-a.pid, SIGKILL);
   }
-  poller.join();
-  heartbeats.join();
-  return absl::OkStatus();
 }
 
 void Worker::Stop() {

@@ -76,6 +76,11 @@ class Worker {
   };
 
   absl::Status Setup();
+  // A heartbeat: the running attempts, and GPU usage when NVML is there.
+  v1::WorkerMessage Heartbeat() ABSL_LOCKS_EXCLUDED(mu_);
+  // On Stop: SIGTERM to every child (they checkpoint), polled for the kill
+  // grace, then SIGKILL to the rest.
+  void DrainChildren() ABSL_LOCKS_EXCLUDED(mu_);
   // One session: returns when the stream ends.
   void Session();
   void Start(const v1::Assignment& a);

@@ -307,41 +307,31 @@ absl::StatusOr<TrainSpec> ParseTrainSpec(const std::string& text) {
 
 namespace {
 
-absl::StatusOr<TrainSpec> ParseTrainSpecNode(const YamlNode& root) {
-  TrainSpec spec;
-  MapReader top(root, "");
-  {
-    std::string task = "train";
-    RETURN_IF_ERROR(top.String("task", &task, {"train", "fuse", "soup"}));
-    spec.task = task == "fuse"   ? TrainTask::kFuse
-                : task == "soup" ? TrainTask::kSoup
-                                 : TrainTask::kTrain;
-    MapReader soup(top.Child("soup"), "soup");
-    RETURN_IF_ERROR(soup.CheckIsMap());
-    RETURN_IF_ERROR(
-        soup.StringList("ingredients", &spec.soup.ingredients, 1024));
-    RETURN_IF_ERROR(soup.Int("alpha_steps", &spec.soup.alpha_steps, 1, 1000));
-    RETURN_IF_ERROR(soup.Finish());
-    MapReader fuse(top.Child("fuse"), "fuse");
-    RETURN_IF_ERROR(fuse.CheckIsMap());
-    RETURN_IF_ERROR(fuse.String("a", &spec.fuse.a));
-    RETURN_IF_ERROR(fuse.String("b", &spec.fuse.b));
-    RETURN_IF_ERROR(
-        fuse.String("layernorm", &spec.fuse.layernorm, {"grouped", "full"}));
-    RETURN_IF_ERROR(fuse.Finish());
-    MapReader init(top.Child("init"), "init");
-    RETURN_IF_ERROR(init.CheckIsMap());
-    RETURN_IF_ERROR(init.String("checkpoint", &spec.init_checkpoint));
-    RETURN_IF_ERROR(init.Finish());
-    RETURN_IF_ERROR(ParseModel(top, &spec));
-    RETURN_IF_ERROR(ParseData(top, &spec));
-    RETURN_IF_ERROR(ParseTrain(top, &spec));
-    RETURN_IF_ERROR(top.String("device", &spec.device));
-    int64_t threads = 0;
-    RETURN_IF_ERROR(top.Int("threads", &threads, 0, 1024));
-    spec.threads = static_cast<int>(threads);
-    RETURN_IF_ERROR(top.Finish());
-  }
+// task, soup and fuse: what ladle-train does with the spec.
+absl::Status ParseTask(MapReader& top, TrainSpec* spec) {
+  std::string task = "train";
+  RETURN_IF_ERROR(top.String("task", &task, {"train", "fuse", "soup"}));
+  spec->task = task == "fuse"   ? TrainTask::kFuse
+               : task == "soup" ? TrainTask::kSoup
+                                : TrainTask::kTrain;
+  MapReader soup(top.Child("soup"), "soup");
+  RETURN_IF_ERROR(soup.CheckIsMap());
+  RETURN_IF_ERROR(
+      soup.StringList("ingredients", &spec->soup.ingredients, 1024));
+  RETURN_IF_ERROR(soup.Int("alpha_steps", &spec->soup.alpha_steps, 1, 1000));
+  RETURN_IF_ERROR(soup.Finish());
+  MapReader fuse(top.Child("fuse"), "fuse");
+  RETURN_IF_ERROR(fuse.CheckIsMap());
+  RETURN_IF_ERROR(fuse.String("a", &spec->fuse.a));
+  RETURN_IF_ERROR(fuse.String("b", &spec->fuse.b));
+  RETURN_IF_ERROR(
+      fuse.String("layernorm", &spec->fuse.layernorm, {"grouped", "full"}));
+  return fuse.Finish();
+}
+
+// What holds across sections: the task's inputs, and which models take
+// which data, samplers and DropCompute.
+absl::Status CheckConsistent(const TrainSpec& spec) {
   if (spec.device != "auto" && spec.device != "cpu" &&
       spec.device.rfind("cuda", 0) != 0) {
     return Invalid("device", "unknown device '" + spec.device +
@@ -387,6 +377,26 @@ absl::StatusOr<TrainSpec> ParseTrainSpecNode(const YamlNode& root) {
         "model.type",
         "gcn needs a graph dataset (data.dataset: csbm or fashion-mnist-knn)");
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TrainSpec> ParseTrainSpecNode(const YamlNode& root) {
+  TrainSpec spec;
+  MapReader top(root, "");
+  RETURN_IF_ERROR(ParseTask(top, &spec));
+  MapReader init(top.Child("init"), "init");
+  RETURN_IF_ERROR(init.CheckIsMap());
+  RETURN_IF_ERROR(init.String("checkpoint", &spec.init_checkpoint));
+  RETURN_IF_ERROR(init.Finish());
+  RETURN_IF_ERROR(ParseModel(top, &spec));
+  RETURN_IF_ERROR(ParseData(top, &spec));
+  RETURN_IF_ERROR(ParseTrain(top, &spec));
+  RETURN_IF_ERROR(top.String("device", &spec.device));
+  int64_t threads = 0;
+  RETURN_IF_ERROR(top.Int("threads", &threads, 0, 1024));
+  spec.threads = static_cast<int>(threads);
+  RETURN_IF_ERROR(top.Finish());
+  RETURN_IF_ERROR(CheckConsistent(spec));
   return spec;
 }
 

@@ -74,6 +74,38 @@ absl::Status ValidateRequest(const JobRequest& r) {
   return absl::OkStatus();
 }
 
+// Whether the dependencies among `batch` (ids in `in_batch`) form a cycle:
+// Kahn's order. Cycles can only run through one batch (old jobs never depend
+// on new ones).
+bool HasCycle(const std::vector<JobRequest>& batch,
+              const absl::flat_hash_set<absl::string_view>& in_batch) {
+  std::unordered_map<std::string, int> indegree;
+  std::unordered_map<std::string, std::vector<std::string>> out;
+  for (const JobRequest& r : batch) {
+    indegree[r.id];
+    for (const std::string& d : r.deps) {
+      if (in_batch.count(d)) {
+        ++indegree[r.id];
+        out[d].push_back(r.id);
+      }
+    }
+  }
+  std::vector<std::string> ready;
+  for (auto& [id, deg] : indegree) {
+    if (deg == 0) ready.push_back(id);
+  }
+  size_t seen = 0;
+  while (!ready.empty()) {
+    const std::string id = ready.back();
+    ready.pop_back();
+    ++seen;
+    for (const std::string& n : out[id]) {
+      if (--indegree[n] == 0) ready.push_back(n);
+    }
+  }
+  return seen != batch.size();
+}
+
 }  // namespace
 
 Scheduler::Scheduler(Options options, const Clock* clock)
@@ -125,15 +157,13 @@ void Scheduler::Dequeue(const Job& job) {
   }
 }
 
-absl::StatusOr<std::vector<JobEvent>> Scheduler::Submit(
-    const std::vector<JobRequest>& batch) {
-  // (Views of the batch's ids: most batches are one job without deps, and
-  // this runs on the commit path of every submit.)
-  absl::flat_hash_set<absl::string_view> in_batch;
-  in_batch.reserve(batch.size());
+absl::Status Scheduler::ValidateBatch(
+    const std::vector<JobRequest>& batch,
+    absl::flat_hash_set<absl::string_view>* in_batch) const {
+  in_batch->reserve(batch.size());
   for (const JobRequest& r : batch) {
     RETURN_IF_ERROR(ValidateRequest(r));
-    if (jobs_.count(r.id) > 0 || !in_batch.insert(r.id).second) {
+    if (jobs_.count(r.id) > 0 || !in_batch->insert(r.id).second) {
       return absl::AlreadyExistsError(
           absl::StrCat("job ", r.id, " already exists"));
     }
@@ -144,7 +174,7 @@ absl::StatusOr<std::vector<JobEvent>> Scheduler::Submit(
       if (d == r.id)
         return absl::InvalidArgumentError(
             absl::StrCat("job ", r.id, " depends on itself"));
-      const bool in = in_batch.contains(d);
+      const bool in = in_batch->contains(d);
       deps_in_batch |= in;
       if (!in && jobs_.count(d) == 0) {
         return absl::InvalidArgumentError(
@@ -152,39 +182,18 @@ absl::StatusOr<std::vector<JobEvent>> Scheduler::Submit(
       }
     }
   }
-  // Cycles can only run through this batch (old jobs never depend on new ones):
-  // Kahn's order.
-  if (deps_in_batch) {
-    std::unordered_map<std::string, int> indegree;
-    std::unordered_map<std::string, std::vector<std::string>> out;
-    for (const JobRequest& r : batch) {
-      indegree[r.id];
-      for (const std::string& d : r.deps) {
-        if (in_batch.count(d)) {
-          ++indegree[r.id];
-          out[d].push_back(r.id);
-        }
-      }
-    }
-    std::vector<std::string> ready;
-    for (auto& [id, deg] : indegree) {
-      if (deg == 0) ready.push_back(id);
-    }
-    size_t seen = 0;
-    while (!ready.empty()) {
-      const std::string id = ready.back();
-      ready.pop_back();
-      ++seen;
-      for (const std::string& n : out[id]) {
-        if (--indegree[n] == 0) ready.push_back(n);
-      }
-    }
-    if (seen != batch.size()) {
-      return absl::InvalidArgumentError(
-          "jobs: the dependency graph has a cycle");
-    }
+  if (deps_in_batch && HasCycle(batch, *in_batch)) {
+    return absl::InvalidArgumentError("jobs: the dependency graph has a cycle");
   }
+  return absl::OkStatus();
+}
 
+absl::StatusOr<std::vector<JobEvent>> Scheduler::Submit(
+    const std::vector<JobRequest>& batch) {
+  // (Views of the batch's ids: most batches are one job without deps, and
+  // this runs on the commit path of every submit.)
+  absl::flat_hash_set<absl::string_view> in_batch;
+  RETURN_IF_ERROR(ValidateBatch(batch, &in_batch));
   std::vector<JobEvent> events;
   for (const JobRequest& r : batch) {
     Job& job = jobs_[r.id];

@@ -39,8 +39,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/clock.h"
 #include "spec/resources.h"
 
@@ -195,6 +197,11 @@ class Scheduler {
   int alive_workers() const;
 
  private:
+  // Checks a batch before anything of it is applied: valid requests, new and
+  // distinct ids, existing dependencies, no cycle. Fills `in_batch`.
+  absl::Status ValidateBatch(
+      const std::vector<JobRequest>& batch,
+      absl::flat_hash_set<absl::string_view>* in_batch) const;
   struct Job {
     JobRequest req;
     JobState state = JobState::kPending;

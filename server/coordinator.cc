@@ -429,6 +429,101 @@ bool Coordinator::Dispatch() {
   return true;
 }
 
+const JobRecord* Coordinator::RecordEvent(const JobEvent& e, int64_t now_us,
+                                          WriteBatch* batch,
+                                          std::vector<std::string>* stopped) {
+  auto it = jobs_.find(e.job_id);
+  if (it == jobs_.end()) return nullptr;
+  JobRecord& j = it->second;
+  if (e.state == JobState::kQueued) {
+    queued_since_us_[e.job_id] = now_us;
+  } else if (e.state == JobState::kRunning) {
+    auto q = queued_since_us_.find(e.job_id);
+    if (q != queued_since_us_.end()) {
+      observer_->OnDispatched(static_cast<double>(now_us - q->second) / 1e6);
+      queued_since_us_.erase(q);
+    }
+  } else {
+    queued_since_us_.erase(e.job_id);
+  }
+  if (e.attempt_ended) {
+    observer_->OnAttemptEnded(e.attempt_outcome);
+    stopped->push_back(e.job_id);
+  }
+  // A job submitted without dependencies was stored as queued already.
+  const bool stored_as_is = !e.attempt_ended && e.state != JobState::kRunning &&
+                            j.state == JobStateName(e.state) &&
+                            j.reason == e.reason;
+  j.state = JobStateName(e.state);
+  j.reason = e.reason;
+  j.updated_ms = e.time_ms;
+  if (e.attempt_ended) {
+    j.current_attempt = 0;
+    auto at = attempts_.find(e.attempt_id);
+    if (at != attempts_.end()) {
+      at->second.outcome = OutcomeName(e.attempt_outcome);
+      at->second.ended_ms = e.time_ms;
+      at->second.reason = e.reason;
+      batch->attempts.push_back(at->second);
+      attempts_.erase(at);
+    }
+  } else if (e.state == JobState::kRunning) {
+    auto at = attempts_.find(e.attempt_id);
+    if (at != attempts_.end()) batch->attempts.push_back(at->second);
+  }
+  if (!stored_as_is) batch->job_updates.push_back(j);
+  return &j;
+}
+
+void Coordinator::AfterApplied(const absl::Status& st, const WriteBatch& batch,
+                               const std::vector<std::string>& finished,
+                               const std::vector<WorkerCommand>& commands,
+                               const std::vector<std::string>& stopped) {
+  for (const std::string& job : stopped) observer_->OnJobStopped(job);
+  if (!st.ok()) {
+    // The scheduler is ahead of the store. Assignments that
+    // were not stored are not delivered (their attempt ids
+    // could be reused after a restart) and get retried;
+    // other changes are re-derived on restart, which is
+    // safe: unrecorded successes run again, nothing is
+    // recorded twice.
+    LOG(ERROR) << "store: cannot record " << batch.rows()
+               << " job changes: " << st;
+    std::vector<WorkerCommand> cancels;
+    {
+      absl::MutexLock lock(&delivery_mu_);
+      for (const WorkerCommand& c : commands) {
+        if (c.type == WorkerCommand::Type::kAssign) {
+          undelivered_.push_back(c.assignment.attempt_id);
+        } else {
+          cancels.push_back(c);  // stopping is always safe
+        }
+      }
+    }
+    Deliver(cancels);
+    return;
+  }
+  Deliver(commands);
+  // Events are built (and finished experiments read back)
+  // only for watched experiments: most have no watcher.
+  for (const JobRecord& j : batch.job_updates) {
+    if (!Watched(j.experiment_id)) continue;
+    WatchEvent w;
+    w.type = WatchEvent::Type::kJob;
+    w.job = j;
+    Notify(j.experiment_id, w);
+  }
+  for (const std::string& id : finished) {
+    if (!Watched(id)) continue;
+    absl::StatusOr<ExperimentRecord> e = store_->GetExperiment(id);
+    if (!e.ok()) continue;
+    WatchEvent w;
+    w.type = WatchEvent::Type::kFinished;
+    w.experiment = *e;
+    Notify(id, w);
+  }
+}
+
 void Coordinator::Apply(const std::vector<JobEvent>& events,
                         std::vector<WorkerCommand> commands) {
   auto batch = std::make_shared<WriteBatch>();
@@ -438,47 +533,8 @@ void Coordinator::Apply(const std::vector<JobEvent>& events,
   std::vector<std::string> stopped;
   const int64_t now_us = clock_->NowMicros();
   for (const JobEvent& e : events) {
-    auto it = jobs_.find(e.job_id);
-    if (it == jobs_.end()) continue;
-    JobRecord& j = it->second;
-    if (e.state == JobState::kQueued) {
-      queued_since_us_[e.job_id] = now_us;
-    } else if (e.state == JobState::kRunning) {
-      auto q = queued_since_us_.find(e.job_id);
-      if (q != queued_since_us_.end()) {
-        observer_->OnDispatched(static_cast<double>(now_us - q->second) / 1e6);
-        queued_since_us_.erase(q);
-      }
-    } else {
-      queued_since_us_.erase(e.job_id);
-    }
-    if (e.attempt_ended) {
-      observer_->OnAttemptEnded(e.attempt_outcome);
-      stopped.push_back(e.job_id);
-    }
-    // A job submitted without dependencies was stored as queued already.
-    const bool stored_as_is =
-        !e.attempt_ended && e.state != JobState::kRunning &&
-        j.state == JobStateName(e.state) && j.reason == e.reason;
-    j.state = JobStateName(e.state);
-    j.reason = e.reason;
-    j.updated_ms = e.time_ms;
-    if (e.attempt_ended) {
-      j.current_attempt = 0;
-      auto at = attempts_.find(e.attempt_id);
-      if (at != attempts_.end()) {
-        at->second.outcome = OutcomeName(e.attempt_outcome);
-        at->second.ended_ms = e.time_ms;
-        at->second.reason = e.reason;
-        batch->attempts.push_back(at->second);
-        attempts_.erase(at);
-      }
-    } else if (e.state == JobState::kRunning) {
-      auto at = attempts_.find(e.attempt_id);
-      if (at != attempts_.end()) batch->attempts.push_back(at->second);
-    }
-    if (!stored_as_is) batch->job_updates.push_back(j);
-    experiments.insert(j.experiment_id);
+    if (const JobRecord* j = RecordEvent(e, now_us, batch.get(), &stopped))
+      experiments.insert(j->experiment_id);
   }
   std::vector<std::string> finished;
   for (const std::string& id : experiments) {
@@ -494,51 +550,7 @@ void Coordinator::Apply(const std::vector<JobEvent>& events,
                    [this, batch, finished = std::move(finished),
                     commands = std::move(commands),
                     stopped = std::move(stopped)](const absl::Status& st) {
-                     for (const std::string& job : stopped)
-                       observer_->OnJobStopped(job);
-                     if (!st.ok()) {
-                       // The scheduler is ahead of the store. Assignments that
-                       // were not stored are not delivered (their attempt ids
-                       // could be reused after a restart) and get retried;
-                       // other changes are re-derived on restart, which is
-                       // safe: unrecorded successes run again, nothing is
-                       // recorded twice.
-                       LOG(ERROR) << "store: cannot record " << batch->rows()
-                                  << " job changes: " << st;
-                       std::vector<WorkerCommand> cancels;
-                       {
-                         absl::MutexLock lock(&delivery_mu_);
-                         for (const WorkerCommand& c : commands) {
-                           if (c.type == WorkerCommand::Type::kAssign) {
-                             undelivered_.push_back(c.assignment.attempt_id);
-                           } else {
-                             cancels.push_back(c);  // stopping is always safe
-                           }
-                         }
-                       }
-                       Deliver(cancels);
-                       return;
-                     }
-                     Deliver(commands);
-                     // Events are built (and finished experiments read back)
-                     // only for watched experiments: most have no watcher.
-                     for (const JobRecord& j : batch->job_updates) {
-                       if (!Watched(j.experiment_id)) continue;
-                       WatchEvent w;
-                       w.type = WatchEvent::Type::kJob;
-                       w.job = j;
-                       Notify(j.experiment_id, w);
-                     }
-                     for (const std::string& id : finished) {
-                       if (!Watched(id)) continue;
-                       absl::StatusOr<ExperimentRecord> e =
-                           store_->GetExperiment(id);
-                       if (!e.ok()) continue;
-                       WatchEvent w;
-                       w.type = WatchEvent::Type::kFinished;
-                       w.experiment = *e;
-                       Notify(id, w);
-                     }
+                     AfterApplied(st, *batch, finished, commands, stopped);
                    });
 }
 

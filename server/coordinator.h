@@ -178,6 +178,20 @@ class Coordinator {
   void Apply(const std::vector<JobEvent>& events,
              std::vector<WorkerCommand> commands = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One event into its job's record (and attempt rows) in `batch`; the job,
+  // or null when it is not known.
+  const JobRecord* RecordEvent(const JobEvent& e, int64_t now_us,
+                               WriteBatch* batch,
+                               std::vector<std::string>* stopped)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After Apply's commit (on the writer's thread): delivers the commands and
+  // notifies watchers; when the commit failed, holds the assignments back
+  // for a retry and delivers only the cancels.
+  void AfterApplied(const absl::Status& st, const WriteBatch& batch,
+                    const std::vector<std::string>& finished,
+                    const std::vector<WorkerCommand>& commands,
+                    const std::vector<std::string>& stopped)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Places queued jobs and sends the assignments; whether it placed any.
   bool Dispatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends attempts whose assignment could not be stored (they were never

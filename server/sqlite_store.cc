@@ -410,56 +410,66 @@ class SqliteStore final : public Store {
     return *s;
   }
 
+  // An experiment, its request id and all its jobs (keyed by its seq).
+  absl::Status InsertExperiment(const NewExperiment& ne)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const ExperimentRecord& e = ne.experiment;
+    Stmt& ins = Cached(
+        // seq, the rowid, is one past the largest.
+        "INSERT INTO experiments(id, name, kind, owner, spec, priority, "
+        "state, message, created_ms, finished_ms) VALUES(?, ?, ?, ?, ?, ?, "
+        "?, ?, ?, ?)");
+    ins.BindView(1, e.id).BindView(2, e.name).BindView(3, e.kind).BindView(
+        4, e.owner);
+    ins.BindView(5, e.spec).Bind(6, e.priority).BindView(7, e.state);
+    ins.BindView(8, e.message).Bind(9, e.created_ms).Bind(10, e.finished_ms);
+    RETURN_IF_ERROR(ins.Run());
+    const int64_t seq = sqlite3_last_insert_rowid(db_);
+    if (!e.request_id.empty()) {
+      Stmt& req = Cached(
+          "INSERT INTO submit_requests(owner, request_id, experiment_id) "
+          "VALUES(?, ?, ?)");
+      req.BindView(1, e.owner).BindView(2, e.request_id).BindView(3, e.id);
+      RETURN_IF_ERROR(req.Run());
+    }
+    for (const JobRecord& j : ne.jobs) {
+      if (j.experiment_id != e.id) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "job ", j.id, " belongs to ", j.experiment_id, ", not ", e.id));
+      }
+      if (j.index < 0 || j.index >= (1 << kJobIndexBits)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("job ", j.id, ": index ", j.index,
+                         " is outside [0, 2^", kJobIndexBits, ")"));
+      }
+      Stmt& job = Cached(kInsertJob);
+      BindJob(job, j, (seq << kJobIndexBits) | j.index);
+      RETURN_IF_ERROR(job.Run());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status UpdateJob(const JobRecord& j)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Stmt& up = Cached(
+        "UPDATE jobs SET state = ?, attempts = ?, current_attempt = ?, "
+        "worker_id = ?, gpu_indices = ?, reason = ?, summary = ?, "
+        "updated_ms = ? WHERE id = ?");
+    up.BindView(1, j.state).Bind(2, j.attempts).Bind(3, j.current_attempt);
+    up.BindView(4, j.worker_id).Bind(5, JoinJson(j.gpu_indices));
+    up.BindView(6, j.reason).BindView(7, j.summary).Bind(8, j.updated_ms);
+    up.BindView(9, j.id);
+    RETURN_IF_ERROR(up.Run());
+    if (sqlite3_changes(db_) != 1)
+      return absl::NotFoundError(absl::StrCat("job ", j.id, " not found"));
+    return absl::OkStatus();
+  }
+
   absl::Status ApplyBatch(const WriteBatch& b)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const NewExperiment& ne : b.new_experiments) {
-      const ExperimentRecord& e = ne.experiment;
-      Stmt& ins = Cached(
-          // seq, the rowid, is one past the largest.
-          "INSERT INTO experiments(id, name, kind, owner, spec, priority, "
-          "state, message, created_ms, finished_ms) VALUES(?, ?, ?, ?, ?, ?, "
-          "?, ?, ?, ?)");
-      ins.BindView(1, e.id).BindView(2, e.name).BindView(3, e.kind).BindView(
-          4, e.owner);
-      ins.BindView(5, e.spec).Bind(6, e.priority).BindView(7, e.state);
-      ins.BindView(8, e.message).Bind(9, e.created_ms).Bind(10, e.finished_ms);
-      RETURN_IF_ERROR(ins.Run());
-      const int64_t seq = sqlite3_last_insert_rowid(db_);
-      if (!e.request_id.empty()) {
-        Stmt& req = Cached(
-            "INSERT INTO submit_requests(owner, request_id, experiment_id) "
-            "VALUES(?, ?, ?)");
-        req.BindView(1, e.owner).BindView(2, e.request_id).BindView(3, e.id);
-        RETURN_IF_ERROR(req.Run());
-      }
-      for (const JobRecord& j : ne.jobs) {
-        if (j.experiment_id != e.id) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "job ", j.id, " belongs to ", j.experiment_id, ", not ", e.id));
-        }
-        if (j.index < 0 || j.index >= (1 << kJobIndexBits)) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("job ", j.id, ": index ", j.index,
-                           " is outside [0, 2^", kJobIndexBits, ")"));
-        }
-        Stmt& job = Cached(kInsertJob);
-        BindJob(job, j, (seq << kJobIndexBits) | j.index);
-        RETURN_IF_ERROR(job.Run());
-      }
-    }
-    for (const JobRecord& j : b.job_updates) {
-      Stmt& up = Cached(
-          "UPDATE jobs SET state = ?, attempts = ?, current_attempt = ?, "
-          "worker_id = ?, gpu_indices = ?, reason = ?, summary = ?, "
-          "updated_ms = ? WHERE id = ?");
-      up.BindView(1, j.state).Bind(2, j.attempts).Bind(3, j.current_attempt);
-      up.BindView(4, j.worker_id).Bind(5, JoinJson(j.gpu_indices));
-      up.BindView(6, j.reason).BindView(7, j.summary).Bind(8, j.updated_ms);
-      up.BindView(9, j.id);
-      RETURN_IF_ERROR(up.Run());
-      if (sqlite3_changes(db_) != 1)
-        return absl::NotFoundError(absl::StrCat("job ", j.id, " not found"));
-    }
+    for (const NewExperiment& ne : b.new_experiments)
+      RETURN_IF_ERROR(InsertExperiment(ne));
+    for (const JobRecord& j : b.job_updates) RETURN_IF_ERROR(UpdateJob(j));
     for (const AttemptRecord& a : b.attempts) {
       Stmt& at = Cached(
           "INSERT INTO attempts(id, job_id, worker_id, number, outcome, "

@@ -108,19 +108,13 @@ absl::StatusOr<SoupResult> InterpolationSoup(
   return r;
 }
 
-absl::StatusOr<TrainResult> RunSoup(const TrainSpec& spec,
-                                    const TrainOptions& options) {
-  using Json = nlohmann::ordered_json;
-  const auto t0 = std::chrono::steady_clock::now();
-  std::error_code ec;
-  std::filesystem::create_directories(options.out_dir, ec);
-  const std::string scratch =
-      (std::filesystem::path(options.out_dir) / "soup-eval").string();
-  ASSIGN_OR_RETURN(std::unique_ptr<Evaluator> eval,
-                   Evaluator::Create(spec, scratch));
-  const std::vector<ParamInfo>& infos = eval->params();
-  const int64_t total = eval->flat_size();
+namespace {
 
+using Json = nlohmann::ordered_json;
+
+// The ingredients' parameters, laid out as the model's flat vector.
+absl::StatusOr<std::vector<ParamVector>> ReadIngredients(
+    const TrainSpec& spec, const std::vector<ParamInfo>& infos, int64_t total) {
   std::vector<ParamVector> ingredients;
   for (size_t i = 0; i < spec.soup.ingredients.size(); ++i) {
     const std::string& path = spec.soup.ingredients[i];
@@ -143,33 +137,19 @@ absl::StatusOr<TrainResult> RunSoup(const TrainSpec& spec,
     }
     ingredients.push_back(std::move(flat));
   }
-  int evaluations = 0;
-  ScoreFn score = [&](const ParamVector& p) {
-    ++evaluations;
-    return eval->Evaluate(p);
-  };
-  std::vector<EvalScores> each;
-  for (const ParamVector& p : ingredients) {
-    ASSIGN_OR_RETURN(EvalScores s, score(p));
-    each.push_back(s);
-  }
-  std::vector<int> order(ingredients.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-    return each[a].val_accuracy > each[b].val_accuracy;
-  });
-  ASSIGN_OR_RETURN(SoupResult uniform, UniformSoup(ingredients, score));
-  ASSIGN_OR_RETURN(SoupResult greedy, GreedySoup(ingredients, order, score));
-  ASSIGN_OR_RETURN(
-      SoupResult interp,
-      InterpolationSoup(ingredients, order,
-                        static_cast<int>(spec.soup.alpha_steps), score));
+  return ingredients;
+}
 
-  // The interpolation soup is the job's model.
+// The interpolation soup as the job's model: a ladle checkpoint of the
+// trial's model, step 0.
+absl::Status WriteSoupModel(const TrainSpec& spec,
+                            const std::vector<ParamInfo>& infos,
+                            const ParamVector& params,
+                            const std::string& out_dir) {
   SafeTensorsFile out;
   for (const ParamInfo& p : infos) {
-    out.tensors.push_back(SafeTensor::FromFloats(
-        p.name, p.shape, interp.params.data() + p.offset));
+    out.tensors.push_back(
+        SafeTensor::FromFloats(p.name, p.shape, params.data() + p.offset));
   }
   TrainSpec model_spec = spec;
   model_spec.task = TrainTask::kTrain;
@@ -177,11 +157,15 @@ absl::StatusOr<TrainResult> RunSoup(const TrainSpec& spec,
   out.metadata["format"] = kCheckpointFormat;
   out.metadata["step"] = "0";
   out.metadata["spec"] = SpecToJson(model_spec).dump();
-  RETURN_IF_ERROR(WriteSafeTensors(
-      (std::filesystem::path(options.out_dir) / "model.safetensors").string(),
-      out));
-  std::filesystem::remove_all(scratch, ec);
+  return WriteSafeTensors(
+      (std::filesystem::path(out_dir) / "model.safetensors").string(), out);
+}
 
+// summary.json of a soup job: the interpolation soup's scores on top, each
+// ingredient's and each soup's below.
+Json SoupSummary(const TrainSpec& spec, const std::vector<EvalScores>& each,
+                 const SoupResult& uniform, const SoupResult& greedy,
+                 const SoupResult& interp, int evaluations) {
   auto scores = [](const EvalScores& s) {
     return Json{{"val_accuracy", s.val_accuracy},
                 {"val_loss", s.val_loss},
@@ -211,6 +195,48 @@ absl::StatusOr<TrainResult> RunSoup(const TrainSpec& spec,
   s["evaluations"] = evaluations;
   s["steps"] = 0;
   s["train_flops"] = 0;
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<TrainResult> RunSoup(const TrainSpec& spec,
+                                    const TrainOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::error_code ec;
+  std::filesystem::create_directories(options.out_dir, ec);
+  const std::string scratch =
+      (std::filesystem::path(options.out_dir) / "soup-eval").string();
+  ASSIGN_OR_RETURN(std::unique_ptr<Evaluator> eval,
+                   Evaluator::Create(spec, scratch));
+  const std::vector<ParamInfo>& infos = eval->params();
+  ASSIGN_OR_RETURN(std::vector<ParamVector> ingredients,
+                   ReadIngredients(spec, infos, eval->flat_size()));
+  int evaluations = 0;
+  ScoreFn score = [&](const ParamVector& p) {
+    ++evaluations;
+    return eval->Evaluate(p);
+  };
+  std::vector<EvalScores> each;
+  for (const ParamVector& p : ingredients) {
+    ASSIGN_OR_RETURN(EvalScores s, score(p));
+    each.push_back(s);
+  }
+  std::vector<int> order(ingredients.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return each[a].val_accuracy > each[b].val_accuracy;
+  });
+  ASSIGN_OR_RETURN(SoupResult uniform, UniformSoup(ingredients, score));
+  ASSIGN_OR_RETURN(SoupResult greedy, GreedySoup(ingredients, order, score));
+  ASSIGN_OR_RETURN(
+      SoupResult interp,
+      InterpolationSoup(ingredients, order,
+                        static_cast<int>(spec.soup.alpha_steps), score));
+
+  RETURN_IF_ERROR(WriteSoupModel(spec, infos, interp.params, options.out_dir));
+  std::filesystem::remove_all(scratch, ec);
+  Json s = SoupSummary(spec, each, uniform, greedy, interp, evaluations);
   s["wall_seconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();

@@ -283,29 +283,16 @@ absl::StatusOr<std::vector<float>> Logits(
 
 }  // namespace
 
-absl::StatusOr<TrainResult> RunFuse(const TrainSpec& spec,
-                                    const TrainOptions& options) {
-  auto read = [](const std::string& which,
-                 const std::string& path) -> absl::StatusOr<SafeTensorsFile> {
-    absl::StatusOr<SafeTensorsFile> f = ReadSafeTensors(path);
-    if (!f.ok()) {
-      return absl::Status(
-          f.status().code(),
-          absl::StrCat("fuse.", which, ": ", f.status().message()));
-    }
-    return f;
-  };
-  ASSIGN_OR_RETURN(SafeTensorsFile a, read("a", spec.fuse.a));
-  ASSIGN_OR_RETURN(SafeTensorsFile b, read("b", spec.fuse.b));
-  const FusionLayerNorm ln = spec.fuse.layernorm == "full"
-                                 ? FusionLayerNorm::kFull
-                                 : FusionLayerNorm::kGrouped;
-  const bool resmlp = spec.model.type == ModelConfig::Type::kResMlp;
-  ASSIGN_OR_RETURN(SafeTensorsFile fused, resmlp
-                                              ? FuseResMlp(a, b, spec.model, ln)
-                                              : FuseMlp(a, b, spec.model));
+namespace {
 
-  // Exactness: on random inputs, fused logits = mean of the narrow ones.
+// Exactness: on random inputs, the largest difference of the fused model's
+// logits from the mean of the narrow ones', relative to that mean.
+absl::StatusOr<double> FusionError(const TrainSpec& spec,
+                                   const SafeTensorsFile& a,
+                                   const SafeTensorsFile& b,
+                                   const SafeTensorsFile& fused,
+                                   FusionLayerNorm ln) {
+  const bool resmlp = spec.model.type == ModelConfig::Type::kResMlp;
   const int64_t in =
       a.Find(resmlp ? "embed.weight" : "layers.0.weight")->shape[1];
   const int64_t classes =
@@ -333,7 +320,48 @@ absl::StatusOr<TrainResult> RunFuse(const TrainSpec& spec,
     max_err = std::max(max_err, std::fabs(lf[i] - mean));
     max_ref = std::max(max_ref, std::fabs(mean));
   }
-  const double rel = max_ref > 0 ? max_err / max_ref : max_err;
+  return max_ref > 0 ? max_err / max_ref : max_err;
+}
+
+// Parameters of a narrow checkpoint (optimizer and trainer state left out).
+int64_t NarrowParameters(const SafeTensorsFile& a) {
+  int64_t n = 0;
+  for (const SafeTensor& t : a.tensors) {
+    if (t.name.rfind("optimizer.", 0) == 0 || t.name.rfind("trainer.", 0) == 0)
+      continue;
+    int64_t e = 1;
+    for (int64_t d : t.shape) e *= d;
+    n += e;
+  }
+  return n;
+}
+
+}  // namespace
+
+absl::StatusOr<TrainResult> RunFuse(const TrainSpec& spec,
+                                    const TrainOptions& options) {
+  auto read = [](const std::string& which,
+                 const std::string& path) -> absl::StatusOr<SafeTensorsFile> {
+    absl::StatusOr<SafeTensorsFile> f = ReadSafeTensors(path);
+    if (!f.ok()) {
+      return absl::Status(
+          f.status().code(),
+          absl::StrCat("fuse.", which, ": ", f.status().message()));
+    }
+    return f;
+  };
+  ASSIGN_OR_RETURN(SafeTensorsFile a, read("a", spec.fuse.a));
+  ASSIGN_OR_RETURN(SafeTensorsFile b, read("b", spec.fuse.b));
+  const FusionLayerNorm ln = spec.fuse.layernorm == "full"
+                                 ? FusionLayerNorm::kFull
+                                 : FusionLayerNorm::kGrouped;
+  const bool resmlp = spec.model.type == ModelConfig::Type::kResMlp;
+  ASSIGN_OR_RETURN(SafeTensorsFile fused, resmlp
+                                              ? FuseResMlp(a, b, spec.model, ln)
+                                              : FuseMlp(a, b, spec.model));
+
+  ASSIGN_OR_RETURN(const double rel, FusionError(spec, a, b, fused, ln));
+  const ModelConfig wide = WidenedConfig(spec.model, ln);
 
   // The fused model as a ladle checkpoint of the wide spec, then evaluated
   // like a trial with no training steps.
@@ -360,18 +388,7 @@ absl::StatusOr<TrainResult> RunFuse(const TrainSpec& spec,
   result.summary["fusion_max_rel_error"] = rel;
   if (resmlp) result.summary["fusion_layernorm"] = spec.fuse.layernorm;
   result.summary["fused_from"] = {spec.fuse.a, spec.fuse.b};
-  result.summary["narrow_parameters"] = [&] {
-    int64_t n = 0;
-    for (const SafeTensor& t : a.tensors) {
-      if (t.name.rfind("optimizer.", 0) == 0 ||
-          t.name.rfind("trainer.", 0) == 0)
-        continue;
-      int64_t e = 1;
-      for (int64_t d : t.shape) e *= d;
-      n += e;
-    }
-    return n;
-  }();
+  result.summary["narrow_parameters"] = NarrowParameters(a);
   std::ofstream(std::filesystem::path(options.out_dir) / "summary.json")
       << result.summary.dump(2) << "\n";
   return result;

@@ -82,6 +82,118 @@ std::vector<float> Concat(const std::vector<float>& a,
 
 }  // namespace
 
+namespace {
+
+// Builds the wide ResMLP's tensors from two narrow checkpoints, layer by
+// layer (FuseResMlp).
+class ResMlpFuser {
+ public:
+  ResMlpFuser(const SafeTensorsFile& a, const SafeTensorsFile& b, int64_t in,
+              int64_t d, bool grouped)
+      : a_(a), b_(b), in_(in), d_(d), grouped_(grouped) {}
+
+  // Embedding: outputs stacked.
+  absl::Status Embed() {
+    ASSIGN_OR_RETURN(Mat wa, Matrix(a_, "a", "embed.weight", d_, in_));
+    ASSIGN_OR_RETURN(Mat wb, Matrix(b_, "b", "embed.weight", d_, in_));
+    Mat w = Zeros(2 * d_, in_);
+    std::copy(wa.v.begin(), wa.v.end(), w.v.begin());
+    std::copy(wb.v.begin(), wb.v.end(), w.v.begin() + d_ * in_);
+    Put("embed.weight", w);
+    ASSIGN_OR_RETURN(std::vector<float> ba, Take(a_, "a", "embed.bias", {d_}));
+    ASSIGN_OR_RETURN(std::vector<float> bb, Take(b_, "b", "embed.bias", {d_}));
+    PutVec("embed.bias", Concat(ba, bb));
+    return absl::OkStatus();
+  }
+
+  // A LayerNorm and the linear layer after it. Grouped: identity LN of
+  // width d (shared by the halves), affines folded into the layer. The head
+  // is ½ [W_a W_b], ½ (b_a + b_b); other layers block-diagonal.
+  absl::Status NormThen(const std::string& norm, const std::string& next_w,
+                        const std::string& next_b, int64_t out_rows,
+                        bool head) {
+    ASSIGN_OR_RETURN(std::vector<float> ga,
+                     Take(a_, "a", norm + ".weight", {d_}));
+    ASSIGN_OR_RETURN(std::vector<float> gb,
+                     Take(b_, "b", norm + ".weight", {d_}));
+    ASSIGN_OR_RETURN(std::vector<float> za,
+                     Take(a_, "a", norm + ".bias", {d_}));
+    ASSIGN_OR_RETURN(std::vector<float> zb,
+                     Take(b_, "b", norm + ".bias", {d_}));
+    ASSIGN_OR_RETURN(Mat wa, Matrix(a_, "a", next_w, out_rows, d_));
+    ASSIGN_OR_RETURN(Mat wb, Matrix(b_, "b", next_w, out_rows, d_));
+    ASSIGN_OR_RETURN(std::vector<float> ba, Take(a_, "a", next_b, {out_rows}));
+    ASSIGN_OR_RETURN(std::vector<float> bb, Take(b_, "b", next_b, {out_rows}));
+    if (grouped_) {
+      FoldAffine(&wa, &ba, ga, za);
+      FoldAffine(&wb, &bb, gb, zb);
+      PutVec(norm + ".weight", std::vector<float>(d_, 1.0f));
+      PutVec(norm + ".bias", std::vector<float>(d_, 0.0f));
+    } else {
+      PutVec(norm + ".weight", Concat(ga, gb));
+      PutVec(norm + ".bias", Concat(za, zb));
+    }
+    if (!head) {
+      Put(next_w, BlockDiag(wa, wb));
+      PutVec(next_b, Concat(ba, bb));
+      return absl::OkStatus();
+    }
+    Mat w = Zeros(out_rows, 2 * d_);
+    std::vector<float> bias(out_rows);
+    for (int64_t r = 0; r < out_rows; ++r) {
+      for (int64_t c = 0; c < d_; ++c) {
+        w.at(r, c) = 0.5f * wa.at(r, c);
+        w.at(r, d_ + c) = 0.5f * wb.at(r, c);
+      }
+      bias[r] = 0.5f * (ba[r] + bb[r]);
+    }
+    Put(next_w, w);
+    PutVec(next_b, bias);
+    return absl::OkStatus();
+  }
+
+  // Residual block `blk` of hidden width h.
+  absl::Status Block(int64_t blk, int64_t h) {
+    const std::string p = absl::StrCat("blocks.", blk);
+    RETURN_IF_ERROR(
+        NormThen(p + ".norm", p + ".fc1.weight", p + ".fc1.bias", h, false));
+    ASSIGN_OR_RETURN(Mat w2a, Matrix(a_, "a", p + ".fc2.weight", d_, h));
+    ASSIGN_OR_RETURN(Mat w2b, Matrix(b_, "b", p + ".fc2.weight", d_, h));
+    Put(p + ".fc2.weight", BlockDiag(w2a, w2b));
+    ASSIGN_OR_RETURN(std::vector<float> b2a,
+                     Take(a_, "a", p + ".fc2.bias", {d_}));
+    ASSIGN_OR_RETURN(std::vector<float> b2b,
+                     Take(b_, "b", p + ".fc2.bias", {d_}));
+    PutVec(p + ".fc2.bias", Concat(b2a, b2b));
+    return absl::OkStatus();
+  }
+
+  SafeTensorsFile Release() && { return std::move(out_); }
+
+ private:
+  absl::StatusOr<Mat> Matrix(const SafeTensorsFile& f, const char* which,
+                             const std::string& name, int64_t r, int64_t c) {
+    ASSIGN_OR_RETURN(std::vector<float> v, Take(f, which, name, {r, c}));
+    return Mat{r, c, std::move(v)};
+  }
+  void Put(const std::string& name, const Mat& m) {
+    out_.tensors.push_back(
+        SafeTensor::FromFloats(name, {m.rows, m.cols}, m.v.data()));
+  }
+  void PutVec(const std::string& name, const std::vector<float>& v) {
+    out_.tensors.push_back(SafeTensor::FromFloats(
+        name, {static_cast<int64_t>(v.size())}, v.data()));
+  }
+
+  const SafeTensorsFile& a_;
+  const SafeTensorsFile& b_;
+  const int64_t in_, d_;
+  const bool grouped_;
+  SafeTensorsFile out_;
+};
+
+}  // namespace
+
 absl::StatusOr<SafeTensorsFile> FuseResMlp(const SafeTensorsFile& a,
                                            const SafeTensorsFile& b,
                                            const ModelConfig& narrow,
@@ -97,92 +209,14 @@ absl::StatusOr<SafeTensorsFile> FuseResMlp(const SafeTensorsFile& a,
     return absl::InvalidArgumentError(
         "fuse.a: no embed.weight / head.weight (not a resmlp checkpoint)");
   }
-  const int64_t in = e->shape[1], d = narrow.width,
-                h = narrow.width * narrow.expansion, classes = hd->shape[0];
-  auto mat = [&](const SafeTensorsFile& f, const char* which,
-                 const std::string& name, int64_t r,
-                 int64_t c) -> absl::StatusOr<Mat> {
-    ASSIGN_OR_RETURN(std::vector<float> v, Take(f, which, name, {r, c}));
-    return Mat{r, c, std::move(v)};
-  };
-  auto vec = [&](const SafeTensorsFile& f, const char* which,
-                 const std::string& name,
-                 int64_t n) { return Take(f, which, name, {n}); };
-  SafeTensorsFile out;
-  auto put = [&](const std::string& name, const Mat& m) {
-    out.tensors.push_back(
-        SafeTensor::FromFloats(name, {m.rows, m.cols}, m.v.data()));
-  };
-  auto put_vec = [&](const std::string& name, const std::vector<float>& v) {
-    out.tensors.push_back(SafeTensor::FromFloats(
-        name, {static_cast<int64_t>(v.size())}, v.data()));
-  };
-  const bool grouped = ln == FusionLayerNorm::kGrouped;
-  // Embedding: outputs stacked.
-  {
-    ASSIGN_OR_RETURN(Mat wa, mat(a, "a", "embed.weight", d, in));
-    ASSIGN_OR_RETURN(Mat wb, mat(b, "b", "embed.weight", d, in));
-    Mat w = Zeros(2 * d, in);
-    std::copy(wa.v.begin(), wa.v.end(), w.v.begin());
-    std::copy(wb.v.begin(), wb.v.end(), w.v.begin() + d * in);
-    put("embed.weight", w);
-    ASSIGN_OR_RETURN(std::vector<float> ba, vec(a, "a", "embed.bias", d));
-    ASSIGN_OR_RETURN(std::vector<float> bb, vec(b, "b", "embed.bias", d));
-    put_vec("embed.bias", Concat(ba, bb));
-  }
-  // A LayerNorm and the linear layer after it. Grouped: identity LN of
-  // width d (shared by the halves), affines folded into the layer.
-  auto norm_then = [&](const std::string& norm, const std::string& next_w,
-                       const std::string& next_b, int64_t out_rows,
-                       bool head) -> absl::Status {
-    ASSIGN_OR_RETURN(std::vector<float> ga, vec(a, "a", norm + ".weight", d));
-    ASSIGN_OR_RETURN(std::vector<float> gb, vec(b, "b", norm + ".weight", d));
-    ASSIGN_OR_RETURN(std::vector<float> za, vec(a, "a", norm + ".bias", d));
-    ASSIGN_OR_RETURN(std::vector<float> zb, vec(b, "b", norm + ".bias", d));
-    ASSIGN_OR_RETURN(Mat wa, mat(a, "a", next_w, out_rows, d));
-    ASSIGN_OR_RETURN(Mat wb, mat(b, "b", next_w, out_rows, d));
-    ASSIGN_OR_RETURN(std::vector<float> ba, vec(a, "a", next_b, out_rows));
-    ASSIGN_OR_RETURN(std::vector<float> bb, vec(b, "b", next_b, out_rows));
-    if (grouped) {
-      FoldAffine(&wa, &ba, ga, za);
-      FoldAffine(&wb, &bb, gb, zb);
-      put_vec(norm + ".weight", std::vector<float>(d, 1.0f));
-      put_vec(norm + ".bias", std::vector<float>(d, 0.0f));
-    } else {
-      put_vec(norm + ".weight", Concat(ga, gb));
-      put_vec(norm + ".bias", Concat(za, zb));
-    }
-    if (head) {  // ½ [W_a W_b], ½ (b_a + b_b)
-      Mat w = Zeros(out_rows, 2 * d);
-      std::vector<float> bias(out_rows);
-      for (int64_t r = 0; r < out_rows; ++r) {
-        for (int64_t c = 0; c < d; ++c) {
-          w.at(r, c) = 0.5f * wa.at(r, c);
-          w.at(r, d + c) = 0.5f * wb.at(r, c);
-        }
-        bias[r] = 0.5f * (ba[r] + bb[r]);
-      }
-      put(next_w, w);
-      put_vec(next_b, bias);
-    } else {
-      put(next_w, BlockDiag(wa, wb));
-      put_vec(next_b, Concat(ba, bb));
-    }
-    return absl::OkStatus();
-  };
-  for (int64_t blk = 0; blk < narrow.blocks; ++blk) {
-    const std::string p = absl::StrCat("blocks.", blk);
-    RETURN_IF_ERROR(
-        norm_then(p + ".norm", p + ".fc1.weight", p + ".fc1.bias", h, false));
-    ASSIGN_OR_RETURN(Mat w2a, mat(a, "a", p + ".fc2.weight", d, h));
-    ASSIGN_OR_RETURN(Mat w2b, mat(b, "b", p + ".fc2.weight", d, h));
-    put(p + ".fc2.weight", BlockDiag(w2a, w2b));
-    ASSIGN_OR_RETURN(std::vector<float> b2a, vec(a, "a", p + ".fc2.bias", d));
-    ASSIGN_OR_RETURN(std::vector<float> b2b, vec(b, "b", p + ".fc2.bias", d));
-    put_vec(p + ".fc2.bias", Concat(b2a, b2b));
-  }
-  RETURN_IF_ERROR(norm_then("norm", "head.weight", "head.bias", classes, true));
-  return out;
+  ResMlpFuser fuser(a, b, e->shape[1], narrow.width,
+                    ln == FusionLayerNorm::kGrouped);
+  RETURN_IF_ERROR(fuser.Embed());
+  for (int64_t blk = 0; blk < narrow.blocks; ++blk)
+    RETURN_IF_ERROR(fuser.Block(blk, narrow.width * narrow.expansion));
+  RETURN_IF_ERROR(
+      fuser.NormThen("norm", "head.weight", "head.bias", hd->shape[0], true));
+  return std::move(fuser).Release();
 }
 
 absl::StatusOr<SafeTensorsFile> FuseMlp(const SafeTensorsFile& a,

@@ -127,7 +127,14 @@ std::string EscapeXml(const std::string& s) {
   return out;
 }
 
-std::string RenderSvg(const LineChart& c, int w, int h) {
+namespace {
+
+// The data range of a line chart, bands included, padded; a unit range when
+// there is no finite point.
+struct Range {
+  double x0, x1, y0, y1;
+};
+Range DataRange(const LineChart& c) {
   double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0,
          y1 = -x0;
   for (const ChartSeries& s : c.series) {
@@ -157,64 +164,78 @@ std::string RenderSvg(const LineChart& c, int w, int h) {
     x0 = c.log_x ? x0 / 2 : x0 - 1;
     x1 = c.log_x ? x1 * 2 : x1 + 1;
   }
+  return {x0, x1, y0, y1};
+}
+
+// One series: its band, line and markers (with whiskers for short series).
+void DrawSeries(std::string* out, const Frame& f, const ChartSeries& s,
+                const char* color) {
+  std::string& svg = *out;
+  if (!s.lo.empty() && s.lo.size() == s.x.size()) {
+    std::string pts;
+    for (size_t i = 0; i < s.x.size(); ++i)
+      absl::StrAppend(&pts,
+                      absl::StrFormat("%.1f,%.1f ", f.X(s.x[i]), f.Y(s.hi[i])));
+    for (size_t i = s.x.size(); i-- > 0;)
+      absl::StrAppend(&pts,
+                      absl::StrFormat("%.1f,%.1f ", f.X(s.x[i]), f.Y(s.lo[i])));
+    absl::StrAppend(&svg,
+                    absl::StrFormat("<polygon points=\"%s\" fill=\"%s\" "
+                                    "fill-opacity=\"0.18\" stroke=\"none\"/>",
+                                    pts, color));
+  }
+  if (s.line && s.x.size() > 1) {
+    std::string pts;
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (!std::isfinite(s.y[i])) continue;
+      absl::StrAppend(&pts,
+                      absl::StrFormat("%.1f,%.1f ", f.X(s.x[i]), f.Y(s.y[i])));
+    }
+    absl::StrAppend(
+        &svg, absl::StrFormat("<polyline points=\"%s\" fill=\"none\" "
+                              "stroke=\"%s\" stroke-width=\"1.8\"%s/>",
+                              pts, color,
+                              s.dashed ? " stroke-dasharray=\"6,4\"" : ""));
+  }
+  if (s.markers || s.x.size() == 1) {
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (!std::isfinite(s.y[i])) continue;
+      if (i < s.lo.size() && s.lo.size() == s.x.size() && s.x.size() <= 50) {
+        absl::StrAppend(
+            &svg, absl::StrFormat("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+                                  "y2=\"%.1f\" stroke=\"%s\"/>",
+                                  f.X(s.x[i]), f.Y(s.lo[i]), f.X(s.x[i]),
+                                  f.Y(s.hi[i]), color));
+      }
+      absl::StrAppend(
+          &svg, absl::StrFormat(
+                    "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>",
+                    f.X(s.x[i]), f.Y(s.y[i]), color));
+    }
+  }
+}
+
+}  // namespace
+
+std::string RenderSvg(const LineChart& c, int w, int h) {
+  const Range r = DataRange(c);
   const int legend_w = 240;
-  Frame f{x0,     x1, y0, y1, 70.0, double(w - legend_w), 34.0, double(h - 44),
-          c.log_x};
+  Frame f{r.x0, r.x1,           r.y0,   r.y1, 70.0, double(w - legend_w),
+          34.0, double(h - 44), c.log_x};
   std::vector<double> xt;
   if (c.log_x) {
-    for (double v = std::pow(10, std::floor(std::log10(x0))); v <= x1 * 1.0001;
-         v *= 2)
-      if (v >= x0 * 0.9999) xt.push_back(v);
+    for (double v = std::pow(10, std::floor(std::log10(r.x0)));
+         v <= r.x1 * 1.0001; v *= 2)
+      if (v >= r.x0 * 0.9999) xt.push_back(v);
   } else {
-    xt = Ticks(x0, x1);
+    xt = Ticks(r.x0, r.x1);
   }
   std::string svg = Header(w, h, c.title);
-  Axes(&svg, f, xt, Ticks(y0, y1), c.x_label, c.y_label, w, h);
+  Axes(&svg, f, xt, Ticks(r.y0, r.y1), c.x_label, c.y_label, w, h);
   for (size_t si = 0; si < c.series.size(); ++si) {
     const ChartSeries& s = c.series[si];
     const char* color = kColors[si % (sizeof(kColors) / sizeof(kColors[0]))];
-    if (!s.lo.empty() && s.lo.size() == s.x.size()) {
-      std::string pts;
-      for (size_t i = 0; i < s.x.size(); ++i)
-        absl::StrAppend(
-            &pts, absl::StrFormat("%.1f,%.1f ", f.X(s.x[i]), f.Y(s.hi[i])));
-      for (size_t i = s.x.size(); i-- > 0;)
-        absl::StrAppend(
-            &pts, absl::StrFormat("%.1f,%.1f ", f.X(s.x[i]), f.Y(s.lo[i])));
-      absl::StrAppend(&svg,
-                      absl::StrFormat("<polygon points=\"%s\" fill=\"%s\" "
-                                      "fill-opacity=\"0.18\" stroke=\"none\"/>",
-                                      pts, color));
-    }
-    if (s.line && s.x.size() > 1) {
-      std::string pts;
-      for (size_t i = 0; i < s.x.size(); ++i) {
-        if (!std::isfinite(s.y[i])) continue;
-        absl::StrAppend(
-            &pts, absl::StrFormat("%.1f,%.1f ", f.X(s.x[i]), f.Y(s.y[i])));
-      }
-      absl::StrAppend(
-          &svg, absl::StrFormat("<polyline points=\"%s\" fill=\"none\" "
-                                "stroke=\"%s\" stroke-width=\"1.8\"%s/>",
-                                pts, color,
-                                s.dashed ? " stroke-dasharray=\"6,4\"" : ""));
-    }
-    if (s.markers || s.x.size() == 1) {
-      for (size_t i = 0; i < s.x.size(); ++i) {
-        if (!std::isfinite(s.y[i])) continue;
-        if (i < s.lo.size() && s.lo.size() == s.x.size() && s.x.size() <= 50) {
-          absl::StrAppend(
-              &svg, absl::StrFormat("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-                                    "y2=\"%.1f\" stroke=\"%s\"/>",
-                                    f.X(s.x[i]), f.Y(s.lo[i]), f.X(s.x[i]),
-                                    f.Y(s.hi[i]), color));
-        }
-        absl::StrAppend(
-            &svg, absl::StrFormat(
-                      "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>",
-                      f.X(s.x[i]), f.Y(s.y[i]), color));
-      }
-    }
+    DrawSeries(&svg, f, s, color);
     const double ly = 44 + 18.0 * si;
     absl::StrAppend(
         &svg,

@@ -5,11 +5,13 @@
 #include <ios>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "yaml-cpp/yaml.h"
 
 namespace ladle {
@@ -83,24 +85,56 @@ int64_t YamlNode::CountNodes() const {
   return n;
 }
 
-absl::StatusOr<YamlNode> LoadYaml(const std::string& text) {
-  Parser parser(text);
-  std::vector<Open> stack;
-  // A collection's anchor is dropped when the collection opens (an alias of
-  // it inside would be a cycle) and names it once complete, unless the name
-  // was defined again inside: the later definition stands, as in yaml-cpp.
-  std::map<std::string, YamlNode, std::less<>> anchors;
-  YamlNode root;  // Null (empty input) unless a document has content
-  bool started = false;
-  int64_t nodes = 0;
+namespace {
+
+// Builds the tree from libyaml's events: a stack of open collections, the
+// anchors defined so far, and the node count that bounds alias expansion.
+class TreeBuilder {
+ public:
+  // The first document's root once `e` ends it; nullopt while it goes on.
+  absl::StatusOr<std::optional<YamlNode>> Feed(const yaml_event_t& e) {
+    switch (e.type) {
+      case YAML_STREAM_END_EVENT:
+      case YAML_DOCUMENT_END_EVENT:
+        return std::optional<YamlNode>(std::move(root_));
+      case YAML_DOCUMENT_START_EVENT:
+        // The first document only, as YAML::Load.
+        if (started_) return std::optional<YamlNode>(std::move(root_));
+        started_ = true;
+        break;
+      case YAML_SCALAR_EVENT:
+        RETURN_IF_ERROR(Scalar(e));
+        break;
+      case YAML_SEQUENCE_START_EVENT:
+      case YAML_MAPPING_START_EVENT:
+        RETURN_IF_ERROR(Start(e));
+        break;
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT:
+        End();
+        break;
+      case YAML_ALIAS_EVENT:
+        RETURN_IF_ERROR(Alias(e));
+        break;
+      default:  // stream start, no-op
+        break;
+    }
+    return std::optional<YamlNode>();
+  }
+
+ private:
+  static absl::Status TooMany() {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "spec: aliases expand to more than ", kMaxYamlNodes, " nodes"));
+  }
 
   // Places a finished node into its parent (or makes it the root).
-  auto place = [&](YamlNode node) {
-    if (stack.empty()) {
-      root = std::move(node);
+  void Place(YamlNode node) {
+    if (stack_.empty()) {
+      root_ = std::move(node);
       return;
     }
-    Open& top = stack.back();
+    Open& top = stack_.back();
     if (!top.is_map) {
       top.node.Append(std::move(node));
     } else if (!top.has_key) {
@@ -111,96 +145,93 @@ absl::StatusOr<YamlNode> LoadYaml(const std::string& text) {
       top.key = YamlNode();
       top.has_key = false;
     }
-  };
-  // A redefined anchor names the new node from here on.
-  auto remember = [&](absl::string_view anchor, const YamlNode& node) {
-    if (anchor.empty()) return;
-    anchors.insert_or_assign(std::string(anchor), node);
-  };
-  auto too_many = [] {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "spec: aliases expand to more than ", kMaxYamlNodes, " nodes"));
-  };
+  }
 
+  absl::Status Scalar(const yaml_event_t& e) {
+    if (++nodes_ > kMaxYamlNodes) return TooMany();
+    const auto& s = e.data.scalar;
+    const absl::string_view value(reinterpret_cast<const char*>(s.value),
+                                  s.length);
+    const absl::string_view tag = Text(s.tag);
+    const bool plain = s.style == YAML_PLAIN_SCALAR_STYLE;
+    YamlNode node;  // Null
+    if (!(plain && tag.empty() && IsNullText(value))) {
+      node =
+          YamlNode::Scalar(std::string(value), !tag.empty() ? std::string(tag)
+                                               : plain      ? "?"
+                                                            : "!");
+    }
+    // A redefined anchor names the new node from here on.
+    const absl::string_view anchor = Text(s.anchor);
+    if (!anchor.empty()) anchors_.insert_or_assign(std::string(anchor), node);
+    Place(std::move(node));
+    return absl::OkStatus();
+  }
+
+  // A collection's anchor is dropped when the collection opens (an alias of
+  // it inside would be a cycle) and names it once complete, unless the name
+  // was defined again inside: the later definition stands, as in yaml-cpp.
+  absl::Status Start(const yaml_event_t& e) {
+    if (static_cast<int>(stack_.size()) >= kMaxYamlDepth) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("spec: nested deeper than ", kMaxYamlDepth, " levels"));
+    }
+    if (++nodes_ > kMaxYamlNodes) return TooMany();
+    const bool is_map = e.type == YAML_MAPPING_START_EVENT;
+    const yaml_char_t* tag =
+        is_map ? e.data.mapping_start.tag : e.data.sequence_start.tag;
+    std::string t = tag != nullptr ? std::string(Text(tag)) : "?";
+    Open open;
+    open.is_map = is_map;
+    open.node =
+        is_map ? YamlNode::Map(std::move(t)) : YamlNode::Sequence(std::move(t));
+    open.anchor = std::string(Text(is_map ? e.data.mapping_start.anchor
+                                          : e.data.sequence_start.anchor));
+    if (!open.anchor.empty()) anchors_.erase(open.anchor);
+    stack_.push_back(std::move(open));
+    return absl::OkStatus();
+  }
+
+  void End() {
+    Open done = std::move(stack_.back());
+    stack_.pop_back();
+    if (!done.anchor.empty()) anchors_.emplace(done.anchor, done.node);
+    Place(std::move(done.node));
+  }
+
+  absl::Status Alias(const yaml_event_t& e) {
+    const absl::string_view name = Text(e.data.alias.anchor);
+    auto it = anchors_.find(name);
+    if (it == anchors_.end()) {
+      // (Also an alias inside its own anchor's node: a cycle, which the
+      // readers could not walk.)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "spec: malformed YAML at line ", e.start_mark.line + 1, ", column ",
+          e.start_mark.column + 1, ": unknown anchor *", name));
+    }
+    nodes_ += it->second.CountNodes();
+    if (nodes_ > kMaxYamlNodes) return TooMany();
+    Place(it->second);
+    return absl::OkStatus();
+  }
+
+  std::vector<Open> stack_;
+  std::map<std::string, YamlNode, std::less<>> anchors_;
+  YamlNode root_;  // Null (empty input) unless a document has content
+  bool started_ = false;
+  int64_t nodes_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<YamlNode> LoadYaml(const std::string& text) {
+  Parser parser(text);
+  TreeBuilder builder;
   while (true) {
     absl::StatusOr<const yaml_event_t*> next = parser.Next();
     if (!next.ok()) return next.status();
-    const yaml_event_t& e = **next;
-    switch (e.type) {
-      case YAML_STREAM_END_EVENT:
-        return root;
-      case YAML_DOCUMENT_START_EVENT:
-        if (started) return root;  // the first document only, as YAML::Load
-        started = true;
-        break;
-      case YAML_DOCUMENT_END_EVENT:
-        return root;
-      case YAML_SCALAR_EVENT: {
-        if (++nodes > kMaxYamlNodes) return too_many();
-        const auto& s = e.data.scalar;
-        const absl::string_view value(reinterpret_cast<const char*>(s.value),
-                                      s.length);
-        const absl::string_view tag = Text(s.tag);
-        const bool plain = s.style == YAML_PLAIN_SCALAR_STYLE;
-        YamlNode node;  // Null
-        if (!(plain && tag.empty() && IsNullText(value))) {
-          node = YamlNode::Scalar(std::string(value), !tag.empty()
-                                                          ? std::string(tag)
-                                                      : plain ? "?"
-                                                              : "!");
-        }
-        remember(Text(s.anchor), node);
-        place(std::move(node));
-        break;
-      }
-      case YAML_SEQUENCE_START_EVENT:
-      case YAML_MAPPING_START_EVENT: {
-        if (static_cast<int>(stack.size()) >= kMaxYamlDepth) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "spec: nested deeper than ", kMaxYamlDepth, " levels"));
-        }
-        if (++nodes > kMaxYamlNodes) return too_many();
-        const bool is_map = e.type == YAML_MAPPING_START_EVENT;
-        const yaml_char_t* tag =
-            is_map ? e.data.mapping_start.tag : e.data.sequence_start.tag;
-        std::string t = tag != nullptr ? std::string(Text(tag)) : "?";
-        Open open;
-        open.is_map = is_map;
-        open.node = is_map ? YamlNode::Map(std::move(t))
-                           : YamlNode::Sequence(std::move(t));
-        open.anchor = std::string(Text(is_map ? e.data.mapping_start.anchor
-                                              : e.data.sequence_start.anchor));
-        if (!open.anchor.empty()) anchors.erase(open.anchor);
-        stack.push_back(std::move(open));
-        break;
-      }
-      case YAML_SEQUENCE_END_EVENT:
-      case YAML_MAPPING_END_EVENT: {
-        Open done = std::move(stack.back());
-        stack.pop_back();
-        if (!done.anchor.empty()) anchors.emplace(done.anchor, done.node);
-        place(std::move(done.node));
-        break;
-      }
-      case YAML_ALIAS_EVENT: {
-        const absl::string_view name = Text(e.data.alias.anchor);
-        auto it = anchors.find(name);
-        if (it == anchors.end()) {
-          // (Also an alias inside its own anchor's node: a cycle, which the
-          // readers could not walk.)
-          return absl::InvalidArgumentError(absl::StrCat(
-              "spec: malformed YAML at line ", e.start_mark.line + 1,
-              ", column ", e.start_mark.column + 1, ": unknown anchor *",
-              name));
-        }
-        nodes += it->second.CountNodes();
-        if (nodes > kMaxYamlNodes) return too_many();
-        place(it->second);
-        break;
-      }
-      default:  // stream start, no-op
-        break;
-    }
+    ASSIGN_OR_RETURN(std::optional<YamlNode> root, builder.Feed(**next));
+    if (root.has_value()) return *std::move(root);
   }
 }
 

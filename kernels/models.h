@@ -15,8 +15,8 @@
 #include "absl/status/statusor.h"
 #include "kernels/backend.h"
 #include "kernels/params.h"
-#include "spec/config.h"
 #include "kernels/tensor.h"
+#include "spec/config.h"
 
 namespace ladle {
 

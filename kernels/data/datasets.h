@@ -16,7 +16,6 @@
 
 namespace ladle {
 
-
 // Row-major features and integer labels.
 struct Dataset {
   int64_t num_features = 0;

@@ -172,6 +172,8 @@ absl::Status Trial::CreateModel() {
                                             data_.num_classes, spec_.seed));
     batch_ = data_.adjacency.rows;
     steps_per_epoch_ = sampler_ ? sampler_->steps_per_epoch() : 1;
+    source_ = sampler_ ? SampledGraphBatches(sampler_.get(), data_)
+                       : FullGraphBatches(data_);
     return absl::OkStatus();
   }
   const bool dropcompute = spec_.dropcompute.enabled;
@@ -193,10 +195,11 @@ absl::Status Trial::CreateModel() {
   steps_per_epoch_ = dropcompute
                          ? data_.train_size / batch_  // whole global batches
                          : (data_.train_size + batch_ - 1) / batch_;
-  ASSIGN_OR_RETURN(batch_idx_, Tensor<int32_t>::Zeros(be, {batch_}));
-  ASSIGN_OR_RETURN(batch_x_,
-                   Tensor<float>::Zeros(be, {batch_, data_.num_features}));
-  ASSIGN_OR_RETURN(batch_y_, Tensor<int32_t>::Zeros(be, {batch_}));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<DenseBatches> dense,
+      DenseBatches::Create(be, data_.train, data_.num_features, batch_));
+  dense_ = dense.get();
+  source_ = std::move(dense);
   return absl::OkStatus();
 }
 
@@ -209,15 +212,6 @@ absl::Status Trial::SetupSampler(Graph g) {
   return absl::OkStatus();
 }
 
-absl::Status Trial::GatherBatch(const int32_t* idx, int64_t rows) {
-  RETURN_IF_ERROR(batch_idx_.CopyFromHost(idx, rows));
-  RETURN_IF_ERROR(backend_->GatherRows(data_.train.x.data(), batch_idx_.data(),
-                                       rows, data_.num_features,
-                                       batch_x_.data()));
-  return backend_->GatherLabels(data_.train.y.data(), batch_idx_.data(), rows,
-                                batch_y_.data());
-}
-
 absl::Status Trial::SetupDropCompute() {
   const DropComputeSpec& d = spec_.dropcompute;
   double base = d.base_seconds;
@@ -226,14 +220,14 @@ absl::Status Trial::SetupDropCompute() {
     std::vector<int32_t> idx(b);
     std::iota(idx.begin(), idx.end(), 0);
     Backend* be = backend_.get();
-    RETURN_IF_ERROR(GatherBatch(idx.data(), b));
+    ASSIGN_OR_RETURN(const StepBatch batch, dense_->Gather(idx.data(), b));
     std::vector<double> samples;
     for (int i = 0; i < 5; ++i) {
       const auto t0 = Clock::now();
       ASSIGN_OR_RETURN(const float* logits,
-                       model_->Forward(batch_x_.data(), b, true, 0));
+                       model_->Forward(batch.x, b, true, 0));
       RETURN_IF_ERROR(
-          be->SoftmaxCrossEntropy(logits, batch_y_.data(), b, data_.num_classes,
+          be->SoftmaxCrossEntropy(logits, batch.y, b, data_.num_classes,
                                   1.0f / b, row_loss_.data(), dlogits_.data()));
       RETURN_IF_ERROR(model_->Backward(dlogits_.data()));
       RETURN_IF_ERROR(be->Synchronize());
@@ -244,6 +238,8 @@ absl::Status Trial::SetupDropCompute() {
   }
   schedule_ = std::make_unique<DropComputeSchedule>(d, spec_.seed,
                                                     spec_.batch_size, base);
+  if (d.timing != "real")
+    dense_->KeepMicroBatches(schedule_.get(), batch_, d.renormalize);
   if (d.timing == "real") {
     DropComputeRanks::Options o{
         d,          spec_.model,        spec_.batch_size,
@@ -303,49 +299,22 @@ bool Trial::StopRequested() const {
 
 absl::Status Trial::Step(const std::vector<int32_t>& order, int64_t begin,
                          int64_t end) {
-  Backend* be = backend_.get();
-  const float* x;
-  const int32_t* y;
-  int64_t rows, counted;
-  if (gcn_ && sampler_) {
-    ASSIGN_OR_RETURN(
-        SubgraphSampler::Subgraph sub,
-        sampler_->Load(step_ / steps_per_epoch_, step_ % steps_per_epoch_,
-                       data_.graph_x.data(), data_.train.y.data()));
-    RETURN_IF_ERROR(model_->UseGraph(sub.adjacency));
-    x = sub.x;
-    y = sub.y;
-    rows = sub.rows;
-    counted = sub.training_nodes;
-    if (counted == 0) counted = 1;  // no training node drawn: zero gradient
-  } else if (gcn_) {
-    x = data_.graph_x.data();
-    y = data_.train.y.data();
-    rows = batch_;
-    counted = data_.train_size;
-  } else if (spec_.dropcompute.enabled && spec_.dropcompute.timing == "real") {
+  if (spec_.dropcompute.enabled && spec_.dropcompute.timing == "real")
     return RealDropComputeStep(order, begin);
-  } else if (spec_.dropcompute.enabled) {
-    // The micro-batches this step keeps, as rows of the global batch.
-    const std::vector<int32_t> kept = schedule_->KeptRows(step_, order, begin);
-    rows = static_cast<int64_t>(kept.size());
-    counted = spec_.dropcompute.renormalize ? std::max<int64_t>(rows, 1)
-                                            : batch_;  // dropped = zeros
-    if (rows == 0) {  // every rank dropped everything: no update
-      ++step_;
-      ++window_steps_;
-      ++epoch_steps_;
-      return absl::OkStatus();
-    }
-    RETURN_IF_ERROR(GatherBatch(kept.data(), rows));
-    x = batch_x_.data();
-    y = batch_y_.data();
-  } else {
-    rows = counted = end - begin;
-    RETURN_IF_ERROR(GatherBatch(order.data() + begin, rows));
-    x = batch_x_.data();
-    y = batch_y_.data();
+  Backend* be = backend_.get();
+  ASSIGN_OR_RETURN(std::optional<StepBatch> batch,
+                   source_->Next(step_, order, begin, end));
+  if (!batch.has_value()) {  // every rank dropped everything: no update
+    ++step_;
+    ++window_steps_;
+    ++epoch_steps_;
+    return absl::OkStatus();
   }
+  if (batch->graph.has_value())
+    RETURN_IF_ERROR(model_->UseGraph(*batch->graph));
+  const float* x = batch->x;
+  const int32_t* y = batch->y;
+  const int64_t rows = batch->rows, counted = batch->counted;
   const uint64_t dropout_seed =
       SplitMix64(spec_.seed ^ SplitMix64(static_cast<uint64_t>(step_)));
   ASSIGN_OR_RETURN(const float* logits,

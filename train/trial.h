@@ -22,6 +22,7 @@
 #include "kernels/tensor.h"
 #include "nlohmann/json.hpp"
 #include "spec/train_spec.h"
+#include "train/batch_source.h"
 #include "train/dropcompute_ranks.h"
 #include "train/dropcompute_schedule.h"
 #include "train/subgraph_sampler.h"
@@ -61,9 +62,6 @@ class Trial {
   // Subgraph training (train.sampler): steps see sampled subgraphs, the
   // evaluation the full graph.
   absl::Status SetupSampler(Graph g);
-
-  // Training rows `idx[0..rows)` into batch_x_ / batch_y_.
-  absl::Status GatherBatch(const int32_t* idx, int64_t rows);
 
   // DropCompute: the noise model around the base micro-batch time (given, or
   // measured here as the median of 5 forward+backward passes of one
@@ -112,8 +110,10 @@ class Trial {
   int64_t batch_ = 0;
   std::unique_ptr<Model> model_;
   std::unique_ptr<Optimizer> optimizer_;
-  Tensor<int32_t> batch_idx_, batch_y_, preds_;
-  Tensor<float> batch_x_, row_loss_, dlogits_, loss_acc_;
+  std::unique_ptr<BatchSource> source_;  // a step's rows
+  DenseBatches* dense_ = nullptr;        // source_, for dense models
+  Tensor<int32_t> preds_;
+  Tensor<float> row_loss_, dlogits_, loss_acc_;
   int64_t num_params_ = 0;
   int64_t steps_per_epoch_ = 1, total_steps_ = 0, step_ = 0, epochs_done_ = 0;
   int64_t resumed_from_ = 0;

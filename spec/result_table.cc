@@ -8,12 +8,12 @@ using Json = nlohmann::json;
 
 TrialSummary TrialSummary::Of(const Json& s) {
   TrialSummary t;
-  t.test_accuracy = JsonNumber(s, "test_accuracy");
-  t.val_accuracy = JsonNumber(s, "val_accuracy");
-  t.final_train_loss = JsonNumber(s, "final_train_loss");
-  t.wall_seconds = JsonNumber(s, "wall_seconds");
-  t.train_flops = JsonNumber(s, "train_flops");
-  t.steps = JsonNumber(s, "steps");
+  t.test_accuracy = JsonNumber(s, summary_keys::kTestAccuracy);
+  t.val_accuracy = JsonNumber(s, summary_keys::kValAccuracy);
+  t.final_train_loss = JsonNumber(s, summary_keys::kFinalTrainLoss);
+  t.wall_seconds = JsonNumber(s, summary_keys::kWallSeconds);
+  t.train_flops = JsonNumber(s, summary_keys::kTrainFlops);
+  t.steps = JsonNumber(s, summary_keys::kSteps);
   return t;
 }
 

@@ -23,6 +23,25 @@ struct JobView {
   std::vector<MetricPoint> metrics;  // the job's series (may be empty)
 };
 
+// The keys of a trial's summary.json that ladle-train writes (train/trial.cc,
+// soup.cc, dropcompute_schedule.cc) and the kinds' tables read, named once.
+namespace summary_keys {
+inline constexpr char kTestAccuracy[] = "test_accuracy";
+inline constexpr char kValAccuracy[] = "val_accuracy";
+inline constexpr char kFinalTrainLoss[] = "final_train_loss";
+inline constexpr char kWallSeconds[] = "wall_seconds";
+inline constexpr char kTrainFlops[] = "train_flops";
+inline constexpr char kSteps[] = "steps";
+inline constexpr char kDropCompute[] = "dropcompute";  // its section
+inline constexpr char kSoups[] = "soups";  // soup jobs: scores per soup
+// In the dropcompute section.
+inline constexpr char kThresholdSeconds[] = "threshold_seconds";
+inline constexpr char kDropRate[] = "drop_rate";
+inline constexpr char kMeanStepSeconds[] = "mean_step_seconds";
+inline constexpr char kMeasuredSpeedup[] = "measured_speedup";
+inline constexpr char kPredictedSpeedup[] = "predicted_speedup";
+}  // namespace summary_keys
+
 // The numbers of a trial's summary.json (ladle-train's, soup's and fuse's
 // alike) that tables, charts and the CLI read; NAN where the summary has
 // none. Kinds with more (DropCompute, soups) read their own section on top.

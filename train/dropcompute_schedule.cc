@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/random.h"
+#include "spec/result_table.h"
 
 namespace ladle {
 namespace {
@@ -111,27 +112,28 @@ nlohmann::ordered_json DropComputeSchedule::Summary(
   j["timing"] = d.timing;
   if (d.timing == "real") j["all_reduce"] = all_reduce;
   j["threshold"] = d.threshold_text;
-  j["threshold_seconds"] = tau;
+  j[summary_keys::kThresholdSeconds] = tau;
   j["base_micro_batch_seconds"] = base_seconds_;
   j["median_micro_batch_seconds"] = median_ > 0 ? median_ : base_seconds_;
   j["measured_steps"] = steps_;
   const double drop =
       total_ > 0 ? 1.0 - static_cast<double>(kept_) / total_ : 0.0;
-  j["drop_rate"] = drop;
+  j[summary_keys::kDropRate] = drop;
   const double t_tau = steps_ > 0 ? step_seconds_ / steps_ : 0;
   const double t_base = steps_ > 0 ? baseline_seconds_ / steps_ : 0;
-  j["mean_step_seconds"] = t_tau;
+  j[summary_keys::kMeanStepSeconds] = t_tau;
   j["mean_step_seconds_without_threshold"] = t_base;
   if (d.timing == "real") {
     // Wall-clock steps; the speedup is against the τ = none run (the report
     // divides), so none is given here.
     j["timing"] = "real";
     j["mean_step_seconds_without_threshold"] = nullptr;
-    j["measured_speedup"] = nullptr;
+    j[summary_keys::kMeasuredSpeedup] = nullptr;
   } else {
-    j["measured_speedup"] = t_tau > 0 ? (1.0 - drop) * t_base / t_tau : 1.0;
+    j[summary_keys::kMeasuredSpeedup] =
+        t_tau > 0 ? (1.0 - drop) * t_base / t_tau : 1.0;
   }
-  j["predicted_speedup"] =
+  j[summary_keys::kPredictedSpeedup] =
       PredictedSpeedup(times_, static_cast<int>(d.ranks),
                        static_cast<int>(d.micro_batches), tau, d.comm_seconds);
   j["simulated_train_seconds"] = sim_seconds_;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "kernels/safetensors.h"
+#include "spec/result_table.h"
 #include "train/checkpoint.h"
 
 namespace ladle {
@@ -167,14 +168,14 @@ Json SoupSummary(const TrainSpec& spec, const std::vector<EvalScores>& each,
                  const SoupResult& uniform, const SoupResult& greedy,
                  const SoupResult& interp, int evaluations) {
   auto scores = [](const EvalScores& s) {
-    return Json{{"val_accuracy", s.val_accuracy},
+    return Json{{summary_keys::kValAccuracy, s.val_accuracy},
                 {"val_loss", s.val_loss},
-                {"test_accuracy", s.test_accuracy},
+                {summary_keys::kTestAccuracy, s.test_accuracy},
                 {"test_loss", s.test_loss}};
   };
   Json s;
-  s["test_accuracy"] = interp.scores.test_accuracy;
-  s["val_accuracy"] = interp.scores.val_accuracy;
+  s[summary_keys::kTestAccuracy] = interp.scores.test_accuracy;
+  s[summary_keys::kValAccuracy] = interp.scores.val_accuracy;
   s["test_loss"] = interp.scores.test_loss;
   s["val_loss"] = interp.scores.val_loss;
   Json ing = Json::array();
@@ -191,10 +192,10 @@ Json SoupSummary(const TrainSpec& spec, const std::vector<EvalScores>& each,
   soups["interpolation"] = scores(interp.scores);
   soups["interpolation"]["members"] = interp.members;
   soups["interpolation"]["alphas"] = interp.alphas;
-  s["soups"] = soups;
+  s[summary_keys::kSoups] = soups;
   s["evaluations"] = evaluations;
-  s["steps"] = 0;
-  s["train_flops"] = 0;
+  s[summary_keys::kSteps] = 0;
+  s[summary_keys::kTrainFlops] = 0;
   return s;
 }
 
@@ -237,7 +238,7 @@ absl::StatusOr<TrainResult> RunSoup(const TrainSpec& spec,
   RETURN_IF_ERROR(WriteSoupModel(spec, infos, interp.params, options.out_dir));
   std::filesystem::remove_all(scratch, ec);
   Json s = SoupSummary(spec, each, uniform, greedy, interp, evaluations);
-  s["wall_seconds"] =
+  s[summary_keys::kWallSeconds] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();
   s["spec"] = SpecToJson(spec);

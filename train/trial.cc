@@ -21,6 +21,7 @@
 #include "kernels/optim.h"
 #include "kernels/safetensors.h"
 #include "kernels/tensor.h"
+#include "spec/result_table.h"
 #include "train/checkpoint.h"
 #include "train/dropcompute.h"
 #include "train/dropcompute_ranks.h"
@@ -63,12 +64,12 @@ absl::StatusOr<TrainResult> Trial::Run() {
       (std::filesystem::path(opt_.out_dir) / "model.safetensors").string()));
   const double wall = Seconds(t0, Clock::now());
   Json s;
-  s["test_accuracy"] = Round6(test.first);
+  s[summary_keys::kTestAccuracy] = Round6(test.first);
   s["test_loss"] = Round6(test.second);
-  s["val_accuracy"] = Round6(val.first);
+  s[summary_keys::kValAccuracy] = Round6(val.first);
   s["val_loss"] = Round6(val.second);
-  s["final_train_loss"] = Round6(last_epoch_loss_);
-  s["steps"] = step_;
+  s[summary_keys::kFinalTrainLoss] = Round6(last_epoch_loss_);
+  s[summary_keys::kSteps] = step_;
   s["epochs"] = epochs_done_;
   s["train_samples"] = data_.train_size;
   s["train_samples_per_second"] =
@@ -76,16 +77,16 @@ absl::StatusOr<TrainResult> Trial::Run() {
   s["train_gflops_per_second"] =
       Round6(train_seconds_ > 0 ? flops_trained_ / train_seconds_ / 1e9 : 0);
   s["train_seconds"] = Round6(train_seconds_);
-  s["train_flops"] = flops_trained_;
+  s[summary_keys::kTrainFlops] = flops_trained_;
   s["setup_seconds"] = Round6(Seconds(t0, t_ready));
-  s["wall_seconds"] = Round6(wall);
+  s[summary_keys::kWallSeconds] = Round6(wall);
   s["device"] = backend_->device().ToString();
   s["backend"] = backend_->Describe();
   s["parameters"] = num_params_;
   s["seed"] = spec_.seed;
   s["resumed_from_step"] = resumed_from_;
   if (spec_.dropcompute.enabled) {
-    s["dropcompute"] = schedule_->Summary(
+    s[summary_keys::kDropCompute] = schedule_->Summary(
         step_,
         ranks_ != nullptr ? ranks_->Describe() : "in process, CPU threads");
   }

@@ -110,15 +110,16 @@ struct DropComputeResult {
 
   // nullopt unless the job succeeded with a dropcompute summary.
   static std::optional<DropComputeResult> Of(const JobView& j) {
-    if (j.state != "succeeded" || !j.summary.contains("dropcompute"))
+    if (j.state != "succeeded" ||
+        !j.summary.contains(summary_keys::kDropCompute))
       return std::nullopt;
-    const Json& d = j.summary["dropcompute"];
+    const Json& d = j.summary[summary_keys::kDropCompute];
     const Json& t = j.params["threshold"];
-    return DropComputeResult{JsonNumber(d, "threshold_seconds"),
-                             JsonNumber(d, "drop_rate"),
-                             JsonNumber(d, "mean_step_seconds"),
-                             JsonNumber(d, "measured_speedup"),
-                             JsonNumber(d, "predicted_speedup"),
+    return DropComputeResult{JsonNumber(d, summary_keys::kThresholdSeconds),
+                             JsonNumber(d, summary_keys::kDropRate),
+                             JsonNumber(d, summary_keys::kMeanStepSeconds),
+                             JsonNumber(d, summary_keys::kMeasuredSpeedup),
+                             JsonNumber(d, summary_keys::kPredictedSpeedup),
                              TrialSummary::Of(j.summary).test_accuracy,
                              t.is_string() ? t.get<std::string>() : t.dump(),
                              j.params.value("ranks", int64_t{0})};
@@ -156,9 +157,9 @@ ReportTable PointTable(const std::string& point, const Groups& groups) {
     for (const JobView* j : list) {
       if (j->state != "succeeded") continue;
       acc.push_back(TrialSummary::Of(j->summary).test_accuracy);
-      if (j->summary.contains("dropcompute"))
-        step.push_back(
-            JsonNumber(j->summary["dropcompute"], "mean_step_seconds"));
+      if (j->summary.contains(summary_keys::kDropCompute))
+        step.push_back(JsonNumber(j->summary[summary_keys::kDropCompute],
+                                  summary_keys::kMeanStepSeconds));
     }
     if (!acc.empty()) none_acc[key.first] = Mean(acc);
     if (!step.empty()) none_step[key.first] = Mean(step);

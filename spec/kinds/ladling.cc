@@ -172,12 +172,13 @@ void AddRepeat(const std::vector<const JobView*>& list, PointRows* out) {
                                            wall);
       out->baseline_wall.push_back(wall);
     } else if (role == "soup") {
-      const Json& soups = j->summary.value("soups", Json::object());
+      const Json& soups =
+          j->summary.value(summary_keys::kSoups, Json::object());
       for (const char* kind : {"uniform", "greedy", "interpolation"}) {
         if (!soups.contains(kind)) continue;
         out->rows[std::string(kind) + " soup"].Add(
-            JsonNumber(soups[kind], "val_accuracy"),
-            JsonNumber(soups[kind], "test_accuracy"), wall);
+            JsonNumber(soups[kind], summary_keys::kValAccuracy),
+            JsonNumber(soups[kind], summary_keys::kTestAccuracy), wall);
       }
       if (all_ingredients)
         out->parallel_wall.push_back(slowest_ingredient + wall);

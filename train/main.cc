@@ -10,11 +10,16 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "spec/experiment.h"
+#include "spec/kind.h"
 #include "train/fusion.h"
 #include "train/soup.h"
 #include "train/trainer.h"
@@ -80,6 +85,26 @@ void StopWhenOrphaned() {
   }).detach();
 }
 
+// When `path` is an experiment spec rather than a trial spec (a common
+// mix-up), a line saying so: its kind (from the registry) and job count, and
+// which command takes it. Empty otherwise.
+static std::string ExperimentHint(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<ladle::ExperimentSpec> e =
+      ladle::ParseExperimentSpec(text.str());
+  if (!e.ok()) return "";
+  absl::StatusOr<std::vector<ladle::PlannedJob>> jobs =
+      ladle::PlanExperiment(*e);
+  return absl::StrCat(
+      "  (", path, " is an experiment spec, kind ", e->kind,
+      jobs.ok() ? absl::StrCat(", ", jobs->size(), " jobs") : std::string(),
+      ": check it with `ladle validate`, run it with `ladle "
+      "submit`; ladle-train takes one trial spec, its trial: "
+      "section)\n");
+}
+
 int main(int argc, char** argv) {
   RouteStopSignalsToWatcher();
   StopWhenOrphaned();
@@ -106,7 +131,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<ladle::TrainSpec> spec = ladle::LoadTrainSpec(opts.spec_path);
   if (!spec.ok()) {
     std::cerr << "ladle-train: " << opts.spec_path << ": "
-              << spec.status().message() << "\n";
+              << spec.status().message() << "\n"
+              << ExperimentHint(opts.spec_path);
     return kExitBadInput;
   }
   if (!opts.device.empty()) spec->device = opts.device;

@@ -9,17 +9,6 @@
 #include "worker/log_relay.h"
 
 namespace ladle {
-namespace {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
-
 ChildSignal NextSignal(ChildTimers& t, int64_t now_ms, int64_t kill_grace_ms) {
   if (t.deadline_ms > 0 && now_ms >= t.deadline_ms && !t.timed_out &&
       !t.cancel_requested) {

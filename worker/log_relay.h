@@ -40,6 +40,9 @@ std::vector<v1::WorkerMessage> ReadLogChunks(int64_t attempt_id,
 // truncating and appending. Returns the bytes dropped.
 int64_t CapLogFile(const std::string& path, int64_t cap);
 
+// The whole file; empty when it cannot be read.
+std::string ReadFile(const std::string& path);
+
 // The last non-empty line of a file, reading at most its last 64 KiB.
 std::string LastLine(const std::string& path);
 

@@ -37,13 +37,6 @@ int64_t NowMs() {
       .count();
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 Worker::Worker(WorkerOptions options, WorkerMetrics* metrics)

@@ -27,6 +27,7 @@ class SqliteStore final : public Store {
   ~SqliteStore() override {
     statements_.clear();  // finalized before the connection closes
     spec_by_id_.reset();
+    request_by_id_.reset();
     if (read_db_ != nullptr) sqlite3_close_v2(read_db_);
     sqlite3_close_v2(db_);
   }
@@ -186,19 +187,23 @@ class SqliteStore final : public Store {
     return ReadExperiment(s);
   }
 
+  // On the read connection (not behind commits), like GetJobSpec: a
+  // committed submit is visible to it; ones in flight are the coordinator's.
   absl::StatusOr<std::string> FindSubmitRequest(
       const std::string& owner, const std::string& request_id) override {
-    absl::MutexLock lock(&mu_);
-    Stmt s(db_,
-           "SELECT experiment_id FROM submit_requests WHERE owner = ? AND "
-           "request_id = ?");
-    s.Bind(1, owner).Bind(2, request_id);
-    ASSIGN_OR_RETURN(bool row, s.Next());
-    if (!row) {
-      return absl::NotFoundError(absl::StrCat("no submit of ", owner,
-                                              " with request id ", request_id));
+    static constexpr char kSql[] =
+        "SELECT experiment_id FROM submit_requests WHERE owner = ? AND "
+        "request_id = ?";
+    {
+      absl::MutexLock lock(&read_mu_);
+      if (read_db_ != nullptr) {
+        if (request_by_id_ == nullptr)
+          request_by_id_ = std::make_unique<Stmt>(read_db_, kSql);
+        return ReadRequest(*request_by_id_, owner, request_id);
+      }
     }
-    return s.Text(0);
+    absl::MutexLock lock(&mu_);  // in memory: one connection
+    return ReadRequest(Cached(kSql), owner, request_id);
   }
 
   absl::StatusOr<ExperimentPage> ListExperiments(
@@ -539,6 +544,21 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  static absl::StatusOr<std::string> ReadRequest(
+      Stmt& s, const std::string& owner, const std::string& request_id) {
+    s.Reset();
+    s.Bind(1, owner).Bind(2, request_id);
+    ASSIGN_OR_RETURN(bool row, s.Next());
+    if (!row) {
+      s.Reset();
+      return absl::NotFoundError(absl::StrCat("no submit of ", owner,
+                                              " with request id ", request_id));
+    }
+    std::string id = s.Text(0);
+    s.Reset();
+    return id;
+  }
+
   static absl::StatusOr<std::string> ReadSpec(Stmt& s, const std::string& id) {
     s.Reset();
     s.Bind(1, id);
@@ -555,6 +575,7 @@ class SqliteStore final : public Store {
   absl::Mutex read_mu_;
   sqlite3* read_db_ ABSL_GUARDED_BY(read_mu_) = nullptr;
   std::unique_ptr<Stmt> spec_by_id_ ABSL_GUARDED_BY(read_mu_);
+  std::unique_ptr<Stmt> request_by_id_ ABSL_GUARDED_BY(read_mu_);
   // Keyed by the SQL text's address: every caller passes a literal.
   std::unordered_map<const char*, std::unique_ptr<Stmt>> statements_
       ABSL_GUARDED_BY(mu_);

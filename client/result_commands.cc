@@ -1,8 +1,11 @@
 // ladle results | plot | report | download | logs.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -214,6 +217,54 @@ Command AddDownload(CLI::App& app) {
           }};
 }
 
+namespace {
+
+// Streams a job's logs to stdout/stderr. Following, a stream that a
+// coordinator restart breaks is opened again once it is back; the server
+// sends each attempt's streams from their start, so what was printed is
+// skipped (counted per attempt and stream).
+int PrintLogs(Connection& c, const std::string& job, bool follow) {
+  std::map<std::pair<int64_t, std::string>, int64_t> printed;
+  int64_t attempt = 0;
+  while (true) {
+    c.WaitForCoordinator();
+    grpc::ClientContext ctx;
+    c.Authorize(&ctx);
+    v1::GetLogsRequest req;
+    req.set_job_id(job);
+    req.set_follow(follow);
+    auto reader = c.stub().GetLogs(&ctx, req);
+    std::map<std::pair<int64_t, std::string>, int64_t> seen;
+    v1::LogChunk chunk;
+    bool any = false;
+    while (reader->Read(&chunk)) {
+      any = true;
+      const auto key = std::make_pair(chunk.attempt_id(), chunk.stream());
+      const int64_t from = seen[key], size = chunk.data().size();
+      seen[key] += size;
+      int64_t& done = printed[key];
+      if (from + size <= done) continue;  // printed before the restart
+      const int64_t skip = std::max<int64_t>(0, done - from);
+      done = from + size;
+      if (chunk.attempt_id() != attempt) {
+        attempt = chunk.attempt_id();
+        std::cerr << "--- attempt " << attempt << "\n";
+      }
+      (chunk.stream() == "stderr" ? std::cerr : std::cout)
+          << chunk.data().substr(skip) << std::flush;
+    }
+    grpc::Status st = reader->Finish();
+    if (follow && any && st.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      std::cerr << "ladle: lost the coordinator (" << st.error_message()
+                << "); following again once it is back\n";
+      continue;
+    }
+    return st.ok() ? 0 : c.Fail(st);
+  }
+}
+
+}  // namespace
+
 Command AddLogs(CLI::App& app) {
   auto* cmd =
       app.add_subcommand("logs", "a job's stdout/stderr (all attempts)");
@@ -226,26 +277,7 @@ Command AddLogs(CLI::App& app) {
   cmd->add_flag("-f,--follow", a->follow, "keep printing until the job ends");
   return {cmd, [a](Cli& cli) {
             Connection* c = cli.Connect();
-            if (c == nullptr) return 2;
-            c->WaitForCoordinator();
-            grpc::ClientContext ctx;
-            c->Authorize(&ctx);
-            v1::GetLogsRequest req;
-            req.set_job_id(a->job);
-            req.set_follow(a->follow);
-            auto reader = c->stub().GetLogs(&ctx, req);
-            v1::LogChunk chunk;
-            int64_t attempt = 0;
-            while (reader->Read(&chunk)) {
-              if (chunk.attempt_id() != attempt) {
-                attempt = chunk.attempt_id();
-                std::cerr << "--- attempt " << attempt << "\n";
-              }
-              (chunk.stream() == "stderr" ? std::cerr : std::cout)
-                  << chunk.data() << std::flush;
-            }
-            grpc::Status st = reader->Finish();
-            return st.ok() ? 0 : c->Fail(st);
+            return c == nullptr ? 2 : PrintLogs(*c, a->job, a->follow);
           }};
 }
 

@@ -5,6 +5,8 @@
 #     experiment its first try created; exactly one experiment exists.
 #  2. 40 submits one after another while the coordinator is killed -9 six times and restarted:
 #     every submit succeeds and exactly 40 experiments exist (none lost, none doubled).
+#  3. `ladle logs -f` of a running job across a kill -9 of the coordinator: it follows again once
+#     the coordinator is back, and what it printed equals the job's whole log, nothing doubled.
 # Usage: submit_restart_test.sh BIN_DIR
 set -uo pipefail
 bin="$1"
@@ -67,5 +69,39 @@ check "the coordinator was restarted during the submits" test "$kills" -ge 5
 check "no submit failed" test $failed -eq 0
 n=$(experiments)
 check "exactly 41 experiments, none lost, none doubled (found $n)" test "$n" -eq 41
-[ $fail -eq 0 ] || { tail -20 "$work/loop.err"; tail -30 "$work/server.log"; }
+
+# --- 3. following a job's logs through a kill -9
+"$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/w1" --cpu_slots=1 \
+  > "$work/w1.log" 2>&1 &
+pids+=($!)
+cat > "$work/slow.yaml" <<YAML
+name: slow
+trial:
+  model: {type: mlp, hidden: [512, 512]}
+  data: {dataset: fashion-mnist, limit: 6000}
+  train: {epochs: 60, batch_size: 64, log_every: 20}
+  threads: 1
+YAML
+exp=$("$bin/ladle" submit "$work/slow.yaml" 2> /dev/null)
+job="$exp-0000"
+logging() { [ "$("$bin/ladle" logs "$job" 2> /dev/null | wc -c)" -gt 0 ] ||
+            [ "$("$bin/ladle" logs "$job" 2>&1 > /dev/null | grep -c step)" -gt 2 ]; }
+check "the slow job is running and logging" wait_for 60 logging
+"$bin/ladle" logs -f "$job" > "$work/follow.out" 2> "$work/follow.err" &
+follower=$!
+sleep 1
+kill -9 "$(cat "$work/server.pid")"
+sleep 1
+"$bin/ladle-server" --listen="$LADLE_ADDR" --data_dir="$work/data" \
+  --metrics_listen="127.0.0.1:$(free_port)" >> "$work/server.log" 2>&1 &
+pids+=($!)
+ended() { ! kill -0 "$follower" 2> /dev/null; }
+check "ladle logs -f ended with the job" wait_for 180 ended
+check "it followed again after the restart" grep -q "following again" "$work/follow.err"
+"$bin/ladle" logs "$job" > "$work/full.out" 2> "$work/full.err"
+check "its stdout is the whole log, once" cmp -s "$work/follow.out" "$work/full.out"
+check "its stderr is the whole log, once" \
+  cmp -s <(grep -v "^ladle: " "$work/follow.err") <(grep -v "^ladle: " "$work/full.err")
+check "the job's stderr was there to compare" test "$(wc -l < "$work/full.err")" -gt 10
+[ $fail -eq 0 ] || { tail -20 "$work/loop.err"; tail -5 "$work/follow.err"; tail -30 "$work/server.log"; }
 exit $fail

@@ -51,7 +51,6 @@
 #include "ladle/v1/experiments.grpc.pb.h"
 #include "ladle/v1/workers.grpc.pb.h"
 
-
 namespace ladle {
 namespace {
 

@@ -399,8 +399,8 @@ class CudaBackend final : public Backend {
   }
 
   absl::Status DoGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                    float alpha, const float* a, const float* b, float beta,
-                    float* c) override {
+                      float alpha, const float* a, const float* b, float beta,
+                      float* c) override {
     if (m == 0 || n == 0) return absl::OkStatus();
     // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T.
     const int lda = static_cast<int>(ta ? m : k),
@@ -412,7 +412,7 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
   absl::Status DoAddBias(float* y, const float* bias, int64_t rows,
-                       int64_t cols) override {
+                         int64_t cols) override {
     if (rows * cols == 0) return absl::OkStatus();
     const dim3 grid(Blocks(cols),
                     static_cast<unsigned>(std::min<int64_t>(rows, 65535)));
@@ -421,7 +421,7 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
   absl::Status DoBiasGrad(const float* dy, int64_t rows, int64_t cols,
-                        float* db) override {
+                          float* db) override {
     if (cols == 0) return absl::OkStatus();
     const unsigned tiles =
         static_cast<unsigned>((cols + kColTile - 1) / kColTile);
@@ -430,7 +430,8 @@ class CudaBackend final : public Backend {
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status DoAxpy(float alpha, const float* x, float* y, int64_t n) override {
+  absl::Status DoAxpy(float alpha, const float* x, float* y,
+                      int64_t n) override {
     if (n == 0) return absl::OkStatus();
     AxpyKernel<<<Blocks(n), kThreads, 0, stream_>>>(alpha, x, y, n);
     CUDA_RETURN_IF_LAUNCH_ERROR();
@@ -443,7 +444,7 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
   absl::Status DoActivationForward(Activation act, const float* x, float* y,
-                                 int64_t n) override {
+                                   int64_t n) override {
     if (n == 0) return absl::OkStatus();
     ActForwardKernel<<<Blocks(n), kThreads, 0, stream_>>>(
         act == Activation::kRelu ? 0 : 1, x, y, n);
@@ -451,17 +452,17 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
   absl::Status DoActivationBackward(Activation act, const float* x,
-                                  const float* dy, float* dx,
-                                  int64_t n) override {
+                                    const float* dy, float* dx,
+                                    int64_t n) override {
     if (n == 0) return absl::OkStatus();
     ActBackwardKernel<<<Blocks(n), kThreads, 0, stream_>>>(
         act == Activation::kRelu ? 0 : 1, x, dy, dx, n);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status DoDropoutForward(const float* x, float* y, float* mask, int64_t n,
-                              float p, uint64_t seed,
-                              uint64_t offset) override {
+  absl::Status DoDropoutForward(const float* x, float* y, float* mask,
+                                int64_t n, float p, uint64_t seed,
+                                uint64_t offset) override {
     if (n == 0) return absl::OkStatus();
     DropoutForwardKernel<<<Blocks(n), kThreads, 0, stream_>>>(x, y, mask, n, p,
                                                               seed, offset);
@@ -469,16 +470,16 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
   absl::Status DoDropoutBackward(const float* dy, const float* mask, float* dx,
-                               int64_t n) override {
+                                 int64_t n) override {
     if (n == 0) return absl::OkStatus();
     MulKernel<<<Blocks(n), kThreads, 0, stream_>>>(dy, mask, dx, n);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
   absl::Status DoLayerNormForward(const float* x, const float* gamma,
-                                const float* beta, float* y, float* mean,
-                                float* rstd, int64_t rows, int64_t cols,
-                                float eps) override {
+                                  const float* beta, float* y, float* mean,
+                                  float* rstd, int64_t rows, int64_t cols,
+                                  float eps) override {
     if (rows == 0) return absl::OkStatus();
     LayerNormForwardKernel<<<WarpRowBlocks(rows), kThreads, 0, stream_>>>(
         x, gamma, beta, y, mean, rstd, rows, cols, eps);
@@ -486,10 +487,10 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
   absl::Status DoLayerNormBackward(const float* x, const float* gamma,
-                                 const float* mean, const float* rstd,
-                                 const float* dy, float* dx, float* dgamma,
-                                 float* dbeta, int64_t rows,
-                                 int64_t cols) override {
+                                   const float* mean, const float* rstd,
+                                   const float* dy, float* dx, float* dgamma,
+                                   float* dbeta, int64_t rows,
+                                   int64_t cols) override {
     if (rows == 0 || cols == 0) return absl::OkStatus();
     // Parameter gradients first: dx may not alias dy, but keep the order
     // independent anyway.
@@ -504,8 +505,9 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
   absl::Status DoSoftmaxCrossEntropy(const float* logits, const int32_t* labels,
-                                   int64_t rows, int64_t cols, float grad_scale,
-                                   float* row_loss, float* dlogits) override {
+                                     int64_t rows, int64_t cols,
+                                     float grad_scale, float* row_loss,
+                                     float* dlogits) override {
     if (rows == 0) return absl::OkStatus();
     SoftmaxXentKernel<<<WarpRowBlocks(rows), kThreads, 0, stream_>>>(
         logits, labels, rows, cols, grad_scale, row_loss, dlogits);
@@ -513,21 +515,21 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
   absl::Status DoSumInto(const float* x, int64_t n, float scale,
-                       float* acc) override {
+                         float* acc) override {
     SumIntoKernel<<<1, kThreads, 0, stream_>>>(x, n, scale, acc);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
   absl::Status DoArgmaxRows(const float* logits, int64_t rows, int64_t cols,
-                          int32_t* out) override {
+                            int32_t* out) override {
     if (rows == 0) return absl::OkStatus();
     ArgmaxKernel<<<Blocks(rows), kThreads, 0, stream_>>>(logits, rows, cols,
                                                          out);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status DoGatherRows(const float* src, const int32_t* index, int64_t rows,
-                          int64_t cols, float* dst) override {
+  absl::Status DoGatherRows(const float* src, const int32_t* index,
+                            int64_t rows, int64_t cols, float* dst) override {
     if (rows * cols == 0) return absl::OkStatus();
     GatherRowsKernel<<<Blocks(rows * cols), kThreads, 0, stream_>>>(
         src, index, rows, cols, dst);
@@ -535,7 +537,7 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
   absl::Status DoGatherLabels(const int32_t* src, const int32_t* index,
-                            int64_t rows, int32_t* dst) override {
+                              int64_t rows, int32_t* dst) override {
     if (rows == 0) return absl::OkStatus();
     GatherLabelsKernel<<<Blocks(rows), kThreads, 0, stream_>>>(src, index, rows,
                                                                dst);
@@ -543,15 +545,16 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
   absl::Status DoSpMM(const CsrView& a, const float* x, int64_t cols,
-                    float* y) override {
+                      float* y) override {
     if (a.rows == 0 || cols == 0) return absl::OkStatus();
     SpMMKernel<<<WarpRowBlocks(a.rows), kThreads, 0, stream_>>>(
         a.rows, a.row_ptr, a.col_idx, a.values, x, cols, y);
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status DoAdamWUpdate(float* param, const float* grad, float* m, float* v,
-                           int64_t n, const AdamWParams& hp) override {
+  absl::Status DoAdamWUpdate(float* param, const float* grad, float* m,
+                             float* v, int64_t n,
+                             const AdamWParams& hp) override {
     if (n == 0) return absl::OkStatus();
     const float bc1 = 1.0f - std::pow(hp.beta1, static_cast<float>(hp.step));
     const float bc2 = 1.0f - std::pow(hp.beta2, static_cast<float>(hp.step));
@@ -561,8 +564,8 @@ class CudaBackend final : public Backend {
     CUDA_RETURN_IF_LAUNCH_ERROR();
     return absl::OkStatus();
   }
-  absl::Status DoSgdUpdate(float* param, const float* grad, float* buf, int64_t n,
-                         const SgdParams& hp) override {
+  absl::Status DoSgdUpdate(float* param, const float* grad, float* buf,
+                           int64_t n, const SgdParams& hp) override {
     if (n == 0) return absl::OkStatus();
     SgdKernel<<<Blocks(n), kThreads, 0, stream_>>>(
         param, grad, buf, n, hp.lr, hp.momentum, hp.nesterov, hp.weight_decay);

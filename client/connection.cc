@@ -84,6 +84,22 @@ grpc::Status Connection::Call(
   }
 }
 
+grpc::Status Connection::Follow(
+    const std::function<grpc::Status(grpc::ClientContext*, bool*)>& read) {
+  while (true) {
+    // Not back within the wait: this try fails and ends it.
+    const bool up = WaitForCoordinator();
+    grpc::ClientContext ctx;
+    Authorize(&ctx);
+    bool resumable = false;
+    grpc::Status st = read(&ctx, &resumable);
+    if (st.error_code() != grpc::StatusCode::UNAVAILABLE || !resumable || !up)
+      return st;
+    std::cerr << "ladle: lost the coordinator (" << st.error_message()
+              << "); following again once it is back\n";
+  }
+}
+
 int Connection::Fail(const grpc::Status& st) const {
   std::cerr << "ladle: " << st.error_message();
   if (st.error_code() == grpc::StatusCode::UNAVAILABLE) {

@@ -36,6 +36,13 @@ class Connection {
   // calls that are safe to repeat (reads, cancel, submits with a request id).
   grpc::Status Call(
       const std::function<grpc::Status(grpc::ClientContext*)>& rpc);
+  // A server stream, opened again while a coordinator restart breaks it:
+  // `read` opens it on the (fresh, authorized) context, reads it to its end
+  // and returns its Finish status, setting `*resumable` when reading on from
+  // a new stream makes sense (something arrived and the end was not seen).
+  // Gives up when the coordinator is not back within the wait.
+  grpc::Status Follow(const std::function<grpc::Status(grpc::ClientContext*,
+                                                       bool* resumable)>& read);
   // Waits until the channel is connected or the wait from now is over.
   bool WaitForCoordinator();
   // The bearer token on a context (streams set up their own).

@@ -73,32 +73,23 @@ void PrintEvent(const std::string& id, const v1::ExperimentEvent& ev,
 // snapshot), waiting for the coordinator as every call does.
 int Watch(Connection& c, const std::string& id) {
   std::map<std::string, double> best_acc;
-  while (true) {
-    c.WaitForCoordinator();
-    grpc::ClientContext ctx;
-    c.Authorize(&ctx);
+  v1::ExperimentState final_state = v1::EXPERIMENT_STATE_UNSPECIFIED;
+  grpc::Status st = c.Follow([&](grpc::ClientContext* ctx, bool* resumable) {
     v1::WatchExperimentRequest req;
     req.set_experiment_id(id);
     req.set_include_metrics(true);
-    auto reader = c.stub().WatchExperiment(&ctx, req);
+    auto reader = c.stub().WatchExperiment(ctx, req);
     v1::ExperimentEvent ev;
-    v1::ExperimentState final_state = v1::EXPERIMENT_STATE_UNSPECIFIED;
-    bool any = false;
     while (reader->Read(&ev)) {
-      any = true;
+      *resumable = true;
       PrintEvent(id, ev, &best_acc);
       if (ev.has_finished()) final_state = ev.finished().state();
     }
-    grpc::Status st = reader->Finish();
-    if (st.error_code() == grpc::StatusCode::UNAVAILABLE && any &&
-        final_state == v1::EXPERIMENT_STATE_UNSPECIFIED) {
-      std::cerr << "ladle: lost the coordinator (" << st.error_message()
-                << "); watching again once it is back\n";
-      continue;
-    }
-    if (!st.ok()) return c.Fail(st);
-    return final_state == v1::EXPERIMENT_STATE_SUCCEEDED ? 0 : 1;
-  }
+    *resumable &= final_state == v1::EXPERIMENT_STATE_UNSPECIFIED;
+    return reader->Finish();
+  });
+  if (!st.ok()) return c.Fail(st);
+  return final_state == v1::EXPERIMENT_STATE_SUCCEEDED ? 0 : 1;
 }
 
 }  // namespace

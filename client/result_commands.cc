@@ -190,17 +190,19 @@ Command AddDownload(CLI::App& app) {
   return {cmd, [a](Cli& cli) {
             Connection* c = cli.Connect();
             if (c == nullptr) return 2;
-            c->WaitForCoordinator();
-            grpc::ClientContext ctx;
-            c->Authorize(&ctx);
             v1::DownloadArtifactRequest req;
             req.set_job_id(a->job);
             req.set_name(a->name);
-            auto reader = c->stub().DownloadArtifact(&ctx, req);
             const std::string path = a->out.empty() ? a->name : a->out;
-            absl::StatusOr<v1::ArtifactHeader> header =
-                ReadChunksToFile(reader.get(), path);
-            grpc::Status st = reader->Finish();
+            absl::StatusOr<v1::ArtifactHeader> header;
+            // A transfer a restart broke starts over (the file is rewritten).
+            grpc::Status st =
+                c->Follow([&](grpc::ClientContext* ctx, bool* resumable) {
+                  auto reader = c->stub().DownloadArtifact(ctx, req);
+                  header = ReadChunksToFile(reader.get(), path);
+                  *resumable = true;
+                  return reader->Finish();
+                });
             if (!st.ok()) {
               std::remove(path.c_str());
               return c->Fail(st);
@@ -226,19 +228,15 @@ namespace {
 int PrintLogs(Connection& c, const std::string& job, bool follow) {
   std::map<std::pair<int64_t, std::string>, int64_t> printed;
   int64_t attempt = 0;
-  while (true) {
-    c.WaitForCoordinator();
-    grpc::ClientContext ctx;
-    c.Authorize(&ctx);
+  grpc::Status st = c.Follow([&](grpc::ClientContext* ctx, bool* resumable) {
     v1::GetLogsRequest req;
     req.set_job_id(job);
     req.set_follow(follow);
-    auto reader = c.stub().GetLogs(&ctx, req);
+    auto reader = c.stub().GetLogs(ctx, req);
     std::map<std::pair<int64_t, std::string>, int64_t> seen;
     v1::LogChunk chunk;
-    bool any = false;
     while (reader->Read(&chunk)) {
-      any = true;
+      *resumable = follow;
       const auto key = std::make_pair(chunk.attempt_id(), chunk.stream());
       const int64_t from = seen[key], size = chunk.data().size();
       seen[key] += size;
@@ -253,14 +251,9 @@ int PrintLogs(Connection& c, const std::string& job, bool follow) {
       (chunk.stream() == "stderr" ? std::cerr : std::cout)
           << chunk.data().substr(skip) << std::flush;
     }
-    grpc::Status st = reader->Finish();
-    if (follow && any && st.error_code() == grpc::StatusCode::UNAVAILABLE) {
-      std::cerr << "ladle: lost the coordinator (" << st.error_message()
-                << "); following again once it is back\n";
-      continue;
-    }
-    return st.ok() ? 0 : c.Fail(st);
-  }
+    return reader->Finish();
+  });
+  return st.ok() ? 0 : c.Fail(st);
 }
 
 }  // namespace

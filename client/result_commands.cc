@@ -46,21 +46,22 @@ int PrintResults(Connection& c, const std::string& id,
     st = GetResults(c, id, kind.TableMetrics(), false, 0, &res);
     if (!st.ok()) return c.Fail(st);
   }
+  const ExperimentSpec spec =
+      SpecForTables(res.experiment().spec(), res.experiment().kind());
+  const std::vector<ReportTable> tables = kind.Tables(spec, JobViews(res));
   if (format == "json") {
-    std::cout
-        << ResultsJson(res, ReportToJson(kind.Tables(JobViews(res)))).dump(2)
-        << "\n";
+    std::cout << ResultsJson(res, ReportToJson(tables)).dump(2) << "\n";
     return 0;
   }
   const bool csv = format == "csv";
   if (csv && kind.CsvIsTables()) {
     // Kinds with their own table: that table is the CSV.
-    for (const ReportTable& t : kind.Tables(JobViews(res))) PrintCsv(t);
+    for (const ReportTable& t : tables) PrintCsv(t);
     return 0;
   }
-  PrintJobList(res, csv);
+  if (!kind.HasJobTable()) PrintJobList(res, csv);
   if (csv) return 0;
-  for (const ReportTable& t : kind.Tables(JobViews(res))) PrintTable(t);
+  for (const ReportTable& t : tables) PrintTable(t);
   return 0;
 }
 

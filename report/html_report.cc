@@ -127,11 +127,12 @@ absl::StatusOr<LineChart> MetricChart(const std::vector<JobView>& jobs,
   return chart;
 }
 
-std::vector<std::string> KindChartsSvg(const std::string& kind,
+std::vector<std::string> KindChartsSvg(const ExperimentSpec& spec,
                                        const std::vector<JobView>& jobs) {
   std::vector<std::string> out;
-  if (const ExperimentKind* k = FindKind(kind)) {
-    for (const Chart& chart : k->Charts(jobs)) out.push_back(RenderSvg(chart));
+  if (const ExperimentKind* k = FindKind(spec.kind)) {
+    for (const Chart& chart : k->Charts(spec, jobs))
+      out.push_back(RenderSvg(chart));
   }
   return out;
 }
@@ -154,15 +155,16 @@ std::string RenderHtmlReport(const ExperimentInfo& e,
                   "</b>, state <b>", EscapeXml(e.state), "</b>, ", jobs.size(),
                   " jobs</p>");
   const ExperimentKind* kind = FindKind(e.kind);
+  const ExperimentSpec spec = SpecForTables(e.spec, e.kind);
   const std::vector<ReportTable> tables =
-      kind != nullptr ? kind->Tables(jobs) : std::vector<ReportTable>{};
+      kind != nullptr ? kind->Tables(spec, jobs) : std::vector<ReportTable>{};
   for (const ReportTable& t : tables) {
     absl::StrAppend(&h, "<h2>", EscapeXml(t.title), "</h2>",
                     Table(t.columns, t.rows));
     for (const std::string& n : t.notes)
       absl::StrAppend(&h, "<p><small>", EscapeXml(n), "</small></p>");
   }
-  const std::vector<std::string> kind_charts = KindChartsSvg(e.kind, jobs);
+  const std::vector<std::string> kind_charts = KindChartsSvg(spec, jobs);
   if (!kind_charts.empty()) {
     h += "<h2>Charts</h2>";
     for (const std::string& svg : kind_charts)

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "report/svg_chart.h"
+#include "spec/experiment.h"
 #include "spec/result_table.h"
 
 namespace ladle {
@@ -32,7 +33,7 @@ struct ExperimentInfo {
 // The kind's own charts (DropCompute: speedup and accuracy vs N and vs τ with
 // the predicted curve; Ladling: ingredients vs soups vs baseline; Fusion:
 // accuracy vs training FLOPs per arm). Empty for kinds without any.
-std::vector<std::string> KindChartsSvg(const std::string& kind,
+std::vector<std::string> KindChartsSvg(const ExperimentSpec& spec,
                                        const std::vector<JobView>& jobs);
 
 std::string RenderHtmlReport(const ExperimentInfo& experiment,

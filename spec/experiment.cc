@@ -37,7 +37,13 @@ absl::Status ParseNameAndKind(MapReader& top, ExperimentSpec* spec) {
   RETURN_IF_ERROR(
       top.String("kind", &spec->kind, KindRegistry::Global().Names()));
   const ExperimentKind* kind = FindKind(spec->kind);
-  if (kind == nullptr || !kind->has_section()) return absl::OkStatus();
+  if (kind == nullptr) return absl::OkStatus();
+  for (absl::string_view key : kind->top_level_keys()) {
+    if (!top.Has(key)) continue;
+    const std::string name(key);
+    ASSIGN_OR_RETURN(spec->kind_keys[name], YamlToJson(top.Child(key), name));
+  }
+  if (!kind->has_section()) return absl::OkStatus();
   const YamlNode& section = top.Child(spec->kind);
   if (!section.IsNull() && !section.IsMap()) {
     return Invalid(spec->kind, "must be a mapping");
@@ -50,6 +56,37 @@ absl::Status ParseNameAndKind(MapReader& top, ExperimentSpec* spec) {
   return absl::OkStatus();
 }
 
+// A size in bytes: an integer, or a number with a unit (KB, MB, GB, TB: powers
+// of 1000; KiB, MiB, GiB, TiB: of 1024), e.g. "4GiB", "512 MB".
+absl::Status ParseByteSize(const YamlNode& node, const std::string& path,
+                           int64_t* bytes) {
+  const std::string text = node.IsScalar() ? node.scalar() : "";
+  size_t end = 0;
+  double value = -1;
+  try {
+    value = std::stod(text, &end);
+  } catch (const std::exception&) {
+    end = 0;
+  }
+  std::string unit = text.substr(end);
+  unit.erase(0, unit.find_first_not_of(' '));
+  static const std::pair<const char*, double> kUnits[] = {
+      {"", 1},         {"B", 1},        {"KB", 1e3},          {"MB", 1e6},
+      {"GB", 1e9},     {"TB", 1e12},    {"KiB", 1024.0},      {"MiB", 1048576.0},
+      {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+  double scale = 0;
+  for (const auto& [name, s] : kUnits)
+    if (unit == name) scale = s;
+  const double b = value * scale;
+  if (end == 0 || scale == 0 || !(b >= 1 << 20) || b > 1e15) {
+    return Invalid(path,
+                   "must be a size from 1MiB to 1PB, e.g. 4GiB, 512MB or "
+                   "a number of bytes; got '" + text + "'");
+  }
+  *bytes = static_cast<int64_t>(b);
+  return absl::OkStatus();
+}
+
 // resources, max_retries, priority, timeout_seconds.
 absl::Status ParseScheduling(MapReader& top, ExperimentSpec* spec) {
   MapReader res(top.Child("resources"), "resources");
@@ -59,8 +96,13 @@ absl::Status ParseScheduling(MapReader& top, ExperimentSpec* spec) {
   RETURN_IF_ERROR(res.Int("cpu_slots", &cpu, 0, 1024));
   if (gpus + cpu == 0)
     return Invalid("resources", "ask for at least one GPU or CPU slot");
-  RETURN_IF_ERROR(res.Finish());
   spec->resources = {static_cast<int>(gpus), static_cast<int>(cpu)};
+  if (res.Has("memory_bytes")) {
+    RETURN_IF_ERROR(ParseByteSize(res.Child("memory_bytes"),
+                                  "resources.memory_bytes",
+                                  &spec->resources.memory_bytes));
+  }
+  RETURN_IF_ERROR(res.Finish());
   int64_t retries = spec->max_retries, priority = 0;
   RETURN_IF_ERROR(top.Int("max_retries", &retries, 0, 100));
   RETURN_IF_ERROR(top.Int("priority", &priority, -1000, 1000));
@@ -120,12 +162,15 @@ absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
   spec.source = text;
   MapReader top(root, "");
   RETURN_IF_ERROR(ParseNameAndKind(top, &spec));
-  const YamlNode& trial = top.Child("trial");
-  if (trial.IsNull())
-    return Invalid("trial", "is required: a ladle-train spec");
-  if (!trial.IsMap())
-    return Invalid("trial", "must be a mapping (a ladle-train spec)");
-  ASSIGN_OR_RETURN(spec.trial, YamlToJson(trial, "trial"));
+  const ExperimentKind* kind = FindKind(spec.kind);
+  if (kind == nullptr || kind->needs_trial()) {
+    const YamlNode& trial = top.Child("trial");
+    if (trial.IsNull())
+      return Invalid("trial", "is required: a ladle-train spec");
+    if (!trial.IsMap())
+      return Invalid("trial", "must be a mapping (a ladle-train spec)");
+    ASSIGN_OR_RETURN(spec.trial, YamlToJson(trial, "trial"));
+  }
   RETURN_IF_ERROR(ParseSweep(top.Child("sweep"), options, &spec));
   RETURN_IF_ERROR(ParseScheduling(top, &spec));
   RETURN_IF_ERROR(top.Finish());

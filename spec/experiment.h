@@ -9,7 +9,7 @@
 //     grid:   {train.optimizer.lr: [0.001, 0.003], train.seed: [1, 2, 3]}
 //     random: {count: 8, seed: 7,
 //              space: {train.optimizer.lr: {loguniform: [1e-4, 1e-2]}}}
-//   resources: {gpus: 0, cpu_slots: 1}
+//   resources: {gpus: 0, cpu_slots: 1, memory_bytes: 4GiB}
 //   max_retries: 2
 //   priority: 0
 //   timeout_seconds: 3600            # per attempt; 0 (default): none
@@ -53,9 +53,12 @@ struct ExperimentSpec {
   int max_retries = 2;
   int priority = 0;
   int64_t timeout_seconds = 0;  // per attempt; 0: none
-  // The kind's own section (`fusion:`, ...), as written; its planner
-  // validates it. Null for kind train.
+  // The kind's own section (`fusion:`, `command:`, ...), as written; its
+  // planner validates it. Null for kind train.
   nlohmann::json kind_config;
+  // The kind's own top-level keys (ExperimentKind::top_level_keys(): command's
+  // params, seed_param, ranks) that the spec sets, as written: an object.
+  nlohmann::json kind_keys = nlohmann::json::object();
   std::string source;  // the spec text as submitted
 };
 

@@ -14,7 +14,7 @@ KindRegistry& KindRegistry::Global() {
     auto* r = new KindRegistry();
     // The built-in kinds, in the order error messages list them.
     for (auto* make : {&NewTrainKind, &NewFusionKind, &NewLadlingKind,
-                       &NewDropComputeKind}) {
+                       &NewDropComputeKind, &NewCommandKind}) {
       r->Register(make()).IgnoreError();  // names are distinct
     }
     return r;
@@ -73,6 +73,15 @@ absl::StatusOr<std::vector<PlannedJob>> PlanExperiment(
     const ExperimentSpec& spec) {
   ASSIGN_OR_RETURN(const ExperimentKind* kind, GetKind(spec.kind));
   return kind->Plan(spec);
+}
+
+ExperimentSpec SpecForTables(const std::string& text,
+                             const std::string& kind) {
+  absl::StatusOr<ExperimentSpec> spec = ParseExperimentSpec(text);
+  if (spec.ok()) return *std::move(spec);
+  ExperimentSpec fallback;
+  fallback.kind = kind;
+  return fallback;
 }
 
 absl::Status ParseSeeds(const nlohmann::json& value, const std::string& path,

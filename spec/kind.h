@@ -35,6 +35,13 @@ class ExperimentKind {
   // (`fusion:`, ...) when has_section().
   virtual absl::string_view name() const = 0;
   virtual bool has_section() const { return true; }
+  // Whether specs of this kind need a `trial:` (a ladle-train spec); kinds
+  // that run something else refuse one as an unknown key.
+  virtual bool needs_trial() const { return true; }
+  // Top-level keys the kind adds to the experiment spec (read into
+  // ExperimentSpec::kind_keys; its planner validates them). Views of string
+  // literals: the spec parser keeps them past the returned vector.
+  virtual std::vector<absl::string_view> top_level_keys() const { return {}; }
 
   // The jobs of a parsed spec (spec.kind_config holds the kind's section as
   // JSON, {} when absent). INVALID_ARGUMENT names the key.
@@ -42,11 +49,16 @@ class ExperimentKind {
       const ExperimentSpec& spec) const = 0;
 
   // Result tables over the experiment's jobs (none when nothing is to be
-  // summarised yet).
+  // summarised yet). `spec` is the experiment's parsed spec (a default one
+  // of this kind when the stored text no longer parses).
   virtual std::vector<ReportTable> Tables(
-      const std::vector<JobView>& jobs) const = 0;
+      const ExperimentSpec& spec, const std::vector<JobView>& jobs) const = 0;
+  // True when Tables() lists the jobs themselves (the CLI then prints no
+  // per-job list of ladle-train's columns).
+  virtual bool HasJobTable() const { return false; }
   // Figures for the HTML report beyond the training curves.
-  virtual std::vector<Chart> Charts(const std::vector<JobView>& jobs) const {
+  virtual std::vector<Chart> Charts(const ExperimentSpec& spec,
+                             const std::vector<JobView>& jobs) const {
     return {};
   }
   // Metric series Tables() reads besides the summaries (fetched with the
@@ -96,6 +108,10 @@ const ExperimentKind& KindOrTrain(absl::string_view name);
 // do. INVALID_ARGUMENT names the field.
 absl::StatusOr<std::vector<PlannedJob>> PlanExperiment(
     const ExperimentSpec& spec);
+
+// The experiment spec behind stored results, for Tables(): `text` parsed, or
+// (when it no longer parses) a default spec of `kind`.
+ExperimentSpec SpecForTables(const std::string& text, const std::string& kind);
 
 // A kind section's list of repeat seeds: 1..100 integers >= 0.
 absl::Status ParseSeeds(const nlohmann::json& value, const std::string& path,

@@ -3,11 +3,16 @@
 #ifndef LADLE_SPEC_RESOURCES_H_
 #define LADLE_SPEC_RESOURCES_H_
 
+#include <cstdint>
+
 namespace ladle {
 
 struct Resources {
   int gpus = 0;
   int cpu_slots = 1;
+  // The most memory a job's processes may use; 0: no limit. The worker
+  // enforces it (kind command).
+  int64_t memory_bytes = 0;
 };
 
 }  // namespace ladle

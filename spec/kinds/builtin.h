@@ -12,6 +12,7 @@ std::unique_ptr<ExperimentKind> NewTrainKind();        // kinds/train.cc
 std::unique_ptr<ExperimentKind> NewFusionKind();       // kinds/fusion.cc
 std::unique_ptr<ExperimentKind> NewLadlingKind();      // kinds/ladling.cc
 std::unique_ptr<ExperimentKind> NewDropComputeKind();  // kinds/dropcompute.cc
+std::unique_ptr<ExperimentKind> NewCommandKind();      // kinds/command.cc
 
 }  // namespace ladle
 

@@ -302,6 +302,7 @@ class DropComputeKind final : public ExperimentKind {
   }
 
   std::vector<ReportTable> Tables(
+      const ExperimentSpec& spec,
       const std::vector<JobView>& jobs) const override {
     std::map<std::string, Groups> by;  // point -> (N, τ) -> jobs
     for (const JobView& j : jobs) {
@@ -319,7 +320,8 @@ class DropComputeKind final : public ExperimentKind {
   }
 
   // Speedup and accuracy vs ranks with the predicted curve; speedup vs τ.
-  std::vector<Chart> Charts(const std::vector<JobView>& jobs) const override {
+  std::vector<Chart> Charts(const ExperimentSpec& spec,
+                            const std::vector<JobView>& jobs) const override {
     ChartData d(jobs);
     LineChart speed{"DropCompute: effective speedup vs ranks",
                     "ranks N",

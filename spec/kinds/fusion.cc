@@ -347,6 +347,7 @@ class FusionKind final : public ExperimentKind {
   }
 
   std::vector<ReportTable> Tables(
+      const ExperimentSpec& spec,
       const std::vector<JobView>& jobs) const override {
     std::map<std::string, Repeats> by;  // point -> repeat -> role -> job
     for (const JobView& j : jobs) {
@@ -362,9 +363,10 @@ class FusionKind final : public ExperimentKind {
   }
 
   // Accuracy vs training FLOPs per arm, one figure per sweep point.
-  std::vector<Chart> Charts(const std::vector<JobView>& jobs) const override {
+  std::vector<Chart> Charts(const ExperimentSpec& spec,
+                            const std::vector<JobView>& jobs) const override {
     std::vector<Chart> out;
-    for (const ReportTable& t : Tables(jobs)) {
+    for (const ReportTable& t : Tables(spec, jobs)) {
       LineChart c{t.title + ": accuracy vs training FLOPs",
                   "training GFLOPs (narrow models counted)",
                   "test accuracy",

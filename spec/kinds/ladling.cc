@@ -237,6 +237,7 @@ class LadlingKind final : public ExperimentKind {
   }
 
   std::vector<ReportTable> Tables(
+      const ExperimentSpec& spec,
       const std::vector<JobView>& jobs) const override {
     // point -> repeat -> jobs of that repeat
     std::map<std::string, std::map<int64_t, std::vector<const JobView*>>> by;
@@ -256,9 +257,10 @@ class LadlingKind final : public ExperimentKind {
   }
 
   // Test accuracy of ingredients, soups and baseline as bars, per point.
-  std::vector<Chart> Charts(const std::vector<JobView>& jobs) const override {
+  std::vector<Chart> Charts(const ExperimentSpec& spec,
+                            const std::vector<JobView>& jobs) const override {
     std::vector<Chart> out;
-    for (const ReportTable& t : Tables(jobs)) {
+    for (const ReportTable& t : Tables(spec, jobs)) {
       BarChart b{t.title + ": test accuracy", "test accuracy", {}};
       for (const auto& r : t.rows) {
         Bar bar;

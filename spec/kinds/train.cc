@@ -79,6 +79,7 @@ class TrainKind final : public ExperimentKind {
   }
 
   std::vector<ReportTable> Tables(
+      const ExperimentSpec& spec,
       const std::vector<JobView>& jobs) const override {
     std::map<std::string, std::vector<double>> groups;
     for (const JobView& j : jobs) {

@@ -23,15 +23,6 @@ bool IsHex64(const std::string& s) {
 std::atomic<uint64_t> g_upload_counter{0};
 }  // namespace
 
-bool IsValidArtifactName(const std::string& name) {
-  if (name.empty() || name.size() > 128 || name == "." || name == "..")
-    return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-           c == '_' || c == '-';
-  });
-}
-
 absl::StatusOr<std::unique_ptr<ArtifactStore::Upload>> ArtifactStore::Begin(
     int64_t size, const std::string& sha256) {
   if (size < 0 || size > max_bytes_) {

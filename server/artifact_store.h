@@ -13,12 +13,11 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/artifact_name.h"  // IsValidArtifactName
 #include "common/sha256.h"
 
 namespace ladle {
 
-// True for a plain file name: 1-128 of [A-Za-z0-9._-], not "." or "..".
-bool IsValidArtifactName(const std::string& name);
 
 class ArtifactStore {
  public:

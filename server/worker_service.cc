@@ -121,7 +121,8 @@ grpc::Status WorkerServiceImpl::UploadArtifact(
   if (!IsValidArtifactName(h.name())) {
     return grpc::Status(
         StatusCode::INVALID_ARGUMENT,
-        "header.name: a plain file name of [A-Za-z0-9._-], no '/' or '..'");
+        "header.name: a relative path of [A-Za-z0-9._+=,@-] segments "
+        "joined by '/', none '.' or '..'");
   }
   auto job = coordinator_->JobOfRunningAttempt(h.attempt_id());
   if (!job.ok()) return ToGrpc(job.status());

@@ -2,6 +2,7 @@
 
 #include <sys/wait.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -23,8 +24,22 @@ ChildSignal NextSignal(ChildTimers& t, int64_t now_ms, int64_t kill_grace_ms) {
   return ChildSignal::kNone;
 }
 
+std::string ByteSizeText(int64_t bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? absl::StrCat(bytes, " bytes")
+                : absl::StrCat(absl::SixDigits(std::round(v * 10) / 10), " ",
+                               units[u]);
+}
+
 v1::AttemptResult ExitResult(int64_t attempt_id, int status,
-                             const ChildTimers& t, const std::string& dir) {
+                             const ChildTimers& t,
+                             const AttemptLayout& layout) {
   v1::AttemptResult r;
   r.set_attempt_id(attempt_id);
   const int code =
@@ -32,7 +47,13 @@ v1::AttemptResult ExitResult(int64_t attempt_id, int status,
   r.set_exit_code(code);
   if (code == 0) {
     r.set_outcome(v1::AttemptResult::OUTCOME_SUCCEEDED);
-    r.set_summary_json(ReadFile(dir + "/out/summary.json"));
+    r.set_summary_json(ReadFile(layout.summary_file));
+  } else if (t.memory_exceeded_bytes > 0) {
+    r.set_outcome(v1::AttemptResult::OUTCOME_FAILED);
+    r.set_reason(absl::StrCat(
+        "exceeded memory_bytes = ", ByteSizeText(t.memory_limit_bytes),
+        " (its processes held ", ByteSizeText(t.memory_exceeded_bytes),
+        " resident); killed. Raise resources.memory_bytes or use less"));
   } else if (t.timed_out) {
     r.set_outcome(v1::AttemptResult::OUTCOME_FAILED);
     r.set_reason(absl::StrCat(
@@ -43,8 +64,8 @@ v1::AttemptResult ExitResult(int64_t attempt_id, int status,
     r.set_reason("stopped on request");
   } else {
     r.set_outcome(v1::AttemptResult::OUTCOME_FAILED);
-    r.set_reason(absl::StrCat("ladle-train exited with code ", code, ": ",
-                              LastLine(dir + "/stderr.log")));
+    r.set_reason(absl::StrCat(layout.program, " exited with code ", code,
+                              ": ", LastLine(layout.stderr_log)));
   }
   return r;
 }

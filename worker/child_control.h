@@ -9,6 +9,7 @@
 #include <string>
 
 #include "ladle/v1/workers.pb.h"
+#include "worker/attempt_launch.h"
 
 namespace ladle {
 
@@ -19,6 +20,10 @@ struct ChildTimers {
   bool timed_out = false;
   bool cancel_requested = false;
   int64_t term_sent_ms = 0;  // SIGTERM sent (cancel, timeout); 0: not yet
+  // resources.memory_bytes (0: none), and what its processes held resident
+  // when the worker killed them for going past it.
+  int64_t memory_limit_bytes = 0;
+  int64_t memory_exceeded_bytes = 0;  // 0: not exceeded
 };
 
 enum class ChildSignal { kNone, kTerm, kKill };
@@ -29,10 +34,15 @@ enum class ChildSignal { kNone, kTerm, kKill };
 ChildSignal NextSignal(ChildTimers& t, int64_t now_ms, int64_t kill_grace_ms);
 
 // The result of an attempt whose child exited with wait status `status`:
-// succeeded (exit 0, with its summary.json), failed by its timeout, cancelled
-// on request, or failed (the exit code and the last line of stderr).
+// succeeded (exit 0, with its summary file), failed by its timeout or its
+// memory limit, cancelled on request, or failed (the program, its exit code
+// and the last line of its stderr).
 v1::AttemptResult ExitResult(int64_t attempt_id, int status,
-                             const ChildTimers& t, const std::string& dir);
+                             const ChildTimers& t,
+                             const AttemptLayout& layout);
+
+// "4 GiB", "512 MiB", "1.5 GiB", "1000 bytes".
+std::string ByteSizeText(int64_t bytes);
 
 }  // namespace ladle
 

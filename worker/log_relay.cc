@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 
 namespace ladle {
 namespace {
@@ -45,9 +46,17 @@ bool CollapseLogFile(const std::string& path, const struct stat& st,
 
 }  // namespace
 
-std::optional<v1::WorkerMessage> ReadMetricLines(int64_t attempt_id,
-                                                 const std::string& path,
-                                                 int64_t* offset) {
+bool IsMetricLine(const std::string& line) {
+  const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  if (!j.is_object()) return false;
+  auto step = j.find("step");
+  return step != j.end() && step->is_number_integer() &&
+         step->get<int64_t>() >= 0;
+}
+
+std::optional<v1::WorkerMessage> ReadMetricLines(
+    int64_t attempt_id, const std::string& path, int64_t* offset,
+    std::vector<std::string>* malformed) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   in.seekg(*offset);
@@ -59,9 +68,16 @@ std::optional<v1::WorkerMessage> ReadMetricLines(int64_t attempt_id,
   m.mutable_metrics()->set_attempt_id(attempt_id);
   std::stringstream lines(chunk.substr(0, last_nl));
   for (std::string line; std::getline(lines, line);) {
-    if (!line.empty()) m.mutable_metrics()->add_jsonl_lines(line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    if (IsMetricLine(line)) {
+      m.mutable_metrics()->add_jsonl_lines(line);
+    } else if (malformed != nullptr) {
+      malformed->push_back(std::move(line));
+    }
   }
   *offset += static_cast<int64_t>(last_nl + 1);
+  if (m.metrics().jsonl_lines().empty()) return std::nullopt;
   return m;
 }
 

@@ -15,12 +15,17 @@
 
 namespace ladle {
 
+// True for a line of the metrics protocol: a JSON object with an integer
+// "step" >= 0 (its numeric keys are the metrics; other values are ignored).
+bool IsMetricLine(const std::string& line);
+
 // The complete lines appended to `path` since `*offset` as one metrics
 // message (a partial last line waits for the next call); nullopt when there
-// is none or no file. Advances `*offset` past the lines returned.
-std::optional<v1::WorkerMessage> ReadMetricLines(int64_t attempt_id,
-                                                 const std::string& path,
-                                                 int64_t* offset);
+// is none or no file. Lines that are not metric lines are left out, and
+// appended to `malformed` when given. Advances `*offset` past the lines read.
+std::optional<v1::WorkerMessage> ReadMetricLines(
+    int64_t attempt_id, const std::string& path, int64_t* offset,
+    std::vector<std::string>* malformed = nullptr);
 
 // New bytes of the log `path` of `stream` ("stdout" / "stderr") since
 // `*offset`, in messages of at most 256 KiB: one per call, or — `drain`, once

@@ -51,6 +51,13 @@ int ParseFlags(int argc, char** argv, ladle::WorkerOptions* out, Flags* f) {
   app.add_option("--worker_id", o.worker_id,
                  "stable id (default: kept in work_dir/worker_id)");
   app.add_option("--trainer", o.trainer, "path of ladle-train");
+  app.add_option("--exec_helper", o.exec_helper,
+                 "path of ladle-exec, which starts users' programs "
+                 "(default: beside this binary)");
+  app.add_option("--python_dir", o.python_dir,
+                 "directory with the `ladle` Python module, put on users' "
+                 "PYTHONPATH (default: ../python beside this binary, if "
+                 "there)");
   app.add_option("--log_cap_bytes", o.log_cap_bytes,
                  "stdout/stderr bytes relayed per attempt and stream; the rest "
                  "stays in the attempt directory")
@@ -143,6 +150,9 @@ int main(int argc, char** argv) {
   const std::filesystem::path self =
       std::filesystem::read_symlink("/proc/self/exe");
   o.trainer = (self.parent_path() / "ladle-train").string();
+  o.exec_helper = (self.parent_path() / "ladle-exec").string();
+  if (std::filesystem::exists(self.parent_path() / "../python/ladle"))
+    o.python_dir = (self.parent_path() / "../python").lexically_normal();
   o.cpu_slots =
       static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   Flags f;

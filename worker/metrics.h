@@ -12,7 +12,7 @@ struct WorkerMetrics {
   explicit WorkerMetrics(prometheus::Registry& r)
       : running(prometheus::BuildGauge()
                     .Name("ladle_worker_running_attempts")
-                    .Help("Attempts whose ladle-train child is running")
+                    .Help("Attempts whose child process is running")
                     .Register(r)
                     .Add({})),
         connected(prometheus::BuildGauge()
@@ -32,6 +32,13 @@ struct WorkerMetrics {
                          .Help("metrics.jsonl lines sent to the coordinator")
                          .Register(r)
                          .Add({})),
+        metric_lines_skipped(
+            prometheus::BuildCounter()
+                .Name("ladle_worker_metric_lines_skipped_total")
+                .Help("Metrics-file lines skipped: not a JSON object with an "
+                      "integer step")
+                .Register(r)
+                .Add({})),
         log_bytes(prometheus::BuildCounter()
                       .Name("ladle_worker_log_bytes_relayed_total")
                       .Help("stdout/stderr bytes sent to the coordinator")
@@ -74,6 +81,7 @@ struct WorkerMetrics {
   prometheus::Counter& failed;
   prometheus::Counter& cancelled;
   prometheus::Counter& metric_lines;
+  prometheus::Counter& metric_lines_skipped;
   prometheus::Counter& log_bytes;
   prometheus::Counter& log_bytes_dropped;
   prometheus::Family<prometheus::Gauge>& gpu_memory_used;

@@ -16,15 +16,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/artifact_name.h"
 #include "common/log.h"
 #include "common/process.h"
 #include "common/sha256.h"
+#include "common/status_macros.h"
 #include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
 #include "proto/api_util.h"
 #include "proto/channel.h"
 #include "worker/gpu_probe.h"
 #include "worker/log_relay.h"
+#include "worker/proc_memory.h"
+#include "spec/command_job.h"
 
 namespace ladle {
 namespace {
@@ -51,6 +55,10 @@ absl::Status Worker::Setup() {
   options_.work_dir = fs::absolute(options_.work_dir, ec).lexically_normal();
   if (!options_.trainer.empty())
     options_.trainer = fs::absolute(options_.trainer, ec).string();
+  if (!options_.exec_helper.empty())
+    options_.exec_helper = fs::absolute(options_.exec_helper, ec).string();
+  if (!options_.python_dir.empty())
+    options_.python_dir = fs::absolute(options_.python_dir, ec).string();
   fs::create_directories(fs::path(options_.work_dir) / "attempts", ec);
   if (ec) {
     return absl::FailedPreconditionError(
@@ -79,6 +87,10 @@ absl::Status Worker::Setup() {
   if (!fs::exists(options_.trainer)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "trainer ", options_.trainer, " not found (set --trainer)"));
+  }
+  if (!fs::exists(options_.exec_helper)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "ladle-exec ", options_.exec_helper, " not found (set --exec_helper)"));
   }
   return absl::OkStatus();
 }
@@ -269,61 +281,78 @@ void Worker::Start(const v1::Assignment& a) {
   at.dir = (fs::path(options_.work_dir) / "attempts" /
             std::to_string(a.attempt_id()))
                .string();
-  std::error_code ec;
-  fs::create_directories(fs::path(at.dir) / "out", ec);
-  nlohmann::json spec = nlohmann::json::parse(a.spec_json(), nullptr, false);
-  auto fail = [&](const std::string& why) {
+  auto fail = [&](absl::string_view why) {
     at.finished = true;
     at.result.set_attempt_id(at.id);
     at.result.set_outcome(v1::AttemptResult::OUTCOME_FAILED);
     at.result.set_exit_code(-1);
-    at.result.set_reason(why);
+    at.result.set_reason(std::string(why));
     absl::MutexLock lock(&mu_);
     attempts_[at.id] = std::move(at);
   };
-  if (ec || !spec.is_object())
-    return fail("worker cannot prepare the attempt directory or spec");
-  if (absl::Status st = DownloadInputs(a, at.dir); !st.ok())
-    return fail(absl::StrCat("cannot fetch the inputs: ", st.message()));
-  if (spec.value("threads", 0) == 0 && a.cpu_slots() > 0)
-    spec["threads"] = a.cpu_slots();
-  const std::string spec_path = at.dir + "/spec.json";
-  std::ofstream(spec_path) << spec.dump(2);
-
-  // CUDA_VISIBLE_DEVICES: the assigned GPUs, mapped to this worker's ordinals;
-  // empty hides all.
-  std::vector<std::string> visible;
-  for (int g : a.gpu_indices()) {
-    if (g >= 0 && g < static_cast<int>(options_.gpus.size()))
-      visible.push_back(std::to_string(options_.gpus[g]));
-  }
-  // The attempt directory is the child's working directory: specs name their
-  // inputs as inputs/<job index>/<file>. Its own process group: a cancel
-  // stops it and its threads.
-  SpawnOptions spawn;
-  spawn.argv = {options_.trainer, "--spec", spec_path, "--out",
-                at.dir + "/out"};
-  spawn.env =
-      EnvironmentWith({{"CUDA_VISIBLE_DEVICES", absl::StrJoin(visible, ",")},
-                       {"LADLE_EXIT_WITH_PARENT",
-                        "1"}});  // the child stops if this worker dies
-  spawn.stdout_path = at.dir + "/stdout.log";
-  spawn.stderr_path = at.dir + "/stderr.log";
-  spawn.truncate = true;
-  spawn.working_dir = at.dir;
-  spawn.new_process_group = true;
-  absl::StatusOr<pid_t> started = Spawn(spawn);
-  if (!started.ok()) return fail(std::string(started.status().message()));
-  const pid_t pid = *started;
-  at.pid = pid;
+  absl::StatusOr<SpawnOptions> spawn = Prepare(a, &at);
+  if (!spawn.ok()) return fail(spawn.status().message());
+  absl::StatusOr<pid_t> started = Spawn(*spawn);
+  if (!started.ok()) return fail(started.status().message());
+  at.pid = *started;
   if (a.timeout_seconds() > 0) {
     at.timers.timeout_seconds = a.timeout_seconds();
     at.timers.deadline_ms = NowMs() + a.timeout_seconds() * 1000;
   }
   LOG(INFO) << "attempt " << at.id << " (job " << at.job_id
-            << ") started as pid " << pid;
+            << ") started as pid " << at.pid;
   absl::MutexLock lock(&mu_);
   attempts_[at.id] = std::move(at);
+}
+
+absl::StatusOr<SpawnOptions> Worker::Prepare(const v1::Assignment& a,
+                                             Attempt* at) {
+  LaunchContext context;
+  for (int g : a.gpu_indices()) {
+    if (g >= 0 && g < static_cast<int>(options_.gpus.size()))
+      context.gpu_ordinals.push_back(options_.gpus[g]);
+  }
+  context.cpu_slots = a.cpu_slots();
+  context.exec_helper = options_.exec_helper;
+  context.python_dir = options_.python_dir;
+  context.parent_pid = getpid();
+  nlohmann::json spec = nlohmann::json::parse(a.spec_json(), nullptr, false);
+  if (!spec.is_object())
+    return absl::InvalidArgumentError("the job's spec is not a JSON object");
+  std::optional<CommandJob> command;
+  if (a.kind() == "command") {
+    absl::StatusOr<CommandJob> job = CommandJobFromJson(spec);
+    if (!job.ok()) return job.status();
+    command = *std::move(job);
+    at->layout = CommandLayout(at->dir, *command);
+    at->timers.memory_limit_bytes = command->memory_bytes;
+  } else {
+    at->layout = TrainLayout(at->dir);
+  }
+  const AttemptLayout& l = at->layout;
+  std::error_code ec;
+  for (const std::string& d :
+       {l.work_dir, l.output_dir, l.checkpoint_dir,
+        fs::path(l.metrics_file).parent_path().string()}) {
+    fs::create_directories(d, ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat(
+          "worker cannot create the attempt directory ", d, ": ",
+          ec.message()));
+    }
+  }
+  if (absl::Status st = DownloadInputs(a, l.work_dir); !st.ok())
+    return absl::UnavailableError(
+        absl::StrCat("cannot fetch the inputs: ", st.message()));
+  if (command) {
+    std::ofstream(l.work_dir + "/params.json") << command->params.dump(2);
+    return CommandSpawn(a, *command, l, context);
+  }
+  if (spec.value("threads", 0) == 0 && a.cpu_slots() > 0)
+    spec["threads"] = a.cpu_slots();
+  const std::string spec_path = at->dir + "/spec.json";
+  std::ofstream(spec_path) << spec.dump(2);
+  return TrainSpawn(options_.trainer, spec_path, l, context);
 }
 
 void Worker::Cancel(int64_t attempt_id, const std::string& reason) {
@@ -360,18 +389,26 @@ void Worker::PollChild(int64_t id, Attempt& a,
       case ChildSignal::kNone:
         break;
     }
+    const int64_t limit = a.timers.memory_limit_bytes;
+    if (limit > 0 && a.timers.memory_exceeded_bytes == 0) {
+      const int64_t resident = GroupResidentBytes(a.pid);
+      if (resident > limit) {
+        LOG(WARNING) << "attempt " << id << ": " << resident
+                     << " bytes resident, over memory_bytes = " << limit
+                     << "; SIGKILL";
+        a.timers.memory_exceeded_bytes = resident;
+        kill(-a.pid, SIGKILL);
+      }
+    }
   }
-  if (auto m = ReadMetricLines(id, a.dir + "/out/metrics.jsonl",
-                               &a.metrics_offset)) {
-    if (metrics_)
-      metrics_->metric_lines.Increment(m->metrics().jsonl_lines_size());
-    out->push_back(std::move(*m));
-  }
+  RelayMetrics(a, out);
   // Each stream is relayed up to --log_cap_bytes (a flooding child cannot
   // swamp the coordinator) and kept on disk under --log_file_cap_bytes.
   for (auto [stream, offset] : {std::pair{"stdout", &a.stdout_offset},
                                 std::pair{"stderr", &a.stderr_offset}}) {
-    const std::string path = a.dir + "/" + stream + ".log";
+    const std::string& path = std::string(stream) == "stdout"
+                                  ? a.layout.stdout_log
+                                  : a.layout.stderr_log;
     const int64_t dropped = CapLogFile(path, options_.log_file_cap_bytes);
     if (dropped > 0 && metrics_)
       metrics_->log_bytes_dropped.Increment(static_cast<double>(dropped));
@@ -385,7 +422,7 @@ void Worker::PollChild(int64_t id, Attempt& a,
   }
   if (!exited) return;
   a.finished = true;
-  a.result = ExitResult(id, status, a.timers, a.dir);
+  a.result = ExitResult(id, status, a.timers, a.layout);
   LOG(INFO) << "attempt " << id << " ended with code " << a.result.exit_code();
   if (metrics_) {
     const auto o = a.result.outcome();
@@ -394,6 +431,37 @@ void Worker::PollChild(int64_t id, Attempt& a,
                                                  : metrics_->failed)
         .Increment();
   }
+}
+
+void Worker::RelayMetrics(Attempt& a, std::vector<v1::WorkerMessage>* out) {
+  constexpr int kQuoted = 5;  // malformed lines quoted per attempt
+  std::vector<std::string> malformed;
+  if (auto m = ReadMetricLines(a.id, a.layout.metrics_file, &a.metrics_offset,
+                               &malformed)) {
+    if (metrics_)
+      metrics_->metric_lines.Increment(m->metrics().jsonl_lines_size());
+    out->push_back(std::move(*m));
+  }
+  if (malformed.empty()) return;
+  if (metrics_) metrics_->metric_lines_skipped.Increment(malformed.size());
+  std::string notice;
+  for (const std::string& line : malformed) {
+    if (++a.malformed_metric_lines > kQuoted) break;
+    absl::StrAppend(&notice,
+                    "[ladle-worker] skipped a metrics line (not a JSON object "
+                    "with an integer \"step\" >= 0): ",
+                    line.substr(0, 200), line.size() > 200 ? "..." : "", "\n");
+    if (a.malformed_metric_lines == kQuoted) {
+      notice += "[ladle-worker] further malformed metrics lines are skipped "
+                "without notice\n";
+    }
+  }
+  if (notice.empty()) return;
+  v1::WorkerMessage m;
+  m.mutable_logs()->set_attempt_id(a.id);
+  m.mutable_logs()->set_stream("stderr");
+  m.mutable_logs()->set_data(std::move(notice));
+  out->push_back(std::move(m));
 }
 
 void Worker::Poll() {
@@ -413,18 +481,18 @@ void Worker::Poll() {
 }
 
 void Worker::UploadFinished() {
-  std::vector<std::pair<int64_t, std::string>> to_upload;
+  std::vector<std::pair<int64_t, AttemptLayout>> to_upload;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, a] : attempts_) {
       if (a.finished && !a.uploaded &&
           a.result.outcome() == v1::AttemptResult::OUTCOME_SUCCEEDED) {
-        to_upload.emplace_back(id, a.dir);
+        to_upload.emplace_back(id, a.layout);
       }
     }
   }
-  for (const auto& [id, dir] : to_upload) {
-    absl::Status st = UploadOutputs(id, dir);
+  for (const auto& [id, layout] : to_upload) {
+    absl::Status st = UploadOutputs(id, layout);
     absl::MutexLock lock(&mu_);
     auto it = attempts_.find(id);
     if (it == attempts_.end()) continue;
@@ -495,43 +563,71 @@ absl::Status Worker::DownloadInputs(const v1::Assignment& a,
   return absl::OkStatus();
 }
 
-absl::Status Worker::UploadOutputs(int64_t attempt_id, const std::string& dir) {
-  auto stub = v1::WorkerService::NewStub(channel_);
-  for (const char* name :
-       {"model.safetensors", "summary.json", "metrics.jsonl"}) {
-    const std::string path = dir + "/out/" + name;
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (f == nullptr) continue;  // not every run writes every file
-    // Pass 1: size and hash; pass 2: send.
-    Sha256 hash;
-    std::string buf(1 << 20, '\0');
-    int64_t size = 0;
-    for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), f)) > 0;) {
-      hash.Update(buf.data(), n);
-      size += static_cast<int64_t>(n);
+absl::Status Worker::UploadOutputs(int64_t attempt_id,
+                                   const AttemptLayout& layout) {
+  // The protocol's files first, then the outputs by their relative paths
+  // (in name order; links are not followed: they may point anywhere).
+  std::vector<std::pair<std::string, std::string>> files = {
+      {layout.metrics_file, "metrics.jsonl"},
+      {layout.summary_file, "summary.json"}};
+  std::vector<std::pair<std::string, std::string>> outputs;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(layout.output_dir, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+    const std::string path = it->path().string();
+    if (path == layout.metrics_file || path == layout.summary_file) continue;
+    const std::string name =
+        layout.output_prefix +
+        fs::relative(it->path(), layout.output_dir, ec).generic_string();
+    if (!IsValidArtifactName(name)) {
+      LOG(WARNING) << "attempt " << attempt_id << ": output " << path
+                   << " not uploaded: its name is not an artifact name";
+      continue;
     }
-    std::rewind(f);
-    grpc::ClientContext ctx;
-    AddBearerToken(&ctx, options_.token);
-    v1::UploadArtifactResponse resp;
-    auto writer = stub->UploadArtifact(&ctx, &resp);
-    v1::ArtifactHeader header;
-    header.set_attempt_id(attempt_id);
-    header.set_name(name);
-    header.set_size_bytes(size);
-    header.set_sha256(hash.HexDigest());
-    WriteFileChunks(f, header,
-                    writer.get());  // Finish() reports a broken stream
-    std::fclose(f);
-    writer->WritesDone();
-    grpc::Status st = writer->Finish();
-    if (st.ok() && metrics_)
-      metrics_->upload_bytes.Increment(static_cast<double>(size));
-    if (!st.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
-                          absl::StrCat(name, ": ", st.error_message()));
-    }
+    outputs.emplace_back(path, name);
   }
+  std::sort(outputs.begin(), outputs.end());
+  files.insert(files.end(), outputs.begin(), outputs.end());
+  for (const auto& [path, name] : files) {
+    if (!fs::exists(path)) continue;  // not every run writes every file
+    RETURN_IF_ERROR(UploadFile(attempt_id, path, name));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Worker::UploadFile(int64_t attempt_id, const std::string& path,
+                                const std::string& name) {
+  auto stub = v1::WorkerService::NewStub(channel_);
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return absl::OkStatus();  // gone meanwhile
+  // Pass 1: size and hash; pass 2: send.
+  Sha256 hash;
+  std::string buf(1 << 20, '\0');
+  int64_t size = 0;
+  for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), f)) > 0;) {
+    hash.Update(buf.data(), n);
+    size += static_cast<int64_t>(n);
+  }
+  std::rewind(f);
+  grpc::ClientContext ctx;
+  AddBearerToken(&ctx, options_.token);
+  v1::UploadArtifactResponse resp;
+  auto writer = stub->UploadArtifact(&ctx, &resp);
+  v1::ArtifactHeader header;
+  header.set_attempt_id(attempt_id);
+  header.set_name(name);
+  header.set_size_bytes(size);
+  header.set_sha256(hash.HexDigest());
+  WriteFileChunks(f, header, writer.get());  // Finish() reports a broken stream
+  std::fclose(f);
+  writer->WritesDone();
+  grpc::Status st = writer->Finish();
+  if (!st.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
+                        absl::StrCat(name, ": ", st.error_message()));
+  }
+  if (metrics_) metrics_->upload_bytes.Increment(static_cast<double>(size));
   return absl::OkStatus();
 }
 

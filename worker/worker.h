@@ -21,6 +21,8 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "ladle/v1/workers.grpc.pb.h"
+#include "common/process.h"
+#include "worker/attempt_launch.h"
 #include "worker/child_control.h"
 #include "worker/gpu_probe.h"
 #include "worker/metrics.h"
@@ -36,6 +38,8 @@ struct WorkerOptions {
   int cpu_slots = 1;
   std::vector<int> gpus;  // GPU ordinals this worker offers
   std::string trainer;    // path of ladle-train
+  std::string exec_helper;  // path of ladle-exec (kind command)
+  std::string python_dir;   // holds the `ladle` Python module; empty: none
   std::string
       token;  // bearer token (a worker token) when the server has auth on
   std::string tls_ca_pem;  // CA certificate (PEM): connect with TLS when set
@@ -66,9 +70,11 @@ class Worker {
     std::string job_id;
     pid_t pid = -1;
     std::string dir;
-    ChildTimers timers;  // timeout, cancel, SIGTERM's grace
+    AttemptLayout layout;  // where its files are
+    ChildTimers timers;    // timeout, cancel, SIGTERM's grace, memory
     int64_t metrics_offset = 0;
     int64_t stdout_offset = 0, stderr_offset = 0;
+    int64_t malformed_metric_lines = 0;
     bool finished = false;
     bool uploaded =
         false;  // outputs sent (succeeded attempts), result may go out
@@ -84,6 +90,13 @@ class Worker {
   // One session: returns when the stream ends.
   void Session();
   void Start(const v1::Assignment& a);
+  // Lays out the attempt's directory (inputs, params, spec) and says how to
+  // start its process. The error is the attempt's failure reason.
+  absl::StatusOr<SpawnOptions> Prepare(const v1::Assignment& a, Attempt* at);
+  // Relays an attempt's new metric lines; those that are not metric lines
+  // are counted and the first few quoted in its stderr log.
+  void RelayMetrics(Attempt& a, std::vector<v1::WorkerMessage>* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Cancel(int64_t attempt_id, const std::string& reason);
   // Polls children: signals (timeouts), new metric lines and log output,
   // exits; uploads the outputs of succeeded ones and delivers results.
@@ -99,8 +112,10 @@ class Worker {
   // delivered ones.
   void DeliverResults() ABSL_LOCKS_EXCLUDED(mu_);
   bool Send(const v1::WorkerMessage& m);
-  // Uploads the attempt's outputs (model, summary, metrics) as artifacts.
-  absl::Status UploadOutputs(int64_t attempt_id, const std::string& dir);
+  // Uploads the attempt's metrics, summary and output files as artifacts.
+  absl::Status UploadOutputs(int64_t attempt_id, const AttemptLayout& layout);
+  absl::Status UploadFile(int64_t attempt_id, const std::string& path,
+                          const std::string& name);
   // Fetches the assignment's inputs (dependencies' artifacts) into `dir`,
   // verified against their SHA-256.
   absl::Status DownloadInputs(const v1::Assignment& a, const std::string& dir);

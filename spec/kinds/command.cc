@@ -237,7 +237,10 @@ std::string MeanStdG(const std::vector<double>& values) {
   if (values.empty()) return "-";
   const MeanAndStd s = Summarize(values);
   if (values.size() == 1) return absl::StrFormat("%.6g ± -", s.mean);
-  return absl::StrFormat("%.6g ± %.2g", s.mean, s.std);
+  // Equal values give a std of rounding noise (1e-17): that is 0.
+  const double std =
+      s.std <= 1e-12 * std::max(1.0, std::abs(s.mean)) ? 0.0 : s.std;
+  return absl::StrFormat("%.6g ± %.2g", s.mean, std);
 }
 
 // The numeric top-level keys of the summaries, sorted.

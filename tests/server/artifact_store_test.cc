@@ -88,11 +88,13 @@ TEST_F(ArtifactStoreTest, RejectsMismatchesAndLeavesNothingHalfWritten) {
             absl::StatusCode::kNotFound);
 }
 
-TEST(ArtifactNames, OnlyPlainFileNames) {
+TEST(ArtifactNames, RelativePathsThatStayInside) {
   EXPECT_TRUE(IsValidArtifactName("model.safetensors"));
   EXPECT_TRUE(IsValidArtifactName("metrics-1_a.jsonl"));
+  EXPECT_TRUE(IsValidArtifactName("out/ckpt/epoch=3,step@10+1.pt"));
   for (const char* bad :
-       {"", ".", "..", "../x", "/etc/passwd", "a/b", "sp ace", "x\\n"}) {
+       {"", ".", "..", "../x", "/etc/passwd", "a//b", "a/", "a/../b", "a/./b",
+        "sp ace", "x\\n", "back\\slash"}) {
     EXPECT_FALSE(IsValidArtifactName(bad)) << bad;
   }
 }

@@ -61,7 +61,7 @@ class ExitResultTest : public ::testing::Test {
 int Exited(int code) { return code << 8; }  // as waitpid reports it
 
 TEST_F(ExitResultTest, ExitZeroSucceedsWithItsSummary) {
-  v1::AttemptResult r = ExitResult(7, Exited(0), {}, dir_);
+  v1::AttemptResult r = ExitResult(7, Exited(0), {}, TrainLayout(dir_));
   ASSERT_TRUE(WIFEXITED(Exited(0)));
   EXPECT_EQ(r.attempt_id(), 7);
   EXPECT_EQ(r.outcome(), v1::AttemptResult::OUTCOME_SUCCEEDED);
@@ -69,7 +69,7 @@ TEST_F(ExitResultTest, ExitZeroSucceedsWithItsSummary) {
 }
 
 TEST_F(ExitResultTest, AFailureNamesTheCodeAndTheLastLineOfStderr) {
-  v1::AttemptResult r = ExitResult(7, Exited(2), {}, dir_);
+  v1::AttemptResult r = ExitResult(7, Exited(2), {}, TrainLayout(dir_));
   EXPECT_EQ(r.outcome(), v1::AttemptResult::OUTCOME_FAILED);
   EXPECT_EQ(r.exit_code(), 2);
   EXPECT_EQ(r.reason(), "ladle-train exited with code 2: spec: bad key");
@@ -79,14 +79,14 @@ TEST_F(ExitResultTest, ASignalIs128PlusItAndTimeoutsAndCancelsSaySo) {
   ChildTimers timed_out;
   timed_out.timed_out = true;
   timed_out.timeout_seconds = 30;
-  v1::AttemptResult r = ExitResult(7, SIGTERM, timed_out, dir_);
+  v1::AttemptResult r = ExitResult(7, SIGTERM, timed_out, TrainLayout(dir_));
   EXPECT_EQ(r.exit_code(), 128 + SIGTERM);
   EXPECT_EQ(r.outcome(), v1::AttemptResult::OUTCOME_FAILED);
   EXPECT_THAT(r.reason(), HasSubstr("timed out: still running after "
                                     "timeout_seconds = 30"));
   ChildTimers cancelled;
   cancelled.cancel_requested = true;
-  r = ExitResult(7, SIGKILL, cancelled, dir_);
+  r = ExitResult(7, SIGKILL, cancelled, TrainLayout(dir_));
   EXPECT_EQ(r.outcome(), v1::AttemptResult::OUTCOME_CANCELLED);
   EXPECT_EQ(r.reason(), "stopped on request");
 }

@@ -48,6 +48,25 @@ TEST_F(LogRelayTest, MetricLinesGoOutWhenComplete) {
   EXPECT_THAT(m->metrics().jsonl_lines(), ElementsAre("{\"step\":3}"));
 }
 
+TEST_F(LogRelayTest, MalformedMetricLinesAreSkippedAndHandedBack) {
+  int64_t offset = 0;
+  const std::string path = dir_ + "/metrics.jsonl";
+  Append("metrics.jsonl",
+         "epoch 1 done\n{\"step\":1,\"acc\":0.5}\n[1,2]\n"
+         "{\"acc\":0.6}\n{\"step\":-1}\n{\"step\":2}\r\n");
+  std::vector<std::string> bad;
+  auto m = ReadMetricLines(3, path, &offset, &bad);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_THAT(m->metrics().jsonl_lines(),
+              ElementsAre("{\"step\":1,\"acc\":0.5}", "{\"step\":2}"));
+  EXPECT_THAT(bad, ElementsAre("epoch 1 done", "[1,2]", "{\"acc\":0.6}",
+                               "{\"step\":-1}"));
+  Append("metrics.jsonl", "not json either\n");
+  bad.clear();
+  EXPECT_FALSE(ReadMetricLines(3, path, &offset, &bad).has_value());
+  EXPECT_THAT(bad, ElementsAre("not json either"));
+}
+
 TEST_F(LogRelayTest, LogChunksStopAtTheCapWithANotice) {
   const std::string path = dir_ + "/stdout.log";
   Append("stdout.log", std::string(700 << 10, 'x'));  // 700 KiB

@@ -1,0 +1,125 @@
+#include "worker/attempt_launch.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace ladle {
+namespace {
+
+namespace fs = std::filesystem;
+
+AttemptLayout Common(const std::string& dir) {
+  AttemptLayout l;
+  l.dir = dir;
+  l.stdout_log = dir + "/stdout.log";
+  l.stderr_log = dir + "/stderr.log";
+  l.checkpoint_dir = dir + "/checkpoint";
+  return l;
+}
+
+}  // namespace
+
+AttemptLayout TrainLayout(const std::string& attempt_dir) {
+  AttemptLayout l = Common(attempt_dir);
+  l.work_dir = attempt_dir;
+  l.output_dir = attempt_dir + "/out";
+  l.metrics_file = l.output_dir + "/metrics.jsonl";
+  l.summary_file = l.output_dir + "/summary.json";
+  l.program = "ladle-train";
+  return l;
+}
+
+AttemptLayout CommandLayout(const std::string& attempt_dir,
+                            const CommandJob& job) {
+  AttemptLayout l = Common(attempt_dir);
+  l.work_dir = attempt_dir + "/work";
+  l.output_dir = l.work_dir + "/" + job.outputs;
+  l.metrics_file = attempt_dir + "/ladle/metrics.jsonl";
+  l.summary_file = attempt_dir + "/ladle/summary.json";
+  l.output_prefix = job.outputs + "/";
+  l.program = fs::path(job.argv.front()).filename().string();
+  if (l.program == "python3" || l.program == "python" || l.program == "sh" ||
+      l.program == "bash") {
+    // "train.py exited with code 1" says more than "python3 exited ...".
+    if (job.argv.size() > 1 && job.argv[1].rfind('-', 0) != 0)
+      l.program = fs::path(job.argv[1]).filename().string();
+  }
+  return l;
+}
+
+std::vector<std::pair<std::string, std::string>> ProtocolEnv(
+    const AttemptLayout& layout, const LaunchContext& context) {
+  // CUDA_VISIBLE_DEVICES: the assigned GPUs; empty hides all.
+  std::vector<std::string> visible;
+  for (int g : context.gpu_ordinals) visible.push_back(std::to_string(g));
+  return {{"CUDA_VISIBLE_DEVICES", absl::StrJoin(visible, ",")},
+          {"LADLE_METRICS_FILE", layout.metrics_file},
+          {"LADLE_SUMMARY_FILE", layout.summary_file},
+          {"LADLE_OUTPUT_DIR", layout.output_dir},
+          {"LADLE_CHECKPOINT_DIR", layout.checkpoint_dir}};
+}
+
+SpawnOptions TrainSpawn(const std::string& trainer,
+                        const std::string& spec_path,
+                        const AttemptLayout& layout,
+                        const LaunchContext& context) {
+  SpawnOptions spawn;
+  spawn.argv = {trainer, "--spec", spec_path, "--out", layout.output_dir};
+  auto env = ProtocolEnv(layout, context);
+  env.emplace_back("LADLE_EXIT_WITH_PARENT", "1");  // stops if the worker dies
+  spawn.env = EnvironmentWith(env);
+  spawn.stdout_path = layout.stdout_log;
+  spawn.stderr_path = layout.stderr_log;
+  spawn.truncate = true;
+  spawn.working_dir = layout.work_dir;
+  spawn.new_process_group = true;  // a cancel stops it and its threads
+  return spawn;
+}
+
+SpawnOptions CommandSpawn(const v1::Assignment& a, const CommandJob& job,
+                          const AttemptLayout& layout,
+                          const LaunchContext& context) {
+  std::vector<std::pair<std::string, std::string>> env =
+      ProtocolEnv(layout, context);
+  const std::string params = job.params.dump();
+  env.insert(env.end(),
+             {{"LADLE_PARAMS", params},
+              {"LADLE_JOB_ID", a.job_id()},
+              {"LADLE_EXPERIMENT_ID", a.experiment_id()},
+              {"LADLE_ATTEMPT", absl::StrCat(a.attempt_number())},
+              {"LADLE_ATTEMPT_ID", absl::StrCat(a.attempt_id())},
+              {"LADLE_STOP_FILE", layout.dir + "/ladle/stop"},
+              {"LADLE_CHECKPOINT_SAVED_FILE", layout.dir + "/ladle/saved"}});
+  // Defaults the job's own env may override: threads as many as its slots,
+  // Python output unbuffered so logs stream live.
+  if (!job.env.count("OMP_NUM_THREADS") && context.cpu_slots > 0)
+    env.emplace_back("OMP_NUM_THREADS", absl::StrCat(context.cpu_slots));
+  if (!job.env.count("PYTHONUNBUFFERED")) env.emplace_back("PYTHONUNBUFFERED", "1");
+  std::string pythonpath;
+  if (!context.python_dir.empty()) pythonpath = context.python_dir;
+  for (const auto& [name, value] : job.env) {
+    if (name == "PYTHONPATH") {
+      pythonpath = pythonpath.empty() ? value : value + ":" + pythonpath;
+    } else {
+      env.emplace_back(name, value);
+    }
+  }
+  if (!pythonpath.empty()) env.emplace_back("PYTHONPATH", pythonpath);
+  SpawnOptions spawn;
+  spawn.argv = {context.exec_helper};
+  if (context.parent_pid > 0)
+    spawn.argv.push_back(absl::StrCat("--parent_pid=", context.parent_pid));
+  spawn.argv.push_back("--");
+  spawn.argv.insert(spawn.argv.end(), job.argv.begin(), job.argv.end());
+  spawn.env = EnvironmentWith(env);
+  spawn.stdout_path = layout.stdout_log;
+  spawn.stderr_path = layout.stderr_log;
+  spawn.truncate = true;
+  spawn.working_dir = layout.work_dir;
+  spawn.new_process_group = true;
+  return spawn;
+}
+
+}  // namespace ladle

@@ -9,7 +9,7 @@ packages=(
   libopenblas-dev libdnnl-dev libmetis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libsqlite3-dev libssl-dev prometheus-cpp-dev prometheus docker-compose libgoogle-perftools-dev
+  libsqlite3-dev libssl-dev libarchive-dev prometheus-cpp-dev prometheus docker-compose libgoogle-perftools-dev
   librsvg2-bin chromium clang libclang-rt-14-dev
   dataset-fashion-mnist
   python3-grpcio python3-protobuf

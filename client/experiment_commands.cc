@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "absl/strings/str_format.h"
+#include "client/code_upload.h"
 #include "client/commands.h"
 #include "client/output.h"
 #include "proto/api_util.h"
@@ -37,8 +38,17 @@ std::string NewRequestId() {
 }
 
 // One watch event, as a line on stderr.
+// Metric points: ladle-train's val_accuracy with the best so far; for users'
+// programs (kind command), every metric they report.
 void PrintEvent(const std::string& id, const v1::ExperimentEvent& ev,
-                std::map<std::string, double>* best_acc) {
+                std::map<std::string, double>* best_acc, bool* all_metrics) {
+  if (ev.has_snapshot()) *all_metrics = ev.snapshot().kind() == "command";
+  if (ev.has_metric() && *all_metrics) {
+    const v1::MetricPoint& m = ev.metric();
+    std::cerr << "  " << m.job_id() << " step " << m.step() << " " << m.name()
+              << " " << absl::StrFormat("%.6g", m.value()) << "\n";
+    return;
+  }
   if (ev.has_snapshot()) {
     std::cerr << id << " (" << ev.snapshot().name()
               << "): " << ApiStateName(ev.snapshot().state()) << ", "
@@ -73,6 +83,7 @@ void PrintEvent(const std::string& id, const v1::ExperimentEvent& ev,
 // snapshot), waiting for the coordinator as every call does.
 int Watch(Connection& c, const std::string& id) {
   std::map<std::string, double> best_acc;
+  bool all_metrics = false;
   v1::ExperimentState final_state = v1::EXPERIMENT_STATE_UNSPECIFIED;
   grpc::Status st = c.Follow([&](grpc::ClientContext* ctx, bool* resumable) {
     v1::WatchExperimentRequest req;
@@ -82,7 +93,7 @@ int Watch(Connection& c, const std::string& id) {
     v1::ExperimentEvent ev;
     while (reader->Read(&ev)) {
       *resumable = true;
-      PrintEvent(id, ev, &best_acc);
+      PrintEvent(id, ev, &best_acc, &all_metrics);
       if (ev.has_finished()) final_state = ev.finished().state();
     }
     *resumable &= final_state == v1::EXPERIMENT_STATE_UNSPECIFIED;
@@ -113,8 +124,17 @@ Command AddSubmit(CLI::App& app) {
             if (!ReadSpec(a->file, &spec)) return 2;
             Connection* c = cli.Connect();
             if (c == nullptr) return 2;
+            absl::StatusOr<std::string> code = UploadSpecCode(*c, a->file, spec);
+            if (!code.ok()) {
+              std::cerr << "ladle: " << a->file << ": " << code.status().message()
+                        << "\n";
+              return code.status().code() == absl::StatusCode::kInvalidArgument
+                         ? 2
+                         : 1;
+            }
             v1::SubmitExperimentRequest req;
             req.set_spec(spec);
+            req.set_code_sha256(*code);
             req.set_request_id(a->request_id.empty() ? NewRequestId()
                                                      : a->request_id);
             v1::SubmitExperimentResponse resp;
@@ -122,8 +142,8 @@ Command AddSubmit(CLI::App& app) {
               return c->stub().SubmitExperiment(ctx, req, &resp);
             });
             if (!st.ok()) {
-              std::cerr << "ladle: " << a->file << ": ";
-              return c->Fail(st);
+              return c->Fail(grpc::Status(
+                  st.error_code(), a->file + ": " + st.error_message()));
             }
             std::cout << resp.experiment_id() << std::endl;
             std::cerr << "submitted " << resp.experiment_id() << " with "
@@ -170,6 +190,8 @@ Command AddShow(CLI::App& app) {
                       << ApiStateName(e.state()) << "\n"
                       << Counts(e.job_counts()) << "\n";
             if (!e.message().empty()) std::cout << e.message() << "\n";
+            if (!e.code_sha256().empty())
+              std::cout << "code sha256 " << e.code_sha256() << "\n";
             std::cout << "--- spec ---\n" << e.spec();
             return 0;
           }};

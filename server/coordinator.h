@@ -115,9 +115,12 @@ class Coordinator {
   // with the id of an earlier one (stored, or still in flight) creates nothing
   // and answers with that one's experiment; with another spec it is
   // INVALID_ARGUMENT.
+  // `code_sha256`: the stored code archive a kind command experiment runs in
+  // (checked to exist by the caller); empty: none.
   absl::StatusOr<SubmitResult> Submit(const std::string& spec,
                                       const std::string& owner, bool dry_run,
-                                      const std::string& request_id = "");
+                                      const std::string& request_id = "",
+                                      const std::string& code_sha256 = "");
   // Submit without blocking the caller (an RPC thread): the spec is parsed and
   // planned on the calling thread; `done` runs exactly once, with no lock
   // held — on the calling thread for a dry run or a refused spec, else once
@@ -126,7 +129,8 @@ class Coordinator {
   using SubmitDone = std::function<void(absl::StatusOr<SubmitResult>)>;
   void SubmitAsync(const std::string& spec, const std::string& owner,
                    bool dry_run, SubmitDone done,
-                   const std::string& request_id = "");
+                   const std::string& request_id = "",
+                   const std::string& code_sha256 = "");
   // Cancels queued jobs now and sends cancel commands for running attempts.
   absl::StatusOr<ExperimentRecord> Cancel(const std::string& id);
 
@@ -219,9 +223,11 @@ class Coordinator {
                            const std::string& owner,
                            const std::string& request_id, SubmitDone* done)
       ABSL_LOCKS_EXCLUDED(requests_mu_);
-  // Parses and plans a spec; INVALID_ARGUMENT names the field (or the
-  // server's job limit).
-  absl::Status ParseAndPlan(const std::string& spec_text, ExperimentSpec* spec,
+  // Parses and plans a spec (with its code archive, if any);
+  // INVALID_ARGUMENT names the field (or the server's job limit).
+  absl::Status ParseAndPlan(const std::string& spec_text,
+                            const std::string& code_sha256,
+                            ExperimentSpec* spec,
                             std::vector<PlannedJob>* planned,
                             std::vector<std::string>* params);
   // A job's request to the scheduler.

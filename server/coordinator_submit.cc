@@ -34,15 +34,37 @@ JobRecord JobOf(const PlannedJob& p, const ExperimentSpec& spec,
   return j;
 }
 
+// A code archive comes with exactly the specs that name one.
+absl::Status CheckCode(const ExperimentSpec& spec) {
+  const bool names_code = spec.kind_config.is_object() &&
+                          spec.kind_config.contains("code");
+  if (!spec.code_sha256.empty() && spec.kind != "command") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "code_sha256: only kind command runs uploaded code; this spec is "
+        "kind ",
+        spec.kind));
+  }
+  if (names_code && spec.code_sha256.empty()) {
+    return absl::InvalidArgumentError(
+        "command.code: names a directory, but no code archive came with the "
+        "submit. `ladle submit` packs and uploads it; API callers call "
+        "UploadCode and pass its sha256 as code_sha256");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status Coordinator::ParseAndPlan(const std::string& spec_text,
+                                       const std::string& code_sha256,
                                        ExperimentSpec* spec,
                                        std::vector<PlannedJob>* planned,
                                        std::vector<std::string>* params) {
   try {  // a library throwing on some input must cost a request, not the
          // server
     ASSIGN_OR_RETURN(*spec, ParseExperimentSpec(spec_text, options_.parse));
+    spec->code_sha256 = code_sha256;
+    RETURN_IF_ERROR(CheckCode(*spec));
     ASSIGN_OR_RETURN(*planned, PlanExperiment(*spec));
     params->reserve(planned->size());
     for (const PlannedJob& p : *planned)  // here, where a throw is caught
@@ -62,7 +84,7 @@ absl::Status Coordinator::ParseAndPlan(const std::string& spec_text,
 
 absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
     const std::string& spec_text, const std::string& owner, bool dry_run,
-    const std::string& request_id) {
+    const std::string& request_id, const std::string& code_sha256) {
   absl::Notification finished;
   absl::StatusOr<SubmitResult> out;
   SubmitAsync(
@@ -71,7 +93,7 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Submit(
         out = std::move(r);
         finished.Notify();
       },
-      request_id);
+      request_id, code_sha256);
   finished.WaitForNotification();
   return out;
 }
@@ -132,7 +154,8 @@ bool Coordinator::AnswerRetriedSubmit(const std::string& spec_text,
 
 void Coordinator::SubmitAsync(const std::string& spec_text,
                               const std::string& owner, bool dry_run,
-                              SubmitDone done, const std::string& request_id) {
+                              SubmitDone done, const std::string& request_id,
+                              const std::string& code_sha256) {
   if (!dry_run && !request_id.empty() &&
       AnswerRetriedSubmit(spec_text, owner, request_id, &done)) {
     return;
@@ -140,7 +163,8 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
   ExperimentSpec spec;
   std::vector<PlannedJob> planned;
   std::vector<std::string> params;  // each job's sweep point as JSON text
-  if (absl::Status st = ParseAndPlan(spec_text, &spec, &planned, &params);
+  if (absl::Status st =
+          ParseAndPlan(spec_text, code_sha256, &spec, &planned, &params);
       !st.ok()) {
     done(st);
     return;
@@ -185,6 +209,7 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
   e.priority = spec.priority;
   e.created_ms = now;
   e.request_id = request_id;
+  e.code_sha256 = code_sha256;
   // Durable before the reply and before any worker hears of it; concurrent
   // submits share the commit. Nothing waits for it: the writer's callback
   // queues the experiment for admission, once per group (AdmitCommitted).

@@ -39,6 +39,8 @@ struct Options {
   int64_t max_jobs = 10'000;         // per experiment
   int64_t log_cap_bytes = 16 << 20;  // per attempt and stream
   int64_t max_artifact_bytes = int64_t{64} << 30;  // largest upload accepted
+  int64_t max_code_bytes = int64_t{64} << 20;  // a code archive, packed
+  int64_t max_code_files = 10'000;             // files in a code archive
   int testing_exit_before_reply = 0;  // fault injection for tests; 0: off
 };
 
@@ -68,6 +70,13 @@ int ParseFlags(int argc, char** argv, Options* out) {
   app.add_option("--log_cap_bytes", o.log_cap_bytes,
                  "log bytes kept per attempt and stream")
       ->check(CLI::Range(int64_t{1024}, int64_t{1} << 34));
+  app.add_option("--max_code_bytes", o.max_code_bytes,
+                 "largest code archive (kind command) accepted, packed; it "
+                 "may unpack to 16 times this")
+      ->check(CLI::Range(int64_t{1024}, int64_t{1} << 34));
+  app.add_option("--max_code_files", o.max_code_files,
+                 "most files in a code archive")
+      ->check(CLI::Range(int64_t{1}, int64_t{10'000'000}));
   app.add_option("--testing_exit_before_reply", o.testing_exit_before_reply,
                  "fault injection for tests: the N-th stored submit exits the "
                  "process (as kill -9) between its commit and its reply")
@@ -269,6 +278,11 @@ int main(int argc, char** argv) {
   ladle::ExperimentServiceImpl experiments(&coordinator, store->get(), &logs,
                                            &artifacts, &*auth, &rpc_metrics);
   experiments.ExitBeforeSubmitReplyForTesting(o.testing_exit_before_reply);
+  ladle::CodeLimits code_limits;
+  code_limits.max_archive_bytes = o.max_code_bytes;
+  code_limits.max_files = o.max_code_files;
+  code_limits.max_unpacked_bytes = 16 * o.max_code_bytes;
+  experiments.set_code_limits(code_limits);
   ladle::WorkerServiceImpl workers(&coordinator, store->get(), &logs,
                                    &artifacts, &*auth, o.heartbeat_ms,
                                    o.lease_ms);

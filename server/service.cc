@@ -119,6 +119,7 @@ absl::Status ExperimentServiceImpl::FillExperiment(
   out->set_priority(e.priority);
   out->set_created_unix_ms(e.created_ms);
   out->set_finished_unix_ms(e.finished_ms);
+  out->set_code_sha256(e.code_sha256);
   if (counts != nullptr) {
     FillJobCounts(*counts, out->mutable_job_counts());
   } else {
@@ -223,6 +224,11 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(
     finish(ToGrpc(st));
     return reactor;
   }
+  if (absl::Status st = CheckCodeArchive(artifacts_, req->code_sha256());
+      !st.ok()) {
+    finish(ToGrpc(st));
+    return reactor;
+  }
   // `req` and `resp` live until Finish.
   const bool dry_run = req->dry_run();
   coordinator_->SubmitAsync(
@@ -248,7 +254,7 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(
         }
         finish(grpc::Status::OK);
       },
-      req->request_id());
+      req->request_id(), req->code_sha256());
   return reactor;
 }
 

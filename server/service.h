@@ -11,6 +11,7 @@
 
 #include "ladle/v1/experiments.grpc.pb.h"
 #include "ladle/v1/workers.grpc.pb.h"
+#include "code/archive.h"
 #include "server/artifact_store.h"
 #include "server/auth.h"
 #include "server/coordinator.h"
@@ -75,6 +76,17 @@ class ExperimentServiceImpl final
   grpc::Status DownloadArtifact(
       grpc::ServerContext* ctx, const v1::DownloadArtifactRequest* req,
       grpc::ServerWriter<v1::ArtifactChunk>* writer) override;
+  // code_service.cc
+  grpc::Status UploadCode(grpc::ServerContext* ctx,
+                          grpc::ServerReader<v1::CodeChunk>* reader,
+                          v1::CodeArchive* resp) override;
+  grpc::Status GetCodeArchive(grpc::ServerContext* ctx,
+                              const v1::GetCodeArchiveRequest* req,
+                              v1::CodeArchive* resp) override;
+
+  // Limits on uploaded code (--max_code_bytes, --max_code_files); set before
+  // serving.
+  void set_code_limits(const CodeLimits& limits) { code_limits_ = limits; }
 
  private:
   // `counts` (job state -> count) when already read for a whole page; else
@@ -96,7 +108,13 @@ class ExperimentServiceImpl final
   const Authenticator* auth_;
   RpcMetrics* rpc_metrics_;
   std::atomic<int> exit_before_reply_{0};  // 0: off
+  CodeLimits code_limits_;
 };
+
+// OK for an empty hash or one the artifact store holds; INVALID_ARGUMENT for
+// a malformed one, FAILED_PRECONDITION for an unknown one.
+absl::Status CheckCodeArchive(ArtifactStore* artifacts,
+                              const std::string& sha256);
 
 // Streams a job's artifact `name` (shared by both services).
 grpc::Status SendArtifact(Store* store, ArtifactStore* artifacts,
@@ -129,6 +147,9 @@ class WorkerServiceImpl final : public ladle::v1::WorkerService::Service {
     if (absl::Status st = CheckWorker(ctx); !st.ok()) return ToGrpc(st);
     return SendArtifact(store_, artifacts_, req->job_id(), req->name(), writer);
   }
+  grpc::Status DownloadCode(
+      grpc::ServerContext* ctx, const v1::DownloadCodeRequest* req,
+      grpc::ServerWriter<v1::ArtifactChunk>* writer) override;  // code_service
 
  private:
   absl::Status CheckWorker(grpc::ServerContext* ctx) const;

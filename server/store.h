@@ -39,6 +39,7 @@ struct ExperimentRecord {
   // experiment, so a retried submit finds it (FindSubmitRequest); not read
   // back into this record.
   std::string request_id;
+  std::string code_sha256;  // the code archive its jobs run in; empty: none
 };
 
 struct JobRecord {
@@ -228,7 +229,7 @@ std::vector<MetricPoint> ThinSeries(std::vector<MetricPoint> points,
                                     int max_points);
 
 // Current schema version; Open migrates older files up to it.
-inline constexpr int kStoreSchemaVersion = 7;
+inline constexpr int kStoreSchemaVersion = 8;
 
 // Opens (creating if needed) the store at `path`, or an in-memory one for
 // ":memory:", and migrates its schema to `target_version` (tests pass an older

@@ -60,6 +60,9 @@ struct ExperimentSpec {
   // params, seed_param, ranks) that the spec sets, as written: an object.
   nlohmann::json kind_keys = nlohmann::json::object();
   std::string source;  // the spec text as submitted
+  // The code archive its jobs run in (kind command): set by the coordinator
+  // from the submit request, not read from the spec text. Empty: none.
+  std::string code_sha256;
 };
 
 struct ParseOptions {

@@ -26,6 +26,7 @@
 #include "proto/api_util.h"
 #include "proto/channel.h"
 #include "worker/gpu_probe.h"
+#include "code/archive.h"
 #include "worker/log_relay.h"
 #include "worker/proc_memory.h"
 #include "spec/command_job.h"
@@ -331,6 +332,21 @@ absl::StatusOr<SpawnOptions> Worker::Prepare(const v1::Assignment& a,
   }
   const AttemptLayout& l = at->layout;
   std::error_code ec;
+  if (command && !command->code_sha256.empty()) {
+    // The code first: the working directory starts as its contents.
+    ASSIGN_OR_RETURN(const std::string archive,
+                     FetchCode(command->code_sha256));
+    // The coordinator enforced its limits; this check is for the entries.
+    CodeLimits unbounded;
+    unbounded.max_archive_bytes = unbounded.max_unpacked_bytes =
+        int64_t{1} << 40;
+    unbounded.max_files = int64_t{1} << 30;
+    if (absl::Status st = UnpackArchive(archive, l.work_dir, unbounded);
+        !st.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot unpack the code: ", st.message()));
+    }
+  }
   for (const std::string& d :
        {l.work_dir, l.output_dir, l.checkpoint_dir,
         fs::path(l.metrics_file).parent_path().string()}) {
@@ -524,6 +540,34 @@ void Worker::DeliverResults() {
     if (stream_->Write(m)) delivered.push_back(id);
   }
   for (int64_t id : delivered) attempts_.erase(id);
+}
+
+absl::StatusOr<std::string> Worker::FetchCode(const std::string& sha256) {
+  const fs::path cache = fs::path(options_.work_dir) / "code";
+  const std::string path = (cache / (sha256 + ".tar.gz")).string();
+  std::error_code ec;
+  if (fs::exists(path, ec)) return path;  // verified when it was fetched
+  fs::create_directories(cache, ec);
+  auto stub = v1::WorkerService::NewStub(channel_);
+  grpc::ClientContext ctx;
+  AddBearerToken(&ctx, options_.token);
+  v1::DownloadCodeRequest req;
+  req.set_sha256(sha256);
+  auto reader = stub->DownloadCode(&ctx, req);
+  // ReadChunksToFile checks size and hash before the file takes its name.
+  absl::StatusOr<v1::ArtifactHeader> header = ReadChunksToFile(reader.get(), path);
+  grpc::Status st = reader->Finish();
+  if (!st.ok()) {
+    std::remove((path + ".part").c_str());
+    return absl::UnavailableError(
+        absl::StrCat("cannot fetch the code archive: ", st.error_message()));
+  }
+  if (!header.ok()) return header.status();
+  if (header->sha256() != sha256) {
+    std::remove(path.c_str());
+    return absl::DataLossError("the code archive sent is not the one asked");
+  }
+  return path;
 }
 
 absl::Status Worker::DownloadInputs(const v1::Assignment& a,

@@ -116,6 +116,9 @@ class Worker {
   absl::Status UploadOutputs(int64_t attempt_id, const AttemptLayout& layout);
   absl::Status UploadFile(int64_t attempt_id, const std::string& path,
                           const std::string& name);
+  // The code archive of that hash in this worker's cache (work_dir/code/),
+  // fetched from the coordinator and verified when missing.
+  absl::StatusOr<std::string> FetchCode(const std::string& sha256);
   // Fetches the assignment's inputs (dependencies' artifacts) into `dir`,
   // verified against their SHA-256.
   absl::Status DownloadInputs(const v1::Assignment& a, const std::string& dir);

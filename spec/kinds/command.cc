@@ -332,6 +332,7 @@ class CommandKind final : public ExperimentKind {
       job.kind = "command";
       ASSIGN_OR_RETURN(CommandJob resolved,
                        Resolve(c, point, spec.resources));
+      resolved.code_sha256 = spec.code_sha256;
       job.spec = CommandJobToJson(resolved).dump();
       job.params = std::move(point);
       job.resources = spec.resources;

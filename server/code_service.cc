@@ -1,0 +1,137 @@
+// Code archives of kind command experiments: UploadCode and GetCodeArchive
+// (ExperimentService), DownloadCode (WorkerService). Archives are stored in
+// the content-addressed artifact store and checked entry by entry on arrival
+// (code/archive.h): a hostile or oversized archive is refused, not stored.
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "code/archive.h"
+#include "proto/api_util.h"
+#include "server/service.h"
+
+namespace ladle {
+namespace {
+
+using grpc::StatusCode;
+
+bool IsSha256Hex(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+}  // namespace
+
+absl::Status CheckCodeArchive(ArtifactStore* artifacts,
+                              const std::string& sha256) {
+  if (sha256.empty()) return absl::OkStatus();
+  if (!IsSha256Hex(sha256)) {
+    return absl::InvalidArgumentError(
+        "code_sha256: 64 lowercase hex digits (UploadCode's sha256)");
+  }
+  if (!artifacts->PathOf(sha256).ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "code_sha256: no code archive ", sha256.substr(0, 12),
+        "... on this server; upload it first (UploadCode)"));
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status ExperimentServiceImpl::UploadCode(
+    grpc::ServerContext* ctx, grpc::ServerReader<v1::CodeChunk>* reader,
+    v1::CodeArchive* resp) {
+  if (auto caller = User(ctx); !caller.ok()) return ToGrpc(caller.status());
+  v1::CodeChunk chunk;
+  if (!reader->Read(&chunk) || !chunk.has_header()) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        "upload: the first chunk must carry the header");
+  }
+  const v1::CodeArchiveHeader h = chunk.header();
+  if (!IsSha256Hex(h.sha256())) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        "header.sha256: 64 lowercase hex digits");
+  }
+  if (h.size_bytes() > code_limits_.max_archive_bytes || h.size_bytes() < 0) {
+    return grpc::Status(
+        StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("code: the archive is ", h.size_bytes() >> 20,
+                     " MiB packed, over the server's limit of ",
+                     code_limits_.max_archive_bytes >> 20,
+                     " MiB (--max_code_bytes); leave data and outputs out "
+                     "with a .ladleignore"));
+  }
+  auto upload = artifacts_->Begin(h.size_bytes(), h.sha256());
+  if (!upload.ok()) return ToGrpc(upload.status());
+  absl::Status st = (*upload)->Write(chunk.data());
+  while (st.ok() && reader->Read(&chunk)) {
+    if (chunk.has_header()) {
+      st = absl::InvalidArgumentError(
+          "upload: only the first chunk may carry a header");
+      break;
+    }
+    st = (*upload)->Write(chunk.data());
+  }
+  if (!st.ok()) return ToGrpc(st);
+  // Checked where it will be read from; refused archives are removed (the
+  // same bytes are refused the same way, so no valid upload loses its file).
+  auto sha = (*upload)->Commit();
+  if (!sha.ok()) return ToGrpc(sha.status());
+  auto path = artifacts_->PathOf(*sha);
+  if (!path.ok()) return ToGrpc(path.status());
+  absl::StatusOr<CodeArchiveInfo> info = InspectArchive(*path, code_limits_);
+  if (!info.ok()) {
+    std::remove(path->c_str());
+    return ToGrpc(info.status());
+  }
+  resp->set_sha256(h.sha256());
+  resp->set_size_bytes(h.size_bytes());
+  resp->set_file_count(info->file_count);
+  return grpc::Status::OK;
+}
+
+grpc::Status ExperimentServiceImpl::GetCodeArchive(
+    grpc::ServerContext* ctx, const v1::GetCodeArchiveRequest* req,
+    v1::CodeArchive* resp) {
+  if (auto caller = User(ctx); !caller.ok()) return ToGrpc(caller.status());
+  if (!IsSha256Hex(req->sha256())) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        "sha256: 64 lowercase hex digits");
+  }
+  auto path = artifacts_->PathOf(req->sha256());
+  if (!path.ok()) return ToGrpc(path.status());
+  std::FILE* f = std::fopen(path->c_str(), "rb");
+  if (f == nullptr)
+    return grpc::Status(StatusCode::INTERNAL, "code archive unreadable");
+  std::fseek(f, 0, SEEK_END);
+  resp->set_size_bytes(std::ftell(f));
+  std::fclose(f);
+  resp->set_sha256(req->sha256());
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::DownloadCode(
+    grpc::ServerContext* ctx, const v1::DownloadCodeRequest* req,
+    grpc::ServerWriter<v1::ArtifactChunk>* writer) {
+  if (absl::Status st = CheckWorker(ctx); !st.ok()) return ToGrpc(st);
+  if (!IsSha256Hex(req->sha256())) {
+    return grpc::Status(StatusCode::INVALID_ARGUMENT,
+                        "sha256: 64 lowercase hex digits");
+  }
+  auto path = artifacts_->PathOf(req->sha256());
+  if (!path.ok()) return ToGrpc(path.status());
+  std::FILE* f = std::fopen(path->c_str(), "rb");
+  if (f == nullptr)
+    return grpc::Status(StatusCode::INTERNAL, "code archive unreadable");
+  std::fseek(f, 0, SEEK_END);
+  v1::ArtifactHeader header;
+  header.set_name("code.tar.gz");
+  header.set_size_bytes(std::ftell(f));
+  header.set_sha256(req->sha256());
+  std::rewind(f);
+  WriteFileChunks(f, header, writer);  // a broken stream is the worker's
+  std::fclose(f);
+  return grpc::Status::OK;
+}
+
+}  // namespace ladle

@@ -423,6 +423,14 @@ bool Coordinator::Dispatch() {
                                                  d->second.index, art.name)});
       }
     }
+    // A retry resumes from the latest checkpoint its job uploaded.
+    if (a.attempt_number > 1) {
+      absl::StatusOr<std::vector<ArtifactRecord>> own =
+          store_->ListArtifacts(j.id);
+      for (ArtifactRecord& art : own.ok() ? *own : std::vector<ArtifactRecord>{})
+        if (art.name == kCheckpointArtifact)
+          c.checkpoint = {std::move(art), kCheckpointArtifact};
+    }
     commands.push_back(std::move(c));
   }
   Apply(events, std::move(commands));  // durable before any worker hears of it

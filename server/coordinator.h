@@ -45,6 +45,9 @@
 namespace ladle {
 
 // An artifact of a finished dependency that an attempt needs.
+// The artifact in which an attempt's checkpoint directory is uploaded.
+inline constexpr char kCheckpointArtifact[] = "checkpoint.tar.gz";
+
 struct InputFile {
   ArtifactRecord artifact;
   std::string path;  // relative to the attempt directory
@@ -62,6 +65,9 @@ struct WorkerCommand {
   int64_t timeout_seconds = 0;    // kAssign: 0 = none
   int64_t queued_at_us = 0;       // kAssign: when the job became runnable
   std::vector<InputFile> inputs;  // kAssign: dependencies' artifacts
+  // kAssign: the job's latest checkpoint.tar.gz from an earlier attempt, if
+  // any (path empty: none).
+  InputFile checkpoint;
   std::string reason;             // kCancel
 };
 

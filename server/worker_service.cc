@@ -58,6 +58,14 @@ v1::CoordinatorMessage MessageOf(const WorkerCommand& c) {
       ia->set_size_bytes(in.artifact.size);
       ia->set_path(in.path);
     }
+    if (!c.checkpoint.path.empty()) {
+      v1::InputArtifact* ck = a->mutable_checkpoint();
+      ck->set_job_id(c.checkpoint.artifact.job_id);
+      ck->set_name(c.checkpoint.artifact.name);
+      ck->set_sha256(c.checkpoint.artifact.sha256);
+      ck->set_size_bytes(c.checkpoint.artifact.size);
+      ck->set_path(c.checkpoint.path);
+    }
     for (int g : c.assignment.gpu_indices) a->add_gpu_indices(g);
   } else {
     m.mutable_cancel()->set_attempt_id(c.assignment.attempt_id);
@@ -188,6 +196,9 @@ grpc::Status WorkerServiceImpl::Handle(const std::string& worker_id,
       outcome = AttemptOutcome::kSucceeded;
     if (r.outcome() == v1::AttemptResult::OUTCOME_CANCELLED)
       outcome = AttemptOutcome::kCancelled;
+    // Stopped after a checkpoint (a drain): run again, like a lost attempt.
+    if (r.outcome() == v1::AttemptResult::OUTCOME_STOPPED)
+      outcome = AttemptOutcome::kLost;
     absl::Status st =
         coordinator_->ReportResult(worker_id, r.attempt_id(), outcome,
                                    r.exit_code(), r.reason(), r.summary_json());

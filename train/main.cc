@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -151,6 +152,22 @@ int main(int argc, char** argv) {
   ladle::TrainOptions options;
   options.out_dir = opts.out_dir;
   options.resume_from = opts.resume_from;
+  // Under ladle-worker, the checkpoint protocol: a stop checkpoints into
+  // LADLE_CHECKPOINT_DIR (then uploaded), and a retry, which finds the latest
+  // one restored there, resumes from it.
+  const char* checkpoint_dir = std::getenv("LADLE_CHECKPOINT_DIR");
+  const char* saved_file = std::getenv("LADLE_CHECKPOINT_SAVED_FILE");
+  if (checkpoint_dir != nullptr && *checkpoint_dir != '\0') {
+    options.checkpoint_path =
+        (std::filesystem::path(checkpoint_dir) / "checkpoint.safetensors")
+            .string();
+    if (options.resume_from.empty() &&
+        std::filesystem::exists(options.checkpoint_path)) {
+      options.resume_from = options.checkpoint_path;
+      std::cerr << "ladle-train: resuming from the job's checkpoint "
+                << options.checkpoint_path << "\n";
+    }
+  }
   options.stop_requested = &g_stop;
   options.log_progress = !opts.quiet;
   absl::StatusOr<ladle::TrainResult> result =
@@ -166,6 +183,8 @@ int main(int argc, char** argv) {
                : kExitFailure;
   }
   if (result->preempted) {
+    if (saved_file != nullptr && *saved_file != '\0')
+      std::ofstream(saved_file) << result->checkpoint_path << "\n";
     std::cerr << "ladle-train: stopped; checkpoint written to "
               << result->checkpoint_path << " (continue with --resume "
               << result->checkpoint_path << ")\n";

@@ -26,6 +26,8 @@ struct TrainOptions {
   std::string out_dir;      // created if missing
   std::string resume_from;  // checkpoint (.safetensors) to continue from; empty
                             // = fresh start
+  // Where a stop writes its checkpoint; empty: out_dir/checkpoint.safetensors.
+  std::string checkpoint_path;
   // Polled between steps; when it becomes true the trial checkpoints and stops.
   // May be null.
   const std::atomic<bool>* stop_requested = nullptr;

@@ -53,8 +53,10 @@ absl::StatusOr<TrainResult> Trial::Run() {
   if (!finished) {
     result.preempted = true;
     result.checkpoint_path =
-        (std::filesystem::path(opt_.out_dir) / "checkpoint.safetensors")
-            .string();
+        !opt_.checkpoint_path.empty()
+            ? opt_.checkpoint_path
+            : (std::filesystem::path(opt_.out_dir) / "checkpoint.safetensors")
+                  .string();
     RETURN_IF_ERROR(WriteCheckpoint(result.checkpoint_path));
     return result;
   }

@@ -16,6 +16,8 @@ AttemptLayout Common(const std::string& dir) {
   l.stdout_log = dir + "/stdout.log";
   l.stderr_log = dir + "/stderr.log";
   l.checkpoint_dir = dir + "/checkpoint";
+  l.checkpoint_saved_file = dir + "/ladle/saved";
+  l.stop_file = dir + "/ladle/stop";
   return l;
 }
 
@@ -58,7 +60,9 @@ std::vector<std::pair<std::string, std::string>> ProtocolEnv(
           {"LADLE_METRICS_FILE", layout.metrics_file},
           {"LADLE_SUMMARY_FILE", layout.summary_file},
           {"LADLE_OUTPUT_DIR", layout.output_dir},
-          {"LADLE_CHECKPOINT_DIR", layout.checkpoint_dir}};
+          {"LADLE_CHECKPOINT_DIR", layout.checkpoint_dir},
+          {"LADLE_CHECKPOINT_SAVED_FILE", layout.checkpoint_saved_file},
+          {"LADLE_STOP_FILE", layout.stop_file}};
 }
 
 SpawnOptions TrainSpawn(const std::string& trainer,
@@ -89,9 +93,7 @@ SpawnOptions CommandSpawn(const v1::Assignment& a, const CommandJob& job,
               {"LADLE_JOB_ID", a.job_id()},
               {"LADLE_EXPERIMENT_ID", a.experiment_id()},
               {"LADLE_ATTEMPT", absl::StrCat(a.attempt_number())},
-              {"LADLE_ATTEMPT_ID", absl::StrCat(a.attempt_id())},
-              {"LADLE_STOP_FILE", layout.dir + "/ladle/stop"},
-              {"LADLE_CHECKPOINT_SAVED_FILE", layout.dir + "/ladle/saved"}});
+              {"LADLE_ATTEMPT_ID", absl::StrCat(a.attempt_id())}});
   // Defaults the job's own env may override: threads as many as its slots,
   // Python output unbuffered so logs stream live.
   if (!job.env.count("OMP_NUM_THREADS") && context.cpu_slots > 0)

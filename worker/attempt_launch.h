@@ -6,6 +6,8 @@
 //   LADLE_SUMMARY_FILE     the final summary (a JSON object)
 //   LADLE_OUTPUT_DIR       files uploaded when the attempt succeeds
 //   LADLE_CHECKPOINT_DIR   the program's checkpoints
+//   LADLE_CHECKPOINT_SAVED_FILE  touched after a checkpoint is complete
+//   LADLE_STOP_FILE        exists once the worker asked the program to stop
 //   LADLE_PARAMS           the job's parameters as JSON (also params.json)
 //
 // Pure: builds paths, files' contents and spawn options, touches nothing; the
@@ -29,6 +31,9 @@ struct AttemptLayout {
   std::string work_dir;    // the child's working directory
   std::string output_dir;  // LADLE_OUTPUT_DIR
   std::string metrics_file, summary_file, checkpoint_dir;
+  // Touched by the program after it saved a complete checkpoint (then
+  // uploaded); created by the worker before it sends SIGTERM.
+  std::string checkpoint_saved_file, stop_file;
   std::string stdout_log, stderr_log;
   // Output files upload as artifacts named this prefix + their path under
   // output_dir ("" for ladle-train: model.safetensors; "out/" for a program

@@ -10,6 +10,10 @@
 #include "worker/log_relay.h"
 
 namespace ladle {
+namespace {
+constexpr int kStoppedExitCode = 3;  // saved a checkpoint and stopped
+}  // namespace
+
 ChildSignal NextSignal(ChildTimers& t, int64_t now_ms, int64_t kill_grace_ms) {
   if (t.deadline_ms > 0 && now_ms >= t.deadline_ms && !t.timed_out &&
       !t.cancel_requested) {
@@ -62,6 +66,11 @@ v1::AttemptResult ExitResult(int64_t attempt_id, int status,
   } else if (t.cancel_requested) {
     r.set_outcome(v1::AttemptResult::OUTCOME_CANCELLED);
     r.set_reason("stopped on request");
+  } else if (t.drain_requested && code == kStoppedExitCode) {
+    r.set_outcome(v1::AttemptResult::OUTCOME_STOPPED);
+    r.set_reason(absl::StrCat(layout.program,
+                              " stopped for the worker's drain after "
+                              "saving a checkpoint (exit 3)"));
   } else {
     r.set_outcome(v1::AttemptResult::OUTCOME_FAILED);
     r.set_reason(absl::StrCat(layout.program, " exited with code ", code,

@@ -19,6 +19,7 @@ struct ChildTimers {
   int64_t deadline_ms = 0;      // started + timeout; 0: none
   bool timed_out = false;
   bool cancel_requested = false;
+  bool drain_requested = false;  // the worker stops: exit 3 then means stopped
   int64_t term_sent_ms = 0;  // SIGTERM sent (cancel, timeout); 0: not yet
   // resources.memory_bytes (0: none), and what its processes held resident
   // when the worker killed them for going past it.
@@ -35,8 +36,9 @@ ChildSignal NextSignal(ChildTimers& t, int64_t now_ms, int64_t kill_grace_ms);
 
 // The result of an attempt whose child exited with wait status `status`:
 // succeeded (exit 0, with its summary file), failed by its timeout or its
-// memory limit, cancelled on request, or failed (the program, its exit code
-// and the last line of its stderr).
+// memory limit, cancelled on request, stopped (exit 3 when the worker
+// drains: it saved a checkpoint), or failed (the program, its exit code and
+// the last line of its stderr).
 v1::AttemptResult ExitResult(int64_t attempt_id, int status,
                              const ChildTimers& t,
                              const AttemptLayout& layout);

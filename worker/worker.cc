@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -35,6 +36,10 @@ namespace ladle {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The artifact an attempt's checkpoint directory is uploaded as (the
+// coordinator hands the latest to the job's next attempt).
+constexpr char kCheckpointArtifactName[] = "checkpoint.tar.gz";
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -174,7 +179,9 @@ void Worker::DrainChildren() {
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, a] : attempts_) {
-      if (!a.finished && a.pid > 0) kill(-a.pid, SIGTERM);
+      if (a.finished || a.pid <= 0) continue;
+      a.timers.drain_requested = true;
+      RequestStop(a);
     }
   }
   const int64_t deadline = NowMs() + options_.kill_grace_ms;
@@ -360,6 +367,12 @@ absl::StatusOr<SpawnOptions> Worker::Prepare(const v1::Assignment& a,
   if (absl::Status st = DownloadInputs(a, l.work_dir); !st.ok())
     return absl::UnavailableError(
         absl::StrCat("cannot fetch the inputs: ", st.message()));
+  if (a.has_checkpoint()) {
+    if (absl::Status st = RestoreCheckpoint(a, l); !st.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot restore the checkpoint: ", st.message()));
+    }
+  }
   if (command) {
     std::ofstream(l.work_dir + "/params.json") << command->params.dump(2);
     return CommandSpawn(a, *command, l, context);
@@ -379,7 +392,7 @@ void Worker::Cancel(int64_t attempt_id, const std::string& reason) {
   a.timers.cancel_requested = true;
   if (!a.finished && a.pid > 0 && a.timers.term_sent_ms == 0) {
     LOG(INFO) << "attempt " << attempt_id << ": stopping (" << reason << ")";
-    kill(-a.pid, SIGTERM);
+    RequestStop(a);
     a.timers.term_sent_ms = NowMs();
   }
 }
@@ -395,7 +408,7 @@ void Worker::PollChild(int64_t id, Attempt& a,
       case ChildSignal::kTerm:
         LOG(INFO) << "attempt " << id << ": timed out after "
                   << a.timers.timeout_seconds << " s; stopping";
-        kill(-a.pid, SIGTERM);
+        RequestStop(a);
         break;
       case ChildSignal::kKill:  // it ignored SIGTERM (or hangs in it)
         LOG(WARNING) << "attempt " << id << ": still running "
@@ -434,6 +447,15 @@ void Worker::PollChild(int64_t id, Attempt& a,
         metrics_->log_bytes.Increment(
             static_cast<double>(m.logs().data().size()));
       out->push_back(std::move(m));
+    }
+  }
+  struct stat marker;
+  if (::stat(a.layout.checkpoint_saved_file.c_str(), &marker) == 0) {
+    const int64_t ns = marker.st_mtim.tv_sec * 1'000'000'000LL +
+                       marker.st_mtim.tv_nsec;
+    if (ns != a.checkpoint_marker_ns) {
+      a.checkpoint_marker_ns = ns;
+      a.checkpoint_pending = true;
     }
   }
   if (!exited) return;
@@ -480,6 +502,74 @@ void Worker::RelayMetrics(Attempt& a, std::vector<v1::WorkerMessage>* out) {
   out->push_back(std::move(m));
 }
 
+void Worker::RequestStop(Attempt& a) {
+  // Programs that poll (the ladle module's should_stop) see the file; the
+  // others get SIGTERM.
+  std::ofstream(a.layout.stop_file) << "stop\n";
+  kill(-a.pid, SIGTERM);
+}
+
+void Worker::UploadCheckpoints() {
+  std::vector<std::tuple<int64_t, AttemptLayout, int64_t>> todo;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, a] : attempts_) {
+      if (a.checkpoint_pending)
+        todo.emplace_back(id, a.layout, a.checkpoint_marker_ns);
+    }
+  }
+  for (const auto& [id, layout, marker] : todo) {
+    const std::string archive = layout.dir + "/ladle/checkpoint-upload.tar.gz";
+    CodeLimits unbounded;
+    unbounded.max_archive_bytes = unbounded.max_unpacked_bytes =
+        int64_t{1} << 40;
+    unbounded.max_files = int64_t{1} << 30;
+    absl::Status st =
+        PackDirectory(layout.checkpoint_dir, archive, unbounded).status();
+    if (st.ok()) st = UploadFile(id, archive, kCheckpointArtifactName);
+    std::remove(archive.c_str());
+    // Unreachable coordinator, or the program rewrote it meanwhile: retry.
+    if (absl::IsUnavailable(st) || absl::IsAborted(st)) continue;
+    if (!st.ok()) {
+      LOG(WARNING) << "attempt " << id << ": checkpoint not uploaded: " << st;
+    } else {
+      LOG(INFO) << "attempt " << id << ": checkpoint uploaded";
+    }
+    absl::MutexLock lock(&mu_);
+    auto it = attempts_.find(id);
+    if (it != attempts_.end() && it->second.checkpoint_marker_ns == marker)
+      it->second.checkpoint_pending = false;
+  }
+}
+
+absl::Status Worker::RestoreCheckpoint(const v1::Assignment& a,
+                                       const AttemptLayout& layout) {
+  const v1::InputArtifact& ck = a.checkpoint();
+  const std::string archive = layout.dir + "/ladle/restored-checkpoint.tar.gz";
+  auto stub = v1::WorkerService::NewStub(channel_);
+  grpc::ClientContext ctx;
+  AddBearerToken(&ctx, options_.token);
+  v1::DownloadArtifactRequest req;
+  req.set_job_id(ck.job_id());
+  req.set_name(ck.name());
+  auto reader = stub->DownloadArtifact(&ctx, req);
+  absl::StatusOr<v1::ArtifactHeader> header =
+      ReadChunksToFile(reader.get(), archive);
+  grpc::Status st = reader->Finish();
+  if (!st.ok()) return absl::UnavailableError(st.error_message());
+  if (!header.ok()) return header.status();
+  CodeLimits unbounded;
+  unbounded.max_archive_bytes = unbounded.max_unpacked_bytes = int64_t{1}
+                                                               << 40;
+  unbounded.max_files = int64_t{1} << 30;
+  RETURN_IF_ERROR(UnpackArchive(archive, layout.checkpoint_dir, unbounded));
+  std::remove(archive.c_str());
+  LOG(INFO) << "attempt " << a.attempt_id()
+            << ": restored the job's latest checkpoint ("
+            << header->size_bytes() << " bytes packed)";
+  return absl::OkStatus();
+}
+
 void Worker::Poll() {
   std::vector<v1::WorkerMessage> out;
   {
@@ -492,6 +582,7 @@ void Worker::Poll() {
     if (metrics_) metrics_->running.Set(running);
   }
   for (const auto& m : out) Send(m);
+  UploadCheckpoints();
   UploadFinished();
   DeliverResults();
 }
@@ -531,7 +622,7 @@ void Worker::DeliverResults() {
   if (stream_ == nullptr) return;
   std::vector<int64_t> delivered;
   for (auto& [id, a] : attempts_) {
-    if (!a.finished) continue;
+    if (!a.finished || a.checkpoint_pending) continue;
     if (a.result.outcome() == v1::AttemptResult::OUTCOME_SUCCEEDED &&
         !a.uploaded)
       continue;

@@ -75,6 +75,11 @@ class Worker {
     int64_t metrics_offset = 0;
     int64_t stdout_offset = 0, stderr_offset = 0;
     int64_t malformed_metric_lines = 0;
+    // The checkpoint-saved marker's last modification time seen (ns), and
+    // whether the checkpoint it announced still has to be uploaded (the
+    // result waits for it).
+    int64_t checkpoint_marker_ns = 0;
+    bool checkpoint_pending = false;
     bool finished = false;
     bool uploaded =
         false;  // outputs sent (succeeded attempts), result may go out
@@ -105,6 +110,15 @@ class Worker {
   // relays what it wrote (into `out`). Its result once it exited.
   void PollChild(int64_t id, Attempt& a, std::vector<v1::WorkerMessage>* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // SIGTERM to the child's group, after creating its stop file.
+  void RequestStop(Attempt& a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Uploads the checkpoints programs announced (outside the lock), as the
+  // artifact checkpoint.tar.gz of their attempt.
+  void UploadCheckpoints() ABSL_LOCKS_EXCLUDED(mu_);
+  // Unpacks the assignment's checkpoint (an earlier attempt's) into the
+  // attempt's checkpoint directory.
+  absl::Status RestoreCheckpoint(const v1::Assignment& a,
+                                 const AttemptLayout& layout);
   // Uploads the outputs of succeeded attempts (outside the lock), before
   // their results go out.
   void UploadFinished() ABSL_LOCKS_EXCLUDED(mu_);

@@ -93,10 +93,10 @@ def summary(**values):
         with open(path) as f:
             current = json.load(f)
     for name, value in values.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = _number(name, value)
-        elif hasattr(value, "item"):
-            value = _number(name, value)
+        if hasattr(value, "item"):  # numpy and torch scalars
+            value = value.item()
+        if isinstance(value, float):
+            value = _number(name, value)  # NaN and inf: null
         current[name] = value
     tmp = path + ".tmp"
     with open(tmp, "w") as f:

@@ -49,17 +49,16 @@ absl::StatusOr<std::string> UploadSpecCode(Connection& c,
                                            const std::string& spec_path,
                                            const std::string& spec_text) {
   absl::StatusOr<ExperimentSpec> spec = ParseExperimentSpec(spec_text);
-  if (!spec.ok() || spec->kind != "command" ||
-      !spec->kind_config.is_object() || !spec->kind_config.contains("code") ||
+  if (!spec.ok() || spec->kind != "command" || !spec->kind_config.is_object() ||
+      !spec->kind_config.contains("code") ||
       !spec->kind_config["code"].is_string()) {
     return std::string();
   }
   const fs::path dir = fs::absolute(spec_path).parent_path() /
                        spec->kind_config["code"].get<std::string>();
-  const std::string archive =
-      (fs::temp_directory_path() /
-       absl::StrCat("ladle-code-", getpid(), ".tar.gz"))
-          .string();
+  const std::string archive = (fs::temp_directory_path() /
+                               absl::StrCat("ladle-code-", getpid(), ".tar.gz"))
+                                  .string();
   absl::StatusOr<CodeArchiveInfo> info =
       PackDirectory(dir.lexically_normal().string(), archive, CodeLimits{});
   if (!info.ok()) {
@@ -84,12 +83,12 @@ absl::StatusOr<std::string> UploadSpecCode(Connection& c,
       for (const auto& [path, size] : info->largest)
         absl::StrAppend(&msg, " ", path, " (", size >> 10, " KiB)");
     }
-    return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
-                        msg);
+    return absl::Status(static_cast<absl::StatusCode>(st.error_code()), msg);
   }
   std::cerr << "code: " << dir.lexically_normal().string() << ", "
-            << info->file_count << " files, " << (info->size_bytes + 1023) / 1024
-            << " KiB packed, sha256 " << Short(info->sha256)
+            << info->file_count << " files, "
+            << (info->size_bytes + 1023) / 1024 << " KiB packed, sha256 "
+            << Short(info->sha256)
             << (have ? " (already stored)" : " (uploaded)") << "\n";
   return info->sha256;
 }

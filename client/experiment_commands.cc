@@ -119,37 +119,37 @@ Command AddSubmit(CLI::App& app) {
   cmd->add_option("--request_id", a->request_id,
                   "make the submit idempotent under this id (default: a "
                   "random one, reused when the submit is retried)");
-  return {cmd, [a](Cli& cli) {
-            std::string spec;
-            if (!ReadSpec(a->file, &spec)) return 2;
-            Connection* c = cli.Connect();
-            if (c == nullptr) return 2;
-            absl::StatusOr<std::string> code = UploadSpecCode(*c, a->file, spec);
-            if (!code.ok()) {
-              std::cerr << "ladle: " << a->file << ": " << code.status().message()
-                        << "\n";
-              return code.status().code() == absl::StatusCode::kInvalidArgument
-                         ? 2
-                         : 1;
-            }
-            v1::SubmitExperimentRequest req;
-            req.set_spec(spec);
-            req.set_code_sha256(*code);
-            req.set_request_id(a->request_id.empty() ? NewRequestId()
-                                                     : a->request_id);
-            v1::SubmitExperimentResponse resp;
-            grpc::Status st = c->Call([&](grpc::ClientContext* ctx) {
-              return c->stub().SubmitExperiment(ctx, req, &resp);
-            });
-            if (!st.ok()) {
-              return c->Fail(grpc::Status(
-                  st.error_code(), a->file + ": " + st.error_message()));
-            }
-            std::cout << resp.experiment_id() << std::endl;
-            std::cerr << "submitted " << resp.experiment_id() << " with "
-                      << resp.job_count() << " jobs\n";
-            return a->wait ? Watch(*c, resp.experiment_id()) : 0;
-          }};
+  return {
+      cmd, [a](Cli& cli) {
+        std::string spec;
+        if (!ReadSpec(a->file, &spec)) return 2;
+        Connection* c = cli.Connect();
+        if (c == nullptr) return 2;
+        absl::StatusOr<std::string> code = UploadSpecCode(*c, a->file, spec);
+        if (!code.ok()) {
+          std::cerr << "ladle: " << a->file << ": " << code.status().message()
+                    << "\n";
+          return code.status().code() == absl::StatusCode::kInvalidArgument ? 2
+                                                                            : 1;
+        }
+        v1::SubmitExperimentRequest req;
+        req.set_spec(spec);
+        req.set_code_sha256(*code);
+        req.set_request_id(a->request_id.empty() ? NewRequestId()
+                                                 : a->request_id);
+        v1::SubmitExperimentResponse resp;
+        grpc::Status st = c->Call([&](grpc::ClientContext* ctx) {
+          return c->stub().SubmitExperiment(ctx, req, &resp);
+        });
+        if (!st.ok()) {
+          return c->Fail(grpc::Status(st.error_code(),
+                                      a->file + ": " + st.error_message()));
+        }
+        std::cout << resp.experiment_id() << std::endl;
+        std::cerr << "submitted " << resp.experiment_id() << " with "
+                  << resp.job_count() << " jobs\n";
+        return a->wait ? Watch(*c, resp.experiment_id()) : 0;
+      }};
 }
 
 Command AddList(CLI::App& app) {

@@ -36,19 +36,17 @@ using ArchivePtr = std::unique_ptr<archive, ArchiveCloser>;
 absl::Status ArchiveError(archive* a, const char* what, const char* file,
                           int line) {
   const char* msg = archive_error_string(a);
-  return absl::InternalError(absl::StrCat(what, ": ",
-                                          msg ? msg : "libarchive error", " (",
-                                          file, ":", line, ")"));
+  return absl::InternalError(absl::StrCat(
+      what, ": ", msg ? msg : "libarchive error", " (", file, ":", line, ")"));
 }
-#define ARCHIVE_CHECK(a, expr, what)                      \
-  do {                                                    \
-    if ((expr) < ARCHIVE_WARN)                            \
+#define ARCHIVE_CHECK(a, expr, what)                        \
+  do {                                                      \
+    if ((expr) < ARCHIVE_WARN)                              \
       return ArchiveError((a), (what), __FILE__, __LINE__); \
   } while (0)
 
 std::string SizeText(int64_t bytes) {
-  if (bytes >= (int64_t{1} << 20))
-    return absl::StrCat(bytes >> 20, " MiB");
+  if (bytes >= (int64_t{1} << 20)) return absl::StrCat(bytes >> 20, " MiB");
   if (bytes >= 1024) return absl::StrCat(bytes >> 10, " KiB");
   return absl::StrCat(bytes, " bytes");
 }
@@ -79,9 +77,9 @@ absl::Status CheckLimits(const CodeArchiveInfo& info, const CodeLimits& l) {
                         " unpacked, over the limit of ",
                         SizeText(l.max_unpacked_bytes));
   } else if (info.size_bytes > l.max_archive_bytes) {
-    over = absl::StrCat(SizeText(info.size_bytes),
-                        " packed, over the limit of ",
-                        SizeText(l.max_archive_bytes), " (--max_code_bytes)");
+    over =
+        absl::StrCat(SizeText(info.size_bytes), " packed, over the limit of ",
+                     SizeText(l.max_archive_bytes), " (--max_code_bytes)");
   }
   if (over.empty()) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(
@@ -91,7 +89,7 @@ absl::Status CheckLimits(const CodeArchiveInfo& info, const CodeLimits& l) {
 
 // One entry of a directory being packed.
 struct Entry {
-  std::string path;  // relative, '/'-separated
+  std::string path;   // relative, '/'-separated
   unsigned type = 0;  // S_IFREG, S_IFDIR, S_IFLNK
   int64_t size = 0;
   bool executable = false;
@@ -102,13 +100,12 @@ absl::Status Walk(const fs::path& root, const std::string& rel,
                   const IgnoreRules& ignore, std::vector<Entry>* out) {
   std::vector<std::string> names;
   std::error_code ec;
-  for (const fs::directory_entry& d :
-       fs::directory_iterator(root / rel, ec)) {
+  for (const fs::directory_entry& d : fs::directory_iterator(root / rel, ec)) {
     names.push_back(d.path().filename().string());
   }
-  if (ec) return absl::InvalidArgumentError(absl::StrCat(
-                    "code: cannot read ", (root / rel).string(), ": ",
-                    ec.message()));
+  if (ec)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "code: cannot read ", (root / rel).string(), ": ", ec.message()));
   std::sort(names.begin(), names.end());
   for (const std::string& name : names) {
     if (name == ".git") continue;  // never packed
@@ -189,9 +186,9 @@ ArchivePtr OpenForReading(const std::string& path, absl::Status* st) {
   archive_read_support_format_tar(r.get());
   if (archive_read_open_filename(r.get(), path.c_str(), 1 << 16) !=
       ARCHIVE_OK) {
-    *st = absl::InvalidArgumentError(absl::StrCat(
-        "code archive: not a gzipped tar (", archive_error_string(r.get()),
-        ")"));
+    *st = absl::InvalidArgumentError(
+        absl::StrCat("code archive: not a gzipped tar (",
+                     archive_error_string(r.get()), ")"));
     return nullptr;
   }
   return r;
@@ -202,8 +199,8 @@ bool NextEntry(archive* r, archive_entry** e, absl::Status* st) {
   const int rc = archive_read_next_header(r, e);
   if (rc == ARCHIVE_EOF) return false;
   if (rc < ARCHIVE_WARN) {
-    *st = absl::InvalidArgumentError(absl::StrCat(
-        "code archive: broken (", archive_error_string(r), ")"));
+    *st = absl::InvalidArgumentError(
+        absl::StrCat("code archive: broken (", archive_error_string(r), ")"));
     return false;
   }
   return true;
@@ -273,28 +270,28 @@ absl::Status UnpackEntry(archive* r, archive_entry* e, int root_fd) {
       st = target.status();
     } else {
       if (::linkat(*target, target_name.c_str(), parent, name.c_str(), 0) != 0)
-        st = absl::InvalidArgumentError(absl::StrCat(
-            "archive entry '", path, "': cannot link to ", hard, ": ",
-            std::strerror(errno)));
+        st = absl::InvalidArgumentError(
+            absl::StrCat("archive entry '", path, "': cannot link to ", hard,
+                         ": ", std::strerror(errno)));
       ::close(*target);
     }
   } else if (type == S_IFDIR) {
     if (::mkdirat(parent, name.c_str(), 0755) != 0 && errno != EEXIST)
-      st = absl::InternalError(absl::StrCat("unpacking ", path, ": ",
-                                            std::strerror(errno)));
+      st = absl::InternalError(
+          absl::StrCat("unpacking ", path, ": ", std::strerror(errno)));
   } else if (type == S_IFLNK) {
     if (::symlinkat(archive_entry_symlink(e), parent, name.c_str()) != 0)
-      st = absl::InvalidArgumentError(absl::StrCat(
-          "archive entry '", path, "': ", std::strerror(errno)));
+      st = absl::InvalidArgumentError(
+          absl::StrCat("archive entry '", path, "': ", std::strerror(errno)));
   } else {
     const mode_t mode = (archive_entry_perm(e) & 0111) ? 0755 : 0644;
-    const int fd = ::openat(parent, name.c_str(),
-                            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                            mode);
+    const int fd =
+        ::openat(parent, name.c_str(),
+                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0) {
-      st = absl::InvalidArgumentError(absl::StrCat(
-          "archive entry '", path, "': ", std::strerror(errno),
-          errno == EEXIST ? " (a duplicate entry)" : ""));
+      st = absl::InvalidArgumentError(
+          absl::StrCat("archive entry '", path, "': ", std::strerror(errno),
+                       errno == EEXIST ? " (a duplicate entry)" : ""));
     } else {
       st = WriteFileData(r, fd, path);
       ::close(fd);
@@ -345,9 +342,10 @@ absl::StatusOr<CodeArchiveInfo> PackDirectory(const std::string& dir,
                                               const CodeLimits& limits) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "command.code: ", dir, " is not a directory (it is relative to the "
-        "spec file)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("command.code: ", dir,
+                     " is not a directory (it is relative to the "
+                     "spec file)"));
   }
   std::ifstream ignore_file(fs::path(dir) / ".ladleignore");
   std::stringstream ignore_text;
@@ -364,7 +362,8 @@ absl::StatusOr<CodeArchiveInfo> PackDirectory(const std::string& dir,
     archive_write_add_filter_gzip(a.get());
     archive_write_set_format_pax_restricted(a.get());
     // No time in the gzip header either: the same code, the same bytes.
-    ARCHIVE_CHECK(a.get(), archive_write_set_options(a.get(), "gzip:!timestamp"),
+    ARCHIVE_CHECK(a.get(),
+                  archive_write_set_options(a.get(), "gzip:!timestamp"),
                   "archive options");
     ARCHIVE_CHECK(a.get(),
                   archive_write_open_filename(a.get(), archive_path.c_str()),
@@ -403,8 +402,7 @@ absl::Status UnpackArchive(const std::string& archive_path,
   RETURN_IF_ERROR(InspectArchive(archive_path, limits).status());
   std::error_code ec;
   fs::create_directories(dest_dir, ec);
-  const int root =
-      ::open(dest_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int root = ::open(dest_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) {
     return absl::InternalError(
         absl::StrCat("cannot open ", dest_dir, ": ", std::strerror(errno)));

@@ -18,7 +18,6 @@
 
 namespace ladle {
 
-
 class ArtifactStore {
  public:
   ArtifactStore(std::string dir, int64_t max_bytes)

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "code/archive.h"
+#include "common/status_macros.h"
 #include "proto/api_util.h"
 #include "server/service.h"
 
@@ -21,6 +22,21 @@ bool IsSha256Hex(const std::string& s) {
   return true;
 }
 
+// The stored archive of `sha256`, open for reading at its start, and its size.
+absl::StatusOr<std::FILE*> OpenArchive(ArtifactStore* artifacts,
+                                       const std::string& sha256,
+                                       int64_t* size) {
+  if (!IsSha256Hex(sha256))
+    return absl::InvalidArgumentError("sha256: 64 lowercase hex digits");
+  ASSIGN_OR_RETURN(const std::string path, artifacts->PathOf(sha256));
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return absl::InternalError("code archive unreadable");
+  std::fseek(f, 0, SEEK_END);
+  *size = std::ftell(f);
+  std::rewind(f);
+  return f;
+}
+
 }  // namespace
 
 absl::Status CheckCodeArchive(ArtifactStore* artifacts,
@@ -31,9 +47,9 @@ absl::Status CheckCodeArchive(ArtifactStore* artifacts,
         "code_sha256: 64 lowercase hex digits (UploadCode's sha256)");
   }
   if (!artifacts->PathOf(sha256).ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "code_sha256: no code archive ", sha256.substr(0, 12),
-        "... on this server; upload it first (UploadCode)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("code_sha256: no code archive ", sha256.substr(0, 12),
+                     "... on this server; upload it first (UploadCode)"));
   }
   return absl::OkStatus();
 }
@@ -63,16 +79,8 @@ grpc::Status ExperimentServiceImpl::UploadCode(
   }
   auto upload = artifacts_->Begin(h.size_bytes(), h.sha256());
   if (!upload.ok()) return ToGrpc(upload.status());
-  absl::Status st = (*upload)->Write(chunk.data());
-  while (st.ok() && reader->Read(&chunk)) {
-    if (chunk.has_header()) {
-      st = absl::InvalidArgumentError(
-          "upload: only the first chunk may carry a header");
-      break;
-    }
-    st = (*upload)->Write(chunk.data());
-  }
-  if (!st.ok()) return ToGrpc(st);
+  if (absl::Status st = ReceiveChunks(reader, chunk, upload->get()); !st.ok())
+    return ToGrpc(st);
   // Checked where it will be read from; refused archives are removed (the
   // same bytes are refused the same way, so no valid upload loses its file).
   auto sha = (*upload)->Commit();
@@ -94,18 +102,11 @@ grpc::Status ExperimentServiceImpl::GetCodeArchive(
     grpc::ServerContext* ctx, const v1::GetCodeArchiveRequest* req,
     v1::CodeArchive* resp) {
   if (auto caller = User(ctx); !caller.ok()) return ToGrpc(caller.status());
-  if (!IsSha256Hex(req->sha256())) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT,
-                        "sha256: 64 lowercase hex digits");
-  }
-  auto path = artifacts_->PathOf(req->sha256());
-  if (!path.ok()) return ToGrpc(path.status());
-  std::FILE* f = std::fopen(path->c_str(), "rb");
-  if (f == nullptr)
-    return grpc::Status(StatusCode::INTERNAL, "code archive unreadable");
-  std::fseek(f, 0, SEEK_END);
-  resp->set_size_bytes(std::ftell(f));
-  std::fclose(f);
+  int64_t size = 0;
+  absl::StatusOr<std::FILE*> f = OpenArchive(artifacts_, req->sha256(), &size);
+  if (!f.ok()) return ToGrpc(f.status());
+  std::fclose(*f);
+  resp->set_size_bytes(size);
   resp->set_sha256(req->sha256());
   return grpc::Status::OK;
 }
@@ -114,23 +115,15 @@ grpc::Status WorkerServiceImpl::DownloadCode(
     grpc::ServerContext* ctx, const v1::DownloadCodeRequest* req,
     grpc::ServerWriter<v1::ArtifactChunk>* writer) {
   if (absl::Status st = CheckWorker(ctx); !st.ok()) return ToGrpc(st);
-  if (!IsSha256Hex(req->sha256())) {
-    return grpc::Status(StatusCode::INVALID_ARGUMENT,
-                        "sha256: 64 lowercase hex digits");
-  }
-  auto path = artifacts_->PathOf(req->sha256());
-  if (!path.ok()) return ToGrpc(path.status());
-  std::FILE* f = std::fopen(path->c_str(), "rb");
-  if (f == nullptr)
-    return grpc::Status(StatusCode::INTERNAL, "code archive unreadable");
-  std::fseek(f, 0, SEEK_END);
+  int64_t size = 0;
+  absl::StatusOr<std::FILE*> f = OpenArchive(artifacts_, req->sha256(), &size);
+  if (!f.ok()) return ToGrpc(f.status());
   v1::ArtifactHeader header;
   header.set_name("code.tar.gz");
-  header.set_size_bytes(std::ftell(f));
+  header.set_size_bytes(size);
   header.set_sha256(req->sha256());
-  std::rewind(f);
-  WriteFileChunks(f, header, writer);  // a broken stream is the worker's
-  std::fclose(f);
+  WriteFileChunks(*f, header, writer);  // a broken stream is the worker's
+  std::fclose(*f);
   return grpc::Status::OK;
 }
 

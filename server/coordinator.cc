@@ -427,7 +427,8 @@ bool Coordinator::Dispatch() {
     if (a.attempt_number > 1) {
       absl::StatusOr<std::vector<ArtifactRecord>> own =
           store_->ListArtifacts(j.id);
-      for (ArtifactRecord& art : own.ok() ? *own : std::vector<ArtifactRecord>{})
+      for (ArtifactRecord& art :
+           own.ok() ? *own : std::vector<ArtifactRecord>{})
         if (art.name == kCheckpointArtifact)
           c.checkpoint = {std::move(art), kCheckpointArtifact};
     }

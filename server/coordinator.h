@@ -68,7 +68,7 @@ struct WorkerCommand {
   // kAssign: the job's latest checkpoint.tar.gz from an earlier attempt, if
   // any (path empty: none).
   InputFile checkpoint;
-  std::string reason;             // kCancel
+  std::string reason;  // kCancel
 };
 
 // Something a watcher of an experiment sees.

@@ -36,8 +36,8 @@ JobRecord JobOf(const PlannedJob& p, const ExperimentSpec& spec,
 
 // A code archive comes with exactly the specs that name one.
 absl::Status CheckCode(const ExperimentSpec& spec) {
-  const bool names_code = spec.kind_config.is_object() &&
-                          spec.kind_config.contains("code");
+  const bool names_code =
+      spec.kind_config.is_object() && spec.kind_config.contains("code");
   if (!spec.code_sha256.empty() && spec.kind != "command") {
     return absl::InvalidArgumentError(absl::StrCat(
         "code_sha256: only kind command runs uploaded code; this spec is "

@@ -39,8 +39,8 @@ struct Options {
   int64_t max_jobs = 10'000;         // per experiment
   int64_t log_cap_bytes = 16 << 20;  // per attempt and stream
   int64_t max_artifact_bytes = int64_t{64} << 30;  // largest upload accepted
-  int64_t max_code_bytes = int64_t{64} << 20;  // a code archive, packed
-  int64_t max_code_files = 10'000;             // files in a code archive
+  int64_t max_code_bytes = int64_t{64} << 20;      // a code archive, packed
+  int64_t max_code_files = 10'000;                 // files in a code archive
   int testing_exit_before_reply = 0;  // fault injection for tests; 0: off
 };
 

@@ -9,9 +9,9 @@
 #include <memory>
 #include <string>
 
+#include "code/archive.h"
 #include "ladle/v1/experiments.grpc.pb.h"
 #include "ladle/v1/workers.grpc.pb.h"
-#include "code/archive.h"
 #include "server/artifact_store.h"
 #include "server/auth.h"
 #include "server/coordinator.h"
@@ -115,6 +115,24 @@ class ExperimentServiceImpl final
 // a malformed one, FAILED_PRECONDITION for an unknown one.
 absl::Status CheckCodeArchive(ArtifactStore* artifacts,
                               const std::string& sha256);
+
+// Writes the data of an upload's first chunk (`first`, which carried the
+// header) and of every chunk after it into `upload`; a second header is
+// INVALID_ARGUMENT. Shared by artifact and code uploads.
+template <typename Chunk>
+absl::Status ReceiveChunks(grpc::ServerReader<Chunk>* reader, Chunk& first,
+                           ArtifactStore::Upload* upload) {
+  absl::Status st = upload->Write(first.data());
+  Chunk chunk;
+  while (st.ok() && reader->Read(&chunk)) {
+    if (chunk.has_header()) {
+      return absl::InvalidArgumentError(
+          "upload: only the first chunk may carry a header");
+    }
+    st = upload->Write(chunk.data());
+  }
+  return st;
+}
 
 // Streams a job's artifact `name` (shared by both services).
 grpc::Status SendArtifact(Store* store, ArtifactStore* artifacts,

@@ -136,17 +136,8 @@ grpc::Status WorkerServiceImpl::UploadArtifact(
   if (!job.ok()) return ToGrpc(job.status());
   auto upload = artifacts_->Begin(h.size_bytes(), h.sha256());
   if (!upload.ok()) return ToGrpc(upload.status());
-  absl::Status st = (*upload)->Write(chunk.data());
-  while (st.ok() && reader->Read(&chunk)) {
-    if (chunk.has_header()) {
-      st = absl::InvalidArgumentError(
-          "upload: only the first chunk may carry a header");
-      break;
-    }
-    st = (*upload)->Write(chunk.data());
-  }
-  if (!st.ok())
-    return ToGrpc(st);  // the partial file is removed with the upload
+  absl::Status st = ReceiveChunks(reader, chunk, upload->get());
+  if (!st.ok()) return ToGrpc(st);  // the partial file goes with the upload
   auto sha = (*upload)->Commit();
   if (!sha.ok()) return ToGrpc(sha.status());
   st = store_->AddArtifact({*job, h.name(), *sha, h.size_bytes()});

@@ -67,15 +67,15 @@ absl::StatusOr<std::string> ExpandTemplate(const std::string& text,
                                         "'; write {{ for a literal brace"));
     }
     const std::string name = text.substr(i + 1, close - i - 1);
-    const bool plain = !name.empty() && name.find_first_of(" \"':,{") ==
-                                            std::string::npos;
+    const bool plain =
+        !name.empty() && name.find_first_of(" \"':,{") == std::string::npos;
     if (!plain) {
-      return Invalid(path,
-                     absl::StrCat("'{", name.substr(0, 40),
-                                  name.size() > 40 ? "..." : "",
-                                  "}' is not a parameter reference; write {{ "
-                                  "and }} for literal braces (JSON in a "
-                                  "shell command, say)"));
+      return Invalid(
+          path,
+          absl::StrCat("'{", name.substr(0, 40), name.size() > 40 ? "..." : "",
+                       "}' is not a parameter reference; write {{ "
+                       "and }} for literal braces (JSON in a "
+                       "shell command, say)"));
     }
     if (!params.is_object() || !params.contains(name)) {
       return Invalid(

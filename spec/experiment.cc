@@ -71,9 +71,16 @@ absl::Status ParseByteSize(const YamlNode& node, const std::string& path,
   std::string unit = text.substr(end);
   unit.erase(0, unit.find_first_not_of(' '));
   static const std::pair<const char*, double> kUnits[] = {
-      {"", 1},         {"B", 1},        {"KB", 1e3},          {"MB", 1e6},
-      {"GB", 1e9},     {"TB", 1e12},    {"KiB", 1024.0},      {"MiB", 1048576.0},
-      {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+      {"", 1},
+      {"B", 1},
+      {"KB", 1e3},
+      {"MB", 1e6},
+      {"GB", 1e9},
+      {"TB", 1e12},
+      {"KiB", 1024.0},
+      {"MiB", 1048576.0},
+      {"GiB", 1073741824.0},
+      {"TiB", 1099511627776.0}};
   double scale = 0;
   for (const auto& [name, s] : kUnits)
     if (unit == name) scale = s;
@@ -81,7 +88,8 @@ absl::Status ParseByteSize(const YamlNode& node, const std::string& path,
   if (end == 0 || scale == 0 || !(b >= 1 << 20) || b > 1e15) {
     return Invalid(path,
                    "must be a size from 1MiB to 1PB, e.g. 4GiB, 512MB or "
-                   "a number of bytes; got '" + text + "'");
+                   "a number of bytes; got '" +
+                       text + "'");
   }
   *bytes = static_cast<int64_t>(b);
   return absl::OkStatus();

@@ -75,8 +75,7 @@ absl::StatusOr<std::vector<PlannedJob>> PlanExperiment(
   return kind->Plan(spec);
 }
 
-ExperimentSpec SpecForTables(const std::string& text,
-                             const std::string& kind) {
+ExperimentSpec SpecForTables(const std::string& text, const std::string& kind) {
   absl::StatusOr<ExperimentSpec> spec = ParseExperimentSpec(text);
   if (spec.ok()) return *std::move(spec);
   ExperimentSpec fallback;

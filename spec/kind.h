@@ -58,7 +58,7 @@ class ExperimentKind {
   virtual bool HasJobTable() const { return false; }
   // Figures for the HTML report beyond the training curves.
   virtual std::vector<Chart> Charts(const ExperimentSpec& spec,
-                             const std::vector<JobView>& jobs) const {
+                                    const std::vector<JobView>& jobs) const {
     return {};
   }
   // Metric series Tables() reads besides the summaries (fetched with the

@@ -88,17 +88,17 @@ SpawnOptions CommandSpawn(const v1::Assignment& a, const CommandJob& job,
   std::vector<std::pair<std::string, std::string>> env =
       ProtocolEnv(layout, context);
   const std::string params = job.params.dump();
-  env.insert(env.end(),
-             {{"LADLE_PARAMS", params},
-              {"LADLE_JOB_ID", a.job_id()},
-              {"LADLE_EXPERIMENT_ID", a.experiment_id()},
-              {"LADLE_ATTEMPT", absl::StrCat(a.attempt_number())},
-              {"LADLE_ATTEMPT_ID", absl::StrCat(a.attempt_id())}});
+  env.insert(env.end(), {{"LADLE_PARAMS", params},
+                         {"LADLE_JOB_ID", a.job_id()},
+                         {"LADLE_EXPERIMENT_ID", a.experiment_id()},
+                         {"LADLE_ATTEMPT", absl::StrCat(a.attempt_number())},
+                         {"LADLE_ATTEMPT_ID", absl::StrCat(a.attempt_id())}});
   // Defaults the job's own env may override: threads as many as its slots,
   // Python output unbuffered so logs stream live.
   if (!job.env.count("OMP_NUM_THREADS") && context.cpu_slots > 0)
     env.emplace_back("OMP_NUM_THREADS", absl::StrCat(context.cpu_slots));
-  if (!job.env.count("PYTHONUNBUFFERED")) env.emplace_back("PYTHONUNBUFFERED", "1");
+  if (!job.env.count("PYTHONUNBUFFERED"))
+    env.emplace_back("PYTHONUNBUFFERED", "1");
   std::string pythonpath;
   if (!context.python_dir.empty()) pythonpath = context.python_dir;
   for (const auto& [name, value] : job.env) {

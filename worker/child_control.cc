@@ -73,8 +73,8 @@ v1::AttemptResult ExitResult(int64_t attempt_id, int status,
                               "saving a checkpoint (exit 3)"));
   } else {
     r.set_outcome(v1::AttemptResult::OUTCOME_FAILED);
-    r.set_reason(absl::StrCat(layout.program, " exited with code ", code,
-                              ": ", LastLine(layout.stderr_log)));
+    r.set_reason(absl::StrCat(layout.program, " exited with code ", code, ": ",
+                              LastLine(layout.stderr_log)));
   }
   return r;
 }

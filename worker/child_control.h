@@ -20,7 +20,7 @@ struct ChildTimers {
   bool timed_out = false;
   bool cancel_requested = false;
   bool drain_requested = false;  // the worker stops: exit 3 then means stopped
-  int64_t term_sent_ms = 0;  // SIGTERM sent (cancel, timeout); 0: not yet
+  int64_t term_sent_ms = 0;      // SIGTERM sent (cancel, timeout); 0: not yet
   // resources.memory_bytes (0: none), and what its processes held resident
   // when the worker killed them for going past it.
   int64_t memory_limit_bytes = 0;
@@ -40,8 +40,7 @@ ChildSignal NextSignal(ChildTimers& t, int64_t now_ms, int64_t kill_grace_ms);
 // drains: it saved a checkpoint), or failed (the program, its exit code and
 // the last line of its stderr).
 v1::AttemptResult ExitResult(int64_t attempt_id, int status,
-                             const ChildTimers& t,
-                             const AttemptLayout& layout);
+                             const ChildTimers& t, const AttemptLayout& layout);
 
 // "4 GiB", "512 MiB", "1.5 GiB", "1000 bytes".
 std::string ByteSizeText(int64_t bytes);

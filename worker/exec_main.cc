@@ -26,8 +26,9 @@ int CannotRun(const char* program, int err) {
   } else if (err == ENOENT) {
     hint = "; no such file (is it in the code directory?)";
   } else if (err == EACCES) {
-    hint = "; not executable: chmod +x it, or name its interpreter first "
-           "(argv: [python3, train.py])";
+    hint =
+        "; not executable: chmod +x it, or name its interpreter first "
+        "(argv: [python3, train.py])";
   } else if (err == ENOEXEC) {
     hint = "; not a program this host runs (a script needs a #! line)";
   }
@@ -55,8 +56,9 @@ int main(int argc, char** argv) {
     }
   }
   if (i >= argc) {
-    std::fprintf(stderr, "usage: ladle-exec [--parent_pid=PID] -- PROGRAM "
-                         "[ARGS...]\n");
+    std::fprintf(stderr,
+                 "usage: ladle-exec [--parent_pid=PID] -- PROGRAM "
+                 "[ARGS...]\n");
     return 2;
   }
   // Kept across exec: the program dies with the worker. If the worker died

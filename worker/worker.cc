@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "code/archive.h"
 #include "common/artifact_name.h"
 #include "common/log.h"
 #include "common/process.h"
@@ -26,11 +27,10 @@
 #include "nlohmann/json.hpp"
 #include "proto/api_util.h"
 #include "proto/channel.h"
+#include "spec/command_job.h"
 #include "worker/gpu_probe.h"
-#include "code/archive.h"
 #include "worker/log_relay.h"
 #include "worker/proc_memory.h"
-#include "spec/command_job.h"
 
 namespace ladle {
 namespace {
@@ -344,11 +344,7 @@ absl::StatusOr<SpawnOptions> Worker::Prepare(const v1::Assignment& a,
     ASSIGN_OR_RETURN(const std::string archive,
                      FetchCode(command->code_sha256));
     // The coordinator enforced its limits; this check is for the entries.
-    CodeLimits unbounded;
-    unbounded.max_archive_bytes = unbounded.max_unpacked_bytes =
-        int64_t{1} << 40;
-    unbounded.max_files = int64_t{1} << 30;
-    if (absl::Status st = UnpackArchive(archive, l.work_dir, unbounded);
+    if (absl::Status st = UnpackArchive(archive, l.work_dir, UnlimitedCode());
         !st.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("cannot unpack the code: ", st.message()));
@@ -359,9 +355,9 @@ absl::StatusOr<SpawnOptions> Worker::Prepare(const v1::Assignment& a,
         fs::path(l.metrics_file).parent_path().string()}) {
     fs::create_directories(d, ec);
     if (ec) {
-      return absl::InternalError(absl::StrCat(
-          "worker cannot create the attempt directory ", d, ": ",
-          ec.message()));
+      return absl::InternalError(
+          absl::StrCat("worker cannot create the attempt directory ", d, ": ",
+                       ec.message()));
     }
   }
   if (absl::Status st = DownloadInputs(a, l.work_dir); !st.ok())
@@ -451,8 +447,8 @@ void Worker::PollChild(int64_t id, Attempt& a,
   }
   struct stat marker;
   if (::stat(a.layout.checkpoint_saved_file.c_str(), &marker) == 0) {
-    const int64_t ns = marker.st_mtim.tv_sec * 1'000'000'000LL +
-                       marker.st_mtim.tv_nsec;
+    const int64_t ns =
+        marker.st_mtim.tv_sec * 1'000'000'000LL + marker.st_mtim.tv_nsec;
     if (ns != a.checkpoint_marker_ns) {
       a.checkpoint_marker_ns = ns;
       a.checkpoint_pending = true;
@@ -490,8 +486,9 @@ void Worker::RelayMetrics(Attempt& a, std::vector<v1::WorkerMessage>* out) {
                     "with an integer \"step\" >= 0): ",
                     line.substr(0, 200), line.size() > 200 ? "..." : "", "\n");
     if (a.malformed_metric_lines == kQuoted) {
-      notice += "[ladle-worker] further malformed metrics lines are skipped "
-                "without notice\n";
+      notice +=
+          "[ladle-worker] further malformed metrics lines are skipped "
+          "without notice\n";
     }
   }
   if (notice.empty()) return;
@@ -520,12 +517,8 @@ void Worker::UploadCheckpoints() {
   }
   for (const auto& [id, layout, marker] : todo) {
     const std::string archive = layout.dir + "/ladle/checkpoint-upload.tar.gz";
-    CodeLimits unbounded;
-    unbounded.max_archive_bytes = unbounded.max_unpacked_bytes =
-        int64_t{1} << 40;
-    unbounded.max_files = int64_t{1} << 30;
     absl::Status st =
-        PackDirectory(layout.checkpoint_dir, archive, unbounded).status();
+        PackDirectory(layout.checkpoint_dir, archive, UnlimitedCode()).status();
     if (st.ok()) st = UploadFile(id, archive, kCheckpointArtifactName);
     std::remove(archive.c_str());
     // Unreachable coordinator, or the program rewrote it meanwhile: retry.
@@ -546,27 +539,14 @@ absl::Status Worker::RestoreCheckpoint(const v1::Assignment& a,
                                        const AttemptLayout& layout) {
   const v1::InputArtifact& ck = a.checkpoint();
   const std::string archive = layout.dir + "/ladle/restored-checkpoint.tar.gz";
-  auto stub = v1::WorkerService::NewStub(channel_);
-  grpc::ClientContext ctx;
-  AddBearerToken(&ctx, options_.token);
-  v1::DownloadArtifactRequest req;
-  req.set_job_id(ck.job_id());
-  req.set_name(ck.name());
-  auto reader = stub->DownloadArtifact(&ctx, req);
-  absl::StatusOr<v1::ArtifactHeader> header =
-      ReadChunksToFile(reader.get(), archive);
-  grpc::Status st = reader->Finish();
-  if (!st.ok()) return absl::UnavailableError(st.error_message());
-  if (!header.ok()) return header.status();
-  CodeLimits unbounded;
-  unbounded.max_archive_bytes = unbounded.max_unpacked_bytes = int64_t{1}
-                                                               << 40;
-  unbounded.max_files = int64_t{1} << 30;
-  RETURN_IF_ERROR(UnpackArchive(archive, layout.checkpoint_dir, unbounded));
+  ASSIGN_OR_RETURN(v1::ArtifactHeader header,
+                   DownloadArtifactTo(ck.job_id(), ck.name(), archive));
+  RETURN_IF_ERROR(
+      UnpackArchive(archive, layout.checkpoint_dir, UnlimitedCode()));
   std::remove(archive.c_str());
   LOG(INFO) << "attempt " << a.attempt_id()
             << ": restored the job's latest checkpoint ("
-            << header->size_bytes() << " bytes packed)";
+            << header.size_bytes() << " bytes packed)";
   return absl::OkStatus();
 }
 
@@ -646,7 +626,8 @@ absl::StatusOr<std::string> Worker::FetchCode(const std::string& sha256) {
   req.set_sha256(sha256);
   auto reader = stub->DownloadCode(&ctx, req);
   // ReadChunksToFile checks size and hash before the file takes its name.
-  absl::StatusOr<v1::ArtifactHeader> header = ReadChunksToFile(reader.get(), path);
+  absl::StatusOr<v1::ArtifactHeader> header =
+      ReadChunksToFile(reader.get(), path);
   grpc::Status st = reader->Finish();
   if (!st.ok()) {
     std::remove((path + ".part").c_str());
@@ -661,10 +642,28 @@ absl::StatusOr<std::string> Worker::FetchCode(const std::string& sha256) {
   return path;
 }
 
+absl::StatusOr<v1::ArtifactHeader> Worker::DownloadArtifactTo(
+    const std::string& job_id, const std::string& name,
+    const std::string& path) {
+  auto stub = v1::WorkerService::NewStub(channel_);
+  grpc::ClientContext ctx;
+  AddBearerToken(&ctx, options_.token);
+  v1::DownloadArtifactRequest req;
+  req.set_job_id(job_id);
+  req.set_name(name);
+  auto reader = stub->DownloadArtifact(&ctx, req);
+  absl::StatusOr<v1::ArtifactHeader> header =
+      ReadChunksToFile(reader.get(), path);
+  grpc::Status st = reader->Finish();
+  if (!st.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat(job_id, "/", name, ": ", st.error_message()));
+  }
+  return header;
+}
+
 absl::Status Worker::DownloadInputs(const v1::Assignment& a,
                                     const std::string& dir) {
-  if (a.inputs().empty()) return absl::OkStatus();
-  auto stub = v1::WorkerService::NewStub(channel_);
   for (const v1::InputArtifact& in : a.inputs()) {
     const fs::path rel(in.path());
     bool safe = !in.path().empty() && rel.is_relative();
@@ -676,21 +675,9 @@ absl::Status Worker::DownloadInputs(const v1::Assignment& a,
     const fs::path dest = fs::path(dir) / rel;
     std::error_code ec;
     fs::create_directories(dest.parent_path(), ec);
-    grpc::ClientContext ctx;
-    AddBearerToken(&ctx, options_.token);
-    v1::DownloadArtifactRequest req;
-    req.set_job_id(in.job_id());
-    req.set_name(in.name());
-    auto reader = stub->DownloadArtifact(&ctx, req);
-    absl::StatusOr<v1::ArtifactHeader> header =
-        ReadChunksToFile(reader.get(), dest.string());
-    grpc::Status st = reader->Finish();
-    if (!st.ok()) {
-      return absl::UnavailableError(
-          absl::StrCat(in.job_id(), "/", in.name(), ": ", st.error_message()));
-    }
-    if (!header.ok()) return header.status();
-    if (header->sha256() != in.sha256()) {
+    ASSIGN_OR_RETURN(v1::ArtifactHeader header,
+                     DownloadArtifactTo(in.job_id(), in.name(), dest.string()));
+    if (header.sha256() != in.sha256()) {
       return absl::DataLossError(absl::StrCat(in.job_id(), "/", in.name(),
                                               ": not the artifact assigned"));
     }

@@ -20,8 +20,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "ladle/v1/workers.grpc.pb.h"
 #include "common/process.h"
+#include "ladle/v1/workers.grpc.pb.h"
 #include "worker/attempt_launch.h"
 #include "worker/child_control.h"
 #include "worker/gpu_probe.h"
@@ -36,8 +36,8 @@ struct WorkerOptions {
       worker_id;     // empty: read from work_dir/worker_id or created there
   std::string name;  // empty: hostname
   int cpu_slots = 1;
-  std::vector<int> gpus;  // GPU ordinals this worker offers
-  std::string trainer;    // path of ladle-train
+  std::vector<int> gpus;    // GPU ordinals this worker offers
+  std::string trainer;      // path of ladle-train
   std::string exec_helper;  // path of ladle-exec (kind command)
   std::string python_dir;   // holds the `ladle` Python module; empty: none
   std::string
@@ -133,6 +133,10 @@ class Worker {
   // The code archive of that hash in this worker's cache (work_dir/code/),
   // fetched from the coordinator and verified when missing.
   absl::StatusOr<std::string> FetchCode(const std::string& sha256);
+  // A job's artifact into `path`, checked against its header's size and hash.
+  absl::StatusOr<v1::ArtifactHeader> DownloadArtifactTo(
+      const std::string& job_id, const std::string& name,
+      const std::string& path);
   // Fetches the assignment's inputs (dependencies' artifacts) into `dir`,
   // verified against their SHA-256.
   absl::Status DownloadInputs(const v1::Assignment& a, const std::string& dir);

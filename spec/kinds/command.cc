@@ -47,8 +47,7 @@ bool ValidParamName(const std::string& s) {
 }
 
 bool ValidEnvName(const std::string& s) {
-  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0])))
-    return false;
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
   for (char c : s) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
   }
@@ -187,9 +186,9 @@ absl::Status ParseTopKeys(const ExperimentSpec& spec, CommandSpec* c) {
   if (keys.contains("seed_param")) {
     const Json& s = keys["seed_param"];
     if (!s.is_string() || !c->params.contains(s.get<std::string>())) {
-      return Invalid("seed_param",
-                     "must name a parameter (under params or swept); got " +
-                         s.dump());
+      return Invalid(
+          "seed_param",
+          "must name a parameter (under params or swept); got " + s.dump());
     }
     c->seed_param = s.get<std::string>();
   }
@@ -197,8 +196,8 @@ absl::Status ParseTopKeys(const ExperimentSpec& spec, CommandSpec* c) {
     const Json& r = keys["ranks"];
     if (!r.is_number_integer() || r.get<int64_t>() < 1 ||
         r.get<int64_t>() > kMaxRanks) {
-      return Invalid("ranks", absl::StrCat("must be an integer in [1, ",
-                                           kMaxRanks, "]"));
+      return Invalid(
+          "ranks", absl::StrCat("must be an integer in [1, ", kMaxRanks, "]"));
     }
     c->ranks = r.get<int>();
     if (c->ranks > 1) {
@@ -330,8 +329,7 @@ class CommandKind final : public ExperimentKind {
       PlannedJob job;
       job.index = static_cast<int>(jobs.size());
       job.kind = "command";
-      ASSIGN_OR_RETURN(CommandJob resolved,
-                       Resolve(c, point, spec.resources));
+      ASSIGN_OR_RETURN(CommandJob resolved, Resolve(c, point, spec.resources));
       resolved.code_sha256 = spec.code_sha256;
       job.spec = CommandJobToJson(resolved).dump();
       job.params = std::move(point);

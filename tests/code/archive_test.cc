@@ -78,9 +78,9 @@ TEST_F(CodeArchiveTest, PacksDeterministicallyAndUnpacksTheSameTree) {
   ASSERT_GT(bytes.size(), 8u);
   EXPECT_EQ(bytes.substr(4, 4), std::string(4, '\0'));  // no gzip mtime
 
-  ASSERT_TRUE(UnpackArchive((root_ / "a.tgz").string(),
-                            (root_ / "out").string(), {})
-                  .ok());
+  ASSERT_TRUE(
+      UnpackArchive((root_ / "a.tgz").string(), (root_ / "out").string(), {})
+          .ok());
   EXPECT_THAT(Listing(root_ / "out"),
               ::testing::ElementsAre(".ladleignore", "pkg", "pkg/util.py",
                                      "run.sh", "train.py", "util_link.py"));

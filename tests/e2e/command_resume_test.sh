@@ -54,7 +54,7 @@ cat > "$work/torch/long.yaml" <<'YAML'
 name: torch-resume
 kind: command
 command: {argv: [/usr/bin/python3, train.py], code: .}
-params: {lr: 0.05, seed: 7, epochs: 60, train_samples: 5000}
+params: {lr: 0.05, seed: 7, epochs: 150, train_samples: 5000}
 max_retries: 2
 YAML
 exp=$("$bin/ladle" submit "$work/torch/long.yaml" 2> /dev/null)
@@ -62,9 +62,8 @@ has_checkpoint() {
   "$bin/ladle" results "$exp" --format json 2> /dev/null | grep -q '"checkpoint.tar.gz"'
 }
 check "a checkpoint was uploaded while it ran" wait_for 120 has_checkpoint
-victim=""
-for w in a b; do ls "$work/w-$w/attempts/" 2> /dev/null | grep -q . && [ -z "$victim" ] &&
-  ls "$work"/w-$w/attempts/*/ladle/saved > /dev/null 2>&1 && victim=$w; done
+victim=$(grep -l '"epochs": 150' "$work"/w-*/attempts/*/work/params.json | head -1 |
+  sed 's|.*/w-\([ab]\)/attempts/.*|\1|')
 check "found the worker running it ($victim)" test -n "$victim"
 kill -9 "${worker_pid[$victim]}"
 timeout 240 "$bin/ladle" watch "$exp" > /dev/null 2>&1

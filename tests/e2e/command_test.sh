@@ -32,26 +32,27 @@ check "two workers registered" wait_for 20 two_up
 [ $fail -eq 0 ] || { tail -5 "$work"/*.log; exit 1; }
 json() { "$bin/ladle" results "$1" --format json; }
 
-# 1. The shell example, from a copy (its directory is the code).
+# 1. The shell example, from a copy (its directory is the code), with more points per job
+# so that they are still running when the watch starts.
 cp -r "$examples/shell" "$work/shell"
-exp=$("$bin/ladle" submit "$work/shell/experiment.yaml" 2> "$work/submit1.err")
-check "shell example submitted" test -n "$exp"
-check "its code was packed and uploaded" grep -q "(uploaded)" "$work/submit1.err"
-timeout 120 "$bin/ladle" watch "$exp" 2> "$work/watch.txt"
-check "it succeeded" test $? -eq 0
-check "watch showed the program's own metrics live" grep -q "step 20 pi_estimate 3.1" "$work/watch.txt"
+sed -i 's/grid: {thousands: \[20, 80\]/grid: {thousands: [400, 1600]/' "$work/shell/experiment.yaml"
+timeout 180 "$bin/ladle" submit "$work/shell/experiment.yaml" --wait > "$work/exp.txt" 2> "$work/watch.txt"
+check "the shell example succeeded" test $? -eq 0
+exp=$(cat "$work/exp.txt")
+check "its code was packed and uploaded" grep -q "(uploaded)" "$work/watch.txt"
+check "watch showed the program's own metrics live" grep -Eq "step [0-9]+ pi_estimate 3\.1" "$work/watch.txt"
 "$bin/ladle" results "$exp" > "$work/results.txt"
 check "results: the summary keys as columns" grep -q "abs_error *pi_estimate *points" "$work/results.txt"
 check "results: mean ± std over the seed per configuration" \
-  grep -Eq '^\{"thousands":80\} +3 +[0-9.e-]+ ± [0-9.e-]+ +3\.1[0-9]* ± ' "$work/results.txt"
+  grep -Eq '^\{"thousands":1600\} +3 +[0-9.e-]+ ± [0-9.e-]+ +3\.1[0-9]* ± ' "$work/results.txt"
 json "$exp" > "$work/shell.json"
 job=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['jobs'][5]['id'])" "$work/shell.json")
 "$bin/ladle" download "$job" out/hits_per_thousand.txt -o "$work/hits.txt" 2> /dev/null
 written=$(ls "$work"/w-*/attempts/*/work/out/hits_per_thousand.txt | while read -r f; do
-  d=$(dirname "$(dirname "$(dirname "$f")")"); grep -l "\"thousands\": 80" "$d/work/params.json" > /dev/null &&
+  d=$(dirname "$(dirname "$(dirname "$f")")"); grep -l "\"thousands\": 1600" "$d/work/params.json" > /dev/null &&
   grep -q '"seed": 3' "$d/work/params.json" && echo "$f"; done | head -1)
 check "an output downloads byte-identical to what the program wrote" cmp -s "$work/hits.txt" "$written"
-check "it has one line per thousand points" test "$(wc -l < "$work/hits.txt")" -eq 80
+check "it has one line per thousand points" test "$(wc -l < "$work/hits.txt")" -eq 1600
 check "show names the code's hash" bash -c "'$bin/ladle' show '$exp' | grep -Eq '^code sha256 [0-9a-f]{64}$'"
 exp2=$("$bin/ladle" submit "$work/shell/experiment.yaml" 2> "$work/submit2.err")
 check "the same code again is found stored, not uploaded" grep -q "(already stored)" "$work/submit2.err"
@@ -106,13 +107,21 @@ kind: command
 command: {argv: [./noisy.sh], code: .}
 YAML
 exp=$("$bin/ladle" submit "$work/prog/noisy.yaml" 2> /dev/null)
-timeout 60 "$bin/ladle" watch "$exp" 2> "$work/noisy.watch"
+timeout 60 "$bin/ladle" watch "$exp" > /dev/null 2>&1
 check "malformed metric lines do not fail the job" test $? -eq 0
 njob=$(json "$exp" | python3 -c "import json,sys; print(json.load(sys.stdin)['jobs'][0]['id'])")
 "$bin/ladle" logs "$njob" > "$work/noisy.log" 2>&1
 check "ladle logs warns of each skipped line" test "$(grep -c 'skipped a metrics line' "$work/noisy.log")" -eq 2
-check "the good lines were kept" bash -c \
-  "grep -q 'step 1 x 1$' '$work/noisy.watch' && grep -q 'step 2 x 3$' '$work/noisy.watch'"
+check "the good lines were kept, and only they" timeout 30 /usr/bin/python3 - "$stubs" "$LADLE_ADDR" "$exp" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import grpc
+from ladle.v1 import experiments_pb2 as pb, experiments_pb2_grpc as rpc
+stub = rpc.ExperimentServiceStub(grpc.insecure_channel(sys.argv[2]))
+res = stub.GetResults(pb.GetResultsRequest(experiment_id=sys.argv[3], include_metrics=True))
+points = [(m.step, m.name, m.value) for m in res.jobs[0].metrics]
+assert sorted(points) == [(1, "x", 1.0), (2, "x", 3.0)], points
+PY
 
 cat > "$work/prog/memory.yaml" <<'YAML'
 name: memory-hog

@@ -92,9 +92,8 @@ TEST(ArtifactNames, RelativePathsThatStayInside) {
   EXPECT_TRUE(IsValidArtifactName("model.safetensors"));
   EXPECT_TRUE(IsValidArtifactName("metrics-1_a.jsonl"));
   EXPECT_TRUE(IsValidArtifactName("out/ckpt/epoch=3,step@10+1.pt"));
-  for (const char* bad :
-       {"", ".", "..", "../x", "/etc/passwd", "a//b", "a/", "a/../b", "a/./b",
-        "sp ace", "x\\n", "back\\slash"}) {
+  for (const char* bad : {"", ".", "..", "../x", "/etc/passwd", "a//b", "a/",
+                          "a/../b", "a/./b", "sp ace", "x\\n", "back\\slash"}) {
     EXPECT_FALSE(IsValidArtifactName(bad)) << bad;
   }
 }

@@ -47,15 +47,13 @@ TEST(CommandKind, ExpandsTemplatesPerSweepPoint) {
   const PlannedJob& last = jobs->back();
   EXPECT_EQ(last.kind, "command");
   EXPECT_EQ(last.params, Json({{"lr", 0.003}, {"seed", 2}}));
-  absl::StatusOr<CommandJob> job =
-      CommandJobFromJson(Json::parse(last.spec));
+  absl::StatusOr<CommandJob> job = CommandJobFromJson(Json::parse(last.spec));
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_THAT(job->argv, ElementsAre("python3", "train.py", "--lr", "0.003",
                                      "--seed=2", "{literal}"));
   EXPECT_EQ(job->env.at("TAG"), "w256");
   EXPECT_EQ(job->env.at("OMP_NUM_THREADS"), "2");
-  EXPECT_EQ(job->params,
-            Json({{"lr", 0.003}, {"seed", 2}, {"width", 256}}));
+  EXPECT_EQ(job->params, Json({{"lr", 0.003}, {"seed", 2}, {"width", 256}}));
   EXPECT_EQ(job->outputs, "out");
   EXPECT_EQ(job->memory_bytes, int64_t{4} << 30);
   EXPECT_EQ(last.resources.cpu_slots, 2);

@@ -84,7 +84,8 @@ sweep: {grid: {train.optimizer.lr: [0.001, 0.01]}}
   views[0].state = "succeeded";
   views[1].params = (*jobs)[1].params;
   views[1].state = "failed";
-  const std::vector<ReportTable> tables = KindOrTrain("toy").Tables(ExperimentSpec{}, views);
+  const std::vector<ReportTable> tables =
+      KindOrTrain("toy").Tables(ExperimentSpec{}, views);
   ASSERT_EQ(tables.size(), 1u);
   EXPECT_THAT(tables[0].rows,
               ElementsAre(ElementsAre(R"({"train.optimizer.lr":0.001})", "1")));
@@ -99,7 +100,8 @@ sweep: {grid: {train.optimizer.lr: [0.001, 0.01]}}
   spec = ParseExperimentSpec("name: t\nkind: nope\ntrial: {}\n");
   EXPECT_THAT(
       std::string(spec.status().message()),
-      HasSubstr("use one of: train, fusion, ladling, dropcompute, command, toy"));
+      HasSubstr(
+          "use one of: train, fusion, ladling, dropcompute, command, toy"));
   // A second kind of the same name is refused.
   EXPECT_EQ(KindRegistry::Global().Register(std::make_unique<ToyKind>()).code(),
             absl::StatusCode::kAlreadyExists);

@@ -69,6 +69,7 @@ class Worker {
     int64_t id = 0;
     std::string job_id;
     pid_t pid = -1;
+    int pidfd = -1;  // pidfd_open(pid): readable once it exits
     std::string dir;
     AttemptLayout layout;  // where its files are
     ChildTimers timers;    // timeout, cancel, SIGTERM's grace, memory
@@ -110,6 +111,8 @@ class Worker {
   // relays what it wrote (into `out`). Its result once it exited.
   void PollChild(int64_t id, Attempt& a, std::vector<v1::WorkerMessage>* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sleeps up to `timeout_ms`, or until a running child exits.
+  void WaitForChildren(int timeout_ms) ABSL_LOCKS_EXCLUDED(mu_);
   // SIGTERM to the child's group, after creating its stop file.
   void RequestStop(Attempt& a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Uploads the checkpoints programs announced (outside the lock), as the
@@ -150,6 +153,7 @@ class Worker {
       ABSL_GUARDED_BY(mu_) = nullptr;
   std::unique_ptr<grpc::ClientContext> context_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> heartbeat_ms_{3000};
+  int wake_fd_ = -1;  // eventfd: a child started (WaitForChildren)
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Nvml> nvml_;  // GPU usage; used by the heartbeat thread only
 };

@@ -51,6 +51,16 @@ def spawn_date_latency_ms():
     return (int(out) - t0) / 1e6
 
 
+def cpu_seconds(pids):
+    """utime + stime of these processes and their reaped children, in seconds."""
+    total = 0
+    for pid in pids:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def raw_spawn_rate(n, parallel):
     def run(k):
         for _ in range(k):
@@ -133,10 +143,13 @@ def main():
         wait_workers(2)
         spec = ("name: true-%d\nkind: command\ncommand: {argv: [/bin/true]}\n"
                 "sweep: {grid: {i: [%s]}}\n" % (a.jobs, ", ".join(str(i) for i in range(a.jobs))))
+        cpu0 = [cpu_seconds([procs[0].pid]), cpu_seconds([p.pid for p in procs[1:]])]
         t0 = time.monotonic()
         exp = stub.SubmitExperiment(pb.SubmitExperimentRequest(spec=spec)).experiment_id
         e = wait_done(exp)
         seconds = time.monotonic() - t0
+        cpu = [cpu_seconds([procs[0].pid]) - cpu0[0],
+               cpu_seconds([p.pid for p in procs[1:]]) - cpu0[1]]
         assert e.state == pb.EXPERIMENT_STATE_SUCCEEDED, e
         raw1 = raw_spawn_rate(a.jobs, 1)
         raw2 = raw_spawn_rate(a.jobs, 2)
@@ -154,6 +167,8 @@ def main():
         max(spawn_ms)))
     print("throughput, %d /bin/true jobs on two workers (%d slots each):" % (a.jobs, a.worker_slots))
     print("  ladle end to end (submit -> ended)  %7.0f jobs/s  (%.2f s)" % (a.jobs / seconds, seconds))
+    print("  CPU per job: coordinator %.2f ms, workers %.2f ms (with their children)" % (
+        cpu[0] * 1e3 / a.jobs, cpu[1] * 1e3 / a.jobs))
     print("  raw posix_spawn + wait, 1 at a time %7.0f /s" % raw1)
     print("  raw posix_spawn + wait, 2 at a time %7.0f /s" % raw2)
     print("targets: exec p99 <= 20 ms: %s; >= 300 jobs/s: %s" % (

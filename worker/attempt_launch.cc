@@ -16,8 +16,8 @@ AttemptLayout Common(const std::string& dir) {
   l.stdout_log = dir + "/stdout.log";
   l.stderr_log = dir + "/stderr.log";
   l.checkpoint_dir = dir + "/checkpoint";
-  l.checkpoint_saved_file = dir + "/ladle/saved";
-  l.stop_file = dir + "/ladle/stop";
+  l.checkpoint_saved_file = dir + "/checkpoint.saved";
+  l.stop_file = dir + "/stop";
   return l;
 }
 
@@ -38,8 +38,8 @@ AttemptLayout CommandLayout(const std::string& attempt_dir,
   AttemptLayout l = Common(attempt_dir);
   l.work_dir = attempt_dir + "/work";
   l.output_dir = l.work_dir + "/" + job.outputs;
-  l.metrics_file = attempt_dir + "/ladle/metrics.jsonl";
-  l.summary_file = attempt_dir + "/ladle/summary.json";
+  l.metrics_file = attempt_dir + "/metrics.jsonl";
+  l.summary_file = attempt_dir + "/summary.json";
   l.output_prefix = job.outputs + "/";
   l.program = fs::path(job.argv.front()).filename().string();
   if (l.program == "python3" || l.program == "python" || l.program == "sh" ||

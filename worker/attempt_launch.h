@@ -46,7 +46,7 @@ struct AttemptLayout {
 // inputs/<job index>/<file>), out/ holds its metrics, summary and model.
 AttemptLayout TrainLayout(const std::string& attempt_dir);
 // A user's program: work/ is its working directory (its code is unpacked
-// there), the protocol's files sit beside it in ladle/.
+// there), the protocol's files sit beside it.
 AttemptLayout CommandLayout(const std::string& attempt_dir,
                             const CommandJob& job);
 

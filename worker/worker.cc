@@ -40,6 +40,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// How often a running child's metrics, logs and checkpoint marker are read.
+constexpr int64_t kRelayIntervalMs = 100;
+
 // The artifact an attempt's checkpoint directory is uploaded as (the
 // coordinator hands the latest to the job's next attempt).
 constexpr char kCheckpointArtifactName[] = "checkpoint.tar.gz";
@@ -440,6 +443,11 @@ void Worker::PollChild(int64_t id, Attempt& a,
       }
     }
   }
+  // Between ticks the poller wakes for starts and exits: the other running
+  // children's files wait for the next tick (at most --poll interval old).
+  const int64_t now = NowMs();
+  if (!exited && now - a.last_relay_ms < kRelayIntervalMs) return;
+  a.last_relay_ms = now;
   RelayMetrics(a, out);
   // Each stream is relayed up to --log_cap_bytes (a flooding child cannot
   // swamp the coordinator) and kept on disk under --log_file_cap_bytes.
@@ -547,7 +555,7 @@ void Worker::UploadCheckpoints() {
     }
   }
   for (const auto& [id, layout, marker] : todo) {
-    const std::string archive = layout.dir + "/ladle/checkpoint-upload.tar.gz";
+    const std::string archive = layout.dir + "/checkpoint-upload.tar.gz";
     absl::Status st =
         PackDirectory(layout.checkpoint_dir, archive, UnlimitedCode()).status();
     if (st.ok()) st = UploadFile(id, archive, kCheckpointArtifactName);
@@ -569,7 +577,7 @@ void Worker::UploadCheckpoints() {
 absl::Status Worker::RestoreCheckpoint(const v1::Assignment& a,
                                        const AttemptLayout& layout) {
   const v1::InputArtifact& ck = a.checkpoint();
-  const std::string archive = layout.dir + "/ladle/restored-checkpoint.tar.gz";
+  const std::string archive = layout.dir + "/restored-checkpoint.tar.gz";
   ASSIGN_OR_RETURN(v1::ArtifactHeader header,
                    DownloadArtifactTo(ck.job_id(), ck.name(), archive));
   RETURN_IF_ERROR(

@@ -76,6 +76,7 @@ class Worker {
     int64_t metrics_offset = 0;
     int64_t stdout_offset = 0, stderr_offset = 0;
     int64_t malformed_metric_lines = 0;
+    int64_t last_relay_ms = 0;  // its files last read (steady clock)
     // The checkpoint-saved marker's last modification time seen (ns), and
     // whether the checkpoint it announced still has to be uploaded (the
     // result waits for it).

@@ -79,7 +79,7 @@ assert job["summary"]["resumed_from_epoch"] >= 1, job["summary"]
 PY
 other=$([ "$victim" = a ] && echo b || echo a)
 retry=$(field "d['jobs'][0]['attempt_log'][1]['id']" < "$work/resume.json")
-first_step=$(head -1 "$work/w-$other/attempts/$retry/ladle/metrics.jsonl" 2> /dev/null |
+first_step=$(head -1 "$work/w-$other/attempts/$retry/metrics.jsonl" 2> /dev/null |
   python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['step'])")
 check "the retry's first reported step is past 0 (step $first_step)" test "${first_step:-0}" -gt 0
 check "the retry's log says it resumed" grep -q "resuming after epoch" \

@@ -192,6 +192,8 @@ Command AddShow(CLI::App& app) {
             if (!e.message().empty()) std::cout << e.message() << "\n";
             if (!e.code_sha256().empty())
               std::cout << "code sha256 " << e.code_sha256() << "\n";
+            if (!e.rerun_of().empty())
+              std::cout << "rerun of " << e.rerun_of() << "\n";
             std::cout << "--- spec ---\n" << e.spec();
             return 0;
           }};
@@ -224,6 +226,41 @@ Command AddCancel(CLI::App& app) {
             std::cout << e.id() << " " << ApiStateName(e.state()) << " ("
                       << Counts(e.job_counts()) << ")\n";
             return 0;
+          }};
+}
+
+Command AddRerun(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "rerun",
+      "submit an experiment again (same spec, code and params) as a new one; "
+      "prints its id");
+  struct Args {
+    std::string id;
+    bool failed = false, wait = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("id", a->id, "the experiment to rerun")->required();
+  cmd->add_flag("--failed", a->failed,
+                "only its jobs that failed or were cancelled");
+  cmd->add_flag("--wait", a->wait,
+                "watch until it ends; exit 0 iff it succeeded");
+  return {cmd, [a](Cli& cli) {
+            Connection* c = cli.Connect();
+            if (c == nullptr) return 2;
+            v1::RerunExperimentRequest req;
+            req.set_experiment_id(a->id);
+            req.set_failed_only(a->failed);
+            req.set_request_id(NewRequestId());
+            v1::SubmitExperimentResponse resp;
+            grpc::Status st = c->Call([&](grpc::ClientContext* ctx) {
+              return c->stub().RerunExperiment(ctx, req, &resp);
+            });
+            if (!st.ok()) return c->Fail(st);
+            std::cout << resp.experiment_id() << std::endl;
+            std::cerr << "submitted " << resp.experiment_id() << " with "
+                      << resp.job_count() << " jobs, a rerun of " << a->id
+                      << "\n";
+            return a->wait ? Watch(*c, resp.experiment_id()) : 0;
           }};
 }
 

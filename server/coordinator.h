@@ -45,6 +45,13 @@
 namespace ladle {
 
 // An artifact of a finished dependency that an attempt needs.
+// What a rerun submits again: the original experiment and, when not all, the
+// indices of its jobs to run (in the original's expansion).
+struct RerunOf {
+  std::string experiment_id;
+  std::vector<int> job_indices;  // empty: every job
+};
+
 // The artifact in which an attempt's checkpoint directory is uploaded.
 inline constexpr char kCheckpointArtifact[] = "checkpoint.tar.gz";
 
@@ -136,7 +143,15 @@ class Coordinator {
   void SubmitAsync(const std::string& spec, const std::string& owner,
                    bool dry_run, SubmitDone done,
                    const std::string& request_id = "",
-                   const std::string& code_sha256 = "");
+                   const std::string& code_sha256 = "",
+                   const RerunOf* rerun = nullptr);
+  // Submits experiment `id` again as a new one (its spec and code archive),
+  // linked to it; with `failed_only`, only its failed and cancelled jobs.
+  // FAILED_PRECONDITION when failed_only finds nothing to run, the experiment
+  // still runs, or its jobs depend on each other. `done` as SubmitAsync's.
+  void RerunAsync(const std::string& id, const std::string& owner,
+                  bool failed_only, const std::string& request_id,
+                  SubmitDone done);
   // Cancels queued jobs now and sends cancel commands for running attempts.
   absl::StatusOr<ExperimentRecord> Cancel(const std::string& id);
 

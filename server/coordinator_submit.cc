@@ -53,7 +53,57 @@ absl::Status CheckCode(const ExperimentSpec& spec) {
   return absl::OkStatus();
 }
 
+// Keeps the planned jobs at `indices` (of jobs without dependencies), numbered
+// anew from 0 in their order.
+void KeepJobs(const std::vector<int>& indices, std::vector<PlannedJob>* planned,
+              std::vector<std::string>* params) {
+  std::vector<PlannedJob> kept_jobs;
+  std::vector<std::string> kept_params;
+  for (int i : indices) {
+    if (i < 0 || i >= static_cast<int>(planned->size())) continue;
+    kept_jobs.push_back(std::move((*planned)[i]));
+    kept_jobs.back().index = static_cast<int>(kept_jobs.size()) - 1;
+    kept_params.push_back(std::move((*params)[i]));
+  }
+  *planned = std::move(kept_jobs);
+  *params = std::move(kept_params);
+}
+
 }  // namespace
+
+void Coordinator::RerunAsync(const std::string& id, const std::string& owner,
+                             bool failed_only, const std::string& request_id,
+                             SubmitDone done) {
+  absl::StatusOr<ExperimentRecord> e = store_->GetExperiment(id);
+  if (!e.ok()) return done(e.status());
+  RerunOf rerun{id, {}};
+  if (failed_only) {
+    if (e->state == "running") {
+      return done(absl::FailedPreconditionError(
+          absl::StrCat("rerun --failed: ", id,
+                       " is still running; wait for it or cancel "
+                       "it first")));
+    }
+    absl::StatusOr<std::vector<JobRecord>> jobs = store_->ListJobs(id);
+    if (!jobs.ok()) return done(jobs.status());
+    for (const JobRecord& j : *jobs) {
+      if (!j.deps.empty()) {
+        return done(absl::FailedPreconditionError(absl::StrCat(
+            "rerun --failed: the jobs of a ", e->kind,
+            " experiment depend on each other; rerun it whole (without "
+            "--failed)")));
+      }
+      if (j.state == "failed" || j.state == "cancelled")
+        rerun.job_indices.push_back(j.index);
+    }
+    if (rerun.job_indices.empty()) {
+      return done(absl::FailedPreconditionError(absl::StrCat(
+          "rerun --failed: no job of ", id, " failed or was cancelled")));
+    }
+  }
+  SubmitAsync(e->spec, owner, false, std::move(done), request_id,
+              e->code_sha256, &rerun);
+}
 
 absl::Status Coordinator::ParseAndPlan(const std::string& spec_text,
                                        const std::string& code_sha256,
@@ -155,7 +205,8 @@ bool Coordinator::AnswerRetriedSubmit(const std::string& spec_text,
 void Coordinator::SubmitAsync(const std::string& spec_text,
                               const std::string& owner, bool dry_run,
                               SubmitDone done, const std::string& request_id,
-                              const std::string& code_sha256) {
+                              const std::string& code_sha256,
+                              const RerunOf* rerun) {
   if (!dry_run && !request_id.empty() &&
       AnswerRetriedSubmit(spec_text, owner, request_id, &done)) {
     return;
@@ -169,6 +220,8 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
     done(st);
     return;
   }
+  if (rerun != nullptr && !rerun->job_indices.empty())
+    KeepJobs(rerun->job_indices, &planned, &params);
   Admission a;
   SubmitResult& result = a.result;
   result.job_count = static_cast<int>(planned.size());
@@ -210,6 +263,7 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
   e.created_ms = now;
   e.request_id = request_id;
   e.code_sha256 = code_sha256;
+  if (rerun != nullptr) e.rerun_of = rerun->experiment_id;
   // Durable before the reply and before any worker hears of it; concurrent
   // submits share the commit. Nothing waits for it: the writer's callback
   // queues the experiment for admission, once per group (AdmitCommitted).

@@ -11,6 +11,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -120,6 +121,7 @@ absl::Status ExperimentServiceImpl::FillExperiment(
   out->set_created_unix_ms(e.created_ms);
   out->set_finished_unix_ms(e.finished_ms);
   out->set_code_sha256(e.code_sha256);
+  out->set_rerun_of(e.rerun_of);
   if (counts != nullptr) {
     FillJobCounts(*counts, out->mutable_job_counts());
   } else {
@@ -256,6 +258,30 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(
       },
       req->request_id(), req->code_sha256());
   return reactor;
+}
+
+grpc::Status ExperimentServiceImpl::RerunExperiment(
+    ServerContext* ctx, const v1::RerunExperimentRequest* req,
+    v1::SubmitExperimentResponse* resp) {
+  auto caller = User(ctx);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (auto e = Visible(ctx, req->experiment_id()); !e.ok())
+    return ToGrpc(e.status());
+  if (absl::Status st = CheckRequestId(req->request_id()); !st.ok())
+    return ToGrpc(st);
+  absl::Notification finished;
+  absl::StatusOr<Coordinator::SubmitResult> result;
+  coordinator_->RerunAsync(req->experiment_id(), caller->name,
+                           req->failed_only(), req->request_id(),
+                           [&](absl::StatusOr<Coordinator::SubmitResult> r) {
+                             result = std::move(r);
+                             finished.Notify();
+                           });
+  finished.WaitForNotification();
+  if (!result.ok()) return ToGrpc(result.status());
+  resp->set_experiment_id(result->experiment_id);
+  resp->set_job_count(result->job_count);
+  return grpc::Status::OK;
 }
 
 grpc::Status ExperimentServiceImpl::GetExperiment(

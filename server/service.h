@@ -62,6 +62,9 @@ class ExperimentServiceImpl final
   grpc::Status CancelExperiment(grpc::ServerContext* ctx,
                                 const v1::CancelExperimentRequest* req,
                                 v1::Experiment* resp) override;
+  grpc::Status RerunExperiment(grpc::ServerContext* ctx,
+                               const v1::RerunExperimentRequest* req,
+                               v1::SubmitExperimentResponse* resp) override;
   grpc::Status WatchExperiment(
       grpc::ServerContext* ctx, const v1::WatchExperimentRequest* req,
       grpc::ServerWriter<v1::ExperimentEvent>* writer) override;

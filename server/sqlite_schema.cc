@@ -126,9 +126,10 @@ CREATE TABLE submit_requests(
   experiment_id TEXT NOT NULL REFERENCES experiments(id),
   PRIMARY KEY(owner, request_id)) WITHOUT ROWID;
 )sql",
-    // v8: the code archive of kind command experiments.
+    // v8: the code archive of kind command experiments; reruns' originals.
     R"sql(
 ALTER TABLE experiments ADD COLUMN code_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE experiments ADD COLUMN rerun_of TEXT NOT NULL DEFAULT '';
 )sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
@@ -194,6 +195,7 @@ ExperimentRecord ReadExperiment(const Stmt& s) {
   e.created_ms = s.Int(8);
   e.finished_ms = s.Int(9);
   e.code_sha256 = s.Text(11);  // 10: seq
+  e.rerun_of = s.Text(12);
   return e;
 }
 

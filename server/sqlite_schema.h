@@ -43,7 +43,7 @@ inline constexpr char kAttemptColumns[] =
     "exit_code, reason";
 inline constexpr char kExperimentColumns[] =
     "id, name, kind, owner, spec, priority, state, message, created_ms, "
-    "finished_ms, seq, code_sha256";
+    "finished_ms, seq, code_sha256, rerun_of";
 
 AttemptRecord ReadAttempt(const Stmt& s);
 JobRecord ReadJob(const Stmt& s);

@@ -40,6 +40,7 @@ struct ExperimentRecord {
   // back into this record.
   std::string request_id;
   std::string code_sha256;  // the code archive its jobs run in; empty: none
+  std::string rerun_of;     // the experiment it reruns; empty: none
 };
 
 struct JobRecord {

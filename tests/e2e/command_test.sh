@@ -12,6 +12,7 @@
 #  5. a program that is not executable fails with the reason and the fix;
 #  6. refused at submit, naming the problem: an unknown template parameter, a missing code
 #     directory;
+#  ... `ladle rerun` of a whole experiment and of its failed jobs only;
 #  7. a hostile archive sent to UploadCode (../x, an absolute path, a link out) is refused
 #     and leaves nothing outside.
 # Usage: command_test.sh BIN_DIR EXAMPLES_DIR PYTHON_STUBS_DIR. Bounded; all killed at exit.
@@ -89,6 +90,8 @@ YAML
 exp=$("$bin/ladle" submit "$work/prog/python.yaml" 2> /dev/null)
 timeout 60 "$bin/ladle" watch "$exp" > /dev/null 2>&1
 check "a Python program using the ladle module succeeds" test $? -eq 0
+pyexp=$exp
+pycode=$("$bin/ladle" show "$exp" | sed -n 's/^code sha256 //p')
 json "$exp" > "$work/py.json"
 check "its params, metrics, summary and outputs went through the module" python3 - "$work/py.json" <<'PY'
 import json, sys
@@ -148,6 +151,30 @@ check "a program that is not executable fails" test $? -ne 0
 check "saying so, with the fix" bash -c \
   "'$bin/ladle' results '$exp' --format json | grep -q 'not executable: chmod +x it'"
 check "both workers survived" bash -c "[ \$('$bin/ladle' workers | grep -c alive) -eq 2 ]"
+
+# Rerun: the whole experiment, or only what failed, linked to the original.
+cat > "$work/prog/partly.yaml" <<'YAML'
+name: partly-fails
+kind: command
+command: {argv: [sh, -c, "test {x} -ne 2"]}
+sweep: {grid: {x: [1, 2, 3]}}
+max_retries: 0
+YAML
+exp=$("$bin/ladle" submit "$work/prog/partly.yaml" 2> /dev/null)
+timeout 60 "$bin/ladle" watch "$exp" > /dev/null 2>&1
+rerun=$("$bin/ladle" rerun "$exp" --failed 2> "$work/rerun.err")
+check "rerun --failed submits the failed job only" grep -q "with 1 jobs, a rerun of $exp" "$work/rerun.err"
+timeout 60 "$bin/ladle" watch "$rerun" > /dev/null 2>&1
+check "with the same params, linked to the original" bash -c \
+  "'$bin/ladle' results '$rerun' --format json | grep -q '\"x\": 2' &&
+   '$bin/ladle' show '$rerun' | grep -q '^rerun of $exp$'"
+whole=$("$bin/ladle" rerun "$pyexp" 2> /dev/null)
+check "rerun of a whole experiment runs every job again, with the same code" bash -c \
+  "'$bin/ladle' show '$whole' | grep -q 'code sha256 $pycode' &&
+   timeout 60 '$bin/ladle' watch '$whole' > /dev/null 2>&1"
+"$bin/ladle" rerun "$pyexp" --failed > /dev/null 2> "$work/rerun-none.err"
+check "rerun --failed with nothing failed is refused, saying so" \
+  grep -q "no job of $pyexp failed or was cancelled" "$work/rerun-none.err"
 
 # 6. Refused at submit.
 cat > "$work/prog/badparam.yaml" <<'YAML'

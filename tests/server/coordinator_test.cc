@@ -373,3 +373,69 @@ TEST(CoordinatorRestart, ResumesRunningAttemptsAndFinishesEachJobOnce) {
 
 }  // namespace
 }  // namespace ladle
+
+namespace ladle {
+namespace {
+
+// `ladle rerun --failed`: a new experiment with the failed jobs only (same
+// params), linked to the original; refused while it runs and when nothing
+// failed. A whole rerun has every job again.
+TEST_F(CoordinatorTest,
+       RerunFailedSubmitsOnlyTheFailedJobsLinkedToTheOriginal) {
+  constexpr char kSpec[] =
+      "name: r\nkind: command\ncommand: {argv: [/bin/true]}\n"
+      "sweep: {grid: {x: [1, 2, 3]}}\nmax_retries: 0\n";
+  auto rerun = [&](const std::string& id, bool failed_only) {
+    absl::StatusOr<Coordinator::SubmitResult> out;
+    absl::Notification answered;
+    coord_->RerunAsync(id, "alice", failed_only, "",
+                       [&](absl::StatusOr<Coordinator::SubmitResult> r) {
+                         out = std::move(r);
+                         answered.Notify();
+                       });
+    answered.WaitForNotification();
+    return out;
+  };
+  FakeWorker w{"w"};
+  Connect(w, 1);
+  auto sub = coord_->Submit(kSpec, "alice", false);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  coord_->Sync();
+  EXPECT_EQ(rerun(sub->experiment_id, true).status().code(),
+            absl::StatusCode::kFailedPrecondition);  // still running
+  for (int done = 0; done < 3;) {                    // the job with x = 2 fails
+    for (const WorkerCommand& c : w.Take()) {
+      if (c.type != WorkerCommand::Type::kAssign) continue;
+      const bool fail = c.spec_json.find("\"x\":2") != std::string::npos;
+      ASSERT_TRUE(coord_
+                      ->ReportResult("w", c.assignment.attempt_id,
+                                     fail ? AttemptOutcome::kFailed
+                                          : AttemptOutcome::kSucceeded,
+                                     fail ? 1 : 0, "", "{}")
+                      .ok());
+      ++done;
+    }
+    coord_->Sync();
+  }
+  auto failed = rerun(sub->experiment_id, true);
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_EQ(failed->job_count, 1);
+  auto jobs = store_->ListJobs(failed->experiment_id);
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].params, R"({"x":2})");
+  EXPECT_EQ(store_->GetExperiment(failed->experiment_id)->rerun_of,
+            sub->experiment_id);
+  auto whole = rerun(sub->experiment_id, false);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_EQ(whole->job_count, 3);
+  // Nothing failed in the rerun of the whole, once it succeeds.
+  for (int done = 0; done < 4;) {
+    done += SucceedAll(w);
+    coord_->Sync();
+  }
+  EXPECT_THAT(std::string(rerun(whole->experiment_id, true).status().message()),
+              ::testing::HasSubstr("failed or was cancelled"));
+}
+
+}  // namespace
+}  // namespace ladle

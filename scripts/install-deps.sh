@@ -13,6 +13,7 @@ packages=(
   librsvg2-bin chromium clang libclang-rt-14-dev
   dataset-fashion-mnist
   python3-grpcio python3-protobuf
+  python3-torch  # examples/pytorch and its e2e test (users' programs)
 )
 
 missing=()

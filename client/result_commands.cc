@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/commands.h"
 #include "client/output.h"
+#include "common/artifact_name.h"
 #include "proto/api_util.h"
 #include "report/html_report.h"
 #include "spec/kind.h"
@@ -177,46 +179,93 @@ Command AddReport(CLI::App& app) {
           }};
 }
 
+namespace {
+
+// One artifact of `job` into `path` (its directories created); false after
+// saying why.
+bool DownloadOne(Connection& c, const std::string& job, const std::string& name,
+                 const std::string& path) {
+  v1::DownloadArtifactRequest req;
+  req.set_job_id(job);
+  req.set_name(name);
+  std::error_code ec;
+  const std::filesystem::path parent =
+      std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  absl::StatusOr<v1::ArtifactHeader> header;
+  // A transfer a restart broke starts over (the file is rewritten).
+  grpc::Status st = c.Follow([&](grpc::ClientContext* ctx, bool* resumable) {
+    auto reader = c.stub().DownloadArtifact(ctx, req);
+    header = ReadChunksToFile(reader.get(), path);
+    *resumable = true;
+    return reader->Finish();
+  });
+  if (!st.ok()) {
+    std::remove(path.c_str());
+    c.Fail(st);
+    return false;
+  }
+  if (!header.ok()) {
+    std::cerr << "ladle: " << path << ": " << header.status().message() << "\n";
+    return false;
+  }
+  std::cerr << "wrote " << path << " (" << header->size_bytes()
+            << " bytes, sha256 " << header->sha256() << ", verified)\n";
+  return true;
+}
+
+// Every artifact of `job` under `dir`, by name (names are relative paths).
+int DownloadAll(Connection& c, const std::string& job, const std::string& dir) {
+  const size_t dash = job.rfind('-');
+  v1::ExperimentResults res;
+  grpc::Status st =
+      GetResults(c, dash == std::string::npos ? job : job.substr(0, dash), {},
+                 false, 0, &res);
+  if (!st.ok()) return c.Fail(st);
+  for (const v1::JobResult& r : res.jobs()) {
+    if (r.job().id() != job) continue;
+    if (r.artifacts().empty()) {
+      std::cerr << "ladle: job " << job << " has no outputs (yet)\n";
+      return 1;
+    }
+    for (const v1::ArtifactInfo& a : r.artifacts()) {
+      if (!IsValidArtifactName(a.name())) {
+        std::cerr << "ladle: skipped an artifact named '" << a.name() << "'\n";
+        continue;
+      }
+      if (!DownloadOne(c, job, a.name(), dir + "/" + a.name())) return 1;
+    }
+    return 0;
+  }
+  std::cerr << "ladle: no job " << job << "\n";
+  return 1;
+}
+
+}  // namespace
+
 Command AddDownload(CLI::App& app) {
-  auto* cmd =
-      app.add_subcommand("download", "save a job's output file (an artifact)");
+  auto* cmd = app.add_subcommand(
+      "download", "save a job's output files (artifacts): one, or all of them");
   struct Args {
     std::string job, name, out;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("job", a->job, "job id")->required();
-  cmd->add_option("name", a->name, "e.g. model.safetensors, summary.json")
-      ->required();
-  cmd->add_option("-o,--output", a->out, "file to write (default: the name)");
+  cmd->add_option("name", a->name,
+                  "e.g. model.safetensors, summary.json, out/model.pt (none: "
+                  "every output, into -o DIR)");
+  cmd->add_option("-o,--output", a->out,
+                  "file to write (default: the name); without a name, the "
+                  "directory (default: the job id)");
   return {cmd, [a](Cli& cli) {
             Connection* c = cli.Connect();
             if (c == nullptr) return 2;
-            v1::DownloadArtifactRequest req;
-            req.set_job_id(a->job);
-            req.set_name(a->name);
-            const std::string path = a->out.empty() ? a->name : a->out;
-            absl::StatusOr<v1::ArtifactHeader> header;
-            // A transfer a restart broke starts over (the file is rewritten).
-            grpc::Status st =
-                c->Follow([&](grpc::ClientContext* ctx, bool* resumable) {
-                  auto reader = c->stub().DownloadArtifact(ctx, req);
-                  header = ReadChunksToFile(reader.get(), path);
-                  *resumable = true;
-                  return reader->Finish();
-                });
-            if (!st.ok()) {
-              std::remove(path.c_str());
-              return c->Fail(st);
-            }
-            if (!header.ok()) {
-              std::cerr << "ladle: " << path << ": "
-                        << header.status().message() << "\n";
-              return 1;
-            }
-            std::cerr << "wrote " << path << " (" << header->size_bytes()
-                      << " bytes, sha256 " << header->sha256()
-                      << ", verified)\n";
-            return 0;
+            if (a->name.empty())
+              return DownloadAll(*c, a->job, a->out.empty() ? a->job : a->out);
+            return DownloadOne(*c, a->job, a->name,
+                               a->out.empty() ? a->name : a->out)
+                       ? 0
+                       : 1;
           }};
 }
 

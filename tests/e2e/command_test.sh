@@ -53,6 +53,10 @@ written=$(ls "$work"/w-*/attempts/*/work/out/hits_per_thousand.txt | while read 
   d=$(dirname "$(dirname "$(dirname "$f")")"); grep -l "\"thousands\": 1600" "$d/work/params.json" > /dev/null &&
   grep -q '"seed": 3' "$d/work/params.json" && echo "$f"; done | head -1)
 check "an output downloads byte-identical to what the program wrote" cmp -s "$work/hits.txt" "$written"
+"$bin/ladle" download "$job" -o "$work/all" 2> /dev/null
+check "download without a name gets every output, by its path" bash -c \
+  "cmp -s '$work/all/out/hits_per_thousand.txt' '$written' && test -s '$work/all/summary.json' &&
+   test -s '$work/all/metrics.jsonl'"
 check "it has one line per thousand points" test "$(wc -l < "$work/hits.txt")" -eq 1600
 check "show names the code's hash" bash -c "'$bin/ladle' show '$exp' | grep -Eq '^code sha256 [0-9a-f]{64}$'"
 exp2=$("$bin/ladle" submit "$work/shell/experiment.yaml" 2> "$work/submit2.err")

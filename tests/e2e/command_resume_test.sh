@@ -7,7 +7,9 @@
 #  2. a longer trial checkpoints every epoch; once a checkpoint is uploaded the worker running
 #     it is killed with -9: the retry on the other worker restores the checkpoint and resumes
 #     after its epoch — its first reported step is past 0 and its summary says which epoch it
-#     resumed from — and it finishes.
+#     resumed from — and it finishes;
+#  3. the worker of another such trial is drained (SIGTERM): the program sees should_stop(),
+#     exits 3, and the job resumes elsewhere from its checkpoint.
 # Usage: command_resume_test.sh BIN_DIR EXAMPLES_DIR. Needs python3-torch (skips, exit 77,
 # without it). Bounded; everything is killed at exit.
 set -uo pipefail
@@ -84,6 +86,32 @@ first_step=$(head -1 "$work/w-$other/attempts/$retry/metrics.jsonl" 2> /dev/null
 check "the retry's first reported step is past 0 (step $first_step)" test "${first_step:-0}" -gt 0
 check "the retry's log says it resumed" grep -q "resuming after epoch" \
   "$work/w-$other/attempts/$retry/stdout.log"
+
+# 3. A drain (SIGTERM to the worker): the program is asked to stop (ladle.should_stop), keeps
+# its last checkpoint and exits 3; the job runs again from that checkpoint elsewhere.
+"$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/w-c" --cpu_slots=1 \
+  --name=worker-c > "$work/worker-c.log" 2>&1 &
+worker_pid[c]=$!; pids+=($!); disown $!
+check "a third worker registered" wait_for 20 two_up
+sed 's/seed: 7, epochs: 150/seed: 8, epochs: 151/; s/name: torch-resume/name: torch-drain/' \
+  "$work/torch/long.yaml" > "$work/torch/drain.yaml"
+exp=$("$bin/ladle" submit "$work/torch/drain.yaml" 2> /dev/null)
+check "a checkpoint was uploaded while it ran" wait_for 120 has_checkpoint
+drained=$(grep -l '"epochs": 151' "$work"/w-*/attempts/*/work/params.json | head -1 |
+  sed 's|.*/w-\([abc]\)/attempts/.*|\1|')
+kill -TERM "${worker_pid[$drained]}"
+check "the drained worker exits" wait_for 30 bash -c "! kill -0 ${worker_pid[$drained]} 2> /dev/null"
+check "the program stopped with exit 3 after being asked to" \
+  grep -q "attempt [0-9]* ended with code 3" "$work/worker-$drained.log"
+timeout 240 "$bin/ladle" watch "$exp" > /dev/null 2>&1
+check "after the drain the trial finished elsewhere" test $? -eq 0
+"$bin/ladle" results "$exp" --format json > "$work/drain.json"
+check "resuming from the checkpoint it kept" python3 - "$work/drain.json" <<'PY'
+import json, sys
+job = json.load(open(sys.argv[1]))["jobs"][0]
+assert job["state"] == "succeeded" and len(job["attempt_log"]) == 2, job["attempt_log"]
+assert job["summary"]["resumed_from_epoch"] >= 1, job["summary"]
+PY
 
 if [ $fail -ne 0 ]; then
   echo "--- server log"; tail -30 "$work/server.log"

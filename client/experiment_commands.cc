@@ -6,10 +6,12 @@
 #include <sstream>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "client/code_upload.h"
 #include "client/commands.h"
 #include "client/output.h"
 #include "proto/api_util.h"
+#include "spec/command_job.h"
 #include "spec/experiment.h"
 #include "spec/kind.h"
 
@@ -302,8 +304,16 @@ Command AddValidate(CLI::App& app) {
             auto jobs = PlanExperiment(*spec);
             if (!jobs.ok()) return fail(jobs.status());
             std::cout << spec->name << ": " << jobs->size() << " jobs\n";
-            for (const auto& j : *jobs)
-              std::cout << "  " << j.index << " " << j.params.dump() << "\n";
+            for (const auto& j : *jobs) {
+              std::cout << "  " << j.index << " " << j.params.dump();
+              // A program's jobs: the command line each will run.
+              if (j.kind == "command") {
+                absl::StatusOr<CommandJob> c =
+                    CommandJobFromJson(nlohmann::json::parse(j.spec));
+                if (c.ok()) std::cout << "  $ " << absl::StrJoin(c->argv, " ");
+              }
+              std::cout << "\n";
+            }
             return 0;
           }};
 }

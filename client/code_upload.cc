@@ -8,6 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "code/archive.h"
+#include "common/byte_size.h"
+#include "proto/api_util.h"
 #include "spec/experiment.h"
 
 namespace ladle {
@@ -15,7 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Streams the archive file in 1 MiB chunks; the first carries the header.
+// Streams the archive file; the first chunk carries the header.
 grpc::Status Upload(Connection& c, const std::string& path,
                     const CodeArchiveInfo& info, v1::CodeArchive* out) {
   return c.Call([&](grpc::ClientContext* ctx) {
@@ -23,18 +25,10 @@ grpc::Status Upload(Connection& c, const std::string& path,
     if (f == nullptr)
       return grpc::Status(grpc::StatusCode::INTERNAL, "cannot read " + path);
     auto writer = c.stub().UploadCode(ctx, out);
-    v1::CodeChunk chunk;
-    chunk.mutable_header()->set_size_bytes(info.size_bytes);
-    chunk.mutable_header()->set_sha256(info.sha256);
-    std::string buf(1 << 20, '\0');
-    bool first = true;
-    for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), f)) > 0 || first;
-         first = false) {
-      chunk.set_data(buf.data(), n);
-      if (!writer->Write(chunk)) break;  // Finish says why
-      chunk.clear_header();
-      if (n == 0) break;
-    }
+    v1::CodeArchiveHeader header;
+    header.set_size_bytes(info.size_bytes);
+    header.set_sha256(info.sha256);
+    WriteFileChunks(f, header, writer.get());  // Finish says why it broke
     std::fclose(f);
     writer->WritesDone();
     return writer->Finish();
@@ -81,14 +75,13 @@ absl::StatusOr<std::string> UploadSpecCode(Connection& c,
         msg.find("largest files") == std::string::npos) {
       msg += "; largest files:";
       for (const auto& [path, size] : info->largest)
-        absl::StrAppend(&msg, " ", path, " (", size >> 10, " KiB)");
+        absl::StrAppend(&msg, " ", path, " (", ByteSizeText(size), ")");
     }
     return absl::Status(static_cast<absl::StatusCode>(st.error_code()), msg);
   }
   std::cerr << "code: " << dir.lexically_normal().string() << ", "
-            << info->file_count << " files, "
-            << (info->size_bytes + 1023) / 1024 << " KiB packed, sha256 "
-            << Short(info->sha256)
+            << info->file_count << " files, " << ByteSizeText(info->size_bytes)
+            << " packed, sha256 " << Short(info->sha256)
             << (have ? " (already stored)" : " (uploaded)") << "\n";
   return info->sha256;
 }

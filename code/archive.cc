@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "code/ignore.h"
+#include "common/byte_size.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 
@@ -45,16 +46,10 @@ absl::Status ArchiveError(archive* a, const char* what, const char* file,
       return ArchiveError((a), (what), __FILE__, __LINE__); \
   } while (0)
 
-std::string SizeText(int64_t bytes) {
-  if (bytes >= (int64_t{1} << 20)) return absl::StrCat(bytes >> 20, " MiB");
-  if (bytes >= 1024) return absl::StrCat(bytes >> 10, " KiB");
-  return absl::StrCat(bytes, " bytes");
-}
-
 std::string LargestText(const CodeArchiveInfo& info) {
   std::vector<std::string> parts;
   for (const auto& [path, size] : info.largest)
-    parts.push_back(absl::StrCat(path, " (", SizeText(size), ")"));
+    parts.push_back(absl::StrCat(path, " (", ByteSizeText(size), ")"));
   return absl::StrJoin(parts, ", ");
 }
 
@@ -73,13 +68,13 @@ absl::Status CheckLimits(const CodeArchiveInfo& info, const CodeLimits& l) {
     over = absl::StrCat(info.file_count, " files, over the limit of ",
                         l.max_files, " (--max_code_files)");
   } else if (info.unpacked_bytes > l.max_unpacked_bytes) {
-    over = absl::StrCat(SizeText(info.unpacked_bytes),
+    over = absl::StrCat(ByteSizeText(info.unpacked_bytes),
                         " unpacked, over the limit of ",
-                        SizeText(l.max_unpacked_bytes));
+                        ByteSizeText(l.max_unpacked_bytes));
   } else if (info.size_bytes > l.max_archive_bytes) {
-    over =
-        absl::StrCat(SizeText(info.size_bytes), " packed, over the limit of ",
-                     SizeText(l.max_archive_bytes), " (--max_code_bytes)");
+    over = absl::StrCat(
+        ByteSizeText(info.size_bytes), " packed, over the limit of ",
+        ByteSizeText(l.max_archive_bytes), " (--max_code_bytes)");
   }
   if (over.empty()) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(
@@ -163,21 +158,6 @@ absl::Status WriteEntry(archive* a, const fs::path& root, const Entry& e) {
         "code: ", e.path, " changed while it was packed; submit again"));
   }
   return absl::OkStatus();
-}
-
-std::string HashFile(const std::string& path, int64_t* size) {
-  std::ifstream in(path, std::ios::binary);
-  Sha256 h;
-  std::string buf(1 << 16, '\0');
-  *size = 0;
-  while (in) {
-    in.read(buf.data(), buf.size());
-    const std::streamsize n = in.gcount();
-    if (n <= 0) break;
-    h.Update(buf.data(), static_cast<size_t>(n));
-    *size += n;
-  }
-  return h.HexDigest();
 }
 
 ArchivePtr OpenForReading(const std::string& path, absl::Status* st) {
@@ -371,7 +351,7 @@ absl::StatusOr<CodeArchiveInfo> PackDirectory(const std::string& dir,
     for (const Entry& e : entries) RETURN_IF_ERROR(WriteEntry(a.get(), dir, e));
     ARCHIVE_CHECK(a.get(), archive_write_close(a.get()), "closing the archive");
   }
-  info.sha256 = HashFile(archive_path, &info.size_bytes);
+  info.sha256 = Sha256OfFile(archive_path, &info.size_bytes);
   RETURN_IF_ERROR(CheckLimits(info, limits));
   return info;
 }
@@ -379,7 +359,7 @@ absl::StatusOr<CodeArchiveInfo> PackDirectory(const std::string& dir,
 absl::StatusOr<CodeArchiveInfo> InspectArchive(const std::string& archive_path,
                                                const CodeLimits& limits) {
   CodeArchiveInfo info;
-  info.sha256 = HashFile(archive_path, &info.size_bytes);
+  info.sha256 = Sha256OfFile(archive_path, &info.size_bytes);
   absl::Status st;
   ArchivePtr r = OpenForReading(archive_path, &st);
   if (r == nullptr) return st;

@@ -11,6 +11,11 @@
 
 namespace ladle {
 
+// The artifact a job's checkpoint directory is uploaded as (by the worker,
+// when its program announces one); the coordinator hands the latest to the
+// job's next attempt.
+inline constexpr char kCheckpointArtifact[] = "checkpoint.tar.gz";
+
 inline bool IsValidArtifactName(const std::string& name) {
   if (name.empty() || name.size() > 512) return false;
   int segments = 0;

@@ -5,6 +5,7 @@
 
 #include <openssl/evp.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -35,6 +36,30 @@ class Sha256 {
  private:
   EVP_MD_CTX* ctx_;
 };
+
+// True for a SHA-256 as Ladle writes it: 64 lowercase hex digits.
+inline bool IsSha256Hex(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+// The SHA-256 of a file's bytes and their count; empty when it cannot be
+// opened.
+inline std::string Sha256OfFile(const std::string& path, int64_t* size) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  *size = 0;
+  if (f == nullptr) return "";
+  Sha256 hash;
+  std::string buf(1 << 20, '\0');
+  for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), f)) > 0;) {
+    hash.Update(buf.data(), n);
+    *size += static_cast<int64_t>(n);
+  }
+  std::fclose(f);
+  return hash.HexDigest();
+}
 
 }  // namespace ladle
 

@@ -1,12 +1,13 @@
 // Helpers shared by everything that speaks ladle.v1 (server, worker, CLI):
-// state names, and streaming a file as ArtifactChunks (the header on the first
-// chunk only).
+// state names, and streaming a file as chunks (the header on the first chunk
+// only).
 #ifndef LADLE_PROTO_API_UTIL_H_
 #define LADLE_PROTO_API_UTIL_H_
 
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <type_traits>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -24,14 +25,20 @@ const char* ApiStateName(v1::JobState s);
 v1::ExperimentState ApiExperimentState(const std::string& name);
 v1::JobState ApiJobState(const std::string& name);
 
+// The chunk message a header type goes with: ArtifactChunk for artifacts,
+// CodeChunk for code archives.
+template <typename Header>
+using ChunkOf =
+    std::conditional_t<std::is_same_v<Header, v1::CodeArchiveHeader>,
+                       v1::CodeChunk, v1::ArtifactChunk>;
+
 // Writes `f` from its current position to `writer` (a gRPC ServerWriter or
-// ClientWriter of ArtifactChunk) in 1 MiB chunks; `header` goes on the first
-// chunk, which is sent even for an empty file. Returns false when the stream
-// broke.
-template <typename Writer>
-bool WriteFileChunks(std::FILE* f, const v1::ArtifactHeader& header,
-                     Writer* writer) {
-  v1::ArtifactChunk chunk;
+// ClientWriter of the header's chunk type) in 1 MiB chunks; `header` goes on
+// the first chunk, which is sent even for an empty file. Returns false when
+// the stream broke.
+template <typename Header, typename Writer>
+bool WriteFileChunks(std::FILE* f, const Header& header, Writer* writer) {
+  ChunkOf<Header> chunk;
   *chunk.mutable_header() = header;
   std::string buf(1 << 20, '\0');
   bool first = true;

@@ -14,12 +14,6 @@ namespace ladle {
 namespace fs = std::filesystem;
 
 namespace {
-bool IsHex64(const std::string& s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
-           return std::isdigit(static_cast<unsigned char>(c)) ||
-                  (c >= 'a' && c <= 'f');
-         });
-}
 std::atomic<uint64_t> g_upload_counter{0};
 }  // namespace
 
@@ -29,7 +23,7 @@ absl::StatusOr<std::unique_ptr<ArtifactStore::Upload>> ArtifactStore::Begin(
     return absl::InvalidArgumentError(absl::StrCat(
         "artifact.size_bytes: must be in [0, ", max_bytes_, "], got ", size));
   }
-  if (!IsHex64(sha256)) {
+  if (!IsSha256Hex(sha256)) {
     return absl::InvalidArgumentError(
         "artifact.sha256: must be 64 lowercase hex digits");
   }
@@ -102,7 +96,7 @@ absl::StatusOr<std::string> ArtifactStore::Upload::Commit() {
 
 absl::StatusOr<std::string> ArtifactStore::PathOf(
     const std::string& sha256) const {
-  if (!IsHex64(sha256))
+  if (!IsSha256Hex(sha256))
     return absl::InvalidArgumentError("sha256: not a digest");
   const std::string path =
       (fs::path(dir_) / sha256.substr(0, 2) / sha256).string();

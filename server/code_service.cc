@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "code/archive.h"
+#include "common/byte_size.h"
 #include "common/status_macros.h"
 #include "proto/api_util.h"
 #include "server/service.h"
@@ -14,13 +15,6 @@ namespace ladle {
 namespace {
 
 using grpc::StatusCode;
-
-bool IsSha256Hex(const std::string& s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
 
 // The stored archive of `sha256`, open for reading at its start, and its size.
 absl::StatusOr<std::FILE*> OpenArchive(ArtifactStore* artifacts,
@@ -71,10 +65,10 @@ grpc::Status ExperimentServiceImpl::UploadCode(
   if (h.size_bytes() > code_limits_.max_archive_bytes || h.size_bytes() < 0) {
     return grpc::Status(
         StatusCode::RESOURCE_EXHAUSTED,
-        absl::StrCat("code: the archive is ", h.size_bytes() >> 20,
-                     " MiB packed, over the server's limit of ",
-                     code_limits_.max_archive_bytes >> 20,
-                     " MiB (--max_code_bytes); leave data and outputs out "
+        absl::StrCat("code: the archive is ", ByteSizeText(h.size_bytes()),
+                     " packed, over the server's limit of ",
+                     ByteSizeText(code_limits_.max_archive_bytes),
+                     " (--max_code_bytes); leave data and outputs out "
                      "with a .ladleignore"));
   }
   auto upload = artifacts_->Begin(h.size_bytes(), h.sha256());

@@ -35,6 +35,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/artifact_name.h"  // kCheckpointArtifact
 #include "common/clock.h"
 #include "server/observer.h"
 #include "server/scheduler.h"
@@ -51,9 +52,6 @@ struct RerunOf {
   std::string experiment_id;
   std::vector<int> job_indices;  // empty: every job
 };
-
-// The artifact in which an attempt's checkpoint directory is uploaded.
-inline constexpr char kCheckpointArtifact[] = "checkpoint.tar.gz";
 
 struct InputFile {
   ArtifactRecord artifact;

@@ -2,11 +2,11 @@
 
 #include <sys/wait.h>
 
-#include <cmath>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/byte_size.h"
 #include "worker/log_relay.h"
 
 namespace ladle {
@@ -26,19 +26,6 @@ ChildSignal NextSignal(ChildTimers& t, int64_t now_ms, int64_t kill_grace_ms) {
     return ChildSignal::kKill;
   }
   return ChildSignal::kNone;
-}
-
-std::string ByteSizeText(int64_t bytes) {
-  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? absl::StrCat(bytes, " bytes")
-                : absl::StrCat(absl::SixDigits(std::round(v * 10) / 10), " ",
-                               units[u]);
 }
 
 v1::AttemptResult ExitResult(int64_t attempt_id, int status,

@@ -42,9 +42,6 @@ ChildSignal NextSignal(ChildTimers& t, int64_t now_ms, int64_t kill_grace_ms);
 v1::AttemptResult ExitResult(int64_t attempt_id, int status,
                              const ChildTimers& t, const AttemptLayout& layout);
 
-// "4 GiB", "512 MiB", "1.5 GiB", "1000 bytes".
-std::string ByteSizeText(int64_t bytes);
-
 }  // namespace ladle
 
 #endif  // LADLE_WORKER_CHILD_CONTROL_H_

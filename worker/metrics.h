@@ -29,7 +29,7 @@ struct WorkerMetrics {
         cancelled(attempts.Add({{"outcome", "cancelled"}})),
         metric_lines(prometheus::BuildCounter()
                          .Name("ladle_worker_metric_lines_relayed_total")
-                         .Help("metrics.jsonl lines sent to the coordinator")
+                         .Help("Metric lines sent to the coordinator")
                          .Register(r)
                          .Add({})),
         metric_lines_skipped(

@@ -43,10 +43,6 @@ namespace fs = std::filesystem;
 // How often a running child's metrics, logs and checkpoint marker are read.
 constexpr int64_t kRelayIntervalMs = 100;
 
-// The artifact an attempt's checkpoint directory is uploaded as (the
-// coordinator hands the latest to the job's next attempt).
-constexpr char kCheckpointArtifactName[] = "checkpoint.tar.gz";
-
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -367,9 +363,7 @@ absl::StatusOr<SpawnOptions> Worker::Prepare(const v1::Assignment& a,
           absl::StrCat("cannot unpack the code: ", st.message()));
     }
   }
-  for (const std::string& d :
-       {l.work_dir, l.output_dir, l.checkpoint_dir,
-        fs::path(l.metrics_file).parent_path().string()}) {
+  for (const std::string& d : {l.work_dir, l.output_dir, l.checkpoint_dir}) {
     fs::create_directories(d, ec);
     if (ec) {
       return absl::InternalError(
@@ -431,51 +425,16 @@ void Worker::PollChild(int64_t id, Attempt& a,
       case ChildSignal::kNone:
         break;
     }
-    const int64_t limit = a.timers.memory_limit_bytes;
-    if (limit > 0 && a.timers.memory_exceeded_bytes == 0) {
-      const int64_t resident = GroupResidentBytes(a.pid);
-      if (resident > limit) {
-        LOG(WARNING) << "attempt " << id << ": " << resident
-                     << " bytes resident, over memory_bytes = " << limit
-                     << "; SIGKILL";
-        a.timers.memory_exceeded_bytes = resident;
-        kill(-a.pid, SIGKILL);
-      }
-    }
   }
   // Between ticks the poller wakes for starts and exits: the other running
-  // children's files wait for the next tick (at most --poll interval old).
+  // children's memory and files wait for the next tick (100 ms).
   const int64_t now = NowMs();
   if (!exited && now - a.last_relay_ms < kRelayIntervalMs) return;
   a.last_relay_ms = now;
+  if (!exited) EnforceMemoryLimit(a);
   RelayMetrics(a, out);
-  // Each stream is relayed up to --log_cap_bytes (a flooding child cannot
-  // swamp the coordinator) and kept on disk under --log_file_cap_bytes.
-  for (auto [stream, offset] : {std::pair{"stdout", &a.stdout_offset},
-                                std::pair{"stderr", &a.stderr_offset}}) {
-    const std::string& path = std::string(stream) == "stdout"
-                                  ? a.layout.stdout_log
-                                  : a.layout.stderr_log;
-    const int64_t dropped = CapLogFile(path, options_.log_file_cap_bytes);
-    if (dropped > 0 && metrics_)
-      metrics_->log_bytes_dropped.Increment(static_cast<double>(dropped));
-    for (v1::WorkerMessage& m : ReadLogChunks(
-             id, stream, path, options_.log_cap_bytes, exited, offset)) {
-      if (metrics_)
-        metrics_->log_bytes.Increment(
-            static_cast<double>(m.logs().data().size()));
-      out->push_back(std::move(m));
-    }
-  }
-  struct stat marker;
-  if (::stat(a.layout.checkpoint_saved_file.c_str(), &marker) == 0) {
-    const int64_t ns =
-        marker.st_mtim.tv_sec * 1'000'000'000LL + marker.st_mtim.tv_nsec;
-    if (ns != a.checkpoint_marker_ns) {
-      a.checkpoint_marker_ns = ns;
-      a.checkpoint_pending = true;
-    }
-  }
+  RelayLogs(a, exited, out);
+  NoteCheckpoint(a);
   if (!exited) return;
   a.finished = true;
   if (a.pidfd >= 0) ::close(a.pidfd);
@@ -489,6 +448,50 @@ void Worker::PollChild(int64_t id, Attempt& a,
                                                  : metrics_->failed)
         .Increment();
   }
+}
+
+void Worker::EnforceMemoryLimit(Attempt& a) {
+  const int64_t limit = a.timers.memory_limit_bytes;
+  if (limit <= 0 || a.timers.memory_exceeded_bytes > 0) return;
+  const int64_t resident = GroupResidentBytes(a.pid);
+  if (resident <= limit) return;
+  LOG(WARNING) << "attempt " << a.id << ": " << resident
+               << " bytes resident, over memory_bytes = " << limit
+               << "; SIGKILL";
+  a.timers.memory_exceeded_bytes = resident;
+  kill(-a.pid, SIGKILL);
+}
+
+void Worker::RelayLogs(Attempt& a, bool exited,
+                       std::vector<v1::WorkerMessage>* out) {
+  // Each stream is relayed up to --log_cap_bytes (a flooding child cannot
+  // swamp the coordinator) and kept on disk under --log_file_cap_bytes.
+  for (auto [stream, offset] : {std::pair{"stdout", &a.stdout_offset},
+                                std::pair{"stderr", &a.stderr_offset}}) {
+    const std::string& path = std::string(stream) == "stdout"
+                                  ? a.layout.stdout_log
+                                  : a.layout.stderr_log;
+    const int64_t dropped = CapLogFile(path, options_.log_file_cap_bytes);
+    if (dropped > 0 && metrics_)
+      metrics_->log_bytes_dropped.Increment(static_cast<double>(dropped));
+    for (v1::WorkerMessage& m : ReadLogChunks(
+             a.id, stream, path, options_.log_cap_bytes, exited, offset)) {
+      if (metrics_)
+        metrics_->log_bytes.Increment(
+            static_cast<double>(m.logs().data().size()));
+      out->push_back(std::move(m));
+    }
+  }
+}
+
+void Worker::NoteCheckpoint(Attempt& a) {
+  struct stat marker;
+  if (::stat(a.layout.checkpoint_saved_file.c_str(), &marker) != 0) return;
+  const int64_t ns =
+      marker.st_mtim.tv_sec * 1'000'000'000LL + marker.st_mtim.tv_nsec;
+  if (ns == a.checkpoint_marker_ns) return;
+  a.checkpoint_marker_ns = ns;
+  a.checkpoint_pending = true;
 }
 
 void Worker::RelayMetrics(Attempt& a, std::vector<v1::WorkerMessage>* out) {
@@ -558,7 +561,7 @@ void Worker::UploadCheckpoints() {
     const std::string archive = layout.dir + "/checkpoint-upload.tar.gz";
     absl::Status st =
         PackDirectory(layout.checkpoint_dir, archive, UnlimitedCode()).status();
-    if (st.ok()) st = UploadFile(id, archive, kCheckpointArtifactName);
+    if (st.ok()) st = UploadFile(id, archive, kCheckpointArtifact);
     std::remove(archive.c_str());
     // Unreachable coordinator, or the program rewrote it meanwhile: retry.
     if (absl::IsUnavailable(st) || absl::IsAborted(st)) continue;
@@ -759,18 +762,15 @@ absl::Status Worker::UploadOutputs(int64_t attempt_id,
 
 absl::Status Worker::UploadFile(int64_t attempt_id, const std::string& path,
                                 const std::string& name) {
-  auto stub = v1::WorkerService::NewStub(channel_);
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return absl::OkStatus();  // gone meanwhile
   // Pass 1: size and hash; pass 2: send.
-  Sha256 hash;
-  std::string buf(1 << 20, '\0');
   int64_t size = 0;
-  for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), f)) > 0;) {
-    hash.Update(buf.data(), n);
-    size += static_cast<int64_t>(n);
+  const std::string sha256 = Sha256OfFile(path, &size);
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (sha256.empty() || f == nullptr) {  // gone meanwhile
+    if (f != nullptr) std::fclose(f);
+    return absl::OkStatus();
   }
-  std::rewind(f);
+  auto stub = v1::WorkerService::NewStub(channel_);
   grpc::ClientContext ctx;
   AddBearerToken(&ctx, options_.token);
   v1::UploadArtifactResponse resp;
@@ -779,7 +779,7 @@ absl::Status Worker::UploadFile(int64_t attempt_id, const std::string& path,
   header.set_attempt_id(attempt_id);
   header.set_name(name);
   header.set_size_bytes(size);
-  header.set_sha256(hash.HexDigest());
+  header.set_sha256(sha256);
   WriteFileChunks(f, header, writer.get());  // Finish() reports a broken stream
   std::fclose(f);
   writer->WritesDone();

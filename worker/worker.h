@@ -1,6 +1,8 @@
 // The worker daemon's core: keeps a session with the coordinator, runs each
-// assigned attempt as a child `ladle-train` process in its own directory,
-// relays its metrics.jsonl lines, reports its outcome, and stops it on cancel.
+// assigned attempt as a child process in its own directory (ladle-train, or
+// a user's program under ladle-exec: worker/attempt_launch.h), relays its
+// metric lines and logs, uploads its outputs and checkpoints, reports its
+// outcome, and stops it on cancel.
 // Survives coordinator restarts: it reconnects with backoff, keeps children
 // running, and reports them (and results it could not deliver) on reconnect.
 //
@@ -100,6 +102,13 @@ class Worker {
   // Lays out the attempt's directory (inputs, params, spec) and says how to
   // start its process. The error is the attempt's failure reason.
   absl::StatusOr<SpawnOptions> Prepare(const v1::Assignment& a, Attempt* at);
+  // Kills the child's group once its resident memory is past memory_bytes.
+  void EnforceMemoryLimit(Attempt& a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Relays new stdout/stderr bytes (all that is left once it `exited`).
+  void RelayLogs(Attempt& a, bool exited, std::vector<v1::WorkerMessage>* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks a checkpoint for upload when the program touched its marker.
+  void NoteCheckpoint(Attempt& a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Relays an attempt's new metric lines; those that are not metric lines
   // are counted and the first few quoted in its stderr log.
   void RelayMetrics(Attempt& a, std::vector<v1::WorkerMessage>* out)

@@ -99,7 +99,7 @@ TEST_F(CodeArchiveTest, LimitsNameTheLargestFiles) {
       (root_ / "src").string(), (root_ / "a.tgz").string(), limits);
   ASSERT_EQ(a.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(a.status().message(), HasSubstr("over the limit of 3"));
-  EXPECT_THAT(a.status().message(), HasSubstr("data/big.bin (97 KiB)"));
+  EXPECT_THAT(a.status().message(), HasSubstr("data/big.bin (97.7 KiB)"));
   EXPECT_THAT(a.status().message(), HasSubstr(".ladleignore"));
   limits = {};
   limits.max_archive_bytes = 100;

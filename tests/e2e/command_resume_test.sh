@@ -92,7 +92,8 @@ check "the retry's log says it resumed" grep -q "resuming after epoch" \
 "$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/w-c" --cpu_slots=1 \
   --name=worker-c > "$work/worker-c.log" 2>&1 &
 worker_pid[c]=$!; pids+=($!); disown $!
-check "a third worker registered" wait_for 20 two_up
+c_up() { "$bin/ladle" workers 2> /dev/null | grep worker-c | grep -q alive; }
+check "a third worker registered" wait_for 20 c_up
 sed 's/seed: 7, epochs: 150/seed: 8, epochs: 151/; s/name: torch-resume/name: torch-drain/' \
   "$work/torch/long.yaml" > "$work/torch/drain.yaml"
 exp=$("$bin/ladle" submit "$work/torch/drain.yaml" 2> /dev/null)

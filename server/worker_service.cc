@@ -37,6 +37,14 @@ absl::Status CheckHello(const v1::WorkerHello& hello) {
 }
 
 // A coordinator command as the message the worker's stream carries.
+void FillInput(const InputFile& in, v1::InputArtifact* out) {
+  out->set_job_id(in.artifact.job_id);
+  out->set_name(in.artifact.name);
+  out->set_sha256(in.artifact.sha256);
+  out->set_size_bytes(in.artifact.size);
+  out->set_path(in.path);
+}
+
 v1::CoordinatorMessage MessageOf(const WorkerCommand& c) {
   v1::CoordinatorMessage m;
   if (c.type == WorkerCommand::Type::kAssign) {
@@ -50,22 +58,9 @@ v1::CoordinatorMessage MessageOf(const WorkerCommand& c) {
     a->set_cpu_slots(c.cpu_slots);
     a->set_timeout_seconds(c.timeout_seconds);
     a->set_queued_at_unix_micros(c.queued_at_us);
-    for (const InputFile& in : c.inputs) {
-      v1::InputArtifact* ia = a->add_inputs();
-      ia->set_job_id(in.artifact.job_id);
-      ia->set_name(in.artifact.name);
-      ia->set_sha256(in.artifact.sha256);
-      ia->set_size_bytes(in.artifact.size);
-      ia->set_path(in.path);
-    }
-    if (!c.checkpoint.path.empty()) {
-      v1::InputArtifact* ck = a->mutable_checkpoint();
-      ck->set_job_id(c.checkpoint.artifact.job_id);
-      ck->set_name(c.checkpoint.artifact.name);
-      ck->set_sha256(c.checkpoint.artifact.sha256);
-      ck->set_size_bytes(c.checkpoint.artifact.size);
-      ck->set_path(c.checkpoint.path);
-    }
+    for (const InputFile& in : c.inputs) FillInput(in, a->add_inputs());
+    if (!c.checkpoint.path.empty())
+      FillInput(c.checkpoint, a->mutable_checkpoint());
     for (int g : c.assignment.gpu_indices) a->add_gpu_indices(g);
   } else {
     m.mutable_cancel()->set_attempt_id(c.assignment.attempt_id);

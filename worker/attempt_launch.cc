@@ -1,5 +1,6 @@
 #include "worker/attempt_launch.h"
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -99,16 +100,22 @@ SpawnOptions CommandSpawn(const v1::Assignment& a, const CommandJob& job,
     env.emplace_back("OMP_NUM_THREADS", absl::StrCat(context.cpu_slots));
   if (!job.env.count("PYTHONUNBUFFERED"))
     env.emplace_back("PYTHONUNBUFFERED", "1");
-  std::string pythonpath;
-  if (!context.python_dir.empty()) pythonpath = context.python_dir;
+  // PYTHONPATH: the job's own entries first, then the ladle module's
+  // directory, then what the worker was started with.
+  std::vector<std::string> pythonpath;
   for (const auto& [name, value] : job.env) {
     if (name == "PYTHONPATH") {
-      pythonpath = pythonpath.empty() ? value : value + ":" + pythonpath;
+      pythonpath.push_back(value);
     } else {
       env.emplace_back(name, value);
     }
   }
-  if (!pythonpath.empty()) env.emplace_back("PYTHONPATH", pythonpath);
+  if (!context.python_dir.empty()) pythonpath.push_back(context.python_dir);
+  if (const char* inherited = std::getenv("PYTHONPATH");
+      inherited != nullptr && *inherited != '\0')
+    pythonpath.push_back(inherited);
+  if (!pythonpath.empty())
+    env.emplace_back("PYTHONPATH", absl::StrJoin(pythonpath, ":"));
   SpawnOptions spawn;
   spawn.argv = {context.exec_helper};
   if (context.parent_pid > 0)

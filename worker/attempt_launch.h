@@ -10,8 +10,9 @@
 //   LADLE_STOP_FILE        exists once the worker asked the program to stop
 //   LADLE_PARAMS           the job's parameters as JSON (also params.json)
 //
-// Pure: builds paths, files' contents and spawn options, touches nothing; the
-// worker creates the directories and starts the process.
+// Builds paths, files' contents and spawn options (on top of this process's
+// environment) and touches nothing; the worker creates the directories and
+// starts the process.
 #ifndef LADLE_WORKER_ATTEMPT_LAUNCH_H_
 #define LADLE_WORKER_ATTEMPT_LAUNCH_H_
 

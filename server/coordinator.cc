@@ -55,7 +55,7 @@ JobRequest Coordinator::RequestOf(const JobRecord& j) {
   r.id = j.id;
   r.experiment_id = j.experiment_id;
   r.priority = j.priority;
-  r.resources = {j.gpus, j.cpu_slots};
+  r.resources = {j.gpus, j.cpu_slots, 0, j.ranks};
   r.max_retries = j.max_retries;
   r.deps = j.deps;
   return r;

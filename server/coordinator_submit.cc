@@ -27,6 +27,7 @@ JobRecord JobOf(const PlannedJob& p, const ExperimentSpec& spec,
     j.deps.push_back(absl::StrFormat("%s-%04d", experiment_id, d));
   j.gpus = p.resources.gpus;
   j.cpu_slots = p.resources.cpu_slots;
+  j.ranks = p.resources.ranks;
   j.priority = spec.priority;
   j.max_retries = spec.max_retries;
   j.timeout_seconds = spec.timeout_seconds;

@@ -35,6 +35,8 @@ bool IsTerminal(JobState s) {
 
 namespace {
 
+constexpr int kMaxRanks = 1 << 16;
+
 int& Count(ExperimentProgress& p, JobState s) {
   switch (s) {
     case JobState::kPending:
@@ -66,6 +68,10 @@ absl::Status ValidateRequest(const JobRequest& r) {
         absl::StrCat("job ", r.id,
                      ": resources need gpus >= 0, cpu_slots >= 0 and at least "
                      "one of them > 0"));
+  }
+  if (r.resources.ranks < 1 || r.resources.ranks > kMaxRanks) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job ", r.id, ": ranks must be in [1, ", kMaxRanks, "]"));
   }
   if (r.max_retries < 0) {
     return absl::InvalidArgumentError(
@@ -143,13 +149,12 @@ void Scheduler::Enqueue(Job& job) {
 }
 
 void Scheduler::InsertIntoQueue(Job& job) {
-  queues_[{job.req.resources.gpus, job.req.resources.cpu_slots}].emplace(
-      -job.req.priority, job.seq, job.req.id);
+  queues_[ShapeOf(job.req)].emplace(-job.req.priority, job.seq, job.req.id);
   ++queued_count_;
 }
 
 void Scheduler::Dequeue(const Job& job) {
-  auto q = queues_.find({job.req.resources.gpus, job.req.resources.cpu_slots});
+  auto q = queues_.find(ShapeOf(job.req));
   if (q != queues_.end() &&
       q->second.erase({-job.req.priority, job.seq, job.req.id}) > 0) {
     --queued_count_;
@@ -241,6 +246,15 @@ absl::Status Scheduler::Restore(const JobRequest& r, JobState state,
                                 int attempts_used, int64_t running_attempt_id,
                                 const std::string& worker_id,
                                 const std::vector<int>& gpu_indices) {
+  std::vector<RunningRank> ranks;
+  if (state == JobState::kRunning)
+    ranks.push_back({running_attempt_id, worker_id, gpu_indices, 0});
+  return Restore(r, state, attempts_used, running_attempt_id, ranks);
+}
+
+absl::Status Scheduler::Restore(const JobRequest& r, JobState state,
+                                int attempts_used, int64_t gang_attempt_id,
+                                const std::vector<RunningRank>& ranks) {
   RETURN_IF_ERROR(ValidateRequest(r));
   if (jobs_.count(r.id))
     return absl::AlreadyExistsError(
@@ -272,22 +286,34 @@ absl::Status Scheduler::Restore(const JobRequest& r, JobState state,
       if (job.remaining_deps == 0) Enqueue(job);
       break;
     case JobState::kRunning: {
-      if (running_attempt_id <= 0 || worker_id.empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("restore job ", r.id,
-                         ": running needs an attempt id and a worker"));
+      if (gang_attempt_id <= 0 || ranks.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "restore job ", r.id, ": running needs an attempt and a worker"));
+      }
+      for (const RunningRank& rank : ranks) {
+        if (rank.attempt_id < gang_attempt_id || rank.worker_id.empty() ||
+            rank.attempt_id - gang_attempt_id != rank.rank) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "restore job ", r.id, ": attempt ", rank.attempt_id,
+              " needs a worker and the id of rank 0's plus its rank"));
+        }
       }
       SetState(job, JobState::kRunning);
-      job.current_attempt = running_attempt_id;
-      job.last_worker = worker_id;
-      Attempt& a = attempts_[running_attempt_id];
-      a.job_id = r.id;
-      a.worker_id = worker_id;
-      a.gpus = gpu_indices;
-      a.lease_expiry_ms = clock_->NowMillis() + options_.lease_ms;
-      Worker& w = workers_[worker_id];  // not alive until it registers again
-      w.attempts.insert(running_attempt_id);
-      next_attempt_id_ = std::max(next_attempt_id_, running_attempt_id + 1);
+      job.current_attempt = gang_attempt_id;
+      job.last_worker = ranks.front().worker_id;
+      job.gang_live = static_cast<int>(ranks.size());
+      for (const RunningRank& rank : ranks) {
+        Attempt& a = attempts_[rank.attempt_id];
+        a.job_id = r.id;
+        a.worker_id = rank.worker_id;
+        a.gpus = rank.gpu_indices;
+        a.lease_expiry_ms = clock_->NowMillis() + options_.lease_ms;
+        a.gang = gang_attempt_id;
+        a.rank = rank.rank;
+        // Not alive until it registers again.
+        workers_[rank.worker_id].attempts.insert(rank.attempt_id);
+        next_attempt_id_ = std::max(next_attempt_id_, rank.attempt_id + 1);
+      }
       break;
     }
     default:
@@ -298,57 +324,95 @@ absl::Status Scheduler::Restore(const JobRequest& r, JobState state,
 
 std::vector<Assignment> Scheduler::Schedule(std::vector<JobEvent>* events) {
   std::vector<Assignment> out;
+  Reservation reservation = Reserve();
   while (true) {
     // The best head (priority, then FIFO) among the shapes that fit somewhere.
     Job* pick = nullptr;
-    const std::string* worker = nullptr;
+    Placement placement;
     for (auto& [shape, queue] : queues_) {
       Job& head = jobs_.at(std::get<2>(*queue.begin()));
-      if (pick != nullptr &&
-          std::make_tuple(-pick->req.priority, pick->seq) <
-              std::make_tuple(-head.req.priority, head.seq)) {
-        continue;
-      }
-      if (const std::string* w = PickWorker(head)) {
-        pick = &head;
-        worker = w;
-      }
+      if (pick != nullptr && OrderOf(*pick) < OrderOf(head)) continue;
+      if (Fit(head, reservation, &placement)) pick = &head;
     }
     if (pick == nullptr) break;
+    if (reservation.active && reservation.job == pick->req.id)
+      reservation = Reservation();
     Dequeue(*pick);
-    Worker& w = workers_.at(*worker);
-    Unindex(*worker, w);
+    Place(*pick, placement, &out, events);
+  }
+  reserved_workers_ = reservation.workers.size();
+  return out;
+}
+
+bool Scheduler::Fit(const Job& job, const Reservation& reservation,
+                    Placement* out) const {
+  const std::set<std::string>* skip =
+      reservation.active && reservation.order < OrderOf(job)
+          ? &reservation.workers
+          : nullptr;
+  if (job.req.resources.ranks > 1) return PickGang(job, skip, out);
+  const std::string* worker = PickWorker(job, skip);
+  if (worker == nullptr) return false;
+  *out = {worker};
+  return true;
+}
+
+void Scheduler::Place(Job& job, const Placement& placement,
+                      std::vector<Assignment>* out,
+                      std::vector<JobEvent>* events) {
+  const int ranks = static_cast<int>(placement.size());
+  const int64_t gang = next_attempt_id_;
+  next_attempt_id_ += ranks;
+  const int number = ++job.attempts_used;
+  std::map<std::string, int> on_worker, next_local;
+  for (const std::string* w : placement) ++on_worker[*w];
+  for (int r = 0; r < ranks; ++r) {
+    const std::string& id = *placement[r];
+    Worker& w = workers_.at(id);
+    Unindex(id, w);
     Assignment a;
-    a.job_id = pick->req.id;
-    a.experiment_id = pick->req.experiment_id;
-    a.attempt_id = next_attempt_id_++;
-    a.attempt_number = ++pick->attempts_used;
-    a.worker_id = *worker;
+    a.job_id = job.req.id;
+    a.experiment_id = job.req.experiment_id;
+    a.attempt_id = gang + r;
+    a.attempt_number = number;
+    a.worker_id = id;
+    a.rank = r;
+    a.world_size = ranks;
+    a.local_rank = next_local[id]++;
+    a.local_world_size = on_worker[id];
+    a.gang_attempt_id = gang;
     for (int g = 0;
          g < w.capacity.gpus &&
-         static_cast<int>(a.gpu_indices.size()) < pick->req.resources.gpus;
+         static_cast<int>(a.gpu_indices.size()) < job.req.resources.gpus;
          ++g) {
       if (w.gpu_free[g]) {
         w.gpu_free[g] = false;
         a.gpu_indices.push_back(g);
       }
     }
-    w.free_gpus -= pick->req.resources.gpus;
-    w.free_cpu -= pick->req.resources.cpu_slots;
-    Index(*worker, w);
+    w.free_gpus -= job.req.resources.gpus;
+    w.free_cpu -= job.req.resources.cpu_slots;
+    Index(id, w);
     w.attempts.insert(a.attempt_id);
     Attempt& at = attempts_[a.attempt_id];
     at.job_id = a.job_id;
-    at.worker_id = a.worker_id;
+    at.worker_id = id;
     at.gpus = a.gpu_indices;
     at.lease_expiry_ms = clock_->NowMillis() + options_.lease_ms;
-    pick->current_attempt = a.attempt_id;
-    pick->last_worker = a.worker_id;
-    SetState(*pick, JobState::kRunning);
-    events->push_back(MakeEvent(*pick, a.attempt_id, a.worker_id, ""));
-    out.push_back(std::move(a));
+    at.gang = gang;
+    at.rank = r;
+    out->push_back(std::move(a));
   }
-  return out;
+  job.current_attempt = gang;
+  job.last_worker = *placement.front();
+  job.gang_live = ranks;
+  SetState(job, JobState::kRunning);
+  events->push_back(MakeEvent(job, gang, job.last_worker, ""));
+  for (int r = 1; r < ranks; ++r) {
+    JobEvent e = MakeEvent(job, gang + r, *placement[r], "");
+    e.rank_only = true;
+    events->push_back(std::move(e));
+  }
 }
 
 Scheduler::Attempt Scheduler::EndAttempt(int64_t attempt_id) {
@@ -377,49 +441,123 @@ absl::StatusOr<std::vector<JobEvent>> Scheduler::Complete(
     int64_t attempt_id, AttemptOutcome outcome, const std::string& reason) {
   auto it = attempts_.find(attempt_id);
   if (it == attempts_.end() ||
-      jobs_.at(it->second.job_id).current_attempt != attempt_id) {
+      (!it->second.stopping &&
+       jobs_.at(it->second.job_id).current_attempt != it->second.gang)) {
     return absl::FailedPreconditionError(
         absl::StrCat("attempt ", attempt_id,
                      " is not running (finished, superseded or unknown); "
                      "its report is ignored"));
   }
+  Job& job = jobs_.at(it->second.job_id);
+  if (it->second.stopping) {  // a rank of a gang that already ended
+    const Attempt a = EndAttempt(attempt_id);
+    return std::vector<JobEvent>{
+        RankEvent(job, attempt_id, a.worker_id, outcome, a.stop_reason)};
+  }
+  if (job.req.resources.ranks > 1)
+    return CompleteRank(job, attempt_id, outcome, reason);
   std::vector<JobEvent> events;
   const Attempt a = EndAttempt(attempt_id);
-  Job& job = jobs_.at(a.job_id);
   job.current_attempt = 0;
-  // The job's own event comes first; mark it as the end of this attempt.
-  auto mark = [&]() {
-    if (!events.empty()) {
-      events.front().attempt_ended = true;
-      events.front().attempt_outcome = outcome;
-    }
-    return events;
-  };
+  EndJobAttempt(job, attempt_id, a.worker_id, outcome, reason, &events);
+  return events;
+}
+
+void Scheduler::EndJobAttempt(Job& job, int64_t attempt_id,
+                              const std::string& worker, AttemptOutcome outcome,
+                              const std::string& reason,
+                              std::vector<JobEvent>* events) {
+  const size_t first = events->size();
   if (job.cancel_requested) {
     const bool succeeded = outcome == AttemptOutcome::kSucceeded;
     Finish(job, succeeded ? JobState::kSucceeded : JobState::kCancelled,
-           attempt_id, a.worker_id, succeeded ? "" : "cancelled", &events);
-    return mark();
+           attempt_id, worker, succeeded ? "" : "cancelled", events);
+  } else {
+    switch (outcome) {
+      case AttemptOutcome::kSucceeded:
+        Finish(job, JobState::kSucceeded, attempt_id, worker, "", events);
+        break;
+      case AttemptOutcome::kCancelled:
+        Finish(job, JobState::kCancelled, attempt_id, worker,
+               reason.empty() ? "cancelled" : reason, events);
+        break;
+      case AttemptOutcome::kFailed:
+      case AttemptOutcome::kLost:
+        AfterUnsuccessfulAttempt(
+            job, attempt_id, worker,
+            (outcome == AttemptOutcome::kLost ? "attempt lost: "
+                                              : "attempt failed: ") +
+                reason,
+            events);
+        break;
+    }
   }
-  switch (outcome) {
-    case AttemptOutcome::kSucceeded:
-      Finish(job, JobState::kSucceeded, attempt_id, a.worker_id, "", &events);
-      break;
-    case AttemptOutcome::kCancelled:
-      Finish(job, JobState::kCancelled, attempt_id, a.worker_id,
-             reason.empty() ? "cancelled" : reason, &events);
-      break;
-    case AttemptOutcome::kFailed:
-    case AttemptOutcome::kLost:
-      AfterUnsuccessfulAttempt(
-          job, attempt_id, a.worker_id,
-          (outcome == AttemptOutcome::kLost ? "attempt lost: "
-                                            : "attempt failed: ") +
-              reason,
-          &events);
-      break;
+  // The job's own event comes first; mark it as the end of this attempt.
+  if (events->size() > first) {
+    (*events)[first].attempt_ended = true;
+    (*events)[first].attempt_outcome = outcome;
   }
-  return mark();
+}
+
+std::vector<JobEvent> Scheduler::CompleteRank(Job& job, int64_t attempt_id,
+                                              AttemptOutcome outcome,
+                                              const std::string& reason) {
+  const Attempt a = EndAttempt(attempt_id);
+  --job.gang_live;
+  std::vector<JobEvent> events;
+  if (outcome == AttemptOutcome::kSucceeded && job.gang_live > 0) {
+    events.push_back(RankEvent(job, attempt_id, a.worker_id, outcome, ""));
+    return events;
+  }
+  std::string why;
+  if (outcome != AttemptOutcome::kSucceeded) {
+    why = absl::StrCat("rank ", a.rank, " of ", job.req.resources.ranks,
+                       " (worker ", a.worker_id, "): ", reason);
+    StopGang(job, a.gang,
+             absl::StrCat("gang stopped: rank ", a.rank, " ended ",
+                          outcome == AttemptOutcome::kLost ? "lost" : "first",
+                          ": ", reason));
+  }
+  job.current_attempt = 0;
+  job.gang_live = 0;
+  EndJobAttempt(job, attempt_id, a.worker_id, outcome, why, &events);
+  return events;
+}
+
+void Scheduler::StopGang(Job& job, int64_t gang, const std::string& reason) {
+  for (int r = 0; r < job.req.resources.ranks; ++r) {
+    auto it = attempts_.find(gang + r);
+    if (it == attempts_.end() || it->second.gang != gang) continue;
+    Attempt& at = it->second;
+    at.stopping = true;
+    at.stop_reason = reason;
+    if (job.cancel_requested) continue;  // Cancel asked it already
+    Assignment s;
+    s.job_id = job.req.id;
+    s.experiment_id = job.req.experiment_id;
+    s.attempt_id = gang + r;
+    s.worker_id = at.worker_id;
+    s.gpu_indices = at.gpus;
+    s.rank = r;
+    s.gang_attempt_id = gang;
+    stops_.push_back(std::move(s));
+  }
+}
+
+JobEvent Scheduler::RankEvent(const Job& job, int64_t attempt_id,
+                              const std::string& worker, AttemptOutcome outcome,
+                              const std::string& reason) const {
+  JobEvent e = MakeEvent(job, attempt_id, worker, reason);
+  e.rank_only = true;
+  e.attempt_ended = true;
+  e.attempt_outcome = outcome;
+  return e;
+}
+
+std::vector<Assignment> Scheduler::TakeStops() {
+  std::vector<Assignment> out;
+  out.swap(stops_);
+  return out;
 }
 
 void Scheduler::AfterUnsuccessfulAttempt(Job& job, int64_t attempt_id,
@@ -527,14 +665,20 @@ std::vector<JobEvent> Scheduler::Cancel(const std::string& experiment_id,
     switch (job->state) {
       case JobState::kRunning: {
         job->cancel_requested = true;
-        const Attempt& a = attempts_.at(job->current_attempt);
-        Assignment s;
-        s.job_id = job->req.id;
-        s.experiment_id = experiment_id;
-        s.attempt_id = job->current_attempt;
-        s.worker_id = a.worker_id;
-        s.gpu_indices = a.gpus;
-        to_stop->push_back(std::move(s));
+        const int64_t gang = job->current_attempt;
+        for (int r = 0; r < job->req.resources.ranks; ++r) {
+          auto it = attempts_.find(gang + r);
+          if (it == attempts_.end() || it->second.gang != gang) continue;
+          Assignment s;
+          s.job_id = job->req.id;
+          s.experiment_id = experiment_id;
+          s.attempt_id = gang + r;
+          s.worker_id = it->second.worker_id;
+          s.gpu_indices = it->second.gpus;
+          s.rank = r;
+          s.gang_attempt_id = gang;
+          to_stop->push_back(std::move(s));
+        }
         break;
       }
       case JobState::kQueued:

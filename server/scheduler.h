@@ -15,6 +15,18 @@
 //   the fewest free GPUs (then CPU slots) that still fits (best fit, keeps big
 //   holes for big jobs). A retry avoids the worker of the previous attempt when
 //   another fits.
+// - Gangs (resources.ranks > 1): every rank is placed in the same decision or
+//   none is (never a partial gang holding slots), packed onto as few workers
+//   as fit (most ranks first). Each rank is an attempt of its own with
+//   consecutive ids; the job's current attempt is rank 0's, and fencing is by
+//   it: when a rank fails, is lost or cancelled, the gang ends, its other
+//   ranks are stopped (TakeStops) and keep their resources until they report
+//   or their lease runs out, and the job is retried as a whole.
+// - Reservation against gang starvation: when the best-ordered queued gang
+//   fits nowhere, enough workers to hold it (those that could take most of
+//   it now first) are reserved: jobs ordered after it are not placed there,
+//   so the gang starts once their running jobs end, while a stream of small
+//   jobs still backfills the other workers.
 // - DAG: a job whose dependencies have not all succeeded is pending; when one
 // fails or is
 //   cancelled, its dependents fail with a reason naming it.
@@ -78,6 +90,10 @@ struct Assignment {
   int attempt_number = 0;  // 1 for the first try
   std::string worker_id;
   std::vector<int> gpu_indices;  // worker-local GPU ordinals
+  // A gang's rank (ranks > 1; else 0 of 1): among its ranks on this worker,
+  // local_rank of local_world_size; gang_attempt_id is rank 0's attempt.
+  int rank = 0, world_size = 1, local_rank = 0, local_world_size = 1;
+  int64_t gang_attempt_id = 0;
 };
 
 // A job's state change, to persist and publish.
@@ -94,6 +110,9 @@ struct JobEvent {
   // Set by Complete on the event of the job whose attempt (attempt_id) ended.
   bool attempt_ended = false;
   AttemptOutcome attempt_outcome = AttemptOutcome::kFailed;
+  // Only one rank's attempt (attempt_id) of a gang job started or ended; the
+  // job's own record did not change.
+  bool rank_only = false;
 };
 
 struct ExperimentProgress {
@@ -151,6 +170,17 @@ class Scheduler {
                        int64_t running_attempt_id = 0,
                        const std::string& worker_id = "",
                        const std::vector<int>& gpu_indices = {});
+  // The same for a gang: `gang_attempt_id` is rank 0's attempt, `ranks` the
+  // ranks still running (kRunning only).
+  struct RunningRank {
+    int64_t attempt_id = 0;
+    std::string worker_id;
+    std::vector<int> gpu_indices;
+    int rank = 0;
+  };
+  absl::Status Restore(const JobRequest& job, JobState state, int attempts_used,
+                       int64_t gang_attempt_id,
+                       const std::vector<RunningRank>& ranks);
   // Attempt ids continue after this (call with the store's largest id after a
   // restart).
   void SetNextAttemptId(int64_t next) {
@@ -166,6 +196,11 @@ class Scheduler {
   absl::StatusOr<std::vector<JobEvent>> Complete(int64_t attempt_id,
                                                  AttemptOutcome outcome,
                                                  const std::string& reason);
+
+  // Attempts to stop since the last call: ranks of gangs that ended because
+  // another rank failed, was lost or cancelled. They keep their resources
+  // until Complete (any outcome) or their lease runs out.
+  std::vector<Assignment> TakeStops();
 
   // Expires leases and workers whose heartbeats stopped; moves retry-delayed
   // jobs whose backoff passed back to the queue. After a stall (see
@@ -194,6 +229,9 @@ class Scheduler {
   const ExperimentProgress& totals() const { return totals_; }
   int known_workers() const { return static_cast<int>(workers_.size()); }
   size_t running_attempts() const { return attempts_.size(); }
+  // Workers held back for the best-ordered gang that does not fit (as of the
+  // last Schedule).
+  size_t reserved_workers() const { return reserved_workers_; }
   int alive_workers() const;
 
  private:
@@ -213,12 +251,18 @@ class Scheduler {
     std::vector<std::string> dependents;
     std::string last_worker;
     bool cancel_requested = false;
+    int gang_live = 0;  // ranks of the current attempt still running
   };
   struct Attempt {
     std::string job_id;
     std::string worker_id;
     std::vector<int> gpus;
     int64_t lease_expiry_ms = 0;
+    int64_t gang = 0;  // rank 0's attempt id (its own for a single job)
+    int rank = 0;
+    // Its gang ended: it was told to stop and only frees its resources.
+    bool stopping = false;
+    std::string stop_reason;
   };
   struct Worker {
     Resources capacity;
@@ -229,9 +273,22 @@ class Scheduler {
     bool alive = false;
     std::set<int64_t> attempts;
   };
-  using Shape = std::pair<int, int>;  // (gpus, cpu_slots)
+  using Shape = std::tuple<int, int, int>;  // (gpus, cpu_slots, ranks)
   using QueueKey =
       std::tuple<int, int64_t, std::string>;  // (-priority, seq, job id)
+  using Order = std::pair<int, int64_t>;      // (-priority, seq)
+  static Order OrderOf(const Job& job) { return {-job.req.priority, job.seq}; }
+  static Shape ShapeOf(const JobRequest& r) {
+    return {r.resources.gpus, r.resources.cpu_slots, r.resources.ranks};
+  }
+  // Workers held for the gang `job`: jobs ordered after `order` skip them.
+  struct Reservation {
+    bool active = false;
+    Order order;
+    std::string job;
+    std::set<std::string> workers;
+  };
+  using Placement = std::vector<const std::string*>;  // a worker per rank
 
   // Enqueue marks the job queued and makes it schedulable; InsertIntoQueue only
   // does the latter (for a job already marked queued that waited out a retry
@@ -253,8 +310,37 @@ class Scheduler {
   JobEvent MakeEvent(const Job& job, int64_t attempt_id,
                      const std::string& worker,
                      const std::string& reason) const;
-  // Best-fit worker for `job`, or null.
-  const std::string* PickWorker(const Job& job) const;
+  // Best-fit worker for `job` outside `skip` (may be null), or null.
+  const std::string* PickWorker(const Job& job,
+                                const std::set<std::string>* skip) const;
+  // Workers for every rank of a gang outside `skip`, most ranks per worker
+  // first; false (and `out` untouched) when not all fit now.
+  bool PickGang(const Job& job, const std::set<std::string>* skip,
+                Placement* out) const;
+  // Where `job` fits now, honouring `reservation`.
+  bool Fit(const Job& job, const Reservation& reservation,
+           Placement* out) const;
+  // The reservation for the best-ordered queued gang that fits nowhere now.
+  Reservation Reserve() const;
+  // Starts `job`'s next attempt on `placement` (a rank each).
+  void Place(Job& job, const Placement& placement, std::vector<Assignment>* out,
+             std::vector<JobEvent>* events);
+  // The end of an attempt of the job (its gang's, for a gang): succeeded,
+  // cancelled, retried or failed; events appended.
+  void EndJobAttempt(Job& job, int64_t attempt_id, const std::string& worker,
+                     AttemptOutcome outcome, const std::string& reason,
+                     std::vector<JobEvent>* events);
+  // One rank of a gang ended; the gang ends with it unless it succeeded and
+  // others still run.
+  std::vector<JobEvent> CompleteRank(Job& job, int64_t attempt_id,
+                                     AttemptOutcome outcome,
+                                     const std::string& reason);
+  // Marks the still running ranks of `gang` stopping (queued in stops_
+  // unless a cancel already asked them).
+  void StopGang(Job& job, int64_t gang, const std::string& reason);
+  JobEvent RankEvent(const Job& job, int64_t attempt_id,
+                     const std::string& worker, AttemptOutcome outcome,
+                     const std::string& reason) const;
   // free_index_ upkeep: call Unindex before changing a worker's free
   // resources or liveness, Index after.
   void Index(const std::string& id, const Worker& w);
@@ -277,6 +363,8 @@ class Scheduler {
   // Job ids of each experiment, in submission order.
   std::unordered_map<std::string, std::vector<std::string>> experiment_jobs_;
   ExperimentProgress totals_;
+  std::vector<Assignment> stops_;
+  size_t reserved_workers_ = 0;
   size_t queued_count_ = 0;
   int64_t next_seq_ = 0;
   int64_t next_attempt_id_ = 1;

@@ -84,7 +84,10 @@ std::vector<int64_t> Scheduler::Reconcile(const std::string& worker_id,
   const std::set<int64_t> reported(running.begin(), running.end());
   for (int64_t a : reported) {
     auto it = attempts_.find(a);
-    if (it == attempts_.end() || it->second.worker_id != worker_id)
+    // Unknown or another worker's; or told to stop while the worker was
+    // away (the stop may not have reached it).
+    if (it == attempts_.end() || it->second.worker_id != worker_id ||
+        it->second.stopping || jobs_.at(it->second.job_id).cancel_requested)
       to_stop.push_back(a);
   }
   if (wit != workers_.end()) {
@@ -122,7 +125,20 @@ int Scheduler::alive_workers() const {
 // --- Jobs
 // -----------------------------------------------------------------------------------
 
-const std::string* Scheduler::PickWorker(const Job& job) const {
+namespace {
+
+// How many ranks of `need` fit into `gpus` GPUs and `cpu` CPU slots.
+int RanksFitting(const Resources& need, int gpus, int cpu) {
+  int n = INT_MAX;
+  if (need.gpus > 0) n = std::min(n, gpus / need.gpus);
+  if (need.cpu_slots > 0) n = std::min(n, cpu / need.cpu_slots);
+  return n;
+}
+
+}  // namespace
+
+const std::string* Scheduler::PickWorker(
+    const Job& job, const std::set<std::string>* skip) const {
   // Best fit = the smallest (free GPUs, free CPU slots) that holds the job,
   // ties by worker id; a worker other than the previous attempt's is
   // preferred over a better fit. Groups of equal free GPUs are visited in
@@ -140,12 +156,81 @@ const std::string* Scheduler::PickWorker(const Job& job) const {
     }
     for (; it != free_index_.end() && std::get<0>(*it) == gpus; ++it) {
       const std::string& id = std::get<2>(*it);
+      if (skip != nullptr && skip->count(id)) continue;
       if (id != job.last_worker) return &workers_.find(id)->first;
       previous = &workers_.find(id)->first;
     }
     ++gpus;
   }
   return previous;
+}
+
+bool Scheduler::PickGang(const Job& job, const std::set<std::string>* skip,
+                         Placement* out) const {
+  const Resources& need = job.req.resources;
+  // (ranks that fit, worker id): most first, so the gang spans few workers.
+  std::vector<std::pair<int, const std::string*>> fits;
+  for (const auto& [gpus, cpu, id] : free_index_) {
+    if (skip != nullptr && skip->count(id)) continue;
+    const int n = RanksFitting(need, gpus, cpu);
+    if (n > 0) fits.emplace_back(n, &workers_.find(id)->first);
+  }
+  std::sort(fits.begin(), fits.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+  });
+  Placement placement;
+  for (const auto& [n, id] : fits) {
+    for (int i = 0; i < n && static_cast<int>(placement.size()) < need.ranks;
+         ++i)
+      placement.push_back(id);
+    if (static_cast<int>(placement.size()) == need.ranks) {
+      *out = std::move(placement);
+      return true;
+    }
+  }
+  return false;
+}
+
+Scheduler::Reservation Scheduler::Reserve() const {
+  Reservation r;
+  const Job* gang = nullptr;
+  for (const auto& [shape, queue] : queues_) {
+    if (std::get<2>(shape) <= 1) continue;
+    const Job& head = jobs_.at(std::get<2>(*queue.begin()));
+    if (gang == nullptr || OrderOf(head) < OrderOf(*gang)) gang = &head;
+  }
+  Placement unused;
+  if (gang == nullptr || PickGang(*gang, nullptr, &unused)) return r;
+  // (ranks that fit now, ranks that fit when idle, id): the workers that
+  // could start it soonest first.
+  const Resources& need = gang->req.resources;
+  std::vector<std::tuple<int, int, const std::string*>> candidates;
+  for (const auto& [id, w] : workers_) {
+    if (!w.alive) continue;
+    const int idle = RanksFitting(need, w.capacity.gpus, w.capacity.cpu_slots);
+    if (idle > 0)
+      candidates.emplace_back(RanksFitting(need, w.free_gpus, w.free_cpu), idle,
+                              &id);
+  }
+  std::sort(candidates.begin(), candidates.end(),
+            [](const auto& a, const auto& b) {
+              if (std::get<0>(a) != std::get<0>(b))
+                return std::get<0>(a) > std::get<0>(b);
+              if (std::get<1>(a) != std::get<1>(b))
+                return std::get<1>(a) > std::get<1>(b);
+              return *std::get<2>(a) < *std::get<2>(b);
+            });
+  int64_t covered = 0;
+  for (const auto& [now, idle, id] : candidates) {
+    r.workers.insert(*id);
+    covered += idle;
+    if (covered >= need.ranks) break;
+  }
+  if (covered < need.ranks) return Reservation();  // the fleet is too small
+  r.active = true;
+  r.order = OrderOf(*gang);
+  r.job = gang->req.id;
+  return r;
 }
 
 }  // namespace ladle

@@ -131,6 +131,12 @@ CREATE TABLE submit_requests(
 ALTER TABLE experiments ADD COLUMN code_sha256 TEXT NOT NULL DEFAULT '';
 ALTER TABLE experiments ADD COLUMN rerun_of TEXT NOT NULL DEFAULT '';
 )sql",
+    // v9: gang jobs (ranks per job; each rank an attempt with its GPUs).
+    R"sql(
+ALTER TABLE jobs ADD COLUMN ranks INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE attempts ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE attempts ADD COLUMN gpu_indices TEXT NOT NULL DEFAULT '[]';
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
               kStoreSchemaVersion);
@@ -154,6 +160,8 @@ AttemptRecord ReadAttempt(const Stmt& s) {
   a.ended_ms = s.Int(6);
   a.exit_code = static_cast<int>(s.Int(7));
   a.reason = s.Text(8);
+  a.rank = static_cast<int>(s.Int(9));
+  a.gpu_indices = SplitJson<int>(s.Text(10));
   return a;
 }
 
@@ -179,6 +187,7 @@ JobRecord ReadJob(const Stmt& s) {
   j.summary = s.Text(17);
   j.updated_ms = s.Int(18);
   j.timeout_seconds = s.Int(19);
+  j.ranks = static_cast<int>(s.Int(20));
   return j;
 }
 
@@ -217,7 +226,7 @@ void BindJob(Stmt& s, const JobRecord& j, int64_t pos) {
       .BindView(15, j.worker_id)
       .Bind(16, JoinJson(j.gpu_indices));
   s.BindView(17, j.reason).BindView(18, j.summary).Bind(19, j.updated_ms);
-  s.Bind(20, j.timeout_seconds).Bind(21, pos);
+  s.Bind(20, j.timeout_seconds).Bind(21, pos).Bind(22, j.ranks);
 }
 
 }  // namespace ladle

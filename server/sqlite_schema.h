@@ -21,13 +21,13 @@ extern const char* const kMigrations[];
 inline constexpr char kJobColumns[] =
     "id, experiment_id, idx, kind, spec, params, deps, gpus, cpu_slots, "
     "priority, max_retries, state, attempts, current_attempt, worker_id, "
-    "gpu_indices, reason, summary, updated_ms, timeout_seconds";
+    "gpu_indices, reason, summary, updated_ms, timeout_seconds, ranks";
 inline constexpr char kInsertJob[] =
     "INSERT INTO jobs(id, experiment_id, idx, kind, spec, params, deps, gpus, "
     "cpu_slots, priority, max_retries, state, attempts, current_attempt, "
     "worker_id, gpu_indices, reason, summary, updated_ms, timeout_seconds, "
-    "pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-    "?)";
+    "pos, ranks) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "?, ?, ?, ?)";
 // A job's key: its experiment's seq, then its index in 24 bits (the server
 // accepts at most 10,000,000 jobs per experiment).
 inline constexpr int kJobIndexBits = 24;
@@ -40,7 +40,7 @@ inline constexpr char kJobsOfExperiment[] =
 // Columns of an attempt row, in this order, for every SELECT of attempts.
 inline constexpr char kAttemptColumns[] =
     "id, job_id, worker_id, number, outcome, started_ms, ended_ms, "
-    "exit_code, reason";
+    "exit_code, reason, rank, gpu_indices";
 inline constexpr char kExperimentColumns[] =
     "id, name, kind, owner, spec, priority, state, message, created_ms, "
     "finished_ms, seq, code_sha256, rerun_of";

@@ -479,13 +479,15 @@ class SqliteStore final : public Store {
     for (const AttemptRecord& a : b.attempts) {
       Stmt& at = Cached(
           "INSERT INTO attempts(id, job_id, worker_id, number, outcome, "
-          "started_ms, ended_ms, exit_code, reason) VALUES(?, ?, ?, ?, ?, ?, "
-          "?, ?, ?) ON CONFLICT(id) DO UPDATE SET outcome = excluded.outcome, "
+          "started_ms, ended_ms, exit_code, reason, rank, gpu_indices) "
+          "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT(id) DO UPDATE SET outcome = excluded.outcome, "
           "ended_ms = excluded.ended_ms, exit_code = excluded.exit_code, "
           "reason = excluded.reason");
       at.Bind(1, a.id).BindView(2, a.job_id).BindView(3, a.worker_id);
       at.Bind(4, a.number).BindView(5, a.outcome).Bind(6, a.started_ms);
       at.Bind(7, a.ended_ms).Bind(8, a.exit_code).BindView(9, a.reason);
+      at.Bind(10, a.rank).Bind(11, JoinJson(a.gpu_indices));
       RETURN_IF_ERROR(at.Run());
     }
     for (const ExperimentStateChange& c : b.experiment_states) {

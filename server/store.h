@@ -51,16 +51,18 @@ struct JobRecord {
   std::string spec;           // resolved trial spec (JSON)
   std::string params = "{}";  // the sweep point (JSON object)
   std::vector<std::string> deps;
-  int gpus = 0;
-  int cpu_slots = 1;
+  int gpus = 0;       // per rank
+  int cpu_slots = 1;  // per rank
+  int ranks = 1;      // > 1: a gang job, an attempt per rank
   int priority = 0;
   int max_retries = 0;
   int64_t timeout_seconds = 0;    // per attempt; 0: none
   std::string state = "pending";  // JobStateName()
   int attempts = 0;               // attempts started
-  int64_t current_attempt = 0;    // running attempt id, 0 if none
-  std::string worker_id;          // worker of the current or last attempt
-  std::vector<int> gpu_indices;   // of the current attempt
+  // Running attempt id, 0 if none (a gang's: rank 0's).
+  int64_t current_attempt = 0;
+  std::string worker_id;         // worker of the current or last attempt
+  std::vector<int> gpu_indices;  // of the current attempt
   std::string reason;
   std::string summary;  // trial summary JSON once succeeded
   int64_t updated_ms = 0;
@@ -77,6 +79,8 @@ struct AttemptRecord {
   int64_t ended_ms = 0;
   int exit_code = 0;
   std::string reason;
+  int rank = 0;                  // its rank in a gang job; 0 otherwise
+  std::vector<int> gpu_indices;  // worker-local GPU ordinals it holds
 };
 
 struct WorkerRecord {
@@ -230,7 +234,7 @@ std::vector<MetricPoint> ThinSeries(std::vector<MetricPoint> points,
                                     int max_points);
 
 // Current schema version; Open migrates older files up to it.
-inline constexpr int kStoreSchemaVersion = 8;
+inline constexpr int kStoreSchemaVersion = 9;
 
 // Opens (creating if needed) the store at `path`, or an in-memory one for
 // ":memory:", and migrates its schema to `target_version` (tests pass an older

@@ -13,6 +13,10 @@ struct Resources {
   // The most memory a job's processes may use; 0: no limit. The worker
   // enforces it (kind command).
   int64_t memory_bytes = 0;
+  // Processes started together as one gang (kind command's `ranks`), each
+  // with gpus and cpu_slots of its own: placed all at once, possibly on
+  // several workers, or not at all.
+  int ranks = 1;
 };
 
 }  // namespace ladle

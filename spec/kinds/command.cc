@@ -7,7 +7,8 @@
 //     outputs: out/  # relative to the working directory, uploaded at the end
 //   params: {lr: 0.001, seed: 1}  # defaults; sweep points override them
 //   seed_param: seed              # results: mean ± std over this parameter
-//   ranks: 1
+//   ranks: 1      # > 1: one job of that many processes (a gang), each with
+//                 # torchrun's RANK, WORLD_SIZE, MASTER_ADDR, ...
 //
 // Sweep keys are parameter names (a sweep may add parameters params does not
 // list). Its tables: every job with the numeric keys of its summary, and per
@@ -200,10 +201,16 @@ absl::Status ParseTopKeys(const ExperimentSpec& spec, CommandSpec* c) {
           "ranks", absl::StrCat("must be an integer in [1, ", kMaxRanks, "]"));
     }
     c->ranks = r.get<int>();
-    if (c->ranks > 1) {
-      return Invalid("ranks",
-                     "gang jobs (ranks > 1) are not supported by this server "
-                     "version; use ranks: 1");
+  }
+  if (c->ranks > 1) {
+    for (const char* name :
+         {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
+          "MASTER_PORT"}) {
+      if (c->env.count(name)) {
+        return Invalid(absl::StrCat("command.env.", name),
+                       "is set by the worker for each rank of a gang "
+                       "(ranks > 1); drop it here");
+      }
     }
   }
   return absl::OkStatus();
@@ -334,6 +341,7 @@ class CommandKind final : public ExperimentKind {
       job.spec = CommandJobToJson(resolved).dump();
       job.params = std::move(point);
       job.resources = spec.resources;
+      job.resources.ranks = c.ranks;
       jobs.push_back(std::move(job));
     }
     return jobs;

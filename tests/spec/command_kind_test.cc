@@ -57,6 +57,21 @@ TEST(CommandKind, ExpandsTemplatesPerSweepPoint) {
   EXPECT_EQ(job->outputs, "out");
   EXPECT_EQ(job->memory_bytes, int64_t{4} << 30);
   EXPECT_EQ(last.resources.cpu_slots, 2);
+  EXPECT_EQ(last.resources.ranks, 1);
+}
+
+TEST(CommandKind, RanksMakeEachJobAGang) {
+  absl::StatusOr<std::vector<PlannedJob>> jobs = Plan(
+      "name: ddp\nkind: command\ncommand: {argv: [p]}\nranks: 4\n"
+      "resources: {cpu_slots: 2}");
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ(jobs->front().resources.ranks, 4);
+  EXPECT_EQ(jobs->front().resources.cpu_slots, 2);  // per rank
+  absl::StatusOr<CommandJob> job =
+      CommandJobFromJson(Json::parse(jobs->front().spec));
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->ranks, 4);
 }
 
 TEST(CommandKind, RandomSearchAddsParameters) {
@@ -98,6 +113,9 @@ TEST(CommandKind, RefusesWhatCannotRunNamingTheKey) {
   EXPECT_THAT(ErrorOf("name: a\nkind: command\ncommand: {argv: [p]}\n"
                       "ranks: 0"),
               HasSubstr("ranks: must be an integer in [1, 1024]"));
+  EXPECT_THAT(ErrorOf("name: a\nkind: command\ncommand: {argv: [p], env: "
+                      "{MASTER_PORT: 1}}\nranks: 2"),
+              HasSubstr("command.env.MASTER_PORT: is set by the worker"));
   EXPECT_THAT(ErrorOf("name: a\nkind: command\ncommand: {argv: [p]}\n"
                       "trial: {}"),
               HasSubstr("trial"));

@@ -103,6 +103,7 @@ nlohmann::ordered_json JobJson(const v1::JobResult& r) {
     attempts.push_back({{"id", a.id()},
                         {"worker", a.worker_id()},
                         {"number", a.number()},
+                        {"rank", a.rank()},
                         {"outcome", a.outcome()},
                         {"exit_code", a.exit_code()},
                         {"reason", a.reason()}});

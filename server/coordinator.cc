@@ -121,17 +121,26 @@ absl::Status Coordinator::Recover() {
   const int64_t now_us = clock_->NowMicros();
   for (JobRecord& j : jobs) {
     ASSIGN_OR_RETURN(JobState state, ParseJobState(j.state));
+    std::vector<Scheduler::RunningRank> ranks;
     if (state == JobState::kRunning) {
       ASSIGN_OR_RETURN(std::vector<AttemptRecord> attempts,
                        store_->ListAttempts(j.id));
+      // The current attempt's ranks that had not ended (a gang's are
+      // rank 0's id + rank).
       for (const AttemptRecord& a : attempts) {
-        if (a.id == j.current_attempt) attempts_[a.id] = a;
+        if (j.ranks <= 1 && a.id == j.current_attempt) attempts_[a.id] = a;
+        if (j.ranks <= 1 || a.id < j.current_attempt ||
+            a.id >= j.current_attempt + j.ranks || !a.outcome.empty())
+          continue;
+        attempts_[a.id] = a;
+        ranks.push_back({a.id, a.worker_id, a.gpu_indices, a.rank});
       }
+      if (j.ranks <= 1)
+        ranks.push_back({j.current_attempt, j.worker_id, j.gpu_indices, 0});
     }
     if (state == JobState::kQueued) queued_since_us_[j.id] = now_us;
     RETURN_IF_ERROR(scheduler_.Restore(RequestOf(j), state, j.attempts,
-                                       j.current_attempt, j.worker_id,
-                                       j.gpu_indices));
+                                       j.current_attempt, ranks));
     experiments.insert(j.experiment_id);
     experiment_jobs_[j.experiment_id].push_back(j.id);
     std::string().swap(j.spec);  // read from the store at dispatch
@@ -217,6 +226,7 @@ absl::StatusOr<std::vector<int64_t>> Coordinator::ConnectWorker(
     WorkerSink sink, uint64_t* session) {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(scheduler_.AddWorker(info.id, info.capacity));
+  worker_addresses_[info.id] = info.address;
   WriteBatch worker;
   worker.workers.push_back({info.id, info.name, info.capacity.gpus,
                             info.capacity.cpu_slots, info.labels_json, "alive",
@@ -261,9 +271,11 @@ absl::Status Coordinator::ReportResult(const std::string& worker_id,
   }
   at->second.exit_code = exit_code;
   const std::string job_id = at->second.job_id;
+  const int rank = at->second.rank;
   ASSIGN_OR_RETURN(std::vector<JobEvent> events,
                    scheduler_.Complete(attempt_id, outcome, reason));
-  if (outcome == AttemptOutcome::kSucceeded)
+  // A gang's summary is rank 0's.
+  if (outcome == AttemptOutcome::kSucceeded && rank == 0)
     jobs_[job_id].summary = summary_json;
   Apply(events);
   Dispatch();
@@ -385,57 +397,102 @@ bool Coordinator::Dispatch() {
   commands.reserve(assignments.size());
   for (const Assignment& a : assignments) {
     JobRecord& j = jobs_[a.job_id];
-    j.attempts = a.attempt_number;
-    j.current_attempt = a.attempt_id;
-    j.worker_id = a.worker_id;
-    j.gpu_indices = a.gpu_indices;
+    if (a.rank == 0) {  // the job's record follows rank 0
+      j.attempts = a.attempt_number;
+      j.current_attempt = a.attempt_id;
+      j.worker_id = a.worker_id;
+      j.gpu_indices = a.gpu_indices;
+    }
     AttemptRecord& at = attempts_[a.attempt_id];
     at.id = a.attempt_id;
     at.job_id = a.job_id;
     at.worker_id = a.worker_id;
     at.number = a.attempt_number;
     at.started_ms = clock_->NowMillis();
-    WorkerCommand c;
-    c.type = WorkerCommand::Type::kAssign;
-    c.assignment = a;
-    if (absl::StatusOr<std::string> spec = store_->GetJobSpec(j.id);
-        spec.ok()) {
-      c.spec_json = std::move(*spec);
-    } else {
-      // The child then fails on an empty spec and the attempt is retried.
-      LOG(ERROR) << "dispatch of " << j.id
-                 << ": cannot read its spec: " << spec.status();
-    }
-    c.kind = j.kind;
-    c.cpu_slots = j.cpu_slots;
-    c.timeout_seconds = j.timeout_seconds;
-    auto q = queued_since_us_.find(a.job_id);
-    if (q != queued_since_us_.end()) c.queued_at_us = q->second;
-    // Outputs of the dependencies (they succeeded, so their uploads are
-    // stored), placed under inputs/<dependency index>/.
-    for (const std::string& dep : j.deps) {
-      auto d = jobs_.find(dep);
-      absl::StatusOr<std::vector<ArtifactRecord>> artifacts =
-          store_->ListArtifacts(dep);
-      if (d == jobs_.end() || !artifacts.ok()) continue;
-      for (ArtifactRecord& art : *artifacts) {
-        c.inputs.push_back({art, absl::StrFormat("inputs/%04d/%s",
-                                                 d->second.index, art.name)});
-      }
-    }
-    // A retry resumes from the latest checkpoint its job uploaded.
-    if (a.attempt_number > 1) {
-      absl::StatusOr<std::vector<ArtifactRecord>> own =
-          store_->ListArtifacts(j.id);
-      for (ArtifactRecord& art :
-           own.ok() ? *own : std::vector<ArtifactRecord>{})
-        if (art.name == kCheckpointArtifact)
-          c.checkpoint = {std::move(art), kCheckpointArtifact};
-    }
-    commands.push_back(std::move(c));
+    at.rank = a.rank;
+    at.gpu_indices = a.gpu_indices;
+    commands.push_back(AssignCommand(a));
   }
   Apply(events, std::move(commands));  // durable before any worker hears of it
   return true;
+}
+
+WorkerCommand Coordinator::AssignCommand(const Assignment& a) {
+  const JobRecord& j = jobs_[a.job_id];
+  WorkerCommand c;
+  c.type = WorkerCommand::Type::kAssign;
+  c.assignment = a;
+  if (absl::StatusOr<std::string> spec = store_->GetJobSpec(j.id); spec.ok()) {
+    c.spec_json = std::move(*spec);
+  } else {
+    // The child then fails on an empty spec and the attempt is retried.
+    LOG(ERROR) << "dispatch of " << j.id
+               << ": cannot read its spec: " << spec.status();
+  }
+  c.kind = j.kind;
+  c.cpu_slots = j.cpu_slots;
+  c.timeout_seconds = j.timeout_seconds;
+  auto q = queued_since_us_.find(a.job_id);
+  if (q != queued_since_us_.end()) c.queued_at_us = q->second;
+  if (a.world_size > 1) {
+    // Rank 0's worker as the others reach it (every rank's is alive: the
+    // scheduler just placed the gang).
+    auto addr = worker_addresses_.find(j.worker_id);
+    c.master_addr =
+        addr != worker_addresses_.end() ? addr->second : "127.0.0.1";
+  }
+  // Outputs of the dependencies (they succeeded, so their uploads are
+  // stored), placed under inputs/<dependency index>/.
+  for (const std::string& dep : j.deps) {
+    auto d = jobs_.find(dep);
+    absl::StatusOr<std::vector<ArtifactRecord>> artifacts =
+        store_->ListArtifacts(dep);
+    if (d == jobs_.end() || !artifacts.ok()) continue;
+    for (ArtifactRecord& art : *artifacts) {
+      c.inputs.push_back(
+          {art, absl::StrFormat("inputs/%04d/%s", d->second.index, art.name)});
+    }
+  }
+  // A retry resumes from the latest checkpoint its job uploaded.
+  if (a.attempt_number > 1) {
+    absl::StatusOr<std::vector<ArtifactRecord>> own =
+        store_->ListArtifacts(j.id);
+    for (ArtifactRecord& art : own.ok() ? *own : std::vector<ArtifactRecord>{})
+      if (art.name == kCheckpointArtifact)
+        c.checkpoint = {std::move(art), kCheckpointArtifact};
+  }
+  return c;
+}
+
+absl::Status Coordinator::Rendezvous(const std::string& worker_id,
+                                     int64_t attempt_id, int port) {
+  absl::MutexLock lock(&mu_);
+  auto at = attempts_.find(attempt_id);
+  if (at == attempts_.end() || at->second.worker_id != worker_id ||
+      at->second.rank != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("attempt ", attempt_id, " is not a running rank 0 on ",
+                     worker_id, "; rendezvous ignored"));
+  }
+  if (port <= 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rendezvous.port: ", port, " is not in [1, 65535]"));
+  }
+  const JobRecord& j = jobs_[at->second.job_id];
+  std::vector<WorkerCommand> commands;
+  for (int r = 1; r < j.ranks; ++r) {
+    auto peer = attempts_.find(attempt_id + r);
+    if (peer == attempts_.end() || peer->second.job_id != j.id) continue;
+    WorkerCommand c;
+    c.type = WorkerCommand::Type::kRendezvous;
+    c.assignment.attempt_id = peer->first;
+    c.assignment.job_id = j.id;
+    c.assignment.worker_id = peer->second.worker_id;
+    c.master_port = port;
+    commands.push_back(std::move(c));
+  }
+  Apply({}, std::move(commands));  // in order after the ranks' assignments
+  return absl::OkStatus();
 }
 
 const JobRecord* Coordinator::RecordEvent(const JobEvent& e, int64_t now_us,
@@ -444,6 +501,21 @@ const JobRecord* Coordinator::RecordEvent(const JobEvent& e, int64_t now_us,
   auto it = jobs_.find(e.job_id);
   if (it == jobs_.end()) return nullptr;
   JobRecord& j = it->second;
+  if (e.rank_only) {  // one rank of a gang started or ended
+    auto at = attempts_.find(e.attempt_id);
+    if (at == attempts_.end()) return &j;
+    if (e.attempt_ended) {
+      observer_->OnAttemptEnded(e.attempt_outcome);
+      at->second.outcome = OutcomeName(e.attempt_outcome);
+      at->second.ended_ms = e.time_ms;
+      at->second.reason = e.reason;
+      batch->attempts.push_back(at->second);
+      attempts_.erase(at);
+    } else {
+      batch->attempts.push_back(at->second);
+    }
+    return &j;
+  }
   if (e.state == JobState::kQueued) {
     queued_since_us_[e.job_id] = now_us;
   } else if (e.state == JobState::kRunning) {
@@ -535,6 +607,14 @@ void Coordinator::AfterApplied(const absl::Status& st, const WriteBatch& batch,
 
 void Coordinator::Apply(const std::vector<JobEvent>& events,
                         std::vector<WorkerCommand> commands) {
+  // Ranks of gangs that ended with these events: stopped like a cancel.
+  for (Assignment& stop : scheduler_.TakeStops()) {
+    WorkerCommand c;
+    c.type = WorkerCommand::Type::kCancel;
+    c.reason = "another rank of its gang ended";
+    c.assignment = std::move(stop);
+    commands.push_back(std::move(c));
+  }
   auto batch = std::make_shared<WriteBatch>();
   std::set<std::string> experiments;
   // Jobs whose attempt ended: their live metrics are dropped after the

@@ -60,7 +60,7 @@ struct InputFile {
 
 // Something a worker must do.
 struct WorkerCommand {
-  enum class Type { kAssign, kCancel };
+  enum class Type { kAssign, kCancel, kRendezvous };
   Type type = Type::kAssign;
   Assignment assignment;  // kAssign: what to run; kCancel: attempt_id (and job)
                           // to stop
@@ -74,6 +74,10 @@ struct WorkerCommand {
   // any (path empty: none).
   InputFile checkpoint;
   std::string reason;  // kCancel
+  // kAssign of a gang's rank: rank 0's worker address; kRendezvous: rank 0's
+  // port (the rank may start).
+  std::string master_addr;
+  int master_port = 0;
 };
 
 // Something a watcher of an experiment sees.
@@ -90,6 +94,8 @@ struct WorkerInfo {
   std::string name;
   Resources capacity;
   std::string labels_json = "{}";
+  // How other workers reach it (gangs' MASTER_ADDR).
+  std::string address;
 };
 
 class Coordinator {
@@ -177,6 +183,11 @@ class Coordinator {
                             AttemptOutcome outcome, int exit_code,
                             const std::string& reason,
                             const std::string& summary_json);
+  // Rank 0 of a gang (`attempt_id`, on `worker_id`) listens on `port`: the
+  // other ranks' workers are told to start them. FAILED_PRECONDITION when
+  // the attempt is not a running rank 0 of that worker.
+  absl::Status Rendezvous(const std::string& worker_id, int64_t attempt_id,
+                          int port);
   // Stores points of a running attempt (job and attempt ids are filled in
   // here).
   absl::Status IngestMetrics(int64_t attempt_id,
@@ -217,6 +228,10 @@ class Coordinator {
       ABSL_LOCKS_EXCLUDED(mu_);
   // Places queued jobs and sends the assignments; whether it placed any.
   bool Dispatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The command that starts scheduler assignment `a` (its job's spec,
+  // inputs and checkpoint; a gang rank's master address).
+  WorkerCommand AssignCommand(const Assignment& a)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends attempts whose assignment could not be stored (they were never
   // delivered): lost, so the scheduler retries them.
   void RetryUndelivered() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -306,6 +321,9 @@ class Coordinator {
   std::unordered_map<std::string, std::vector<std::string>> experiment_jobs_
       ABSL_GUARDED_BY(mu_);
   std::unordered_map<int64_t, AttemptRecord> attempts_ ABSL_GUARDED_BY(mu_);
+  // Each connected worker's address (WorkerInfo::address).
+  std::unordered_map<std::string, std::string> worker_addresses_
+      ABSL_GUARDED_BY(mu_);
   // Its own lock: submitters must not queue behind the admission thread's
   // (longer) hold of mu_ just to number an experiment.
   // Submits with a request id in flight (key: owner, '\0', request id), each

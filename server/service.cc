@@ -34,6 +34,7 @@ void FillJob(const JobRecord& j, v1::Job* out) {
   for (const std::string& d : j.deps) out->add_depends_on(d);
   out->set_attempts(j.attempts);
   out->set_worker_id(j.worker_id);
+  out->set_ranks(j.ranks);
   out->set_reason(j.reason);
   out->set_summary_json(j.summary);
   out->set_updated_unix_ms(j.updated_ms);
@@ -457,6 +458,7 @@ grpc::Status ExperimentServiceImpl::GetResults(ServerContext* ctx,
     out->set_ended_unix_ms(a.ended_ms);
     out->set_exit_code(a.exit_code);
     out->set_reason(a.reason);
+    out->set_rank(a.rank);
   }
   for (const ArtifactRecord& a : data->artifacts) {
     auto it = by_id.find(a.job_id);

@@ -33,7 +33,32 @@ absl::Status CheckHello(const v1::WorkerHello& hello) {
         kMaxCpuSlots, "], not both 0; got gpus ", hello.gpus(), ", cpu_slots ",
         hello.cpu_slots()));
   }
+  if (hello.address().size() > 255 ||
+      hello.address().find_first_of(" \t\n/") != std::string::npos) {
+    return absl::InvalidArgumentError(
+        "hello.address: a host name or IP address of at most 255 characters");
+  }
   return absl::OkStatus();
+}
+
+// The host of a gRPC peer ("ipv4:10.0.0.7:5123", "ipv6:[::1]:5123", with
+// the brackets URL-encoded by some gRPC versions): how other workers reach
+// that worker when it does not say.
+std::string PeerHost(std::string peer) {
+  for (const char* prefix : {"ipv4:", "ipv6:"}) {
+    if (peer.rfind(prefix, 0) == 0) peer = peer.substr(5);
+  }
+  for (auto [from, to] :
+       {std::pair<const char*, const char*>{"%5B", "["}, {"%5D", "]"}}) {
+    for (size_t at; (at = peer.find(from)) != std::string::npos;)
+      peer.replace(at, 3, to);
+  }
+  if (!peer.empty() && peer[0] == '[') {
+    const size_t close = peer.find(']');
+    return close == std::string::npos ? peer : peer.substr(1, close - 1);
+  }
+  const size_t colon = peer.rfind(':');
+  return colon == std::string::npos ? peer : peer.substr(0, colon);
 }
 
 // A coordinator command as the message the worker's stream carries.
@@ -62,6 +87,18 @@ v1::CoordinatorMessage MessageOf(const WorkerCommand& c) {
     if (!c.checkpoint.path.empty())
       FillInput(c.checkpoint, a->mutable_checkpoint());
     for (int g : c.assignment.gpu_indices) a->add_gpu_indices(g);
+    if (c.assignment.world_size > 1) {
+      v1::GangRank* g = a->mutable_gang();
+      g->set_rank(c.assignment.rank);
+      g->set_world_size(c.assignment.world_size);
+      g->set_local_rank(c.assignment.local_rank);
+      g->set_local_world_size(c.assignment.local_world_size);
+      g->set_master_addr(c.master_addr);
+      g->set_rank0_attempt_id(c.assignment.gang_attempt_id);
+    }
+  } else if (c.type == WorkerCommand::Type::kRendezvous) {
+    m.mutable_rendezvous()->set_attempt_id(c.assignment.attempt_id);
+    m.mutable_rendezvous()->set_master_port(c.master_port);
   } else {
     m.mutable_cancel()->set_attempt_id(c.assignment.attempt_id);
     m.mutable_cancel()->set_reason(c.reason);
@@ -175,6 +212,10 @@ grpc::Status WorkerServiceImpl::Handle(const std::string& worker_id,
                                       msg.logs().stream(), msg.logs().data());
       if (!st.ok()) LOG(WARNING) << "logs: " << st;
     }
+  } else if (msg.has_rendezvous()) {
+    absl::Status st = coordinator_->Rendezvous(
+        worker_id, msg.rendezvous().attempt_id(), msg.rendezvous().port());
+    if (!st.ok()) LOG(WARNING) << "rendezvous from " << worker_id << ": " << st;
   } else if (msg.has_result()) {
     const v1::AttemptResult& r = msg.result();
     AttemptOutcome outcome = AttemptOutcome::kFailed;
@@ -214,6 +255,8 @@ grpc::Status WorkerServiceImpl::Session(
   nlohmann::json labels = nlohmann::json::object();
   for (const auto& [k, v] : hello.labels()) labels[k] = v;
   info.labels_json = labels.dump();
+  info.address =
+      hello.address().empty() ? PeerHost(ctx->peer()) : hello.address();
 
   auto outbox = std::make_shared<Outbox>();
   auto sink = [outbox](const WorkerCommand& c) {

@@ -1,6 +1,13 @@
 #include "worker/attempt_launch.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -66,6 +73,25 @@ std::vector<std::pair<std::string, std::string>> ProtocolEnv(
           {"LADLE_STOP_FILE", layout.stop_file}};
 }
 
+absl::StatusOr<int> PickFreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    return absl::UnavailableError("no free port for the gang's rank 0: " + why);
+  }
+  ::close(fd);
+  return static_cast<int>(ntohs(addr.sin_port));
+}
+
 SpawnOptions TrainSpawn(const std::string& trainer,
                         const std::string& spec_path,
                         const AttemptLayout& layout,
@@ -94,6 +120,14 @@ SpawnOptions CommandSpawn(const v1::Assignment& a, const CommandJob& job,
                          {"LADLE_EXPERIMENT_ID", a.experiment_id()},
                          {"LADLE_ATTEMPT", absl::StrCat(a.attempt_number())},
                          {"LADLE_ATTEMPT_ID", absl::StrCat(a.attempt_id())}});
+  if (const v1::GangRank& g = a.gang(); g.world_size() > 1) {
+    env.insert(env.end(),
+               {{"RANK", absl::StrCat(g.rank())},
+                {"WORLD_SIZE", absl::StrCat(g.world_size())},
+                {"LOCAL_RANK", absl::StrCat(g.local_rank())},
+                {"LOCAL_WORLD_SIZE", absl::StrCat(g.local_world_size())},
+                {"MASTER_ADDR", g.master_addr()}});
+  }
   // Defaults the job's own env may override: threads as many as its slots,
   // Python output unbuffered so logs stream live.
   if (!job.env.count("OMP_NUM_THREADS") && context.cpu_slots > 0)

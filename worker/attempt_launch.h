@@ -67,10 +67,16 @@ SpawnOptions TrainSpawn(const std::string& trainer,
                         const LaunchContext& context);
 
 // The process of a command attempt: the program under ladle-exec, with the
-// job's environment on top of the worker's and the protocol's variables.
+// job's environment on top of the worker's and the protocol's variables;
+// for a gang's rank, torchrun's (RANK, WORLD_SIZE, LOCAL_RANK,
+// LOCAL_WORLD_SIZE, MASTER_ADDR; MASTER_PORT is added once known).
 SpawnOptions CommandSpawn(const v1::Assignment& assignment,
                           const CommandJob& job, const AttemptLayout& layout,
                           const LaunchContext& context);
+
+// A free TCP port on this host (bound once to port 0, then released): a
+// gang's MASTER_PORT.
+absl::StatusOr<int> PickFreePort();
 
 // The protocol's variables for `layout`, and the CUDA devices.
 std::vector<std::pair<std::string, std::string>> ProtocolEnv(

@@ -67,6 +67,15 @@ int ParseFlags(int argc, char** argv, ladle::WorkerOptions* out, Flags* f) {
                  "(at least 2 x --log_cap_bytes); past it the file keeps its "
                  "start, a notice and the latest output")
       ->check(CLI::Range(int64_t{8192}, int64_t{1} << 42));
+  app.add_option("--advertise_address", o.address,
+                 "How other workers reach this host: MASTER_ADDR of gang jobs "
+                 "whose rank 0 runs here (default: the address the "
+                 "coordinator sees)");
+  app.add_option("--rendezvous_timeout_ms", o.rendezvous_timeout_ms,
+                 "How long a gang's rank waits for rank 0's port before it "
+                 "fails")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1000}, int64_t{86'400'000}));
   app.add_option("--kill_grace_ms", o.kill_grace_ms,
                  "after SIGTERM (cancel, timeout, drain) a child gets this "
                  "long to checkpoint before SIGKILL")

@@ -239,6 +239,7 @@ void Worker::Session() {
   h->set_gpus(static_cast<int>(options_.gpus.size()));
   h->set_cpu_slots(options_.cpu_slots);
   h->set_version("ladle-worker 0.1");
+  h->set_address(options_.address);
   if (nvml_) {
     for (const GpuDevice& d : nvml_->Devices()) {
       v1::GpuInfo* g = h->add_gpu_info();
@@ -272,6 +273,8 @@ void Worker::Session() {
       LOG(INFO) << "session open as " << m.welcome().worker_id();
     } else if (m.has_assignment()) {
       Start(m.assignment());
+    } else if (m.has_rendezvous()) {
+      StartRank(m.rendezvous().attempt_id(), m.rendezvous().master_port());
     } else if (m.has_cancel()) {
       Cancel(m.cancel().attempt_id(), m.cancel().reason());
     }
@@ -292,6 +295,8 @@ void Worker::Start(const v1::Assignment& a) {
   Attempt at;
   at.id = a.attempt_id();
   at.job_id = a.job_id();
+  at.rank = a.gang().rank();
+  at.timers.timeout_seconds = a.timeout_seconds();
   at.dir = (fs::path(options_.work_dir) / "attempts" /
             std::to_string(a.attempt_id()))
                .string();
@@ -306,16 +311,41 @@ void Worker::Start(const v1::Assignment& a) {
   };
   absl::StatusOr<SpawnOptions> spawn = Prepare(a, &at);
   if (!spawn.ok()) return fail(spawn.status().message());
-  absl::StatusOr<pid_t> started = Spawn(*spawn);
-  if (!started.ok()) return fail(started.status().message());
+  if (a.gang().world_size() > 1 && a.gang().rank() > 0) {
+    // Its environment is complete once rank 0 has a port.
+    at.waiting = *std::move(spawn);
+    at.wait_deadline_ms = NowMs() + options_.rendezvous_timeout_ms;
+    absl::MutexLock lock(&mu_);
+    attempts_[at.id] = std::move(at);
+    return;
+  }
+  if (a.gang().world_size() > 1) {  // rank 0: pick the port, tell the others
+    absl::StatusOr<int> port = PickFreePort();
+    if (!port.ok()) return fail(port.status().message());
+    spawn->env.push_back(absl::StrCat("MASTER_PORT=", *port));
+    v1::WorkerMessage m;
+    m.mutable_rendezvous()->set_attempt_id(a.attempt_id());
+    m.mutable_rendezvous()->set_port(*port);
+    Send(m);  // lost with the session: the gang's lease then ends it
+  }
+  Launch(std::move(at), *spawn);
+}
+
+void Worker::Launch(Attempt at, const SpawnOptions& spawn) {
+  absl::StatusOr<pid_t> started = Spawn(spawn);
+  if (!started.ok()) {
+    EndUnstarted(at, v1::AttemptResult::OUTCOME_FAILED,
+                 std::string(started.status().message()));
+    absl::MutexLock lock(&mu_);
+    attempts_[at.id] = std::move(at);
+    return;
+  }
   at.pid = *started;
   // Readable when it exits: the poller wakes then rather than at its next
   // tick (-1 on kernels before 5.3: the tick alone).
   at.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, at.pid, 0));
-  if (a.timeout_seconds() > 0) {
-    at.timers.timeout_seconds = a.timeout_seconds();
-    at.timers.deadline_ms = NowMs() + a.timeout_seconds() * 1000;
-  }
+  if (at.timers.timeout_seconds > 0)
+    at.timers.deadline_ms = NowMs() + at.timers.timeout_seconds * 1000;
   LOG(INFO) << "attempt " << at.id << " (job " << at.job_id
             << ") started as pid " << at.pid;
   {
@@ -324,6 +354,31 @@ void Worker::Start(const v1::Assignment& a) {
   }
   const uint64_t one = 1;
   ::write(wake_fd_, &one, sizeof(one));
+}
+
+void Worker::StartRank(int64_t attempt_id, int port) {
+  Attempt at;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = attempts_.find(attempt_id);
+    if (it == attempts_.end() || !it->second.waiting) return;
+    at = std::move(it->second);
+    attempts_.erase(it);
+  }
+  SpawnOptions spawn = *std::move(at.waiting);
+  at.waiting.reset();
+  spawn.env.push_back(absl::StrCat("MASTER_PORT=", port));
+  Launch(std::move(at), spawn);
+}
+
+void Worker::EndUnstarted(Attempt& a, v1::AttemptResult::Outcome outcome,
+                          const std::string& reason) {
+  a.waiting.reset();
+  a.finished = true;
+  a.result.set_attempt_id(a.id);
+  a.result.set_outcome(outcome);
+  a.result.set_exit_code(-1);
+  a.result.set_reason(reason);
 }
 
 absl::StatusOr<SpawnOptions> Worker::Prepare(const v1::Assignment& a,
@@ -397,6 +452,11 @@ void Worker::Cancel(int64_t attempt_id, const std::string& reason) {
   if (it == attempts_.end()) return;
   Attempt& a = it->second;
   a.timers.cancel_requested = true;
+  if (a.waiting) {
+    EndUnstarted(a, v1::AttemptResult::OUTCOME_CANCELLED,
+                 "cancelled before it started: " + reason);
+    return;
+  }
   if (!a.finished && a.pid > 0 && a.timers.term_sent_ms == 0) {
     LOG(INFO) << "attempt " << attempt_id << ": stopping (" << reason << ")";
     RequestStop(a);
@@ -406,6 +466,14 @@ void Worker::Cancel(int64_t attempt_id, const std::string& reason) {
 
 void Worker::PollChild(int64_t id, Attempt& a,
                        std::vector<v1::WorkerMessage>* out) {
+  if (a.waiting) {
+    if (NowMs() > a.wait_deadline_ms) {
+      EndUnstarted(a, v1::AttemptResult::OUTCOME_FAILED,
+                   absl::StrCat("rank 0 of its gang reported no port within ",
+                                options_.rendezvous_timeout_ms, " ms"));
+    }
+    return;
+  }
   // Reap first, read after: once the child has exited, this read sees all it
   // wrote.
   int status = 0;
@@ -485,6 +553,7 @@ void Worker::RelayLogs(Attempt& a, bool exited,
 }
 
 void Worker::NoteCheckpoint(Attempt& a) {
+  if (a.rank > 0) return;  // a gang's checkpoint is rank 0's
   struct stat marker;
   if (::stat(a.layout.checkpoint_saved_file.c_str(), &marker) != 0) return;
   const int64_t ns =
@@ -495,6 +564,7 @@ void Worker::NoteCheckpoint(Attempt& a) {
 }
 
 void Worker::RelayMetrics(Attempt& a, std::vector<v1::WorkerMessage>* out) {
+  if (a.rank > 0) return;     // a gang's metrics are rank 0's
   constexpr int kQuoted = 5;  // malformed lines quoted per attempt
   std::vector<std::string> malformed;
   if (auto m = ReadMetricLines(a.id, a.layout.metrics_file, &a.metrics_offset,
@@ -613,9 +683,11 @@ void Worker::UploadFinished() {
   std::vector<std::pair<int64_t, AttemptLayout>> to_upload;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [id, a] : attempts_) {
-      if (a.finished && !a.uploaded &&
-          a.result.outcome() == v1::AttemptResult::OUTCOME_SUCCEEDED) {
+    for (auto& [id, a] : attempts_) {
+      if (!a.finished || a.uploaded) continue;
+      if (a.rank > 0) {
+        a.uploaded = true;  // a gang's outputs are rank 0's
+      } else if (a.result.outcome() == v1::AttemptResult::OUTCOME_SUCCEEDED) {
         to_upload.emplace_back(id, a.layout);
       }
     }

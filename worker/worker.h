@@ -16,6 +16,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,12 @@ struct WorkerOptions {
   std::string
       token;  // bearer token (a worker token) when the server has auth on
   std::string tls_ca_pem;  // CA certificate (PEM): connect with TLS when set
-  int64_t kill_grace_ms = 10'000;    // SIGTERM, then SIGKILL after this long
+  int64_t kill_grace_ms = 10'000;  // SIGTERM, then SIGKILL after this long
+  // How other workers reach this host (MASTER_ADDR of gangs whose rank 0
+  // runs here); empty: the address the coordinator sees.
+  std::string address;
+  // A gang's rank > 0 waits this long for rank 0's port, then fails.
+  int64_t rendezvous_timeout_ms = 300'000;
   int64_t log_cap_bytes = 16 << 20;  // per attempt and stream, relayed at most
   // Per attempt and stream, kept on disk at most (≥ 2 × log_cap_bytes): past
   // it the file keeps its first half, a notice, and the latest output (its
@@ -88,6 +94,13 @@ class Worker {
     bool uploaded =
         false;  // outputs sent (succeeded attempts), result may go out
     v1::AttemptResult result;  // once finished
+    // Its rank in a gang: only rank 0 relays metrics and uploads outputs and
+    // checkpoints (the job's are rank 0's).
+    int rank = 0;
+    // A gang's rank > 0 prepared and waiting for rank 0's port (until
+    // wait_deadline_ms); started by a RendezvousReady.
+    std::optional<SpawnOptions> waiting;
+    int64_t wait_deadline_ms = 0;
   };
 
   absl::Status Setup();
@@ -99,6 +112,13 @@ class Worker {
   // One session: returns when the stream ends.
   void Session();
   void Start(const v1::Assignment& a);
+  // Spawns `at`'s process and makes it a running attempt.
+  void Launch(Attempt at, const SpawnOptions& spawn);
+  // Rank 0 of the waiting rank's gang listens on `port`: start it.
+  void StartRank(int64_t attempt_id, int port);
+  // Ends an attempt that never started (a waiting rank).
+  static void EndUnstarted(Attempt& a, v1::AttemptResult::Outcome outcome,
+                           const std::string& reason);
   // Lays out the attempt's directory (inputs, params, spec) and says how to
   // start its process. The error is the attempt's failure reason.
   absl::StatusOr<SpawnOptions> Prepare(const v1::Assignment& a, Attempt* at);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
@@ -435,6 +436,127 @@ TEST_F(CoordinatorTest,
   }
   EXPECT_THAT(std::string(rerun(whole->experiment_id, true).status().message()),
               ::testing::HasSubstr("failed or was cancelled"));
+}
+
+}  // namespace
+}  // namespace ladle
+
+namespace ladle {
+namespace {
+
+constexpr char kGang[] = R"(
+name: ddp
+kind: command
+command: {argv: [train]}
+ranks: 2
+resources: {cpu_slots: 1}
+max_retries: 1
+)";
+
+std::vector<WorkerCommand> OfType(std::vector<WorkerCommand> in,
+                                  WorkerCommand::Type type) {
+  std::vector<WorkerCommand> out;
+  for (WorkerCommand& c : in)
+    if (c.type == type) out.push_back(std::move(c));
+  return out;
+}
+
+// A gang across two workers: both ranks' assignments carry rank 0's worker
+// address; rank 0's port reaches rank 1's worker only through Rendezvous; a
+// failed rank stops its peer; after a coordinator restart the running ranks
+// are restored and the job succeeds once both report, with rank 0's summary.
+TEST(CoordinatorGang, RendezvousStopsAndRestart) {
+  const std::string path = ::testing::TempDir() + "/coord_gang.db";
+  for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path + s);
+  FakeClock clock;
+  std::string exp_id;
+  int64_t rank0 = 0;
+  {
+    auto store = std::move(*OpenSqliteStore(path));
+    Coordinator c(Opts(), store.get(), &clock);
+    ASSERT_TRUE(c.Recover().ok());
+    FakeWorker a{"wa"}, b{"wb"};
+    a.coordinator = b.coordinator = &c;
+    WorkerInfo ia{"wa", "wa", {0, 1}, "{}", "10.0.0.1"};
+    WorkerInfo ib{"wb", "wb", {0, 1}, "{}", "10.0.0.2"};
+    ASSERT_TRUE(c.ConnectWorker(ia, {}, a.Sink()).ok());
+    auto sub = c.Submit(kGang, "alice", false);
+    ASSERT_TRUE(sub.ok()) << sub.status();
+    exp_id = sub->experiment_id;
+    EXPECT_THAT(a.Take(), IsEmpty());  // one worker cannot hold two ranks
+    ASSERT_TRUE(c.ConnectWorker(ib, {}, b.Sink()).ok());
+    std::vector<WorkerCommand> ca = a.Take(), cb = b.Take();
+    ASSERT_EQ(ca.size(), 1u);
+    ASSERT_EQ(cb.size(), 1u);
+    EXPECT_EQ(ca[0].assignment.rank, 0);
+    EXPECT_EQ(cb[0].assignment.rank, 1);
+    EXPECT_EQ(cb[0].assignment.world_size, 2);
+    EXPECT_EQ(ca[0].master_addr, "10.0.0.1");
+    EXPECT_EQ(cb[0].master_addr, "10.0.0.1");
+    rank0 = ca[0].assignment.attempt_id;
+    EXPECT_EQ(c.Rendezvous("wb", cb[0].assignment.attempt_id, 4000).code(),
+              absl::StatusCode::kFailedPrecondition);  // not rank 0
+    EXPECT_EQ(c.Rendezvous("wa", rank0, 70000).code(),
+              absl::StatusCode::kInvalidArgument);
+    ASSERT_TRUE(c.Rendezvous("wa", rank0, 29500).ok());
+    cb = b.Take();
+    ASSERT_EQ(cb.size(), 1u);
+    EXPECT_EQ(cb[0].type, WorkerCommand::Type::kRendezvous);
+    EXPECT_EQ(cb[0].assignment.attempt_id, rank0 + 1);
+    EXPECT_EQ(cb[0].master_port, 29500);
+    // Rank 1 fails: rank 0 is told to stop; once it reports, the retry runs.
+    ASSERT_TRUE(c.ReportResult("wb", rank0 + 1, AttemptOutcome::kFailed, 1,
+                               "exit 1", "")
+                    .ok());
+    ca = OfType(a.Take(), WorkerCommand::Type::kCancel);
+    ASSERT_EQ(ca.size(), 1u);
+    EXPECT_EQ(ca[0].assignment.attempt_id, rank0);
+    ASSERT_TRUE(
+        c.ReportResult("wa", rank0, AttemptOutcome::kCancelled, -15, "", "")
+            .ok());
+    clock.Advance(1'500);  // the retry's backoff
+    c.Tick();
+    ca = OfType(a.Take(), WorkerCommand::Type::kAssign);
+    cb = OfType(b.Take(), WorkerCommand::Type::kAssign);
+    ASSERT_EQ(ca.size() + cb.size(), 2u);
+    const WorkerCommand& first =
+        ca.empty() || (!cb.empty() && cb[0].assignment.rank == 0) ? cb[0]
+                                                                  : ca[0];
+    rank0 = first.assignment.attempt_id;
+    EXPECT_EQ(first.assignment.attempt_number, 2);
+    c.Sync();  // the server "crashes" with the second gang running
+  }
+  auto store = std::move(*OpenSqliteStore(path));
+  Coordinator c(Opts(), store.get(), &clock);
+  ASSERT_TRUE(c.Recover().ok());
+  const std::vector<JobRecord> jobs = *store->ListJobs(exp_id);
+  ASSERT_EQ(jobs.size(), 1u);
+  const std::vector<AttemptRecord> rows = *store->ListAttempts(jobs[0].id);
+  std::map<int64_t, AttemptRecord> by_id;
+  for (const AttemptRecord& r : rows) by_id[r.id] = r;
+  ASSERT_EQ(by_id.size(), 4u);
+  EXPECT_EQ(by_id.at(rank0 - 2).outcome, "cancelled");
+  EXPECT_THAT(by_id.at(rank0 - 2).reason, HasSubstr("gang stopped: rank 1"));
+  EXPECT_EQ(by_id.at(rank0 - 1).outcome, "failed");
+  EXPECT_EQ(by_id.at(rank0 + 1).rank, 1);
+  const std::string rank1_worker = by_id.at(rank0 + 1).worker_id;
+  const std::string rank0_worker = by_id.at(rank0).worker_id;
+  FakeWorker a{rank0_worker}, b{rank1_worker};
+  a.coordinator = b.coordinator = &c;
+  ASSERT_TRUE(
+      c.ConnectWorker({a.id, a.id, {0, 1}, "{}"}, {rank0}, a.Sink()).ok());
+  ASSERT_TRUE(
+      c.ConnectWorker({b.id, b.id, {0, 1}, "{}"}, {rank0 + 1}, b.Sink()).ok());
+  ASSERT_TRUE(c.ReportResult(b.id, rank0 + 1, AttemptOutcome::kSucceeded, 0, "",
+                             R"({"loss": 9})")
+                  .ok());
+  ASSERT_TRUE(c.ReportResult(a.id, rank0, AttemptOutcome::kSucceeded, 0, "",
+                             R"({"loss": 1})")
+                  .ok());
+  c.Sync();
+  EXPECT_EQ(store->GetExperiment(exp_id)->state, "succeeded");
+  EXPECT_EQ(store->GetJob(jobs[0].id)->summary, R"({"loss": 1})");
+  EXPECT_EQ(store->GetJob(jobs[0].id)->ranks, 2);
 }
 
 }  // namespace

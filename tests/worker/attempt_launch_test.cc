@@ -65,6 +65,35 @@ TEST(AttemptLaunch, AJobsOwnEnvOverridesTheDefaults) {
   EXPECT_THAT(s.env, Not(Contains(std::string("OMP_NUM_THREADS=2"))));
 }
 
+TEST(AttemptLaunch, AGangsRanksGetTorchrunsEnvironment) {
+  CommandJob job;
+  job.argv = {"/bin/prog"};
+  v1::Assignment a;
+  v1::GangRank* g = a.mutable_gang();
+  g->set_rank(3);
+  g->set_world_size(4);
+  g->set_local_rank(1);
+  g->set_local_world_size(2);
+  g->set_master_addr("10.0.0.1");
+  const SpawnOptions s = CommandSpawn(a, job, CommandLayout("/a", job), {});
+  for (const char* var : {"RANK=3", "WORLD_SIZE=4", "LOCAL_RANK=1",
+                          "LOCAL_WORLD_SIZE=2", "MASTER_ADDR=10.0.0.1"}) {
+    EXPECT_THAT(s.env, Contains(std::string(var)));
+  }
+  // A single process gets none of them.
+  const SpawnOptions single =
+      CommandSpawn({}, job, CommandLayout("/a", job), {});
+  for (const std::string& e : single.env)
+    EXPECT_NE(e.rfind("WORLD_SIZE=", 0), 0u) << e;
+}
+
+TEST(AttemptLaunch, PicksAPortNobodyListensOn) {
+  absl::StatusOr<int> port = PickFreePort();
+  ASSERT_TRUE(port.ok()) << port.status();
+  EXPECT_GT(*port, 0);
+  EXPECT_LT(*port, 65536);
+}
+
 TEST(AttemptLaunch, LadleTrainWritesItsOutputsWhereTheProtocolSays) {
   const AttemptLayout l = TrainLayout("/w/attempts/9");
   EXPECT_EQ(l.work_dir, "/w/attempts/9");  // specs name inputs/<index>/...

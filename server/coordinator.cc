@@ -55,7 +55,7 @@ JobRequest Coordinator::RequestOf(const JobRecord& j) {
   r.id = j.id;
   r.experiment_id = j.experiment_id;
   r.priority = j.priority;
-  r.resources = {j.gpus, j.cpu_slots, 0, j.ranks};
+  r.resources = {j.gpus, j.cpu_slots, 0, j.ranks, j.gpu_share_milli};
   r.max_retries = j.max_retries;
   r.deps = j.deps;
   return r;
@@ -431,6 +431,7 @@ WorkerCommand Coordinator::AssignCommand(const Assignment& a) {
   }
   c.kind = j.kind;
   c.cpu_slots = j.cpu_slots;
+  c.gpu_share_milli = j.gpu_share_milli;
   c.timeout_seconds = j.timeout_seconds;
   auto q = queued_since_us_.find(a.job_id);
   if (q != queued_since_us_.end()) c.queued_at_us = q->second;

@@ -67,6 +67,7 @@ struct WorkerCommand {
   std::string spec_json;  // kAssign: the resolved trial spec
   std::string kind;
   int cpu_slots = 0;              // kAssign: ladle-train threads
+  int gpu_share_milli = 0;        // kAssign: a fraction of its GPU
   int64_t timeout_seconds = 0;    // kAssign: 0 = none
   int64_t queued_at_us = 0;       // kAssign: when the job became runnable
   std::vector<InputFile> inputs;  // kAssign: dependencies' artifacts

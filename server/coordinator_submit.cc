@@ -28,6 +28,7 @@ JobRecord JobOf(const PlannedJob& p, const ExperimentSpec& spec,
   j.gpus = p.resources.gpus;
   j.cpu_slots = p.resources.cpu_slots;
   j.ranks = p.resources.ranks;
+  j.gpu_share_milli = p.resources.gpu_share_milli;
   j.priority = spec.priority;
   j.max_retries = spec.max_retries;
   j.timeout_seconds = spec.timeout_seconds;

@@ -63,11 +63,20 @@ absl::Status ValidateRequest(const JobRequest& r) {
         absl::StrCat("job ", r.id, ": experiment_id is empty"));
   }
   if (r.resources.gpus < 0 || r.resources.cpu_slots < 0 ||
-      r.resources.gpus + r.resources.cpu_slots == 0) {
+      r.resources.gpus + r.resources.cpu_slots + r.resources.gpu_share_milli ==
+          0) {
     return absl::InvalidArgumentError(
         absl::StrCat("job ", r.id,
                      ": resources need gpus >= 0, cpu_slots >= 0 and at least "
                      "one of them > 0"));
+  }
+  const int share = r.resources.gpu_share_milli;
+  if (share < 0 || share > 999 ||
+      (share > 0 && (r.resources.gpus > 0 || r.resources.ranks > 1))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "job ", r.id,
+        ": a GPU share is 1-999 thousandths of one GPU, for a single-rank job "
+        "asking no whole GPUs"));
   }
   if (r.resources.ranks < 1 || r.resources.ranks > kMaxRanks) {
     return absl::InvalidArgumentError(
@@ -351,7 +360,9 @@ bool Scheduler::Fit(const Job& job, const Reservation& reservation,
           ? &reservation.workers
           : nullptr;
   if (job.req.resources.ranks > 1) return PickGang(job, skip, out);
-  const std::string* worker = PickWorker(job, skip);
+  const std::string* worker = job.req.resources.gpu_share_milli > 0
+                                  ? PickShare(job, skip)
+                                  : PickWorker(job, skip);
   if (worker == nullptr) return false;
   *out = {worker};
   return true;
@@ -381,16 +392,19 @@ void Scheduler::Place(Job& job, const Placement& placement,
     a.local_rank = next_local[id]++;
     a.local_world_size = on_worker[id];
     a.gang_attempt_id = gang;
+    if (const int share = job.req.resources.gpu_share_milli; share > 0) {
+      a.gpu_indices.push_back(ShareGpu(w, share));
+      TakeGpu(w, a.gpu_indices.back(), share);
+    }
     for (int g = 0;
          g < w.capacity.gpus &&
          static_cast<int>(a.gpu_indices.size()) < job.req.resources.gpus;
          ++g) {
       if (w.gpu_free[g]) {
-        w.gpu_free[g] = false;
+        TakeGpu(w, g, 1000);
         a.gpu_indices.push_back(g);
       }
     }
-    w.free_gpus -= job.req.resources.gpus;
     w.free_cpu -= job.req.resources.cpu_slots;
     Index(id, w);
     w.attempts.insert(a.attempt_id);
@@ -426,11 +440,10 @@ Scheduler::Attempt Scheduler::EndAttempt(int64_t attempt_id) {
     w.attempts.erase(attempt_id);
     const Job& job = jobs_.at(a.job_id);
     w.free_cpu += job.req.resources.cpu_slots;
+    const int share = job.req.resources.gpu_share_milli;
     for (int g : a.gpus) {
-      if (g >= 0 && g < static_cast<int>(w.gpu_free.size()) && !w.gpu_free[g]) {
-        w.gpu_free[g] = true;
-        ++w.free_gpus;
-      }
+      if (g >= 0 && g < static_cast<int>(w.gpu_free.size()))
+        ReleaseGpu(w, g, share > 0 ? share : 1000);
     }
     Index(a.worker_id, w);
   }

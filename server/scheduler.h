@@ -267,19 +267,22 @@ class Scheduler {
   struct Worker {
     Resources capacity;
     int free_cpu = 0;
-    std::vector<bool> gpu_free;
+    std::vector<bool> gpu_free;  // wholly free (no job, no share on it)
     int free_gpus = 0;
+    std::vector<int> gpu_used_milli;  // thousandths of each GPU in use
     int64_t last_heartbeat_ms = 0;
     bool alive = false;
     std::set<int64_t> attempts;
   };
-  using Shape = std::tuple<int, int, int>;  // (gpus, cpu_slots, ranks)
+  // (gpus, cpu_slots, ranks, GPU share)
+  using Shape = std::tuple<int, int, int, int>;
   using QueueKey =
       std::tuple<int, int64_t, std::string>;  // (-priority, seq, job id)
   using Order = std::pair<int, int64_t>;      // (-priority, seq)
   static Order OrderOf(const Job& job) { return {-job.req.priority, job.seq}; }
   static Shape ShapeOf(const JobRequest& r) {
-    return {r.resources.gpus, r.resources.cpu_slots, r.resources.ranks};
+    return {r.resources.gpus, r.resources.cpu_slots, r.resources.ranks,
+            r.resources.gpu_share_milli};
   }
   // Workers held for the gang `job`: jobs ordered after `order` skip them.
   struct Reservation {
@@ -313,6 +316,16 @@ class Scheduler {
   // Best-fit worker for `job` outside `skip` (may be null), or null.
   const std::string* PickWorker(const Job& job,
                                 const std::set<std::string>* skip) const;
+  // For a job with a GPU share: the worker whose fullest GPU that still
+  // holds the share is fullest (packs shares, keeps whole GPUs free), outside
+  // `skip`; null when none.
+  const std::string* PickShare(const Job& job,
+                               const std::set<std::string>* skip) const;
+  // That GPU of `w` for `milli` thousandths; -1 when none holds them.
+  static int ShareGpu(const Worker& w, int milli);
+  // `milli` thousandths of GPU `g` taken or given back (1000: all of it).
+  static void TakeGpu(Worker& w, int g, int milli);
+  static void ReleaseGpu(Worker& w, int g, int milli);
   // Workers for every rank of a gang outside `skip`, most ranks per worker
   // first; false (and `out` untouched) when not all fit now.
   bool PickGang(const Job& job, const std::set<std::string>* skip,

@@ -25,17 +25,16 @@ absl::Status Scheduler::AddWorker(const std::string& worker_id,
   w.capacity = capacity;
   w.gpu_free.assign(capacity.gpus, true);
   w.free_gpus = capacity.gpus;
+  w.gpu_used_milli.assign(capacity.gpus, 0);
   w.free_cpu = capacity.cpu_slots;
   // Attempts restored or still running on this worker keep their resources.
   for (int64_t a : w.attempts) {
     const Attempt& at = attempts_.at(a);
     const Job& job = jobs_.at(at.job_id);
     w.free_cpu -= job.req.resources.cpu_slots;
+    const int share = job.req.resources.gpu_share_milli;
     for (int g : at.gpus) {
-      if (g >= 0 && g < capacity.gpus && w.gpu_free[g]) {
-        w.gpu_free[g] = false;
-        --w.free_gpus;
-      }
+      if (g >= 0 && g < capacity.gpus) TakeGpu(w, g, share > 0 ? share : 1000);
     }
   }
   w.alive = true;
@@ -163,6 +162,55 @@ const std::string* Scheduler::PickWorker(
     ++gpus;
   }
   return previous;
+}
+
+void Scheduler::TakeGpu(Worker& w, int g, int milli) {
+  if (w.gpu_used_milli[g] == 0) {
+    w.gpu_free[g] = false;
+    --w.free_gpus;
+  }
+  w.gpu_used_milli[g] += milli;
+}
+
+void Scheduler::ReleaseGpu(Worker& w, int g, int milli) {
+  w.gpu_used_milli[g] = std::max(0, w.gpu_used_milli[g] - milli);
+  if (w.gpu_used_milli[g] == 0 && !w.gpu_free[g]) {
+    w.gpu_free[g] = true;
+    ++w.free_gpus;
+  }
+}
+
+int Scheduler::ShareGpu(const Worker& w, int milli) {
+  int best = -1;
+  for (int g = 0; g < static_cast<int>(w.gpu_used_milli.size()); ++g) {
+    const int used = w.gpu_used_milli[g];
+    if (used + milli <= 1000 && (best < 0 || used > w.gpu_used_milli[best]))
+      best = g;
+  }
+  return best;
+}
+
+const std::string* Scheduler::PickShare(
+    const Job& job, const std::set<std::string>* skip) const {
+  // GPU workers are few: a scan. Fullest fitting GPU first, then a worker
+  // other than the previous attempt's, then by id.
+  const Resources& need = job.req.resources;
+  const std::string* best = nullptr;
+  std::tuple<int, bool> best_key;
+  for (const auto& [id, w] : workers_) {
+    if (!w.alive || w.free_cpu < need.cpu_slots ||
+        (skip != nullptr && skip->count(id)))
+      continue;
+    const int g = ShareGpu(w, need.gpu_share_milli);
+    if (g < 0) continue;
+    const std::tuple<int, bool> key(-w.gpu_used_milli[g],
+                                    id == job.last_worker);
+    if (best == nullptr || key < best_key) {
+      best = &id;
+      best_key = key;
+    }
+  }
+  return best;
 }
 
 bool Scheduler::PickGang(const Job& job, const std::set<std::string>* skip,

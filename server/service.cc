@@ -35,6 +35,8 @@ void FillJob(const JobRecord& j, v1::Job* out) {
   out->set_attempts(j.attempts);
   out->set_worker_id(j.worker_id);
   out->set_ranks(j.ranks);
+  out->set_gpus(j.gpu_share_milli > 0 ? j.gpu_share_milli / 1000.0 : j.gpus);
+  out->set_cpu_slots(j.cpu_slots);
   out->set_reason(j.reason);
   out->set_summary_json(j.summary);
   out->set_updated_unix_ms(j.updated_ms);

@@ -131,9 +131,11 @@ CREATE TABLE submit_requests(
 ALTER TABLE experiments ADD COLUMN code_sha256 TEXT NOT NULL DEFAULT '';
 ALTER TABLE experiments ADD COLUMN rerun_of TEXT NOT NULL DEFAULT '';
 )sql",
-    // v9: gang jobs (ranks per job; each rank an attempt with its GPUs).
+    // v9: gang jobs (ranks per job; each rank an attempt with its GPUs) and
+    // fractions of a GPU.
     R"sql(
 ALTER TABLE jobs ADD COLUMN ranks INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN gpu_share_milli INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE attempts ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE attempts ADD COLUMN gpu_indices TEXT NOT NULL DEFAULT '[]';
 )sql",
@@ -188,6 +190,7 @@ JobRecord ReadJob(const Stmt& s) {
   j.updated_ms = s.Int(18);
   j.timeout_seconds = s.Int(19);
   j.ranks = static_cast<int>(s.Int(20));
+  j.gpu_share_milli = static_cast<int>(s.Int(21));
   return j;
 }
 
@@ -227,6 +230,7 @@ void BindJob(Stmt& s, const JobRecord& j, int64_t pos) {
       .Bind(16, JoinJson(j.gpu_indices));
   s.BindView(17, j.reason).BindView(18, j.summary).Bind(19, j.updated_ms);
   s.Bind(20, j.timeout_seconds).Bind(21, pos).Bind(22, j.ranks);
+  s.Bind(23, j.gpu_share_milli);
 }
 
 }  // namespace ladle

@@ -21,13 +21,14 @@ extern const char* const kMigrations[];
 inline constexpr char kJobColumns[] =
     "id, experiment_id, idx, kind, spec, params, deps, gpus, cpu_slots, "
     "priority, max_retries, state, attempts, current_attempt, worker_id, "
-    "gpu_indices, reason, summary, updated_ms, timeout_seconds, ranks";
+    "gpu_indices, reason, summary, updated_ms, timeout_seconds, ranks, "
+    "gpu_share_milli";
 inline constexpr char kInsertJob[] =
     "INSERT INTO jobs(id, experiment_id, idx, kind, spec, params, deps, gpus, "
     "cpu_slots, priority, max_retries, state, attempts, current_attempt, "
     "worker_id, gpu_indices, reason, summary, updated_ms, timeout_seconds, "
-    "pos, ranks) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-    "?, ?, ?, ?)";
+    "pos, ranks, gpu_share_milli) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 // A job's key: its experiment's seq, then its index in 24 bits (the server
 // accepts at most 10,000,000 jobs per experiment).
 inline constexpr int kJobIndexBits = 24;

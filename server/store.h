@@ -51,9 +51,10 @@ struct JobRecord {
   std::string spec;           // resolved trial spec (JSON)
   std::string params = "{}";  // the sweep point (JSON object)
   std::vector<std::string> deps;
-  int gpus = 0;       // per rank
-  int cpu_slots = 1;  // per rank
-  int ranks = 1;      // > 1: a gang job, an attempt per rank
+  int gpus = 0;             // per rank
+  int cpu_slots = 1;        // per rank
+  int ranks = 1;            // > 1: a gang job, an attempt per rank
+  int gpu_share_milli = 0;  // a fraction of one GPU (Resources), gpus 0
   int priority = 0;
   int max_retries = 0;
   int64_t timeout_seconds = 0;    // per attempt; 0: none

@@ -81,6 +81,7 @@ v1::CoordinatorMessage MessageOf(const WorkerCommand& c) {
     a->set_kind(c.kind);
     a->set_spec_json(c.spec_json);
     a->set_cpu_slots(c.cpu_slots);
+    a->set_gpu_share_milli(c.gpu_share_milli);
     a->set_timeout_seconds(c.timeout_seconds);
     a->set_queued_at_unix_micros(c.queued_at_us);
     for (const InputFile& in : c.inputs) FillInput(in, a->add_inputs());

@@ -1,6 +1,7 @@
 #include "spec/experiment.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -99,12 +100,26 @@ absl::Status ParseByteSize(const YamlNode& node, const std::string& path,
 absl::Status ParseScheduling(MapReader& top, ExperimentSpec* spec) {
   MapReader res(top.Child("resources"), "resources");
   RETURN_IF_ERROR(res.CheckIsMap());
-  int64_t gpus = 0, cpu = 1;
-  RETURN_IF_ERROR(res.Int("gpus", &gpus, 0, 64));
+  double gpus = 0;
+  int64_t cpu = 1;
+  RETURN_IF_ERROR(res.Double("gpus", &gpus, 0, 64));
   RETURN_IF_ERROR(res.Int("cpu_slots", &cpu, 0, 1024));
-  if (gpus + cpu == 0)
+  // Below one GPU: a share of one device, in thousandths.
+  const int share = gpus < 1 ? static_cast<int>(std::lround(gpus * 1000)) : 0;
+  if ((gpus >= 1 && gpus != std::floor(gpus)) ||
+      (gpus > 0 && gpus < 1 && (share < 1 || share > 999))) {
+    return Invalid(
+        "resources.gpus",
+        absl::StrCat("a whole number of GPUs, or a fraction of one "
+                     "in [0.001, 0.999] (0.25: four such jobs share a "
+                     "GPU); got ",
+                     gpus));
+  }
+  if (gpus == 0 && cpu == 0)
     return Invalid("resources", "ask for at least one GPU or CPU slot");
-  spec->resources = {static_cast<int>(gpus), static_cast<int>(cpu)};
+  spec->resources = {static_cast<int>(gpus >= 1 ? gpus : 0),
+                     static_cast<int>(cpu)};
+  spec->resources.gpu_share_milli = share;
   if (res.Has("memory_bytes")) {
     RETURN_IF_ERROR(ParseByteSize(res.Child("memory_bytes"),
                                   "resources.memory_bytes",

@@ -17,6 +17,9 @@ struct Resources {
   // with gpus and cpu_slots of its own: placed all at once, possibly on
   // several workers, or not at all.
   int ranks = 1;
+  // A fraction of one GPU in thousandths (`gpus: 0.25` is 250, with gpus 0):
+  // jobs with shares are packed onto one device, never past 1000 on it.
+  int gpu_share_milli = 0;
 };
 
 }  // namespace ladle

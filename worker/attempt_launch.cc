@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
 namespace ladle {
@@ -64,13 +65,21 @@ std::vector<std::pair<std::string, std::string>> ProtocolEnv(
   // CUDA_VISIBLE_DEVICES: the assigned GPUs; empty hides all.
   std::vector<std::string> visible;
   for (int g : context.gpu_ordinals) visible.push_back(std::to_string(g));
-  return {{"CUDA_VISIBLE_DEVICES", absl::StrJoin(visible, ",")},
-          {"LADLE_METRICS_FILE", layout.metrics_file},
-          {"LADLE_SUMMARY_FILE", layout.summary_file},
-          {"LADLE_OUTPUT_DIR", layout.output_dir},
-          {"LADLE_CHECKPOINT_DIR", layout.checkpoint_dir},
-          {"LADLE_CHECKPOINT_SAVED_FILE", layout.checkpoint_saved_file},
-          {"LADLE_STOP_FILE", layout.stop_file}};
+  std::vector<std::pair<std::string, std::string>> env = {
+      {"CUDA_VISIBLE_DEVICES", absl::StrJoin(visible, ",")},
+      {"LADLE_METRICS_FILE", layout.metrics_file},
+      {"LADLE_SUMMARY_FILE", layout.summary_file},
+      {"LADLE_OUTPUT_DIR", layout.output_dir},
+      {"LADLE_CHECKPOINT_DIR", layout.checkpoint_dir},
+      {"LADLE_CHECKPOINT_SAVED_FILE", layout.checkpoint_saved_file},
+      {"LADLE_STOP_FILE", layout.stop_file}};
+  // Its part of a shared GPU, e.g. for torch's
+  // set_per_process_memory_fraction.
+  if (context.gpu_share_milli > 0) {
+    env.emplace_back("LADLE_GPU_SHARE",
+                     absl::StrFormat("%.3g", context.gpu_share_milli / 1000.0));
+  }
+  return env;
 }
 
 absl::StatusOr<int> PickFreePort() {

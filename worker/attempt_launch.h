@@ -9,6 +9,7 @@
 //   LADLE_CHECKPOINT_SAVED_FILE  touched after a checkpoint is complete
 //   LADLE_STOP_FILE        exists once the worker asked the program to stop
 //   LADLE_PARAMS           the job's parameters as JSON (also params.json)
+//   LADLE_GPU_SHARE        its fraction of a shared GPU (gpus: 0.25), if any
 //
 // Builds paths, files' contents and spawn options (on top of this process's
 // environment) and touches nothing; the worker creates the directories and
@@ -55,6 +56,7 @@ AttemptLayout CommandLayout(const std::string& attempt_dir,
 struct LaunchContext {
   std::vector<int> gpu_ordinals;  // this worker's ordinals for the assignment
   int cpu_slots = 0;
+  int gpu_share_milli = 0;  // a fraction of its one GPU; 0: whole GPUs
   std::string exec_helper;  // ladle-exec: runs the program as a tied child
   std::string python_dir;   // holds the `ladle` module; empty: none
   int parent_pid = 0;       // the worker's pid, for ladle-exec

@@ -389,6 +389,7 @@ absl::StatusOr<SpawnOptions> Worker::Prepare(const v1::Assignment& a,
       context.gpu_ordinals.push_back(options_.gpus[g]);
   }
   context.cpu_slots = a.cpu_slots();
+  context.gpu_share_milli = a.gpu_share_milli();
   context.exec_helper = options_.exec_helper;
   context.python_dir = options_.python_dir;
   context.parent_pid = getpid();

@@ -331,6 +331,11 @@ class CommandKind final : public ExperimentKind {
     }
     RETURN_IF_ERROR(ParseSection(spec.kind_config, &c));
     RETURN_IF_ERROR(ParseTopKeys(spec, &c));
+    if (c.ranks > 1 && spec.resources.gpu_share_milli > 0) {
+      return Invalid("resources.gpus",
+                     "a gang's ranks take whole GPUs (gpus: 1 or more, or 0); "
+                     "a fraction of one is for single-process jobs");
+    }
     std::vector<PlannedJob> jobs;
     for (Json& point : SweepPoints(spec)) {
       PlannedJob job;

@@ -14,7 +14,8 @@
 #     directory;
 #  ... `ladle rerun` of a whole experiment and of its failed jobs only;
 #  7. a hostile archive sent to UploadCode (../x, an absolute path, a link out) is refused
-#     and leaves nothing outside.
+#     and leaves nothing outside;
+#  8. shares of a GPU (gpus: 0.5) packed two to a device, never more.
 # Usage: command_test.sh BIN_DIR EXAMPLES_DIR PYTHON_STUBS_DIR. Bounded; all killed at exit.
 set -uo pipefail
 bin="$1"; examples="$2"; stubs="$3"
@@ -245,6 +246,42 @@ for name, add in cases.items():
 for p in [os.path.join(work, "escaped.txt"), os.path.join(work, "data", "escaped.txt"),
           os.path.join(work, "absolute.txt")]:
     assert not os.path.exists(p), p
+PY
+
+# 8. Shares of a GPU: a worker declaring one GPU (no device is touched), four jobs asking
+# gpus: 0.5. Each sees the GPU and its share; two run at once, never three.
+"$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/w-g" --cpu_slots=8 --gpus=0 \
+  --name="worker-g" > "$work/worker-g.log" 2>&1 &
+pids+=($!); disown $!
+mkdir -p "$work/share"
+cat > "$work/share/share.sh" <<'SH'
+#!/bin/sh
+# Holds its share of the GPU for a second and says what it was given.
+start=$(date +%s%N); sleep 1; end=$(date +%s%N)
+echo "{\"start_ns\": $start, \"end_ns\": $end, \"device\": $CUDA_VISIBLE_DEVICES, \"share\": $LADLE_GPU_SHARE}" > "$LADLE_SUMMARY_FILE"
+SH
+chmod +x "$work/share/share.sh"
+cat > "$work/share/experiment.yaml" <<'YAML'
+name: gpu-share
+kind: command
+command: {argv: [./share.sh], code: .}
+sweep: {grid: {i: [1, 2, 3, 4]}}
+resources: {gpus: 0.5, cpu_slots: 1}
+YAML
+timeout 60 "$bin/ladle" submit "$work/share/experiment.yaml" --wait > "$work/share.txt" 2> /dev/null
+check "four half-GPU jobs succeeded" test $? -eq 0
+json "$(head -1 "$work/share.txt")" > "$work/share.json"
+check "each saw GPU 0 and a share of 0.5; two at once, never three" /usr/bin/python3 - "$work/share.json" <<'PY'
+import json, sys
+jobs = json.load(open(sys.argv[1]))["jobs"]
+s = [j["summary"] for j in jobs]
+assert len(s) == 4 and all(x["device"] == 0 and x["share"] == 0.5 for x in s), s
+events = sorted([(x["start_ns"], 1) for x in s] + [(x["end_ns"], -1) for x in s])
+most = now = 0
+for _, d in events:
+    now += d
+    most = max(most, now)
+assert most == 2, "at most %d ran at once" % most
 PY
 
 if [ $fail -ne 0 ]; then

@@ -60,6 +60,18 @@ TEST(CommandKind, ExpandsTemplatesPerSweepPoint) {
   EXPECT_EQ(last.resources.ranks, 1);
 }
 
+TEST(CommandKind, AFractionOfAGpuIsAShare) {
+  absl::StatusOr<std::vector<PlannedJob>> jobs = Plan(
+      "name: small\nkind: command\ncommand: {argv: [p]}\n"
+      "resources: {gpus: 0.25, cpu_slots: 1}");
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  EXPECT_EQ(jobs->front().resources.gpus, 0);
+  EXPECT_EQ(jobs->front().resources.gpu_share_milli, 250);
+  EXPECT_THAT(ErrorOf("name: a\nkind: command\ncommand: {argv: [p]}\n"
+                      "ranks: 2\nresources: {gpus: 0.5}"),
+              HasSubstr("resources.gpus: a gang's ranks take whole GPUs"));
+}
+
 TEST(CommandKind, RanksMakeEachJobAGang) {
   absl::StatusOr<std::vector<PlannedJob>> jobs = Plan(
       "name: ddp\nkind: command\ncommand: {argv: [p]}\nranks: 4\n"

@@ -33,6 +33,7 @@ TEST(AttemptLaunch, CommandJobsGetTheProtocolAndLadleExec) {
   LaunchContext ctx;
   ctx.gpu_ordinals = {3};
   ctx.cpu_slots = 2;
+  ctx.gpu_share_milli = 250;
   ctx.exec_helper = "/bin/ladle-exec";
   ctx.python_dir = "/ladle/python";
   ctx.parent_pid = 42;
@@ -42,8 +43,8 @@ TEST(AttemptLaunch, CommandJobsGetTheProtocolAndLadleExec) {
   EXPECT_EQ(s.working_dir, l.work_dir);
   EXPECT_TRUE(s.new_process_group);
   for (const char* var :
-       {"CUDA_VISIBLE_DEVICES=3", "OMP_NUM_THREADS=2", "PYTHONUNBUFFERED=1",
-        "LADLE_METRICS_FILE=/w/attempts/7/metrics.jsonl",
+       {"CUDA_VISIBLE_DEVICES=3", "LADLE_GPU_SHARE=0.25", "OMP_NUM_THREADS=2",
+        "PYTHONUNBUFFERED=1", "LADLE_METRICS_FILE=/w/attempts/7/metrics.jsonl",
         "LADLE_SUMMARY_FILE=/w/attempts/7/summary.json",
         "LADLE_OUTPUT_DIR=/w/attempts/7/work/results",
         "LADLE_CHECKPOINT_DIR=/w/attempts/7/checkpoint",

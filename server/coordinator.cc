@@ -33,6 +33,8 @@ const char* OutcomeName(AttemptOutcome o) {
       return "lost";
     case AttemptOutcome::kCancelled:
       return "cancelled";
+    case AttemptOutcome::kStopped:
+      return "stopped";
   }
   return "failed";
 }
@@ -122,9 +124,14 @@ absl::Status Coordinator::Recover() {
   for (JobRecord& j : jobs) {
     ASSIGN_OR_RETURN(JobState state, ParseJobState(j.state));
     std::vector<Scheduler::RunningRank> ranks;
+    JobRequest request = RequestOf(j);
+    std::vector<AttemptRecord> attempts;
+    if (j.attempts > 0) {
+      ASSIGN_OR_RETURN(attempts, store_->ListAttempts(j.id));
+      for (const AttemptRecord& a : attempts)
+        request.stopped_attempts += a.outcome == "stopped";
+    }
     if (state == JobState::kRunning) {
-      ASSIGN_OR_RETURN(std::vector<AttemptRecord> attempts,
-                       store_->ListAttempts(j.id));
       // The current attempt's ranks that had not ended (a gang's are
       // rank 0's id + rank).
       for (const AttemptRecord& a : attempts) {
@@ -139,7 +146,7 @@ absl::Status Coordinator::Recover() {
         ranks.push_back({j.current_attempt, j.worker_id, j.gpu_indices, 0});
     }
     if (state == JobState::kQueued) queued_since_us_[j.id] = now_us;
-    RETURN_IF_ERROR(scheduler_.Restore(RequestOf(j), state, j.attempts,
+    RETURN_IF_ERROR(scheduler_.Restore(request, state, j.attempts,
                                        j.current_attempt, ranks));
     experiments.insert(j.experiment_id);
     experiment_jobs_[j.experiment_id].push_back(j.id);
@@ -226,7 +233,8 @@ absl::StatusOr<std::vector<int64_t>> Coordinator::ConnectWorker(
     WorkerSink sink, uint64_t* session) {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(scheduler_.AddWorker(info.id, info.capacity));
-  worker_addresses_[info.id] = info.address;
+  workers_[info.id] = info;
+  draining_.erase(info.id);
   WriteBatch worker;
   worker.workers.push_back({info.id, info.name, info.capacity.gpus,
                             info.capacity.cpu_slots, info.labels_json, "alive",
@@ -247,9 +255,36 @@ absl::StatusOr<std::vector<int64_t>> Coordinator::ConnectWorker(
 
 void Coordinator::DisconnectWorker(const std::string& worker_id,
                                    uint64_t session) {
-  absl::MutexLock lock(&delivery_mu_);
-  auto it = sinks_.find(worker_id);
-  if (it != sinks_.end() && it->second.session == session) sinks_.erase(it);
+  {
+    absl::MutexLock lock(&delivery_mu_);
+    auto it = sinks_.find(worker_id);
+    if (it == sinks_.end() || it->second.session != session) return;
+    sinks_.erase(it);
+  }
+  absl::MutexLock lock(&mu_);
+  auto w = workers_.find(worker_id);
+  if (draining_.erase(worker_id) > 0 && w != workers_.end())
+    WriteWorkerState(w->second, "drained");  // it left after its drain
+}
+
+absl::Status Coordinator::DrainWorker(const std::string& worker_id) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(scheduler_.DrainWorker(worker_id));
+  auto w = workers_.find(worker_id);
+  if (w == workers_.end()) return absl::OkStatus();
+  draining_.insert(worker_id);
+  WriteWorkerState(w->second, "draining");
+  LOG(INFO) << "worker " << worker_id << " drains: nothing new is placed there";
+  return absl::OkStatus();
+}
+
+void Coordinator::WriteWorkerState(const WorkerInfo& info,
+                                   const std::string& state) {
+  WriteBatch batch;
+  batch.workers.push_back({info.id, info.name, info.capacity.gpus,
+                           info.capacity.cpu_slots, info.labels_json, state,
+                           clock_->NowMillis()});
+  writer_->Enqueue(std::move(batch));
 }
 
 absl::Status Coordinator::Heartbeat(const std::string& worker_id) {
@@ -438,9 +473,8 @@ WorkerCommand Coordinator::AssignCommand(const Assignment& a) {
   if (a.world_size > 1) {
     // Rank 0's worker as the others reach it (every rank's is alive: the
     // scheduler just placed the gang).
-    auto addr = worker_addresses_.find(j.worker_id);
-    c.master_addr =
-        addr != worker_addresses_.end() ? addr->second : "127.0.0.1";
+    auto w = workers_.find(j.worker_id);
+    c.master_addr = w != workers_.end() ? w->second.address : "127.0.0.1";
   }
   // Outputs of the dependencies (they succeeded, so their uploads are
   // stored), placed under inputs/<dependency index>/.

@@ -26,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -177,6 +178,9 @@ class Coordinator {
   // leases run out unless the worker returns. A newer session of the same
   // worker (a reconnect that overtook the old stream's end) is left alone.
   void DisconnectWorker(const std::string& worker_id, uint64_t session);
+  // The worker drains (it was asked to stop): no new work goes there; its
+  // attempts that stop when asked run again elsewhere without using a retry.
+  absl::Status DrainWorker(const std::string& worker_id);
   absl::Status Heartbeat(const std::string& worker_id);
   // FAILED_PRECONDITION for a stale attempt (fencing): the result is not
   // recorded.
@@ -249,6 +253,9 @@ class Coordinator {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void ReportTotals() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records the worker's state (alive | draining | drained) in the store.
+  void WriteWorkerState(const WorkerInfo& info, const std::string& state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // For a submit with a request id: true when it is a retry, of a stored
   // submit (`done` answered now) or of one in flight (answered with its
@@ -322,9 +329,9 @@ class Coordinator {
   std::unordered_map<std::string, std::vector<std::string>> experiment_jobs_
       ABSL_GUARDED_BY(mu_);
   std::unordered_map<int64_t, AttemptRecord> attempts_ ABSL_GUARDED_BY(mu_);
-  // Each connected worker's address (WorkerInfo::address).
-  std::unordered_map<std::string, std::string> worker_addresses_
-      ABSL_GUARDED_BY(mu_);
+  // Each worker as it last connected (its address: gangs' MASTER_ADDR).
+  std::unordered_map<std::string, WorkerInfo> workers_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> draining_ ABSL_GUARDED_BY(mu_);
   // Its own lock: submitters must not queue behind the admission thread's
   // (longer) hold of mu_ just to number an experiment.
   // Submits with a request id in flight (key: owner, '\0', request id), each

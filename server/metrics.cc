@@ -59,6 +59,8 @@ ServerMetrics::ServerMetrics(prometheus::Registry& r) {
       &attempts.Add({{"outcome", "lost"}});
   attempts_[static_cast<int>(AttemptOutcome::kCancelled)] =
       &attempts.Add({{"outcome", "cancelled"}});
+  attempts_[static_cast<int>(AttemptOutcome::kStopped)] =
+      &attempts.Add({{"outcome", "stopped"}});
   experiments_submitted_ = &BuildCounter()
                                 .Name("ladle_experiments_submitted_total")
                                 .Help("Experiments accepted")

@@ -43,7 +43,7 @@ class ServerMetrics final : public CoordinatorObserver {
   prometheus::Gauge* workers_lost_;
   prometheus::Histogram* scheduling_latency_;
   prometheus::Histogram* decision_seconds_;
-  prometheus::Counter* attempts_[4];
+  prometheus::Counter* attempts_[5];  // by AttemptOutcome
   prometheus::Counter* experiments_submitted_;
   prometheus::Counter* jobs_submitted_;
   prometheus::Counter* metric_points_;

@@ -272,6 +272,7 @@ absl::Status Scheduler::Restore(const JobRequest& r, JobState state,
   job.req = r;
   job.seq = next_seq_++;
   job.attempts_used = attempts_used;
+  job.stopped_attempts = r.stopped_attempts;
   experiment_jobs_[r.experiment_id].push_back(r.id);
   ExperimentProgress& p = experiments_[r.experiment_id];
   ++p.total;
@@ -494,6 +495,18 @@ void Scheduler::EndJobAttempt(Job& job, int64_t attempt_id,
         Finish(job, JobState::kCancelled, attempt_id, worker,
                reason.empty() ? "cancelled" : reason, events);
         break;
+      case AttemptOutcome::kStopped: {
+        ++job.stopped_attempts;
+        SetState(job, JobState::kQueued);
+        InsertIntoQueue(job);  // at once: its checkpoint waits for it
+        JobEvent e = MakeEvent(
+            job, attempt_id, worker,
+            "stopped on worker " + worker +
+                " (drained); runs again from its checkpoint, no retry used");
+        e.retry_scheduled = true;
+        events->push_back(std::move(e));
+        break;
+      }
       case AttemptOutcome::kFailed:
       case AttemptOutcome::kLost:
         AfterUnsuccessfulAttempt(
@@ -577,11 +590,16 @@ void Scheduler::AfterUnsuccessfulAttempt(Job& job, int64_t attempt_id,
                                          const std::string& worker,
                                          const std::string& reason,
                                          std::vector<JobEvent>* events) {
-  const int retries_done = job.attempts_used - 1;
+  const int retries_done = job.attempts_used - 1 - job.stopped_attempts;
   if (retries_done >= job.req.max_retries) {
     Finish(job, JobState::kFailed, attempt_id, worker,
-           absl::StrCat(reason, " (", job.attempts_used, " of ",
-                        job.req.max_retries + 1, " attempts used)"),
+           absl::StrCat(reason, " (", retries_done + 1, " of ",
+                        job.req.max_retries + 1, " attempts used",
+                        job.stopped_attempts > 0
+                            ? absl::StrCat(", and ", job.stopped_attempts,
+                                           " stopped by drains")
+                            : "",
+                        ")"),
            events);
     return;
   }

@@ -71,7 +71,9 @@ enum class JobState {
 const char* JobStateName(JobState state);
 bool IsTerminal(JobState state);
 
-enum class AttemptOutcome { kSucceeded, kFailed, kLost, kCancelled };
+// kStopped: its worker drained and it stopped when asked (after saving a
+// checkpoint): the job is queued again at once, without using a retry.
+enum class AttemptOutcome { kSucceeded, kFailed, kLost, kCancelled, kStopped };
 
 struct JobRequest {
   std::string id;
@@ -80,6 +82,8 @@ struct JobRequest {
   Resources resources;
   int max_retries = 0;
   std::vector<std::string> deps;  // job ids that must succeed first
+  // Restore only: earlier attempts that ended stopped (not retries).
+  int stopped_attempts = 0;
 };
 
 // A decision to start `job_id` on `worker_id` as attempt `attempt_id`.
@@ -145,6 +149,10 @@ class Scheduler {
   absl::Status AddWorker(const std::string& worker_id, Resources capacity);
   // The worker is gone: its running attempts are lost now.
   std::vector<JobEvent> RemoveWorker(const std::string& worker_id);
+  // The worker drains: nothing new is placed on it; its running attempts
+  // end as they report (stopped, if they save and exit when asked). A later
+  // AddWorker (it comes back) ends the drain.
+  absl::Status DrainWorker(const std::string& worker_id);
   // Renews the worker and the leases of all its running attempts.
   absl::Status Heartbeat(const std::string& worker_id);
   // A reconnecting worker lists the attempts it still runs. Returns the ones it
@@ -251,7 +259,8 @@ class Scheduler {
     std::vector<std::string> dependents;
     std::string last_worker;
     bool cancel_requested = false;
-    int gang_live = 0;  // ranks of the current attempt still running
+    int gang_live = 0;         // ranks of the current attempt still running
+    int stopped_attempts = 0;  // attempts that ended stopped: not retries
   };
   struct Attempt {
     std::string job_id;
@@ -272,6 +281,7 @@ class Scheduler {
     std::vector<int> gpu_used_milli;  // thousandths of each GPU in use
     int64_t last_heartbeat_ms = 0;
     bool alive = false;
+    bool draining = false;
     std::set<int64_t> attempts;
   };
   // (gpus, cpu_slots, ranks, GPU share)

@@ -38,13 +38,25 @@ absl::Status Scheduler::AddWorker(const std::string& worker_id,
     }
   }
   w.alive = true;
+  w.draining = false;
   w.last_heartbeat_ms = clock_->NowMillis();
   Index(worker_id, w);
   return absl::OkStatus();
 }
 
+absl::Status Scheduler::DrainWorker(const std::string& worker_id) {
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end() || !it->second.alive) {
+    return absl::NotFoundError(
+        absl::StrCat("worker ", worker_id, " is not registered"));
+  }
+  Unindex(worker_id, it->second);
+  it->second.draining = true;
+  return absl::OkStatus();
+}
+
 void Scheduler::Index(const std::string& id, const Worker& w) {
-  if (w.alive && (w.free_gpus > 0 || w.free_cpu > 0))
+  if (w.alive && !w.draining && (w.free_gpus > 0 || w.free_cpu > 0))
     free_index_.emplace(w.free_gpus, w.free_cpu, id);
 }
 
@@ -198,7 +210,7 @@ const std::string* Scheduler::PickShare(
   const std::string* best = nullptr;
   std::tuple<int, bool> best_key;
   for (const auto& [id, w] : workers_) {
-    if (!w.alive || w.free_cpu < need.cpu_slots ||
+    if (!w.alive || w.draining || w.free_cpu < need.cpu_slots ||
         (skip != nullptr && skip->count(id)))
       continue;
     const int g = ShareGpu(w, need.gpu_share_milli);
@@ -254,7 +266,7 @@ Scheduler::Reservation Scheduler::Reserve() const {
   const Resources& need = gang->req.resources;
   std::vector<std::tuple<int, int, const std::string*>> candidates;
   for (const auto& [id, w] : workers_) {
-    if (!w.alive) continue;
+    if (!w.alive || w.draining) continue;
     const int idle = RanksFitting(need, w.capacity.gpus, w.capacity.cpu_slots);
     if (idle > 0)
       candidates.emplace_back(RanksFitting(need, w.free_gpus, w.free_cpu), idle,

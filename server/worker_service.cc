@@ -213,6 +213,9 @@ grpc::Status WorkerServiceImpl::Handle(const std::string& worker_id,
                                       msg.logs().stream(), msg.logs().data());
       if (!st.ok()) LOG(WARNING) << "logs: " << st;
     }
+  } else if (msg.has_draining()) {
+    absl::Status st = coordinator_->DrainWorker(worker_id);
+    if (!st.ok()) LOG(WARNING) << "drain of " << worker_id << ": " << st;
   } else if (msg.has_rendezvous()) {
     absl::Status st = coordinator_->Rendezvous(
         worker_id, msg.rendezvous().attempt_id(), msg.rendezvous().port());
@@ -224,9 +227,9 @@ grpc::Status WorkerServiceImpl::Handle(const std::string& worker_id,
       outcome = AttemptOutcome::kSucceeded;
     if (r.outcome() == v1::AttemptResult::OUTCOME_CANCELLED)
       outcome = AttemptOutcome::kCancelled;
-    // Stopped after a checkpoint (a drain): run again, like a lost attempt.
+    // Stopped for a drain (after a checkpoint): runs again, no retry used.
     if (r.outcome() == v1::AttemptResult::OUTCOME_STOPPED)
-      outcome = AttemptOutcome::kLost;
+      outcome = AttemptOutcome::kStopped;
     absl::Status st =
         coordinator_->ReportResult(worker_id, r.attempt_id(), outcome,
                                    r.exit_code(), r.reason(), r.summary_json());

@@ -185,10 +185,12 @@ int main(int argc, char** argv) {
   }
   ladle::Worker worker(o, &metrics);
   std::thread signal_waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    LOG(INFO) << "signal " << sig << ": draining";
-    worker.Stop();
+    for (int n = 0;; ++n) {  // the first signal drains, a second stops now
+      int sig = 0;
+      sigwait(&signals, &sig);
+      LOG(INFO) << "signal " << sig << (n == 0 ? ": draining" : ": stopping");
+      worker.Stop();
+    }
   });
   absl::Status st = worker.Run();
   signal_waiter.detach();

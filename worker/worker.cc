@@ -118,6 +118,7 @@ absl::Status Worker::Run() {
   std::thread poller([this] {
     while (!stopping_.load()) {
       Poll();
+      if (drain_wanted_.load()) AdvanceDrain();
       WaitForChildren(100);  // a child's exit ends the wait at once
     }
   });
@@ -208,6 +209,46 @@ void Worker::DrainChildren() {
 }
 
 void Worker::Stop() {
+  if (!drain_wanted_.exchange(true)) {  // the poller drains
+    const uint64_t one = 1;
+    ::write(wake_fd_, &one, sizeof(one));
+    return;
+  }
+  stopping_.store(true);
+  absl::MutexLock lock(&mu_);
+  if (context_) context_->TryCancel();
+}
+
+void Worker::AdvanceDrain() {
+  if (drain_deadline_ms_ == 0) {
+    drain_deadline_ms_ = NowMs() + options_.kill_grace_ms + 5'000;
+    LOG(INFO) << "draining: stopping " << [&] {
+      absl::MutexLock lock(&mu_);
+      return attempts_.size();
+    }() << " attempts";
+    v1::WorkerMessage m;
+    m.mutable_draining();
+    Send(m);
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, a] : attempts_) {
+      if (a.finished) continue;
+      if (a.waiting) {
+        EndUnstarted(a, v1::AttemptResult::OUTCOME_STOPPED,
+                     "not started: the worker drains");
+        continue;
+      }
+      a.timers.drain_requested = true;
+      RequestStop(a);
+      a.timers.term_sent_ms = NowMs();  // SIGKILL after the grace
+    }
+    return;
+  }
+  bool done = NowMs() > drain_deadline_ms_;
+  {
+    absl::MutexLock lock(&mu_);
+    done |= attempts_.empty();  // every result went out
+  }
+  if (!done) return;
   stopping_.store(true);
   absl::MutexLock lock(&mu_);
   if (context_) context_->TryCancel();
@@ -309,6 +350,13 @@ void Worker::Start(const v1::Assignment& a) {
     absl::MutexLock lock(&mu_);
     attempts_[at.id] = std::move(at);
   };
+  if (drain_wanted_.load()) {  // sent before the coordinator heard
+    EndUnstarted(at, v1::AttemptResult::OUTCOME_STOPPED,
+                 "not started: the worker drains");
+    absl::MutexLock lock(&mu_);
+    attempts_[at.id] = std::move(at);
+    return;
+  }
   absl::StatusOr<SpawnOptions> spawn = Prepare(a, &at);
   if (!spawn.ok()) return fail(spawn.status().message());
   if (a.gang().world_size() > 1 && a.gang().rank() > 0) {

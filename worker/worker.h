@@ -68,8 +68,10 @@ class Worker {
   // Connects and serves until Stop(). Returns an error only for bad setup (work
   // dir).
   absl::Status Run();
-  // Drains: stops taking work, stops children (they checkpoint), returns from
-  // Run.
+  // Drains: tells the coordinator (nothing new comes), stops the children
+  // (they checkpoint and exit 3), reports their results through the session,
+  // then returns from Run — at the latest after the kill grace and 5 s. A
+  // second call stops at once (the children still get SIGTERM, then SIGKILL).
   void Stop();
 
  private:
@@ -109,6 +111,9 @@ class Worker {
   // On Stop: SIGTERM to every child (they checkpoint), polled for the kill
   // grace, then SIGKILL to the rest.
   void DrainChildren() ABSL_LOCKS_EXCLUDED(mu_);
+  // The poller's part of a drain: starts it (tells the coordinator, stops
+  // the children), and ends the worker once every result went out.
+  void AdvanceDrain() ABSL_LOCKS_EXCLUDED(mu_);
   // One session: returns when the stream ends.
   void Session();
   void Start(const v1::Assignment& a);
@@ -177,6 +182,10 @@ class Worker {
   WorkerOptions options_;
   WorkerMetrics* metrics_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> drain_wanted_{false};
+  // Poller thread only: when the drain began (0: not yet), and until when it
+  // waits for results to go out.
+  int64_t drain_deadline_ms_ = 0;
   absl::Mutex mu_;
   std::map<int64_t, Attempt> attempts_ ABSL_GUARDED_BY(mu_);
   grpc::ClientReaderWriter<v1::WorkerMessage, v1::CoordinatorMessage>* stream_

@@ -8,8 +8,9 @@
 #     it is killed with -9: the retry on the other worker restores the checkpoint and resumes
 #     after its epoch — its first reported step is past 0 and its summary says which epoch it
 #     resumed from — and it finishes;
-#  3. the worker of another such trial is drained (SIGTERM): the program sees should_stop(),
-#     exits 3, and the job resumes elsewhere from its checkpoint.
+#  3. the worker of another such trial is drained (SIGTERM): it tells the coordinator, the
+#     program sees should_stop(), exits 3 and is reported stopped before the worker leaves;
+#     the job resumes elsewhere from its checkpoint without using a retry (it has none).
 # Usage: command_resume_test.sh BIN_DIR EXAMPLES_DIR. Needs python3-torch (skips, exit 77,
 # without it). Bounded; everything is killed at exit.
 set -uo pipefail
@@ -94,8 +95,9 @@ check "the retry's log says it resumed" grep -q "resuming after epoch" \
 worker_pid[c]=$!; pids+=($!); disown $!
 c_up() { "$bin/ladle" workers 2> /dev/null | grep worker-c | grep -q alive; }
 check "a third worker registered" wait_for 20 c_up
-sed 's/seed: 7, epochs: 150/seed: 8, epochs: 151/; s/name: torch-resume/name: torch-drain/' \
-  "$work/torch/long.yaml" > "$work/torch/drain.yaml"
+# No retries: a drain is not the program's failure and must not use one.
+sed 's/seed: 7, epochs: 150/seed: 8, epochs: 151/; s/name: torch-resume/name: torch-drain/;
+     s/max_retries: 2/max_retries: 0/' "$work/torch/long.yaml" > "$work/torch/drain.yaml"
 exp=$("$bin/ladle" submit "$work/torch/drain.yaml" 2> /dev/null)
 check "a checkpoint was uploaded while it ran" wait_for 120 has_checkpoint
 drained=$(grep -l '"epochs": 151' "$work"/w-*/attempts/*/work/params.json | head -1 |
@@ -111,8 +113,12 @@ check "resuming from the checkpoint it kept" python3 - "$work/drain.json" <<'PY'
 import json, sys
 job = json.load(open(sys.argv[1]))["jobs"][0]
 assert job["state"] == "succeeded" and len(job["attempt_log"]) == 2, job["attempt_log"]
+first = job["attempt_log"][0]
+assert first["outcome"] == "stopped" and "no retry used" in first["reason"], first
 assert job["summary"]["resumed_from_epoch"] >= 1, job["summary"]
 PY
+check "the drained worker is listed as drained" bash -c \
+  "'$bin/ladle' workers 2> /dev/null | grep worker-$drained | grep -q drained"
 
 if [ $fail -ne 0 ]; then
   echo "--- server log"; tail -30 "$work/server.log"

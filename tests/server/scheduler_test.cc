@@ -443,3 +443,47 @@ TEST(SchedulerIndex, BestFitMatchesAScanOfTheFleetUnderChurn) {
 
 }  // namespace
 }  // namespace ladle
+
+namespace ladle {
+namespace {
+
+// A drain: nothing new goes to the draining worker, an attempt that stops
+// when asked runs again elsewhere at once without using a retry, and the
+// worker takes work again once it registers anew.
+TEST(SchedulerDrain, StoppedAttemptsRunAgainWithoutUsingARetry) {
+  FakeClock clock;
+  Scheduler s(Scheduler::Options{10'000, 1'000, 8'000}, &clock);
+  ASSERT_TRUE(s.AddWorker("a", {0, 1}).ok());
+  JobRequest job = Job("j");  // max_retries 0
+  ASSERT_TRUE(s.Submit({job}).ok());
+  std::vector<JobEvent> events;
+  std::vector<Assignment> as = s.Schedule(&events);
+  ASSERT_EQ(as.size(), 1u);
+  ASSERT_TRUE(s.DrainWorker("a").ok());
+  ASSERT_TRUE(s.AddWorker("b", {0, 1}).ok());
+  ASSERT_TRUE(s.Submit({Job("other")}).ok());
+  std::vector<Assignment> next = s.Schedule(&events);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].worker_id, "b");
+  auto ended = s.Complete(as[0].attempt_id, AttemptOutcome::kStopped, "");
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(*s.state("j"), JobState::kQueued);
+  EXPECT_THAT(ended->front().reason, ::testing::HasSubstr("no retry used"));
+  EXPECT_THAT(s.Schedule(&events), IsEmpty());  // b is busy, a drains
+  ASSERT_TRUE(
+      s.Complete(next[0].attempt_id, AttemptOutcome::kSucceeded, "").ok());
+  as = s.Schedule(&events);  // no backoff: at once
+  ASSERT_EQ(as.size(), 1u);
+  EXPECT_EQ(as[0].worker_id, "b");
+  EXPECT_EQ(as[0].attempt_number, 2);
+  // Its one attempt is still its own: a failure now ends it.
+  ASSERT_TRUE(s.Complete(as[0].attempt_id, AttemptOutcome::kFailed, "x").ok());
+  EXPECT_EQ(*s.state("j"), JobState::kFailed);
+  // Back from its drain, a takes work again.
+  ASSERT_TRUE(s.AddWorker("a", {0, 1}).ok());
+  ASSERT_TRUE(s.Submit({Job("later1"), Job("later2")}).ok());
+  EXPECT_EQ(s.Schedule(&events).size(), 2u);
+}
+
+}  // namespace
+}  // namespace ladle

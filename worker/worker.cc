@@ -302,6 +302,14 @@ void Worker::Session() {
   {
     absl::MutexLock lock(&mu_);
     stream_ = stream.get();
+    // Gangs whose rank 0 runs here: their ranks may still wait for the port.
+    for (const auto& [id, a] : attempts_) {
+      if (a.finished || a.master_port == 0) continue;
+      v1::WorkerMessage m;
+      m.mutable_rendezvous()->set_attempt_id(id);
+      m.mutable_rendezvous()->set_port(a.master_port);
+      stream->Write(m);
+    }
   }
   if (metrics_) metrics_->connected.Set(1);
   v1::CoordinatorMessage m;
@@ -371,6 +379,7 @@ void Worker::Start(const v1::Assignment& a) {
     absl::StatusOr<int> port = PickFreePort();
     if (!port.ok()) return fail(port.status().message());
     spawn->env.push_back(absl::StrCat("MASTER_PORT=", *port));
+    at.master_port = *port;
     v1::WorkerMessage m;
     m.mutable_rendezvous()->set_attempt_id(a.attempt_id());
     m.mutable_rendezvous()->set_port(*port);

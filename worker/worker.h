@@ -103,6 +103,9 @@ class Worker {
     // wait_deadline_ms); started by a RendezvousReady.
     std::optional<SpawnOptions> waiting;
     int64_t wait_deadline_ms = 0;
+    // Rank 0 of a gang: the MASTER_PORT it listens on, told again on every
+    // new session (a coordinator restart may have lost the first telling).
+    int master_port = 0;
   };
 
   absl::Status Setup();

@@ -303,7 +303,17 @@ Command AddValidate(CLI::App& app) {
             if (!spec.ok()) return fail(spec.status());
             auto jobs = PlanExperiment(*spec);
             if (!jobs.ok()) return fail(jobs.status());
-            std::cout << spec->name << ": " << jobs->size() << " jobs\n";
+            std::cout << spec->name << ": " << jobs->size() << " jobs";
+            const Resources& r = spec->resources;
+            std::cout << ", each "
+                      << (r.gpu_share_milli > 0
+                              ? absl::StrCat(r.gpu_share_milli / 1000.0, " GPU")
+                              : absl::StrCat(r.gpus, " GPUs"))
+                      << " and " << r.cpu_slots << " CPU slots";
+            if (!jobs->empty() && jobs->front().resources.ranks > 1)
+              std::cout << " per rank, " << jobs->front().resources.ranks
+                        << " ranks";
+            std::cout << "\n";
             for (const auto& j : *jobs) {
               std::cout << "  " << j.index << " " << j.params.dump();
               // A program's jobs: the command line each will run.

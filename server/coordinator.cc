@@ -309,9 +309,10 @@ absl::Status Coordinator::ReportResult(const std::string& worker_id,
   const int rank = at->second.rank;
   ASSIGN_OR_RETURN(std::vector<JobEvent> events,
                    scheduler_.Complete(attempt_id, outcome, reason));
-  // A gang's summary is rank 0's.
-  if (outcome == AttemptOutcome::kSucceeded && rank == 0)
-    jobs_[job_id].summary = summary_json;
+  // A gang's summary is rank 0's (the job may be gone: a late peer).
+  auto job = jobs_.find(job_id);
+  if (outcome == AttemptOutcome::kSucceeded && rank == 0 && job != jobs_.end())
+    job->second.summary = summary_json;
   Apply(events);
   Dispatch();
   return absl::OkStatus();
@@ -533,12 +534,10 @@ absl::Status Coordinator::Rendezvous(const std::string& worker_id,
 const JobRecord* Coordinator::RecordEvent(const JobEvent& e, int64_t now_us,
                                           WriteBatch* batch,
                                           std::vector<std::string>* stopped) {
-  auto it = jobs_.find(e.job_id);
-  if (it == jobs_.end()) return nullptr;
-  JobRecord& j = it->second;
-  if (e.rank_only) {  // one rank of a gang started or ended
+  if (e.rank_only) {  // one rank of a gang started or ended; the job is as
+                      // it was (or ended and forgotten: a stopped peer)
     auto at = attempts_.find(e.attempt_id);
-    if (at == attempts_.end()) return &j;
+    if (at == attempts_.end()) return nullptr;
     if (e.attempt_ended) {
       observer_->OnAttemptEnded(e.attempt_outcome);
       at->second.outcome = OutcomeName(e.attempt_outcome);
@@ -549,8 +548,11 @@ const JobRecord* Coordinator::RecordEvent(const JobEvent& e, int64_t now_us,
     } else {
       batch->attempts.push_back(at->second);
     }
-    return &j;
+    return nullptr;
   }
+  auto it = jobs_.find(e.job_id);
+  if (it == jobs_.end()) return nullptr;
+  JobRecord& j = it->second;
   if (e.state == JobState::kQueued) {
     queued_since_us_[e.job_id] = now_us;
   } else if (e.state == JobState::kRunning) {

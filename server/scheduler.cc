@@ -314,8 +314,7 @@ absl::Status Scheduler::Restore(const JobRequest& r, JobState state,
       job.gang_live = static_cast<int>(ranks.size());
       for (const RunningRank& rank : ranks) {
         Attempt& a = attempts_[rank.attempt_id];
-        a.job_id = r.id;
-        a.worker_id = rank.worker_id;
+        a = NewAttempt(job, rank.worker_id);
         a.gpus = rank.gpu_indices;
         a.lease_expiry_ms = clock_->NowMillis() + options_.lease_ms;
         a.gang = gang_attempt_id;
@@ -410,8 +409,7 @@ void Scheduler::Place(Job& job, const Placement& placement,
     Index(id, w);
     w.attempts.insert(a.attempt_id);
     Attempt& at = attempts_[a.attempt_id];
-    at.job_id = a.job_id;
-    at.worker_id = id;
+    at = NewAttempt(job, id);
     at.gpus = a.gpu_indices;
     at.lease_expiry_ms = clock_->NowMillis() + options_.lease_ms;
     at.gang = gang;
@@ -439,12 +437,10 @@ Scheduler::Attempt Scheduler::EndAttempt(int64_t attempt_id) {
     Worker& w = wit->second;
     Unindex(a.worker_id, w);
     w.attempts.erase(attempt_id);
-    const Job& job = jobs_.at(a.job_id);
-    w.free_cpu += job.req.resources.cpu_slots;
-    const int share = job.req.resources.gpu_share_milli;
+    w.free_cpu += a.cpu_slots;
     for (int g : a.gpus) {
       if (g >= 0 && g < static_cast<int>(w.gpu_free.size()))
-        ReleaseGpu(w, g, share > 0 ? share : 1000);
+        ReleaseGpu(w, g, a.milli_per_gpu);
     }
     Index(a.worker_id, w);
   }
@@ -462,12 +458,12 @@ absl::StatusOr<std::vector<JobEvent>> Scheduler::Complete(
                      " is not running (finished, superseded or unknown); "
                      "its report is ignored"));
   }
-  Job& job = jobs_.at(it->second.job_id);
   if (it->second.stopping) {  // a rank of a gang that already ended
     const Attempt a = EndAttempt(attempt_id);
     return std::vector<JobEvent>{
-        RankEvent(job, attempt_id, a.worker_id, outcome, a.stop_reason)};
+        RankEvent(a, attempt_id, outcome, a.stop_reason)};
   }
+  Job& job = jobs_.at(it->second.job_id);
   if (job.req.resources.ranks > 1)
     return CompleteRank(job, attempt_id, outcome, reason);
   std::vector<JobEvent> events;
@@ -532,7 +528,7 @@ std::vector<JobEvent> Scheduler::CompleteRank(Job& job, int64_t attempt_id,
   --job.gang_live;
   std::vector<JobEvent> events;
   if (outcome == AttemptOutcome::kSucceeded && job.gang_live > 0) {
-    events.push_back(RankEvent(job, attempt_id, a.worker_id, outcome, ""));
+    events.push_back(RankEvent(a, attempt_id, outcome, ""));
     return events;
   }
   std::string why;
@@ -570,10 +566,30 @@ void Scheduler::StopGang(Job& job, int64_t gang, const std::string& reason) {
   }
 }
 
-JobEvent Scheduler::RankEvent(const Job& job, int64_t attempt_id,
-                              const std::string& worker, AttemptOutcome outcome,
+Scheduler::Attempt Scheduler::NewAttempt(const Job& job,
+                                         const std::string& worker_id) {
+  Attempt a;
+  a.job_id = job.req.id;
+  a.experiment_id = job.req.experiment_id;
+  a.worker_id = worker_id;
+  a.cpu_slots = job.req.resources.cpu_slots;
+  if (job.req.resources.gpu_share_milli > 0)
+    a.milli_per_gpu = job.req.resources.gpu_share_milli;
+  return a;
+}
+
+JobEvent Scheduler::RankEvent(const Attempt& attempt, int64_t attempt_id,
+                              AttemptOutcome outcome,
                               const std::string& reason) const {
-  JobEvent e = MakeEvent(job, attempt_id, worker, reason);
+  JobEvent e;
+  e.job_id = attempt.job_id;
+  e.experiment_id = attempt.experiment_id;
+  auto job = jobs_.find(attempt.job_id);  // gone once forgotten
+  e.state = job != jobs_.end() ? job->second.state : JobState::kCancelled;
+  e.attempt_id = attempt_id;
+  e.worker_id = attempt.worker_id;
+  e.reason = reason;
+  e.time_ms = clock_->NowMillis();
   e.rank_only = true;
   e.attempt_ended = true;
   e.attempt_outcome = outcome;

@@ -262,10 +262,15 @@ class Scheduler {
     int gang_live = 0;         // ranks of the current attempt still running
     int stopped_attempts = 0;  // attempts that ended stopped: not retries
   };
+  // An attempt holds what it needs to end on its own: a gang's stopping
+  // rank may outlive its job (ended and forgotten) by a kill grace.
   struct Attempt {
     std::string job_id;
+    std::string experiment_id;
     std::string worker_id;
     std::vector<int> gpus;
+    int cpu_slots = 0;
+    int milli_per_gpu = 1000;  // a GPU share's thousandths, else all
     int64_t lease_expiry_ms = 0;
     int64_t gang = 0;  // rank 0's attempt id (its own for a single job)
     int rank = 0;
@@ -361,9 +366,10 @@ class Scheduler {
   // Marks the still running ranks of `gang` stopping (queued in stops_
   // unless a cancel already asked them).
   void StopGang(Job& job, int64_t gang, const std::string& reason);
-  JobEvent RankEvent(const Job& job, int64_t attempt_id,
-                     const std::string& worker, AttemptOutcome outcome,
-                     const std::string& reason) const;
+  JobEvent RankEvent(const Attempt& attempt, int64_t attempt_id,
+                     AttemptOutcome outcome, const std::string& reason) const;
+  // A new attempt's record for `job` on `worker_id`.
+  static Attempt NewAttempt(const Job& job, const std::string& worker_id);
   // free_index_ upkeep: call Unindex before changing a worker's free
   // resources or liveness, Index after.
   void Index(const std::string& id, const Worker& w);

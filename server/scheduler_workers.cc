@@ -30,11 +30,9 @@ absl::Status Scheduler::AddWorker(const std::string& worker_id,
   // Attempts restored or still running on this worker keep their resources.
   for (int64_t a : w.attempts) {
     const Attempt& at = attempts_.at(a);
-    const Job& job = jobs_.at(at.job_id);
-    w.free_cpu -= job.req.resources.cpu_slots;
-    const int share = job.req.resources.gpu_share_milli;
+    w.free_cpu -= at.cpu_slots;
     for (int g : at.gpus) {
-      if (g >= 0 && g < capacity.gpus) TakeGpu(w, g, share > 0 ? share : 1000);
+      if (g >= 0 && g < capacity.gpus) TakeGpu(w, g, at.milli_per_gpu);
     }
   }
   w.alive = true;

@@ -561,3 +561,44 @@ TEST(CoordinatorGang, RendezvousStopsAndRestart) {
 
 }  // namespace
 }  // namespace ladle
+
+namespace ladle {
+namespace {
+
+// A gang without retries whose rank 1 fails: the experiment ends (and is
+// dropped from memory) while rank 0 is still being stopped; rank 0's late
+// report is taken and its attempt row ends, no crash.
+TEST(CoordinatorGang, APeerReportingAfterItsExperimentEndedIsRecorded) {
+  FakeClock clock;
+  auto store = std::move(*OpenSqliteStore(":memory:"));
+  Coordinator c(Opts(), store.get(), &clock);
+  ASSERT_TRUE(c.Recover().ok());
+  FakeWorker a{"wa"}, b{"wb"};
+  a.coordinator = b.coordinator = &c;
+  ASSERT_TRUE(c.ConnectWorker({"wa", "wa", {0, 1}, "{}"}, {}, a.Sink()).ok());
+  ASSERT_TRUE(c.ConnectWorker({"wb", "wb", {0, 1}, "{}"}, {}, b.Sink()).ok());
+  std::string spec = kGang;
+  spec.replace(spec.find("max_retries: 1"), 14, "max_retries: 0");
+  auto sub = c.Submit(spec, "alice", false);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  std::vector<WorkerCommand> ca = a.Take(), cb = b.Take();
+  ASSERT_EQ(ca.size() + cb.size(), 2u);
+  const WorkerCommand& r0 = ca[0].assignment.rank == 0 ? ca[0] : cb[0];
+  const WorkerCommand& r1 = ca[0].assignment.rank == 0 ? cb[0] : ca[0];
+  ASSERT_TRUE(c.ReportResult(r1.assignment.worker_id, r1.assignment.attempt_id,
+                             AttemptOutcome::kFailed, 1, "exit 1", "")
+                  .ok());
+  c.Sync();
+  EXPECT_EQ(store->GetExperiment(sub->experiment_id)->state, "failed");
+  ASSERT_TRUE(c.ReportResult(r0.assignment.worker_id, r0.assignment.attempt_id,
+                             AttemptOutcome::kCancelled, -15, "", "")
+                  .ok());
+  c.Sync();
+  const std::vector<JobRecord> jobs = *store->ListJobs(sub->experiment_id);
+  for (const AttemptRecord& row : *store->ListAttempts(jobs[0].id)) {
+    EXPECT_EQ(row.outcome, row.rank == 0 ? "cancelled" : "failed") << row.id;
+  }
+}
+
+}  // namespace
+}  // namespace ladle

@@ -160,8 +160,18 @@ TEST_F(GangTest, AFailedRankStopsItsPeersAndTheGangIsRetriedWhole) {
   Complete(second[0].attempt_id, AttemptOutcome::kFailed);
   EXPECT_EQ(State("g"), JobState::kFailed);
   ASSERT_EQ(sched_.TakeStops().size(), 1u);
-  Complete(second[1].attempt_id, AttemptOutcome::kCancelled);
+  // The experiment has ended and is forgotten while rank 1 still stops; its
+  // worker re-registers with it, then it reports: it ends on its own.
+  ASSERT_TRUE(sched_.Forget("e1").ok());
+  ASSERT_TRUE(sched_.AddWorker("w2", {0, 1}).ok());
+  std::vector<JobEvent> late =
+      Complete(second[1].attempt_id, AttemptOutcome::kCancelled);
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_TRUE(late[0].rank_only && late[0].attempt_ended);
+  EXPECT_EQ(late[0].job_id, "g");
   EXPECT_EQ(sched_.running_attempts(), 0u);
+  Submit({Gang("next", 2, 1)});
+  EXPECT_EQ(Run().size(), 2u);  // both slots are free again
 }
 
 TEST_F(GangTest, ALostWorkerLosesTheGang) {

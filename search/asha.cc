@@ -42,9 +42,7 @@ absl::Status CheckAshaOptions(const AshaOptions& o) {
 Asha::Asha(AshaOptions options)
     : options_(options),
       top_rung_(RungsAbove(options) - options.early_stopping_rate),
-      rungs_(top_rung_ + 1),
-      promoted_(top_rung_ + 1),
-      keys_(top_rung_ + 1) {}
+      rungs_(top_rung_ + 1) {}
 
 double Asha::budget(int rung) const {
   const double b =
@@ -60,47 +58,52 @@ double Asha::SortKey(double value) const {
 
 size_t Asha::TopCount(const Rung& rung) const {
   return static_cast<size_t>(std::floor(
-      static_cast<double>(rung.size()) / options_.reduction_factor + 1e-9));
+      static_cast<double>(rung.all.size()) / options_.reduction_factor + 1e-9));
 }
 
 void Asha::Report(int64_t trial, int rung, double value) {
   if (rung < 0 || rung > top_rung_) return;
+  Rung& r = rungs_[rung];
   const double key = SortKey(value);
-  if (!keys_[rung].emplace(trial, key).second) return;  // reported already
-  rungs_[rung].emplace(key, trial);
+  if (!r.keys.emplace(trial, key).second) return;  // reported already
+  r.all.insert({key, trial});
+  r.waiting.insert({key, trial});
 }
 
 SearchWork Asha::Next() {
   for (int k = top_rung_ - 1; k >= 0; --k) {
-    const size_t top = TopCount(rungs_[k]);
-    size_t i = 0;
-    for (auto it = rungs_[k].begin(); it != rungs_[k].end() && i < top;
-         ++it, ++i) {
-      if (promoted_[k].insert(it->second).second) {
-        SearchWork w;
-        w.promote = true;
-        w.trial = it->second;
-        w.rung = k + 1;
-        w.budget = budget(k + 1);
-        return w;
-      }
-    }
+    Rung& r = rungs_[k];
+    if (r.waiting.empty()) continue;
+    // The best trial not promoted yet: every better one was promoted, so
+    // its rank is the number of promoted trials ahead of it.
+    const Key best = *r.waiting.begin();
+    if (r.promoted.order_of_key(best) >= TopCount(r)) continue;
+    r.waiting.erase(r.waiting.begin());
+    r.promoted.insert(best);
+    SearchWork w;
+    w.promote = true;
+    w.trial = best.second;
+    w.rung = k + 1;
+    w.budget = budget(k + 1);
+    return w;
   }
   SearchWork w;
   w.budget = budget(0);
   return w;
 }
 
-bool Asha::InTop(int64_t trial, int rung) const {
-  auto key = keys_.at(rung).find(trial);
-  if (key == keys_.at(rung).end()) return false;
+bool Asha::promoted(int64_t trial, int rung) const {
   const Rung& r = rungs_.at(rung);
-  const size_t top = TopCount(r);
-  if (top == 0) return false;
-  // Its position: the entries before it in the rung's order.
-  const size_t before = static_cast<size_t>(
-      std::distance(r.begin(), r.find({key->second, trial})));
-  return before < top;
+  auto key = r.keys.find(trial);
+  return key != r.keys.end() &&
+         r.promoted.find({key->second, trial}) != r.promoted.end();
+}
+
+bool Asha::InTop(int64_t trial, int rung) const {
+  const Rung& r = rungs_.at(rung);
+  auto key = r.keys.find(trial);
+  if (key == r.keys.end()) return false;
+  return r.all.order_of_key({key->second, trial}) < TopCount(r);
 }
 
 Hyperband::Hyperband(AshaOptions options) {

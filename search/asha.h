@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "ext/pb_ds/assoc_container.hpp"
+#include "ext/pb_ds/tree_policy.hpp"
 
 namespace ladle {
 
@@ -67,22 +69,29 @@ class Asha {
   // would be promoted); a trial that is not is paused, and may still be
   // promoted as more results arrive.
   bool InTop(int64_t trial, int rung) const;
-  size_t results(int rung) const { return rungs_.at(rung).size(); }
-  bool promoted(int64_t trial, int rung) const {
-    return promoted_.at(rung).count(trial) > 0;
-  }
+  size_t results(int rung) const { return rungs_.at(rung).all.size(); }
+  bool promoted(int64_t trial, int rung) const;
 
  private:
-  // Best first: (−value when maximizing, trial).
-  using Rung = std::set<std::pair<double, int64_t>>;
+  // (sort key, trial), best first: the key is −value when maximizing. An
+  // order-statistics tree: a result's rank in O(log n), so a decision costs
+  // O(rungs · log n) however many results a rung holds.
+  using Key = std::pair<double, int64_t>;
+  using RankedSet =
+      __gnu_pbds::tree<Key, __gnu_pbds::null_type, std::less<Key>,
+                       __gnu_pbds::rb_tree_tag,
+                       __gnu_pbds::tree_order_statistics_node_update>;
+  struct Rung {
+    RankedSet all, promoted;  // every result; those promoted from here
+    std::set<Key> waiting;    // not promoted, best first
+    std::unordered_map<int64_t, double> keys;  // trial -> sort key
+  };
   double SortKey(double value) const;
   size_t TopCount(const Rung& rung) const;
 
   AshaOptions options_;
   int top_rung_ = 0;
   std::vector<Rung> rungs_;
-  std::vector<std::unordered_set<int64_t>> promoted_;  // promoted from rung k
-  std::vector<std::unordered_map<int64_t, double>> keys_;  // trial -> key
 };
 
 // Asynchronous Hyperband: brackets s = 0..s_max of ASHA (s_max = K at s = 0),

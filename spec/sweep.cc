@@ -179,31 +179,31 @@ std::vector<Json> GridPoints(const ExperimentSpec& spec) {
   return points;
 }
 
+Json SampleDimension(const SearchDimension& d, double u) {
+  switch (d.kind) {
+    case SearchDimension::Kind::kUniform:
+      return d.low + (d.high - d.low) * u;
+    case SearchDimension::Kind::kLogUniform:
+      return std::exp(std::log(d.low) +
+                      (std::log(d.high) - std::log(d.low)) * u);
+    case SearchDimension::Kind::kRandInt:
+      return static_cast<int64_t>(d.low) +
+             static_cast<int64_t>(std::floor(u * (d.high - d.low + 1)));
+    case SearchDimension::Kind::kChoice:
+      return d.choices[std::min(d.choices.size() - 1,
+                                static_cast<size_t>(u * d.choices.size()))];
+  }
+  return Json();
+}
+
 std::vector<Json> RandomPoints(const ExperimentSpec& spec) {
   if (spec.random_count == 0) return {Json::object()};
   Rng rng(spec.random_seed);
   std::vector<Json> points;
   for (int64_t i = 0; i < spec.random_count; ++i) {
     Json p = Json::object();
-    for (const SearchDimension& d : spec.random_space) {
-      const double u = rng.Uniform();
-      switch (d.kind) {
-        case SearchDimension::Kind::kUniform:
-          p[d.key] = d.low + (d.high - d.low) * u;
-          break;
-        case SearchDimension::Kind::kLogUniform:
-          p[d.key] = std::exp(std::log(d.low) +
-                              (std::log(d.high) - std::log(d.low)) * u);
-          break;
-        case SearchDimension::Kind::kRandInt:
-          p[d.key] = static_cast<int64_t>(d.low) +
-                     static_cast<int64_t>(std::floor(u * (d.high - d.low + 1)));
-          break;
-        case SearchDimension::Kind::kChoice:
-          p[d.key] = d.choices[static_cast<size_t>(u * d.choices.size())];
-          break;
-      }
-    }
+    for (const SearchDimension& d : spec.random_space)
+      p[d.key] = SampleDimension(d, rng.Uniform());
     points.push_back(std::move(p));
   }
   return points;

@@ -32,6 +32,9 @@ absl::Status ParseSweep(const YamlNode& sweep, const ParseOptions& options,
 
 // All grid points (cartesian product, first key slowest); {{}} without a grid.
 std::vector<nlohmann::json> GridPoints(const ExperimentSpec& spec);
+// The value of `d` at uniform `u` in [0, 1): uniform, log-uniform, an integer
+// in [low, high], or a choice.
+nlohmann::json SampleDimension(const SearchDimension& d, double u);
 // The random samples, deterministic in random_seed; {{}} without random.
 std::vector<nlohmann::json> RandomPoints(const ExperimentSpec& spec);
 // Every sweep point: random samples crossed with grid points.

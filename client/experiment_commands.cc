@@ -301,6 +301,22 @@ Command AddValidate(CLI::App& app) {
             };
             auto spec = ParseExperimentSpec(text);
             if (!spec.ok()) return fail(spec.status());
+            if (spec->has_search) {  // checked; its trials come later
+              const SearchSpec& s = spec->search;
+              std::cout << spec->name << ": a search ("
+                        << AlgorithmName(s.algorithm) << ") over "
+                        << s.space.size() << " parameters, "
+                        << (s.max_trials > 0
+                                ? absl::StrCat("at most ", s.max_trials)
+                                : std::string("open-ended"))
+                        << " trials";
+              if (!s.metric.empty())
+                std::cout << ", "
+                          << (s.maximize ? "maximizing " : "minimizing ")
+                          << s.metric;
+              std::cout << "\n";
+              return 0;
+            }
             auto jobs = PlanExperiment(*spec);
             if (!jobs.ok()) return fail(jobs.status());
             std::cout << spec->name << ": " << jobs->size() << " jobs";

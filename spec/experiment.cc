@@ -180,7 +180,7 @@ absl::Status SetPath(Json& doc, const std::string& path, const Json& value) {
 absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
     const std::string& text, const ParseOptions& options) {
   ASSIGN_OR_RETURN(YamlNode root,
-                   LoadYamlMapping(text, "name, kind, trial, sweep"));
+                   LoadYamlMapping(text, "name, kind, trial, sweep, search"));
   ExperimentSpec spec;
   spec.source = text;
   MapReader top(root, "");
@@ -195,6 +195,21 @@ absl::StatusOr<ExperimentSpec> ParseExperimentSpec(
     ASSIGN_OR_RETURN(spec.trial, YamlToJson(trial, "trial"));
   }
   RETURN_IF_ERROR(ParseSweep(top.Child("sweep"), options, &spec));
+  if (top.Has("search")) {
+    if (top.Has("sweep")) {
+      return Invalid("search",
+                     "use either sweep (a fixed set of points) or search (an "
+                     "adaptive one), not both");
+    }
+    if (kind != nullptr && !kind->supports_search()) {
+      return Invalid("search", "kind " + spec.kind +
+                                   " does not take a search; kinds train and "
+                                   "command do");
+    }
+    RETURN_IF_ERROR(
+        ParseSearch(top.Child("search"), options.max_jobs, &spec.search));
+    spec.has_search = true;
+  }
   RETURN_IF_ERROR(ParseScheduling(top, &spec));
   RETURN_IF_ERROR(top.Finish());
   RETURN_IF_ERROR(CheckSweepSize(spec, options));

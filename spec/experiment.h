@@ -28,17 +28,9 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "spec/resources.h"
+#include "spec/search_spec.h"
 
 namespace ladle {
-
-// One sampled dimension of a random search.
-struct SearchDimension {
-  enum class Kind { kUniform, kLogUniform, kRandInt, kChoice };
-  std::string key;  // dotted path into the trial spec
-  Kind kind = Kind::kUniform;
-  double low = 0, high = 1;
-  std::vector<nlohmann::json> choices;
-};
 
 struct ExperimentSpec {
   std::string name;
@@ -49,6 +41,10 @@ struct ExperimentSpec {
   int64_t random_count = 0;
   uint64_t random_seed = 1;
   std::vector<SearchDimension> random_space;
+  // An adaptive search instead of a sweep (`search:`); has_search false:
+  // none.
+  bool has_search = false;
+  SearchSpec search;
   Resources resources;
   int max_retries = 2;
   int priority = 0;

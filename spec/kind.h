@@ -42,6 +42,8 @@ class ExperimentKind {
   // ExperimentSpec::kind_keys; its planner validates them). Views of string
   // literals: the spec parser keeps them past the returned vector.
   virtual std::vector<absl::string_view> top_level_keys() const { return {}; }
+  // Whether a `search:` section may replace its sweep (spec/search_spec.h).
+  virtual bool supports_search() const { return false; }
 
   // The jobs of a parsed spec (spec.kind_config holds the kind's section as
   // JSON, {} when absent). INVALID_ARGUMENT names the key.

@@ -34,26 +34,22 @@ absl::Status ParseGrid(const YamlNode& node, ExperimentSpec* spec) {
   return absl::OkStatus();
 }
 
-absl::Status ParseRandom(MapReader& sweep, const ParseOptions& options,
-                         ExperimentSpec* spec) {
-  MapReader r(sweep.Child("random"), "sweep.random");
-  RETURN_IF_ERROR(r.CheckIsMap());
-  if (!r.Has("count")) return Invalid("sweep.random.count", "is required");
-  RETURN_IF_ERROR(r.Int("count", &spec->random_count, 1, options.max_jobs));
-  RETURN_IF_ERROR(r.Seed("seed", &spec->random_seed));
-  const YamlNode& space = r.Child("space");
+}  // namespace
+
+absl::Status ParseSpace(const YamlNode& space, const std::string& where,
+                        std::vector<SearchDimension>* dims) {
   if (!space.IsMap() || space.size() == 0) {
-    return Invalid("sweep.random.space",
+    return Invalid(where,
                    "must map keys to distributions, e.g. "
                    "{train.optimizer.lr: {loguniform: [1e-4, 1e-2]}}");
   }
   for (const YamlNode::Pair& kv : space.pairs()) {
     SearchDimension dim;
     if (!KeyText(kv.first, &dim.key)) {
-      return Invalid("sweep.random.space",
+      return Invalid(where,
                      "keys must be dotted paths, e.g. train.optimizer.lr");
     }
-    const std::string path = "sweep.random.space." + dim.key;
+    const std::string path = where + "." + dim.key;
     if (!kv.second.IsMap() || kv.second.size() != 1) {
       return Invalid(
           path,
@@ -104,8 +100,22 @@ absl::Status ParseRandom(MapReader& sweep, const ParseOptions& options,
       dim.low = lo;
       dim.high = hi;
     }
-    spec->random_space.push_back(std::move(dim));
+    dims->push_back(std::move(dim));
   }
+  return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status ParseRandom(MapReader& sweep, const ParseOptions& options,
+                         ExperimentSpec* spec) {
+  MapReader r(sweep.Child("random"), "sweep.random");
+  RETURN_IF_ERROR(r.CheckIsMap());
+  if (!r.Has("count")) return Invalid("sweep.random.count", "is required");
+  RETURN_IF_ERROR(r.Int("count", &spec->random_count, 1, options.max_jobs));
+  RETURN_IF_ERROR(r.Seed("seed", &spec->random_seed));
+  RETURN_IF_ERROR(
+      ParseSpace(r.Child("space"), "sweep.random.space", &spec->random_space));
   return r.Finish();
 }
 

@@ -30,6 +30,13 @@ absl::StatusOr<nlohmann::json> YamlToJson(const YamlNode& node,
 absl::Status ParseSweep(const YamlNode& sweep, const ParseOptions& options,
                         ExperimentSpec* spec);
 
+// A mapping of dotted keys to distributions ({uniform: [lo, hi]},
+// {loguniform: [lo, hi]}, {randint: [lo, hi]}, {choice: [values...]}), as
+// sweep.random.space and search.space take it; INVALID_ARGUMENT names `where`
+// and the key.
+absl::Status ParseSpace(const YamlNode& space, const std::string& where,
+                        std::vector<SearchDimension>* dims);
+
 // All grid points (cartesian product, first key slowest); {{}} without a grid.
 std::vector<nlohmann::json> GridPoints(const ExperimentSpec& spec);
 // The value of `d` at uniform `u` in [0, 1): uniform, log-uniform, an integer

@@ -316,6 +316,7 @@ class CommandKind final : public ExperimentKind {
  public:
   absl::string_view name() const override { return "command"; }
   bool needs_trial() const override { return false; }
+  bool supports_search() const override { return true; }
   std::vector<absl::string_view> top_level_keys() const override {
     return {"params", "seed_param", "ranks"};
   }

@@ -41,6 +41,7 @@ void ResolveChunk(const ExperimentSpec& spec, size_t begin, size_t end,
 class TrainKind final : public ExperimentKind {
  public:
   absl::string_view name() const override { return "train"; }
+  bool supports_search() const override { return true; }
   bool has_section() const override { return false; }
   bool CsvIsTables() const override { return false; }
 

@@ -20,8 +20,8 @@ double Branin(const Json& p) {
   const double x = p["x1"].get<double>(), y = p["x2"].get<double>();
   const double a = 1, b = 5.1 / (4 * M_PI * M_PI), c = 5 / M_PI, r = 6, s = 10,
                t = 1 / (8 * M_PI);
-  return a * std::pow(y - b * x * x + c * x - r, 2) + s * (1 - t) * std::cos(x) +
-         s;
+  return a * std::pow(y - b * x * x + c * x - r, 2) +
+         s * (1 - t) * std::cos(x) + s;
 }
 
 double Hartmann6(const Json& p) {
@@ -30,10 +30,11 @@ double Hartmann6(const Json& p) {
                                  {0.05, 10, 17, 0.1, 8, 14},
                                  {3, 3.5, 1.7, 10, 17, 8},
                                  {17, 8, 0.05, 10, 0.1, 14}};
-  static const double P[4][6] = {{0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886},
-                                 {0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991},
-                                 {0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650},
-                                 {0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381}};
+  static const double P[4][6] = {
+      {0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886},
+      {0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991},
+      {0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650},
+      {0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381}};
   double sum = 0;
   for (int i = 0; i < 4; ++i) {
     double inner = 0;
@@ -55,8 +56,8 @@ struct Problem {
 std::vector<Problem> Problems() {
   std::vector<SearchDimension> hartmann;
   for (int j = 1; j <= 6; ++j)
-    hartmann.push_back({"x" + std::to_string(j), SearchDimension::Kind::kUniform,
-                        0, 1, {}});
+    hartmann.push_back(
+        {"x" + std::to_string(j), SearchDimension::Kind::kUniform, 0, 1, {}});
   return {{"branin",
            {{"x1", SearchDimension::Kind::kUniform, -5, 10, {}},
             {"x2", SearchDimension::Kind::kUniform, 0, 15, {}}},
@@ -91,7 +92,8 @@ int main(int argc, char** argv) {
           best.push_back(so_far);
         }
         std::cout << nlohmann::json{{"function", problem.name},
-                                    {"sampler", std::string("ladle-") + sampler},
+                                    {"sampler",
+                                     std::string("ladle-") + sampler},
                                     {"seed", seed},
                                     {"best", best}}
                          .dump()

@@ -77,6 +77,8 @@ SearchWork Asha::Next() {
     // The best trial not promoted yet: every better one was promoted, so
     // its rank is the number of promoted trials ahead of it.
     const Key best = *r.waiting.begin();
+    if (best.first == std::numeric_limits<double>::infinity())
+      continue;  // failed (NaN): never promoted
     if (r.promoted.order_of_key(best) >= TopCount(r)) continue;
     r.waiting.erase(r.waiting.begin());
     r.promoted.insert(best);

@@ -302,6 +302,8 @@ Command AddValidate(CLI::App& app) {
             auto spec = ParseExperimentSpec(text);
             if (!spec.ok()) return fail(spec.status());
             if (spec->has_search) {  // checked; its trials come later
+              absl::Status planned = PlanExperiment(*spec).status();
+              if (!absl::IsUnimplemented(planned)) return fail(planned);
               const SearchSpec& s = spec->search;
               std::cout << spec->name << ": a search ("
                         << AlgorithmName(s.algorithm) << ") over "

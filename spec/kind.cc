@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "spec/kinds/builtin.h"
+#include "spec/sweep.h"  // SampleDimension
 #include "spec/yaml_reader.h"
 
 namespace ladle {
@@ -73,7 +74,22 @@ absl::StatusOr<std::vector<PlannedJob>> PlanExperiment(
     const ExperimentSpec& spec) {
   ASSIGN_OR_RETURN(const ExperimentKind* kind, GetKind(spec.kind));
   if (spec.has_search) {
-    // Checked (ladle validate), not yet run: the searcher is being built.
+    // A probe point (every dimension at its middle, the budget at its
+    // minimum) must plan: a key the trial or program does not take is found
+    // now. Then: checked, not run yet (the searcher is being built).
+    nlohmann::json probe = nlohmann::json::object();
+    for (const SearchDimension& d : spec.search.space)
+      probe[d.key] = SampleDimension(d, 0.5);
+    if (!spec.search.budget_param.empty())
+      probe[spec.search.budget_param] = spec.search.budget_min;
+    absl::StatusOr<std::vector<PlannedJob>> planned =
+        kind->PlanPoints(spec, {probe}, 0);
+    if (!planned.ok()) {
+      return absl::Status(
+          planned.status().code(),
+          absl::StrCat("search.space (a probe point ", probe.dump(),
+                       "): ", planned.status().message()));
+    }
     return absl::UnimplementedError(
         "search: this server version checks a search section but does not "
         "run searches yet; use sweep for now");

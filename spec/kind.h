@@ -42,8 +42,17 @@ class ExperimentKind {
   // ExperimentSpec::kind_keys; its planner validates them). Views of string
   // literals: the spec parser keeps them past the returned vector.
   virtual std::vector<absl::string_view> top_level_keys() const { return {}; }
-  // Whether a `search:` section may replace its sweep (spec/search_spec.h).
+  // Whether a `search:` section may replace its sweep (spec/search_spec.h);
+  // such kinds implement PlanPoints.
   virtual bool supports_search() const { return false; }
+  // The jobs of given points (a search's trials), indexed from
+  // `first_index`; Plan is PlanPoints of the sweep's points from 0.
+  virtual absl::StatusOr<std::vector<PlannedJob>> PlanPoints(
+      const ExperimentSpec& spec, std::vector<nlohmann::json> points,
+      int first_index) const {
+    return absl::UnimplementedError(
+        absl::StrCat("kind ", name(), " plans only its sweep"));
+  }
 
   // The jobs of a parsed spec (spec.kind_config holds the kind's section as
   // JSON, {} when absent). INVALID_ARGUMENT names the key.

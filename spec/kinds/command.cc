@@ -184,6 +184,18 @@ absl::Status ParseTopKeys(const ExperimentSpec& spec, CommandSpec* c) {
     // Every point sets it; the default only makes the name known.
     if (!c->params.contains(d.key)) c->params[d.key] = d.low;
   }
+  if (spec.has_search) {
+    for (const SearchDimension& d : spec.search.space) {
+      if (!ValidParamName(d.key))
+        return Invalid("search.space." + d.key, "not a parameter name");
+      if (!c->params.contains(d.key)) c->params[d.key] = d.low;
+    }
+    const std::string& budget = spec.search.budget_param;
+    if (!budget.empty() && !ValidParamName(budget))
+      return Invalid("search.budget.param", "not a parameter name");
+    if (!budget.empty() && !c->params.contains(budget))
+      c->params[budget] = spec.search.budget_min;
+  }
   if (keys.contains("seed_param")) {
     const Json& s = keys["seed_param"];
     if (!s.is_string() || !c->params.contains(s.get<std::string>())) {
@@ -324,6 +336,12 @@ class CommandKind final : public ExperimentKind {
 
   absl::StatusOr<std::vector<PlannedJob>> Plan(
       const ExperimentSpec& spec) const override {
+    return PlanPoints(spec, SweepPoints(spec), 0);
+  }
+
+  absl::StatusOr<std::vector<PlannedJob>> PlanPoints(
+      const ExperimentSpec& spec, std::vector<Json> points,
+      int first_index) const override {
     CommandSpec c;
     if (!spec.kind_config.is_object() || spec.kind_config.empty()) {
       return Invalid("command",
@@ -338,9 +356,9 @@ class CommandKind final : public ExperimentKind {
                      "a fraction of one is for single-process jobs");
     }
     std::vector<PlannedJob> jobs;
-    for (Json& point : SweepPoints(spec)) {
+    for (Json& point : points) {
       PlannedJob job;
-      job.index = static_cast<int>(jobs.size());
+      job.index = first_index + static_cast<int>(jobs.size());
       job.kind = "command";
       ASSIGN_OR_RETURN(CommandJob resolved, Resolve(c, point, spec.resources));
       resolved.code_sha256 = spec.code_sha256;

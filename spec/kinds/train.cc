@@ -47,10 +47,16 @@ class TrainKind final : public ExperimentKind {
 
   absl::StatusOr<std::vector<PlannedJob>> Plan(
       const ExperimentSpec& spec) const override {
+    return PlanPoints(spec, SweepPoints(spec), 0);
+  }
+
+  absl::StatusOr<std::vector<PlannedJob>> PlanPoints(
+      const ExperimentSpec& spec, std::vector<Json> points,
+      int first_index) const override {
     std::vector<PlannedJob> jobs;
-    for (Json& point : SweepPoints(spec)) {
+    for (Json& point : points) {
       PlannedJob job;
-      job.index = static_cast<int>(jobs.size());
+      job.index = first_index + static_cast<int>(jobs.size());
       job.params = std::move(point);
       job.resources = spec.resources;
       jobs.push_back(std::move(job));

@@ -133,5 +133,25 @@ TEST(SearchSpec, BadSearchesAreRefusedNamingTheKey) {
               HasSubstr("search: kind fusion does not take a search"));
 }
 
+// A key the trial (or program) does not take is found by planning a probe
+// point; a good search then says it is not run yet.
+TEST(SearchSpec, PlanningProbesTheSpace) {
+  absl::StatusOr<ExperimentSpec> typo = Parse(
+      "search: {algorithm: tpe, metric: acc, max_trials: 8, space: "
+      "{train.optimizr.lr: {uniform: [0.01, 0.1]}}}");
+  ASSERT_TRUE(typo.ok()) << typo.status();
+  absl::Status st = PlanExperiment(*typo).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(st.message(), HasSubstr("search.space (a probe point"));
+  EXPECT_THAT(st.message(), HasSubstr("optimizr"));
+  absl::StatusOr<ExperimentSpec> command = ParseExperimentSpec(
+      "name: c\nkind: command\ncommand: {argv: [p, '{lr}']}\nsearch: "
+      "{algorithm: tpe, metric: loss, space: {9lr: {uniform: [0, 1]}}, "
+      "max_trials: 8}");
+  ASSERT_TRUE(command.ok()) << command.status();
+  EXPECT_THAT(PlanExperiment(*command).status().message(),
+              HasSubstr("search.space.9lr: not a parameter name"));
+}
+
 }  // namespace
 }  // namespace ladle

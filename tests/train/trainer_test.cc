@@ -172,6 +172,37 @@ TEST(Trainer, ResumeFromAMidEpochCheckpointContinuesTheSameTrajectory) {
   }
 }
 
+// ASHA's rung boundary: a finished trial's model.safetensors is a full
+// checkpoint (optimizer and counters too), so a promoted segment with more
+// epochs resumes from it. With a schedule that does not depend on the total
+// (constant here) the weights equal a straight run's bit for bit; a cosine
+// schedule over the total would differ (its curve stretches), which is why a
+// search's docs say to use one that does not.
+TEST(Trainer, AFinishedTrialResumesIntoMoreEpochsBitForBit) {
+  constexpr char kOneEpoch[] = R"(
+model: {type: mlp, hidden: [32]}
+data: {dataset: fashion-mnist, limit: 2000}
+train: {epochs: 1, batch_size: 100, optimizer: {name: adamw, lr: 0.002}, seed: 4}
+threads: 2
+)";
+  std::string three = kOneEpoch;
+  three.replace(three.find("epochs: 1"), 9, "epochs: 3");
+  const std::string straight = FreshDir("rung_straight"),
+                    rung0 = FreshDir("rung0"), rung1 = FreshDir("rung1");
+  RunSpec(three, straight);
+  RunSpec(kOneEpoch, rung0);
+  TrainResult promoted = RunSpec(three, rung1, 0, rung0 + "/model.safetensors");
+  ASSERT_FALSE(promoted.preempted);
+  EXPECT_GT(promoted.summary["resumed_from_step"].get<int64_t>(), 0);
+  EXPECT_EQ(promoted.summary["epochs"], 3);
+  auto a = ReadSafeTensors(straight + "/model.safetensors");
+  auto b = ReadSafeTensors(rung1 + "/model.safetensors");
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->tensors.size(), b->tensors.size());
+  for (size_t i = 0; i < a->tensors.size(); ++i)
+    EXPECT_EQ(a->tensors[i].bytes, b->tensors[i].bytes) << a->tensors[i].name;
+}
+
 // DropCompute with no threshold is plain synchronous data parallelism: N ranks
 // × M micro-batches × b rows summed and divided by N·M·b is the gradient of
 // one global batch of N·M·b rows, so the weights match training at that batch

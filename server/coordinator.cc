@@ -235,6 +235,7 @@ absl::StatusOr<std::vector<int64_t>> Coordinator::ConnectWorker(
   RETURN_IF_ERROR(scheduler_.AddWorker(info.id, info.capacity));
   workers_[info.id] = info;
   draining_.erase(info.id);
+  drained_.erase(info.id);
   WriteBatch worker;
   worker.workers.push_back({info.id, info.name, info.capacity.gpus,
                             info.capacity.cpu_slots, info.labels_json, "alive",
@@ -263,8 +264,10 @@ void Coordinator::DisconnectWorker(const std::string& worker_id,
   }
   absl::MutexLock lock(&mu_);
   auto w = workers_.find(worker_id);
-  if (draining_.erase(worker_id) > 0 && w != workers_.end())
+  if (draining_.erase(worker_id) > 0 && w != workers_.end()) {
+    drained_.insert(worker_id);
     WriteWorkerState(w->second, "drained");  // it left after its drain
+  }
 }
 
 absl::Status Coordinator::DrainWorker(const std::string& worker_id) {
@@ -383,6 +386,13 @@ void Coordinator::Tick() {
   absl::MutexLock lock(&mu_);
   RetryUndelivered();
   Apply(scheduler_.Tick());
+  for (const std::string& id : scheduler_.TakeLostWorkers()) {
+    auto w = workers_.find(id);
+    if (w == workers_.end()) continue;
+    draining_.erase(id);
+    // A drained worker that left stays recorded drained, not lost.
+    if (drained_.erase(id) == 0) WriteWorkerState(w->second, "lost");
+  }
   Dispatch();
   ReportTotals();
 }

@@ -331,7 +331,10 @@ class Coordinator {
   std::unordered_map<int64_t, AttemptRecord> attempts_ ABSL_GUARDED_BY(mu_);
   // Each worker as it last connected (its address: gangs' MASTER_ADDR).
   std::unordered_map<std::string, WorkerInfo> workers_ ABSL_GUARDED_BY(mu_);
+  // Workers draining now, and those that left after a drain (their lapsing
+  // heartbeats are not a loss).
   std::set<std::string> draining_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> drained_ ABSL_GUARDED_BY(mu_);
   // Its own lock: submitters must not queue behind the admission thread's
   // (longer) hold of mu_ just to number an experiment.
   // Submits with a request id in flight (key: owner, '\0', request id), each

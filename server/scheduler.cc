@@ -596,6 +596,12 @@ JobEvent Scheduler::RankEvent(const Attempt& attempt, int64_t attempt_id,
   return e;
 }
 
+std::vector<std::string> Scheduler::TakeLostWorkers() {
+  std::vector<std::string> out;
+  out.swap(lost_workers_);
+  return out;
+}
+
 std::vector<Assignment> Scheduler::TakeStops() {
   std::vector<Assignment> out;
   out.swap(stops_);
@@ -673,6 +679,7 @@ std::vector<JobEvent> Scheduler::Tick() {
   // Workers whose heartbeats stopped lose their attempts.
   for (auto& [id, w] : workers_) {
     if (w.alive && now - w.last_heartbeat_ms > options_.lease_ms) {
+      lost_workers_.push_back(id);
       LoseWorker(
           id, w,
           "worker " + id + " missed heartbeats for longer than the lease",

@@ -214,6 +214,8 @@ class Scheduler {
   // jobs whose backoff passed back to the queue. After a stall (see
   // Options::stall_ms) it first extends every lease by the stall.
   std::vector<JobEvent> Tick();
+  // Workers found lost (missed heartbeats) since the last call.
+  std::vector<std::string> TakeLostWorkers();
   // Milliseconds of coordinator stalls forgiven so far.
   int64_t stalled_ms() const { return stalled_ms_; }
 
@@ -393,6 +395,7 @@ class Scheduler {
   std::unordered_map<std::string, std::vector<std::string>> experiment_jobs_;
   ExperimentProgress totals_;
   std::vector<Assignment> stops_;
+  std::vector<std::string> lost_workers_;
   size_t reserved_workers_ = 0;
   size_t queued_count_ = 0;
   int64_t next_seq_ = 0;

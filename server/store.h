@@ -90,7 +90,7 @@ struct WorkerRecord {
   int gpus = 0;
   int cpu_slots = 0;
   std::string labels;           // JSON object
-  std::string state = "alive";  // alive | lost | drained
+  std::string state = "alive";  // alive | draining | drained | lost
   int64_t last_seen_ms = 0;
 };
 

@@ -127,6 +127,8 @@ log = j["attempt_log"]
 sys.exit(0 if len(log) >= 2 and log[0]["outcome"] == "lost" and log[-1]["outcome"] == "succeeded"
          and log[-1]["worker"] != sys.argv[2] else 1)
 PY
+lost_listed() { "$bin/ladle" workers 2> /dev/null | grep -q " lost"; }
+check "the killed worker is listed lost once its heartbeats lapse" wait_for 20 lost_listed
 if [ "$victim_dir" = w1 ]; then start_worker w1 "127.0.0.1:$worker_metrics_port"; w1_pid=$worker_pid; else start_worker w2; w2_pid=$worker_pid; fi
 
 # 3. kill -9 of the server mid-sweep, then restart on the same data dir.

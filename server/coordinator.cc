@@ -250,6 +250,19 @@ absl::StatusOr<std::vector<int64_t>> Coordinator::ConnectWorker(
     sinks_[info.id] = SinkEntry{id, std::move(sink)};
     if (session != nullptr) *session = id;
   }
+  // Ranks it still runs whose gang's port is known: told again (the first
+  // telling may have found the worker away).
+  std::vector<WorkerCommand> ports;
+  for (int64_t a : running) {
+    auto at = attempts_.find(a);
+    if (at == attempts_.end() || at->second.rank == 0 ||
+        at->second.worker_id != info.id)
+      continue;
+    auto port = gang_ports_.find(a - at->second.rank);
+    if (port != gang_ports_.end())
+      ports.push_back(RendezvousCommand(at->second, port->second));
+  }
+  if (!ports.empty()) Apply({}, std::move(ports));
   Dispatch();
   return stop;
 }
@@ -525,20 +538,26 @@ absl::Status Coordinator::Rendezvous(const std::string& worker_id,
         absl::StrCat("rendezvous.port: ", port, " is not in [1, 65535]"));
   }
   const JobRecord& j = jobs_[at->second.job_id];
+  gang_ports_[attempt_id] = port;  // for ranks whose worker reconnects later
   std::vector<WorkerCommand> commands;
   for (int r = 1; r < j.ranks; ++r) {
     auto peer = attempts_.find(attempt_id + r);
     if (peer == attempts_.end() || peer->second.job_id != j.id) continue;
-    WorkerCommand c;
-    c.type = WorkerCommand::Type::kRendezvous;
-    c.assignment.attempt_id = peer->first;
-    c.assignment.job_id = j.id;
-    c.assignment.worker_id = peer->second.worker_id;
-    c.master_port = port;
-    commands.push_back(std::move(c));
+    commands.push_back(RendezvousCommand(peer->second, port));
   }
   Apply({}, std::move(commands));  // in order after the ranks' assignments
   return absl::OkStatus();
+}
+
+WorkerCommand Coordinator::RendezvousCommand(const AttemptRecord& rank,
+                                             int port) {
+  WorkerCommand c;
+  c.type = WorkerCommand::Type::kRendezvous;
+  c.assignment.attempt_id = rank.id;
+  c.assignment.job_id = rank.job_id;
+  c.assignment.worker_id = rank.worker_id;
+  c.master_port = port;
+  return c;
 }
 
 const JobRecord* Coordinator::RecordEvent(const JobEvent& e, int64_t now_us,
@@ -586,6 +605,7 @@ const JobRecord* Coordinator::RecordEvent(const JobEvent& e, int64_t now_us,
   j.reason = e.reason;
   j.updated_ms = e.time_ms;
   if (e.attempt_ended) {
+    gang_ports_.erase(j.current_attempt);  // the gang (if one) ended
     j.current_attempt = 0;
     auto at = attempts_.find(e.attempt_id);
     if (at != attempts_.end()) {

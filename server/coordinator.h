@@ -237,6 +237,8 @@ class Coordinator {
   // inputs and checkpoint; a gang rank's master address).
   WorkerCommand AssignCommand(const Assignment& a)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Tells a gang's rank its rank 0's port.
+  static WorkerCommand RendezvousCommand(const AttemptRecord& rank, int port);
   // Ends attempts whose assignment could not be stored (they were never
   // delivered): lost, so the scheduler retries them.
   void RetryUndelivered() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -335,6 +337,9 @@ class Coordinator {
   // heartbeats are not a loss).
   std::set<std::string> draining_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> drained_ ABSL_GUARDED_BY(mu_);
+  // MASTER_PORT of each running gang whose rank 0 reported it, by rank 0's
+  // attempt id.
+  std::unordered_map<int64_t, int> gang_ports_ ABSL_GUARDED_BY(mu_);
   // Its own lock: submitters must not queue behind the admission thread's
   // (longer) hold of mu_ just to number an experiment.
   // Submits with a request id in flight (key: owner, '\0', request id), each

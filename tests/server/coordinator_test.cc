@@ -504,6 +504,15 @@ TEST(CoordinatorGang, RendezvousStopsAndRestart) {
     EXPECT_EQ(cb[0].type, WorkerCommand::Type::kRendezvous);
     EXPECT_EQ(cb[0].assignment.attempt_id, rank0 + 1);
     EXPECT_EQ(cb[0].master_port, 29500);
+    // Rank 1's worker reconnects (the telling may have found it away): it is
+    // told again.
+    FakeWorker b2{"wb"};
+    b2.coordinator = &c;
+    ASSERT_TRUE(c.ConnectWorker(ib, {rank0 + 1}, b2.Sink()).ok());
+    std::vector<WorkerCommand> again =
+        OfType(b2.Take(), WorkerCommand::Type::kRendezvous);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].master_port, 29500);
     // Rank 1 fails: rank 0 is told to stop; once it reports, the retry runs.
     ASSERT_TRUE(c.ReportResult("wb", rank0 + 1, AttemptOutcome::kFailed, 1,
                                "exit 1", "")
@@ -517,7 +526,7 @@ TEST(CoordinatorGang, RendezvousStopsAndRestart) {
     clock.Advance(1'500);  // the retry's backoff
     c.Tick();
     ca = OfType(a.Take(), WorkerCommand::Type::kAssign);
-    cb = OfType(b.Take(), WorkerCommand::Type::kAssign);
+    cb = OfType(b2.Take(), WorkerCommand::Type::kAssign);  // wb's new session
     ASSERT_EQ(ca.size() + cb.size(), 2u);
     const WorkerCommand& first =
         ca.empty() || (!cb.empty() && cb[0].assignment.rank == 0) ? cb[0]

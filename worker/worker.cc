@@ -350,20 +350,12 @@ void Worker::Start(const v1::Assignment& a) {
             std::to_string(a.attempt_id()))
                .string();
   auto fail = [&](absl::string_view why) {
-    at.finished = true;
-    at.result.set_attempt_id(at.id);
-    at.result.set_outcome(v1::AttemptResult::OUTCOME_FAILED);
-    at.result.set_exit_code(-1);
-    at.result.set_reason(std::string(why));
-    absl::MutexLock lock(&mu_);
-    attempts_[at.id] = std::move(at);
+    KeepUnstarted(std::move(at), v1::AttemptResult::OUTCOME_FAILED,
+                  std::string(why));
   };
   if (drain_wanted_.load()) {  // sent before the coordinator heard
-    EndUnstarted(at, v1::AttemptResult::OUTCOME_STOPPED,
-                 "not started: the worker drains");
-    absl::MutexLock lock(&mu_);
-    attempts_[at.id] = std::move(at);
-    return;
+    return KeepUnstarted(std::move(at), v1::AttemptResult::OUTCOME_STOPPED,
+                         "not started: the worker drains");
   }
   absl::StatusOr<SpawnOptions> spawn = Prepare(a, &at);
   if (!spawn.ok()) return fail(spawn.status().message());
@@ -389,13 +381,14 @@ void Worker::Start(const v1::Assignment& a) {
 }
 
 void Worker::Launch(Attempt at, const SpawnOptions& spawn) {
+  if (drain_wanted_.load()) {  // the drain began while it was prepared
+    return KeepUnstarted(std::move(at), v1::AttemptResult::OUTCOME_STOPPED,
+                         "not started: the worker drains");
+  }
   absl::StatusOr<pid_t> started = Spawn(spawn);
   if (!started.ok()) {
-    EndUnstarted(at, v1::AttemptResult::OUTCOME_FAILED,
-                 std::string(started.status().message()));
-    absl::MutexLock lock(&mu_);
-    attempts_[at.id] = std::move(at);
-    return;
+    return KeepUnstarted(std::move(at), v1::AttemptResult::OUTCOME_FAILED,
+                         std::string(started.status().message()));
   }
   at.pid = *started;
   // Readable when it exits: the poller wakes then rather than at its next
@@ -426,6 +419,13 @@ void Worker::StartRank(int64_t attempt_id, int port) {
   at.waiting.reset();
   spawn.env.push_back(absl::StrCat("MASTER_PORT=", port));
   Launch(std::move(at), spawn);
+}
+
+void Worker::KeepUnstarted(Attempt a, v1::AttemptResult::Outcome outcome,
+                           const std::string& reason) {
+  EndUnstarted(a, outcome, reason);
+  absl::MutexLock lock(&mu_);
+  attempts_[a.id] = std::move(a);
 }
 
 void Worker::EndUnstarted(Attempt& a, v1::AttemptResult::Outcome outcome,

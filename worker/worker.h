@@ -124,9 +124,12 @@ class Worker {
   void Launch(Attempt at, const SpawnOptions& spawn);
   // Rank 0 of the waiting rank's gang listens on `port`: start it.
   void StartRank(int64_t attempt_id, int port);
-  // Ends an attempt that never started (a waiting rank).
+  // Ends an attempt that never started (a waiting rank, a drain, a spawn
+  // that failed); KeepUnstarted also files it for its result to go out.
   static void EndUnstarted(Attempt& a, v1::AttemptResult::Outcome outcome,
                            const std::string& reason);
+  void KeepUnstarted(Attempt a, v1::AttemptResult::Outcome outcome,
+                     const std::string& reason) ABSL_LOCKS_EXCLUDED(mu_);
   // Lays out the attempt's directory (inputs, params, spec) and says how to
   // start its process. The error is the attempt's failure reason.
   absl::StatusOr<SpawnOptions> Prepare(const v1::Assignment& a, Attempt* at);

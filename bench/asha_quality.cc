@@ -88,12 +88,12 @@ struct Bench {
                                                   const std::string& tag) {
     absl::StatusOr<std::unique_ptr<Searcher>> s = Searcher::Create(spec);
     if (!s.ok()) return s.status();
-    std::vector<TrialLaunch> todo = (*s)->Start();
+    std::vector<TrialLaunch> pending = (*s)->Start();
     std::map<int64_t, std::pair<int, Outcome>> best_rung;  // trial -> top
     int64_t epochs = 0;
-    while (!todo.empty()) {
-      const TrialLaunch l = todo.front();
-      todo.erase(todo.begin());
+    while (!pending.empty()) {
+      const TrialLaunch l = pending.front();
+      pending.erase(pending.begin());
       const int budget =
           spec.budget_param.empty() ? max_epochs : static_cast<int>(l.budget);
       const std::string out =
@@ -109,7 +109,7 @@ struct Bench {
       epochs += budget - before;
       best_rung[l.trial] = {budget, *o};
       for (TrialLaunch& n : (*s)->OnResult(l.trial, l.rung, o->val))
-        todo.push_back(n);
+        pending.push_back(n);
     }
     // The best by validation accuracy, among the trials that went furthest.
     int top = 0;

@@ -236,11 +236,7 @@ absl::StatusOr<std::vector<int64_t>> Coordinator::ConnectWorker(
   workers_[info.id] = info;
   draining_.erase(info.id);
   drained_.erase(info.id);
-  WriteBatch worker;
-  worker.workers.push_back({info.id, info.name, info.capacity.gpus,
-                            info.capacity.cpu_slots, info.labels_json, "alive",
-                            clock_->NowMillis()});
-  writer_->Enqueue(std::move(worker));
+  WriteWorkerState(info, "alive");
   std::vector<JobEvent> events;
   std::vector<int64_t> stop = scheduler_.Reconcile(info.id, running, &events);
   Apply(events);
@@ -470,7 +466,16 @@ bool Coordinator::Dispatch() {
     at.started_ms = clock_->NowMillis();
     at.rank = a.rank;
     at.gpu_indices = a.gpu_indices;
-    commands.push_back(AssignCommand(a));
+    // A gang's ranks come in a row and differ only in their assignment: its
+    // spec, inputs and checkpoint are read once.
+    if (a.rank > 0 && !commands.empty() &&
+        commands.back().assignment.job_id == a.job_id) {
+      WorkerCommand c = commands.back();
+      c.assignment = a;
+      commands.push_back(std::move(c));
+    } else {
+      commands.push_back(AssignCommand(a));
+    }
   }
   Apply(events, std::move(commands));  // durable before any worker hears of it
   return true;

@@ -303,7 +303,7 @@ Command AddValidate(CLI::App& app) {
             if (!spec.ok()) return fail(spec.status());
             if (spec->has_search) {  // checked; its trials come later
               absl::Status planned = PlanExperiment(*spec).status();
-              if (!absl::IsUnimplemented(planned)) return fail(planned);
+              if (!planned.ok()) return fail(planned);
               const SearchSpec& s = spec->search;
               std::cout << spec->name << ": a search ("
                         << AlgorithmName(s.algorithm) << ") over "

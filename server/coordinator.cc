@@ -154,13 +154,16 @@ absl::Status Coordinator::Recover() {
     jobs_[j.id] = std::move(j);
   }
   scheduler_.SetNextAttemptId(max_attempt + 1);
+  WriteBatch finished;
+  RETURN_IF_ERROR(RecoverSearches(experiments, now_us, &finished));
   // Experiments whose last job ended just before a crash still need their final
   // state.
-  WriteBatch finished;
   for (const std::string& e : experiments) {
     const ExperimentProgress p = scheduler_.progress(e);
-    if (!p.done()) continue;
-    finished.experiment_states.push_back(FinalState(e, p, clock_->NowMillis()));
+    if (!p.done() || !SearchFinished(e)) continue;
+    finished.experiment_states.push_back(
+        searches_.count(e) ? SearchFinalState(e, p, clock_->NowMillis())
+                           : FinalState(e, p, clock_->NowMillis()));
     ForgetExperiment(e);
   }
   RETURN_IF_ERROR(writer_->Write(std::move(finished)));
@@ -174,6 +177,12 @@ absl::StatusOr<ExperimentRecord> Coordinator::Cancel(const std::string& id) {
     absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(ExperimentRecord e, store_->GetExperiment(id));
     if (e.state != "running") return e;  // already ended: nothing to do
+    if (auto run = searches_.find(id); run != searches_.end()) {
+      run->second->Cancel();  // starts nothing more, after a restart too
+      WriteBatch cancelled;
+      cancelled.search_states.push_back({id, kSearchCancelled});
+      writer_->Enqueue(std::move(cancelled));
+    }
     std::vector<Assignment> to_stop;
     std::vector<JobEvent> events = scheduler_.Cancel(id, &to_stop);
     std::vector<WorkerCommand> commands;
@@ -417,6 +426,7 @@ void Coordinator::ForgetExperiment(const std::string& id) {
     }
     experiment_jobs_.erase(ids);
   }
+  searches_.erase(id);
   absl::Status st = scheduler_.Forget(id);
   if (!st.ok()) LOG(ERROR) << "forget " << id << ": " << st;
 }
@@ -482,11 +492,15 @@ bool Coordinator::Dispatch() {
 }
 
 WorkerCommand Coordinator::AssignCommand(const Assignment& a) {
-  const JobRecord& j = jobs_[a.job_id];
+  JobRecord& j = jobs_[a.job_id];
   WorkerCommand c;
   c.type = WorkerCommand::Type::kAssign;
   c.assignment = a;
-  if (absl::StatusOr<std::string> spec = store_->GetJobSpec(j.id); spec.ok()) {
+  if (!j.spec.empty()) {  // a search's new segment (maybe not committed yet)
+    c.spec_json = std::move(j.spec);
+    j.spec.clear();
+  } else if (absl::StatusOr<std::string> spec = store_->GetJobSpec(j.id);
+             spec.ok()) {
     c.spec_json = std::move(*spec);
   } else {
     // The child then fails on an empty spec and the attempt is retried.
@@ -525,6 +539,9 @@ WorkerCommand Coordinator::AssignCommand(const Assignment& a) {
       if (art.name == kCheckpointArtifact)
         c.checkpoint = {std::move(art), kCheckpointArtifact};
   }
+  // A promoted segment of a search continues its trial's previous one.
+  if (c.checkpoint.path.empty() && !j.resume_from.empty())
+    c.checkpoint = ResumeCheckpoint(j);
   return c;
 }
 
@@ -565,9 +582,10 @@ WorkerCommand Coordinator::RendezvousCommand(const AttemptRecord& rank,
   return c;
 }
 
-const JobRecord* Coordinator::RecordEvent(const JobEvent& e, int64_t now_us,
-                                          WriteBatch* batch,
-                                          std::vector<std::string>* stopped) {
+const JobRecord* Coordinator::RecordEvent(
+    const JobEvent& e, int64_t now_us, WriteBatch* batch,
+    std::vector<std::string>* stopped,
+    std::vector<JobRequest>* search_requests) {
   if (e.rank_only) {  // one rank of a gang started or ended; the job is as
                       // it was (or ended and forgotten: a stopped peer)
     auto at = attempts_.find(e.attempt_id);
@@ -624,6 +642,8 @@ const JobRecord* Coordinator::RecordEvent(const JobEvent& e, int64_t now_us,
     auto at = attempts_.find(e.attempt_id);
     if (at != attempts_.end()) batch->attempts.push_back(at->second);
   }
+  if (j.trial >= 0 && IsTerminal(e.state))
+    RecordSearchResult(j, batch, search_requests);
   if (!stored_as_is) batch->job_updates.push_back(j);
   return &j;
 }
@@ -693,15 +713,20 @@ void Coordinator::Apply(const std::vector<JobEvent>& events,
   // commit, so after any metric batch queued before (writer-thread order).
   std::vector<std::string> stopped;
   const int64_t now_us = clock_->NowMicros();
+  std::vector<JobRequest> search_requests;  // segments the results started
   for (const JobEvent& e : events) {
-    if (const JobRecord* j = RecordEvent(e, now_us, batch.get(), &stopped))
+    if (const JobRecord* j =
+            RecordEvent(e, now_us, batch.get(), &stopped, &search_requests))
       experiments.insert(j->experiment_id);
   }
+  QueueSegments(search_requests, now_us, batch.get());
   std::vector<std::string> finished;
   for (const std::string& id : experiments) {
     const ExperimentProgress p = scheduler_.progress(id);
-    if (!p.done()) continue;
-    batch->experiment_states.push_back(FinalState(id, p, clock_->NowMillis()));
+    if (!p.done() || !SearchFinished(id)) continue;
+    batch->experiment_states.push_back(
+        searches_.count(id) ? SearchFinalState(id, p, clock_->NowMillis())
+                            : FinalState(id, p, clock_->NowMillis()));
     finished.push_back(id);
     ForgetExperiment(id);
   }

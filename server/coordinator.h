@@ -38,6 +38,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/artifact_name.h"  // kCheckpointArtifact
 #include "common/clock.h"
+#include "search/search_run.h"
 #include "server/observer.h"
 #include "server/scheduler.h"
 #include "server/store.h"
@@ -219,9 +220,12 @@ class Coordinator {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // One event into its job's record (and attempt rows) in `batch`; the job,
   // or null when it is not known.
+  // A search's segment that ended gives its result to the searcher; the
+  // segments that starts are added to `batch` and `search_requests`.
   const JobRecord* RecordEvent(const JobEvent& e, int64_t now_us,
                                WriteBatch* batch,
-                               std::vector<std::string>* stopped)
+                               std::vector<std::string>* stopped,
+                               std::vector<JobRequest>* search_requests)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After Apply's commit (on the writer's thread): delivers the commands and
   // notifies watchers; when the commit failed, holds the assignments back
@@ -269,13 +273,69 @@ class Coordinator {
       ABSL_LOCKS_EXCLUDED(requests_mu_);
   // Parses and plans a spec (with its code archive, if any);
   // INVALID_ARGUMENT names the field (or the server's job limit).
+  // A search also gets its searcher and its first segments (one per
+  // planned job).
   absl::Status ParseAndPlan(const std::string& spec_text,
                             const std::string& code_sha256,
                             ExperimentSpec* spec,
                             std::vector<PlannedJob>* planned,
-                            std::vector<std::string>* params);
+                            std::vector<std::string>* params,
+                            std::unique_ptr<SearchRun>* search,
+                            std::vector<SearchSegment>* segments);
   // A job's request to the scheduler.
   static JobRequest RequestOf(const JobRecord& j);
+  // A planned job as stored (without its spec, and, for a search's segment,
+  // with its trial, rung and the job it resumes).
+  static JobRecord JobOf(const PlannedJob& p, const ExperimentSpec& spec,
+                         const std::string& experiment_id, std::string params,
+                         int64_t now_ms, const SearchSegment* segment);
+  // The first segments of a search, as planned jobs (`segments` alike).
+  static absl::Status PlanSearch(const ExperimentSpec& spec,
+                                 std::unique_ptr<SearchRun>* search,
+                                 std::vector<PlannedJob>* planned,
+                                 std::vector<SearchSegment>* segments);
+
+  // --- Searches (coordinator_search.cc)
+  // A search's segment `j` ended (its record updated in `batch`): its result
+  // goes to the searcher, with the sequence number and value stored in `j`;
+  // the segments it starts are added to `batch` and `requests` (to queue).
+  void RecordSearchResult(JobRecord& j, WriteBatch* batch,
+                          std::vector<JobRequest>* requests)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // New segments of experiment `e` into jobs_, `batch` and `requests`.
+  void AddSegments(const std::string& e, std::vector<SearchSegment> segments,
+                   WriteBatch* batch, std::vector<JobRequest>* requests)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues a search's new segments (added by AddSegments) in the scheduler;
+  // their events into `batch`.
+  void QueueSegments(const std::vector<JobRequest>& requests, int64_t now_us,
+                     WriteBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether experiment `id` starts nothing more (true unless a search that
+  // is not finished).
+  bool SearchFinished(const std::string& id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The stored end of a search experiment whose jobs all ended.
+  ExperimentStateChange SearchFinalState(const std::string& id,
+                                         const ExperimentProgress& p,
+                                         int64_t now_ms) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RecoverSearch for each of `experiments` that has a search's segments.
+  absl::Status RecoverSearches(const std::set<std::string>& experiments,
+                               int64_t now_us, WriteBatch* batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Rebuilds the searcher of a running search experiment from its stored
+  // jobs (`jobs`: all of them), replaying its results; what the replay finds
+  // missing and results not yet given to it go into `batch` and `requests`.
+  absl::Status RecoverSearch(const ExperimentRecord& e,
+                             const std::vector<const JobRecord*>& jobs,
+                             WriteBatch* batch,
+                             std::vector<JobRequest>* requests)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The metric curve of job `job_id` as stored.
+  MetricCurve StoredCurve(const std::string& job_id, const std::string& metric);
+  // The checkpoint a promoted segment resumes from: the previous segment's
+  // (ladle-train: its model.safetensors; a program: its checkpoint.tar.gz).
+  InputFile ResumeCheckpoint(const JobRecord& j);
   // The stored experiment of a request id; NOT_FOUND when there is none.
   absl::StatusOr<SubmitResult> StoredSubmit(const std::string& spec_text,
                                             const std::string& owner,
@@ -290,6 +350,7 @@ class Coordinator {
     std::vector<JobRequest> requests;
     absl::Status stored;
     SubmitDone done;
+    std::shared_ptr<SearchRun> search;  // a search's searcher; else null
   };
   // The writer's hook after each group: admits the group's committed
   // experiments on the committing thread (no switch to another thread) when
@@ -325,8 +386,13 @@ class Coordinator {
   std::unordered_map<std::string, int64_t> queued_since_us_
       ABSL_GUARDED_BY(mu_);
   Scheduler scheduler_ ABSL_GUARDED_BY(mu_);
-  // Jobs of running experiments, as stored.
+  // Jobs of running experiments, as stored (without their specs, except a
+  // search's new segments until their first dispatch: they may be placed
+  // before the write that adds them commits).
   std::unordered_map<std::string, JobRecord> jobs_ ABSL_GUARDED_BY(mu_);
+  // The searcher of each running search experiment.
+  std::unordered_map<std::string, std::shared_ptr<SearchRun>> searches_
+      ABSL_GUARDED_BY(mu_);
   // Job ids of each running experiment (to drop them when it ends).
   std::unordered_map<std::string, std::vector<std::string>> experiment_jobs_
       ABSL_GUARDED_BY(mu_);

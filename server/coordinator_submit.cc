@@ -11,31 +11,6 @@
 namespace ladle {
 namespace {
 
-// A planned job as stored (without its spec): stored as the scheduler will
-// make it (queued, or pending on its deps), so its first event writes nothing.
-JobRecord JobOf(const PlannedJob& p, const ExperimentSpec& spec,
-                const std::string& experiment_id, std::string params,
-                int64_t now_ms) {
-  JobRecord j;
-  j.id = absl::StrFormat("%s-%04d", experiment_id, p.index);
-  j.experiment_id = experiment_id;
-  j.index = p.index;
-  j.kind = p.kind;
-  j.state = p.deps.empty() ? "queued" : "pending";
-  j.params = std::move(params);
-  for (int d : p.deps)
-    j.deps.push_back(absl::StrFormat("%s-%04d", experiment_id, d));
-  j.gpus = p.resources.gpus;
-  j.cpu_slots = p.resources.cpu_slots;
-  j.ranks = p.resources.ranks;
-  j.gpu_share_milli = p.resources.gpu_share_milli;
-  j.priority = spec.priority;
-  j.max_retries = spec.max_retries;
-  j.timeout_seconds = spec.timeout_seconds;
-  j.updated_ms = now_ms;
-  return j;
-}
-
 // A code archive comes with exactly the specs that name one.
 absl::Status CheckCode(const ExperimentSpec& spec) {
   const bool names_code =
@@ -73,6 +48,51 @@ void KeepJobs(const std::vector<int>& indices, std::vector<PlannedJob>* planned,
 
 }  // namespace
 
+JobRecord Coordinator::JobOf(const PlannedJob& p, const ExperimentSpec& spec,
+                             const std::string& experiment_id,
+                             std::string params, int64_t now_ms,
+                             const SearchSegment* segment) {
+  // Stored as the scheduler will make it (queued, or pending on its deps), so
+  // its first event writes nothing.
+  JobRecord j;
+  j.id = absl::StrFormat("%s-%04d", experiment_id, p.index);
+  j.experiment_id = experiment_id;
+  j.index = p.index;
+  j.kind = p.kind;
+  j.state = p.deps.empty() ? "queued" : "pending";
+  j.params = std::move(params);
+  for (int d : p.deps)
+    j.deps.push_back(absl::StrFormat("%s-%04d", experiment_id, d));
+  j.gpus = p.resources.gpus;
+  j.cpu_slots = p.resources.cpu_slots;
+  j.ranks = p.resources.ranks;
+  j.gpu_share_milli = p.resources.gpu_share_milli;
+  j.priority = spec.priority;
+  j.max_retries = spec.max_retries;
+  j.timeout_seconds = spec.timeout_seconds;
+  j.updated_ms = now_ms;
+  if (segment != nullptr) {
+    j.trial = segment->trial;
+    j.rung = segment->rung;
+    if (segment->resume_index >= 0) {
+      j.resume_from =
+          absl::StrFormat("%s-%04d", experiment_id, segment->resume_index);
+    }
+  }
+  return j;
+}
+
+absl::Status Coordinator::PlanSearch(const ExperimentSpec& spec,
+                                     std::unique_ptr<SearchRun>* search,
+                                     std::vector<PlannedJob>* planned,
+                                     std::vector<SearchSegment>* segments) {
+  ASSIGN_OR_RETURN(*search, SearchRun::Create(spec));
+  ASSIGN_OR_RETURN(*segments, (*search)->Start());
+  planned->clear();
+  for (const SearchSegment& s : *segments) planned->push_back(s.job);
+  return absl::OkStatus();
+}
+
 void Coordinator::RerunAsync(const std::string& id, const std::string& owner,
                              bool failed_only, const std::string& request_id,
                              SubmitDone done) {
@@ -89,6 +109,12 @@ void Coordinator::RerunAsync(const std::string& id, const std::string& owner,
     absl::StatusOr<std::vector<JobRecord>> jobs = store_->ListJobs(id);
     if (!jobs.ok()) return done(jobs.status());
     for (const JobRecord& j : *jobs) {
+      if (j.trial >= 0) {
+        return done(absl::FailedPreconditionError(absl::StrCat(
+            "rerun --failed: ", id,
+            " is a search, whose trials follow from each other's results; "
+            "rerun it whole (without --failed)")));
+      }
       if (!j.deps.empty()) {
         return done(absl::FailedPreconditionError(absl::StrCat(
             "rerun --failed: the jobs of a ", e->kind,
@@ -111,13 +137,17 @@ absl::Status Coordinator::ParseAndPlan(const std::string& spec_text,
                                        const std::string& code_sha256,
                                        ExperimentSpec* spec,
                                        std::vector<PlannedJob>* planned,
-                                       std::vector<std::string>* params) {
+                                       std::vector<std::string>* params,
+                                       std::unique_ptr<SearchRun>* search,
+                                       std::vector<SearchSegment>* segments) {
   try {  // a library throwing on some input must cost a request, not the
          // server
     ASSIGN_OR_RETURN(*spec, ParseExperimentSpec(spec_text, options_.parse));
     spec->code_sha256 = code_sha256;
     RETURN_IF_ERROR(CheckCode(*spec));
     ASSIGN_OR_RETURN(*planned, PlanExperiment(*spec));
+    if (spec->has_search)
+      RETURN_IF_ERROR(PlanSearch(*spec, search, planned, segments));
     params->reserve(planned->size());
     for (const PlannedJob& p : *planned)  // here, where a throw is caught
       params->push_back(p.params.dump());
@@ -216,8 +246,10 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
   ExperimentSpec spec;
   std::vector<PlannedJob> planned;
   std::vector<std::string> params;  // each job's sweep point as JSON text
-  if (absl::Status st =
-          ParseAndPlan(spec_text, code_sha256, &spec, &planned, &params);
+  std::unique_ptr<SearchRun> search;
+  std::vector<SearchSegment> segments;  // a search's: one per planned job
+  if (absl::Status st = ParseAndPlan(spec_text, code_sha256, &spec, &planned,
+                                     &params, &search, &segments);
       !st.ok()) {
     done(st);
     return;
@@ -238,8 +270,9 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
   std::vector<JobRecord> stored;  // with their specs, for the store
   if (!dry_run) stored.reserve(planned.size());
   for (PlannedJob& p : planned) {
-    JobRecord j = JobOf(p, spec, result.experiment_id,
-                        std::move(params[&p - planned.data()]), now);
+    const size_t i = &p - planned.data();
+    JobRecord j = JobOf(p, spec, result.experiment_id, std::move(params[i]),
+                        now, segments.empty() ? nullptr : &segments[i]);
     a.requests.push_back(RequestOf(j));
     if (!dry_run) {
       result.jobs.push_back(j);  // without its spec (see SubmitResult)
@@ -272,6 +305,7 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
   WriteBatch create;
   create.new_experiments.push_back({std::move(e), std::move(stored)});
   a.done = std::move(done);
+  a.search = std::move(search);
   auto pending = std::make_shared<Admission>(std::move(a));
   writer_->Enqueue(std::move(create), [this, pending](const absl::Status& st) {
     pending->stored = st;
@@ -363,6 +397,7 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Admit(Admission& a) {
     return a.stored;
   }
   const std::string& id = a.result.experiment_id;
+  if (a.search != nullptr) searches_[id] = std::move(a.search);
   std::vector<std::string>& ids = experiment_jobs_[id];
   for (const JobRecord& j : a.result.jobs) {
     // Without its spec (SubmitResult has none): at a million queued jobs the
@@ -382,6 +417,7 @@ absl::StatusOr<Coordinator::SubmitResult> Coordinator::Admit(Admission& a) {
     writer_->Enqueue(std::move(failed));
     for (const JobRecord& j : a.result.jobs) jobs_.erase(j.id);
     experiment_jobs_.erase(id);
+    searches_.erase(id);
     return events.status();
   }
   observer_->OnExperimentSubmitted(static_cast<int>(a.result.jobs.size()));

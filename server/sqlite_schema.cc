@@ -139,6 +139,17 @@ ALTER TABLE jobs ADD COLUMN gpu_share_milli INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE attempts ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE attempts ADD COLUMN gpu_indices TEXT NOT NULL DEFAULT '[]';
 )sql",
+    // v10: adaptive searches: each job's trial, rung and the segment it
+    // resumes; the results in the order the searcher saw them (replayed
+    // after a restart; result_value NULL: none); searches closed or cancelled.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN trial INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE jobs ADD COLUMN rung INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN resume_from TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN result_seq INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE jobs ADD COLUMN result_value REAL;
+ALTER TABLE experiments ADD COLUMN search_state INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
               kStoreSchemaVersion);
@@ -191,6 +202,11 @@ JobRecord ReadJob(const Stmt& s) {
   j.timeout_seconds = s.Int(19);
   j.ranks = static_cast<int>(s.Int(20));
   j.gpu_share_milli = static_cast<int>(s.Int(21));
+  j.trial = s.Int(22);
+  j.rung = static_cast<int>(s.Int(23));
+  j.resume_from = s.Text(24);
+  j.result_seq = s.Int(25);
+  if (!s.IsNull(26)) j.result_value = s.Real(26);
   return j;
 }
 
@@ -208,6 +224,7 @@ ExperimentRecord ReadExperiment(const Stmt& s) {
   e.finished_ms = s.Int(9);
   e.code_sha256 = s.Text(11);  // 10: seq
   e.rerun_of = s.Text(12);
+  e.search_state = static_cast<int>(s.Int(13));
   return e;
 }
 
@@ -230,7 +247,9 @@ void BindJob(Stmt& s, const JobRecord& j, int64_t pos) {
       .Bind(16, JoinJson(j.gpu_indices));
   s.BindView(17, j.reason).BindView(18, j.summary).Bind(19, j.updated_ms);
   s.Bind(20, j.timeout_seconds).Bind(21, pos).Bind(22, j.ranks);
-  s.Bind(23, j.gpu_share_milli);
+  s.Bind(23, j.gpu_share_milli).Bind(24, j.trial).Bind(25, j.rung);
+  s.BindView(26, j.resume_from).Bind(27, j.result_seq);
+  s.Bind(28, j.result_value);  // NaN binds as NULL
 }
 
 }  // namespace ladle

@@ -22,12 +22,13 @@ inline constexpr char kJobColumns[] =
     "id, experiment_id, idx, kind, spec, params, deps, gpus, cpu_slots, "
     "priority, max_retries, state, attempts, current_attempt, worker_id, "
     "gpu_indices, reason, summary, updated_ms, timeout_seconds, ranks, "
-    "gpu_share_milli";
+    "gpu_share_milli, trial, rung, resume_from, result_seq, result_value";
 inline constexpr char kInsertJob[] =
     "INSERT INTO jobs(id, experiment_id, idx, kind, spec, params, deps, gpus, "
     "cpu_slots, priority, max_retries, state, attempts, current_attempt, "
     "worker_id, gpu_indices, reason, summary, updated_ms, timeout_seconds, "
-    "pos, ranks, gpu_share_milli) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "pos, ranks, gpu_share_milli, trial, rung, resume_from, result_seq, "
+    "result_value) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
     "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 // A job's key: its experiment's seq, then its index in 24 bits (the server
 // accepts at most 10,000,000 jobs per experiment).
@@ -44,7 +45,7 @@ inline constexpr char kAttemptColumns[] =
     "exit_code, reason, rank, gpu_indices";
 inline constexpr char kExperimentColumns[] =
     "id, name, kind, owner, spec, priority, state, message, created_ms, "
-    "finished_ms, seq, code_sha256, rerun_of";
+    "finished_ms, seq, code_sha256, rerun_of, search_state";
 
 AttemptRecord ReadAttempt(const Stmt& s);
 JobRecord ReadJob(const Stmt& s);

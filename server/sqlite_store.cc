@@ -443,16 +443,37 @@ class SqliteStore final : public Store {
         return absl::InvalidArgumentError(absl::StrCat(
             "job ", j.id, " belongs to ", j.experiment_id, ", not ", e.id));
       }
-      if (j.index < 0 || j.index >= (1 << kJobIndexBits)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("job ", j.id, ": index ", j.index,
-                         " is outside [0, 2^", kJobIndexBits, ")"));
-      }
-      Stmt& job = Cached(kInsertJob);
-      BindJob(job, j, (seq << kJobIndexBits) | j.index);
-      RETURN_IF_ERROR(job.Run());
+      RETURN_IF_ERROR(InsertJob(j, seq));
     }
     return absl::OkStatus();
+  }
+
+  // A job of the experiment numbered `seq`, at its index in that range.
+  absl::Status InsertJob(const JobRecord& j, int64_t seq)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (j.index < 0 || j.index >= (1 << kJobIndexBits)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("job ", j.id, ": index ", j.index, " is outside [0, 2^",
+                       kJobIndexBits, ")"));
+    }
+    Stmt& job = Cached(kInsertJob);
+    BindJob(job, j, (seq << kJobIndexBits) | j.index);
+    return job.Run();
+  }
+
+  // A job added to an experiment already stored (a search's next trial).
+  absl::Status InsertLaterJob(const JobRecord& j)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Stmt& q = Cached("SELECT seq FROM experiments WHERE id = ?");
+    q.BindView(1, j.experiment_id);
+    ASSIGN_OR_RETURN(bool row, q.Next());
+    if (!row) {
+      return absl::NotFoundError(absl::StrCat("job ", j.id, ": experiment ",
+                                              j.experiment_id, " not found"));
+    }
+    const int64_t seq = q.Int(0);
+    q.Reset();
+    return InsertJob(j, seq);
   }
 
   absl::Status UpdateJob(const JobRecord& j)
@@ -460,11 +481,12 @@ class SqliteStore final : public Store {
     Stmt& up = Cached(
         "UPDATE jobs SET state = ?, attempts = ?, current_attempt = ?, "
         "worker_id = ?, gpu_indices = ?, reason = ?, summary = ?, "
-        "updated_ms = ? WHERE id = ?");
+        "updated_ms = ?, result_seq = ?, result_value = ? WHERE id = ?");
     up.BindView(1, j.state).Bind(2, j.attempts).Bind(3, j.current_attempt);
     up.BindView(4, j.worker_id).Bind(5, JoinJson(j.gpu_indices));
     up.BindView(6, j.reason).BindView(7, j.summary).Bind(8, j.updated_ms);
-    up.BindView(9, j.id);
+    up.Bind(9, j.result_seq).Bind(10, j.result_value);  // NaN: NULL
+    up.BindView(11, j.id);
     RETURN_IF_ERROR(up.Run());
     if (sqlite3_changes(db_) != 1)
       return absl::NotFoundError(absl::StrCat("job ", j.id, " not found"));
@@ -475,6 +497,7 @@ class SqliteStore final : public Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (const NewExperiment& ne : b.new_experiments)
       RETURN_IF_ERROR(InsertExperiment(ne));
+    for (const JobRecord& j : b.new_jobs) RETURN_IF_ERROR(InsertLaterJob(j));
     for (const JobRecord& j : b.job_updates) RETURN_IF_ERROR(UpdateJob(j));
     for (const AttemptRecord& a : b.attempts) {
       Stmt& at = Cached(
@@ -501,6 +524,14 @@ class SqliteStore final : public Store {
         return absl::NotFoundError(
             absl::StrCat("experiment ", c.id, " not found"));
       }
+    }
+    for (const auto& [id, state] : b.search_states) {
+      Stmt& s = Cached("UPDATE experiments SET search_state = ? WHERE id = ?");
+      s.Bind(1, state).BindView(2, id);
+      RETURN_IF_ERROR(s.Run());
+      if (sqlite3_changes(db_) != 1)
+        return absl::NotFoundError(
+            absl::StrCat("experiment ", id, " not found"));
     }
     for (const WorkerRecord& w : b.workers) {
       Stmt& s = Cached(

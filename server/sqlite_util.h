@@ -84,6 +84,9 @@ class Stmt {
   }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   double Real(int col) const { return sqlite3_column_double(stmt_, col); }
+  bool IsNull(int col) const {
+    return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+  }
   void Reset() {
     if (stmt_ == nullptr) return;  // prepare failed: Run/Next report it
     sqlite3_reset(stmt_);

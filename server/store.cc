@@ -8,8 +8,9 @@ namespace ladle {
 int64_t WriteBatch::rows() const {
   int64_t n = 0;
   for (const NewExperiment& e : new_experiments) n += 1 + e.jobs.size();
-  return n + job_updates.size() + attempts.size() + experiment_states.size() +
-         workers.size() + metrics.size() + artifacts.size();
+  return n + new_jobs.size() + job_updates.size() + attempts.size() +
+         experiment_states.size() + search_states.size() + workers.size() +
+         metrics.size() + artifacts.size();
 }
 
 absl::Status Store::Write(const WriteBatch& batch) {

@@ -13,9 +13,11 @@
 #define LADLE_SERVER_STORE_H_
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -41,7 +43,15 @@ struct ExperimentRecord {
   std::string request_id;
   std::string code_sha256;  // the code archive its jobs run in; empty: none
   std::string rerun_of;     // the experiment it reruns; empty: none
+  // A search's state: kSearchOpen, or it starts no more trials
+  // (kSearchClosed: an external search its client closed; kSearchCancelled):
+  // what already runs ends, then the experiment does.
+  int search_state = 0;
 };
+
+inline constexpr int kSearchOpen = 0;
+inline constexpr int kSearchClosed = 1;
+inline constexpr int kSearchCancelled = 2;
 
 struct JobRecord {
   std::string id;
@@ -67,6 +77,16 @@ struct JobRecord {
   std::string reason;
   std::string summary;  // trial summary JSON once succeeded
   int64_t updated_ms = 0;
+  // A search's segment (search/searcher.h): its trial (-1: not a search job)
+  // and rung, and the job whose checkpoint it resumes (empty: none).
+  int64_t trial = -1;
+  int rung = 0;
+  std::string resume_from;
+  // Once it ended: the order in which the searcher was told its result
+  // (-1: not yet) and the metric it reported (NaN: none). Replayed in that
+  // order after a restart.
+  int64_t result_seq = -1;
+  double result_value = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct AttemptRecord {
@@ -126,15 +146,20 @@ struct ExperimentStateChange {
 };
 
 // Writes applied together, all or none, in this order: new experiments (with
-// their jobs), job updates (by id: state, attempts, current attempt, worker,
-// GPUs, reason, summary, updated_ms; NOT_FOUND if a job is missing), attempts
-// (upserted by id), experiment state changes (NOT_FOUND if missing), workers
-// (upserted), metric points (appended), artifacts (upserted by job and name).
+// their jobs), new jobs of existing experiments (a search's next trials;
+// NOT_FOUND if the experiment is missing), job updates (by id: state,
+// attempts, current attempt, worker, GPUs, reason, summary, updated_ms,
+// result_seq, result_value; NOT_FOUND if a job is missing), attempts
+// (upserted by id), experiment state changes (NOT_FOUND if missing), search
+// states (experiment id -> kSearch*; NOT_FOUND if missing), workers (upserted),
+// metric points (appended), artifacts (upserted by job and name).
 struct WriteBatch {
   std::vector<NewExperiment> new_experiments;
+  std::vector<JobRecord> new_jobs;
   std::vector<JobRecord> job_updates;
   std::vector<AttemptRecord> attempts;
   std::vector<ExperimentStateChange> experiment_states;
+  std::vector<std::pair<std::string, int>> search_states;
   std::vector<WorkerRecord> workers;
   std::vector<MetricPoint> metrics;
   std::vector<ArtifactRecord> artifacts;
@@ -235,7 +260,7 @@ std::vector<MetricPoint> ThinSeries(std::vector<MetricPoint> points,
                                     int max_points);
 
 // Current schema version; Open migrates older files up to it.
-inline constexpr int kStoreSchemaVersion = 9;
+inline constexpr int kStoreSchemaVersion = 10;
 
 // Opens (creating if needed) the store at `path`, or an in-memory one for
 // ":memory:", and migrates its schema to `target_version` (tests pass an older

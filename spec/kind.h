@@ -115,8 +115,10 @@ absl::StatusOr<const ExperimentKind*> GetKind(absl::string_view name);
 // train: its jobs' summaries are trials all the same.
 const ExperimentKind& KindOrTrain(absl::string_view name);
 
-// Parses and plans a spec with its kind: what admission and `ladle validate`
-// do. INVALID_ARGUMENT names the field.
+// Plans a parsed spec with its kind: what admission and `ladle validate`
+// do. INVALID_ARGUMENT names the field. A search plans no jobs here (its
+// searcher does, as it goes): a probe point of its space is planned to check
+// the keys.
 absl::StatusOr<std::vector<PlannedJob>> PlanExperiment(
     const ExperimentSpec& spec);
 

@@ -18,6 +18,7 @@
 #include <thread>
 #include <tuple>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "code/archive.h"
@@ -708,6 +709,17 @@ void Worker::UploadCheckpoints() {
 absl::Status Worker::RestoreCheckpoint(const v1::Assignment& a,
                                        const AttemptLayout& layout) {
   const v1::InputArtifact& ck = a.checkpoint();
+  if (absl::EndsWith(ck.name(), ".safetensors")) {
+    // A promoted search segment of ladle-train: the previous segment's
+    // model, which ladle-train resumes from as the job's checkpoint.
+    ASSIGN_OR_RETURN(
+        v1::ArtifactHeader header,
+        DownloadArtifactTo(ck.job_id(), ck.name(),
+                           layout.checkpoint_dir + "/checkpoint.safetensors"));
+    LOG(INFO) << "attempt " << a.attempt_id() << ": resumes " << ck.job_id()
+              << "'s " << ck.name() << " (" << header.size_bytes() << " bytes)";
+    return absl::OkStatus();
+  }
   const std::string archive = layout.dir + "/restored-checkpoint.tar.gz";
   ASSIGN_OR_RETURN(v1::ArtifactHeader header,
                    DownloadArtifactTo(ck.job_id(), ck.name(), archive));

@@ -1,0 +1,229 @@
+// The coordinator's searches: results in, new segments out, in the same
+// durable write (see coordinator.h and search/search_run.h).
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "server/coordinator.h"
+#include "spec/kind.h"
+
+namespace ladle {
+
+void Coordinator::RecordSearchResult(JobRecord& j, WriteBatch* batch,
+                                     std::vector<JobRequest>* requests) {
+  auto run = searches_.find(j.experiment_id);
+  if (run == searches_.end() || j.result_seq >= 0) return;
+  const std::string& metric = run->second->search().metric;
+  MetricCurve curve;
+  const bool median =
+      run->second->search().algorithm == SearchSpec::Algorithm::kMedianStop;
+  const double from_summary =
+      j.state == "succeeded" ? SearchValue(j.summary, metric, {}) : NAN;
+  if (median || (j.state == "succeeded" && std::isnan(from_summary)))
+    curve = StoredCurve(j.id, metric);
+  // A failed segment has no value; one stopped early, its last point.
+  const double value = j.state == "failed" ? NAN
+                       : std::isnan(from_summary)
+                           ? SearchValue("{}", metric, curve)
+                           : from_summary;
+  int64_t seq = -1;
+  absl::StatusOr<std::vector<SearchSegment>> next =
+      run->second->OnResult(j.index, value, curve, &seq);
+  if (seq < 0) return;  // not a segment of it
+  j.result_seq = seq;
+  j.result_value = value;
+  if (!next.ok()) {
+    // The searcher's next point does not plan (a kind's check the probe point
+    // passed): stop the search rather than loop on it.
+    LOG(ERROR) << "search " << j.experiment_id
+               << ": cannot plan its next trials, so it starts no more: "
+               << next.status();
+    run->second->Close();
+    batch->search_states.push_back({j.experiment_id, kSearchClosed});
+    return;
+  }
+  AddSegments(j.experiment_id, *std::move(next), batch, requests);
+}
+
+void Coordinator::AddSegments(const std::string& e,
+                              std::vector<SearchSegment> segments,
+                              WriteBatch* batch,
+                              std::vector<JobRequest>* requests) {
+  if (segments.empty()) return;
+  auto any = experiment_jobs_.find(e);
+  if (any == experiment_jobs_.end() || any->second.empty()) return;
+  // The experiment's scheduling fields are its jobs'.
+  const JobRecord& first = jobs_.at(any->second.front());
+  ExperimentSpec scheduling;
+  scheduling.priority = first.priority;
+  scheduling.max_retries = first.max_retries;
+  scheduling.timeout_seconds = first.timeout_seconds;
+  const int64_t now = clock_->NowMillis();
+  for (SearchSegment& s : segments) {
+    JobRecord j = JobOf(s.job, scheduling, e, s.job.params.dump(), now, &s);
+    j.spec = std::move(s.job.spec);
+    requests->push_back(RequestOf(j));
+    batch->new_jobs.push_back(j);
+    any->second.push_back(j.id);
+    // Keeps its spec until dispatched: the write that adds it may not have
+    // committed when the scheduler places it.
+    jobs_[j.id] = std::move(j);
+  }
+}
+
+void Coordinator::QueueSegments(const std::vector<JobRequest>& requests,
+                                int64_t now_us, WriteBatch* batch) {
+  if (requests.empty()) return;
+  absl::StatusOr<std::vector<JobEvent>> events = scheduler_.Submit(requests);
+  std::vector<std::string> stopped;
+  std::vector<JobRequest> none;
+  if (events.ok()) {
+    for (const JobEvent& e : *events)
+      RecordEvent(e, now_us, batch, &stopped, &none);
+    return;
+  }
+  // Never expected (the ids are new): stored failed rather than left queued
+  // where nothing runs them.
+  LOG(ERROR) << "search: cannot queue " << requests.size()
+             << " segments: " << events.status();
+  for (JobRecord& j : batch->new_jobs) {
+    for (const JobRequest& r : requests) {
+      if (r.id != j.id) continue;
+      j.state = "failed";
+      j.reason = absl::StrCat("cannot be queued: ", events.status().message());
+      jobs_.erase(j.id);
+    }
+  }
+}
+
+bool Coordinator::SearchFinished(const std::string& id) const {
+  auto run = searches_.find(id);
+  return run == searches_.end() || run->second->finished();
+}
+
+ExperimentStateChange Coordinator::SearchFinalState(const std::string& id,
+                                                    const ExperimentProgress& p,
+                                                    int64_t now_ms) const {
+  auto run = searches_.find(id);
+  const int64_t trials = run->second->trials_started();
+  const std::string counts = absl::StrCat(
+      trials, " trials in ", p.total, " segments: ", p.succeeded, " succeeded",
+      p.failed ? absl::StrCat(", ", p.failed, " failed") : "",
+      p.cancelled ? absl::StrCat(", ", p.cancelled, " stopped") : "");
+  if (run->second->cancelled()) {
+    return {id, "cancelled", absl::StrCat("cancelled after ", counts), now_ms};
+  }
+  if (p.succeeded == 0)
+    return {id, "failed", absl::StrCat("no trial succeeded: ", counts), now_ms};
+  return {id, "succeeded", counts, now_ms};
+}
+
+MetricCurve Coordinator::StoredCurve(const std::string& job_id,
+                                     const std::string& metric) {
+  MetricCurve curve;
+  absl::StatusOr<std::vector<MetricPoint>> points = store_->GetMetrics(job_id);
+  if (!points.ok()) {
+    LOG(WARNING) << "search: cannot read the metrics of " << job_id << ": "
+                 << points.status();
+    return curve;
+  }
+  for (const MetricPoint& p : *points) {
+    if (p.name != metric) continue;
+    // A retried attempt repeats steps: the latest point of a step counts.
+    if (!curve.empty() && curve.back().first >= p.step) {
+      while (!curve.empty() && curve.back().first >= p.step) curve.pop_back();
+    }
+    curve.emplace_back(p.step, p.value);
+  }
+  return curve;
+}
+
+absl::Status Coordinator::RecoverSearches(
+    const std::set<std::string>& experiments, int64_t now_us,
+    WriteBatch* batch) {
+  std::vector<JobRequest> requests;
+  for (const std::string& id : experiments) {
+    std::vector<const JobRecord*> jobs;
+    bool search = false;
+    for (const std::string& j : experiment_jobs_[id]) {
+      jobs.push_back(&jobs_.at(j));
+      search = search || jobs.back()->trial >= 0;
+    }
+    if (!search) continue;
+    ASSIGN_OR_RETURN(const ExperimentRecord e, store_->GetExperiment(id));
+    if (absl::Status st = RecoverSearch(e, jobs, batch, &requests); !st.ok()) {
+      // Its jobs still run and end; it starts no more (and says why).
+      LOG(ERROR) << "search " << id << " cannot resume its searcher: " << st;
+    }
+  }
+  QueueSegments(requests, now_us, batch);
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::RecoverSearch(
+    const ExperimentRecord& e, const std::vector<const JobRecord*>& jobs,
+    WriteBatch* batch, std::vector<JobRequest>* requests) {
+  ASSIGN_OR_RETURN(ExperimentSpec spec,
+                   ParseExperimentSpec(e.spec, options_.parse));
+  spec.code_sha256 = e.code_sha256;
+  ASSIGN_OR_RETURN(std::unique_ptr<SearchRun> run, SearchRun::Create(spec));
+  const bool median =
+      spec.search.algorithm == SearchSpec::Algorithm::kMedianStop;
+  std::vector<StoredSegment> stored;
+  for (const JobRecord* j : jobs) {
+    if (j->trial < 0) continue;
+    StoredSegment s;
+    s.index = j->index;
+    s.trial = j->trial;
+    s.rung = j->rung;
+    s.result_seq = j->result_seq;
+    s.value = j->result_value;
+    if (median && j->result_seq >= 0)
+      s.curve = StoredCurve(j->id, spec.search.metric);
+    stored.push_back(std::move(s));
+  }
+  std::vector<SearchSegment> missing;
+  RETURN_IF_ERROR(
+      run->Restore(stored, e.search_state != kSearchOpen, &missing));
+  if (e.search_state == kSearchCancelled) run->Cancel();
+  searches_[e.id] = std::move(run);
+  if (!missing.empty()) {
+    LOG(WARNING) << "search " << e.id << ": " << missing.size()
+                 << " segments its results started were not stored; adding "
+                    "them now";
+  }
+  AddSegments(e.id, std::move(missing), batch, requests);
+  // Segments that ended without their result reaching the searcher.
+  std::vector<const JobRecord*> unreported;
+  for (const JobRecord* j : jobs) {
+    if (j->trial >= 0 && j->result_seq < 0 &&
+        (j->state == "succeeded" || j->state == "failed" ||
+         j->state == "cancelled"))
+      unreported.push_back(j);
+  }
+  for (const JobRecord* j : unreported) {
+    JobRecord& live = jobs_.at(j->id);
+    RecordSearchResult(live, batch, requests);
+    batch->job_updates.push_back(live);
+  }
+  return absl::OkStatus();
+}
+
+InputFile Coordinator::ResumeCheckpoint(const JobRecord& j) {
+  // (Segments of a trial are of one kind.)
+  const std::string name = j.kind == "command"
+                               ? std::string(kCheckpointArtifact)
+                               : "model.safetensors";
+  absl::StatusOr<std::vector<ArtifactRecord>> artifacts =
+      store_->ListArtifacts(j.resume_from);
+  for (ArtifactRecord& a :
+       artifacts.ok() ? *artifacts : std::vector<ArtifactRecord>{}) {
+    if (a.name == name) return {std::move(a), name};
+  }
+  return {};  // none: the segment starts over (a program without checkpoints)
+}
+
+}  // namespace ladle

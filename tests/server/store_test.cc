@@ -6,9 +6,11 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -97,6 +99,52 @@ TEST_P(StoreTest, ExperimentAndJobsRoundTrip) {
   EXPECT_EQ((*jobs)[1].spec, R"({"train":{"seed":1}})");
   EXPECT_EQ(store_->GetExperiment("nope").status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// A search adds jobs to its experiment as it goes (in the experiment's range
+// of keys, so they list in index order), and stores each result's sequence
+// number and value (none: NULL, read back as NaN) and the search's state.
+TEST_P(StoreTest, ASearchAddsJobsAndStoresResultsInOrder) {
+  ASSERT_TRUE(
+      store_->CreateExperiment(Exp("e1"), {JobOf("e1", "e1-0", 0)}).ok());
+  ASSERT_TRUE(
+      store_->CreateExperiment(Exp("e2"), {JobOf("e2", "e2-0", 0)}).ok());
+  WriteBatch b;
+  JobRecord done = JobOf("e1", "e1-0", 0);
+  done.state = "succeeded";
+  done.result_seq = 0;
+  done.result_value = 0.75;
+  b.job_updates.push_back(done);
+  for (int i : {2, 1}) {
+    JobRecord j = JobOf("e1", absl::StrCat("e1-", i), i);
+    j.trial = i;
+    j.rung = 1;
+    j.resume_from = "e1-0";
+    b.new_jobs.push_back(j);
+  }
+  b.search_states.push_back({"e1", kSearchCancelled});
+  ASSERT_TRUE(store_->Write(b).ok());
+  const std::vector<JobRecord> jobs = *store_->ListJobs("e1");
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(jobs[0].result_seq, 0);
+  EXPECT_EQ(jobs[0].result_value, 0.75);
+  EXPECT_EQ(jobs[1].id, "e1-1");
+  EXPECT_EQ(jobs[1].trial, 1);
+  EXPECT_EQ(jobs[1].rung, 1);
+  EXPECT_EQ(jobs[1].resume_from, "e1-0");
+  EXPECT_EQ(jobs[1].result_seq, -1);
+  EXPECT_TRUE(std::isnan(jobs[1].result_value));
+  EXPECT_EQ(store_->ListJobs("e2")->size(), 1u);
+  EXPECT_EQ(store_->GetExperiment("e1")->search_state, kSearchCancelled);
+  EXPECT_EQ(store_->GetExperiment("e2")->search_state, kSearchOpen);
+  // A failed search's NaN is stored as none.
+  done.result_value = std::nan("");
+  ASSERT_TRUE(store_->UpdateJobs({done}, {}).ok());
+  EXPECT_TRUE(std::isnan(store_->GetJob("e1-0")->result_value));
+  // A job of an experiment that does not exist is refused, alone.
+  WriteBatch orphan;
+  orphan.new_jobs.push_back(JobOf("nope", "nope-0", 0));
+  EXPECT_EQ(store_->Write(orphan).code(), absl::StatusCode::kNotFound);
 }
 
 TEST_P(StoreTest, CreateIsAllOrNothing) {

@@ -1,6 +1,7 @@
 #include "client/output.h"
 
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 
 #include "absl/strings/str_format.h"
@@ -28,6 +29,15 @@ std::vector<JobView> JobViews(const v1::ExperimentResults& res) {
     for (const auto& m : r.metrics()) {
       v.metrics.push_back({m.job_id(), m.attempt_id(), m.step(), m.name(),
                            m.value(), m.unix_ms()});
+    }
+    v.kind = r.job().kind();
+    for (const auto& a : r.artifacts()) v.artifacts.push_back(a.name());
+    if (r.job().has_search()) {
+      const v1::SearchSegment& s = r.job().search();
+      v.trial = s.trial();
+      v.rung = s.rung();
+      v.resume_from = s.resume_from();
+      if (s.result_seq() >= 0) v.search_value = s.value();
     }
     views.push_back(std::move(v));
   }
@@ -98,6 +108,16 @@ nlohmann::ordered_json JobJson(const v1::JobResult& r) {
       {"spec", nlohmann::json::parse(r.job().spec_json(), nullptr, false)},
       {"reason", r.job().reason()}};
   j["summary"] = ParseOr(r.job().summary_json(), nullptr);
+  if (r.job().has_search()) {
+    const v1::SearchSegment& s = r.job().search();
+    // (NaN, no value, is null in JSON.)
+    j["search"] = {{"trial", s.trial()},
+                   {"rung", s.rung()},
+                   {"resume_from", s.resume_from()},
+                   {"result_seq", s.result_seq()},
+                   {"value", std::isnan(s.value()) ? nlohmann::json(nullptr)
+                                                   : nlohmann::json(s.value())}};
+  }
   nlohmann::json attempts = nlohmann::json::array();
   for (const auto& a : r.attempts()) {
     attempts.push_back({{"id", a.id()},

@@ -50,7 +50,8 @@ int PrintResults(Connection& c, const std::string& id,
   }
   const ExperimentSpec spec =
       SpecForTables(res.experiment().spec(), res.experiment().kind());
-  const std::vector<ReportTable> tables = kind.Tables(spec, JobViews(res));
+  const std::vector<ReportTable> tables =
+      ExperimentTables(kind, spec, JobViews(res));
   if (format == "json") {
     std::cout << ResultsJson(res, ReportToJson(tables)).dump(2) << "\n";
     return 0;

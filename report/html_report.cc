@@ -157,7 +157,8 @@ std::string RenderHtmlReport(const ExperimentInfo& e,
   const ExperimentKind* kind = FindKind(e.kind);
   const ExperimentSpec spec = SpecForTables(e.spec, e.kind);
   const std::vector<ReportTable> tables =
-      kind != nullptr ? kind->Tables(spec, jobs) : std::vector<ReportTable>{};
+      kind != nullptr ? ExperimentTables(*kind, spec, jobs)
+                      : std::vector<ReportTable>{};
   for (const ReportTable& t : tables) {
     absl::StrAppend(&h, "<h2>", EscapeXml(t.title), "</h2>",
                     Table(t.columns, t.rows));

@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "server/coordinator.h"
 #include "spec/kind.h"
+#include "spec/search_table.h"
 
 namespace ladle {
 
@@ -213,10 +214,7 @@ absl::Status Coordinator::RecoverSearch(
 }
 
 InputFile Coordinator::ResumeCheckpoint(const JobRecord& j) {
-  // (Segments of a trial are of one kind.)
-  const std::string name = j.kind == "command"
-                               ? std::string(kCheckpointArtifact)
-                               : "model.safetensors";
+  const std::string name = ResumeArtifactName(j.kind);
   absl::StatusOr<std::vector<ArtifactRecord>> artifacts =
       store_->ListArtifacts(j.resume_from);
   for (ArtifactRecord& a :

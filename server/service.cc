@@ -40,6 +40,14 @@ void FillJob(const JobRecord& j, v1::Job* out) {
   out->set_reason(j.reason);
   out->set_summary_json(j.summary);
   out->set_updated_unix_ms(j.updated_ms);
+  if (j.trial >= 0) {
+    v1::SearchSegment* s = out->mutable_search();
+    s->set_trial(j.trial);
+    s->set_rung(j.rung);
+    s->set_resume_from(j.resume_from);
+    s->set_result_seq(j.result_seq);
+    s->set_value(j.result_value);
+  }
 }
 
 void FillMetric(const MetricPoint& p, v1::MetricPoint* out) {

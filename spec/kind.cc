@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "spec/kinds/builtin.h"
+#include "spec/search_table.h"
 #include "spec/sweep.h"  // SampleDimension
 #include "spec/yaml_reader.h"
 
@@ -93,6 +94,13 @@ absl::StatusOr<std::vector<PlannedJob>> PlanExperiment(
     return std::vector<PlannedJob>{};
   }
   return kind->Plan(spec);
+}
+
+std::vector<ReportTable> ExperimentTables(const ExperimentKind& kind,
+                                          const ExperimentSpec& spec,
+                                          const std::vector<JobView>& jobs) {
+  if (spec.has_search) return SearchTables(spec, jobs);
+  return kind.Tables(spec, jobs);
 }
 
 ExperimentSpec SpecForTables(const std::string& text, const std::string& kind) {

@@ -122,6 +122,12 @@ const ExperimentKind& KindOrTrain(absl::string_view name);
 absl::StatusOr<std::vector<PlannedJob>> PlanExperiment(
     const ExperimentSpec& spec);
 
+// The result tables of an experiment: a search's leaderboard and budget
+// (spec/search_table.h) when it has `search:`, else its kind's Tables().
+std::vector<ReportTable> ExperimentTables(const ExperimentKind& kind,
+                                          const ExperimentSpec& spec,
+                                          const std::vector<JobView>& jobs);
+
 // The experiment spec behind stored results, for Tables(): `text` parsed, or
 // (when it no longer parses) a default spec of `kind`.
 ExperimentSpec SpecForTables(const std::string& text, const std::string& kind);

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <initializer_list>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,14 @@ struct JobView {
   nlohmann::json params;   // the job's params (sweep point, role, repeat)
   nlohmann::json summary;  // the trial summary (null unless succeeded)
   std::vector<MetricPoint> metrics;  // the job's series (may be empty)
+  // A search's segment: its trial (-1: not a search job), rung, the job it
+  // resumes and the metric the searcher got (NaN: none or not yet).
+  int64_t trial = -1;
+  int rung = 0;
+  std::string resume_from;
+  double search_value = std::numeric_limits<double>::quiet_NaN();
+  std::string kind;                    // its job kind (train, command, ...)
+  std::vector<std::string> artifacts;  // names of the artifacts it uploaded
 };
 
 // The keys of a trial's summary.json that ladle-train writes (train/trial.cc,

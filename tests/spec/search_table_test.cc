@@ -66,8 +66,8 @@ TEST(SearchTable, RanksByRungThenMetricAndCountsTheBudget) {
                           "test_accuracy", "train.epochs", "segments", "state",
                           "job"));
   ASSERT_EQ(board.rows.size(), 3u);
-  // Trial 1 reached rung 2: first; trial 0 (rung 1) next, although its
-  // rung-0 value was the best at rung 0; trial 2 (failed, no value) last.
+  // Trial 1 reached rung 2: first; trial 0 (rung 1, 0.60) next; trial 2
+  // (failed, no value) last.
   EXPECT_EQ(board.rows[0][1], "1");
   EXPECT_EQ(board.rows[0][3], "0.65");
   EXPECT_EQ(board.rows[0][5], "9");

@@ -111,12 +111,13 @@ nlohmann::ordered_json JobJson(const v1::JobResult& r) {
   if (r.job().has_search()) {
     const v1::SearchSegment& s = r.job().search();
     // (NaN, no value, is null in JSON.)
-    j["search"] = {{"trial", s.trial()},
-                   {"rung", s.rung()},
-                   {"resume_from", s.resume_from()},
-                   {"result_seq", s.result_seq()},
-                   {"value", std::isnan(s.value()) ? nlohmann::json(nullptr)
-                                                   : nlohmann::json(s.value())}};
+    j["search"] = {
+        {"trial", s.trial()},
+        {"rung", s.rung()},
+        {"resume_from", s.resume_from()},
+        {"result_seq", s.result_seq()},
+        {"value", std::isnan(s.value()) ? nlohmann::json(nullptr)
+                                        : nlohmann::json(s.value())}};
   }
   nlohmann::json attempts = nlohmann::json::array();
   for (const auto& a : r.attempts()) {

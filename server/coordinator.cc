@@ -355,7 +355,10 @@ absl::Status Coordinator::IngestMetrics(int64_t attempt_id,
       p.attempt_id = attempt_id;
     }
     auto job = jobs_.find(at->second.job_id);
-    if (job != jobs_.end()) experiment_id = job->second.experiment_id;
+    if (job != jobs_.end()) {
+      experiment_id = job->second.experiment_id;
+      if (!searches_.empty()) WatchSearchCurve(job->second, points);
+    }
   }
   if (points.empty()) return absl::OkStatus();
   // Not awaited: a metric batch is acknowledged by nobody, and waiting would
@@ -423,6 +426,7 @@ void Coordinator::ForgetExperiment(const std::string& id) {
     for (const std::string& j : ids->second) {
       jobs_.erase(j);
       queued_since_us_.erase(j);
+      live_curves_.erase(j);
     }
     experiment_jobs_.erase(ids);
   }

@@ -331,6 +331,11 @@ class Coordinator {
                              WriteBatch* batch,
                              std::vector<JobRequest>* requests)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Median stopping: running segment `j` reported `points`; stops it when
+  // its curve falls behind the completed trials' median.
+  void WatchSearchCurve(const JobRecord& j,
+                        const std::vector<MetricPoint>& points)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The metric curve of job `job_id` as stored.
   MetricCurve StoredCurve(const std::string& job_id, const std::string& metric);
   // The checkpoint a promoted segment resumes from: the previous segment's
@@ -390,6 +395,10 @@ class Coordinator {
   // search's new segments until their first dispatch: they may be placed
   // before the write that adds them commits).
   std::unordered_map<std::string, JobRecord> jobs_ ABSL_GUARDED_BY(mu_);
+  // Median stopping: the search metric's curve of each running segment, as
+  // ingested (seeded from the store after a restart).
+  std::unordered_map<std::string, MetricCurve> live_curves_
+      ABSL_GUARDED_BY(mu_);
   // The searcher of each running search experiment.
   std::unordered_map<std::string, std::shared_ptr<SearchRun>> searches_
       ABSL_GUARDED_BY(mu_);

@@ -23,8 +23,12 @@ void Coordinator::RecordSearchResult(JobRecord& j, WriteBatch* batch,
       run->second->search().algorithm == SearchSpec::Algorithm::kMedianStop;
   const double from_summary =
       j.state == "succeeded" ? SearchValue(j.summary, metric, {}) : NAN;
-  if (median || (j.state == "succeeded" && std::isnan(from_summary)))
+  if (auto live = live_curves_.find(j.id); live != live_curves_.end()) {
+    curve = std::move(live->second);  // all it reported, stored or in flight
+    live_curves_.erase(live);
+  } else if (median || (j.state == "succeeded" && std::isnan(from_summary))) {
     curve = StoredCurve(j.id, metric);
+  }
   // A failed segment has no value; one stopped early, its last point.
   const double value = j.state == "failed" ? NAN
                        : std::isnan(from_summary)
@@ -122,6 +126,53 @@ ExperimentStateChange Coordinator::SearchFinalState(const std::string& id,
   return {id, "succeeded", counts, now_ms};
 }
 
+namespace {
+
+// Appends `step, value`; a retried attempt repeats steps: the latest point of
+// a step counts.
+void AddPoint(MetricCurve* curve, int64_t step, double value) {
+  while (!curve->empty() && curve->back().first >= step) curve->pop_back();
+  curve->emplace_back(step, value);
+}
+
+}  // namespace
+
+void Coordinator::WatchSearchCurve(const JobRecord& j,
+                                   const std::vector<MetricPoint>& points) {
+  if (j.trial < 0 || j.state != "running") return;
+  auto run = searches_.find(j.experiment_id);
+  if (run == searches_.end() ||
+      run->second->search().algorithm != SearchSpec::Algorithm::kMedianStop)
+    return;
+  const std::string& metric = run->second->search().metric;
+  auto [curve, fresh] = live_curves_.try_emplace(j.id);
+  if (fresh) curve->second = StoredCurve(j.id, metric);  // after a restart
+  bool added = false;
+  for (const MetricPoint& p : points) {
+    if (p.name != metric) continue;
+    AddPoint(&curve->second, p.step, p.value);
+    added = true;
+  }
+  if (!added || !run->second->ShouldStop(curve->second)) return;
+  const std::string reason = absl::StrFormat(
+      "stopped early at step %d: its %s is %s the median of the completed "
+      "trials' (median stopping rule)",
+      curve->second.back().first, metric,
+      run->second->search().maximize ? "below" : "above");
+  std::vector<Assignment> to_stop;
+  std::vector<JobEvent> events = scheduler_.CancelJob(j.id, reason, &to_stop);
+  std::vector<WorkerCommand> commands;
+  for (const Assignment& a : to_stop) {
+    WorkerCommand c;
+    c.type = WorkerCommand::Type::kCancel;
+    c.assignment = a;
+    c.reason = reason;
+    commands.push_back(std::move(c));
+  }
+  LOG(INFO) << "search " << j.experiment_id << ": " << j.id << " " << reason;
+  Apply(events, std::move(commands));
+}
+
 MetricCurve Coordinator::StoredCurve(const std::string& job_id,
                                      const std::string& metric) {
   MetricCurve curve;
@@ -131,14 +182,8 @@ MetricCurve Coordinator::StoredCurve(const std::string& job_id,
                  << points.status();
     return curve;
   }
-  for (const MetricPoint& p : *points) {
-    if (p.name != metric) continue;
-    // A retried attempt repeats steps: the latest point of a step counts.
-    if (!curve.empty() && curve.back().first >= p.step) {
-      while (!curve.empty() && curve.back().first >= p.step) curve.pop_back();
-    }
-    curve.emplace_back(p.step, p.value);
-  }
+  for (const MetricPoint& p : *points)
+    if (p.name == metric) AddPoint(&curve, p.step, p.value);
   return curve;
 }
 

@@ -481,7 +481,7 @@ void Scheduler::EndJobAttempt(Job& job, int64_t attempt_id,
   if (job.cancel_requested) {
     const bool succeeded = outcome == AttemptOutcome::kSucceeded;
     Finish(job, succeeded ? JobState::kSucceeded : JobState::kCancelled,
-           attempt_id, worker, succeeded ? "" : "cancelled", events);
+           attempt_id, worker, succeeded ? "" : job.cancel_reason, events);
   } else {
     switch (outcome) {
       case AttemptOutcome::kSucceeded:
@@ -715,39 +715,54 @@ std::vector<JobEvent> Scheduler::Cancel(const std::string& experiment_id,
   if (ids != experiment_jobs_.end()) {
     for (const std::string& id : ids->second) jobs.push_back(&jobs_.at(id));
   }
-  for (Job* job : jobs) {
-    switch (job->state) {
-      case JobState::kRunning: {
-        job->cancel_requested = true;
-        const int64_t gang = job->current_attempt;
-        for (int r = 0; r < job->req.resources.ranks; ++r) {
-          auto it = attempts_.find(gang + r);
-          if (it == attempts_.end() || it->second.gang != gang) continue;
-          Assignment s;
-          s.job_id = job->req.id;
-          s.experiment_id = experiment_id;
-          s.attempt_id = gang + r;
-          s.worker_id = it->second.worker_id;
-          s.gpu_indices = it->second.gpus;
-          s.rank = r;
-          s.gang_attempt_id = gang;
-          to_stop->push_back(std::move(s));
-        }
-        break;
-      }
-      case JobState::kQueued:
-        Dequeue(*job);
-        delayed_.erase({job->not_before_ms, job->req.id});
-        Finish(*job, JobState::kCancelled, 0, "", "cancelled", &events);
-        break;
-      case JobState::kPending:
-        Finish(*job, JobState::kCancelled, 0, "", "cancelled", &events);
-        break;
-      default:
-        break;
-    }
-  }
+  for (Job* job : jobs) CancelOne(*job, "cancelled", to_stop, &events);
   return events;
+}
+
+std::vector<JobEvent> Scheduler::CancelJob(const std::string& job_id,
+                                           const std::string& reason,
+                                           std::vector<Assignment>* to_stop) {
+  std::vector<JobEvent> events;
+  auto it = jobs_.find(job_id);
+  if (it != jobs_.end() && !it->second.cancel_requested)
+    CancelOne(it->second, reason, to_stop, &events);
+  return events;
+}
+
+void Scheduler::CancelOne(Job& job, const std::string& reason,
+                          std::vector<Assignment>* to_stop,
+                          std::vector<JobEvent>* events) {
+  switch (job.state) {
+    case JobState::kRunning: {
+      job.cancel_requested = true;
+      job.cancel_reason = reason;
+      const int64_t gang = job.current_attempt;
+      for (int r = 0; r < job.req.resources.ranks; ++r) {
+        auto it = attempts_.find(gang + r);
+        if (it == attempts_.end() || it->second.gang != gang) continue;
+        Assignment s;
+        s.job_id = job.req.id;
+        s.experiment_id = job.req.experiment_id;
+        s.attempt_id = gang + r;
+        s.worker_id = it->second.worker_id;
+        s.gpu_indices = it->second.gpus;
+        s.rank = r;
+        s.gang_attempt_id = gang;
+        to_stop->push_back(std::move(s));
+      }
+      break;
+    }
+    case JobState::kQueued:
+      Dequeue(job);
+      delayed_.erase({job.not_before_ms, job.req.id});
+      Finish(job, JobState::kCancelled, 0, "", reason, events);
+      break;
+    case JobState::kPending:
+      Finish(job, JobState::kCancelled, 0, "", reason, events);
+      break;
+    default:
+      break;
+  }
 }
 
 absl::Status Scheduler::Forget(const std::string& experiment_id) {

@@ -224,6 +224,12 @@ class Scheduler {
   // Complete(kCancelled) (or a lost lease) arrives.
   std::vector<JobEvent> Cancel(const std::string& experiment_id,
                                std::vector<Assignment>* to_stop);
+  // The same for one job (a search stopping a trial early), ending it
+  // cancelled with `reason`. Nothing for an unknown, ended or already
+  // cancelled job.
+  std::vector<JobEvent> CancelJob(const std::string& job_id,
+                                  const std::string& reason,
+                                  std::vector<Assignment>* to_stop);
 
   // Drops a finished experiment's jobs (memory stays bounded by the live
   // ones); FAILED_PRECONDITION while any of its jobs has not ended. Its
@@ -261,8 +267,9 @@ class Scheduler {
     std::vector<std::string> dependents;
     std::string last_worker;
     bool cancel_requested = false;
-    int gang_live = 0;         // ranks of the current attempt still running
-    int stopped_attempts = 0;  // attempts that ended stopped: not retries
+    std::string cancel_reason;  // what its end says once it stops
+    int gang_live = 0;          // ranks of the current attempt still running
+    int stopped_attempts = 0;   // attempts that ended stopped: not retries
   };
   // An attempt holds what it needs to end on its own: a gang's stopping
   // rank may outlive its job (ended and forgotten) by a kill grace.
@@ -316,6 +323,10 @@ class Scheduler {
   void Enqueue(Job& job);
   void InsertIntoQueue(Job& job);
   void Dequeue(const Job& job);
+  // Cancels `job`: now when queued or pending, else asks its ranks to stop.
+  void CancelOne(Job& job, const std::string& reason,
+                 std::vector<Assignment>* to_stop,
+                 std::vector<JobEvent>* events);
   // Ends `attempt_id` (frees resources) and returns its record.
   Attempt EndAttempt(int64_t attempt_id);
   // Retries or fails the job after a failed or lost attempt.

@@ -30,7 +30,9 @@ double BudgetOf(const SearchSpec& s, const JobView& j) {
                                 : JsonNumber(j.params, s.budget_param.c_str());
 }
 
-bool Ran(const JobView& j) { return j.state != "queued" && j.state != "pending"; }
+bool Ran(const JobView& j) {
+  return j.state != "queued" && j.state != "pending";
+}
 
 std::vector<TrialRow> Trials(const std::vector<JobView>& jobs) {
   std::map<int64_t, TrialRow> by_trial;
@@ -42,8 +44,9 @@ std::vector<TrialRow> Trials(const std::vector<JobView>& jobs) {
   }
   std::vector<TrialRow> out;
   for (auto& [id, t] : by_trial) {
-    std::sort(t.segments.begin(), t.segments.end(),
-              [](const JobView* a, const JobView* b) { return a->rung < b->rung; });
+    std::sort(
+        t.segments.begin(), t.segments.end(),
+        [](const JobView* a, const JobView* b) { return a->rung < b->rung; });
     for (const JobView* s : t.segments)
       if (!std::isnan(s->search_value)) t.ranked = s;
     out.push_back(std::move(t));
@@ -53,17 +56,17 @@ std::vector<TrialRow> Trials(const std::vector<JobView>& jobs) {
 
 // Better first: a value before none, a higher rung, then the metric.
 void Rank(const SearchSpec& s, std::vector<TrialRow>* trials) {
-  std::stable_sort(trials->begin(), trials->end(),
-                   [&](const TrialRow& a, const TrialRow& b) {
-                     if ((a.ranked == nullptr) != (b.ranked == nullptr))
-                       return a.ranked != nullptr;
-                     if (a.ranked == nullptr) return false;
-                     if (a.ranked->rung != b.ranked->rung)
-                       return a.ranked->rung > b.ranked->rung;
-                     return s.maximize
-                                ? a.ranked->search_value > b.ranked->search_value
-                                : a.ranked->search_value < b.ranked->search_value;
-                   });
+  std::stable_sort(
+      trials->begin(), trials->end(),
+      [&](const TrialRow& a, const TrialRow& b) {
+        if ((a.ranked == nullptr) != (b.ranked == nullptr))
+          return a.ranked != nullptr;
+        if (a.ranked == nullptr) return false;
+        if (a.ranked->rung != b.ranked->rung)
+          return a.ranked->rung > b.ranked->rung;
+        return s.maximize ? a.ranked->search_value > b.ranked->search_value
+                          : a.ranked->search_value < b.ranked->search_value;
+      });
 }
 
 std::string StateOf(const TrialRow& t) {
@@ -81,15 +84,16 @@ ReportTable Leaderboard(const ExperimentSpec& spec,
   // (ladle-train) says how the choice generalises.
   bool show_test = false;
   for (const TrialRow& t : trials) {
-    show_test = show_test ||
-                (t.ranked != nullptr && s.metric != summary_keys::kTestAccuracy &&
-                 !std::isnan(JsonNumber(t.ranked->summary,
-                                        summary_keys::kTestAccuracy)));
+    show_test =
+        show_test ||
+        (t.ranked != nullptr && s.metric != summary_keys::kTestAccuracy &&
+         !std::isnan(
+             JsonNumber(t.ranked->summary, summary_keys::kTestAccuracy)));
   }
   ReportTable table;
-  table.title = absl::StrCat("Search: best trials (", AlgorithmName(s.algorithm),
-                             s.maximize ? ", maximizing " : ", minimizing ",
-                             s.metric, ")");
+  table.title = absl::StrCat(
+      "Search: best trials (", AlgorithmName(s.algorithm),
+      s.maximize ? ", maximizing " : ", minimizing ", s.metric, ")");
   table.columns = {"#", "trial", "params", s.metric};
   if (show_test) table.columns.push_back(summary_keys::kTestAccuracy);
   if (!s.budget_param.empty()) table.columns.push_back(s.budget_param);
@@ -99,13 +103,15 @@ ReportTable Leaderboard(const ExperimentSpec& spec,
   for (const TrialRow& t : trials) {
     if (rank >= top) break;
     const JobView& shown = t.ranked != nullptr ? *t.ranked : *t.segments.back();
-    std::vector<std::string> row = {
-        absl::StrCat(++rank), absl::StrCat(t.trial),
-        PointOf(shown.params, {budget_key.c_str()}), Num(shown.search_value)};
+    std::vector<std::string> row = {absl::StrCat(++rank), absl::StrCat(t.trial),
+                                    PointOf(shown.params, {budget_key.c_str()}),
+                                    Num(shown.search_value)};
     if (show_test)
-      row.push_back(Num(JsonNumber(shown.summary, summary_keys::kTestAccuracy)));
+      row.push_back(
+          Num(JsonNumber(shown.summary, summary_keys::kTestAccuracy)));
     if (!s.budget_param.empty()) row.push_back(Num(BudgetOf(s, shown)));
-    row.insert(row.end(), {absl::StrCat(t.segments.size()), StateOf(t), shown.id});
+    row.insert(row.end(),
+               {absl::StrCat(t.segments.size()), StateOf(t), shown.id});
     table.rows.push_back(std::move(row));
   }
   table.notes.push_back(absl::StrCat(
@@ -145,8 +151,12 @@ ReportTable BudgetTable(const ExperimentSpec& spec,
   const double full = static_cast<double>(trials) * s.budget_max;
   ReportTable table;
   table.title = absl::StrCat("Search budget (", s.budget_param, ")");
-  table.columns = {"spent", "without stopping", "ratio", "promoted segments",
-                   "resumed from a checkpoint", "started over"};
+  table.columns = {"spent",
+                   "without stopping",
+                   "ratio",
+                   "promoted segments",
+                   "resumed from a checkpoint",
+                   "started over"};
   table.rows.push_back({Num(spent), Num(full),
                         full > 0 ? absl::StrFormat("%.3f", spent / full) : "-",
                         absl::StrCat(promoted), absl::StrCat(resumed),

@@ -310,5 +310,76 @@ TEST(CoordinatorSearch, AResultWhoseCommitFailsIsNotLostAfterARestart) {
   EXPECT_EQ(trials.size(), 9u);
 }
 
+// Median stopping: once three trials completed, a running trial whose
+// reported curve is below their median is told to stop, ends cancelled with
+// the rule as its reason, and its last point is its result; the search goes
+// on and ends succeeded.
+TEST(CoordinatorSearch, MedianStoppingStopsATrialBehindTheMedian) {
+  FakeClock clock;
+  auto store = std::move(*OpenSqliteStore(":memory:"));
+  Coordinator c(Opts(), store.get(), &clock);
+  ASSERT_TRUE(c.Recover().ok());
+  std::vector<WorkerCommand> inbox;
+  ASSERT_TRUE(
+      c.ConnectWorker({"w", "w", {0, 1}, "{}"}, {},
+                      [&](const WorkerCommand& cmd) { inbox.push_back(cmd); })
+          .ok());
+  auto sub = c.Submit(R"(
+name: median
+trial: {model: {hidden: [8]}, data: {limit: 100}}
+search:
+  algorithm: median_stop
+  metric: val_accuracy
+  space: {train.optimizer.lr: {loguniform: [1.0e-4, 1.0e-1]}}
+  max_trials: 5
+  max_concurrent: 1
+  median_stop: {min_completed: 3}
+)",
+                      "alice", false);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  // Trial t reports val_accuracy 0.5, 0.6, 0.7 at steps 1..3 (trial 3:
+  // 0.1, 0.2 — far behind), then succeeds.
+  std::string stopped_reason;
+  for (int t = 0; t < 5; ++t) {
+    c.Sync();
+    ASSERT_EQ(inbox.size(), 1u) << t;
+    const WorkerCommand a = std::exchange(inbox, {}).front();
+    ASSERT_EQ(a.type, WorkerCommand::Type::kAssign);
+    const int64_t id = a.assignment.attempt_id;
+    const bool laggard = t == 3;
+    for (int step = 1; step <= 3; ++step) {
+      const double v = laggard ? 0.1 * step : 0.4 + 0.1 * step;
+      ASSERT_TRUE(
+          c.IngestMetrics(id, {{"", 0, step, "val_accuracy", v, 0}}).ok());
+      c.Sync();
+      if (!inbox.empty()) break;
+    }
+    if (laggard) {
+      ASSERT_EQ(inbox.size(), 1u);
+      EXPECT_EQ(inbox[0].type, WorkerCommand::Type::kCancel);
+      stopped_reason = inbox[0].reason;
+      inbox.clear();
+      ASSERT_TRUE(c.ReportResult("w", id, AttemptOutcome::kCancelled, 143,
+                                 "cancelled", "")
+                      .ok());
+      continue;
+    }
+    EXPECT_TRUE(inbox.empty()) << t;
+    ASSERT_TRUE(c.ReportResult("w", id, AttemptOutcome::kSucceeded, 0, "",
+                               R"({"val_accuracy": 0.7})")
+                    .ok());
+  }
+  c.Sync();
+  EXPECT_THAT(stopped_reason, HasSubstr("median stopping rule"));
+  const ExperimentRecord e = *store->GetExperiment(sub->experiment_id);
+  EXPECT_EQ(e.state, "succeeded") << e.message;
+  EXPECT_THAT(e.message, HasSubstr("1 stopped"));
+  const std::vector<JobRecord> jobs = *store->ListJobs(sub->experiment_id);
+  ASSERT_EQ(jobs.size(), 5u);
+  EXPECT_EQ(jobs[3].state, "cancelled");
+  EXPECT_THAT(jobs[3].reason, HasSubstr("stopped early at step 1"));
+  EXPECT_DOUBLE_EQ(jobs[3].result_value, 0.1);  // its last point
+}
+
 }  // namespace
 }  // namespace ladle

@@ -37,6 +37,7 @@ Command AddList(CLI::App& app);
 Command AddShow(CLI::App& app);
 Command AddWatch(CLI::App& app);
 Command AddCancel(CLI::App& app);
+Command AddClose(CLI::App& app);
 Command AddRerun(CLI::App& app);
 Command AddWorkers(CLI::App& app);
 Command AddValidate(CLI::App& app);

@@ -231,6 +231,29 @@ Command AddCancel(CLI::App& app) {
           }};
 }
 
+Command AddClose(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "close",
+      "a search starts no more trials (an external one takes no more); it "
+      "ends once its running trials have");
+  auto id = std::make_shared<std::string>();
+  cmd->add_option("id", *id)->required();
+  return {cmd, [id](Cli& cli) {
+            Connection* c = cli.Connect();
+            if (c == nullptr) return 2;
+            v1::CloseExperimentRequest req;
+            req.set_experiment_id(*id);
+            v1::Experiment e;
+            grpc::Status st = c->Call([&](grpc::ClientContext* ctx) {
+              return c->stub().CloseExperiment(ctx, req, &e);
+            });
+            if (!st.ok()) return c->Fail(st);
+            std::cout << e.id() << " " << ApiStateName(e.state()) << " ("
+                      << Counts(e.job_counts()) << ")\n";
+            return 0;
+          }};
+}
+
 Command AddRerun(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "rerun",

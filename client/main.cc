@@ -37,11 +37,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global options also after the subcommand
   const std::vector<ladle::Command> commands = {
-      ladle::AddSubmit(app),   ladle::AddList(app),     ladle::AddShow(app),
-      ladle::AddWatch(app),    ladle::AddCancel(app),   ladle::AddRerun(app),
-      ladle::AddResults(app),  ladle::AddPlot(app),     ladle::AddReport(app),
-      ladle::AddWorkers(app),  ladle::AddValidate(app), ladle::AddLocal(app),
-      ladle::AddDownload(app), ladle::AddLogs(app)};
+      ladle::AddSubmit(app), ladle::AddList(app),     ladle::AddShow(app),
+      ladle::AddWatch(app),  ladle::AddCancel(app),   ladle::AddClose(app),
+      ladle::AddRerun(app),  ladle::AddResults(app),  ladle::AddPlot(app),
+      ladle::AddReport(app), ladle::AddWorkers(app),  ladle::AddValidate(app),
+      ladle::AddLocal(app),  ladle::AddDownload(app), ladle::AddLogs(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

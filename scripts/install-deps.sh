@@ -14,7 +14,7 @@ packages=(
   dataset-fashion-mnist
   python3-grpcio python3-protobuf
   python3-torch  # examples/pytorch and its e2e test (users' programs)
-  python3-optuna  # bench/tpe_vs_optuna.py: Optuna's TPE beside ours
+  python3-optuna python3-yaml  # bench/tpe_vs_optuna.py, client/python/optuna_ladle.py (ask/tell)
 )
 
 missing=()

@@ -74,7 +74,19 @@ absl::Status SearchRun::Restore(const std::vector<StoredSegment>& stored,
             [](const StoredSegment* a, const StoredSegment* b) {
               return a->result_seq < b->result_seq;
             });
-  std::vector<TrialLaunch> launched = searcher_->Start();
+  std::vector<TrialLaunch> launched;
+  if (spec_.search.algorithm == SearchSpec::Algorithm::kExternal) {
+    // Its trials came from outside: the stored ones, in the order added.
+    std::vector<const StoredSegment*> by_trial;
+    for (const StoredSegment& s : stored) by_trial.push_back(&s);
+    std::sort(by_trial.begin(), by_trial.end(),
+              [](const StoredSegment* a, const StoredSegment* b) {
+                return a->trial < b->trial;
+              });
+    for (const StoredSegment* s : by_trial) searcher_->AddTrial(s->params);
+  } else {
+    launched = searcher_->Start();
+  }
   for (const StoredSegment* s : results) {
     searcher_->Completed(s->curve);
     std::vector<TrialLaunch> more =
@@ -103,6 +115,46 @@ absl::StatusOr<std::vector<SearchSegment>> SearchRun::OnResult(
   std::vector<TrialLaunch> launches =
       searcher_->OnResult(s->second.trial, s->second.rung, value);
   if (closed_) return std::vector<SearchSegment>{};
+  return Plan(launches);
+}
+
+absl::StatusOr<std::vector<SearchSegment>> SearchRun::AddTrials(
+    const std::vector<nlohmann::json>& points) {
+  if (spec_.search.algorithm != SearchSpec::Algorithm::kExternal) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("search.algorithm: this search is ",
+                     AlgorithmName(spec_.search.algorithm),
+                     "; only an external one takes trials from outside"));
+  }
+  if (closed_) {
+    return absl::FailedPreconditionError(
+        "the search is closed (or cancelled): it takes no more trials");
+  }
+  const int64_t limit = spec_.search.max_trials;
+  if (limit > 0 &&
+      searcher_->trials_started() + static_cast<int64_t>(points.size()) >
+          limit) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "search.max_trials: ", searcher_->trials_started(), " of ", limit,
+        " trials were added; ", points.size(), " more do not fit"));
+  }
+  // Planned first, all of them: a point that does not plan adds nothing.
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (!points[i].is_object()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("params[", i, "]: must be a JSON object of parameters"));
+    }
+    absl::StatusOr<std::vector<PlannedJob>> planned =
+        kind_->PlanPoints(spec_, {points[i]}, next_index_);
+    if (!planned.ok()) {
+      return absl::Status(planned.status().code(),
+                          absl::StrCat("params[", i, "] ", points[i].dump(),
+                                       ": ", planned.status().message()));
+    }
+  }
+  std::vector<TrialLaunch> launches;
+  for (const nlohmann::json& p : points)
+    launches.push_back(searcher_->AddTrial(p));
   return Plan(launches);
 }
 

@@ -50,6 +50,7 @@ struct StoredSegment {
   int64_t result_seq = -1;  // -1: no result yet
   double value = 0;         // NaN: none
   MetricCurve curve;        // median stopping: the job's metric curve
+  nlohmann::json params;    // external: the trial's point as added
 };
 
 class SearchRun {
@@ -78,7 +79,16 @@ class SearchRun {
                                                       const MetricCurve& curve,
                                                       int64_t* seq);
 
-  // Median stopping: whether running job `index` with this curve should stop.
+  // An external search's new trials (ask/tell: points an outside optimizer
+  // proposed), planned as jobs. FAILED_PRECONDITION for a search that is not
+  // external, a closed one, or past max_trials; INVALID_ARGUMENT names the
+  // point (`params[i]`) that does not plan. All or none.
+  absl::StatusOr<std::vector<SearchSegment>> AddTrials(
+      const std::vector<nlohmann::json>& points);
+
+  // Whether it stops running trials early (median stopping rule).
+  bool stops_early() const { return searcher_->stops_early(); }
+  // Median stopping: whether a running job with this curve should stop.
   bool ShouldStop(const MetricCurve& curve) const;
 
   // Starts nothing more (what runs still reports); Cancel also marks it
@@ -97,6 +107,7 @@ class SearchRun {
   };
   const SegmentInfo* segment(int index) const;
   const SearchSpec& search() const { return spec_.search; }
+  const ExperimentSpec& spec() const { return spec_; }
   int64_t trials_started() const { return searcher_->trials_started(); }
 
  private:

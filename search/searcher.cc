@@ -58,7 +58,7 @@ Searcher::Searcher(const SearchSpec& spec) : spec_(spec) {
     asha_ = std::make_unique<Asha>(AshaOf(spec));
   if (spec.algorithm == Algorithm::kHyperband)
     hyperband_ = std::make_unique<Hyperband>(AshaOf(spec));
-  if (spec.algorithm == Algorithm::kMedianStop) {
+  if (spec.algorithm == Algorithm::kMedianStop || spec.median_stop_rule) {
     MedianStopping::Options o;
     o.min_completed = spec.median_min_completed;
     o.grace_steps = spec.median_grace_steps;
@@ -130,6 +130,15 @@ std::vector<TrialLaunch> Searcher::Fill() {
 }
 
 std::vector<TrialLaunch> Searcher::Start() { return Fill(); }
+
+TrialLaunch Searcher::AddTrial(Json params) {
+  TrialLaunch l;
+  l.trial = next_trial_++;
+  points_[l.trial] = params;
+  l.params = std::move(params);
+  ++running_;
+  return l;
+}
 
 std::vector<TrialLaunch> Searcher::OnResult(int64_t trial, int rung,
                                             double value) {

@@ -49,6 +49,11 @@ class Searcher {
   // A segment ended: `value` is its metric (NaN: it failed or reported none).
   // Returns the segments to start now. Unknown or repeated: nothing.
   std::vector<TrialLaunch> OnResult(int64_t trial, int rung, double value);
+  // External: a trial the outside optimizer proposed, numbered next.
+  TrialLaunch AddTrial(nlohmann::json params);
+  // Median stopping (or an external search with the rule): whether it
+  // stops running trials early.
+  bool stops_early() const { return median_ != nullptr; }
   // Median stopping: whether the running trial with this curve so far
   // ((step, value), steps increasing) should stop now. False for other
   // algorithms.

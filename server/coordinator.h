@@ -162,6 +162,19 @@ class Coordinator {
   // Cancels queued jobs now and sends cancel commands for running attempts.
   absl::StatusOr<ExperimentRecord> Cancel(const std::string& id);
 
+  // --- Searches (coordinator_search.cc)
+  // An external search's new trials (ask/tell: each a JSON object of params
+  // over the spec's trial, from an outside optimizer), stored before it
+  // returns; their jobs in order. FAILED_PRECONDITION when the experiment is
+  // not a running search that takes them (SearchRun::AddTrials) or they would
+  // pass the jobs-per-experiment limit; INVALID_ARGUMENT names the point.
+  absl::StatusOr<std::vector<JobRecord>> AddTrials(
+      const std::string& id, const std::vector<std::string>& params_json);
+  // The search starts (an external one: takes) no more trials; it ends once
+  // its running jobs have. FAILED_PRECONDITION for an experiment that is not
+  // a running search.
+  absl::StatusOr<ExperimentRecord> CloseSearch(const std::string& id);
+
   // Watch: `sink` receives every job change (and metric) of the experiment
   // until Unwatch.
   int Watch(const std::string& experiment_id, WatchSink sink);
@@ -310,6 +323,10 @@ class Coordinator {
   // their events into `batch`.
   void QueueSegments(const std::vector<JobRequest>& requests, int64_t now_us,
                      WriteBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The searcher of running search experiment `id` (brought back from the
+  // store for an external search without jobs after a restart).
+  absl::StatusOr<SearchRun*> RunningSearch(const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether experiment `id` starts nothing more (true unless a search that
   // is not finished).
   bool SearchFinished(const std::string& id) const

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "server/coordinator.h"
@@ -19,8 +20,7 @@ void Coordinator::RecordSearchResult(JobRecord& j, WriteBatch* batch,
   if (run == searches_.end() || j.result_seq >= 0) return;
   const std::string& metric = run->second->search().metric;
   MetricCurve curve;
-  const bool median =
-      run->second->search().algorithm == SearchSpec::Algorithm::kMedianStop;
+  const bool median = run->second->stops_early();
   const double from_summary =
       j.state == "succeeded" ? SearchValue(j.summary, metric, {}) : NAN;
   if (auto live = live_curves_.find(j.id); live != live_curves_.end()) {
@@ -57,22 +57,17 @@ void Coordinator::AddSegments(const std::string& e,
                               std::vector<SearchSegment> segments,
                               WriteBatch* batch,
                               std::vector<JobRequest>* requests) {
-  if (segments.empty()) return;
-  auto any = experiment_jobs_.find(e);
-  if (any == experiment_jobs_.end() || any->second.empty()) return;
-  // The experiment's scheduling fields are its jobs'.
-  const JobRecord& first = jobs_.at(any->second.front());
-  ExperimentSpec scheduling;
-  scheduling.priority = first.priority;
-  scheduling.max_retries = first.max_retries;
-  scheduling.timeout_seconds = first.timeout_seconds;
+  auto run = searches_.find(e);
+  if (segments.empty() || run == searches_.end()) return;
+  const ExperimentSpec& spec = run->second->spec();
+  std::vector<std::string>& ids = experiment_jobs_[e];
   const int64_t now = clock_->NowMillis();
   for (SearchSegment& s : segments) {
-    JobRecord j = JobOf(s.job, scheduling, e, s.job.params.dump(), now, &s);
+    JobRecord j = JobOf(s.job, spec, e, s.job.params.dump(), now, &s);
     j.spec = std::move(s.job.spec);
     requests->push_back(RequestOf(j));
     batch->new_jobs.push_back(j);
-    any->second.push_back(j.id);
+    ids.push_back(j.id);
     // Keeps its spec until dispatched: the write that adds it may not have
     // committed when the scheduler places it.
     jobs_[j.id] = std::move(j);
@@ -102,6 +97,100 @@ void Coordinator::QueueSegments(const std::vector<JobRequest>& requests,
       jobs_.erase(j.id);
     }
   }
+}
+
+absl::StatusOr<SearchRun*> Coordinator::RunningSearch(const std::string& id) {
+  if (auto run = searches_.find(id); run != searches_.end())
+    return run->second.get();
+  ASSIGN_OR_RETURN(const ExperimentRecord e, store_->GetExperiment(id));
+  if (e.state != "running") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("experiment ", id, " has ended (", e.state, ")"));
+  }
+  if (experiment_jobs_.count(id) == 0) {
+    // Running without a job: an external search that no trial was added to
+    // before a restart. Its searcher comes back now.
+    WriteBatch unused;
+    std::vector<JobRequest> none;
+    absl::StatusOr<ExperimentSpec> spec =
+        ParseExperimentSpec(e.spec, options_.parse);
+    if (spec.ok() && spec->has_search) {
+      RETURN_IF_ERROR(RecoverSearch(e, {}, &unused, &none));
+      return searches_.at(id).get();
+    }
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "experiment ", id, " is not a search (it has no search: section)"));
+}
+
+absl::StatusOr<std::vector<JobRecord>> Coordinator::AddTrials(
+    const std::string& id, const std::vector<std::string>& params_json) {
+  if (params_json.empty())
+    return absl::InvalidArgumentError("params: give at least one trial");
+  std::vector<nlohmann::json> points;
+  for (size_t i = 0; i < params_json.size(); ++i) {
+    points.push_back(nlohmann::json::parse(params_json[i], nullptr, false));
+    if (points.back().is_discarded()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("params_json[", i, "]: not valid JSON"));
+    }
+  }
+  auto committed = std::make_shared<absl::Notification>();
+  auto stored = std::make_shared<absl::Status>();
+  std::vector<JobRecord> added;
+  {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(SearchRun * run, RunningSearch(id));
+    const size_t jobs = experiment_jobs_[id].size();
+    if (static_cast<int64_t>(jobs + points.size()) > options_.parse.max_jobs) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "params_json: ", jobs, " jobs plus ", points.size(),
+          " would pass the server's limit of ", options_.parse.max_jobs,
+          " per experiment (--max_jobs_per_experiment)"));
+    }
+    ASSIGN_OR_RETURN(std::vector<SearchSegment> segments,
+                     run->AddTrials(points));
+    WriteBatch batch;
+    std::vector<JobRequest> requests;
+    AddSegments(id, std::move(segments), &batch, &requests);
+    QueueSegments(requests, clock_->NowMicros(), &batch);
+    for (const JobRecord& j : batch.new_jobs) {
+      added.push_back(j);
+      added.back().spec.clear();
+    }
+    writer_->Enqueue(std::move(batch),
+                     [committed, stored](const absl::Status& st) {
+                       *stored = st;
+                       committed->Notify();
+                     });
+    Dispatch();
+  }
+  committed->WaitForNotification();  // durable before the reply
+  RETURN_IF_ERROR(*stored);
+  return added;
+}
+
+absl::StatusOr<ExperimentRecord> Coordinator::CloseSearch(
+    const std::string& id) {
+  {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(SearchRun * run, RunningSearch(id));
+    WriteBatch batch;
+    if (!run->closed()) {
+      run->Close();
+      batch.search_states.push_back({id, kSearchClosed});
+    }
+    // Nothing runs: it ends now (else with its last job).
+    const ExperimentProgress p = scheduler_.progress(id);
+    if (p.total == 0 || p.done()) {
+      batch.experiment_states.push_back(
+          SearchFinalState(id, p, clock_->NowMillis()));
+      ForgetExperiment(id);
+    }
+    writer_->Enqueue(std::move(batch));
+  }
+  writer_->Sync();  // the reply shows the stored outcome
+  return store_->GetExperiment(id);
 }
 
 bool Coordinator::SearchFinished(const std::string& id) const {
@@ -141,9 +230,7 @@ void Coordinator::WatchSearchCurve(const JobRecord& j,
                                    const std::vector<MetricPoint>& points) {
   if (j.trial < 0 || j.state != "running") return;
   auto run = searches_.find(j.experiment_id);
-  if (run == searches_.end() ||
-      run->second->search().algorithm != SearchSpec::Algorithm::kMedianStop)
-    return;
+  if (run == searches_.end() || !run->second->stops_early()) return;
   const std::string& metric = run->second->search().metric;
   auto [curve, fresh] = live_curves_.try_emplace(j.id);
   if (fresh) curve->second = StoredCurve(j.id, metric);  // after a restart
@@ -217,7 +304,8 @@ absl::Status Coordinator::RecoverSearch(
   spec.code_sha256 = e.code_sha256;
   ASSIGN_OR_RETURN(std::unique_ptr<SearchRun> run, SearchRun::Create(spec));
   const bool median =
-      spec.search.algorithm == SearchSpec::Algorithm::kMedianStop;
+      spec.search.algorithm == SearchSpec::Algorithm::kMedianStop ||
+      spec.search.median_stop_rule;
   std::vector<StoredSegment> stored;
   for (const JobRecord* j : jobs) {
     if (j->trial < 0) continue;
@@ -227,6 +315,7 @@ absl::Status Coordinator::RecoverSearch(
     s.rung = j->rung;
     s.result_seq = j->result_seq;
     s.value = j->result_value;
+    s.params = nlohmann::json::parse(j->params, nullptr, false);
     if (median && j->result_seq >= 0)
       s.curve = StoredCurve(j->id, spec.search.metric);
     stored.push_back(std::move(s));

@@ -347,6 +347,29 @@ grpc::Status ExperimentServiceImpl::CancelExperiment(
   return ToGrpc(FillExperiment(*e, resp));
 }
 
+grpc::Status ExperimentServiceImpl::AddTrials(ServerContext* ctx,
+                                              const v1::AddTrialsRequest* req,
+                                              v1::AddTrialsResponse* resp) {
+  if (auto v = Visible(ctx, req->experiment_id()); !v.ok())
+    return ToGrpc(v.status());
+  std::vector<std::string> params(req->params_json().begin(),
+                                  req->params_json().end());
+  auto jobs = coordinator_->AddTrials(req->experiment_id(), params);
+  if (!jobs.ok()) return ToGrpc(jobs.status());
+  for (const JobRecord& j : *jobs) FillJob(j, resp->add_jobs());
+  return grpc::Status::OK;
+}
+
+grpc::Status ExperimentServiceImpl::CloseExperiment(
+    ServerContext* ctx, const v1::CloseExperimentRequest* req,
+    v1::Experiment* resp) {
+  if (auto v = Visible(ctx, req->experiment_id()); !v.ok())
+    return ToGrpc(v.status());
+  auto e = coordinator_->CloseSearch(req->experiment_id());
+  if (!e.ok()) return ToGrpc(e.status());
+  return ToGrpc(FillExperiment(*e, resp));
+}
+
 grpc::Status ExperimentServiceImpl::WatchExperiment(
     ServerContext* ctx, const v1::WatchExperimentRequest* req,
     grpc::ServerWriter<v1::ExperimentEvent>* writer) {

@@ -59,6 +59,12 @@ class ExperimentServiceImpl final
   grpc::Status ListExperiments(grpc::ServerContext* ctx,
                                const v1::ListExperimentsRequest* req,
                                v1::ListExperimentsResponse* resp) override;
+  grpc::Status AddTrials(grpc::ServerContext* ctx,
+                         const v1::AddTrialsRequest* req,
+                         v1::AddTrialsResponse* resp) override;
+  grpc::Status CloseExperiment(grpc::ServerContext* ctx,
+                               const v1::CloseExperimentRequest* req,
+                               v1::Experiment* resp) override;
   grpc::Status CancelExperiment(grpc::ServerContext* ctx,
                                 const v1::CancelExperimentRequest* req,
                                 v1::Experiment* resp) override;

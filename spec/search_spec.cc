@@ -85,10 +85,18 @@ absl::Status ParseTuning(MapReader& top, SearchSpec* s) {
     s->tpe_candidates = static_cast<int>(candidates);
   }
   if (top.Has("median_stop")) {
-    if (s->algorithm != Algorithm::kMedianStop) {
+    if (s->algorithm != Algorithm::kMedianStop &&
+        s->algorithm != Algorithm::kExternal) {
       top.Child("median_stop");
-      return Invalid("search.median_stop", "is for algorithm: median_stop");
+      return Invalid("search.median_stop",
+                     "is for algorithms median_stop and external");
     }
+    if (s->metric.empty()) {
+      return Invalid("search.metric",
+                     "is required with median_stop: the metric whose curve "
+                     "the rule compares");
+    }
+    s->median_stop_rule = true;
     MapReader m(top.Child("median_stop"), "search.median_stop");
     RETURN_IF_ERROR(m.CheckIsMap());
     int64_t min_completed = s->median_min_completed;

@@ -63,6 +63,9 @@ struct SearchSpec {
   double tpe_prior_weight = 1.0;
   int median_min_completed = 3;
   int64_t median_grace_steps = 0;
+  // external: a `median_stop:` section given, so Ladle stops an outside
+  // optimizer's trials that fall behind (its pruning).
+  bool median_stop_rule = false;
 };
 
 // The name `algorithm:` takes for each.

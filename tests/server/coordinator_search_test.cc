@@ -8,6 +8,8 @@
 #include <cmath>
 #include <deque>
 #include <filesystem>
+#include <set>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -379,6 +381,99 @@ search:
   EXPECT_EQ(jobs[3].state, "cancelled");
   EXPECT_THAT(jobs[3].reason, HasSubstr("stopped early at step 1"));
   EXPECT_DOUBLE_EQ(jobs[3].result_value, 0.1);  // its last point
+}
+
+constexpr char kExternal[] = R"(
+name: ask-tell
+trial: {model: {hidden: [8]}, data: {limit: 100}, train: {epochs: 1}}
+search: {algorithm: external, metric: val_accuracy, max_trials: 30}
+resources: {cpu_slots: 1}
+)";
+
+// Ask/tell: two clients add trials at once to one external search; every
+// trial gets its own number and job; after a restart (even with no job yet)
+// the numbering goes on; bad points, closed searches and searches that are
+// not external are refused naming why; closing ends it once its jobs have.
+TEST(CoordinatorSearch, TwoClientsAddTrialsAcrossARestartThenClose) {
+  FakeClock clock;
+  const std::string path = FreshFile("search_external.db");
+  std::string id;
+  std::deque<WorkerCommand> running;
+  {
+    auto store = std::move(*OpenSqliteStore(path));
+    Cluster cluster(store.get(), &clock, {});
+    auto sub = cluster.coordinator().Submit(kExternal, "alice", false);
+    ASSERT_TRUE(sub.ok()) << sub.status();
+    EXPECT_EQ(sub->job_count, 0);
+    id = sub->experiment_id;
+  }
+  // Restarted before any trial: the search comes back on its first call.
+  auto store = std::move(*OpenSqliteStore(path));
+  auto cluster = std::make_unique<Cluster>(store.get(), &clock,
+                                           std::deque<WorkerCommand>{});
+  std::vector<std::string> added[2];
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 2; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < 5; ++i) {
+        const Json point = {{"train.optimizer.lr", 0.001 * (1 + i + 5 * c)}};
+        auto jobs = cluster->coordinator().AddTrials(id, {point.dump()});
+        ASSERT_TRUE(jobs.ok()) << jobs.status();
+        ASSERT_EQ(jobs->size(), 1u);
+        added[c].push_back((*jobs)[0].id);
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  cluster->Collect();
+  std::set<std::string> ids(added[0].begin(), added[0].end());
+  ids.insert(added[1].begin(), added[1].end());
+  EXPECT_EQ(ids.size(), 10u);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(cluster->Step());
+  running = cluster->running();
+  cluster.reset();  // a restart with trials running
+  cluster = std::make_unique<Cluster>(store.get(), &clock, running);
+  auto more = cluster->coordinator().AddTrials(
+      id,
+      {R"({"train.optimizer.lr": 0.05})", R"({"train.optimizer.lr": 0.06})"});
+  ASSERT_TRUE(more.ok()) << more.status();
+  EXPECT_EQ((*more)[0].trial, 10);
+  EXPECT_EQ((*more)[1].trial, 11);
+  cluster->Collect();
+  // All or none: one bad point adds nothing.
+  auto bad = cluster->coordinator().AddTrials(
+      id, {R"({"train.optimizer.lr": 0.01})", R"({"train.optimizer.rl": 1})"});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("params[1]"));
+  EXPECT_EQ(cluster->coordinator().AddTrials(id, {"[1]"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->ListJobs(id)->size(), 12u);
+  while (cluster->Step()) {
+  }
+  // Open until closed, though every trial ended.
+  EXPECT_EQ(store->GetExperiment(id)->state, "running");
+  auto closed = cluster->coordinator().CloseSearch(id);
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(closed->state, "succeeded") << closed->message;
+  EXPECT_THAT(closed->message, HasSubstr("12 trials"));
+  EXPECT_EQ(cluster->coordinator()
+                .AddTrials(id, {R"({"train.optimizer.lr": 0.01})"})
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  // A search that is not external takes no trials from outside. (Ids are
+  // unique across restarts by time: a new server's counter starts over.)
+  clock.Advance(1);
+  auto asha = cluster->coordinator().Submit(kAsha, "alice", false);
+  ASSERT_TRUE(asha.ok()) << asha.status();
+  auto refused = cluster->coordinator().AddTrials(
+      asha->experiment_id, {R"({"train.optimizer.lr": 0.01})"});
+  EXPECT_THAT(refused.status().message(), HasSubstr("only an external one"));
+  const std::vector<JobRecord> jobs = *store->ListJobs(id);
+  for (const JobRecord& j : jobs) {
+    EXPECT_EQ(j.state, "succeeded");
+    EXPECT_GE(j.result_seq, 0);
+  }
 }
 
 }  // namespace

@@ -118,6 +118,7 @@ Command AddPlot(CLI::App& app) {
     std::string id, out;
     CurveOptions curve;
     bool per_job = false;
+    bool search = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("id", a->id)->required();
@@ -127,6 +128,9 @@ Command AddPlot(CLI::App& app) {
       ->check(CLI::IsMember({"step", "epoch", "seconds"}));
   cmd->add_flag("--per_job", a->per_job,
                 "one line per job instead of mean ± std per configuration");
+  cmd->add_flag("--search", a->search,
+                "a search: one line per trial through its segments, marked "
+                "promoted or stopped at rung r");
   cmd->add_option("-o,--output", a->out, "FILE.svg or FILE.png")->required();
   return {cmd, [a](Cli& cli) {
             Connection* c = cli.Connect();
@@ -140,7 +144,8 @@ Command AddPlot(CLI::App& app) {
             if (!st.ok()) return c->Fail(st);
             a->curve.by_config = !a->per_job;
             absl::StatusOr<LineChart> chart =
-                MetricChart(JobViews(res), a->curve);
+                a->search ? SearchChart(JobViews(res), a->curve)
+                          : MetricChart(JobViews(res), a->curve);
             if (!chart.ok()) {
               std::cerr << "ladle: " << chart.status().message() << "\n";
               return 1;

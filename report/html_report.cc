@@ -127,6 +127,64 @@ absl::StatusOr<LineChart> MetricChart(const std::vector<JobView>& jobs,
   return chart;
 }
 
+absl::StatusOr<LineChart> SearchChart(const std::vector<JobView>& jobs,
+                                      const CurveOptions& o) {
+  if (o.x != "step" && o.x != "epoch" && o.x != "seconds") {
+    return absl::InvalidArgumentError("--x: use step, epoch or seconds, got '" +
+                                      o.x + "'");
+  }
+  std::map<int64_t, std::vector<const JobView*>> trials;
+  int top_rung = 0;
+  for (const JobView& j : jobs) {
+    if (j.trial < 0) continue;
+    trials[j.trial].push_back(&j);
+    top_rung = std::max(top_rung, j.rung);
+  }
+  LineChart chart;
+  chart.title = o.metric + " of every trial";
+  chart.x_label = o.x == "seconds" ? "seconds" : o.x;
+  chart.y_label = o.metric;
+  for (auto& [trial, segments] : trials) {
+    std::sort(
+        segments.begin(), segments.end(),
+        [](const JobView* a, const JobView* b) { return a->rung < b->rung; });
+    // A trial's segments continue each other (resumed): one line.
+    ChartSeries s;
+    for (const JobView* j : segments) {
+      for (const auto& [x, y] : Curve(*j, o.metric, o.x)) {
+        s.x.push_back(x);
+        s.y.push_back(y);
+      }
+    }
+    if (s.x.empty()) continue;
+    const JobView& last = *segments.back();
+    std::string fate;
+    if (last.state == "running" || last.state == "queued") {
+      fate = absl::StrCat("running, rung ", last.rung);
+    } else if (last.state == "failed") {
+      fate = absl::StrCat("failed, rung ", last.rung);
+    } else if (last.state == "cancelled") {
+      fate = absl::StrCat("stopped early, rung ", last.rung);
+    } else if (last.rung == top_rung && top_rung > 0) {
+      fate = absl::StrCat("up to rung ", last.rung);
+    } else if (top_rung > 0) {
+      fate = absl::StrCat("stopped, rung ", last.rung);
+    } else {
+      fate = last.state;
+    }
+    s.name = absl::StrCat("trial ", trial, ": ", fate);
+    // (Legend entries fit 26 characters.) Trials that went furthest stand
+    // out; the ones left behind are dashed.
+    s.dashed = top_rung > 0 && last.rung < top_rung;
+    chart.series.push_back(std::move(s));
+  }
+  if (chart.series.empty()) {
+    return absl::NotFoundError("no trial of this search recorded metric '" +
+                               o.metric + "'");
+  }
+  return chart;
+}
+
 std::vector<std::string> KindChartsSvg(const ExperimentSpec& spec,
                                        const std::vector<JobView>& jobs) {
   std::vector<std::string> out;
@@ -164,6 +222,14 @@ std::string RenderHtmlReport(const ExperimentInfo& e,
                     Table(t.columns, t.rows));
     for (const std::string& n : t.notes)
       absl::StrAppend(&h, "<p><small>", EscapeXml(n), "</small></p>");
+  }
+  if (spec.has_search) {
+    CurveOptions o;
+    o.metric = spec.search.metric;
+    if (absl::StatusOr<LineChart> c = SearchChart(jobs, o); c.ok()) {
+      absl::StrAppend(&h, "<h2>Search</h2><div class=\"chart\">",
+                      RenderSvg(*c, 900, 500), "</div>");
+    }
   }
   const std::vector<std::string> kind_charts = KindChartsSvg(spec, jobs);
   if (!kind_charts.empty()) {

@@ -26,6 +26,13 @@ struct CurveOptions {
 absl::StatusOr<LineChart> MetricChart(const std::vector<JobView>& jobs,
                                       const CurveOptions& options);
 
+// A search's trials (spec/search_table.h): one line per trial through all
+// its segments (a promoted segment resumes where the last ended), named with
+// its fate ("up to rung 2", "stopped, rung 0", "stopped early", "failed");
+// trials left behind dashed. NOT_FOUND when no trial has the metric.
+absl::StatusOr<LineChart> SearchChart(const std::vector<JobView>& jobs,
+                                      const CurveOptions& options);
+
 struct ExperimentInfo {
   std::string id, name, kind, state, spec;
 };

@@ -106,6 +106,18 @@ spent, full, ratio = (float(x) for x in budget["rows"][0][:3])
 assert full == 81 and spent < full / 2 and abs(ratio - spent / full) < 1e-3, budget
 PY
 grep -E "^ *[0-9]+ +[0-9]+ " "$work/asha.txt" | head -3
+"$bin/ladle" plot "$exp" --search --metric val_accuracy -o "$work/search.svg" > /dev/null
+check "ladle plot --search draws every trial, marked by how far it went" python3 - "$work/search.svg" <<'PY'
+import re, sys
+svg = open(sys.argv[1]).read()
+names = re.findall(r"trial \d+: [a-z ,]+rung \d", svg)
+assert len(set(n.split(":")[0] for n in names)) == 9, names
+assert any("up to rung 2" in n for n in names), names
+assert any("stopped, rung 0" in n for n in names), names
+PY
+"$bin/ladle" report "$exp" -o "$work/report.html" > /dev/null
+check "ladle report has the leaderboard and the search chart" bash -c \
+  "grep -q 'Search: best trials' '$work/report.html' && grep -q '<h2>Search</h2>' '$work/report.html'"
 
 # 2. TPE over a program: Branin, minimised.
 mkdir -p "$work/branin"

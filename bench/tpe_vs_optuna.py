@@ -2,17 +2,26 @@
 """Ladle's TPE (search/tpe.h) beside Optuna's TPE and random search, same functions, same budget.
 
 Branin (2-D, minimum 0.397887) and Hartmann-6 (6-D, minimum -3.32237), minimised; --seeds seeds of
---trials trials each. Ladle's runs come from build/bin/tpe_quality; Optuna's (Debian's
-python3-optuna, TPESampler with its defaults, seeded) run here. Prints, per function and sampler,
-the median and mean ± std over seeds of the best value after 25, 50 and --trials trials.
+--trials trials each. Ladle's runs come from build/bin/tpe_quality (the sampler in process) or,
+with --through_ladle, from searches on a real ladle-server and --workers ladle-workers: each
+trial a kind command job running bench/programs/synthetic.py, proposed by the coordinator's
+searcher one at a time (max_concurrent 1, as Optuna's loop). Optuna's (Debian's python3-optuna,
+TPESampler with its defaults, seeded) run here. Prints, per function and sampler, the median and
+mean ± std over seeds of the best value after 25, 50 and --trials trials.
 
     /usr/bin/python3 bench/tpe_vs_optuna.py --build build [--seeds 10] [--trials 100]
+    /usr/bin/python3 bench/tpe_vs_optuna.py --build build --through_ladle --seeds 10
 """
 import argparse
 import json
 import math
+import os
+import shutil
+import socket
 import statistics
 import subprocess
+import tempfile
+import time
 
 import optuna
 
@@ -54,30 +63,108 @@ def optuna_runs(name, seeds, trials):
         yield {"function": name, "sampler": "optuna-tpe", "seed": seed, "best": best}
 
 
+SPACES = {"branin": {"x1": [-5, 10], "x2": [0, 15]},
+          "hartmann6": {"x%d" % (j + 1): [0, 1] for j in range(6)}}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ladle_runs(build, seeds, trials, workers):
+    """Each (function, sampler, seed) as a search on a real server; best-so-far per trial."""
+    work = tempfile.mkdtemp(prefix="tpe-bench-")
+    addr = "127.0.0.1:%d" % free_port()
+    env = dict(os.environ, LADLE_ADDR=addr)
+    procs = [subprocess.Popen(
+        ["%s/bin/ladle-server" % build, "--listen=" + addr, "--data_dir=%s/data" % work,
+         "--metrics_listen=127.0.0.1:%d" % free_port()],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs += [subprocess.Popen(
+        ["%s/bin/ladle-worker" % build, "--coordinator=" + addr, "--cpu_slots=1",
+         "--work_dir=%s/w%d" % (work, i)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for i in range(workers)]
+    ladle = lambda *a: subprocess.run(["%s/bin/ladle" % build] + list(a), env=env, check=True,
+                                      capture_output=True, text=True).stdout
+    try:
+        shutil.copy(os.path.join(os.path.dirname(__file__), "programs", "synthetic.py"), work)
+        started = time.monotonic()
+        submitted = []
+        for name, space in SPACES.items():
+            for sampler in ("tpe", "random"):
+                for seed in range(1, seeds + 1):
+                    spec = "%s/%s-%s-%d.yaml" % (work, name, sampler, seed)
+                    with open(spec, "w") as f:
+                        json.dump({"name": "%s-%s-%d" % (name, sampler, seed), "kind": "command",
+                                   "command": {"argv": ["/usr/bin/python3", "synthetic.py"],
+                                               "code": "."},
+                                   "params": {"function": name},
+                                   "search": {"algorithm": sampler, "metric": "value",
+                                              "mode": "min", "max_trials": trials,
+                                              "max_concurrent": 1, "seed": seed,
+                                              "space": {k: {"uniform": v}
+                                                        for k, v in space.items()}}}, f)
+                    for _ in range(100):  # the server may still be starting
+                        try:
+                            exp = ladle("submit", spec).strip()
+                            break
+                        except subprocess.CalledProcessError:
+                            time.sleep(0.2)
+                    submitted.append((name, "ladle-%s (jobs)" % sampler, seed, exp))
+        for name, sampler, seed, exp in submitted:
+            subprocess.run(["%s/bin/ladle" % build, "watch", exp], env=env,
+                           capture_output=True, timeout=3600)
+            jobs = json.loads(ladle("results", exp, "--format", "json"))["jobs"]
+            jobs.sort(key=lambda j: j["search"]["trial"])
+            best, so_far = [], math.inf
+            for j in jobs:
+                v = j["search"]["value"]
+                so_far = min(so_far, math.inf if v is None else v)
+                best.append(so_far)
+            yield {"function": name, "sampler": sampler, "seed": seed, "best": best}
+        print("through Ladle: %d searches of %d trials (%d jobs) on %d workers in %.0f s" % (
+            len(submitted), trials, len(submitted) * trials, workers,
+            time.monotonic() - started))
+    finally:
+        for p in procs:
+            p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--trials", type=int, default=100)
+    ap.add_argument("--through_ladle", action="store_true",
+                    help="run Ladle's samplers as searches of command jobs on a real server")
+    ap.add_argument("--workers", type=int, default=4)
     args = ap.parse_args()
-    out = subprocess.run(["%s/bin/tpe_quality" % args.build, "--seeds", str(args.seeds),
-                          "--trials", str(args.trials)], check=True, capture_output=True,
-                         text=True).stdout
-    runs = [json.loads(line) for line in out.splitlines()]
+    if args.through_ladle:
+        runs = list(ladle_runs(args.build, args.seeds, args.trials, args.workers))
+        samplers = ("ladle-tpe (jobs)", "optuna-tpe", "ladle-random (jobs)")
+    else:
+        out = subprocess.run(["%s/bin/tpe_quality" % args.build, "--seeds", str(args.seeds),
+                              "--trials", str(args.trials)], check=True, capture_output=True,
+                             text=True).stdout
+        runs = [json.loads(line) for line in out.splitlines()]
+        samplers = ("ladle-tpe", "optuna-tpe", "ladle-random")
     for name in ("branin", "hartmann6"):
         runs += list(optuna_runs(name, args.seeds, args.trials))
     checkpoints = [n for n in (25, 50) if n < args.trials] + [args.trials]
     print("best value found (minimised), over %d seeds: median | mean ± std" % args.seeds)
     for name, optimum in (("branin", 0.397887), ("hartmann6", -3.32237)):
         print("%s (optimum %g)" % (name, optimum))
-        for sampler in ("ladle-tpe", "optuna-tpe", "ladle-random"):
+        for sampler in samplers:
             cells = []
             for n in checkpoints:
                 v = [r["best"][n - 1] for r in runs
                      if r["function"] == name and r["sampler"] == sampler]
                 cells.append("%4d trials %8.4f | %.4f ± %.4f" % (
                     n, statistics.median(v), statistics.mean(v), statistics.stdev(v)))
-            print("  %-13s %s" % (sampler, "   ".join(cells)))
+            print("  %-19s %s" % (sampler, "   ".join(cells)))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <deque>
+#include <set>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -165,6 +166,42 @@ TEST(SearchRun, ARestoreReplansSegmentsALostWriteLeftOutUnlessClosed) {
   EXPECT_TRUE(
       closed->OnResult(d.running.front().job.index, 0.5, {}, &seq)->empty());
   EXPECT_GE(seq, 0);  // the result is still recorded
+}
+
+// Hyperband through the same path: brackets start trials at different
+// budgets; a promotion always resumes the trial's previous segment with a
+// larger budget; a restore halfway continues identically.
+TEST(SearchRun, HyperbandSegmentsResumeWithLargerBudgetsAndRestore) {
+  std::string text = kAsha;
+  text.replace(text.find("algorithm: asha"), 15, "algorithm: hyperband");
+  std::unique_ptr<SearchRun> live = NewRun(text.c_str());
+  Driver d;
+  d.Started(*live->Start());
+  d.Step(*live, 6);
+  std::unique_ptr<SearchRun> restored = NewRun(text.c_str());
+  std::vector<SearchSegment> missing;
+  ASSERT_TRUE(restored->Restore(d.stored, false, &missing).ok());
+  EXPECT_TRUE(missing.empty());
+  Driver a = d, b = d;
+  a.Step(*live, -1);
+  b.Step(*restored, -1);
+  ASSERT_EQ(a.all.size(), b.all.size());
+  std::set<int> first_budgets;
+  for (size_t i = 0; i < a.all.size(); ++i) {
+    const SearchSegment& s = a.all[i];
+    EXPECT_EQ(s.job.spec, b.all[i].job.spec);
+    const int epochs = Json::parse(s.job.spec)["train"]["epochs"];
+    if (s.resume_index < 0) {
+      first_budgets.insert(epochs);
+      continue;
+    }
+    const SearchSegment& prev = a.all[s.resume_index];
+    EXPECT_EQ(prev.trial, s.trial);
+    EXPECT_LT(Json::parse(prev.job.spec)["train"]["epochs"].get<int>(), epochs);
+  }
+  EXPECT_GT(first_budgets.size(), 1u);  // brackets start at different budgets
+  EXPECT_EQ(live->trials_started(), 9);
+  EXPECT_TRUE(live->finished());
 }
 
 TEST(SearchRun, TheValueIsTheSummarysMetricElseTheCurvesLastPoint) {

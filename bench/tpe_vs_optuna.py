@@ -20,29 +20,14 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
 import optuna
 
-
-def branin(x1, x2):
-    b, c, t = 5.1 / (4 * math.pi ** 2), 5 / math.pi, 1 / (8 * math.pi)
-    return (x2 - b * x1 ** 2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
-
-
-ALPHA = [1.0, 1.2, 3.0, 3.2]
-A = [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8],
-     [17, 8, 0.05, 10, 0.1, 14]]
-P = [[0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
-     [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
-     [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650],
-     [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381]]
-
-
-def hartmann6(x):
-    return -sum(ALPHA[i] * math.exp(-sum(A[i][j] * (x[j] - P[i][j]) ** 2 for j in range(6)))
-                for i in range(4))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs"))
+from synthetic import branin, hartmann6  # noqa: E402  (the functions the jobs run)
 
 
 def objective(name):

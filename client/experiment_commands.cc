@@ -211,18 +211,26 @@ Command AddWatch(CLI::App& app) {
           }};
 }
 
-Command AddCancel(CLI::App& app) {
-  auto* cmd = app.add_subcommand("cancel", "cancel an experiment");
+namespace {
+
+// A subcommand that calls `rpc` (CancelExperiment, CloseExperiment: a request
+// with experiment_id, an Experiment back) and prints the experiment's state.
+template <typename Request>
+Command ExperimentCall(CLI::App& app, const char* name, const char* help,
+                       grpc::Status (v1::ExperimentService::Stub::*rpc)(
+                           grpc::ClientContext*, const Request&,
+                           v1::Experiment*)) {
+  auto* cmd = app.add_subcommand(name, help);
   auto id = std::make_shared<std::string>();
   cmd->add_option("id", *id)->required();
-  return {cmd, [id](Cli& cli) {
+  return {cmd, [id, rpc](Cli& cli) {
             Connection* c = cli.Connect();
             if (c == nullptr) return 2;
-            v1::CancelExperimentRequest req;
+            Request req;
             req.set_experiment_id(*id);
             v1::Experiment e;
             grpc::Status st = c->Call([&](grpc::ClientContext* ctx) {
-              return c->stub().CancelExperiment(ctx, req, &e);
+              return (c->stub().*rpc)(ctx, req, &e);
             });
             if (!st.ok()) return c->Fail(st);
             std::cout << e.id() << " " << ApiStateName(e.state()) << " ("
@@ -231,27 +239,19 @@ Command AddCancel(CLI::App& app) {
           }};
 }
 
+}  // namespace
+
+Command AddCancel(CLI::App& app) {
+  return ExperimentCall(app, "cancel", "cancel an experiment",
+                        &v1::ExperimentService::Stub::CancelExperiment);
+}
+
 Command AddClose(CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "close",
+  return ExperimentCall(
+      app, "close",
       "a search starts no more trials (an external one takes no more); it "
-      "ends once its running trials have");
-  auto id = std::make_shared<std::string>();
-  cmd->add_option("id", *id)->required();
-  return {cmd, [id](Cli& cli) {
-            Connection* c = cli.Connect();
-            if (c == nullptr) return 2;
-            v1::CloseExperimentRequest req;
-            req.set_experiment_id(*id);
-            v1::Experiment e;
-            grpc::Status st = c->Call([&](grpc::ClientContext* ctx) {
-              return c->stub().CloseExperiment(ctx, req, &e);
-            });
-            if (!st.ok()) return c->Fail(st);
-            std::cout << e.id() << " " << ApiStateName(e.state()) << " ("
-                      << Counts(e.job_counts()) << ")\n";
-            return 0;
-          }};
+      "ends once its running trials have",
+      &v1::ExperimentService::Stub::CloseExperiment);
 }
 
 Command AddRerun(CLI::App& app) {

@@ -3,7 +3,7 @@
 the point in LADLE_PARAMS and writes {"value": f(x)} to LADLE_SUMMARY_FILE.
 
 Functions (params.function): branin (x1 in [-5, 10], x2 in [0, 15]; minimum 0.397887) and
-hartmann6 (x1..x6 in [0, 1]; minimum -3.32237).
+hartmann6 (x1..x6 in [0, 1]; minimum -3.32237). bench/tpe_vs_optuna.py imports the functions.
 """
 import json
 import math
@@ -28,10 +28,15 @@ def hartmann6(x):
                 for i in range(4))
 
 
-p = json.loads(os.environ["LADLE_PARAMS"])
-if p["function"] == "branin":
-    value = branin(p["x1"], p["x2"])
-else:
-    value = hartmann6([p["x%d" % (j + 1)] for j in range(6)])
-with open(os.environ["LADLE_SUMMARY_FILE"], "w") as f:
-    json.dump({"value": value}, f)
+def main():
+    p = json.loads(os.environ["LADLE_PARAMS"])
+    if p["function"] == "branin":
+        value = branin(p["x1"], p["x2"])
+    else:
+        value = hartmann6([p["x%d" % (j + 1)] for j in range(6)])
+    with open(os.environ["LADLE_SUMMARY_FILE"], "w") as f:
+        json.dump({"value": value}, f)
+
+
+if __name__ == "__main__":
+    main()

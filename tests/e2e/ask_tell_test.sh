@@ -14,13 +14,7 @@ export LADLE_ADDR="127.0.0.1:$(free_port)"
 "$bin/ladle-server" --listen="$LADLE_ADDR" --data_dir="$work/data" \
   --metrics_listen="127.0.0.1:$(free_port)" > "$work/server.log" 2>&1 &
 pids+=($!); disown $!
-for w in a b; do
-  "$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/w-$w" --cpu_slots=1 \
-    --name="worker-$w" > "$work/worker-$w.log" 2>&1 &
-  pids+=($!); disown $!
-done
-two_up() { [ "$("$bin/ladle" workers 2> /dev/null | grep -c alive)" -eq 2 ]; }
-check "two workers registered" wait_for 20 two_up
+start_workers "$bin" a b
 [ $fail -eq 0 ] || exit 1
 
 # The shipped example, smaller: 2,000 images, 3 epochs.

@@ -18,3 +18,16 @@ wait_for() {  # wait_for SECONDS CMD... : polls until CMD succeeds
   return 1
 }
 free_port() { python3 "$(dirname "${BASH_SOURCE[0]}")/free_port.py"; }
+# start_workers BIN_DIR NAME...: a ladle-worker with 1 CPU slot per NAME on $LADLE_ADDR (work
+# dir $work/w-NAME, log $work/worker-NAME.log), then checks they all registered within 20 s.
+start_workers() {
+  local bin_dir=$1; shift
+  local n=$# w
+  for w in "$@"; do
+    "$bin_dir/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/w-$w" --cpu_slots=1 \
+      --name="worker-$w" > "$work/worker-$w.log" 2>&1 &
+    pids+=($!); disown $!
+  done
+  all_up() { [ "$("$bin_dir/ladle" workers 2> /dev/null | grep -c alive)" -eq "$n" ]; }
+  check "$n workers registered" wait_for 20 all_up
+}

@@ -22,13 +22,7 @@ start_server() {
   wait_for 20 "$bin/ladle" list > /dev/null 2>&1 || { echo "no server"; cat "$work/server.log"; exit 1; }
 }
 start_server
-for w in a b; do
-  "$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/w-$w" --cpu_slots=1 \
-    --name="worker-$w" > "$work/worker-$w.log" 2>&1 &
-  pids+=($!); disown $!
-done
-two_up() { [ "$("$bin/ladle" workers 2> /dev/null | grep -c alive)" -eq 2 ]; }
-check "two workers registered" wait_for 20 two_up
+start_workers "$bin" a b
 [ $fail -eq 0 ] || exit 1
 
 # 1. ASHA with a kill -9 of the server mid-search.

@@ -74,13 +74,18 @@ def ladle_runs(build, seeds, trials, workers):
     ladle = lambda *a: subprocess.run(["%s/bin/ladle" % build] + list(a), env=env, check=True,
                                       capture_output=True, text=True).stdout
     try:
-        shutil.copy(os.path.join(os.path.dirname(__file__), "programs", "synthetic.py"), work)
+        # The code directory holds the program alone (a submit packs all of it).
+        prog = os.path.join(work, "prog")
+        os.makedirs(prog)
+        shutil.copy(os.path.join(os.path.dirname(__file__), "programs", "synthetic.py"), prog)
+        with open(os.path.join(prog, ".ladleignore"), "w") as f:
+            f.write("*.yaml\n")  # one archive for all the searches
         started = time.monotonic()
         submitted = []
         for name, space in SPACES.items():
             for sampler in ("tpe", "random"):
                 for seed in range(1, seeds + 1):
-                    spec = "%s/%s-%s-%d.yaml" % (work, name, sampler, seed)
+                    spec = "%s/%s-%s-%d.yaml" % (prog, name, sampler, seed)
                     with open(spec, "w") as f:
                         json.dump({"name": "%s-%s-%d" % (name, sampler, seed), "kind": "command",
                                    "command": {"argv": ["/usr/bin/python3", "synthetic.py"],

@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""ASHA against random search as real searches: ladle-train Fashion-MNIST trials run as jobs on a
+real ladle-server and --workers ladle-workers, proposed, promoted and resumed by the
+coordinator's searcher.
+
+Per seed, two experiments over the same space (learning rate, weight decay, width; the issue's):
+ASHA (--trials trials, epochs 1 -> 3 -> 9, η = 3, promoted segments resuming their model) and
+random search (the same number of trials, each trained 9 epochs). The best trial is the top of
+each search's leaderboard (best val_accuracy at the highest rung); its test accuracy is
+reported, with the epochs each search trained (`ladle results`' budget table). Prints mean ± std
+over seeds, the gap and the ratio of epochs.
+
+    /usr/bin/python3 bench/asha_vs_random.py --build build [--seeds 5] [--trials 27] [--limit 10000]
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+SPACE = {"train.optimizer.lr": {"loguniform": [1e-4, 1e-1]},
+         "train.optimizer.weight_decay": {"loguniform": [1e-6, 1e-2]},
+         "model.hidden": {"choice": [[256], [1024], [512, 512]]}}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spec(name, algorithm, seed, trials, limit, workers):
+    search = {"algorithm": algorithm, "metric": "val_accuracy", "space": SPACE,
+              "max_trials": trials, "max_concurrent": workers, "seed": seed}
+    epochs = 9
+    if algorithm == "asha":
+        search["budget"] = {"param": "train.epochs", "min": 1, "max": 9, "reduction_factor": 3}
+        epochs = 1
+    return {"name": name, "kind": "train",
+            "trial": {"model": {"type": "mlp", "hidden": [256]},
+                      "data": {"dataset": "fashion-mnist", "limit": limit},
+                      "train": {"epochs": epochs, "batch_size": 128, "log_every": 50,
+                                "optimizer": {"name": "adamw", "lr": 0.001}}},
+            "search": search, "resources": {"cpu_slots": 1}, "max_retries": 1}
+
+
+def table(results, prefix):
+    return [t for t in results["report"] if t["title"].startswith(prefix)][0]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--trials", type=int, default=27)
+    ap.add_argument("--limit", type=int, default=10000)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="asha-bench-")
+    addr = "127.0.0.1:%d" % free_port()
+    env = dict(os.environ, LADLE_ADDR=addr)
+    procs = [subprocess.Popen(
+        ["%s/bin/ladle-server" % args.build, "--listen=" + addr, "--data_dir=%s/data" % work,
+         "--metrics_listen=127.0.0.1:%d" % free_port()],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs += [subprocess.Popen(
+        ["%s/bin/ladle-worker" % args.build, "--coordinator=" + addr, "--cpu_slots=1",
+         "--work_dir=%s/w%d" % (work, i)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for i in range(args.workers)]
+
+    def ladle(*a):
+        return subprocess.run(["%s/bin/ladle" % args.build] + list(a), env=env, check=True,
+                              capture_output=True, text=True).stdout
+
+    try:
+        started = time.monotonic()
+        runs = []
+        for seed in range(1, args.seeds + 1):
+            for algorithm in ("asha", "random"):
+                path = "%s/%s-%d.json" % (work, algorithm, seed)
+                with open(path, "w") as f:
+                    json.dump(spec("%s-%d" % (algorithm, seed), algorithm, seed, args.trials,
+                                   args.limit, args.workers), f)
+                for _ in range(100):  # the server may still be starting
+                    try:
+                        runs.append((algorithm, seed, ladle("submit", path).strip()))
+                        break
+                    except subprocess.CalledProcessError:
+                        time.sleep(0.2)
+        out = {"asha": [], "random": []}
+        for algorithm, seed, exp in runs:
+            subprocess.run(["%s/bin/ladle" % args.build, "watch", exp], env=env,
+                           capture_output=True, timeout=7200)
+            r = json.loads(ladle("results", exp, "--format", "json"))
+            board = table(r, "Search: best trials")
+            top = dict(zip(board["columns"], board["rows"][0]))
+            if algorithm == "asha":
+                epochs = float(table(r, "Search budget")["rows"][0][0])
+            else:
+                epochs = sum(j["spec"]["train"]["epochs"] for j in r["jobs"])
+            out[algorithm].append((float(top["test_accuracy"]), epochs))
+            print("seed %d %-6s best trial %s: val %s test %s, %g epochs" % (
+                seed, algorithm, top["trial"], top["val_accuracy"], top["test_accuracy"], epochs),
+                flush=True)
+        wall = time.monotonic() - started
+    finally:
+        for p in procs:
+            p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+    def ms(v):
+        return "%.4f ± %.4f" % (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0)
+
+    asha_test = [t for t, _ in out["asha"]]
+    rand_test = [t for t, _ in out["random"]]
+    ratio = sum(e for _, e in out["asha"]) / sum(e for _, e in out["random"])
+    print("ASHA vs random search through Ladle: %d seeds x %d trials, %d training images, "
+          "%d workers, %.0f s" % (args.seeds, args.trials, args.limit, args.workers, wall))
+    print("  best trial's test accuracy: ASHA %s, random %s (gap %+.4f)" % (
+        ms(asha_test), ms(rand_test), statistics.mean(asha_test) - statistics.mean(rand_test)))
+    print("  epochs: ASHA %s per search, random %s; ratio %.3f" % (
+        ms([e for _, e in out["asha"]]), ms([e for _, e in out["random"]]), ratio))
+
+
+if __name__ == "__main__":
+    main()

@@ -405,6 +405,7 @@ absl::StatusOr<std::string> Coordinator::JobOfRunningAttempt(
 
 void Coordinator::Tick() {
   absl::MutexLock lock(&mu_);
+  RetrySearchWrites();
   RetryUndelivered();
   Apply(scheduler_.Tick());
   for (const std::string& id : scheduler_.TakeLostWorkers()) {
@@ -666,6 +667,7 @@ void Coordinator::AfterApplied(const absl::Status& st, const WriteBatch& batch,
     // recorded twice.
     LOG(ERROR) << "store: cannot record " << batch.rows()
                << " job changes: " << st;
+    KeepSearchWrites(batch);
     std::vector<WorkerCommand> cancels;
     {
       absl::MutexLock lock(&delivery_mu_);

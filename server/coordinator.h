@@ -259,6 +259,11 @@ class Coordinator {
   // Ends attempts whose assignment could not be stored (they were never
   // delivered): lost, so the scheduler retries them.
   void RetryUndelivered() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Keeps what a failed commit held of searches for RetrySearchWrites.
+  void KeepSearchWrites(const WriteBatch& failed)
+      ABSL_LOCKS_EXCLUDED(delivery_mu_);
+  // Writes them again (each failure keeps them again).
+  void RetrySearchWrites() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Notify(const std::string& experiment_id, const WatchEvent& e)
       ABSL_LOCKS_EXCLUDED(delivery_mu_);
   void Deliver(const std::vector<WorkerCommand>& commands)
@@ -456,6 +461,11 @@ class Coordinator {
   int next_watch_token_ ABSL_GUARDED_BY(delivery_mu_) = 1;
   // Attempts whose assignment was not stored (so not delivered).
   std::vector<int64_t> undelivered_ ABSL_GUARDED_BY(delivery_mu_);
+  // A search's writes whose commit failed (its new segments, the results
+  // that started them, its state): written again on the next Tick, until
+  // stored, so a full disk that frees up does not leave the searcher ahead of
+  // the store.
+  std::vector<WriteBatch> search_retries_ ABSL_GUARDED_BY(delivery_mu_);
 
   // Filled by the writer's callbacks (which never wait for mu_), drained by
   // AdmitCommitted or, when it asks (admit_wanted_), by admit_thread_.

@@ -347,6 +347,37 @@ absl::Status Coordinator::RecoverSearch(
   return absl::OkStatus();
 }
 
+void Coordinator::KeepSearchWrites(const WriteBatch& failed) {
+  WriteBatch keep;
+  keep.new_jobs = failed.new_jobs;
+  for (const JobRecord& j : failed.job_updates)
+    if (j.result_seq >= 0) keep.job_updates.push_back(j);
+  keep.search_states = failed.search_states;
+  if (keep.empty()) return;
+  absl::MutexLock lock(&delivery_mu_);
+  search_retries_.push_back(std::move(keep));
+}
+
+void Coordinator::RetrySearchWrites() {
+  std::vector<WriteBatch> retries;
+  {
+    absl::MutexLock lock(&delivery_mu_);
+    retries.swap(search_retries_);
+  }
+  for (WriteBatch& b : retries) {
+    auto copy = std::make_shared<WriteBatch>(b);
+    writer_->Enqueue(std::move(b), [this, copy](const absl::Status& st) {
+      if (st.ok()) {
+        LOG(INFO) << "store: recorded " << copy->rows()
+                  << " search changes written again";
+        return;
+      }
+      absl::MutexLock lock(&delivery_mu_);
+      search_retries_.push_back(std::move(*copy));
+    });
+  }
+}
+
 InputFile Coordinator::ResumeCheckpoint(const JobRecord& j) {
   const std::string name = ResumeArtifactName(j.kind);
   absl::StatusOr<std::vector<ArtifactRecord>> artifacts =

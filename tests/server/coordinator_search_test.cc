@@ -312,6 +312,47 @@ TEST(CoordinatorSearch, AResultWhoseCommitFailsIsNotLostAfterARestart) {
   EXPECT_EQ(trials.size(), 9u);
 }
 
+// The disk fills mid-search and frees up again, without a restart: the
+// searcher's writes that failed (a result and the segments it started) are
+// written again on the next ticks, the attempts whose assignment failed are
+// retried, and the search ends with every trial stored and every result in
+// the store once.
+TEST(CoordinatorSearch, ASearchWriteThatFailedIsWrittenAgainOnceTheDiskFrees) {
+  FakeClock clock;
+  auto base = std::move(*OpenSqliteStore(":memory:"));
+  FaultStore store(base.get());
+  std::string text = kAsha;
+  text.replace(text.find("resources: {cpu_slots: 1}"), 25,
+               "resources: {cpu_slots: 1}\nmax_retries: 5");
+  Cluster cluster(&store, &clock, {});
+  auto sub = cluster.coordinator().Submit(text, "alice", false);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  cluster.Collect();
+  ASSERT_TRUE(cluster.Step());
+  store.FailCommits(2, absl::ResourceExhaustedError("disk full"));
+  for (int i = 0; i < 200 && store.GetExperiment(sub->experiment_id)->state ==
+                                 "running";
+       ++i) {
+    if (!cluster.Step()) {
+      clock.Advance(2'000);  // past retry backoffs
+      cluster.coordinator().Tick();
+      cluster.Collect();
+    }
+  }
+  const ExperimentRecord e = *store.GetExperiment(sub->experiment_id);
+  EXPECT_EQ(e.state, "succeeded") << e.message;
+  const std::vector<JobRecord> jobs = *store.ListJobs(sub->experiment_id);
+  std::set<int64_t> trials, seqs;
+  for (const JobRecord& j : jobs) {
+    EXPECT_EQ(j.state, "succeeded") << j.id;
+    trials.insert(j.trial);
+    seqs.insert(j.result_seq);
+  }
+  EXPECT_EQ(trials.size(), 9u);
+  EXPECT_EQ(seqs.size(), jobs.size());
+  EXPECT_EQ(*seqs.begin(), 0);
+}
+
 // Median stopping: once three trials completed, a running trial whose
 // reported curve is below their median is told to stop, ends cancelled with
 // the rule as its reason, and its last point is its result; the search goes

@@ -8,7 +8,9 @@
 #     results` shows the leaderboard and a budget below the same trials without stopping;
 #  2. TPE over a program (kind command, Branin in Python) minimising its output: all trials
 #     run, the leaderboard's best is the smallest value any job reported;
-#  3. a search cancelled mid-way starts no more trials and ends cancelled.
+#  3. ASHA over a program: promoted segments resume from the previous segment's checkpoint, or
+#     start over when the program saves none, and the budget table says which;
+#  4. a search cancelled mid-way starts no more trials and ends cancelled.
 # Usage: search_test.sh BIN_DIR. Bounded; everything is killed at exit.
 set -uo pipefail
 bin="$1"
@@ -154,7 +156,61 @@ assert "minimizing branin" in board["title"], board["title"]
 assert abs(float(board["rows"][0][3]) - best) <= 1e-3 * max(1, abs(best)), (board["rows"][0], best)
 PY
 
-# 3. Cancel mid-search: nothing more starts.
+# 3. ASHA over a program: a promoted segment gets its previous segment's checkpoint and goes on
+#    from it; the same program saving no checkpoint starts each promoted segment over, and the
+#    results' budget table says so.
+cat > "$work/branin/steps.py" <<'PY'
+import json, os
+p = json.loads(os.environ["LADLE_PARAMS"])
+state = os.path.join(os.environ["LADLE_CHECKPOINT_DIR"], "state.json")
+start = json.load(open(state))["steps"] if os.path.exists(state) else 0
+if p["checkpoint"]:
+    with open(state, "w") as f:
+        json.dump({"steps": p["steps"]}, f)
+    with open(os.environ["LADLE_CHECKPOINT_SAVED_FILE"], "w") as f:
+        f.write("{}")
+with open(os.environ["LADLE_SUMMARY_FILE"], "w") as f:
+    json.dump({"score": 0.01 * p["steps"] - (p["x"] - 0.3) ** 2, "resumed_from": start}, f)
+PY
+for ck in 1 0; do
+  cat > "$work/branin/steps-$ck.yaml" <<YAML
+name: e2e-asha-program-$ck
+kind: command
+command: {argv: [/usr/bin/python3, steps.py], code: .}
+params: {checkpoint: $ck}
+search:
+  algorithm: asha
+  metric: score
+  space: {x: {uniform: [0, 1]}}
+  max_trials: 9
+  max_concurrent: 2
+  budget: {param: steps, min: 1, max: 9, reduction_factor: 3}
+YAML
+  exp=$("$bin/ladle" submit "$work/branin/steps-$ck.yaml" 2> "$work/submit.err")
+  timeout 120 "$bin/ladle" watch "$exp" > /dev/null 2>&1
+  "$bin/ladle" results "$exp" --format json > "$work/steps-$ck.json"
+  check "ASHA over a program (checkpoints: $ck) resumes or starts over, and says which" \
+    python3 - "$work/steps-$ck.json" "$ck" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+ck = sys.argv[2] == "1"
+assert d["experiment"]["state"] == "succeeded", d["experiment"]
+by_id = {j["id"]: j for j in d["jobs"]}
+promoted = [j for j in d["jobs"] if j["search"]["resume_from"]]
+assert promoted
+for j in promoted:
+    prev = by_id[j["search"]["resume_from"]]
+    want = prev["params"]["steps"] if ck else 0
+    assert j["summary"]["resumed_from"] == want, (j["id"], j["summary"], want)
+budget = [t for t in d["report"] if t["title"].startswith("Search budget")][0]
+row = dict(zip(budget["columns"], budget["rows"][0]))
+assert int(row["promoted segments"]) == len(promoted), row
+assert int(row["resumed from a checkpoint"]) == (len(promoted) if ck else 0), row
+assert int(row["started over"]) == (0 if ck else len(promoted)), row
+PY
+done
+
+# 4. Cancel mid-search: nothing more starts.
 sed 's/name: e2e-tpe-branin/name: e2e-cancel/; s/max_trials: 14/max_trials: 500/; s/max_concurrent: 2/max_concurrent: 1/' \
   "$work/branin/experiment.yaml" > "$work/branin/cancel.yaml"
 exp=$("$bin/ladle" submit "$work/branin/cancel.yaml" 2> "$work/submit.err")

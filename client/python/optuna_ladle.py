@@ -101,8 +101,11 @@ def main():
             in_flight[job.id] = trial
             print(f"trial {job.search.trial}: {job.id} {json.dumps(params)}", flush=True)
 
-    ask_more()
+    # Subscribed (its first event, the snapshot, came) before any trial is added, so no
+    # trial's end can fall before the watch.
     watch = stub.WatchExperiment(pb.WatchExperimentRequest(experiment_id=exp_id))
+    next(watch)
+    ask_more()
     done_states = {pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED}
     try:
         for event in watch:

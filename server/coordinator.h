@@ -36,6 +36,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "common/artifact_name.h"  // kCheckpointArtifact
 #include "common/clock.h"
 #include "search/search_run.h"
@@ -168,8 +169,12 @@ class Coordinator {
   // returns; their jobs in order. FAILED_PRECONDITION when the experiment is
   // not a running search that takes them (SearchRun::AddTrials) or they would
   // pass the jobs-per-experiment limit; INVALID_ARGUMENT names the point.
+  // A non-empty `request_id` makes the call idempotent: a retry with the id
+  // of an earlier call answers with that call's jobs and adds nothing (with
+  // another number of trials: INVALID_ARGUMENT).
   absl::StatusOr<std::vector<JobRecord>> AddTrials(
-      const std::string& id, const std::vector<std::string>& params_json);
+      const std::string& id, const std::vector<std::string>& params_json,
+      const std::string& request_id = "");
   // The search starts (an external one: takes) no more trials; it ends once
   // its running jobs have. FAILED_PRECONDITION for an experiment that is not
   // a running search.
@@ -328,6 +333,20 @@ class Coordinator {
   // their events into `batch`.
   void QueueSegments(const std::vector<JobRequest>& requests, int64_t now_us,
                      WriteBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // AddTrials' write: the trials as jobs of `id`, queued, and their write
+  // enqueued (`committed` notified, `stored` set, once it committed).
+  absl::Status AddTrialsLocked(const std::string& id, SearchRun* run,
+                               const std::vector<nlohmann::json>& points,
+                               const std::string& request_id,
+                               std::shared_ptr<absl::Notification> committed,
+                               std::shared_ptr<absl::Status> stored,
+                               std::vector<JobRecord>* added)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The jobs an earlier AddTrials with `request_id` added to `id` (none:
+  // empty); INVALID_ARGUMENT when they are not `count`.
+  absl::StatusOr<std::vector<JobRecord>> AddedBefore(
+      const std::string& id, const std::string& request_id, size_t count)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The searcher of running search experiment `id` (brought back from the
   // store for an external search without jobs after a restart).
   absl::StatusOr<SearchRun*> RunningSearch(const std::string& id)

@@ -123,8 +123,28 @@ absl::StatusOr<SearchRun*> Coordinator::RunningSearch(const std::string& id) {
       "experiment ", id, " is not a search (it has no search: section)"));
 }
 
+absl::StatusOr<std::vector<JobRecord>> Coordinator::AddedBefore(
+    const std::string& id, const std::string& request_id, size_t count) {
+  std::vector<JobRecord> found;
+  if (request_id.empty()) return found;
+  for (const std::string& j : experiment_jobs_[id]) {
+    const JobRecord& job = jobs_.at(j);
+    if (job.request_id != request_id) continue;
+    found.push_back(job);
+    found.back().spec.clear();
+  }
+  if (!found.empty() && found.size() != count) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "request_id: '", request_id, "' added ", found.size(), " trials to ",
+        id, ", not ", count,
+        "; a retry must send the same trials, and a new call a new id"));
+  }
+  return found;
+}
+
 absl::StatusOr<std::vector<JobRecord>> Coordinator::AddTrials(
-    const std::string& id, const std::vector<std::string>& params_json) {
+    const std::string& id, const std::vector<std::string>& params_json,
+    const std::string& request_id) {
   if (params_json.empty())
     return absl::InvalidArgumentError("params: give at least one trial");
   std::vector<nlohmann::json> points;
@@ -138,36 +158,58 @@ absl::StatusOr<std::vector<JobRecord>> Coordinator::AddTrials(
   auto committed = std::make_shared<absl::Notification>();
   auto stored = std::make_shared<absl::Status>();
   std::vector<JobRecord> added;
+  bool retry = false;
   {
     absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(SearchRun * run, RunningSearch(id));
-    const size_t jobs = experiment_jobs_[id].size();
-    if (static_cast<int64_t>(jobs + points.size()) > options_.parse.max_jobs) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "params_json: ", jobs, " jobs plus ", points.size(),
-          " would pass the server's limit of ", options_.parse.max_jobs,
-          " per experiment (--max_jobs_per_experiment)"));
+    ASSIGN_OR_RETURN(added, AddedBefore(id, request_id, points.size()));
+    retry = !added.empty();
+    if (!retry) {
+      RETURN_IF_ERROR(AddTrialsLocked(id, run, points, request_id, committed,
+                                      stored, &added));
     }
-    ASSIGN_OR_RETURN(std::vector<SearchSegment> segments,
-                     run->AddTrials(points));
-    WriteBatch batch;
-    std::vector<JobRequest> requests;
-    AddSegments(id, std::move(segments), &batch, &requests);
-    QueueSegments(requests, clock_->NowMicros(), &batch);
-    for (const JobRecord& j : batch.new_jobs) {
-      added.push_back(j);
-      added.back().spec.clear();
-    }
-    writer_->Enqueue(std::move(batch),
-                     [committed, stored](const absl::Status& st) {
-                       *stored = st;
-                       committed->Notify();
-                     });
-    Dispatch();
+  }
+  if (retry) {  // the first call's trials, once stored
+    writer_->Sync();
+    return added;
   }
   committed->WaitForNotification();  // durable before the reply
   RETURN_IF_ERROR(*stored);
   return added;
+}
+
+absl::Status Coordinator::AddTrialsLocked(
+    const std::string& id, SearchRun* run,
+    const std::vector<nlohmann::json>& points, const std::string& request_id,
+    std::shared_ptr<absl::Notification> committed,
+    std::shared_ptr<absl::Status> stored, std::vector<JobRecord>* added) {
+  const size_t jobs = experiment_jobs_[id].size();
+  if (static_cast<int64_t>(jobs + points.size()) > options_.parse.max_jobs) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "params_json: ", jobs, " jobs plus ", points.size(),
+        " would pass the server's limit of ", options_.parse.max_jobs,
+        " per experiment (--max_jobs_per_experiment)"));
+  }
+  ASSIGN_OR_RETURN(std::vector<SearchSegment> segments, run->AddTrials(points));
+  WriteBatch batch;
+  std::vector<JobRequest> requests;
+  AddSegments(id, std::move(segments), &batch, &requests);
+  for (JobRecord& j : batch.new_jobs) {
+    j.request_id = request_id;
+    jobs_.at(j.id).request_id = request_id;
+  }
+  QueueSegments(requests, clock_->NowMicros(), &batch);
+  for (const JobRecord& j : batch.new_jobs) {
+    added->push_back(j);
+    added->back().spec.clear();
+  }
+  writer_->Enqueue(std::move(batch),
+                   [committed, stored](const absl::Status& st) {
+                     *stored = st;
+                     committed->Notify();
+                   });
+  Dispatch();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ExperimentRecord> Coordinator::CloseSearch(

@@ -352,9 +352,12 @@ grpc::Status ExperimentServiceImpl::AddTrials(ServerContext* ctx,
                                               v1::AddTrialsResponse* resp) {
   if (auto v = Visible(ctx, req->experiment_id()); !v.ok())
     return ToGrpc(v.status());
+  if (absl::Status st = CheckRequestId(req->request_id()); !st.ok())
+    return ToGrpc(st);
   std::vector<std::string> params(req->params_json().begin(),
                                   req->params_json().end());
-  auto jobs = coordinator_->AddTrials(req->experiment_id(), params);
+  auto jobs =
+      coordinator_->AddTrials(req->experiment_id(), params, req->request_id());
   if (!jobs.ok()) return ToGrpc(jobs.status());
   for (const JobRecord& j : *jobs) FillJob(j, resp->add_jobs());
   return grpc::Status::OK;

@@ -141,13 +141,15 @@ ALTER TABLE attempts ADD COLUMN gpu_indices TEXT NOT NULL DEFAULT '[]';
 )sql",
     // v10: adaptive searches: each job's trial, rung and the segment it
     // resumes; the results in the order the searcher saw them (replayed
-    // after a restart; result_value NULL: none); searches closed or cancelled.
+    // after a restart; result_value NULL: none); the AddTrials request that
+    // added an external search's trial; searches closed or cancelled.
     R"sql(
 ALTER TABLE jobs ADD COLUMN trial INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE jobs ADD COLUMN rung INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN resume_from TEXT NOT NULL DEFAULT '';
 ALTER TABLE jobs ADD COLUMN result_seq INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE jobs ADD COLUMN result_value REAL;
+ALTER TABLE jobs ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE experiments ADD COLUMN search_state INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
@@ -207,6 +209,7 @@ JobRecord ReadJob(const Stmt& s) {
   j.resume_from = s.Text(24);
   j.result_seq = s.Int(25);
   if (!s.IsNull(26)) j.result_value = s.Real(26);
+  j.request_id = s.Text(27);
   return j;
 }
 
@@ -250,6 +253,7 @@ void BindJob(Stmt& s, const JobRecord& j, int64_t pos) {
   s.Bind(23, j.gpu_share_milli).Bind(24, j.trial).Bind(25, j.rung);
   s.BindView(26, j.resume_from).Bind(27, j.result_seq);
   s.Bind(28, j.result_value);  // NaN binds as NULL
+  s.BindView(29, j.request_id);
 }
 
 }  // namespace ladle

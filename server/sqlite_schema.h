@@ -22,14 +22,15 @@ inline constexpr char kJobColumns[] =
     "id, experiment_id, idx, kind, spec, params, deps, gpus, cpu_slots, "
     "priority, max_retries, state, attempts, current_attempt, worker_id, "
     "gpu_indices, reason, summary, updated_ms, timeout_seconds, ranks, "
-    "gpu_share_milli, trial, rung, resume_from, result_seq, result_value";
+    "gpu_share_milli, trial, rung, resume_from, result_seq, result_value, "
+    "request_id";
 inline constexpr char kInsertJob[] =
     "INSERT INTO jobs(id, experiment_id, idx, kind, spec, params, deps, gpus, "
     "cpu_slots, priority, max_retries, state, attempts, current_attempt, "
     "worker_id, gpu_indices, reason, summary, updated_ms, timeout_seconds, "
     "pos, ranks, gpu_share_milli, trial, rung, resume_from, result_seq, "
-    "result_value) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "result_value, request_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 // A job's key: its experiment's seq, then its index in 24 bits (the server
 // accepts at most 10,000,000 jobs per experiment).
 inline constexpr int kJobIndexBits = 24;

@@ -87,6 +87,9 @@ struct JobRecord {
   // order after a restart.
   int64_t result_seq = -1;
   double result_value = std::numeric_limits<double>::quiet_NaN();
+  // An external search's trial: the AddTrials request id that added it
+  // (empty: none), so a retried call finds it instead of adding it again.
+  std::string request_id;
 };
 
 struct AttemptRecord {

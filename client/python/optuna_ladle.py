@@ -22,6 +22,7 @@ import json
 import math
 import sys
 import time
+import uuid
 
 
 def suggest(trial, key, dim):
@@ -94,9 +95,18 @@ def main():
             asked += 1
         if not batch:
             return
-        resp = stub.AddTrials(pb.AddTrialsRequest(
-            experiment_id=exp_id, params_json=[json.dumps(params) for _, params in batch]),
-            timeout=60)
+        # A request id: a call retried after a lost reply adds nothing twice.
+        request = pb.AddTrialsRequest(
+            experiment_id=exp_id, params_json=[json.dumps(params) for _, params in batch],
+            request_id=str(uuid.uuid4()))
+        for attempt in range(30):
+            try:
+                resp = stub.AddTrials(request, wait_for_ready=True, timeout=60)
+                break
+            except grpc.RpcError as e:
+                if e.code() != grpc.StatusCode.UNAVAILABLE or attempt == 29:
+                    raise
+                time.sleep(1)
         for (trial, params), job in zip(batch, resp.jobs):
             in_flight[job.id] = trial
             print(f"trial {job.search.trial}: {job.id} {json.dumps(params)}", flush=True)

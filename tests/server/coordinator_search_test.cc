@@ -433,7 +433,7 @@ resources: {cpu_slots: 1}
 
 // Ask/tell: two clients add trials at once to one external search; every
 // trial gets its own number and job; after a restart (even with no job yet)
-// the numbering goes on; bad points, closed searches and searches that are
+// the numbering goes on; a retried call adds nothing; bad points, closed searches and searches that are
 // not external are refused naming why; closing ends it once its jobs have.
 TEST(CoordinatorSearch, TwoClientsAddTrialsAcrossARestartThenClose) {
   FakeClock clock;
@@ -481,6 +481,25 @@ TEST(CoordinatorSearch, TwoClientsAddTrialsAcrossARestartThenClose) {
   EXPECT_EQ((*more)[0].trial, 10);
   EXPECT_EQ((*more)[1].trial, 11);
   cluster->Collect();
+  // A retried call (same request id) gets the first call's jobs and adds
+  // nothing, after a restart too; another number of trials is refused.
+  auto first = cluster->coordinator().AddTrials(
+      id, {R"({"train.optimizer.lr": 0.07})"}, "req-1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  cluster->Collect();
+  running = cluster->running();
+  cluster.reset();
+  cluster = std::make_unique<Cluster>(store.get(), &clock, running);
+  auto again = cluster->coordinator().AddTrials(
+      id, {R"({"train.optimizer.lr": 0.07})"}, "req-1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].id, (*first)[0].id);
+  EXPECT_EQ(cluster->coordinator()
+                .AddTrials(id, {"{}", "{}"}, "req-1")
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
   // All or none: one bad point adds nothing.
   auto bad = cluster->coordinator().AddTrials(
       id, {R"({"train.optimizer.lr": 0.01})", R"({"train.optimizer.rl": 1})"});
@@ -488,7 +507,7 @@ TEST(CoordinatorSearch, TwoClientsAddTrialsAcrossARestartThenClose) {
   EXPECT_THAT(bad.status().message(), HasSubstr("params[1]"));
   EXPECT_EQ(cluster->coordinator().AddTrials(id, {"[1]"}).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store->ListJobs(id)->size(), 12u);
+  EXPECT_EQ(store->ListJobs(id)->size(), 13u);
   while (cluster->Step()) {
   }
   // Open until closed, though every trial ended.
@@ -496,7 +515,7 @@ TEST(CoordinatorSearch, TwoClientsAddTrialsAcrossARestartThenClose) {
   auto closed = cluster->coordinator().CloseSearch(id);
   ASSERT_TRUE(closed.ok()) << closed.status();
   EXPECT_EQ(closed->state, "succeeded") << closed->message;
-  EXPECT_THAT(closed->message, HasSubstr("12 trials"));
+  EXPECT_THAT(closed->message, HasSubstr("13 trials"));
   EXPECT_EQ(cluster->coordinator()
                 .AddTrials(id, {R"({"train.optimizer.lr": 0.01})"})
                 .status()

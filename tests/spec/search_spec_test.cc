@@ -72,6 +72,23 @@ TEST(SearchSpec, ExternalNeedsNoSpaceMetricOrLimit) {
                   .ok());
 }
 
+// An external search may ask Ladle to prune its trials with the median
+// rule; then the metric whose curve the rule compares is required.
+TEST(SearchSpec, ExternalTakesTheMedianRuleWithAMetric) {
+  absl::StatusOr<ExperimentSpec> spec = Parse(
+      "search: {algorithm: external, metric: acc, median_stop: "
+      "{min_completed: 2}}");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_TRUE(spec->search.median_stop_rule);
+  EXPECT_EQ(spec->search.median_min_completed, 2);
+  EXPECT_FALSE(Parse("search: {algorithm: external}")->search.median_stop_rule);
+  absl::StatusOr<ExperimentSpec> no_metric =
+      Parse("search: {algorithm: external, median_stop: {}}");
+  EXPECT_THAT(
+      no_metric.status().message(),
+      ::testing::HasSubstr("search.metric: is required with median_stop"));
+}
+
 TEST(SearchSpec, BadSearchesAreRefusedNamingTheKey) {
   const std::string space =
       "space: {train.optimizer.lr: {loguniform: [1.0e-4, 1.0e-1]}}";
@@ -111,7 +128,7 @@ TEST(SearchSpec, BadSearchesAreRefusedNamingTheKey) {
            {"search: {algorithm: random, " + base + ", tpe: {}}",
             "search.tpe: tunes TPE"},
            {"search: {algorithm: tpe, " + base + ", median_stop: {}}",
-            "search.median_stop: is for algorithm: median_stop"},
+            "search.median_stop: is for algorithms median_stop and external"},
            {"search: {algorithm: tpe, " + base + ", tpe: {n_ei_candidates: 0}}",
             "search.tpe.n_ei_candidates"},
            {"search: {algorithm: tpe, metric: acc, " + space +

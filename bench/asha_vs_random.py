@@ -57,7 +57,7 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--trials", type=int, default=27)
-    ap.add_argument("--limit", type=int, default=10000)
+    ap.add_argument("--limit", type=int, default=10000, help="training images; 0: all")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="asha-bench-")
@@ -118,8 +118,9 @@ def main():
     asha_test = [t for t, _ in out["asha"]]
     rand_test = [t for t, _ in out["random"]]
     ratio = sum(e for _, e in out["asha"]) / sum(e for _, e in out["random"])
-    print("ASHA vs random search through Ladle: %d seeds x %d trials, %d training images, "
-          "%d workers, %.0f s" % (args.seeds, args.trials, args.limit, args.workers, wall))
+    images = "%d training images" % args.limit if args.limit else "all training images"
+    print("ASHA vs random search through Ladle: %d seeds x %d trials, %s, %d workers, %.0f s" % (
+        args.seeds, args.trials, images, args.workers, wall))
     print("  best trial's test accuracy: ASHA %s, random %s (gap %+.4f)" % (
         ms(asha_test), ms(rand_test), statistics.mean(asha_test) - statistics.mean(rand_test)))
     print("  epochs: ASHA %s per search, random %s; ratio %.3f" % (

@@ -363,8 +363,10 @@ absl::Status Coordinator::RecoverSearch(
     stored.push_back(std::move(s));
   }
   std::vector<SearchSegment> missing;
-  RETURN_IF_ERROR(
-      run->Restore(stored, e.search_state != kSearchOpen, &missing));
+  RETURN_IF_ERROR(run->Restore(
+      stored,
+      e.search_state == kSearchClosed || e.search_state == kSearchCancelled,
+      &missing));
   if (e.search_state == kSearchCancelled) run->Cancel();
   searches_[e.id] = std::move(run);
   if (!missing.empty()) {

@@ -299,6 +299,7 @@ void Coordinator::SubmitAsync(const std::string& spec_text,
   e.request_id = request_id;
   e.code_sha256 = code_sha256;
   if (rerun != nullptr) e.rerun_of = rerun->experiment_id;
+  e.search_state = spec.has_search ? kSearchOpen : kSearchNone;
   // Durable before the reply and before any worker hears of it; concurrent
   // submits share the commit. Nothing waits for it: the writer's callback
   // queues the experiment for admission, once per group (AdmitCommitted).

@@ -133,6 +133,8 @@ absl::Status ExperimentServiceImpl::FillExperiment(
   out->set_finished_unix_ms(e.finished_ms);
   out->set_code_sha256(e.code_sha256);
   out->set_rerun_of(e.rerun_of);
+  // kSearch* share the API's numbering.
+  out->set_search(static_cast<v1::SearchState>(e.search_state));
   if (counts != nullptr) {
     FillJobCounts(*counts, out->mutable_job_counts());
   } else {

@@ -422,13 +422,14 @@ class SqliteStore final : public Store {
     Stmt& ins = Cached(
         // seq, the rowid, is one past the largest.
         "INSERT INTO experiments(id, name, kind, owner, spec, priority, "
-        "state, message, created_ms, finished_ms, code_sha256, rerun_of) "
-        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "state, message, created_ms, finished_ms, code_sha256, rerun_of, "
+        "search_state) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     ins.BindView(1, e.id).BindView(2, e.name).BindView(3, e.kind).BindView(
         4, e.owner);
     ins.BindView(5, e.spec).Bind(6, e.priority).BindView(7, e.state);
     ins.BindView(8, e.message).Bind(9, e.created_ms).Bind(10, e.finished_ms);
     ins.BindView(11, e.code_sha256).BindView(12, e.rerun_of);
+    ins.Bind(13, e.search_state);
     RETURN_IF_ERROR(ins.Run());
     const int64_t seq = sqlite3_last_insert_rowid(db_);
     if (!e.request_id.empty()) {

@@ -43,15 +43,16 @@ struct ExperimentRecord {
   std::string request_id;
   std::string code_sha256;  // the code archive its jobs run in; empty: none
   std::string rerun_of;     // the experiment it reruns; empty: none
-  // A search's state: kSearchOpen, or it starts no more trials
-  // (kSearchClosed: an external search its client closed; kSearchCancelled):
-  // what already runs ends, then the experiment does.
+  // kSearchNone for a sweep; a search's: kSearchOpen, or it starts no more
+  // trials (kSearchClosed: closed by a client, or its searcher could not
+  // go on; kSearchCancelled): what already runs ends, then the experiment.
   int search_state = 0;
 };
 
-inline constexpr int kSearchOpen = 0;
-inline constexpr int kSearchClosed = 1;
-inline constexpr int kSearchCancelled = 2;
+inline constexpr int kSearchNone = 0;
+inline constexpr int kSearchOpen = 1;
+inline constexpr int kSearchClosed = 2;
+inline constexpr int kSearchCancelled = 3;
 
 struct JobRecord {
   std::string id;

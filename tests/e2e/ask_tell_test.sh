@@ -76,7 +76,9 @@ try:
     sys.exit("a closed search took a trial")
 except grpc.RpcError as e:
     assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e
-stub.CloseExperiment(pb.CloseExperimentRequest(experiment_id=exp))
+assert stub.GetExperiment(pb.GetExperimentRequest(experiment_id=exp)).search == pb.SEARCH_STATE_OPEN
+closed = stub.CloseExperiment(pb.CloseExperimentRequest(experiment_id=exp))
+assert closed.search == pb.SEARCH_STATE_CLOSED, closed
 PY
 [ $fail -eq 0 ] || { tail -20 "$work/server.log"; cat "$work"/client-*.txt; exit 1; }
 echo "ask/tell e2e passed"

@@ -147,6 +147,7 @@ TEST(CoordinatorSearch, AshaRunsToTheEndAndPromotedSegmentsResume) {
   }
   const ExperimentRecord e = *store->GetExperiment(sub->experiment_id);
   EXPECT_EQ(e.state, "succeeded") << e.message;
+  EXPECT_EQ(e.search_state, kSearchOpen);  // it ended on its own
   EXPECT_THAT(e.message, HasSubstr("9 trials"));
   const std::vector<JobRecord> jobs = *store->ListJobs(sub->experiment_id);
   std::set<int64_t> trials, seqs;
@@ -330,8 +331,8 @@ TEST(CoordinatorSearch, ASearchWriteThatFailedIsWrittenAgainOnceTheDiskFrees) {
   cluster.Collect();
   ASSERT_TRUE(cluster.Step());
   store.FailCommits(2, absl::ResourceExhaustedError("disk full"));
-  for (int i = 0; i < 200 && store.GetExperiment(sub->experiment_id)->state ==
-                                 "running";
+  for (int i = 0;
+       i < 200 && store.GetExperiment(sub->experiment_id)->state == "running";
        ++i) {
     if (!cluster.Step()) {
       clock.Advance(2'000);  // past retry backoffs
@@ -433,8 +434,9 @@ resources: {cpu_slots: 1}
 
 // Ask/tell: two clients add trials at once to one external search; every
 // trial gets its own number and job; after a restart (even with no job yet)
-// the numbering goes on; a retried call adds nothing; bad points, closed searches and searches that are
-// not external are refused naming why; closing ends it once its jobs have.
+// the numbering goes on; a retried call adds nothing; bad points, closed
+// searches and searches that are not external are refused naming why; closing
+// ends it once its jobs have.
 TEST(CoordinatorSearch, TwoClientsAddTrialsAcrossARestartThenClose) {
   FakeClock clock;
   const std::string path = FreshFile("search_external.db");
@@ -515,6 +517,7 @@ TEST(CoordinatorSearch, TwoClientsAddTrialsAcrossARestartThenClose) {
   auto closed = cluster->coordinator().CloseSearch(id);
   ASSERT_TRUE(closed.ok()) << closed.status();
   EXPECT_EQ(closed->state, "succeeded") << closed->message;
+  EXPECT_EQ(closed->search_state, kSearchClosed);
   EXPECT_THAT(closed->message, HasSubstr("13 trials"));
   EXPECT_EQ(cluster->coordinator()
                 .AddTrials(id, {R"({"train.optimizer.lr": 0.01})"})

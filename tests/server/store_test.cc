@@ -136,7 +136,7 @@ TEST_P(StoreTest, ASearchAddsJobsAndStoresResultsInOrder) {
   EXPECT_TRUE(std::isnan(jobs[1].result_value));
   EXPECT_EQ(store_->ListJobs("e2")->size(), 1u);
   EXPECT_EQ(store_->GetExperiment("e1")->search_state, kSearchCancelled);
-  EXPECT_EQ(store_->GetExperiment("e2")->search_state, kSearchOpen);
+  EXPECT_EQ(store_->GetExperiment("e2")->search_state, kSearchNone);
   // A failed search's NaN is stored as none.
   done.result_value = std::nan("");
   ASSERT_TRUE(store_->UpdateJobs({done}, {}).ok());

@@ -23,42 +23,6 @@ namespace {
 using grpc::ServerContext;
 using grpc::StatusCode;
 
-void FillJob(const JobRecord& j, v1::Job* out) {
-  out->set_id(j.id);
-  out->set_experiment_id(j.experiment_id);
-  out->set_index(j.index);
-  out->set_kind(j.kind);
-  out->set_state(ApiJobState(j.state));
-  out->set_params_json(j.params);
-  out->set_spec_json(j.spec);
-  for (const std::string& d : j.deps) out->add_depends_on(d);
-  out->set_attempts(j.attempts);
-  out->set_worker_id(j.worker_id);
-  out->set_ranks(j.ranks);
-  out->set_gpus(j.gpu_share_milli > 0 ? j.gpu_share_milli / 1000.0 : j.gpus);
-  out->set_cpu_slots(j.cpu_slots);
-  out->set_reason(j.reason);
-  out->set_summary_json(j.summary);
-  out->set_updated_unix_ms(j.updated_ms);
-  if (j.trial >= 0) {
-    v1::SearchSegment* s = out->mutable_search();
-    s->set_trial(j.trial);
-    s->set_rung(j.rung);
-    s->set_resume_from(j.resume_from);
-    s->set_result_seq(j.result_seq);
-    s->set_value(j.result_value);
-  }
-}
-
-void FillMetric(const MetricPoint& p, v1::MetricPoint* out) {
-  out->set_job_id(p.job_id);
-  out->set_attempt_id(p.attempt_id);
-  out->set_step(p.step);
-  out->set_name(p.name);
-  out->set_value(p.value);
-  out->set_unix_ms(p.time_ms);
-}
-
 }  // namespace
 
 grpc::Status ToGrpc(const absl::Status& s) {
@@ -87,63 +51,6 @@ std::vector<MetricPoint> ParseMetricLine(const std::string& line,
   return out;
 }
 
-void FillJobCounts(const std::map<std::string, int>& by_state,
-                   v1::JobCounts* c) {
-  int total = 0;
-  for (const auto& [state, n] : by_state) {
-    total += n;
-    switch (ApiJobState(state)) {
-      case v1::JOB_STATE_PENDING:
-        c->set_pending(c->pending() + n);
-        break;
-      case v1::JOB_STATE_QUEUED:
-        c->set_queued(c->queued() + n);
-        break;
-      case v1::JOB_STATE_RUNNING:
-        c->set_running(c->running() + n);
-        break;
-      case v1::JOB_STATE_SUCCEEDED:
-        c->set_succeeded(c->succeeded() + n);
-        break;
-      case v1::JOB_STATE_FAILED:
-        c->set_failed(c->failed() + n);
-        break;
-      case v1::JOB_STATE_CANCELLED:
-        c->set_cancelled(c->cancelled() + n);
-        break;
-      default:
-        break;
-    }
-  }
-  c->set_total(total);
-}
-
-absl::Status ExperimentServiceImpl::FillExperiment(
-    const ExperimentRecord& e, v1::Experiment* out,
-    const std::map<std::string, int>* counts) {
-  out->set_id(e.id);
-  out->set_name(e.name);
-  out->set_kind(e.kind);
-  out->set_owner(e.owner);
-  out->set_state(ApiExperimentState(e.state));
-  out->set_message(e.message);
-  out->set_spec(e.spec);
-  out->set_priority(e.priority);
-  out->set_created_unix_ms(e.created_ms);
-  out->set_finished_unix_ms(e.finished_ms);
-  out->set_code_sha256(e.code_sha256);
-  out->set_rerun_of(e.rerun_of);
-  // kSearch* share the API's numbering.
-  out->set_search(static_cast<v1::SearchState>(e.search_state));
-  if (counts != nullptr) {
-    FillJobCounts(*counts, out->mutable_job_counts());
-  } else {
-    ASSIGN_OR_RETURN(auto read, store_->CountJobStates({e.id}));
-    FillJobCounts(read[e.id], out->mutable_job_counts());
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<Principal> CallerOf(const Authenticator& auth,
                                    grpc::ServerContextBase* ctx) {
   // Without tokens nobody's metadata is read: gRPC builds the map of it on
@@ -167,38 +74,69 @@ absl::StatusOr<Principal> ExperimentServiceImpl::User(
 }
 
 absl::StatusOr<ExperimentRecord> ExperimentServiceImpl::Visible(
-    grpc::ServerContext* ctx, const std::string& id) const {
+    grpc::ServerContextBase* ctx, const std::string& id) const {
   ASSIGN_OR_RETURN(Principal p, User(ctx));
-  ASSIGN_OR_RETURN(ExperimentRecord e, store_->GetExperiment(id));
-  if (!CanAccess(p, e.owner)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("experiment ", id, " belongs to another user"));
-  }
-  return e;
+  return api_.Visible(p, id);
 }
 
 absl::Status ExperimentServiceImpl::CheckJobVisible(
-    grpc::ServerContext* ctx, const std::string& job_id) const {
-  ASSIGN_OR_RETURN(JobRecord j, store_->GetJob(job_id));
-  return Visible(ctx, j.experiment_id).status();
+    grpc::ServerContextBase* ctx, const std::string& job_id) const {
+  ASSIGN_OR_RETURN(Principal p, User(ctx));
+  return api_.CheckJobVisible(p, job_id);
 }
 
-namespace {
-
-// A client's request id: at most 128 of [A-Za-z0-9._:-] (empty: none).
-absl::Status CheckRequestId(const std::string& id) {
-  const bool ok =
-      id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-               c == '_' || c == ':' || c == '-';
-      });
-  if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      "request_id: use at most 128 letters, digits, '.', '_', ':' or '-' "
-      "(e.g. a random UUID)");
+template <typename Request, typename Response>
+grpc::Status ExperimentServiceImpl::Call(
+    grpc::ServerContextBase* ctx,
+    absl::Status (ExperimentApi::*method)(const Principal&, const Request&,
+                                          Response*),
+    const Request& req, Response* resp) {
+  absl::StatusOr<Principal> caller = User(ctx);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  return ToGrpc((api_.*method)(*caller, req, resp));
 }
 
-}  // namespace
+grpc::Status ExperimentServiceImpl::GetExperiment(
+    ServerContext* ctx, const v1::GetExperimentRequest* req,
+    v1::Experiment* resp) {
+  return Call(ctx, &ExperimentApi::GetExperiment, *req, resp);
+}
+
+grpc::Status ExperimentServiceImpl::ListExperiments(
+    ServerContext* ctx, const v1::ListExperimentsRequest* req,
+    v1::ListExperimentsResponse* resp) {
+  return Call(ctx, &ExperimentApi::ListExperiments, *req, resp);
+}
+
+grpc::Status ExperimentServiceImpl::CancelExperiment(
+    ServerContext* ctx, const v1::CancelExperimentRequest* req,
+    v1::Experiment* resp) {
+  return Call(ctx, &ExperimentApi::CancelExperiment, *req, resp);
+}
+
+grpc::Status ExperimentServiceImpl::AddTrials(ServerContext* ctx,
+                                              const v1::AddTrialsRequest* req,
+                                              v1::AddTrialsResponse* resp) {
+  return Call(ctx, &ExperimentApi::AddTrials, *req, resp);
+}
+
+grpc::Status ExperimentServiceImpl::CloseExperiment(
+    ServerContext* ctx, const v1::CloseExperimentRequest* req,
+    v1::Experiment* resp) {
+  return Call(ctx, &ExperimentApi::CloseExperiment, *req, resp);
+}
+
+grpc::Status ExperimentServiceImpl::GetResults(ServerContext* ctx,
+                                               const v1::GetResultsRequest* req,
+                                               v1::ExperimentResults* resp) {
+  return Call(ctx, &ExperimentApi::GetResults, *req, resp);
+}
+
+grpc::Status ExperimentServiceImpl::ListWorkers(
+    ServerContext* ctx, const v1::ListWorkersRequest* req,
+    v1::ListWorkersResponse* resp) {
+  return Call(ctx, &ExperimentApi::ListWorkers, *req, resp);
+}
 
 grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(
     grpc::CallbackServerContext* ctx, const v1::SubmitExperimentRequest* req,
@@ -297,84 +235,6 @@ grpc::Status ExperimentServiceImpl::RerunExperiment(
   return grpc::Status::OK;
 }
 
-grpc::Status ExperimentServiceImpl::GetExperiment(
-    ServerContext* ctx, const v1::GetExperimentRequest* req,
-    v1::Experiment* resp) {
-  auto e = Visible(ctx, req->experiment_id());
-  if (!e.ok()) return ToGrpc(e.status());
-  return ToGrpc(FillExperiment(*e, resp));
-}
-
-grpc::Status ExperimentServiceImpl::ListExperiments(
-    ServerContext* ctx, const v1::ListExperimentsRequest* req,
-    v1::ListExperimentsResponse* resp) {
-  auto caller = User(ctx);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  ExperimentFilter f;
-  f.owner = req->owner();
-  if (caller->role != Principal::Role::kAdmin) {
-    if (!f.owner.empty() && f.owner != caller->name) {
-      return grpc::Status(StatusCode::PERMISSION_DENIED,
-                          "only admins list other users' experiments");
-    }
-    f.owner = caller->name;
-  }
-  f.state = req->state() == v1::EXPERIMENT_STATE_UNSPECIFIED
-                ? ""
-                : ApiStateName(req->state());
-  f.page_size = req->page_size() == 0 ? 50 : req->page_size();
-  f.page_token = req->page_token();
-  auto page = store_->ListExperiments(f);
-  if (!page.ok()) return ToGrpc(page.status());
-  std::vector<std::string> ids;
-  for (const ExperimentRecord& e : page->experiments) ids.push_back(e.id);
-  auto counts = store_->CountJobStates(ids);  // one query for the page
-  if (!counts.ok()) return ToGrpc(counts.status());
-  for (const ExperimentRecord& e : page->experiments) {
-    absl::Status st =
-        FillExperiment(e, resp->add_experiments(), &(*counts)[e.id]);
-    if (!st.ok()) return ToGrpc(st);
-  }
-  resp->set_next_page_token(page->next_page_token);
-  return grpc::Status::OK;
-}
-
-grpc::Status ExperimentServiceImpl::CancelExperiment(
-    ServerContext* ctx, const v1::CancelExperimentRequest* req,
-    v1::Experiment* resp) {
-  if (auto v = Visible(ctx, req->experiment_id()); !v.ok())
-    return ToGrpc(v.status());
-  auto e = coordinator_->Cancel(req->experiment_id());
-  if (!e.ok()) return ToGrpc(e.status());
-  return ToGrpc(FillExperiment(*e, resp));
-}
-
-grpc::Status ExperimentServiceImpl::AddTrials(ServerContext* ctx,
-                                              const v1::AddTrialsRequest* req,
-                                              v1::AddTrialsResponse* resp) {
-  if (auto v = Visible(ctx, req->experiment_id()); !v.ok())
-    return ToGrpc(v.status());
-  if (absl::Status st = CheckRequestId(req->request_id()); !st.ok())
-    return ToGrpc(st);
-  std::vector<std::string> params(req->params_json().begin(),
-                                  req->params_json().end());
-  auto jobs =
-      coordinator_->AddTrials(req->experiment_id(), params, req->request_id());
-  if (!jobs.ok()) return ToGrpc(jobs.status());
-  for (const JobRecord& j : *jobs) FillJob(j, resp->add_jobs());
-  return grpc::Status::OK;
-}
-
-grpc::Status ExperimentServiceImpl::CloseExperiment(
-    ServerContext* ctx, const v1::CloseExperimentRequest* req,
-    v1::Experiment* resp) {
-  if (auto v = Visible(ctx, req->experiment_id()); !v.ok())
-    return ToGrpc(v.status());
-  auto e = coordinator_->CloseSearch(req->experiment_id());
-  if (!e.ok()) return ToGrpc(e.status());
-  return ToGrpc(FillExperiment(*e, resp));
-}
-
 grpc::Status ExperimentServiceImpl::WatchExperiment(
     ServerContext* ctx, const v1::WatchExperimentRequest* req,
     grpc::ServerWriter<v1::ExperimentEvent>* writer) {
@@ -419,7 +279,7 @@ grpc::Status ExperimentServiceImpl::WatchExperiment(
     return ToGrpc(e.status());
   }
   v1::ExperimentEvent snapshot;
-  absl::Status st = FillExperiment(*e, snapshot.mutable_snapshot());
+  absl::Status st = api_.FillExperiment(*e, snapshot.mutable_snapshot());
   bool done = e->state != "running";
   if (st.ok() && !writer->Write(snapshot)) done = true;
   if (st.ok() && done && e->state != "running") {
@@ -453,89 +313,6 @@ grpc::Status ExperimentServiceImpl::WatchExperiment(
   }
   coordinator_->Unwatch(token);
   return ToGrpc(st);
-}
-
-grpc::Status ExperimentServiceImpl::GetResults(ServerContext* ctx,
-                                               const v1::GetResultsRequest* req,
-                                               v1::ExperimentResults* resp) {
-  auto e = Visible(ctx, req->experiment_id());
-  if (!e.ok()) return ToGrpc(e.status());
-  absl::Status st = FillExperiment(*e, resp->mutable_experiment());
-  if (!st.ok()) return ToGrpc(st);
-  if (req->max_points_per_series() < 0) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "max_points_per_series: must be >= 0 (0 = all)");
-  }
-  if (req->metric_names_size() > 100) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "metric_names: at most 100 names");
-  }
-  Store::MetricsQuery query;
-  query.include = req->include_metrics();
-  query.names.assign(req->metric_names().begin(), req->metric_names().end());
-  query.max_points_per_series = req->max_points_per_series();
-  auto data = store_->GetExperimentResults(req->experiment_id(), query);
-  if (!data.ok()) return ToGrpc(data.status());
-  // The bulk rows come sorted by job id; jobs by index: match by id.
-  std::unordered_map<std::string, v1::JobResult*> by_id;
-  for (const JobRecord& j : data->jobs) {
-    v1::JobResult* r = resp->add_jobs();
-    FillJob(j, r->mutable_job());
-    by_id[j.id] = r;
-  }
-  for (const AttemptRecord& a : data->attempts) {
-    auto it = by_id.find(a.job_id);
-    if (it == by_id.end()) continue;
-    v1::Attempt* out = it->second->add_attempts();
-    out->set_id(a.id);
-    out->set_job_id(a.job_id);
-    out->set_worker_id(a.worker_id);
-    out->set_number(a.number);
-    out->set_outcome(a.outcome);
-    out->set_started_unix_ms(a.started_ms);
-    out->set_ended_unix_ms(a.ended_ms);
-    out->set_exit_code(a.exit_code);
-    out->set_reason(a.reason);
-    out->set_rank(a.rank);
-  }
-  for (const ArtifactRecord& a : data->artifacts) {
-    auto it = by_id.find(a.job_id);
-    if (it == by_id.end()) continue;
-    v1::ArtifactInfo* info = it->second->add_artifacts();
-    info->set_name(a.name);
-    info->set_sha256(a.sha256);
-    info->set_size_bytes(a.size);
-  }
-  for (const MetricPoint& p : data->metrics) {
-    auto it = by_id.find(p.job_id);
-    if (it != by_id.end()) FillMetric(p, it->second->add_metrics());
-  }
-  return grpc::Status::OK;
-}
-
-grpc::Status ExperimentServiceImpl::ListWorkers(ServerContext* ctx,
-                                                const v1::ListWorkersRequest*,
-                                                v1::ListWorkersResponse* resp) {
-  if (auto caller = User(ctx); !caller.ok()) return ToGrpc(caller.status());
-  auto workers = store_->ListWorkers();
-  if (!workers.ok()) return ToGrpc(workers.status());
-  for (const WorkerRecord& w : *workers) {
-    v1::Worker* out = resp->add_workers();
-    out->set_id(w.id);
-    out->set_name(w.name);
-    out->set_gpus(w.gpus);
-    out->set_cpu_slots(w.cpu_slots);
-    out->set_state(w.state);
-    out->set_last_seen_unix_ms(w.last_seen_ms);
-    const nlohmann::json labels =
-        nlohmann::json::parse(w.labels, nullptr, false);
-    if (labels.is_object()) {
-      for (const auto& [k, v] : labels.items()) {
-        if (v.is_string()) (*out->mutable_labels())[k] = v.get<std::string>();
-      }
-    }
-  }
-  return grpc::Status::OK;
 }
 
 grpc::Status ExperimentServiceImpl::GetLogs(

@@ -15,6 +15,7 @@
 #include "server/artifact_store.h"
 #include "server/auth.h"
 #include "server/coordinator.h"
+#include "server/experiment_api.h"
 #include "server/log_store.h"
 #include "server/rpc_metrics.h"
 #include "server/store.h"
@@ -38,7 +39,8 @@ class ExperimentServiceImpl final
   ExperimentServiceImpl(Coordinator* coordinator, Store* store, LogStore* logs,
                         ArtifactStore* artifacts, const Authenticator* auth,
                         RpcMetrics* rpc_metrics = nullptr)
-      : coordinator_(coordinator),
+      : api_(coordinator, store),
+        coordinator_(coordinator),
         store_(store),
         logs_(logs),
         artifacts_(artifacts),
@@ -98,18 +100,22 @@ class ExperimentServiceImpl final
   void set_code_limits(const CodeLimits& limits) { code_limits_ = limits; }
 
  private:
-  // `counts` (job state -> count) when already read for a whole page; else
-  // read here.
-  absl::Status FillExperiment(
-      const ExperimentRecord& e, v1::Experiment* out,
-      const std::map<std::string, int>* counts = nullptr);
   // The caller, who must hold a user or admin token.
   absl::StatusOr<Principal> User(grpc::ServerContextBase* ctx) const;
-  // The experiment, if the caller may see it (PERMISSION_DENIED otherwise).
-  absl::StatusOr<ExperimentRecord> Visible(grpc::ServerContext* ctx,
+  // ExperimentApi's checks for the caller of `ctx`.
+  absl::StatusOr<ExperimentRecord> Visible(grpc::ServerContextBase* ctx,
                                            const std::string& id) const;
-  absl::Status CheckJobVisible(grpc::ServerContext* ctx,
+  absl::Status CheckJobVisible(grpc::ServerContextBase* ctx,
                                const std::string& job_id) const;
+  // A unary call: the caller, then ExperimentApi's `method`.
+  template <typename Request, typename Response>
+  grpc::Status Call(grpc::ServerContextBase* ctx,
+                    absl::Status (ExperimentApi::*method)(const Principal&,
+                                                          const Request&,
+                                                          Response*),
+                    const Request& req, Response* resp);
+
+  ExperimentApi api_;
   Coordinator* coordinator_;
   Store* store_;
   LogStore* logs_;

@@ -1,0 +1,291 @@
+#include "server/experiment_api.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "proto/api_util.h"
+
+namespace ladle {
+namespace {
+
+void FillJobCounts(const std::map<std::string, int>& by_state,
+                   v1::JobCounts* c) {
+  int total = 0;
+  for (const auto& [state, n] : by_state) {
+    total += n;
+    switch (ApiJobState(state)) {
+      case v1::JOB_STATE_PENDING:
+        c->set_pending(c->pending() + n);
+        break;
+      case v1::JOB_STATE_QUEUED:
+        c->set_queued(c->queued() + n);
+        break;
+      case v1::JOB_STATE_RUNNING:
+        c->set_running(c->running() + n);
+        break;
+      case v1::JOB_STATE_SUCCEEDED:
+        c->set_succeeded(c->succeeded() + n);
+        break;
+      case v1::JOB_STATE_FAILED:
+        c->set_failed(c->failed() + n);
+        break;
+      case v1::JOB_STATE_CANCELLED:
+        c->set_cancelled(c->cancelled() + n);
+        break;
+      default:
+        break;
+    }
+  }
+  c->set_total(total);
+}
+
+}  // namespace
+
+absl::Status CheckRequestId(const std::string& id) {
+  const bool ok =
+      id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+               c == '_' || c == ':' || c == '-';
+      });
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      "request_id: use at most 128 letters, digits, '.', '_', ':' or '-' "
+      "(e.g. a random UUID)");
+}
+
+void FillJob(const JobRecord& j, v1::Job* out) {
+  out->set_id(j.id);
+  out->set_experiment_id(j.experiment_id);
+  out->set_index(j.index);
+  out->set_kind(j.kind);
+  out->set_state(ApiJobState(j.state));
+  out->set_params_json(j.params);
+  out->set_spec_json(j.spec);
+  for (const std::string& d : j.deps) out->add_depends_on(d);
+  out->set_attempts(j.attempts);
+  out->set_worker_id(j.worker_id);
+  out->set_ranks(j.ranks);
+  out->set_gpus(j.gpu_share_milli > 0 ? j.gpu_share_milli / 1000.0 : j.gpus);
+  out->set_cpu_slots(j.cpu_slots);
+  out->set_reason(j.reason);
+  out->set_summary_json(j.summary);
+  out->set_updated_unix_ms(j.updated_ms);
+  if (j.trial >= 0) {
+    v1::SearchSegment* s = out->mutable_search();
+    s->set_trial(j.trial);
+    s->set_rung(j.rung);
+    s->set_resume_from(j.resume_from);
+    s->set_result_seq(j.result_seq);
+    s->set_value(j.result_value);
+  }
+}
+
+void FillMetric(const MetricPoint& p, v1::MetricPoint* out) {
+  out->set_job_id(p.job_id);
+  out->set_attempt_id(p.attempt_id);
+  out->set_step(p.step);
+  out->set_name(p.name);
+  out->set_value(p.value);
+  out->set_unix_ms(p.time_ms);
+}
+
+absl::Status ExperimentApi::FillExperiment(
+    const ExperimentRecord& e, v1::Experiment* out,
+    const std::map<std::string, int>* counts) const {
+  out->set_id(e.id);
+  out->set_name(e.name);
+  out->set_kind(e.kind);
+  out->set_owner(e.owner);
+  out->set_state(ApiExperimentState(e.state));
+  out->set_message(e.message);
+  out->set_spec(e.spec);
+  out->set_priority(e.priority);
+  out->set_created_unix_ms(e.created_ms);
+  out->set_finished_unix_ms(e.finished_ms);
+  out->set_code_sha256(e.code_sha256);
+  out->set_rerun_of(e.rerun_of);
+  // kSearch* share the API's numbering.
+  out->set_search(static_cast<v1::SearchState>(e.search_state));
+  if (counts != nullptr) {
+    FillJobCounts(*counts, out->mutable_job_counts());
+  } else {
+    ASSIGN_OR_RETURN(auto read, store_->CountJobStates({e.id}));
+    FillJobCounts(read[e.id], out->mutable_job_counts());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ExperimentRecord> ExperimentApi::Visible(
+    const Principal& p, const std::string& id) const {
+  ASSIGN_OR_RETURN(ExperimentRecord e, store_->GetExperiment(id));
+  if (!CanAccess(p, e.owner)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("experiment ", id, " belongs to another user"));
+  }
+  return e;
+}
+
+absl::Status ExperimentApi::CheckJobVisible(const Principal& caller,
+                                            const std::string& job_id) const {
+  ASSIGN_OR_RETURN(JobRecord j, store_->GetJob(job_id));
+  return Visible(caller, j.experiment_id).status();
+}
+
+absl::Status ExperimentApi::GetExperiment(const Principal& caller,
+                                          const v1::GetExperimentRequest& req,
+                                          v1::Experiment* resp) {
+  auto e = Visible(caller, req.experiment_id());
+  if (!e.ok()) return e.status();
+  return FillExperiment(*e, resp);
+}
+
+absl::Status ExperimentApi::ListExperiments(
+    const Principal& caller, const v1::ListExperimentsRequest& req,
+    v1::ListExperimentsResponse* resp) {
+  ExperimentFilter f;
+  f.owner = req.owner();
+  if (caller.role != Principal::Role::kAdmin) {
+    if (!f.owner.empty() && f.owner != caller.name) {
+      return absl::PermissionDeniedError(
+          "only admins list other users' experiments");
+    }
+    f.owner = caller.name;
+  }
+  f.state = req.state() == v1::EXPERIMENT_STATE_UNSPECIFIED
+                ? ""
+                : ApiStateName(req.state());
+  f.page_size = req.page_size() == 0 ? 50 : req.page_size();
+  f.page_token = req.page_token();
+  auto page = store_->ListExperiments(f);
+  if (!page.ok()) return page.status();
+  std::vector<std::string> ids;
+  for (const ExperimentRecord& e : page->experiments) ids.push_back(e.id);
+  auto counts = store_->CountJobStates(ids);  // one query for the page
+  if (!counts.ok()) return counts.status();
+  for (const ExperimentRecord& e : page->experiments) {
+    absl::Status st =
+        FillExperiment(e, resp->add_experiments(), &(*counts)[e.id]);
+    if (!st.ok()) return st;
+  }
+  resp->set_next_page_token(page->next_page_token);
+  return absl::OkStatus();
+}
+
+absl::Status ExperimentApi::CancelExperiment(
+    const Principal& caller, const v1::CancelExperimentRequest& req,
+    v1::Experiment* resp) {
+  if (auto v = Visible(caller, req.experiment_id()); !v.ok()) return v.status();
+  auto e = coordinator_->Cancel(req.experiment_id());
+  if (!e.ok()) return e.status();
+  return FillExperiment(*e, resp);
+}
+
+absl::Status ExperimentApi::AddTrials(const Principal& caller,
+                                      const v1::AddTrialsRequest& req,
+                                      v1::AddTrialsResponse* resp) {
+  if (auto v = Visible(caller, req.experiment_id()); !v.ok()) return v.status();
+  if (absl::Status st = CheckRequestId(req.request_id()); !st.ok()) return st;
+  std::vector<std::string> params(req.params_json().begin(),
+                                  req.params_json().end());
+  auto jobs =
+      coordinator_->AddTrials(req.experiment_id(), params, req.request_id());
+  if (!jobs.ok()) return jobs.status();
+  for (const JobRecord& j : *jobs) FillJob(j, resp->add_jobs());
+  return absl::OkStatus();
+}
+
+absl::Status ExperimentApi::CloseExperiment(
+    const Principal& caller, const v1::CloseExperimentRequest& req,
+    v1::Experiment* resp) {
+  if (auto v = Visible(caller, req.experiment_id()); !v.ok()) return v.status();
+  auto e = coordinator_->CloseSearch(req.experiment_id());
+  if (!e.ok()) return e.status();
+  return FillExperiment(*e, resp);
+}
+
+absl::Status ExperimentApi::GetResults(const Principal& caller,
+                                       const v1::GetResultsRequest& req,
+                                       v1::ExperimentResults* resp) {
+  auto e = Visible(caller, req.experiment_id());
+  if (!e.ok()) return e.status();
+  absl::Status st = FillExperiment(*e, resp->mutable_experiment());
+  if (!st.ok()) return st;
+  if (req.max_points_per_series() < 0) {
+    return absl::InvalidArgumentError(
+        "max_points_per_series: must be >= 0 (0 = all)");
+  }
+  if (req.metric_names_size() > 100) {
+    return absl::InvalidArgumentError("metric_names: at most 100 names");
+  }
+  Store::MetricsQuery query;
+  query.include = req.include_metrics();
+  query.names.assign(req.metric_names().begin(), req.metric_names().end());
+  query.max_points_per_series = req.max_points_per_series();
+  auto data = store_->GetExperimentResults(req.experiment_id(), query);
+  if (!data.ok()) return data.status();
+  // The bulk rows come sorted by job id; jobs by index: match by id.
+  std::unordered_map<std::string, v1::JobResult*> by_id;
+  for (const JobRecord& j : data->jobs) {
+    v1::JobResult* r = resp->add_jobs();
+    FillJob(j, r->mutable_job());
+    by_id[j.id] = r;
+  }
+  for (const AttemptRecord& a : data->attempts) {
+    auto it = by_id.find(a.job_id);
+    if (it == by_id.end()) continue;
+    v1::Attempt* out = it->second->add_attempts();
+    out->set_id(a.id);
+    out->set_job_id(a.job_id);
+    out->set_worker_id(a.worker_id);
+    out->set_number(a.number);
+    out->set_outcome(a.outcome);
+    out->set_started_unix_ms(a.started_ms);
+    out->set_ended_unix_ms(a.ended_ms);
+    out->set_exit_code(a.exit_code);
+    out->set_reason(a.reason);
+    out->set_rank(a.rank);
+  }
+  for (const ArtifactRecord& a : data->artifacts) {
+    auto it = by_id.find(a.job_id);
+    if (it == by_id.end()) continue;
+    v1::ArtifactInfo* info = it->second->add_artifacts();
+    info->set_name(a.name);
+    info->set_sha256(a.sha256);
+    info->set_size_bytes(a.size);
+  }
+  for (const MetricPoint& p : data->metrics) {
+    auto it = by_id.find(p.job_id);
+    if (it != by_id.end()) FillMetric(p, it->second->add_metrics());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ExperimentApi::ListWorkers(const Principal& caller,
+                                        const v1::ListWorkersRequest&,
+                                        v1::ListWorkersResponse* resp) {
+  auto workers = store_->ListWorkers();
+  if (!workers.ok()) return workers.status();
+  for (const WorkerRecord& w : *workers) {
+    v1::Worker* out = resp->add_workers();
+    out->set_id(w.id);
+    out->set_name(w.name);
+    out->set_gpus(w.gpus);
+    out->set_cpu_slots(w.cpu_slots);
+    out->set_state(w.state);
+    out->set_last_seen_unix_ms(w.last_seen_ms);
+    const nlohmann::json labels =
+        nlohmann::json::parse(w.labels, nullptr, false);
+    if (labels.is_object()) {
+      for (const auto& [k, v] : labels.items()) {
+        if (v.is_string()) (*out->mutable_labels())[k] = v.get<std::string>();
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ladle

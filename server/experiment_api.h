@@ -1,0 +1,79 @@
+// The experiment API's unary calls, transport-neutral: each takes the caller
+// (a Principal the transport authenticated) and the request message, fills the
+// response and returns an absl::Status. The gRPC handlers (service.h) call
+// them, and so can any other transport: the owner checks and validation live
+// here once. Streams (watch, logs, downloads) and submits stay with their
+// transport but use Visible for the same checks.
+//
+// Thread safety: all methods may be called from any thread.
+#ifndef LADLE_SERVER_EXPERIMENT_API_H_
+#define LADLE_SERVER_EXPERIMENT_API_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "ladle/v1/experiments.pb.h"
+#include "server/auth.h"
+#include "server/coordinator.h"
+#include "server/store.h"
+
+namespace ladle {
+
+// Proto from domain records.
+void FillJob(const JobRecord& j, v1::Job* out);
+void FillMetric(const MetricPoint& p, v1::MetricPoint* out);
+
+// A client's request id: at most 128 of [A-Za-z0-9._:-] (empty: none);
+// INVALID_ARGUMENT naming `request_id` otherwise.
+absl::Status CheckRequestId(const std::string& id);
+
+class ExperimentApi {
+ public:
+  // Both must outlive it.
+  ExperimentApi(Coordinator* coordinator, Store* store)
+      : coordinator_(coordinator), store_(store) {}
+
+  absl::Status GetExperiment(const Principal& caller,
+                             const v1::GetExperimentRequest& req,
+                             v1::Experiment* resp);
+  // Non-admins list their own experiments only.
+  absl::Status ListExperiments(const Principal& caller,
+                               const v1::ListExperimentsRequest& req,
+                               v1::ListExperimentsResponse* resp);
+  absl::Status CancelExperiment(const Principal& caller,
+                                const v1::CancelExperimentRequest& req,
+                                v1::Experiment* resp);
+  absl::Status AddTrials(const Principal& caller,
+                         const v1::AddTrialsRequest& req,
+                         v1::AddTrialsResponse* resp);
+  absl::Status CloseExperiment(const Principal& caller,
+                               const v1::CloseExperimentRequest& req,
+                               v1::Experiment* resp);
+  absl::Status GetResults(const Principal& caller,
+                          const v1::GetResultsRequest& req,
+                          v1::ExperimentResults* resp);
+  absl::Status ListWorkers(const Principal& caller,
+                           const v1::ListWorkersRequest& req,
+                           v1::ListWorkersResponse* resp);
+
+  // The experiment, if `caller` may see it (PERMISSION_DENIED otherwise).
+  absl::StatusOr<ExperimentRecord> Visible(const Principal& caller,
+                                           const std::string& id) const;
+  absl::Status CheckJobVisible(const Principal& caller,
+                               const std::string& job_id) const;
+  // `counts` (job state -> count) when already read for a whole page; else
+  // read here.
+  absl::Status FillExperiment(
+      const ExperimentRecord& e, v1::Experiment* out,
+      const std::map<std::string, int>* counts = nullptr) const;
+
+ private:
+  Coordinator* coordinator_;
+  Store* store_;
+};
+
+}  // namespace ladle
+
+#endif  // LADLE_SERVER_EXPERIMENT_API_H_

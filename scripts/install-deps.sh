@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libsqlite3-dev libssl-dev libarchive-dev prometheus-cpp-dev prometheus docker-compose libgoogle-perftools-dev
+  libcpp-httplib-dev  # ladle-server --http_listen (the HTTP/JSON API)
   librsvg2-bin chromium clang libclang-rt-14-dev
   dataset-fashion-mnist
   python3-grpcio python3-protobuf

@@ -57,6 +57,16 @@ absl::Status CheckRequestId(const std::string& id) {
       "(e.g. a random UUID)");
 }
 
+absl::StatusOr<Principal> ApiCaller(const Authenticator& auth,
+                                    const std::string& authorization) {
+  ASSIGN_OR_RETURN(Principal p, auth.Authenticate(authorization));
+  if (p.role == Principal::Role::kWorker) {
+    return absl::PermissionDeniedError(
+        "worker tokens may only use the WorkerService");
+  }
+  return p;
+}
+
 void FillJob(const JobRecord& j, v1::Job* out) {
   out->set_id(j.id);
   out->set_experiment_id(j.experiment_id);

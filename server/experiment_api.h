@@ -25,6 +25,12 @@ namespace ladle {
 void FillJob(const JobRecord& j, v1::Job* out);
 void FillMetric(const MetricPoint& p, v1::MetricPoint* out);
 
+// The caller of the experiment API from its `authorization` header value
+// ("Bearer TOKEN"; empty: none): UNAUTHENTICATED without a valid token when
+// tokens are on, PERMISSION_DENIED for a worker token. Every transport uses it.
+absl::StatusOr<Principal> ApiCaller(const Authenticator& auth,
+                                    const std::string& authorization);
+
 // A client's request id: at most 128 of [A-Za-z0-9._:-] (empty: none);
 // INVALID_ARGUMENT naming `request_id` otherwise.
 absl::Status CheckRequestId(const std::string& id);

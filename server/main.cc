@@ -20,6 +20,7 @@
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "server/coordinator.h"
+#include "server/http_api.h"
 #include "server/metrics.h"
 #include "server/rpc_metrics.h"
 #include "server/service.h"
@@ -30,6 +31,9 @@ struct Options {
   std::string listen = "127.0.0.1:7070";  // gRPC address
   std::string data_dir = "./ladle-data";  // SQLite file and artifacts
   std::string metrics_listen = "127.0.0.1:9464";
+  // The HTTP/JSON API (server/http_api.h); empty: off. Loopback-only without
+  // --token_file, as --listen.
+  std::string http_listen;
   std::string token_file;         // bearer tokens; required beyond loopback  //
   std::string tls_cert, tls_key;  // PEM files: serve TLS when both are set
                                   // Prometheus /metrics; empty: off
@@ -58,6 +62,8 @@ int ParseFlags(int argc, char** argv, Options* out) {
                  "bearer tokens: lines '<token> <user|worker|admin> [<name>]'");
   app.add_option("--metrics_listen", o.metrics_listen,
                  "Prometheus /metrics address (host:port; empty: off)");
+  app.add_option("--http_listen", o.http_listen,
+                 "HTTP/JSON API address (host:port; empty, the default: off)");
   app.add_option("--lease_ms", o.lease_ms,
                  "attempt lease; a worker silent this long loses its attempts")
       ->check(CLI::Range(int64_t{1000}, int64_t{3'600'000}));
@@ -99,12 +105,16 @@ int ParseFlags(int argc, char** argv, Options* out) {
 absl::StatusOr<ladle::Authenticator> MakeAuthenticator(const Options& o) {
   if (!o.token_file.empty())
     return ladle::Authenticator::FromFile(o.token_file);
-  const bool loopback = o.listen.rfind("127.", 0) == 0 ||
-                        o.listen.rfind("localhost:", 0) == 0 ||
-                        o.listen.rfind("[::1]:", 0) == 0;
-  if (!loopback) {
+  auto loopback = [](const std::string& a) {
+    return a.rfind("127.", 0) == 0 || a.rfind("localhost:", 0) == 0 ||
+           a.rfind("[::1]:", 0) == 0;
+  };
+  for (const auto& [flag, address] :
+       {std::pair<const char*, const std::string&>{"--listen", o.listen},
+        {"--http_listen", o.http_listen}}) {
+    if (address.empty() || loopback(address)) continue;
     return absl::InvalidArgumentError(
-        "--listen " + o.listen +
+        std::string(flag) + " " + address +
         " is reachable beyond this machine: pass --token_file (auth is only "
         "optional on a loopback address)");
   }
@@ -286,6 +296,14 @@ int main(int argc, char** argv) {
   ladle::WorkerServiceImpl workers(&coordinator, store->get(), &logs,
                                    &artifacts, &*auth, o.heartbeat_ms,
                                    o.lease_ms);
+  ladle::ExperimentApi api(&coordinator, store->get());
+  ladle::HttpApi http(&api, &*auth);
+  if (!o.http_listen.empty()) {
+    if (absl::Status st = http.Start(o.http_listen); !st.ok())
+      return fail(st, 2);
+    LOG(INFO) << "HTTP/JSON API on " << o.http_listen << " (port "
+              << http.port() << ")";
+  }
   auto creds = ServerCredentials(o);
   if (!creds.ok()) return fail(creds.status(), 2);
   std::unique_ptr<grpc::Server> server =

@@ -1,0 +1,249 @@
+#include "server/http_api.h"
+
+#include <httplib.h>
+
+#include <functional>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
+
+namespace ladle {
+namespace {
+
+using Handler = std::function<absl::Status(
+    const Principal&, const httplib::Request&, std::string* json)>;
+
+void Reply(const absl::Status& st, const std::string& json,
+           httplib::Response& res) {
+  if (st.ok()) {
+    res.set_content(json, "application/json");
+    return;
+  }
+  res.status = HttpStatusOf(st.code());
+  res.set_content(
+      nlohmann::json{{"code", static_cast<int>(st.code())},
+                     {"status", absl::StatusCodeToString(st.code())},
+                     {"message", std::string(st.message())}}
+          .dump(),
+      "application/json");
+}
+
+absl::Status ToJson(const google::protobuf::Message& m, std::string* json) {
+  google::protobuf::util::JsonPrintOptions o;
+  o.always_print_primitive_fields = true;
+  auto st = google::protobuf::util::MessageToJsonString(m, json, o);
+  if (!st.ok()) return absl::InternalError(std::string(st.message()));
+  return absl::OkStatus();
+}
+
+absl::Status FromJson(const std::string& body, google::protobuf::Message* m) {
+  if (body.empty()) return absl::OkStatus();
+  auto st = google::protobuf::util::JsonStringToMessage(body, m);
+  if (!st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("body: not a ", m->GetTypeName(), " in JSON (",
+                     std::string(st.message()), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IntParam(const httplib::Request& req, const char* name,
+                      int64_t* out) {
+  if (!req.has_param(name)) return absl::OkStatus();
+  if (!absl::SimpleAtoi(req.get_param_value(name), out)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, ": not an integer: '", req.get_param_value(name), "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int HttpStatusOf(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return 200;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted:
+      return 409;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kCancelled:
+      return 499;
+    case absl::StatusCode::kUnimplemented:
+      return 501;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+HttpApi::HttpApi(ExperimentApi* api, const Authenticator* auth)
+    : api_(api), auth_(auth), server_(std::make_unique<httplib::Server>()) {
+  Routes();
+}
+
+HttpApi::~HttpApi() {
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void HttpApi::Routes() {
+  // Authenticates, runs `h`, replies with its JSON or its error.
+  auto serve = [this](Handler h) {
+    return [this, h](const httplib::Request& req, httplib::Response& res) {
+      absl::StatusOr<Principal> caller =
+          ApiCaller(*auth_, req.get_header_value("Authorization"));
+      std::string json;
+      absl::Status st = caller.status();
+      if (st.ok()) st = h(*caller, req, &json);
+      Reply(st, json, res);
+    };
+  };
+  const std::string exp = R"(/api/v1/experiments/([A-Za-z0-9._-]+))";
+  server_->Get(
+      "/api/v1/experiments",
+      serve([this](const Principal& p, const httplib::Request& r,
+                   std::string* json) {
+        v1::ListExperimentsRequest req;
+        req.set_owner(r.get_param_value("owner"));
+        if (r.has_param("state")) {
+          v1::ExperimentState state;
+          if (!v1::ExperimentState_Parse(
+                  absl::StrCat(
+                      "EXPERIMENT_STATE_",
+                      absl::AsciiStrToUpper(r.get_param_value("state"))),
+                  &state)) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("state: unknown '", r.get_param_value("state"),
+                             "'; use running, succeeded, failed or cancelled"));
+          }
+          req.set_state(state);
+        }
+        int64_t page_size = 0;
+        if (absl::Status st = IntParam(r, "page_size", &page_size); !st.ok())
+          return st;
+        req.set_page_size(static_cast<int32_t>(page_size));
+        req.set_page_token(r.get_param_value("page_token"));
+        v1::ListExperimentsResponse resp;
+        if (absl::Status st = api_->ListExperiments(p, req, &resp); !st.ok())
+          return st;
+        return ToJson(resp, json);
+      }));
+  server_->Get(exp, serve([this](const Principal& p, const httplib::Request& r,
+                                 std::string* json) {
+                 v1::GetExperimentRequest req;
+                 req.set_experiment_id(r.matches[1]);
+                 v1::Experiment resp;
+                 if (absl::Status st = api_->GetExperiment(p, req, &resp);
+                     !st.ok())
+                   return st;
+                 return ToJson(resp, json);
+               }));
+  server_->Get(
+      exp + "/results",
+      serve([this](const Principal& p, const httplib::Request& r,
+                   std::string* json) {
+        v1::GetResultsRequest req;
+        req.set_experiment_id(r.matches[1]);
+        req.set_include_metrics(r.get_param_value("include_metrics") == "true");
+        if (r.has_param("metric_names")) {
+          for (absl::string_view n : absl::StrSplit(
+                   r.get_param_value("metric_names"), ',', absl::SkipEmpty()))
+            req.add_metric_names(std::string(n));
+        }
+        int64_t max_points = 0;
+        if (absl::Status st = IntParam(r, "max_points_per_series", &max_points);
+            !st.ok())
+          return st;
+        req.set_max_points_per_series(static_cast<int32_t>(max_points));
+        v1::ExperimentResults resp;
+        if (absl::Status st = api_->GetResults(p, req, &resp); !st.ok())
+          return st;
+        return ToJson(resp, json);
+      }));
+  server_->Post(exp + ":cancel",
+                serve([this](const Principal& p, const httplib::Request& r,
+                             std::string* json) {
+                  v1::CancelExperimentRequest req;
+                  req.set_experiment_id(r.matches[1]);
+                  v1::Experiment resp;
+                  if (absl::Status st = api_->CancelExperiment(p, req, &resp);
+                      !st.ok())
+                    return st;
+                  return ToJson(resp, json);
+                }));
+  server_->Post(exp + ":close",
+                serve([this](const Principal& p, const httplib::Request& r,
+                             std::string* json) {
+                  v1::CloseExperimentRequest req;
+                  req.set_experiment_id(r.matches[1]);
+                  v1::Experiment resp;
+                  if (absl::Status st = api_->CloseExperiment(p, req, &resp);
+                      !st.ok())
+                    return st;
+                  return ToJson(resp, json);
+                }));
+  server_->Post(exp + "/trials",
+                serve([this](const Principal& p, const httplib::Request& r,
+                             std::string* json) {
+                  v1::AddTrialsRequest req;
+                  if (absl::Status st = FromJson(r.body, &req); !st.ok())
+                    return st;
+                  req.set_experiment_id(r.matches[1]);
+                  v1::AddTrialsResponse resp;
+                  if (absl::Status st = api_->AddTrials(p, req, &resp);
+                      !st.ok())
+                    return st;
+                  return ToJson(resp, json);
+                }));
+  server_->Get("/api/v1/workers",
+               serve([this](const Principal& p, const httplib::Request&,
+                            std::string* json) {
+                 v1::ListWorkersResponse resp;
+                 if (absl::Status st = api_->ListWorkers(p, {}, &resp);
+                     !st.ok())
+                   return st;
+                 return ToJson(resp, json);
+               }));
+}
+
+absl::Status HttpApi::Start(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError("--http_listen " + listen +
+                                      ": use HOST:PORT, e.g. 127.0.0.1:8080");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  port_ = port == 0 ? server_->bind_to_any_port(host)
+                    : (server_->bind_to_port(host, port) ? port : -1);
+  if (port_ <= 0) {
+    return absl::InvalidArgumentError("--http_listen " + listen +
+                                      ": cannot listen there");
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return absl::OkStatus();
+}
+
+}  // namespace ladle

@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "proto/api_util.h"
@@ -143,6 +144,75 @@ absl::Status ExperimentApi::CheckJobVisible(const Principal& caller,
                                             const std::string& job_id) const {
   ASSIGN_OR_RETURN(JobRecord j, store_->GetJob(job_id));
   return Visible(caller, j.experiment_id).status();
+}
+
+void ExperimentApi::SubmitAsync(const Principal& caller,
+                                const v1::SubmitExperimentRequest& req,
+                                v1::SubmitExperimentResponse* resp,
+                                std::function<void(absl::Status)> done) {
+  if (req.spec().empty())
+    return done(
+        absl::InvalidArgumentError("spec: empty; send the experiment YAML"));
+  constexpr size_t kMaxSpecBytes = 1 << 20;
+  if (req.spec().size() > kMaxSpecBytes) {
+    return done(absl::InvalidArgumentError(
+        absl::StrCat("spec: ", req.spec().size(),
+                     " bytes; an experiment spec is at most 1 MiB (use a "
+                     "sweep instead of listing jobs)")));
+  }
+  if (absl::Status st = CheckRequestId(req.request_id()); !st.ok())
+    return done(st);
+  if (absl::Status st = CheckCodeArchive(artifacts_, req.code_sha256());
+      !st.ok())
+    return done(st);
+  const bool dry_run = req.dry_run();
+  coordinator_->SubmitAsync(
+      req.spec(), caller.name, dry_run,
+      [resp, dry_run,
+       done = std::move(done)](absl::StatusOr<Coordinator::SubmitResult> r) {
+        if (!r.ok()) return done(r.status());
+        resp->set_experiment_id(r->experiment_id);
+        resp->set_job_count(r->job_count);
+        if (dry_run) {
+          for (const JobRecord& j : r->jobs)
+            FillJob(j, resp->add_planned_jobs());
+        }
+        done(absl::OkStatus());
+      },
+      req.request_id(), req.code_sha256());
+}
+
+absl::Status ExperimentApi::Submit(const Principal& caller,
+                                   const v1::SubmitExperimentRequest& req,
+                                   v1::SubmitExperimentResponse* resp) {
+  absl::Notification finished;
+  absl::Status result;
+  SubmitAsync(caller, req, resp, [&](absl::Status st) {
+    result = std::move(st);
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return result;
+}
+
+absl::Status ExperimentApi::RerunExperiment(
+    const Principal& caller, const v1::RerunExperimentRequest& req,
+    v1::SubmitExperimentResponse* resp) {
+  RETURN_IF_ERROR(Visible(caller, req.experiment_id()).status());
+  RETURN_IF_ERROR(CheckRequestId(req.request_id()));
+  absl::Notification finished;
+  absl::StatusOr<Coordinator::SubmitResult> result;
+  coordinator_->RerunAsync(req.experiment_id(), caller.name, req.failed_only(),
+                           req.request_id(),
+                           [&](absl::StatusOr<Coordinator::SubmitResult> r) {
+                             result = std::move(r);
+                             finished.Notify();
+                           });
+  finished.WaitForNotification();
+  if (!result.ok()) return result.status();
+  resp->set_experiment_id(result->experiment_id);
+  resp->set_job_count(result->job_count);
+  return absl::OkStatus();
 }
 
 absl::Status ExperimentApi::GetExperiment(const Principal& caller,

@@ -9,12 +9,14 @@
 #ifndef LADLE_SERVER_EXPERIMENT_API_H_
 #define LADLE_SERVER_EXPERIMENT_API_H_
 
+#include <functional>
 #include <map>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ladle/v1/experiments.pb.h"
+#include "server/artifact_store.h"
 #include "server/auth.h"
 #include "server/coordinator.h"
 #include "server/store.h"
@@ -35,11 +37,33 @@ absl::StatusOr<Principal> ApiCaller(const Authenticator& auth,
 // INVALID_ARGUMENT naming `request_id` otherwise.
 absl::Status CheckRequestId(const std::string& id);
 
+// OK for an empty hash or one the artifact store holds; INVALID_ARGUMENT for
+// a malformed one, FAILED_PRECONDITION for an unknown one.
+absl::Status CheckCodeArchive(ArtifactStore* artifacts,
+                              const std::string& sha256);
+
 class ExperimentApi {
  public:
-  // Both must outlive it.
-  ExperimentApi(Coordinator* coordinator, Store* store)
-      : coordinator_(coordinator), store_(store) {}
+  // All must outlive it.
+  ExperimentApi(Coordinator* coordinator, Store* store,
+                ArtifactStore* artifacts)
+      : coordinator_(coordinator), store_(store), artifacts_(artifacts) {}
+
+  // Checks the request, then submits without blocking: `done` runs once,
+  // with `resp` filled when OK — on this thread for a refusal or a dry run,
+  // else once the experiment is stored and queued (Coordinator::SubmitAsync).
+  // `req` and `resp` must live until then.
+  void SubmitAsync(const Principal& caller,
+                   const v1::SubmitExperimentRequest& req,
+                   v1::SubmitExperimentResponse* resp,
+                   std::function<void(absl::Status)> done);
+  // The same, waiting for it.
+  absl::Status Submit(const Principal& caller,
+                      const v1::SubmitExperimentRequest& req,
+                      v1::SubmitExperimentResponse* resp);
+  absl::Status RerunExperiment(const Principal& caller,
+                               const v1::RerunExperimentRequest& req,
+                               v1::SubmitExperimentResponse* resp);
 
   absl::Status GetExperiment(const Principal& caller,
                              const v1::GetExperimentRequest& req,
@@ -78,6 +102,7 @@ class ExperimentApi {
  private:
   Coordinator* coordinator_;
   Store* store_;
+  ArtifactStore* artifacts_;
 };
 
 }  // namespace ladle

@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -117,6 +118,42 @@ void HttpApi::Routes() {
     };
   };
   const std::string exp = R"(/api/v1/experiments/([A-Za-z0-9._-]+))";
+  server_->set_payload_max_length(2 << 20);  // a spec is at most 1 MiB
+  // The spec as the body (YAML or JSON text), or a SubmitExperimentRequest
+  // when the body is application/json and an object with "spec".
+  server_->Post(
+      "/api/v1/experiments",
+      serve([this](const Principal& p, const httplib::Request& r,
+                   std::string* json) {
+        v1::SubmitExperimentRequest req;
+        const bool message =
+            absl::StartsWith(r.get_header_value("Content-Type"),
+                             "application/json") &&
+            nlohmann::json::parse(r.body, nullptr, false).contains("spec");
+        if (message) {
+          if (absl::Status st = FromJson(r.body, &req); !st.ok()) return st;
+        } else {
+          req.set_spec(r.body);
+          req.set_request_id(r.get_param_value("request_id"));
+          req.set_dry_run(r.get_param_value("dry_run") == "true");
+        }
+        v1::SubmitExperimentResponse resp;
+        if (absl::Status st = api_->Submit(p, req, &resp); !st.ok()) return st;
+        return ToJson(resp, json);
+      }));
+  server_->Post(exp + ":rerun",
+                serve([this](const Principal& p, const httplib::Request& r,
+                             std::string* json) {
+                  v1::RerunExperimentRequest req;
+                  if (absl::Status st = FromJson(r.body, &req); !st.ok())
+                    return st;
+                  req.set_experiment_id(r.matches[1]);
+                  v1::SubmitExperimentResponse resp;
+                  if (absl::Status st = api_->RerunExperiment(p, req, &resp);
+                      !st.ok())
+                    return st;
+                  return ToJson(resp, json);
+                }));
   server_->Get(
       "/api/v1/experiments",
       serve([this](const Principal& p, const httplib::Request& r,

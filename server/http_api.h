@@ -6,9 +6,12 @@
 // checks (`Authorization: Bearer TOKEN`). Errors: the HTTP status of the
 // status code (as grpc-gateway maps them) and {"code", "status", "message"}.
 //
-//   GET  /api/v1/experiments[?owner=&state=&page_size=&page_token=]
-//   GET  /api/v1/experiments/{id}
-//   GET
+//   POST /api/v1/experiments[?request_id=&dry_run=true]   body: the spec (or a
+//        SubmitExperimentRequest as application/json)
+//   POST /api/v1/experiments/{id}:rerun   body: {"failedOnly": true,
+//   "requestId": ...} GET
+//   /api/v1/experiments[?owner=&state=&page_size=&page_token=] GET
+//   /api/v1/experiments/{id} GET
 //   /api/v1/experiments/{id}/results[?include_metrics=true&metric_names=a,b&max_points_per_series=N]
 //   POST /api/v1/experiments/{id}:cancel
 //   POST /api/v1/experiments/{id}:close

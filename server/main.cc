@@ -296,7 +296,7 @@ int main(int argc, char** argv) {
   ladle::WorkerServiceImpl workers(&coordinator, store->get(), &logs,
                                    &artifacts, &*auth, o.heartbeat_ms,
                                    o.lease_ms);
-  ladle::ExperimentApi api(&coordinator, store->get());
+  ladle::ExperimentApi api(&coordinator, store->get(), &artifacts);
   ladle::HttpApi http(&api, &*auth);
   if (!o.http_listen.empty()) {
     if (absl::Status st = http.Start(o.http_listen); !st.ok())

@@ -161,80 +161,27 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(
     finish(ToGrpc(caller.status()));
     return reactor;
   }
-  if (req->spec().empty()) {
-    finish(grpc::Status(StatusCode::INVALID_ARGUMENT,
-                        "spec: empty; send the experiment YAML"));
-    return reactor;
-  }
-  constexpr size_t kMaxSpecBytes = 1 << 20;
-  if (req->spec().size() > kMaxSpecBytes) {
-    finish(grpc::Status(
-        StatusCode::INVALID_ARGUMENT,
-        absl::StrCat("spec: ", req->spec().size(),
-                     " bytes; an experiment spec is at most 1 MiB (use a "
-                     "sweep instead of listing jobs)")));
-    return reactor;
-  }
-  if (absl::Status st = CheckRequestId(req->request_id()); !st.ok()) {
-    finish(ToGrpc(st));
-    return reactor;
-  }
-  if (absl::Status st = CheckCodeArchive(artifacts_, req->code_sha256());
-      !st.ok()) {
-    finish(ToGrpc(st));
-    return reactor;
-  }
   // `req` and `resp` live until Finish.
   const bool dry_run = req->dry_run();
-  coordinator_->SubmitAsync(
-      req->spec(), caller->name, dry_run,
-      [this, finish, resp,
-       dry_run](absl::StatusOr<Coordinator::SubmitResult> result) {
-        if (!result.ok()) {
-          finish(ToGrpc(result.status()));
-          return;
-        }
-        if (!dry_run && exit_before_reply_.load() > 0 &&
+  api_.SubmitAsync(
+      *caller, *req, resp,
+      [this, finish, resp, dry_run](const absl::Status& st) {
+        if (st.ok() && !dry_run && exit_before_reply_.load() > 0 &&
             exit_before_reply_.fetch_sub(1) == 1) {
           std::cerr << "ladle-server: --testing_exit_before_reply: exiting "
                        "after the commit of "
-                    << result->experiment_id << ", before its reply\n";
+                    << resp->experiment_id() << ", before its reply\n";
           _exit(137);
         }
-        resp->set_experiment_id(result->experiment_id);
-        resp->set_job_count(result->job_count);
-        if (dry_run) {
-          for (const JobRecord& j : result->jobs)
-            FillJob(j, resp->add_planned_jobs());
-        }
-        finish(grpc::Status::OK);
-      },
-      req->request_id(), req->code_sha256());
+        finish(ToGrpc(st));
+      });
   return reactor;
 }
 
 grpc::Status ExperimentServiceImpl::RerunExperiment(
     ServerContext* ctx, const v1::RerunExperimentRequest* req,
     v1::SubmitExperimentResponse* resp) {
-  auto caller = User(ctx);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  if (auto e = Visible(ctx, req->experiment_id()); !e.ok())
-    return ToGrpc(e.status());
-  if (absl::Status st = CheckRequestId(req->request_id()); !st.ok())
-    return ToGrpc(st);
-  absl::Notification finished;
-  absl::StatusOr<Coordinator::SubmitResult> result;
-  coordinator_->RerunAsync(req->experiment_id(), caller->name,
-                           req->failed_only(), req->request_id(),
-                           [&](absl::StatusOr<Coordinator::SubmitResult> r) {
-                             result = std::move(r);
-                             finished.Notify();
-                           });
-  finished.WaitForNotification();
-  if (!result.ok()) return ToGrpc(result.status());
-  resp->set_experiment_id(result->experiment_id);
-  resp->set_job_count(result->job_count);
-  return grpc::Status::OK;
+  return Call(ctx, &ExperimentApi::RerunExperiment, *req, resp);
 }
 
 grpc::Status ExperimentServiceImpl::WatchExperiment(

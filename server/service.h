@@ -39,7 +39,7 @@ class ExperimentServiceImpl final
   ExperimentServiceImpl(Coordinator* coordinator, Store* store, LogStore* logs,
                         ArtifactStore* artifacts, const Authenticator* auth,
                         RpcMetrics* rpc_metrics = nullptr)
-      : api_(coordinator, store),
+      : api_(coordinator, store, artifacts),
         coordinator_(coordinator),
         store_(store),
         logs_(logs),
@@ -125,11 +125,6 @@ class ExperimentServiceImpl final
   std::atomic<int> exit_before_reply_{0};  // 0: off
   CodeLimits code_limits_;
 };
-
-// OK for an empty hash or one the artifact store holds; INVALID_ARGUMENT for
-// a malformed one, FAILED_PRECONDITION for an unknown one.
-absl::Status CheckCodeArchive(ArtifactStore* artifacts,
-                              const std::string& sha256);
 
 // Writes the data of an upload's first chunk (`first`, which carried the
 // header) and of every chunk after it into `upload`; a second header is

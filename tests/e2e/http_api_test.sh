@@ -36,18 +36,20 @@ trial: {model: {hidden: [16]}, data: {limit: 500}, train: {epochs: 1}}
 search: {algorithm: external, metric: val_accuracy}
 YAML
 ext=$("$bin/ladle" submit "$work/external.yaml" 2> /dev/null)
-check "HTTP endpoints, errors and tokens" python3 - "$http_port" "$exp" "$ext" <<'PY'
+check "HTTP endpoints, errors and tokens" python3 - "$http_port" "$exp" "$ext" "$work/sweep.yaml" <<'PY'
 import json, sys, urllib.request, urllib.error
-port, exp, ext = sys.argv[1:]
+port, exp, ext = sys.argv[1:4]
 base = "http://127.0.0.1:%s/api/v1" % port
 ALICE, BOB, WORKER = ("alice-token-0123456789abcdef", "bob-token-0123456789abcdefgh",
                       "worker-token-0123456789abcde")
 
-def call(path, token=ALICE, body=None):
-    req = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(),
-                                 method="GET" if body is None else "POST")
+def call(path, token=ALICE, body=None, raw=None):
+    data = raw.encode() if raw is not None else None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method="GET" if data is None else "POST")
     if token:
         req.add_header("Authorization", "Bearer " + token)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.status, json.loads(r.read())
@@ -56,11 +58,27 @@ def call(path, token=ALICE, body=None):
 
 st, page = call("/experiments")
 assert st == 200 and {e["id"] for e in page["experiments"]} == {exp, ext}, page
+# Submit: the spec as the body (a retry with its request id creates nothing new), or the
+# request message as JSON (a dry run lists the jobs).
+spec = open(sys.argv[4]).read()
+st, sub = call("/experiments?request_id=h-sub-1", raw=spec)
+assert st == 200 and sub["jobCount"] == 2, sub
+st, again = call("/experiments?request_id=h-sub-1", raw=spec)
+assert st == 200 and again["experimentId"] == sub["experimentId"], again
+st, dry = call("/experiments", body={"spec": spec, "dryRun": True})
+assert st == 200 and len(dry["plannedJobs"]) == 2 and dry["experimentId"] == "dry-run", dry
+st, err = call("/experiments", raw="name: x\ntrial: {modle: {}}\n")
+assert st == 400 and "modle" in err["message"], err
+st, rerun = call("/experiments/%s:rerun" % exp, body={"requestId": "h-rerun-1"})
+assert st == 200 and rerun["jobCount"] == 2 and rerun["experimentId"] not in (exp, sub["experimentId"]), rerun
 st, e = call("/experiments/" + exp)
 assert st == 200 and e["state"] == "EXPERIMENT_STATE_SUCCEEDED" and e["jobCounts"]["succeeded"] == 2, e
 assert e["search"] == "SEARCH_STATE_UNSPECIFIED", e
-st, page = call("/experiments?state=succeeded&page_size=1")
-assert st == 200 and [x["id"] for x in page["experiments"]] == [exp], page
+st, page = call("/experiments?state=succeeded")
+assert st == 200 and exp in [x["id"] for x in page["experiments"]], page
+assert all(x["state"] == "EXPERIMENT_STATE_SUCCEEDED" for x in page["experiments"]), page
+st, page = call("/experiments?page_size=1")
+assert st == 200 and len(page["experiments"]) == 1 and page["nextPageToken"], page
 st, r = call("/experiments/%s/results?include_metrics=true&metric_names=val_accuracy" % exp)
 assert st == 200 and len(r["jobs"]) == 2, r
 for j in r["jobs"]:
@@ -98,6 +116,8 @@ st, err = call("/experiments/" + exp, token=BOB)
 assert st == 403 and "another user" in err["message"], err
 st, page = call("/experiments", token=BOB)
 assert st == 200 and page.get("experiments", []) == [], page
+st, err = call("/experiments/%s:rerun" % exp, token=BOB, body={})
+assert st == 403, err
 st, c = call("/experiments/%s:cancel" % exp, token=BOB, body={})
 assert st == 403, c
 PY

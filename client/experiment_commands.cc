@@ -11,6 +11,7 @@
 #include "client/commands.h"
 #include "client/output.h"
 #include "proto/api_util.h"
+#include "search/search_run.h"
 #include "spec/command_job.h"
 #include "spec/experiment.h"
 #include "spec/kind.h"
@@ -315,58 +316,68 @@ Command AddValidate(CLI::App& app) {
       "check an experiment spec offline and list the jobs it expands into");
   auto file = std::make_shared<std::string>();
   cmd->add_option("file", *file, "experiment spec (YAML)")->required();
-  return {cmd, [file](Cli&) {
-            std::string text;
-            if (!ReadSpec(*file, &text)) return 2;
-            auto fail = [&](const absl::Status& st) {
-              std::cerr << "ladle: " << *file << ": " << st.message() << "\n";
-              return 2;
-            };
-            auto spec = ParseExperimentSpec(text);
-            if (!spec.ok()) return fail(spec.status());
-            if (spec->has_search) {  // checked; its trials come later
-              absl::Status planned = PlanExperiment(*spec).status();
-              if (!planned.ok()) return fail(planned);
-              const SearchSpec& s = spec->search;
-              std::cout << spec->name << ": a search ("
-                        << AlgorithmName(s.algorithm) << ") over "
-                        << s.space.size() << " parameters, "
-                        << (s.max_trials > 0
-                                ? absl::StrCat("at most ", s.max_trials)
-                                : std::string("open-ended"))
-                        << " trials";
-              if (!s.metric.empty())
-                std::cout << ", "
-                          << (s.maximize ? "maximizing " : "minimizing ")
-                          << s.metric;
-              std::cout << "\n";
-              return 0;
-            }
-            auto jobs = PlanExperiment(*spec);
-            if (!jobs.ok()) return fail(jobs.status());
-            std::cout << spec->name << ": " << jobs->size() << " jobs";
-            const Resources& r = spec->resources;
-            std::cout << ", each "
-                      << (r.gpu_share_milli > 0
-                              ? absl::StrCat(r.gpu_share_milli / 1000.0, " GPU")
-                              : absl::StrCat(r.gpus, " GPUs"))
-                      << " and " << r.cpu_slots << " CPU slots";
-            if (!jobs->empty() && jobs->front().resources.ranks > 1)
-              std::cout << " per rank, " << jobs->front().resources.ranks
-                        << " ranks";
-            std::cout << "\n";
-            for (const auto& j : *jobs) {
-              std::cout << "  " << j.index << " " << j.params.dump();
-              // A program's jobs: the command line each will run.
-              if (j.kind == "command") {
-                absl::StatusOr<CommandJob> c =
-                    CommandJobFromJson(nlohmann::json::parse(j.spec));
-                if (c.ok()) std::cout << "  $ " << absl::StrJoin(c->argv, " ");
-              }
-              std::cout << "\n";
-            }
-            return 0;
-          }};
+  return {
+      cmd, [file](Cli&) {
+        std::string text;
+        if (!ReadSpec(*file, &text)) return 2;
+        auto fail = [&](const absl::Status& st) {
+          std::cerr << "ladle: " << *file << ": " << st.message() << "\n";
+          return 2;
+        };
+        auto spec = ParseExperimentSpec(text);
+        if (!spec.ok()) return fail(spec.status());
+        if (spec->has_search) {  // checked; its trials come later
+          absl::Status planned = PlanExperiment(*spec).status();
+          if (!planned.ok()) return fail(planned);
+          const SearchSpec& s = spec->search;
+          std::cout << spec->name << ": a search ("
+                    << AlgorithmName(s.algorithm) << ") over " << s.space.size()
+                    << " parameters, "
+                    << (s.max_trials > 0
+                            ? absl::StrCat("at most ", s.max_trials)
+                            : std::string("open-ended"))
+                    << " trials";
+          if (!s.metric.empty())
+            std::cout << ", " << (s.maximize ? "maximizing " : "minimizing ")
+                      << s.metric;
+          std::cout << "\n";
+          // What it starts with (the rest follows from their results).
+          auto run = SearchRun::Create(*spec);
+          if (!run.ok()) return fail(run.status());
+          auto first = (*run)->Start();
+          if (!first.ok()) return fail(first.status());
+          if (!first->empty())
+            std::cout << "  first trials (the rest follow their results):\n";
+          for (const SearchSegment& seg : *first)
+            std::cout << "  " << seg.job.index << " trial " << seg.trial << " "
+                      << seg.job.params.dump() << "\n";
+          return 0;
+        }
+        auto jobs = PlanExperiment(*spec);
+        if (!jobs.ok()) return fail(jobs.status());
+        std::cout << spec->name << ": " << jobs->size() << " jobs";
+        const Resources& r = spec->resources;
+        std::cout << ", each "
+                  << (r.gpu_share_milli > 0
+                          ? absl::StrCat(r.gpu_share_milli / 1000.0, " GPU")
+                          : absl::StrCat(r.gpus, " GPUs"))
+                  << " and " << r.cpu_slots << " CPU slots";
+        if (!jobs->empty() && jobs->front().resources.ranks > 1)
+          std::cout << " per rank, " << jobs->front().resources.ranks
+                    << " ranks";
+        std::cout << "\n";
+        for (const auto& j : *jobs) {
+          std::cout << "  " << j.index << " " << j.params.dump();
+          // A program's jobs: the command line each will run.
+          if (j.kind == "command") {
+            absl::StatusOr<CommandJob> c =
+                CommandJobFromJson(nlohmann::json::parse(j.spec));
+            if (c.ok()) std::cout << "  $ " << absl::StrJoin(c->argv, " ");
+          }
+          std::cout << "\n";
+        }
+        return 0;
+      }};
 }
 
 }  // namespace ladle

@@ -14,23 +14,14 @@ over seeds, the gap and the ratio of epochs.
 """
 import argparse
 import json
-import os
-import shutil
-import socket
 import statistics
-import subprocess
-import tempfile
 import time
+
+from local_cluster import LocalCluster
 
 SPACE = {"train.optimizer.lr": {"loguniform": [1e-4, 1e-1]},
          "train.optimizer.weight_decay": {"loguniform": [1e-6, 1e-2]},
          "model.hidden": {"choice": [[256], [1024], [512, 512]]}}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def spec(name, algorithm, seed, trials, limit, workers):
@@ -60,42 +51,19 @@ def main():
     ap.add_argument("--limit", type=int, default=10000, help="training images; 0: all")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="asha-bench-")
-    addr = "127.0.0.1:%d" % free_port()
-    env = dict(os.environ, LADLE_ADDR=addr)
-    procs = [subprocess.Popen(
-        ["%s/bin/ladle-server" % args.build, "--listen=" + addr, "--data_dir=%s/data" % work,
-         "--metrics_listen=127.0.0.1:%d" % free_port()],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    procs += [subprocess.Popen(
-        ["%s/bin/ladle-worker" % args.build, "--coordinator=" + addr, "--cpu_slots=1",
-         "--work_dir=%s/w%d" % (work, i)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for i in range(args.workers)]
-
-    def ladle(*a):
-        return subprocess.run(["%s/bin/ladle" % args.build] + list(a), env=env, check=True,
-                              capture_output=True, text=True).stdout
-
-    try:
-        started = time.monotonic()
+    started = time.monotonic()
+    out = {"asha": [], "random": []}
+    with LocalCluster(args.build, args.workers, prefix="asha-bench-") as cluster:
         runs = []
         for seed in range(1, args.seeds + 1):
             for algorithm in ("asha", "random"):
-                path = "%s/%s-%d.json" % (work, algorithm, seed)
+                path = "%s/%s-%d.json" % (cluster.work, algorithm, seed)
                 with open(path, "w") as f:
                     json.dump(spec("%s-%d" % (algorithm, seed), algorithm, seed, args.trials,
                                    args.limit, args.workers), f)
-                for _ in range(100):  # the server may still be starting
-                    try:
-                        runs.append((algorithm, seed, ladle("submit", path).strip()))
-                        break
-                    except subprocess.CalledProcessError:
-                        time.sleep(0.2)
-        out = {"asha": [], "random": []}
+                runs.append((algorithm, seed, cluster.submit(path)))
         for algorithm, seed, exp in runs:
-            subprocess.run(["%s/bin/ladle" % args.build, "watch", exp], env=env,
-                           capture_output=True, timeout=7200)
-            r = json.loads(ladle("results", exp, "--format", "json"))
+            r = cluster.results(exp)
             board = table(r, "Search: best trials")
             top = dict(zip(board["columns"], board["rows"][0]))
             if algorithm == "asha":
@@ -106,11 +74,7 @@ def main():
             print("seed %d %-6s best trial %s: val %s test %s, %g epochs" % (
                 seed, algorithm, top["trial"], top["val_accuracy"], top["test_accuracy"], epochs),
                 flush=True)
-        wall = time.monotonic() - started
-    finally:
-        for p in procs:
-            p.kill()
-        shutil.rmtree(work, ignore_errors=True)
+    wall = time.monotonic() - started
 
     def ms(v):
         return "%.4f ± %.4f" % (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0)

@@ -17,17 +17,18 @@ import json
 import math
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 import optuna
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs"))
 from synthetic import branin, hartmann6  # noqa: E402  (the functions the jobs run)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from local_cluster import LocalCluster  # noqa: E402
 
 
 def objective(name):
@@ -52,30 +53,11 @@ SPACES = {"branin": {"x1": [-5, 10], "x2": [0, 15]},
           "hartmann6": {"x%d" % (j + 1): [0, 1] for j in range(6)}}
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def ladle_runs(build, seeds, trials, workers):
     """Each (function, sampler, seed) as a search on a real server; best-so-far per trial."""
-    work = tempfile.mkdtemp(prefix="tpe-bench-")
-    addr = "127.0.0.1:%d" % free_port()
-    env = dict(os.environ, LADLE_ADDR=addr)
-    procs = [subprocess.Popen(
-        ["%s/bin/ladle-server" % build, "--listen=" + addr, "--data_dir=%s/data" % work,
-         "--metrics_listen=127.0.0.1:%d" % free_port()],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    procs += [subprocess.Popen(
-        ["%s/bin/ladle-worker" % build, "--coordinator=" + addr, "--cpu_slots=1",
-         "--work_dir=%s/w%d" % (work, i)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for i in range(workers)]
-    ladle = lambda *a: subprocess.run(["%s/bin/ladle" % build] + list(a), env=env, check=True,
-                                      capture_output=True, text=True).stdout
-    try:
+    with LocalCluster(build, workers, prefix="tpe-bench-") as cluster:
         # The code directory holds the program alone (a submit packs all of it).
-        prog = os.path.join(work, "prog")
+        prog = os.path.join(cluster.work, "prog")
         os.makedirs(prog)
         shutil.copy(os.path.join(os.path.dirname(__file__), "programs", "synthetic.py"), prog)
         with open(os.path.join(prog, ".ladleignore"), "w") as f:
@@ -96,17 +78,10 @@ def ladle_runs(build, seeds, trials, workers):
                                               "max_concurrent": 1, "seed": seed,
                                               "space": {k: {"uniform": v}
                                                         for k, v in space.items()}}}, f)
-                    for _ in range(100):  # the server may still be starting
-                        try:
-                            exp = ladle("submit", spec).strip()
-                            break
-                        except subprocess.CalledProcessError:
-                            time.sleep(0.2)
-                    submitted.append((name, "ladle-%s (jobs)" % sampler, seed, exp))
+                    submitted.append((name, "ladle-%s (jobs)" % sampler, seed,
+                                      cluster.submit(spec)))
         for name, sampler, seed, exp in submitted:
-            subprocess.run(["%s/bin/ladle" % build, "watch", exp], env=env,
-                           capture_output=True, timeout=3600)
-            jobs = json.loads(ladle("results", exp, "--format", "json"))["jobs"]
+            jobs = cluster.results(exp, timeout=3600)["jobs"]
             jobs.sort(key=lambda j: j["search"]["trial"])
             best, so_far = [], math.inf
             for j in jobs:
@@ -117,10 +92,6 @@ def ladle_runs(build, seeds, trials, workers):
         print("through Ladle: %d searches of %d trials (%d jobs) on %d workers in %.0f s" % (
             len(submitted), trials, len(submitted) * trials, workers,
             time.monotonic() - started))
-    finally:
-        for p in procs:
-            p.kill()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def main():

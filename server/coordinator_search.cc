@@ -30,10 +30,10 @@ void Coordinator::RecordSearchResult(JobRecord& j, WriteBatch* batch,
     curve = StoredCurve(j.id, metric);
   }
   // A failed segment has no value; one stopped early, its last point.
-  const double value = j.state == "failed" ? NAN
-                       : std::isnan(from_summary)
-                           ? SearchValue("{}", metric, curve)
-                           : from_summary;
+  const double value = j.state == "failed"         ? NAN
+                       : !std::isnan(from_summary) ? from_summary
+                       : curve.empty()             ? NAN
+                                                   : curve.back().second;
   int64_t seq = -1;
   absl::StatusOr<std::vector<SearchSegment>> next =
       run->second->OnResult(j.index, value, curve, &seq);

@@ -40,6 +40,13 @@ absl::Status ToJson(const google::protobuf::Message& m, std::string* json) {
   return absl::OkStatus();
 }
 
+// A call's outcome as the reply: its response in JSON, or its error.
+absl::Status Answer(const absl::Status& called,
+                    const google::protobuf::Message& resp, std::string* json) {
+  if (!called.ok()) return called;
+  return ToJson(resp, json);
+}
+
 absl::Status FromJson(const std::string& body, google::protobuf::Message* m) {
   if (body.empty()) return absl::OkStatus();
   auto st = google::protobuf::util::JsonStringToMessage(body, m);
@@ -138,8 +145,7 @@ void HttpApi::Routes() {
           req.set_dry_run(r.get_param_value("dry_run") == "true");
         }
         v1::SubmitExperimentResponse resp;
-        if (absl::Status st = api_->Submit(p, req, &resp); !st.ok()) return st;
-        return ToJson(resp, json);
+        return Answer(api_->Submit(p, req, &resp), resp, json);
       }));
   server_->Post(exp + ":rerun",
                 serve([this](const Principal& p, const httplib::Request& r,
@@ -149,10 +155,8 @@ void HttpApi::Routes() {
                     return st;
                   req.set_experiment_id(r.matches[1]);
                   v1::SubmitExperimentResponse resp;
-                  if (absl::Status st = api_->RerunExperiment(p, req, &resp);
-                      !st.ok())
-                    return st;
-                  return ToJson(resp, json);
+                  return Answer(api_->RerunExperiment(p, req, &resp), resp,
+                                json);
                 }));
   server_->Get(
       "/api/v1/experiments",
@@ -179,19 +183,14 @@ void HttpApi::Routes() {
         req.set_page_size(static_cast<int32_t>(page_size));
         req.set_page_token(r.get_param_value("page_token"));
         v1::ListExperimentsResponse resp;
-        if (absl::Status st = api_->ListExperiments(p, req, &resp); !st.ok())
-          return st;
-        return ToJson(resp, json);
+        return Answer(api_->ListExperiments(p, req, &resp), resp, json);
       }));
   server_->Get(exp, serve([this](const Principal& p, const httplib::Request& r,
                                  std::string* json) {
                  v1::GetExperimentRequest req;
                  req.set_experiment_id(r.matches[1]);
                  v1::Experiment resp;
-                 if (absl::Status st = api_->GetExperiment(p, req, &resp);
-                     !st.ok())
-                   return st;
-                 return ToJson(resp, json);
+                 return Answer(api_->GetExperiment(p, req, &resp), resp, json);
                }));
   server_->Get(
       exp + "/results",
@@ -211,9 +210,7 @@ void HttpApi::Routes() {
           return st;
         req.set_max_points_per_series(static_cast<int32_t>(max_points));
         v1::ExperimentResults resp;
-        if (absl::Status st = api_->GetResults(p, req, &resp); !st.ok())
-          return st;
-        return ToJson(resp, json);
+        return Answer(api_->GetResults(p, req, &resp), resp, json);
       }));
   server_->Post(exp + ":cancel",
                 serve([this](const Principal& p, const httplib::Request& r,
@@ -221,10 +218,8 @@ void HttpApi::Routes() {
                   v1::CancelExperimentRequest req;
                   req.set_experiment_id(r.matches[1]);
                   v1::Experiment resp;
-                  if (absl::Status st = api_->CancelExperiment(p, req, &resp);
-                      !st.ok())
-                    return st;
-                  return ToJson(resp, json);
+                  return Answer(api_->CancelExperiment(p, req, &resp), resp,
+                                json);
                 }));
   server_->Post(exp + ":close",
                 serve([this](const Principal& p, const httplib::Request& r,
@@ -232,10 +227,8 @@ void HttpApi::Routes() {
                   v1::CloseExperimentRequest req;
                   req.set_experiment_id(r.matches[1]);
                   v1::Experiment resp;
-                  if (absl::Status st = api_->CloseExperiment(p, req, &resp);
-                      !st.ok())
-                    return st;
-                  return ToJson(resp, json);
+                  return Answer(api_->CloseExperiment(p, req, &resp), resp,
+                                json);
                 }));
   server_->Post(exp + "/trials",
                 serve([this](const Principal& p, const httplib::Request& r,
@@ -245,19 +238,13 @@ void HttpApi::Routes() {
                     return st;
                   req.set_experiment_id(r.matches[1]);
                   v1::AddTrialsResponse resp;
-                  if (absl::Status st = api_->AddTrials(p, req, &resp);
-                      !st.ok())
-                    return st;
-                  return ToJson(resp, json);
+                  return Answer(api_->AddTrials(p, req, &resp), resp, json);
                 }));
   server_->Get("/api/v1/workers",
                serve([this](const Principal& p, const httplib::Request&,
                             std::string* json) {
                  v1::ListWorkersResponse resp;
-                 if (absl::Status st = api_->ListWorkers(p, {}, &resp);
-                     !st.ok())
-                   return st;
-                 return ToJson(resp, json);
+                 return Answer(api_->ListWorkers(p, {}, &resp), resp, json);
                }));
 }
 

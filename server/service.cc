@@ -51,28 +51,30 @@ std::vector<MetricPoint> ParseMetricLine(const std::string& line,
   return out;
 }
 
-absl::StatusOr<Principal> CallerOf(const Authenticator& auth,
-                                   grpc::ServerContextBase* ctx) {
+namespace {
+
+// The call's `authorization` metadata; empty without one.
+std::string AuthorizationOf(const Authenticator& auth,
+                            grpc::ServerContextBase* ctx) {
   // Without tokens nobody's metadata is read: gRPC builds the map of it on
   // first access (an allocation per header, on every call).
-  if (!auth.enabled()) return auth.Authenticate(std::string());
+  if (!auth.enabled()) return std::string();
   const auto& md = ctx->client_metadata();
   auto it = md.find("authorization");
-  return auth.Authenticate(
-      it == md.end() ? std::string()
-                     : std::string(it->second.data(), it->second.size()));
+  return it == md.end() ? std::string()
+                        : std::string(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+absl::StatusOr<Principal> CallerOf(const Authenticator& auth,
+                                   grpc::ServerContextBase* ctx) {
+  return auth.Authenticate(AuthorizationOf(auth, ctx));
 }
 
 absl::StatusOr<Principal> ExperimentServiceImpl::User(
     grpc::ServerContextBase* ctx) const {
-  // Without tokens nobody's metadata is read: gRPC builds the map of it on
-  // first access (an allocation per header, on every call).
-  if (!auth_->enabled()) return ApiCaller(*auth_, std::string());
-  const auto& md = ctx->client_metadata();
-  auto it = md.find("authorization");
-  return ApiCaller(*auth_, it == md.end() ? std::string()
-                                          : std::string(it->second.data(),
-                                                        it->second.size()));
+  return ApiCaller(*auth_, AuthorizationOf(*auth_, ctx));
 }
 
 absl::StatusOr<ExperimentRecord> ExperimentServiceImpl::Visible(

@@ -44,8 +44,7 @@ JobView Segment(const std::string& id, int64_t trial, int rung, double lr,
 }
 
 std::vector<JobView> Jobs() {
-  return {Segment("j0", 0, 0, 0.1, 1, 0.80),
-          Segment("j1", 1, 0, 0.2, 1, 0.85),
+  return {Segment("j0", 0, 0, 0.1, 1, 0.80), Segment("j1", 1, 0, 0.2, 1, 0.85),
           Segment("j2", 2, 0, 0.3, 1, NAN, "", {}),
           Segment("j3", 1, 1, 0.2, 3, 0.70, "j1"),
           // Its previous segment left no model: it started over.
@@ -61,10 +60,9 @@ TEST(SearchTable, RanksByRungThenMetricAndCountsTheBudget) {
   ASSERT_EQ(tables.size(), 2u);
   const ReportTable& board = tables[0];
   EXPECT_THAT(board.title, HasSubstr("asha, maximizing val_accuracy"));
-  EXPECT_THAT(board.columns,
-              ElementsAre("#", "trial", "params", "val_accuracy",
-                          "test_accuracy", "train.epochs", "segments", "state",
-                          "job"));
+  EXPECT_THAT(board.columns, ElementsAre("#", "trial", "params", "val_accuracy",
+                                         "test_accuracy", "train.epochs",
+                                         "segments", "state", "job"));
   ASSERT_EQ(board.rows.size(), 3u);
   // Trial 1 reached rung 2: first; trial 0 (rung 1, 0.60) next; trial 2
   // (failed, no value) last.

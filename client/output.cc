@@ -17,33 +17,6 @@ std::string Counts(const v1::JobCounts& c) {
       c.failed(), c.cancelled());
 }
 
-std::vector<JobView> JobViews(const v1::ExperimentResults& res) {
-  std::vector<JobView> views;
-  for (const auto& r : res.jobs()) {
-    JobView v;
-    v.id = r.job().id();
-    v.state = ApiStateName(r.job().state());
-    v.params = nlohmann::json::parse(r.job().params_json(), nullptr, false);
-    if (!r.job().summary_json().empty())
-      v.summary = nlohmann::json::parse(r.job().summary_json(), nullptr, false);
-    for (const auto& m : r.metrics()) {
-      v.metrics.push_back({m.job_id(), m.attempt_id(), m.step(), m.name(),
-                           m.value(), m.unix_ms()});
-    }
-    v.kind = r.job().kind();
-    for (const auto& a : r.artifacts()) v.artifacts.push_back(a.name());
-    if (r.job().has_search()) {
-      const v1::SearchSegment& s = r.job().search();
-      v.trial = s.trial();
-      v.rung = s.rung();
-      v.resume_from = s.resume_from();
-      if (s.result_seq() >= 0) v.search_value = s.value();
-    }
-    views.push_back(std::move(v));
-  }
-  return views;
-}
-
 void PrintTable(const ReportTable& t) {
   std::vector<size_t> width(t.columns.size(), 0);
   auto cells = [](const std::string& s) {  // display width: count code points

@@ -8,15 +8,13 @@
 
 #include "ladle/v1/experiments.pb.h"
 #include "nlohmann/json.hpp"
+#include "proto/result_views.h"
 #include "spec/result_table.h"
 
 namespace ladle {
 
 // "6 jobs: 2 succeeded, 1 running, ..."
 std::string Counts(const v1::JobCounts& c);
-
-// The jobs of GetResults as result tables read them.
-std::vector<JobView> JobViews(const v1::ExperimentResults& res);
 
 // A table with columns aligned (by code points), its title above and its
 // notes below, on stdout.

@@ -9,6 +9,8 @@
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "proto/api_util.h"
+#include "proto/result_views.h"
+#include "spec/kind.h"
 
 namespace ladle {
 namespace {
@@ -93,6 +95,25 @@ void FillJob(const JobRecord& j, v1::Job* out) {
     s->set_result_seq(j.result_seq);
     s->set_value(j.result_value);
   }
+}
+
+void FillAttempt(const AttemptRecord& a, v1::Attempt* out) {
+  out->set_id(a.id);
+  out->set_job_id(a.job_id);
+  out->set_worker_id(a.worker_id);
+  out->set_number(a.number);
+  out->set_outcome(a.outcome);
+  out->set_started_unix_ms(a.started_ms);
+  out->set_ended_unix_ms(a.ended_ms);
+  out->set_exit_code(a.exit_code);
+  out->set_reason(a.reason);
+  out->set_rank(a.rank);
+}
+
+void FillArtifact(const ArtifactRecord& a, v1::ArtifactInfo* out) {
+  out->set_name(a.name);
+  out->set_sha256(a.sha256);
+  out->set_size_bytes(a.size);
 }
 
 void FillMetric(const MetricPoint& p, v1::MetricPoint* out) {
@@ -317,30 +338,46 @@ absl::Status ExperimentApi::GetResults(const Principal& caller,
   for (const AttemptRecord& a : data->attempts) {
     auto it = by_id.find(a.job_id);
     if (it == by_id.end()) continue;
-    v1::Attempt* out = it->second->add_attempts();
-    out->set_id(a.id);
-    out->set_job_id(a.job_id);
-    out->set_worker_id(a.worker_id);
-    out->set_number(a.number);
-    out->set_outcome(a.outcome);
-    out->set_started_unix_ms(a.started_ms);
-    out->set_ended_unix_ms(a.ended_ms);
-    out->set_exit_code(a.exit_code);
-    out->set_reason(a.reason);
-    out->set_rank(a.rank);
+    FillAttempt(a, it->second->add_attempts());
   }
   for (const ArtifactRecord& a : data->artifacts) {
     auto it = by_id.find(a.job_id);
     if (it == by_id.end()) continue;
-    v1::ArtifactInfo* info = it->second->add_artifacts();
-    info->set_name(a.name);
-    info->set_sha256(a.sha256);
-    info->set_size_bytes(a.size);
+    FillArtifact(a, it->second->add_artifacts());
   }
   for (const MetricPoint& p : data->metrics) {
     auto it = by_id.find(p.job_id);
     if (it != by_id.end()) FillMetric(p, it->second->add_metrics());
   }
+  if (req.include_tables()) return FillResultTables(req, resp);
+  return absl::OkStatus();
+}
+
+absl::Status ExperimentApi::FillResultTables(const v1::GetResultsRequest& req,
+                                             v1::ExperimentResults* resp) {
+  const ExperimentKind& kind = KindOrTrain(resp->experiment().kind());
+  std::vector<JobView> views = JobViews(*resp);
+  if (!kind.TableMetrics().empty()) {
+    // Tables that read curves (fusion: time to target) get those series,
+    // whatever the request asked to include.
+    Store::MetricsQuery query;
+    query.include = true;
+    query.names = kind.TableMetrics();
+    ASSIGN_OR_RETURN(Store::ExperimentResultsData data,
+                     store_->GetExperimentResults(req.experiment_id(), query));
+    std::unordered_map<std::string, JobView*> by_id;
+    for (JobView& v : views) {
+      v.metrics.clear();
+      by_id[v.id] = &v;
+    }
+    for (const MetricPoint& p : data.metrics) {
+      auto it = by_id.find(p.job_id);
+      if (it != by_id.end()) it->second->metrics.push_back(p);
+    }
+  }
+  const ExperimentSpec spec =
+      SpecForTables(resp->experiment().spec(), resp->experiment().kind());
+  FillTables(ExperimentTables(kind, spec, views), resp->mutable_tables());
   return absl::OkStatus();
 }
 

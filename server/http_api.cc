@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <functional>
+#include <regex>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -10,12 +11,10 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
+#include "server/http_internal.h"
 
 namespace ladle {
-namespace {
-
-using Handler = std::function<absl::Status(
-    const Principal&, const httplib::Request&, std::string* json)>;
+namespace http_internal {
 
 void Reply(const absl::Status& st, const std::string& json,
            httplib::Response& res) {
@@ -40,6 +39,22 @@ absl::Status ToJson(const google::protobuf::Message& m, std::string* json) {
   return absl::OkStatus();
 }
 
+absl::Status IntParam(const httplib::Request& req, const char* name,
+                      int64_t* out) {
+  if (!req.has_param(name)) return absl::OkStatus();
+  if (!absl::SimpleAtoi(req.get_param_value(name), out)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, ": not an integer: '", req.get_param_value(name), "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace http_internal
+
+namespace {
+
+using namespace http_internal;  // NOLINT: this file's own helpers
+
 // A call's outcome as the reply: its response in JSON, or its error.
 absl::Status Answer(const absl::Status& called,
                     const google::protobuf::Message& resp, std::string* json) {
@@ -54,16 +69,6 @@ absl::Status FromJson(const std::string& body, google::protobuf::Message* m) {
     return absl::InvalidArgumentError(
         absl::StrCat("body: not a ", m->GetTypeName(), " in JSON (",
                      std::string(st.message()), ")"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status IntParam(const httplib::Request& req, const char* name,
-                      int64_t* out) {
-  if (!req.has_param(name)) return absl::OkStatus();
-  if (!absl::SimpleAtoi(req.get_param_value(name), out)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name, ": not an integer: '", req.get_param_value(name), "'"));
   }
   return absl::OkStatus();
 }
@@ -102,35 +107,80 @@ int HttpStatusOf(absl::StatusCode code) {
   }
 }
 
-HttpApi::HttpApi(ExperimentApi* api, const Authenticator* auth)
-    : api_(api), auth_(auth), server_(std::make_unique<httplib::Server>()) {
-  Routes();
+absl::Status CheckCorsOrigin(const std::string& origin) {
+  if (origin.empty()) return absl::OkStatus();
+  static const std::regex kOrigin(R"(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)");
+  if (std::regex_match(origin, kOrigin)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      "--http_cors_origin " + origin +
+      ": name one origin as scheme://host[:port], e.g. "
+      "https://notebooks.example.org (no path, no '*': a token-bearing API "
+      "is opened to one site at a time)");
+}
+
+HttpApi::HttpApi(ExperimentApi* api, const Authenticator* auth,
+                 std::string cors_origin)
+    : api_(api),
+      auth_(auth),
+      cors_origin_(std::move(cors_origin)),
+      server_(std::make_unique<httplib::Server>()) {
+  // Open streams (a UI tab holds an event stream and maybe a log follow)
+  // each take a thread: more than httplib's default of 8.
+  server_->new_task_queue = [] { return new httplib::ThreadPool(64); };
+  Headers();
+  ExperimentRoutes();
+  ControlRoutes();
+  StreamRoutes();
+  UiRoutes();
 }
 
 HttpApi::~HttpApi() {
+  stopping_ = true;
   server_->stop();
   if (thread_.joinable()) thread_.join();
 }
 
-void HttpApi::Routes() {
-  // Authenticates, runs `h`, replies with its JSON or its error.
-  auto serve = [this](Handler h) {
-    return [this, h](const httplib::Request& req, httplib::Response& res) {
-      absl::StatusOr<Principal> caller =
-          ApiCaller(*auth_, req.get_header_value("Authorization"));
-      std::string json;
-      absl::Status st = caller.status();
-      if (st.ok()) st = h(*caller, req, &json);
-      Reply(st, json, res);
-    };
+void HttpApi::Headers() {
+  server_->set_post_routing_handler(
+      [this](const httplib::Request&, httplib::Response& res) {
+        res.set_header("X-Content-Type-Options", "nosniff");
+        res.set_header("Referrer-Policy", "no-referrer");
+        if (!cors_origin_.empty()) {
+          res.set_header("Access-Control-Allow-Origin", cors_origin_);
+          res.set_header("Vary", "Origin");
+        }
+      });
+  if (cors_origin_.empty()) return;  // no preflight answered: no CORS
+  server_->Options(
+      R"(/api/.*)", [this](const httplib::Request&, httplib::Response& res) {
+        res.status = 204;
+        res.set_header("Access-Control-Allow-Methods", "GET, POST");
+        res.set_header("Access-Control-Allow-Headers",
+                       "Authorization, Content-Type");
+        res.set_header("Access-Control-Max-Age", "600");
+      });
+}
+
+std::function<void(const httplib::Request&, httplib::Response&)> HttpApi::Serve(
+    Handler h) {
+  return [this, h](const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<Principal> caller =
+        ApiCaller(*auth_, req.get_header_value("Authorization"));
+    std::string json;
+    absl::Status st = caller.status();
+    if (st.ok()) st = h(*caller, req, &json);
+    Reply(st, json, res);
   };
+}
+
+void HttpApi::ExperimentRoutes() {
   const std::string exp = R"(/api/v1/experiments/([A-Za-z0-9._-]+))";
   server_->set_payload_max_length(2 << 20);  // a spec is at most 1 MiB
   // The spec as the body (YAML or JSON text), or a SubmitExperimentRequest
   // when the body is application/json and an object with "spec".
   server_->Post(
       "/api/v1/experiments",
-      serve([this](const Principal& p, const httplib::Request& r,
+      Serve([this](const Principal& p, const httplib::Request& r,
                    std::string* json) {
         v1::SubmitExperimentRequest req;
         const bool message =
@@ -148,7 +198,7 @@ void HttpApi::Routes() {
         return Answer(api_->Submit(p, req, &resp), resp, json);
       }));
   server_->Post(exp + ":rerun",
-                serve([this](const Principal& p, const httplib::Request& r,
+                Serve([this](const Principal& p, const httplib::Request& r,
                              std::string* json) {
                   v1::RerunExperimentRequest req;
                   if (absl::Status st = FromJson(r.body, &req); !st.ok())
@@ -160,7 +210,7 @@ void HttpApi::Routes() {
                 }));
   server_->Get(
       "/api/v1/experiments",
-      serve([this](const Principal& p, const httplib::Request& r,
+      Serve([this](const Principal& p, const httplib::Request& r,
                    std::string* json) {
         v1::ListExperimentsRequest req;
         req.set_owner(r.get_param_value("owner"));
@@ -185,7 +235,7 @@ void HttpApi::Routes() {
         v1::ListExperimentsResponse resp;
         return Answer(api_->ListExperiments(p, req, &resp), resp, json);
       }));
-  server_->Get(exp, serve([this](const Principal& p, const httplib::Request& r,
+  server_->Get(exp, Serve([this](const Principal& p, const httplib::Request& r,
                                  std::string* json) {
                  v1::GetExperimentRequest req;
                  req.set_experiment_id(r.matches[1]);
@@ -194,11 +244,12 @@ void HttpApi::Routes() {
                }));
   server_->Get(
       exp + "/results",
-      serve([this](const Principal& p, const httplib::Request& r,
+      Serve([this](const Principal& p, const httplib::Request& r,
                    std::string* json) {
         v1::GetResultsRequest req;
         req.set_experiment_id(r.matches[1]);
         req.set_include_metrics(r.get_param_value("include_metrics") == "true");
+        req.set_include_tables(r.get_param_value("include_tables") == "true");
         if (r.has_param("metric_names")) {
           for (absl::string_view n : absl::StrSplit(
                    r.get_param_value("metric_names"), ',', absl::SkipEmpty()))
@@ -212,8 +263,12 @@ void HttpApi::Routes() {
         v1::ExperimentResults resp;
         return Answer(api_->GetResults(p, req, &resp), resp, json);
       }));
+}
+
+void HttpApi::ControlRoutes() {
+  const std::string exp = R"(/api/v1/experiments/([A-Za-z0-9._-]+))";
   server_->Post(exp + ":cancel",
-                serve([this](const Principal& p, const httplib::Request& r,
+                Serve([this](const Principal& p, const httplib::Request& r,
                              std::string* json) {
                   v1::CancelExperimentRequest req;
                   req.set_experiment_id(r.matches[1]);
@@ -222,7 +277,7 @@ void HttpApi::Routes() {
                                 json);
                 }));
   server_->Post(exp + ":close",
-                serve([this](const Principal& p, const httplib::Request& r,
+                Serve([this](const Principal& p, const httplib::Request& r,
                              std::string* json) {
                   v1::CloseExperimentRequest req;
                   req.set_experiment_id(r.matches[1]);
@@ -231,7 +286,7 @@ void HttpApi::Routes() {
                                 json);
                 }));
   server_->Post(exp + "/trials",
-                serve([this](const Principal& p, const httplib::Request& r,
+                Serve([this](const Principal& p, const httplib::Request& r,
                              std::string* json) {
                   v1::AddTrialsRequest req;
                   if (absl::Status st = FromJson(r.body, &req); !st.ok())
@@ -240,8 +295,23 @@ void HttpApi::Routes() {
                   v1::AddTrialsResponse resp;
                   return Answer(api_->AddTrials(p, req, &resp), resp, json);
                 }));
+  server_->Get(
+      R"(/api/v1/jobs/([A-Za-z0-9._-]+))",
+      Serve([this](const Principal& p, const httplib::Request& r,
+                   std::string* json) {
+        v1::GetJobRequest req;
+        req.set_job_id(r.matches[1]);
+        req.set_include_metrics(r.get_param_value("include_metrics") == "true");
+        int64_t max_points = 0;
+        if (absl::Status st = IntParam(r, "max_points_per_series", &max_points);
+            !st.ok())
+          return st;
+        req.set_max_points_per_series(static_cast<int32_t>(max_points));
+        v1::JobResult resp;
+        return Answer(api_->GetJob(p, req, &resp), resp, json);
+      }));
   server_->Get("/api/v1/workers",
-               serve([this](const Principal& p, const httplib::Request&,
+               Serve([this](const Principal& p, const httplib::Request&,
                             std::string* json) {
                  v1::ListWorkersResponse resp;
                  return Answer(api_->ListWorkers(p, {}, &resp), resp, json);

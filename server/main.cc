@@ -34,6 +34,9 @@ struct Options {
   // The HTTP/JSON API (server/http_api.h); empty: off. Loopback-only without
   // --token_file, as --listen.
   std::string http_listen;
+  // The one origin whose pages may call the HTTP API from a browser (CORS);
+  // empty: none, no CORS headers at all.
+  std::string http_cors_origin;
   std::string token_file;         // bearer tokens; required beyond loopback  //
   std::string tls_cert, tls_key;  // PEM files: serve TLS when both are set
                                   // Prometheus /metrics; empty: off
@@ -63,7 +66,12 @@ int ParseFlags(int argc, char** argv, Options* out) {
   app.add_option("--metrics_listen", o.metrics_listen,
                  "Prometheus /metrics address (host:port; empty: off)");
   app.add_option("--http_listen", o.http_listen,
-                 "HTTP/JSON API address (host:port; empty, the default: off)");
+                 "web UI and HTTP/JSON API address (host:port; empty, the "
+                 "default: off)");
+  app.add_option("--http_cors_origin", o.http_cors_origin,
+                 "allow browser pages of this origin (e.g. "
+                 "https://notebooks.example.org) to call the HTTP API; "
+                 "empty, the default: none");
   app.add_option("--lease_ms", o.lease_ms,
                  "attempt lease; a worker silent this long loses its attempts")
       ->check(CLI::Range(int64_t{1000}, int64_t{3'600'000}));
@@ -296,13 +304,15 @@ int main(int argc, char** argv) {
   ladle::WorkerServiceImpl workers(&coordinator, store->get(), &logs,
                                    &artifacts, &*auth, o.heartbeat_ms,
                                    o.lease_ms);
-  ladle::ExperimentApi api(&coordinator, store->get(), &artifacts);
-  ladle::HttpApi http(&api, &*auth);
+  ladle::ExperimentApi api(&coordinator, store->get(), &logs, &artifacts);
+  ladle::HttpApi http(&api, &*auth, o.http_cors_origin);
+  if (absl::Status st = ladle::CheckCorsOrigin(o.http_cors_origin); !st.ok())
+    return fail(st, 2);
   if (!o.http_listen.empty()) {
     if (absl::Status st = http.Start(o.http_listen); !st.ok())
       return fail(st, 2);
-    LOG(INFO) << "HTTP/JSON API on " << o.http_listen << " (port "
-              << http.port() << ")";
+    LOG(INFO) << "web UI and HTTP/JSON API on http://" << o.http_listen
+              << "/ (port " << http.port() << ")";
   }
   auto creds = ServerCredentials(o);
   if (!creds.ok()) return fail(creds.status(), 2);

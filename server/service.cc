@@ -25,6 +25,13 @@ using grpc::StatusCode;
 
 }  // namespace
 
+// Returns the error of a StatusOr as a grpc::Status; else assigns its value.
+#define ASSIGN_OR_RETURN_GRPC(lhs, expr)                       \
+  auto LADLE_CONCAT_(grpc_or_, __LINE__) = (expr);             \
+  if (!LADLE_CONCAT_(grpc_or_, __LINE__).ok())                 \
+    return ToGrpc(LADLE_CONCAT_(grpc_or_, __LINE__).status()); \
+  lhs = std::move(*LADLE_CONCAT_(grpc_or_, __LINE__))
+
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
   // absl and gRPC share the canonical code numbering.
@@ -75,18 +82,6 @@ absl::StatusOr<Principal> CallerOf(const Authenticator& auth,
 absl::StatusOr<Principal> ExperimentServiceImpl::User(
     grpc::ServerContextBase* ctx) const {
   return ApiCaller(*auth_, AuthorizationOf(*auth_, ctx));
-}
-
-absl::StatusOr<ExperimentRecord> ExperimentServiceImpl::Visible(
-    grpc::ServerContextBase* ctx, const std::string& id) const {
-  ASSIGN_OR_RETURN(Principal p, User(ctx));
-  return api_.Visible(p, id);
-}
-
-absl::Status ExperimentServiceImpl::CheckJobVisible(
-    grpc::ServerContextBase* ctx, const std::string& job_id) const {
-  ASSIGN_OR_RETURN(Principal p, User(ctx));
-  return api_.CheckJobVisible(p, job_id);
 }
 
 template <typename Request, typename Response>
@@ -186,150 +181,48 @@ grpc::Status ExperimentServiceImpl::RerunExperiment(
   return Call(ctx, &ExperimentApi::RerunExperiment, *req, resp);
 }
 
+grpc::Status ExperimentServiceImpl::GetJob(ServerContext* ctx,
+                                           const v1::GetJobRequest* req,
+                                           v1::JobResult* resp) {
+  return Call(ctx, &ExperimentApi::GetJob, *req, resp);
+}
+
 grpc::Status ExperimentServiceImpl::WatchExperiment(
     ServerContext* ctx, const v1::WatchExperimentRequest* req,
     grpc::ServerWriter<v1::ExperimentEvent>* writer) {
-  if (auto v = Visible(ctx, req->experiment_id()); !v.ok())
-    return ToGrpc(v.status());
-  // Events queue up here from the coordinator's thread; this handler thread
-  // writes them.
-  struct Queue {
-    absl::Mutex mu;
-    std::deque<v1::ExperimentEvent> events ABSL_GUARDED_BY(mu);
-    bool finished ABSL_GUARDED_BY(mu) = false;
-  };
-  auto q = std::make_shared<Queue>();
-  const bool metrics = req->include_metrics();
-  const int token = coordinator_->Watch(
-      req->experiment_id(), [q, metrics](const WatchEvent& e) {
-        v1::ExperimentEvent ev;
-        switch (e.type) {
-          case WatchEvent::Type::kJob:
-            FillJob(e.job, ev.mutable_job());
-            break;
-          case WatchEvent::Type::kMetric:
-            if (!metrics) return;
-            FillMetric(e.metric, ev.mutable_metric());
-            break;
-          case WatchEvent::Type::kFinished:
-            ev.mutable_finished()->set_id(e.experiment.id);
-            ev.mutable_finished()->set_state(
-                ApiExperimentState(e.experiment.state));
-            ev.mutable_finished()->set_message(e.experiment.message);
-            break;
-        }
-        absl::MutexLock lock(&q->mu);
-        q->events.push_back(std::move(ev));
-        if (e.type == WatchEvent::Type::kFinished) q->finished = true;
-      });
-  // The snapshot is taken after subscribing, so no change falls between the
-  // two.
-  auto e = store_->GetExperiment(req->experiment_id());
-  if (!e.ok()) {
-    coordinator_->Unwatch(token);
-    return ToGrpc(e.status());
-  }
-  v1::ExperimentEvent snapshot;
-  absl::Status st = api_.FillExperiment(*e, snapshot.mutable_snapshot());
-  bool done = e->state != "running";
-  if (st.ok() && !writer->Write(snapshot)) done = true;
-  if (st.ok() && done && e->state != "running") {
-    v1::ExperimentEvent fin;
-    *fin.mutable_finished() = snapshot.snapshot();
-    writer->Write(fin);
-  }
-  while (st.ok() && !done && !ctx->IsCancelled()) {
-    std::deque<v1::ExperimentEvent> batch;
-    bool finished = false;
-    {
-      absl::MutexLock lock(&q->mu);
-      auto ready = [q]() ABSL_SHARED_LOCKS_REQUIRED(q->mu) {
-        return !q->events.empty();
-      };
-      q->mu.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(200));
-      batch.swap(q->events);
-      finished = q->finished;
-    }
-    for (v1::ExperimentEvent& ev : batch) {
-      if (!writer->Write(ev)) {
-        done = true;
-        break;
-      }
-    }
-    if (finished) {  // done once nothing came after the end (read locked:
-                     // the clang thread-safety analysis found it unlocked)
-      absl::MutexLock lock(&q->mu);
-      if (q->events.empty()) done = true;
-    }
-  }
-  coordinator_->Unwatch(token);
-  return ToGrpc(st);
+  ASSIGN_OR_RETURN_GRPC(Principal p, User(ctx));
+  return ToGrpc(api_.WatchExperiment(
+      p, *req,
+      [writer](const v1::ExperimentEvent& e) { return writer->Write(e); },
+      [ctx] { return ctx->IsCancelled(); }));
 }
 
 grpc::Status ExperimentServiceImpl::GetLogs(
     ServerContext* ctx, const v1::GetLogsRequest* req,
     grpc::ServerWriter<v1::LogChunk>* writer) {
-  if (absl::Status st = CheckJobVisible(ctx, req->job_id()); !st.ok())
-    return ToGrpc(st);
-  std::map<std::string, int64_t> offsets;
-  while (!ctx->IsCancelled()) {
-    auto chunks = logs_->ReadNew(req->job_id(), &offsets, 1 << 20);
-    if (!chunks.ok()) return ToGrpc(chunks.status());
-    for (auto& c : *chunks) {
-      v1::LogChunk out;
-      out.set_attempt_id(c.attempt_id);
-      out.set_stream(c.stream);
-      out.set_data(std::move(c.data));
-      if (!writer->Write(out)) return grpc::Status::OK;
-    }
-    if (!chunks->empty()) continue;  // more may be waiting
-    if (!req->follow()) break;
-    // Following: stop once the job has ended and its logs are drained.
-    auto j = store_->GetJob(req->job_id());
-    if (!j.ok()) return ToGrpc(j.status());
-    if (j->state == "succeeded" || j->state == "failed" ||
-        j->state == "cancelled") {
-      auto rest = logs_->ReadNew(req->job_id(), &offsets, 1 << 20);
-      if (rest.ok() && rest->empty()) break;
-      continue;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  return grpc::Status::OK;
+  ASSIGN_OR_RETURN_GRPC(Principal p, User(ctx));
+  return ToGrpc(api_.GetLogs(
+      p, *req, [writer](const v1::LogChunk& c) { return writer->Write(c); },
+      [ctx] { return ctx->IsCancelled(); }));
 }
 
-grpc::Status SendArtifact(Store* store, ArtifactStore* artifacts,
-                          const std::string& job_id, const std::string& name,
+grpc::Status SendArtifact(const absl::StatusOr<ArtifactFile>& file,
                           grpc::ServerWriter<v1::ArtifactChunk>* writer) {
-  auto list = store->ListArtifacts(job_id);
-  if (!list.ok()) return ToGrpc(list.status());
-  for (const ArtifactRecord& a : *list) {
-    if (a.name != name) continue;
-    auto path = artifacts->PathOf(a.sha256);
-    if (!path.ok()) return ToGrpc(path.status());
-    std::FILE* f = std::fopen(path->c_str(), "rb");
-    if (f == nullptr)
-      return grpc::Status(StatusCode::INTERNAL, "artifact file unreadable");
-    v1::ArtifactHeader header;
-    header.set_name(a.name);
-    header.set_size_bytes(a.size);
-    header.set_sha256(a.sha256);
-    WriteFileChunks(f, header,
-                    writer);  // a broken stream is the client's to report
-    std::fclose(f);
-    return grpc::Status::OK;
-  }
-  return grpc::Status(
-      StatusCode::NOT_FOUND,
-      absl::StrCat("job ", job_id, " has no artifact named ", name));
+  if (!file.ok()) return ToGrpc(file.status());
+  std::FILE* f = std::fopen(file->path.c_str(), "rb");
+  if (f == nullptr)
+    return grpc::Status(StatusCode::INTERNAL, "artifact file unreadable");
+  // A broken stream is the client's to report.
+  WriteFileChunks(f, file->header, writer);
+  std::fclose(f);
+  return grpc::Status::OK;
 }
 
 grpc::Status ExperimentServiceImpl::DownloadArtifact(
     ServerContext* ctx, const v1::DownloadArtifactRequest* req,
     grpc::ServerWriter<v1::ArtifactChunk>* writer) {
-  if (absl::Status st = CheckJobVisible(ctx, req->job_id()); !st.ok())
-    return ToGrpc(st);
-  return SendArtifact(store_, artifacts_, req->job_id(), req->name(), writer);
+  ASSIGN_OR_RETURN_GRPC(Principal p, User(ctx));
+  return SendArtifact(api_.FindArtifact(p, req->job_id(), req->name()), writer);
 }
 
 }  // namespace ladle

@@ -39,7 +39,7 @@ class ExperimentServiceImpl final
   ExperimentServiceImpl(Coordinator* coordinator, Store* store, LogStore* logs,
                         ArtifactStore* artifacts, const Authenticator* auth,
                         RpcMetrics* rpc_metrics = nullptr)
-      : api_(coordinator, store, artifacts),
+      : api_(coordinator, store, logs, artifacts),
         coordinator_(coordinator),
         store_(store),
         logs_(logs),
@@ -82,6 +82,8 @@ class ExperimentServiceImpl final
   grpc::Status ListWorkers(grpc::ServerContext* ctx,
                            const v1::ListWorkersRequest* req,
                            v1::ListWorkersResponse* resp) override;
+  grpc::Status GetJob(grpc::ServerContext* ctx, const v1::GetJobRequest* req,
+                      v1::JobResult* resp) override;
   grpc::Status GetLogs(grpc::ServerContext* ctx, const v1::GetLogsRequest* req,
                        grpc::ServerWriter<v1::LogChunk>* writer) override;
   grpc::Status DownloadArtifact(
@@ -102,11 +104,6 @@ class ExperimentServiceImpl final
  private:
   // The caller, who must hold a user or admin token.
   absl::StatusOr<Principal> User(grpc::ServerContextBase* ctx) const;
-  // ExperimentApi's checks for the caller of `ctx`.
-  absl::StatusOr<ExperimentRecord> Visible(grpc::ServerContextBase* ctx,
-                                           const std::string& id) const;
-  absl::Status CheckJobVisible(grpc::ServerContextBase* ctx,
-                               const std::string& job_id) const;
   // A unary call: the caller, then ExperimentApi's `method`.
   template <typename Request, typename Response>
   grpc::Status Call(grpc::ServerContextBase* ctx,
@@ -144,9 +141,9 @@ absl::Status ReceiveChunks(grpc::ServerReader<Chunk>* reader, Chunk& first,
   return st;
 }
 
-// Streams a job's artifact `name` (shared by both services).
-grpc::Status SendArtifact(Store* store, ArtifactStore* artifacts,
-                          const std::string& job_id, const std::string& name,
+// Streams an artifact found by FindArtifactFile (shared by both services),
+// or its lookup's error.
+grpc::Status SendArtifact(const absl::StatusOr<ArtifactFile>& file,
                           grpc::ServerWriter<v1::ArtifactChunk>* writer);
 
 class WorkerServiceImpl final : public ladle::v1::WorkerService::Service {
@@ -173,7 +170,9 @@ class WorkerServiceImpl final : public ladle::v1::WorkerService::Service {
       grpc::ServerContext* ctx, const v1::DownloadArtifactRequest* req,
       grpc::ServerWriter<v1::ArtifactChunk>* writer) override {
     if (absl::Status st = CheckWorker(ctx); !st.ok()) return ToGrpc(st);
-    return SendArtifact(store_, artifacts_, req->job_id(), req->name(), writer);
+    return SendArtifact(
+        FindArtifactFile(store_, artifacts_, req->job_id(), req->name()),
+        writer);
   }
   grpc::Status DownloadCode(
       grpc::ServerContext* ctx, const v1::DownloadCodeRequest* req,

@@ -120,12 +120,112 @@ st, err = call("/experiments/%s:rerun" % exp, token=BOB, body={})
 assert st == 403, err
 st, c = call("/experiments/%s:cancel" % exp, token=BOB, body={})
 assert st == 403, c
+
+def get_raw(path, token=ALICE):
+    req = urllib.request.Request(base + path)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+# One job: attempts, artifacts, metrics (thinned).
+job = r["jobs"][0]["job"]["id"]
+st, j = call("/jobs/%s?include_metrics=true&max_points_per_series=3" % job)
+assert st == 200 and j["job"]["id"] == job and j["attempts"][0]["outcome"] == "succeeded", j
+names = {m["name"] for m in j["metrics"]}
+assert names and all(sum(m["name"] == n for m in j["metrics"]) <= 3 for n in names), j["metrics"]
+st, err = call("/jobs/%s" % job, token=BOB)
+assert st == 403, err
+st, err = call("/jobs/job-nope")
+assert st == 404, err
+st, err = call("/jobs/%s?max_points_per_series=-1" % job)
+assert st == 400 and "max_points_per_series" in err["message"], err
+# Artifacts: the bytes stored, named and hashed.
+import hashlib
+art = next(a for a in j["artifacts"] if a["name"] == "summary.json")
+st, h, data = get_raw("/jobs/%s/artifacts/summary.json" % job)
+assert st == 200 and hashlib.sha256(data).hexdigest() == art["sha256"], (st, art)
+assert h["X-Ladle-Sha256"] == art["sha256"] and 'filename="summary.json"' in h["Content-Disposition"], h
+assert json.loads(data) == json.loads(r["jobs"][0]["job"]["summaryJson"])
+st, h, data = get_raw("/jobs/%s/artifacts/nope.bin" % job)
+assert st == 404 and b"nope.bin" in data, data
+st, h, data = get_raw("/jobs/%s/artifacts/summary.json" % job, token=BOB)
+assert st == 403, st
+# Logs: what the job printed, as text.
+st, h, data = get_raw("/jobs/%s/logs" % job)
+assert st == 200 and h["Content-Type"].startswith("text/plain") and b"epoch" in data, data[:300]
+st, h, data = get_raw("/jobs/%s/logs?follow=true" % job)  # ended: returns at once
+assert st == 200 and b"epoch" in data, data[:300]
+st, h, data = get_raw("/jobs/%s/logs" % job, token=None)
+assert st == 401, st
+# Events of an ended experiment: its snapshot, then finished.
+st, h, data = get_raw("/experiments/%s/events" % exp)
+assert st == 200 and h["Content-Type"].startswith("text/event-stream"), h
+blocks = [b for b in data.decode().split("\n\n") if b.strip()]
+kinds = [b.split("\n")[0] for b in blocks]
+assert kinds == ["event: snapshot", "event: finished"], kinds
+snap = json.loads(blocks[0].split("\n")[1][len("data: "):])
+assert snap["snapshot"]["id"] == exp and snap["snapshot"]["jobCounts"]["succeeded"] == 2, snap
+st, h, data = get_raw("/experiments/%s/events" % exp, token=BOB)
+assert st == 403, st
+# The kind's result tables, as `ladle results` prints them.
+st, r2 = call("/experiments/%s/results?include_tables=true" % exp)
+assert st == 200 and r2["tables"] and r2["tables"][0]["columns"], r2.get("tables")
+assert any("test" in c for t in r2["tables"] for c in t["columns"]), r2["tables"]
+# No CORS unless --http_cors_origin.
+st, h, _ = get_raw("/experiments")
+assert "Access-Control-Allow-Origin" not in h, dict(h)
+PY
+check "events of a running experiment: snapshot, job changes, metrics, finished" python3 - "$http_port" "$work/sweep.yaml" <<'PY'
+import json, sys, urllib.request
+base = "http://127.0.0.1:%s/api/v1" % sys.argv[1]
+auth = {"Authorization": "Bearer alice-token-0123456789abcdef"}
+req = urllib.request.Request(base + "/experiments", data=open(sys.argv[2]).read().encode(), headers=auth)
+exp = json.loads(urllib.request.urlopen(req).read())["experimentId"]
+req = urllib.request.Request(base + "/experiments/%s/events?include_metrics=true" % exp, headers=auth)
+events, name = [], None
+with urllib.request.urlopen(req, timeout=120) as r:
+    for line in r:  # the stream ends after `finished`
+        line = line.decode().rstrip("\n")
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            events.append((name, json.loads(line[6:])))
+names = [n for n, _ in events]
+assert names[0] == "snapshot" and names[-1] == "finished", names
+assert names.count("metric") > 0 and names.count("job") >= 4, names  # 2 jobs: running, succeeded
+done = [e["job"]["id"] for n, e in events if n == "job" and e["job"]["state"] == "JOB_STATE_SUCCEEDED"]
+assert len(set(done)) == 2, done
+assert events[-1][1]["finished"]["state"] == "EXPERIMENT_STATE_SUCCEEDED", events[-1]
 PY
 if "$bin/ladle-server" --listen=127.0.0.1:0 --http_listen="0.0.0.0:$(free_port)" \
     --data_dir="$work/data2" > "$work/refused.log" 2>&1; then
   check "a non-loopback --http_listen without tokens is refused" false
 else
   check "a non-loopback --http_listen without tokens is refused" grep -q -- "--http_listen" "$work/refused.log"
+fi
+# CORS only for the one origin named; a bad origin is refused at start.
+cors_port=$(free_port)
+"$bin/ladle-server" --listen="127.0.0.1:$(free_port)" --data_dir="$work/data3" \
+  --http_listen="127.0.0.1:$cors_port" --http_cors_origin=https://notebooks.example.org \
+  --metrics_listen="127.0.0.1:$(free_port)" > "$work/cors.log" 2>&1 &
+pids+=($!); disown $!
+cors_up() { curl -sf "http://127.0.0.1:$cors_port/api/v1/workers" > /dev/null; }
+check "a server with --http_cors_origin up" wait_for 20 cors_up
+check "CORS: a preflight names the origin, methods and headers" bash -c "
+  curl -si -X OPTIONS http://127.0.0.1:$cors_port/api/v1/experiments | tr -d '\r' > '$work/preflight'
+  grep -q '^HTTP/1.1 204' '$work/preflight' &&
+  grep -q '^Access-Control-Allow-Origin: https://notebooks.example.org$' '$work/preflight' &&
+  grep -q '^Access-Control-Allow-Headers: Authorization, Content-Type$' '$work/preflight' &&
+  curl -si http://127.0.0.1:$cors_port/api/v1/workers | grep -q 'Access-Control-Allow-Origin: https://notebooks.example.org'"
+if "$bin/ladle-server" --listen=127.0.0.1:0 --http_listen="127.0.0.1:0" --http_cors_origin='*' \
+    --data_dir="$work/data4" > "$work/cors-refused.log" 2>&1; then
+  check "--http_cors_origin '*' is refused" false
+else
+  check "--http_cors_origin '*' is refused" grep -q -- "--http_cors_origin \* : name one origin\|--http_cors_origin \*: name one origin" "$work/cors-refused.log"
 fi
 [ $fail -eq 0 ] || { tail -20 "$work/server.log"; exit 1; }
 echo "http api e2e passed"

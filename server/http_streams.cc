@@ -126,6 +126,13 @@ void HttpApi::StreamRoutes() {
     if (absl::Status st = api_->CheckJobVisible(p, l.job_id()); !st.ok())
       return Reply(st, "", res);
     res.set_header("Cache-Control", "no-cache");
+    if (l.follow()) {
+      // httplib compresses text/* replies the client accepts compressed, and
+      // a compressor holds back what it has until the end: a followed log
+      // would reach a browser only once the job ended. httplib decides from
+      // the request after this handler, and owns it as non-const.
+      const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
+    }
     res.set_chunked_content_provider(
         "text/plain; charset=utf-8",
         [this, p, l](size_t, httplib::DataSink& sink) {

@@ -15,25 +15,27 @@ namespace {
 
 using Json = nlohmann::json;
 
+// A name is display text (the UI, `ladle list`, reports escape it): 1-128
+// bytes, no control characters, no whitespace at either end.
 bool ValidName(const std::string& s) {
   if (s.empty() || s.size() > 128) return false;
   for (char c : s) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
-          c == '.')) {
-      return false;
-    }
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return false;
   }
-  return true;
+  return s.front() != ' ' && s.back() != ' ';
 }
 
 // name, kind and the kind's own section.
 absl::Status ParseNameAndKind(MapReader& top, ExperimentSpec* spec) {
   if (!top.Has("name"))
-    return Invalid("name", "is required (letters, digits, '.', '_', '-')");
+    return Invalid("name", "is required (a short title, e.g. lr-sweep)");
   RETURN_IF_ERROR(top.String("name", &spec->name));
   if (!ValidName(spec->name)) {
-    return Invalid("name", "use 1-128 letters, digits, '.', '_' or '-', got '" +
-                               spec->name + "'");
+    return Invalid("name",
+                   "use 1-128 characters without control characters or "
+                   "spaces at either end, got '" +
+                       spec->name + "'");
   }
   RETURN_IF_ERROR(
       top.String("kind", &spec->kind, KindRegistry::Global().Names()));

@@ -112,7 +112,8 @@ function progress(c) {
   c = c || {};
   const total = c.total || 0, done = (c.succeeded || 0) + (c.failed || 0) + (c.cancelled || 0);
   const pct = total ? Math.round(100 * done / total) : 0;
-  return [el('span', { class: 'bar' }, el('span', { style: 'width:' + pct + '%' })), done + '/' + total];
+  return [el('span', { class: 'bar' }, el('span', { style: 'width:' + pct + '%' })), done + '/' + total,
+          c.running ? ' · ' + c.running + ' running' : '', c.failed ? ' · ' + c.failed + ' failed' : ''];
 }
 function table(columns, rows, attrs = {}) {
   return el('table', attrs, el('thead', {}, el('tr', {}, columns.map((c) => el('th', {}, c)))),
@@ -188,6 +189,7 @@ function query() {
 
 function route() {
   cleanup();
+  setStatus('');
   const [path, params] = query();
   let m;
   if ((m = path.match(/^\/experiments\/([^/]+)$/))) return experimentPage(decodeURIComponent(m[1]));
@@ -201,6 +203,7 @@ function route() {
 function listPage(params) {
   const state = params.get('state') || '', owner = params.get('owner') || '';
   const pageToken = params.get('page') || '';
+  const pageSize = params.get('page_size') || '50';
   const stateSel = el('select', { id: 'filter-state' },
     ['', 'running', 'succeeded', 'failed', 'cancelled'].map((s) => el('option', { value: s, selected: s === state }, s || 'any state')));
   const ownerIn = el('input', { id: 'filter-owner', value: owner, placeholder: 'owner', size: 14 });
@@ -209,6 +212,7 @@ function listPage(params) {
     if (stateSel.value) q.set('state', stateSel.value);
     if (ownerIn.value.trim()) q.set('owner', ownerIn.value.trim());
     if (token) q.set('page', token);
+    if (pageSize !== '50') q.set('page_size', pageSize);
     location.hash = '#/?' + q.toString();
   };
   const body = el('div', { id: 'list' }, el('p', { class: 'muted' }, 'Loading…'));
@@ -222,7 +226,7 @@ function listPage(params) {
        stateSel, ownerIn, el('button', { type: 'submit' }, 'Filter'), compare),
     body]);
   const load = async () => {
-    const q = new URLSearchParams({ page_size: '50' });
+    const q = new URLSearchParams({ page_size: pageSize });
     if (state) q.set('state', state);
     if (owner) q.set('owner', owner);
     if (pageToken) q.set('page_token', pageToken);
@@ -386,6 +390,14 @@ function jobRow(j) {
     el('td', { class: 'reason' }, j.reason));
 }
 
+// The header's job counts from the jobs the page holds (between re-reads of the experiment).
+function updateCounts(page) {
+  const c = { total: page.jobs.size };
+  for (const j of page.jobs.values()) { const s = shortState(j.state); c[s] = (c[s] || 0) + 1; }
+  const dd = document.getElementById('exp-progress');
+  if (dd) append(clear(dd), [progress(c)]);
+}
+
 function renderJobs(page) {
   const jobs = [...page.jobs.values()].sort((a, b) => a.index - b.index);
   append(clear(page.jobsBox), [table(['#', 'job', 'kind', 'state', 'params', 'result', 'attempts', 'worker', 'reason'],
@@ -427,6 +439,7 @@ function follow(page) {
       page.jobs.set(j.id, j);
       const row = page.jobsBox.querySelector('tr[data-job="' + CSS.escape(j.id) + '"]');
       if (row && !isNew) row.replaceWith(jobRow(j)); else renderJobs(page);
+      updateCounts(page);
       if (['succeeded', 'failed', 'cancelled'].includes(shortState(j.state))) tablesDue = true;
     } else if (name === 'metric') {
       const m = ev.metric;
@@ -479,7 +492,8 @@ function renderJob(r, head, attempts, artifacts) {
        el('dt', {}, 'experiment'), el('dd', {}, el('a', { href: '#/experiments/' + encodeURIComponent(j.experimentId) }, j.experimentId)),
        el('dt', {}, 'kind'), el('dd', {}, j.kind), el('dt', {}, 'params'), el('dd', {}, paramsText(j.paramsJson)),
        el('dt', {}, 'worker'), el('dd', {}, j.workerId), el('dt', {}, 'reason'), el('dd', {}, j.reason)),
-    j.summaryJson ? [el('h2', {}, 'Summary'), el('pre', { class: 'spec' }, JSON.stringify(parseJson(j.summaryJson), null, 2))] : null]);
+    j.summaryJson ? el('details', {}, el('summary', {}, 'Summary (summary.json)'),
+                       el('pre', { class: 'spec' }, JSON.stringify(parseJson(j.summaryJson), null, 2))) : null]);
   append(clear(attempts), [(r.attempts || []).length
     ? table(['#', 'attempt id', 'rank', 'worker', 'outcome', 'started', 'ended', 'exit', 'reason'], r.attempts.map((a) => el('tr', {},
         el('td', { class: 'num' }, a.number), el('td', { class: 'num' }, a.id), el('td', { class: 'num' }, a.rank),

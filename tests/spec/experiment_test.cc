@@ -56,6 +56,14 @@ TEST(ExperimentSpec, GridIsTheCartesianProduct) {
   EXPECT_TRUE(spec4["train"]["optimizer"].contains("beta2"));
 }
 
+TEST(ExperimentSpec, NamesAreFreeTextKeptAsWritten) {
+  // Display text: the UI and reports escape it, so markup is just characters.
+  auto spec = ParseExperimentSpec(
+      "name: \"<img src=x onerror=alert(1)> lr × wd\"\ntrial: {}\n");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->name, "<img src=x onerror=alert(1)> lr × wd");
+}
+
 TEST(ExperimentSpec, RandomSearchIsSeededAndInBounds) {
   const std::string text = R"(
 name: rnd
@@ -111,7 +119,8 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, BadExperimentTest,
     ::testing::Values(
         Bad{"trial: {}\n", "name: is required"},
-        Bad{"name: 'a b'\ntrial: {}\n", "name: use 1-128"},
+        Bad{"name: \"a\\tb\"\ntrial: {}\n", "name: use 1-128"},
+        Bad{"name: ' x'\ntrial: {}\n", "name: use 1-128"},
         Bad{"name: x\nkind: magic\ntrial: {}\n", "kind: unknown value 'magic'"},
         Bad{"name: x\n", "trial: is required"},
         Bad{"name: x\ntrial: {}\nsweep: {grid: {train.seed: []}}\n",

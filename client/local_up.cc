@@ -18,6 +18,8 @@ namespace {
 struct LocalOptions {
   std::string addr, dir = "./ladle-data";
   int cpu_slots = 0;  // 0: the worker's default (cores)
+  // The web UI and HTTP/JSON API (ladle-server --http_listen); empty: off.
+  std::string http_listen = "127.0.0.1:8080";
   // --metrics_listen / --worker_metrics_listen when given (empty: off);
   // otherwise the daemons' defaults.
   std::optional<std::string> server_metrics, worker_metrics;
@@ -74,6 +76,8 @@ int LocalUp(const LocalOptions& o) {
                                     "--data_dir=" + o.dir + "/server"};
   if (o.server_metrics)
     sargs.push_back("--metrics_listen=" + *o.server_metrics);
+  if (!o.http_listen.empty())
+    sargs.push_back("--http_listen=" + o.http_listen);
   const pid_t s = Start(sargs, o.dir + "/server.log");
   std::vector<std::string> wargs = {worker, "--coordinator=" + o.addr,
                                     "--work_dir=" + o.dir + "/worker"};
@@ -90,8 +94,10 @@ int LocalUp(const LocalOptions& o) {
   }
   std::cerr << "ladle local: coordinator " << o.addr << " (pid " << s
             << "), worker (pid " << w << "), state and logs in " << o.dir
-            << "\n"
-            << "  export LADLE_ADDR=" << o.addr << "; Ctrl-C stops both\n";
+            << "\n";
+  if (!o.http_listen.empty())
+    std::cerr << "  web UI: http://" << o.http_listen << "/\n";
+  std::cerr << "  export LADLE_ADDR=" << o.addr << "; Ctrl-C stops both\n";
   int status = 0;
   const pid_t died = WaitForStopOrDeath(sigs, s, w, &status);
   if (died != 0) {
@@ -134,6 +140,9 @@ Command AddLocal(CLI::App& app) {
                  "where the coordinator and worker keep state");
   up->add_option("--cpu_slots", o->cpu_slots,
                  "worker CPU slots (default: cores)");
+  up->add_option("--http_listen", o->http_listen,
+                 "the web UI and HTTP/JSON API (host:port on loopback; empty: "
+                 "off)");
   CLI::Option* server_metrics = up->add_option(
       "--metrics_listen", metrics->first,
       "the coordinator's Prometheus address (host:port; empty: off; default: "

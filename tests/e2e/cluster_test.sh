@@ -167,8 +167,10 @@ check "no ladle-train left running" wait_for 15 bash -c "! pgrep -f '$work/w[12]
 local_port=$(python3 "$(dirname "$0")/free_port.py")
 local_metrics=$(python3 "$(dirname "$0")/free_port.py")
 local_wmetrics=$(python3 "$(dirname "$0")/free_port.py")
+local_http=$(python3 "$(dirname "$0")/free_port.py")
 "$bin/ladle" --addr="127.0.0.1:$local_port" local up --data_dir="$work/local" --cpu_slots=1 \
   --metrics_listen="127.0.0.1:$local_metrics" --worker_metrics_listen="127.0.0.1:$local_wmetrics" \
+  --http_listen="127.0.0.1:$local_http" \
   > "$work/local.log" 2>&1 &
 local_pid=$!
 disown "$local_pid"
@@ -178,13 +180,14 @@ check "ladle local up serves a worker" wait_for 20 has_worker
 scrape() { python3 -c "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$1/metrics', timeout=5).read().decode())"; }
 check "its coordinator serves metrics on --metrics_listen" bash -c "$(declare -f scrape); scrape $local_metrics | grep -q '^ladle_'"
 check "its worker serves metrics on --worker_metrics_listen" bash -c "$(declare -f scrape); scrape $local_wmetrics | grep -q '^ladle_worker_'"
+check "its coordinator serves the web UI on --http_listen" bash -c "curl -sf http://127.0.0.1:$local_http/ | grep -q '<title>Ladle</title>' && curl -sf http://127.0.0.1:$local_http/api/v1/workers | grep -q alive"
 kill -INT "$local_pid"
 # (the [r] keeps pgrep's pattern from matching the shell that runs it)
 check "ladle local up stops both children" wait_for 15 bash -c "! pgrep -f 'ladle-serve[r] --listen=127.0.0.1:$local_port' > /dev/null && ! pgrep -f 'ladle-worke[r] --coordinator=127.0.0.1:$local_port' > /dev/null"
 # A coordinator that cannot start (its port is taken: here by the server's metrics endpoint)
 # ends `ladle local up` with its reason, instead of leaving a worker with nobody to talk to.
 timeout 30 "$bin/ladle" --addr="127.0.0.1:$metrics_port" local up --data_dir="$work/local2" \
-  > "$work/local2.log" 2>&1
+  --http_listen "" > "$work/local2.log" 2>&1
 check "ladle local up exits non-zero when its coordinator cannot start" test $? -eq 1
 check "naming the reason and the log" grep -q "coordinator exited (code 1): ladle-server: cannot listen on 127.0.0.1:$metrics_port.*server.log" <(tr '\n' ' ' < "$work/local2.log")
 check "and stopping the worker" bash -c "! pgrep -f 'ladle-worke[r] --coordinator=127.0.0.1:$metrics_port' > /dev/null"

@@ -1,4 +1,4 @@
-# ladle-server (and the ladle CLI) on Debian 12, built with the same Debian packages as
+# ladle-server (with its web UI on 8080, compiled in) and the ladle CLI on Debian 12, built with the same Debian packages as
 # scripts/install-deps.sh. Multi-stage: the runtime image holds the binaries and their shared
 # libraries only, and runs as an unprivileged user. Build from the repository root:
 #   docker build -f deploy/coordinator.Dockerfile -t ladle-coordinator .
@@ -22,7 +22,8 @@ RUN apt-get update -qq \
 COPY --from=build /build/bin/ladle-server /build/bin/ladle /usr/local/bin/
 USER ladle
 VOLUME /data
-EXPOSE 7070 9464
+EXPOSE 7070 8080 9464
 # Token file (and TLS key pair) come in as secrets; nothing is baked in.
 ENTRYPOINT ["ladle-server", "--listen=0.0.0.0:7070", "--data_dir=/data", \
-            "--metrics_listen=0.0.0.0:9464", "--token_file=/run/secrets/ladle_tokens"]
+            "--metrics_listen=0.0.0.0:9464", "--http_listen=0.0.0.0:8080", \
+            "--token_file=/run/secrets/ladle_tokens"]

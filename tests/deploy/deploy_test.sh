@@ -20,6 +20,8 @@ if command -v docker-compose > /dev/null; then
 else
   echo "FAIL docker-compose is missing (scripts/install-deps.sh installs it)"; fail=1
 fi
+check "the coordinator publishes the web UI (8080) and serves it (--http_listen)" bash -c \
+  "grep -q '\"8080:8080\"' '$work/deploy/docker-compose.yml' && grep -q -- '--http_listen=0.0.0.0:8080' '$work/deploy/coordinator.Dockerfile'"
 check "promtool check config" promtool check config "$work/deploy/prometheus/prometheus.yml"
 check "promtool check rules" promtool check rules "$work/deploy/prometheus/rules.yml"
 check "promtool test rules (alerts)" promtool test rules "$work/deploy/prometheus/rules_test.yml"

@@ -76,8 +76,7 @@ int LocalUp(const LocalOptions& o) {
                                     "--data_dir=" + o.dir + "/server"};
   if (o.server_metrics)
     sargs.push_back("--metrics_listen=" + *o.server_metrics);
-  if (!o.http_listen.empty())
-    sargs.push_back("--http_listen=" + o.http_listen);
+  if (!o.http_listen.empty()) sargs.push_back("--http_listen=" + o.http_listen);
   const pid_t s = Start(sargs, o.dir + "/server.log");
   std::vector<std::string> wargs = {worker, "--coordinator=" + o.addr,
                                     "--work_dir=" + o.dir + "/worker"};

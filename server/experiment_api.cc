@@ -116,6 +116,15 @@ void FillArtifact(const ArtifactRecord& a, v1::ArtifactInfo* out) {
   out->set_size_bytes(a.size);
 }
 
+void AddMetric(const MetricPoint& p, bool as_series, v1::JobResult* out) {
+  if (!as_series) return FillMetric(p, out->add_metrics());
+  if (out->series().empty() || out->series().rbegin()->name() != p.name)
+    out->add_series()->set_name(p.name);
+  v1::MetricSeries* s = out->mutable_series(out->series_size() - 1);
+  s->add_steps(p.step);
+  s->add_values(p.value);
+}
+
 void FillMetric(const MetricPoint& p, v1::MetricPoint* out) {
   out->set_job_id(p.job_id);
   out->set_attempt_id(p.attempt_id);
@@ -326,6 +335,7 @@ absl::Status ExperimentApi::GetResults(const Principal& caller,
   query.include = req.include_metrics();
   query.names.assign(req.metric_names().begin(), req.metric_names().end());
   query.max_points_per_series = req.max_points_per_series();
+  query.list_names = req.include_metric_names();
   auto data = store_->GetExperimentResults(req.experiment_id(), query);
   if (!data.ok()) return data.status();
   // The bulk rows come sorted by job id; jobs by index: match by id.
@@ -347,8 +357,9 @@ absl::Status ExperimentApi::GetResults(const Principal& caller,
   }
   for (const MetricPoint& p : data->metrics) {
     auto it = by_id.find(p.job_id);
-    if (it != by_id.end()) FillMetric(p, it->second->add_metrics());
+    if (it != by_id.end()) AddMetric(p, req.metrics_as_series(), it->second);
   }
+  for (const std::string& n : data->metric_names) resp->add_metric_names(n);
   if (req.include_tables()) return FillResultTables(req, resp);
   return absl::OkStatus();
 }

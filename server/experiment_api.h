@@ -29,6 +29,9 @@ void FillJob(const JobRecord& j, v1::Job* out);
 void FillMetric(const MetricPoint& p, v1::MetricPoint* out);
 void FillAttempt(const AttemptRecord& a, v1::Attempt* out);
 void FillArtifact(const ArtifactRecord& a, v1::ArtifactInfo* out);
+// A job's point (points come by name, then step) into `out`: as a
+// MetricPoint, or appended to its series (`as_series`).
+void AddMetric(const MetricPoint& p, bool as_series, v1::JobResult* out);
 
 // Where a job's artifact `name` lies in `artifacts`, with its header; no
 // caller check (workers fetch their inputs through it). NOT_FOUND naming

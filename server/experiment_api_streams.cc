@@ -184,7 +184,7 @@ absl::Status ExperimentApi::GetJob(const Principal& caller,
     ASSIGN_OR_RETURN(std::vector<MetricPoint> points, store_->GetMetrics(j.id));
     for (const MetricPoint& p :
          ThinSeries(std::move(points), req.max_points_per_series()))
-      FillMetric(p, resp->add_metrics());
+      AddMetric(p, req.metrics_as_series(), resp);
   }
   return absl::OkStatus();
 }

@@ -5,6 +5,7 @@
 #include <functional>
 #include <regex>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -141,6 +142,26 @@ HttpApi::~HttpApi() {
 }
 
 void HttpApi::Headers() {
+  // httplib answers a browser's "Accept-Encoding: gzip, deflate, br" with
+  // brotli at its highest quality: ~1 s for a 0.5 MB reply (gzip: ~10 ms).
+  // Offering it gzip only keeps the compression and drops the wait. httplib
+  // reads the header after the handlers, and owns the request as non-const.
+  server_->set_pre_routing_handler(
+      [](const httplib::Request& req, httplib::Response&) {
+        auto it = req.headers.find("Accept-Encoding");
+        if (it != req.headers.end() && absl::StrContains(it->second, "br")) {
+          std::string offered;
+          for (absl::string_view e : absl::StrSplit(it->second, ',')) {
+            e = absl::StripAsciiWhitespace(e);
+            if (e != "br" && !absl::StartsWith(e, "br;"))
+              absl::StrAppend(&offered, offered.empty() ? "" : ", ", e);
+          }
+          const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
+          const_cast<httplib::Request&>(req).headers.emplace("Accept-Encoding",
+                                                             offered);
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+      });
   server_->set_post_routing_handler(
       [this](const httplib::Request&, httplib::Response& res) {
         res.set_header("X-Content-Type-Options", "nosniff");
@@ -250,6 +271,10 @@ void HttpApi::ExperimentRoutes() {
         req.set_experiment_id(r.matches[1]);
         req.set_include_metrics(r.get_param_value("include_metrics") == "true");
         req.set_include_tables(r.get_param_value("include_tables") == "true");
+        req.set_include_metric_names(
+            r.get_param_value("include_metric_names") == "true");
+        req.set_metrics_as_series(r.get_param_value("metrics_as_series") ==
+                                  "true");
         if (r.has_param("metric_names")) {
           for (absl::string_view n : absl::StrSplit(
                    r.get_param_value("metric_names"), ',', absl::SkipEmpty()))
@@ -302,6 +327,8 @@ void HttpApi::ControlRoutes() {
         v1::GetJobRequest req;
         req.set_job_id(r.matches[1]);
         req.set_include_metrics(r.get_param_value("include_metrics") == "true");
+        req.set_metrics_as_series(r.get_param_value("metrics_as_series") ==
+                                  "true");
         int64_t max_points = 0;
         if (absl::Status st = IntParam(r, "max_points_per_series", &max_points);
             !st.ok())

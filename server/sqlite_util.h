@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -81,6 +82,13 @@ class Stmt {
     return t ? std::string(reinterpret_cast<const char*>(t),
                            sqlite3_column_bytes(stmt_, col))
              : std::string();
+  }
+  // The column's text without a copy: valid until the next step.
+  std::string_view TextView(int col) const {
+    const unsigned char* t = sqlite3_column_text(stmt_, col);
+    return t ? std::string_view(reinterpret_cast<const char*>(t),
+                                sqlite3_column_bytes(stmt_, col))
+             : std::string_view();
   }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   double Real(int col) const { return sqlite3_column_double(stmt_, col); }

@@ -62,6 +62,12 @@ absl::Status Store::AddArtifact(const ArtifactRecord& artifact) {
   return Write(b);
 }
 
+int64_t ThinTarget(int64_t first, int64_t last, int k, int slots) {
+  // 128-bit: (last - first) * k must not overflow for any int64 steps.
+  const __int128 span = static_cast<__int128>(last) - first;
+  return static_cast<int64_t>(first + span * k / slots);
+}
+
 std::vector<MetricPoint> ThinSeries(std::vector<MetricPoint> points,
                                     int max_points) {
   if (max_points <= 0) return points;
@@ -72,18 +78,18 @@ std::vector<MetricPoint> ThinSeries(std::vector<MetricPoint> points,
     while (end < points.size() && points[end].job_id == points[begin].job_id &&
            points[end].name == points[begin].name)
       ++end;
-    const size_t n = end - begin;
-    if (n <= static_cast<size_t>(max_points)) {
+    if (end - begin <= static_cast<size_t>(max_points)) {
       for (size_t i = begin; i < end; ++i) out.push_back(std::move(points[i]));
-    } else {
-      // max_points - 1 even steps over [0, n-1]: first and last included.
-      const int slots = std::max(max_points - 1, 1);
-      size_t last = SIZE_MAX;
-      for (int k = 0; k <= slots; ++k) {
-        const size_t i = begin + (n - 1) * k / slots;
-        if (i != last) out.push_back(std::move(points[i]));
-        last = i;
-      }
+      begin = end;
+      continue;
+    }
+    const int slots = std::max(max_points - 1, 1);
+    const int64_t first = points[begin].step, last = points[end - 1].step;
+    size_t next = begin;  // the first point not yet passed
+    for (int k = 0; k <= slots && next < end; ++k) {
+      const int64_t target = ThinTarget(first, last, k, slots);
+      while (next < end && points[next].step < target) ++next;
+      if (next < end) out.push_back(std::move(points[next++]));
     }
     begin = end;
   }

@@ -236,18 +236,21 @@ class Store {
   // queries from one consistent snapshot (SQLite: its read connection, so not
   // behind a commit in progress). Metrics only when `metrics.include`:
   // only the series named (all when empty), each thinned to at most
-  // `max_points_per_series` points (0: all) by an even stride that keeps the
-  // first and the last point.
+  // `max_points_per_series` points (0: all) as ThinSeries does.
   struct MetricsQuery {
     bool include = false;
     std::vector<std::string> names;
     int max_points_per_series = 0;
+    // Also the names of the series the experiment's jobs have (sorted),
+    // found without reading their points.
+    bool list_names = false;
   };
   struct ExperimentResultsData {
     std::vector<JobRecord> jobs;            // by index
     std::vector<AttemptRecord> attempts;    // by job id, then attempt id
     std::vector<ArtifactRecord> artifacts;  // by job id, then name
     std::vector<MetricPoint> metrics;       // by job id, name, step
+    std::vector<std::string> metric_names;  // with list_names
   };
   // experiment id -> job state -> count, for the experiments given (those
   // without jobs are absent). Index-only, from the read connection.
@@ -259,9 +262,16 @@ class Store {
 };
 
 // Thins each (job, name) series of `points` (sorted by job, name, step) to at
-// most `max_points` (0: all), keeping the first and the last of each.
+// most `max_points` (0: all). A series of more keeps, for steps spread evenly
+// from its first to its last (ThinTarget), the first point at or after each
+// (and after the previous kept one): the first and last points are kept, and
+// a curve keeps its shape over steps however unevenly they were logged. The
+// store picks the same points by seeking its index, without reading the rest.
 std::vector<MetricPoint> ThinSeries(std::vector<MetricPoint> points,
                                     int max_points);
+// Target k (0..slots) of a series from step `first` to `last`, slots =
+// max(max_points - 1, 1).
+int64_t ThinTarget(int64_t first, int64_t last, int k, int slots);
 
 // Current schema version; Open migrates older files up to it.
 inline constexpr int kStoreSchemaVersion = 10;

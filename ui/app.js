@@ -32,6 +32,12 @@ function append(parent, children) {
 }
 function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
 function main() { return document.getElementById('main'); }
+// Tests and bench/ui_bench.py wait for this: the page has drawn what it loaded.
+function markReady() {
+  if (main().getAttribute('data-ready') === '1') return;
+  main().setAttribute('data-ready', '1');
+  window.ladleReadyMs = performance.now();
+}
 function setStatus(text) { document.getElementById('status').textContent = text; }
 
 // ---- API ----
@@ -233,6 +239,7 @@ function listPage(params) {
     try {
       const r = await api('/api/v1/experiments?' + q);
       renderList(body, r, compare, pageToken, apply);
+      markReady();
       setStatus('updated ' + new Date().toLocaleTimeString());
     } catch (err) { clear(body); showError(body, err); }
   };
@@ -286,19 +293,21 @@ function experimentPage(id) {
 }
 
 async function loadExperiment(page) {
-  const r = await api('/api/v1/experiments/' + encodeURIComponent(page.id) + '/results?include_tables=true');
+  const r = await api('/api/v1/experiments/' + encodeURIComponent(page.id) +
+                      '/results?include_tables=true&include_metric_names=true');
+  performance.mark('results');
   page.experiment = r.experiment;
   for (const j of r.jobs || []) page.jobs.set(j.job.id, j.job);
   renderHead(page);
   renderJobs(page);
+  performance.mark('jobs');
   renderTables(page, r.tables || []);
   page.specBox.textContent = r.experiment.spec;
-  // Metric names: from one small read (two points per series).
-  const names = await api('/api/v1/experiments/' + encodeURIComponent(page.id) + '/results?include_metrics=true&max_points_per_series=2');
-  const found = [...new Set((names.jobs || []).flatMap((j) => (j.metrics || []).map((m) => m.name)))].sort();
-  setMetricNames(page, found);
+  setMetricNames(page, r.metricNames || []);
+  performance.mark('tables');
   await loadCurves(page, page.chartBox);
-  main().setAttribute('data-ready', '1');
+  performance.mark('curves');
+  markReady();
   if (shortState(r.experiment.state) === 'running') follow(page);
 }
 
@@ -317,10 +326,16 @@ async function loadCurves(page, box) {
   page.series = new Map();
   if (!page.metric) { redrawChart(page, box); return; }
   const perSeries = Math.max(10, Math.min(1000, Math.floor(20000 / Math.max(1, page.jobs.size))));
-  const r = await api('/api/v1/experiments/' + encodeURIComponent(page.id) + '/results?include_metrics=true&metric_names=' +
+  const r = await api('/api/v1/experiments/' + encodeURIComponent(page.id) +
+                      '/results?include_metrics=true&metrics_as_series=true&metric_names=' +
                       encodeURIComponent(page.metric) + '&max_points_per_series=' + perSeries);
+  performance.mark('curves-fetched');
   for (const j of r.jobs || []) {
-    for (const m of j.metrics || []) addPoint(page, m);
+    for (const s of j.series || []) {
+      const pts = new Map();
+      s.steps.forEach((x, i) => pts.set(Number(x), s.values[i]));
+      page.series.set(j.job.id, pts);
+    }
   }
   redrawChart(page, box);
 }
@@ -471,7 +486,7 @@ function jobPage(id) {
     return r;
   };
   load().then((r) => {
-    main().setAttribute('data-ready', '1');
+    markReady();
     const ended = ['succeeded', 'failed', 'cancelled'].includes(shortState(r.job.state));
     if (!ended) ui.timers.push(setInterval(() => load().catch(() => {}), 2000));
     logState.textContent = ended ? '' : 'following…';
@@ -533,7 +548,7 @@ function workersPage() {
           el('td', { class: 'num' }, w.gpus), el('td', { class: 'num' }, w.cpuSlots), el('td', { class: 'num' }, w.runningAttempts),
           el('td', { class: 'params' }, Object.entries(w.labels || {}).map(([k, v]) => k + '=' + v).join(' ')),
           el('td', {}, when(w.lastSeenUnixMs)))), { id: 'workers' }) : el('p', { class: 'muted' }, 'No workers have registered.')]);
-      main().setAttribute('data-ready', '1');
+      markReady();
     } catch (err) { clear(body); showError(body, err); }
   };
   load();
@@ -560,19 +575,22 @@ function comparePage(params) {
 }
 
 async function compare(ids, metric, metricSel, chartBox, summary) {
-  const probe = await Promise.all(ids.map((id) => api('/api/v1/experiments/' + encodeURIComponent(id) + '/results?include_metrics=true&max_points_per_series=2')));
-  const names = [...new Set(probe.flatMap((r) => (r.jobs || []).flatMap((j) => (j.metrics || []).map((m) => m.name))))].sort();
+  const probe = await Promise.all(ids.map((id) => api('/api/v1/experiments/' + encodeURIComponent(id) + '/results?include_metric_names=true')));
+  const names = [...new Set(probe.flatMap((r) => r.metricNames || []))].sort();
   metric = metric || ['val_accuracy', 'test_accuracy', 'loss'].find((n) => names.includes(n)) || names[0] || '';
+  const r0Jobs = probe.reduce((n, r) => n + (r.jobs || []).length, 0);
   for (const n of names) metricSel.appendChild(el('option', { value: n, selected: n === metric }, n));
   const results = await Promise.all(ids.map((id) => api('/api/v1/experiments/' + encodeURIComponent(id) +
-    '/results?include_metrics=true&max_points_per_series=500&metric_names=' + encodeURIComponent(metric))));
+    '/results?include_metrics=true&metrics_as_series=true&max_points_per_series=' +
+    Math.max(20, Math.min(500, Math.floor(20000 / Math.max(1, r0Jobs)))) + '&metric_names=' + encodeURIComponent(metric))));
   const series = [], rows = [];
   for (const r of results) {
     const sum = new Map(), count = new Map(), lasts = [];
     for (const j of r.jobs || []) {
-      const pts = (j.metrics || []).filter((m) => m.name === metric);
-      for (const m of pts) { const x = Number(m.step); sum.set(x, (sum.get(x) || 0) + m.value); count.set(x, (count.get(x) || 0) + 1); }
-      if (pts.length) lasts.push(pts[pts.length - 1].value);
+      for (const s of (j.series || []).filter((x) => x.name === metric)) {
+        s.steps.forEach((step, i) => { const x = Number(step); sum.set(x, (sum.get(x) || 0) + s.values[i]); count.set(x, (count.get(x) || 0) + 1); });
+        if (s.values.length) lasts.push(s.values[s.values.length - 1]);
+      }
     }
     const e = r.experiment;
     series.push({ label: (e.name || e.id) + ' (' + e.id + ')', points: new Map([...sum.entries()].map(([x, s]) => [x, s / count.get(x)])) });
@@ -584,9 +602,9 @@ async function compare(ids, metric, metricSel, chartBox, summary) {
   }
   drawChart(chartBox, metric + ' (mean over each experiment\'s jobs)', series);
   append(clear(summary), [table(['experiment', 'name', 'kind', 'state', 'jobs with ' + metric, 'last ' + metric + ' (mean ± std)'], rows)]);
-  main().setAttribute('data-ready', '1');
+  markReady();
 }
 
 document.getElementById('token-button').addEventListener('click', () => tokenPage(''));
-window.addEventListener('hashchange', () => { main().removeAttribute('data-ready'); route(); });
+window.addEventListener('hashchange', () => { main().removeAttribute('data-ready'); window.ladleReadyMs = undefined; route(); });
 route();

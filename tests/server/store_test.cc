@@ -319,11 +319,81 @@ TEST_P(StoreTest, ExperimentResultsInBulkWithNamedThinnedSeries) {
   for (const MetricPoint& p : thin->metrics) EXPECT_EQ(p.name, "val_accuracy");
   q.names.clear();
   q.max_points_per_series = 0;
+  q.list_names = true;
   auto all = store_->GetExperimentResults("e1", q);
   EXPECT_EQ(all->metrics.size(), 2000u);
+  EXPECT_EQ(all->metric_names,
+            (std::vector<std::string>{"train_loss", "val_accuracy"}));
+  // Thinned in the store (the index picks the rows) = ThinSeries over all.
+  for (int max_points : {1, 2, 3, 7, 101, 999, 1000, 5000}) {
+    q.max_points_per_series = max_points;
+    auto thinned = store_->GetExperimentResults("e1", q);
+    ASSERT_TRUE(thinned.ok()) << thinned.status();
+    const std::vector<MetricPoint> want = ThinSeries(all->metrics, max_points);
+    ASSERT_EQ(thinned->metrics.size(), want.size()) << max_points;
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(thinned->metrics[i].name, want[i].name);
+      EXPECT_EQ(thinned->metrics[i].step, want[i].step);
+      EXPECT_EQ(thinned->metrics[i].value, want[i].value);
+    }
+  }
   EXPECT_EQ(*store_->GetJobSpec("e1-1"), JobOf("e1", "e1-1", 1).spec);
   EXPECT_EQ(store_->GetJobSpec("nope").status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// Thinning over steps logged unevenly, repeated (a retried attempt logs the
+// same steps again) and in several series: the store's index seeks keep
+// exactly the points ThinSeries keeps of the full read.
+TEST_P(StoreTest, ThinnedSeriesKeepTheShapeOverUnevenAndRepeatedSteps) {
+  ASSERT_TRUE(store_
+                  ->CreateExperiment(Exp("e1"), {JobOf("e1", "e1-0", 0),
+                                                 JobOf("e1", "e1-1", 1)})
+                  .ok());
+  std::vector<MetricPoint> pts;
+  for (int64_t step : {0, 0, 1, 1, 2, 5, 5, 5, 100, 1000, 1000, 1001}) {
+    pts.push_back({"e1-0", 1, step, "loss", 1.0 / (step + 1), 1});
+  }
+  for (int i = 0; i < 300; ++i) {  // dense early, sparse late
+    const int64_t step = i < 250 ? i : 250 + (i - 250) * 1000;
+    pts.push_back({"e1-1", 2, step, "acc", i / 300.0, 1});
+    pts.push_back({"e1-1", 2, step, "loss", 1 - i / 300.0, 1});
+  }
+  ASSERT_TRUE(store_->AppendMetrics(pts).ok());
+  Store::MetricsQuery q;
+  q.include = true;
+  auto all = store_->GetExperimentResults("e1", q);
+  ASSERT_TRUE(all.ok()) << all.status();
+  for (int max_points : {1, 2, 3, 4, 5, 11, 12, 13, 50, 299, 300, 301}) {
+    for (std::vector<std::string> names :
+         {std::vector<std::string>{}, std::vector<std::string>{"loss"}}) {
+      q.max_points_per_series = max_points;
+      q.names = names;
+      auto thin = store_->GetExperimentResults("e1", q);
+      ASSERT_TRUE(thin.ok()) << thin.status();
+      std::vector<MetricPoint> named;
+      for (const MetricPoint& p : all->metrics)
+        if (names.empty() || p.name == names[0]) named.push_back(p);
+      const std::vector<MetricPoint> want = ThinSeries(named, max_points);
+      ASSERT_EQ(thin->metrics.size(), want.size()) << max_points;
+      for (size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ(thin->metrics[i].job_id, want[i].job_id) << i;
+        EXPECT_EQ(thin->metrics[i].name, want[i].name) << i;
+        EXPECT_EQ(thin->metrics[i].step, want[i].step)
+            << max_points << " " << i;
+        EXPECT_EQ(thin->metrics[i].value, want[i].value) << i;
+      }
+    }
+  }
+  // The late, sparse steps keep their share of points: half the kept points
+  // of e1-1's 'acc' (11 kept of 300) lie past step 250.
+  q.names = {"acc"};
+  q.max_points_per_series = 11;
+  auto thin = store_->GetExperimentResults("e1", q);
+  int late = 0;
+  for (const MetricPoint& p : thin->metrics) late += p.step > 250;
+  EXPECT_GE(late, 5);
+  EXPECT_EQ(thin->metrics.back().step, 250 + 49 * 1000);
 }
 
 TEST_P(StoreTest, CommitKeepsEachBatchAtomicInsideOneTransaction) {

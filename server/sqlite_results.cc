@@ -152,15 +152,15 @@ class SeriesThinner {
 // The distinct series names of `jobs`, by seeking the index from one name to
 // the next in each job (a few seeks a job, whatever its number of points).
 absl::StatusOr<std::vector<std::string>> ReadMetricNames(
-    sqlite3* db, const std::vector<JobRecord>& jobs) {
+    sqlite3* db, const std::vector<std::string>& job_ids) {
   std::set<std::string> names;
   Stmt s(db,
          "SELECT name FROM metrics WHERE job_id = ? AND name > ? "
          "ORDER BY name LIMIT 1");
-  for (const JobRecord& j : jobs) {
+  for (const std::string& id : job_ids) {
     std::string after;
     while (true) {
-      s.Bind(1, j.id).Bind(2, after);
+      s.Bind(1, id).Bind(2, after);
       ASSIGN_OR_RETURN(bool row, s.Next());
       if (row) after = s.Text(0);
       s.Reset();
@@ -182,7 +182,7 @@ absl::Status ReadThinnedMetrics(sqlite3* db, const Store::MetricsQuery& q,
   SeriesThinner thinner(db, q.max_points_per_series);
   for (const std::string& id : ids) {
     ASSIGN_OR_RETURN(std::vector<std::string> names,
-                     ReadMetricNames(db, {JobRecord{.id = id}}));
+                     ReadMetricNames(db, {id}));
     for (const std::string& name : names) {
       if (!wanted.empty() &&
           !std::binary_search(wanted.begin(), wanted.end(), name))
@@ -238,7 +238,9 @@ absl::StatusOr<Store::ExperimentResultsData> ReadResults(
                         : ReadAllMetrics(db, experiment_id, metrics, &out));
   }
   if (metrics.list_names) {
-    ASSIGN_OR_RETURN(out.metric_names, ReadMetricNames(db, out.jobs));
+    std::vector<std::string> ids;
+    for (const JobRecord& j : out.jobs) ids.push_back(j.id);
+    ASSIGN_OR_RETURN(out.metric_names, ReadMetricNames(db, ids));
   }
   return out;
 }

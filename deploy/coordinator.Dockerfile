@@ -13,8 +13,9 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLADLE_CUDA=OFF \
 FROM debian:12-slim
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
-      libgrpc++1.51 libprotobuf32 libsqlite3-0 libssl3 libyaml-cpp0.7 \
+      libgrpc++1.51 libprotobuf32 libsqlite3-0 libssl3 libyaml-cpp0.7 libyaml-0-2 libarchive13 \
       libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libabsl20220623 libtcmalloc-minimal4 \
+      libcpp-httplib0.11 \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data ladle \

@@ -11,21 +11,22 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
       nlohmann-json3-dev libcli11-dev zlib1g-dev libopenblas-dev libdnnl-dev libmetis-dev \
       libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libsqlite3-dev \
       libssl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev \
+      libarchive-dev libcpp-httplib-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLADLE_CUDA=ON \
- && cmake --build /build --target ladle-worker ladle-train
+ && cmake --build /build --target ladle-worker ladle-train ladle-exec
 
 FROM nvidia/cuda:13.0.0-runtime-ubuntu24.04
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
       libgrpc++1.51t64 libprotobuf32t64 libyaml-cpp0.8 libopenblas0 libdnnl3 libmetis5 \
-      libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libgomp1 libssl3t64 \
+      libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libgomp1 libssl3t64 libarchive13t64 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /work ladle \
  && mkdir -p /work && chown ladle /work
-COPY --from=build /build/bin/ladle-worker /build/bin/ladle-train /usr/local/bin/
+COPY --from=build /build/bin/ladle-worker /build/bin/ladle-train /build/bin/ladle-exec /usr/local/bin/
 USER ladle
 VOLUME /work
 EXPOSE 9465

@@ -22,6 +22,23 @@ else
 fi
 check "the coordinator publishes the web UI (8080) and serves it (--http_listen)" bash -c \
   "grep -q '\"8080:8080\"' '$work/deploy/docker-compose.yml' && grep -q -- '--http_listen=0.0.0.0:8080' '$work/deploy/coordinator.Dockerfile'"
+# The coordinator image's runtime stage installs the packages of every library ladle-server
+# links (directly; apt brings what those need): a missing one only shows when the image starts.
+image_has_libs() {
+  local pkgs closure lib path pkg missing=""
+  pkgs=$(sed -n '/^FROM debian:12-slim/,/rm -rf/p' "$src/deploy/coordinator.Dockerfile" |
+         grep -o 'lib[a-z0-9.+-]*[0-9a-z]' | sort -u)
+  closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+            --no-replaces --no-enhances $pkgs 2> /dev/null | grep -v '^ ' | sort -u)
+  for lib in $(readelf -d "$bin/ladle-server" | awk '/NEEDED/ {gsub(/[][]/, "", $5); print $5}'); do
+    path=$(ldd "$bin/ladle-server" | awk -v l="$lib" '$1 == l {print $3}')
+    pkg=$(dpkg -S "$(readlink -f "$path")" 2> /dev/null | head -1 | cut -d: -f1)
+    case "$pkg" in libc6|libstdc++6|libgcc-s1|"") continue ;; esac
+    grep -qx "$pkg" <<< "$closure" || missing="$missing $pkg($lib)"
+  done
+  [ -z "$missing" ] || { echo "coordinator.Dockerfile lacks:$missing"; return 1; }
+}
+check "the coordinator image installs every library ladle-server links" image_has_libs
 check "promtool check config" promtool check config "$work/deploy/prometheus/prometheus.yml"
 check "promtool check rules" promtool check rules "$work/deploy/prometheus/rules.yml"
 check "promtool test rules (alerts)" promtool test rules "$work/deploy/prometheus/rules_test.yml"

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <functional>
 #include <regex>
 
@@ -120,10 +121,11 @@ absl::Status CheckCorsOrigin(const std::string& origin) {
 }
 
 HttpApi::HttpApi(ExperimentApi* api, const Authenticator* auth,
-                 std::string cors_origin)
+                 std::string cors_origin, HttpMetrics* metrics)
     : api_(api),
       auth_(auth),
       cors_origin_(std::move(cors_origin)),
+      metrics_(metrics),
       server_(std::make_unique<httplib::Server>()) {
   // Open streams (a UI tab holds an event stream and maybe a log follow)
   // each take a thread: more than httplib's default of 8.
@@ -141,7 +143,22 @@ HttpApi::~HttpApi() {
   if (thread_.joinable()) thread_.join();
 }
 
+namespace {
+// When the request this thread serves arrived (httplib serves a request,
+// handlers to logger, on one thread).
+thread_local std::chrono::steady_clock::time_point request_start;
+}  // namespace
+
 void HttpApi::Headers() {
+  // The logger runs once the reply (a stream: all of it) is written.
+  server_->set_logger(
+      [this](const httplib::Request& req, const httplib::Response& res) {
+        if (metrics_ == nullptr) return;
+        metrics_->Record(req.path, req.method, res.status,
+                         std::chrono::duration<double>(
+                             std::chrono::steady_clock::now() - request_start)
+                             .count());
+      });
   // httplib answers a browser's "Accept-Encoding: gzip, deflate, br" with
   // brotli at its highest quality: ~1 s for a 0.5 MB reply (gzip: ~10 ms).
   // Offering it gzip only keeps the compression and drops the wait. httplib

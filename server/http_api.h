@@ -30,6 +30,7 @@
 #include "absl/status/status.h"
 #include "server/auth.h"
 #include "server/experiment_api.h"
+#include "server/http_metrics.h"
 
 namespace httplib {
 class Server;
@@ -52,8 +53,9 @@ class HttpApi {
   // Both must outlive it.
   // `cors_origin` (--http_cors_origin): the one origin whose pages may call
   // the API from a browser; empty: none (no CORS headers at all).
+  // `metrics` (may be null) records every request.
   HttpApi(ExperimentApi* api, const Authenticator* auth,
-          std::string cors_origin = "");
+          std::string cors_origin = "", HttpMetrics* metrics = nullptr);
   // Stops serving.
   ~HttpApi();
 
@@ -79,6 +81,7 @@ class HttpApi {
   ExperimentApi* api_;
   const Authenticator* auth_;
   const std::string cors_origin_;
+  HttpMetrics* const metrics_;
   // Set when stopping: open streams (events, log follows) end.
   std::atomic<bool> stopping_{false};
   std::unique_ptr<httplib::Server> server_;

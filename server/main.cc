@@ -305,7 +305,8 @@ int main(int argc, char** argv) {
                                    &artifacts, &*auth, o.heartbeat_ms,
                                    o.lease_ms);
   ladle::ExperimentApi api(&coordinator, store->get(), &logs, &artifacts);
-  ladle::HttpApi http(&api, &*auth, o.http_cors_origin);
+  ladle::HttpMetrics http_metrics(*registry);
+  ladle::HttpApi http(&api, &*auth, o.http_cors_origin, &http_metrics);
   if (absl::Status st = ladle::CheckCorsOrigin(o.http_cors_origin); !st.ok())
     return fail(st, 2);
   if (!o.http_listen.empty()) {

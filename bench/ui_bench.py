@@ -20,6 +20,10 @@ import tempfile
 import time
 import urllib.request
 
+# The tests' browser setup (Debian's chromium + chromium-driver).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+from chromium import headless_chromium  # noqa: E402
+
 
 def free_port():
     s = socket.socket()
@@ -57,17 +61,6 @@ def page_ready_ms(driver, url, repeats):
             raise RuntimeError("page never became ready: " + url)
         out.append(ready)
     return out
-
-
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    o = webdriver.ChromeOptions()
-    o.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000"):
-        o.add_argument(arg)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
 
 
 def main():
@@ -128,7 +121,7 @@ def main():
             print("%-52s %7.1f ms %7.1f ms %10d %s" % (name, med * 1000, p90 * 1000, size, ok))
             results.append({"name": name, "median_ms": med * 1000, "p90_ms": p90 * 1000, "bytes": size})
         print("\n%-52s %9s %9s %s" % ("page in headless Chromium (full load)", "median", "max", "bar"))
-        d = browser()
+        d = headless_chromium()
         try:
             for name, frag in [("experiments list", "/"), ("experiment page (1,000 jobs, curves)", "/experiments/" + big),
                                ("job page", "/jobs/%s-0000" % big)]:

@@ -10,7 +10,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 #include "server/http_internal.h"
@@ -41,12 +43,92 @@ absl::Status ToJson(const google::protobuf::Message& m, std::string* json) {
   return absl::OkStatus();
 }
 
-absl::Status IntParam(const httplib::Request& req, const char* name,
-                      int64_t* out) {
-  if (!req.has_param(name)) return absl::OkStatus();
-  if (!absl::SimpleAtoi(req.get_param_value(name), out)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name, ": not an integer: '", req.get_param_value(name), "'"));
+namespace {
+
+namespace pb = google::protobuf;
+
+// `text` as the value of a scalar field; INVALID_ARGUMENT naming it.
+absl::Status SetScalar(const pb::FieldDescriptor* f, const std::string& text,
+                       pb::Message* m) {
+  const pb::Reflection* r = m->GetReflection();
+  auto bad = [&](absl::string_view want) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(f->name(), ": not ", want, ": '", text, "'"));
+  };
+  int64_t i = 0;
+  switch (f->cpp_type()) {
+    case pb::FieldDescriptor::CPPTYPE_BOOL:
+      if (text != "true" && text != "false") return bad("true or false");
+      r->SetBool(m, f, text == "true");
+      return absl::OkStatus();
+    case pb::FieldDescriptor::CPPTYPE_INT32:
+      if (!absl::SimpleAtoi(text, &i) || i < INT32_MIN || i > INT32_MAX)
+        return bad("an integer");
+      r->SetInt32(m, f, static_cast<int32_t>(i));
+      return absl::OkStatus();
+    case pb::FieldDescriptor::CPPTYPE_INT64:
+      if (!absl::SimpleAtoi(text, &i)) return bad("an integer");
+      r->SetInt64(m, f, i);
+      return absl::OkStatus();
+    case pb::FieldDescriptor::CPPTYPE_STRING:
+      r->SetString(m, f, text);
+      return absl::OkStatus();
+    case pb::FieldDescriptor::CPPTYPE_ENUM: {
+      // By its full name or the part after the type's prefix: state=running.
+      const std::string upper = absl::AsciiStrToUpper(text);
+      std::vector<std::string> names;
+      for (int v = 0; v < f->enum_type()->value_count(); ++v) {
+        const pb::EnumValueDescriptor* e = f->enum_type()->value(v);
+        if (e->number() == 0) continue;  // unspecified: leave the param out
+        if (e->name() == upper || absl::EndsWith(e->name(), "_" + upper)) {
+          r->SetEnum(m, f, e);
+          return absl::OkStatus();
+        }
+        names.push_back(
+            absl::AsciiStrToLower(e->name().substr(e->name().rfind('_') + 1)));
+      }
+      return absl::InvalidArgumentError(
+          absl::StrCat(f->name(), ": unknown value '", text, "'; use ",
+                       absl::StrJoin(names, ", ")));
+    }
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat(f->name(), ": not settable from a query parameter"));
+  }
+}
+
+}  // namespace
+
+absl::Status QueryToMessage(const httplib::Request& req, pb::Message* m) {
+  const pb::Descriptor* d = m->GetDescriptor();
+  // The URL's query only: httplib also files a form-encoded body's fields
+  // under params, and a spec posted as a form (curl -d) is no parameter.
+  httplib::Params query;
+  const size_t q = req.target.find('?');
+  if (q != std::string::npos)
+    httplib::detail::parse_query_text(req.target.substr(q + 1), query);
+  for (const auto& [name, value] : query) {
+    const pb::FieldDescriptor* f = d->FindFieldByName(name);
+    if (f == nullptr || f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      std::vector<std::string> known;
+      for (int i = 0; i < d->field_count(); ++i) {
+        if (d->field(i)->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE)
+          known.push_back(d->field(i)->name());
+      }
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown query parameter '", name, "'; ", d->name(),
+                       " takes ", absl::StrJoin(known, ", ")));
+    }
+    if (!f->is_repeated()) {
+      RETURN_IF_ERROR(SetScalar(f, value, m));
+      continue;
+    }
+    if (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": not settable from a query parameter"));
+    }
+    for (absl::string_view v : absl::StrSplit(value, ',', absl::SkipEmpty()))
+      m->GetReflection()->AddString(m, f, std::string(v));
   }
   return absl::OkStatus();
 }
@@ -228,9 +310,8 @@ void HttpApi::ExperimentRoutes() {
         if (message) {
           if (absl::Status st = FromJson(r.body, &req); !st.ok()) return st;
         } else {
+          RETURN_IF_ERROR(QueryToMessage(r, &req));
           req.set_spec(r.body);
-          req.set_request_id(r.get_param_value("request_id"));
-          req.set_dry_run(r.get_param_value("dry_run") == "true");
         }
         v1::SubmitExperimentResponse resp;
         return Answer(api_->Submit(p, req, &resp), resp, json);
@@ -246,65 +327,32 @@ void HttpApi::ExperimentRoutes() {
                   return Answer(api_->RerunExperiment(p, req, &resp), resp,
                                 json);
                 }));
-  server_->Get(
-      "/api/v1/experiments",
-      Serve([this](const Principal& p, const httplib::Request& r,
-                   std::string* json) {
-        v1::ListExperimentsRequest req;
-        req.set_owner(r.get_param_value("owner"));
-        if (r.has_param("state")) {
-          v1::ExperimentState state;
-          if (!v1::ExperimentState_Parse(
-                  absl::StrCat(
-                      "EXPERIMENT_STATE_",
-                      absl::AsciiStrToUpper(r.get_param_value("state"))),
-                  &state)) {
-            return absl::InvalidArgumentError(
-                absl::StrCat("state: unknown '", r.get_param_value("state"),
-                             "'; use running, succeeded, failed or cancelled"));
-          }
-          req.set_state(state);
-        }
-        int64_t page_size = 0;
-        if (absl::Status st = IntParam(r, "page_size", &page_size); !st.ok())
-          return st;
-        req.set_page_size(static_cast<int32_t>(page_size));
-        req.set_page_token(r.get_param_value("page_token"));
-        v1::ListExperimentsResponse resp;
-        return Answer(api_->ListExperiments(p, req, &resp), resp, json);
-      }));
+  server_->Get("/api/v1/experiments",
+               Serve([this](const Principal& p, const httplib::Request& r,
+                            std::string* json) {
+                 v1::ListExperimentsRequest req;
+                 RETURN_IF_ERROR(QueryToMessage(r, &req));
+                 v1::ListExperimentsResponse resp;
+                 return Answer(api_->ListExperiments(p, req, &resp), resp,
+                               json);
+               }));
   server_->Get(exp, Serve([this](const Principal& p, const httplib::Request& r,
                                  std::string* json) {
                  v1::GetExperimentRequest req;
+                 RETURN_IF_ERROR(QueryToMessage(r, &req));
                  req.set_experiment_id(r.matches[1]);
                  v1::Experiment resp;
                  return Answer(api_->GetExperiment(p, req, &resp), resp, json);
                }));
-  server_->Get(
-      exp + "/results",
-      Serve([this](const Principal& p, const httplib::Request& r,
-                   std::string* json) {
-        v1::GetResultsRequest req;
-        req.set_experiment_id(r.matches[1]);
-        req.set_include_metrics(r.get_param_value("include_metrics") == "true");
-        req.set_include_tables(r.get_param_value("include_tables") == "true");
-        req.set_include_metric_names(
-            r.get_param_value("include_metric_names") == "true");
-        req.set_metrics_as_series(r.get_param_value("metrics_as_series") ==
-                                  "true");
-        if (r.has_param("metric_names")) {
-          for (absl::string_view n : absl::StrSplit(
-                   r.get_param_value("metric_names"), ',', absl::SkipEmpty()))
-            req.add_metric_names(std::string(n));
-        }
-        int64_t max_points = 0;
-        if (absl::Status st = IntParam(r, "max_points_per_series", &max_points);
-            !st.ok())
-          return st;
-        req.set_max_points_per_series(static_cast<int32_t>(max_points));
-        v1::ExperimentResults resp;
-        return Answer(api_->GetResults(p, req, &resp), resp, json);
-      }));
+  server_->Get(exp + "/results",
+               Serve([this](const Principal& p, const httplib::Request& r,
+                            std::string* json) {
+                 v1::GetResultsRequest req;
+                 RETURN_IF_ERROR(QueryToMessage(r, &req));
+                 req.set_experiment_id(r.matches[1]);
+                 v1::ExperimentResults resp;
+                 return Answer(api_->GetResults(p, req, &resp), resp, json);
+               }));
 }
 
 void HttpApi::ControlRoutes() {
@@ -313,6 +361,7 @@ void HttpApi::ControlRoutes() {
                 Serve([this](const Principal& p, const httplib::Request& r,
                              std::string* json) {
                   v1::CancelExperimentRequest req;
+                  RETURN_IF_ERROR(QueryToMessage(r, &req));
                   req.set_experiment_id(r.matches[1]);
                   v1::Experiment resp;
                   return Answer(api_->CancelExperiment(p, req, &resp), resp,
@@ -322,6 +371,7 @@ void HttpApi::ControlRoutes() {
                 Serve([this](const Principal& p, const httplib::Request& r,
                              std::string* json) {
                   v1::CloseExperimentRequest req;
+                  RETURN_IF_ERROR(QueryToMessage(r, &req));
                   req.set_experiment_id(r.matches[1]);
                   v1::Experiment resp;
                   return Answer(api_->CloseExperiment(p, req, &resp), resp,
@@ -337,23 +387,15 @@ void HttpApi::ControlRoutes() {
                   v1::AddTrialsResponse resp;
                   return Answer(api_->AddTrials(p, req, &resp), resp, json);
                 }));
-  server_->Get(
-      R"(/api/v1/jobs/([A-Za-z0-9._-]+))",
-      Serve([this](const Principal& p, const httplib::Request& r,
-                   std::string* json) {
-        v1::GetJobRequest req;
-        req.set_job_id(r.matches[1]);
-        req.set_include_metrics(r.get_param_value("include_metrics") == "true");
-        req.set_metrics_as_series(r.get_param_value("metrics_as_series") ==
-                                  "true");
-        int64_t max_points = 0;
-        if (absl::Status st = IntParam(r, "max_points_per_series", &max_points);
-            !st.ok())
-          return st;
-        req.set_max_points_per_series(static_cast<int32_t>(max_points));
-        v1::JobResult resp;
-        return Answer(api_->GetJob(p, req, &resp), resp, json);
-      }));
+  server_->Get(R"(/api/v1/jobs/([A-Za-z0-9._-]+))",
+               Serve([this](const Principal& p, const httplib::Request& r,
+                            std::string* json) {
+                 v1::GetJobRequest req;
+                 RETURN_IF_ERROR(QueryToMessage(r, &req));
+                 req.set_job_id(r.matches[1]);
+                 v1::JobResult resp;
+                 return Answer(api_->GetJob(p, req, &resp), resp, json);
+               }));
   server_->Get("/api/v1/workers",
                Serve([this](const Principal& p, const httplib::Request&,
                             std::string* json) {

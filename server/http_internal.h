@@ -19,10 +19,13 @@ void Reply(const absl::Status& st, const std::string& json,
            httplib::Response& res);
 // protobuf's JSON mapping, every field printed (zeros too).
 absl::Status ToJson(const google::protobuf::Message& m, std::string* json);
-// Query parameter `name` as an integer, left as is when absent;
-// INVALID_ARGUMENT naming it when not an integer.
-absl::Status IntParam(const httplib::Request& req, const char* name,
-                      int64_t* out);
+// The request's query parameters as fields of `m`, by their proto names
+// (grpc-gateway's rule): bools true/false, integers, strings, enums by name
+// or by the part after their prefix (state=running), repeated strings
+// comma-separated (metric_names=a,b). INVALID_ARGUMENT naming the parameter
+// for an unknown one (listing those `m` takes) or a value of the wrong type.
+absl::Status QueryToMessage(const httplib::Request& req,
+                            google::protobuf::Message* m);
 
 }  // namespace ladle::http_internal
 

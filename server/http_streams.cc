@@ -88,8 +88,9 @@ void HttpApi::StreamRoutes() {
     Principal p;
     if (!Caller(*auth_, req, res, &p)) return;
     v1::WatchExperimentRequest w;
+    if (absl::Status st = QueryToMessage(req, &w); !st.ok())
+      return Reply(st, "", res);
     w.set_experiment_id(req.matches[1]);
-    w.set_include_metrics(req.get_param_value("include_metrics") == "true");
     if (auto v = api_->Visible(p, w.experiment_id()); !v.ok())
       return Reply(v.status(), "", res);
     res.set_header("Cache-Control", "no-cache");
@@ -121,8 +122,9 @@ void HttpApi::StreamRoutes() {
     Principal p;
     if (!Caller(*auth_, req, res, &p)) return;
     v1::GetLogsRequest l;
+    if (absl::Status st = QueryToMessage(req, &l); !st.ok())
+      return Reply(st, "", res);
     l.set_job_id(req.matches[1]);
-    l.set_follow(req.get_param_value("follow") == "true");
     if (absl::Status st = api_->CheckJobVisible(p, l.job_id()); !st.ok())
       return Reply(st, "", res);
     res.set_header("Cache-Control", "no-cache");

@@ -100,6 +100,11 @@ st, err = call("/experiments?state=sleeping")
 assert st == 400 and "state" in err["message"], err
 st, err = call("/experiments?page_size=many")
 assert st == 400 and "page_size" in err["message"], err
+# Query parameters are the request message's fields (grpc-gateway's rule); others are refused.
+st, err = call("/experiments?colour=red")
+assert st == 400 and "unknown query parameter 'colour'" in err["message"] and "page_size" in err["message"], err
+st, err = call("/experiments/%s/results?include_metrics=yes" % exp)
+assert st == 400 and "include_metrics: not true or false" in err["message"], err
 st, err = call("/experiments/%s/trials" % ext, body={"paramsJson": 7})
 assert st == 400 and "body" in err["message"], err
 st, err = call("/experiments/%s/trials" % ext, body={"paramsJson": ["not json"]})

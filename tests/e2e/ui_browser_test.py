@@ -15,11 +15,11 @@ import sys
 import time
 import urllib.request
 
-from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from chromium import headless_chromium
 
 PORT, TOKEN, SHOTS, LIVE, XSS, DONE = sys.argv[1:7]
 BASE = "http://127.0.0.1:%s/" % PORT
@@ -33,16 +33,7 @@ def api(path):
         return json.loads(r.read())
 
 
-def browser():
-    o = webdriver.ChromeOptions()
-    o.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000"):
-        o.add_argument(arg)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
-
-
-d = browser()
+d = headless_chromium()
 
 
 def waiter(seconds, poll=0.1):

@@ -289,7 +289,7 @@ function experimentPage(id) {
     el('h2', {}, 'Curves'), el('div', { class: 'toolbar' }, 'metric ', metricSel, ' ', viewSel), chartBox,
     el('h2', {}, 'Results'), tablesBox, el('h2', {}, 'Jobs'), jobsBox, el('h2', {}, 'Spec'), specBox]);
   Object.assign(page, { head, jobsBox, tablesBox, chartBox, metricSel, specBox });
-  loadExperiment(page).catch((err) => showError(root, err));
+  loadExperiment(page).catch((err) => (retryable(err) ? reconnect('experiment') : showError(root, err)));
 }
 
 async function loadExperiment(page) {
@@ -447,6 +447,7 @@ function follow(page) {
   let chartDue = false;
   ui.timers.push(setInterval(() => { if (chartDue) { chartDue = false; redrawChart(page, page.chartBox); } }, 1000));
   setStatus('live');
+  let finished = false;
   events('/api/v1/experiments/' + encodeURIComponent(page.id) + '/events?include_metrics=true', (name, ev) => {
     if (name === 'job') {
       const j = ev.job;
@@ -462,12 +463,27 @@ function follow(page) {
       else if (![...page.metricSel.options].some((o) => o.value === m.name)) setMetricNames(page, [m.name]);
       if (m.name === page.metric) { addPoint(page, m); chartDue = true; }
     } else if (name === 'finished') {
+      finished = true;
       tablesDue = true;
       setStatus('finished: ' + shortState(ev.finished.state));
     } else if (name === 'error') {
       setStatus('stream error: ' + ev);
     }
-  }).then(() => refresh()).catch((err) => { if (err.name !== 'AbortError') setStatus('stream ended: ' + err.message); });
+  }).then(() => refresh(), (err) => { if (err.name !== 'AbortError') setStatus('stream ended: ' + err.message); })
+    .then(() => { if (!finished) reconnect('experiment'); });
+}
+
+// The coordinator is away (restarting, unreachable): worth trying again.
+function retryable(err) {
+  return err.name !== 'AbortError' && (!(err instanceof ApiError) || err.status === 503);
+}
+
+// A stream that ended before its end (the coordinator restarted, the network dropped): the
+// page is read again after a pause, if it is still the one shown.
+function reconnect(what) {
+  const hash = location.hash;
+  setStatus('reconnecting to the ' + what + '…');
+  setTimeout(() => { if (location.hash === hash) route(); }, 3000);
 }
 
 // A job: attempts, artifacts to download, logs following live.
@@ -496,7 +512,7 @@ function jobPage(id) {
       log.appendChild(document.createTextNode(text));
       if (atEnd) log.scrollTop = log.scrollHeight;
     }).then(() => { logState.textContent = '(ended)'; load().catch(() => {}); });
-  }).catch((err) => showError(root, err));
+  }).catch((err) => (retryable(err) ? reconnect('job') : showError(root, err)));
 }
 
 function renderJob(r, head, attempts, artifacts) {

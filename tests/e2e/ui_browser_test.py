@@ -11,6 +11,8 @@ of the main pages in SCREENSHOT_DIR.
 """
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
 import urllib.request
@@ -21,7 +23,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from chromium import headless_chromium
 
-PORT, TOKEN, SHOTS, LIVE, XSS, DONE = sys.argv[1:7]
+PORT, TOKEN, SHOTS, LIVE, XSS, DONE, WORK = sys.argv[1:8]
 BASE = "http://127.0.0.1:%s/" % PORT
 XSS_NAME = "<img src=x onerror=alert(1)>"
 os.makedirs(SHOTS, exist_ok=True)
@@ -130,6 +132,20 @@ try:
     shot("experiment")
     step("a running sweep: jobs %s -> %s, curve %d -> %d points, no reload" % (
         sorted(states0.values()), sorted(states1.values()), points0, points1))
+
+    # 3b. The coordinator killed with -9 and started again: the open page reconnects by itself
+    # and goes on following the sweep (nothing the server had accepted is lost).
+    os.kill(int(open(os.path.join(WORK, "server.pid")).read()), signal.SIGKILL)
+    waiter(30).until(lambda _: "reconnecting" in (text("#status") or ""))
+    subprocess.run(["bash", os.path.join(WORK, "start_server.sh")], check=True)
+    waiter(60, 0.2).until(lambda _: text("#status") == "live")
+    states2 = job_states()
+    points2 = int(d.find_element(By.ID, "chart").get_attribute("data-points") or 0)
+    waiter(90, 0.2).until(lambda _: job_states() != states2 or
+                          int(d.find_element(By.ID, "chart").get_attribute("data-points") or 0) > points2)
+    assert d.execute_script("return window.__ladleNoReload") == 1, "the page reloaded"
+    assert len(job_states()) == 6, job_states()
+    step("the coordinator killed -9 and restarted: the page reconnected and follows on")
 
     # 4. A running job's page: attempts, and its log following live.
     # The most recently started running job (the highest index): the longest still to run.

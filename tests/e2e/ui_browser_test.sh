@@ -19,10 +19,14 @@ worker-token-0123456789abcde worker
 T
 export LADLE_ADDR="127.0.0.1:$(free_port)" LADLE_TOKEN=alice-token-0123456789abcdef
 http_port=$(free_port)
-"$bin/ladle-server" --listen="$LADLE_ADDR" --data_dir="$work/data" --token_file="$work/tokens" \
-  --http_listen="127.0.0.1:$http_port" --metrics_listen="127.0.0.1:$(free_port)" \
-  > "$work/server.log" 2>&1 &
-pids+=($!); disown $!
+# The test restarts the server (kill -9, then this script) while a page is open.
+cat > "$work/start_server.sh" <<SH
+"$bin/ladle-server" --listen="$LADLE_ADDR" --data_dir="$work/data" --token_file="$work/tokens" \\
+  --http_listen="127.0.0.1:$http_port" --metrics_listen="127.0.0.1:$(free_port)" \\
+  >> "$work/server.log" 2>&1 &
+echo \$! > "$work/server.pid"
+SH
+bash "$work/start_server.sh"
 "$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/w" --cpu_slots=2 --name=ui-worker \
   --token_file=<(echo worker-token-0123456789abcde) > "$work/worker.log" 2>&1 &
 pids+=($!); disown $!
@@ -49,6 +53,6 @@ xss_id=$("$bin/ladle" submit "$work/xss.yaml" --wait 2> /dev/null | head -1)
 live_id=$("$bin/ladle" submit "$work/live.yaml" 2> /dev/null)
 check "experiments submitted" test -n "$done_id" -a -n "$xss_id" -a -n "$live_id"
 check "the UI in headless Chromium" /usr/bin/python3 "$(dirname "$0")/ui_browser_test.py" \
-  "$http_port" "$LADLE_TOKEN" "$shots" "$live_id" "$xss_id" "$done_id"
+  "$http_port" "$LADLE_TOKEN" "$shots" "$live_id" "$xss_id" "$done_id" "$work"
 [ $fail -eq 0 ] || { tail -20 "$work/server.log"; exit 1; }
 echo "ui browser e2e passed"

@@ -184,20 +184,25 @@ try:
     ready()
     wait.until(lambda _: d.find_elements(By.CSS_SELECTOR, "button[data-artifact='model.safetensors']"))
     wait.until(lambda _: "(ended)" in d.find_element(By.ID, "log-state").text)
-    step("a finished experiment's result tables and spec; its job's artifacts")
+    d.get(BASE + "#/experiments/" + XSS)
+    ready()
+    assert text("#exp-name").startswith(XSS_NAME) and XSS_NAME in text("#spec"), text("#exp-name")
+    assert d.execute_script("return document.querySelectorAll('img').length") == 0 and no_alert()
+    step("a finished experiment's result tables and spec; its job's artifacts; markup as text on every page")
 
     # 7. Workers, and the compare view.
     d.get(BASE + "#/workers")
     ready()
     assert "alive" in text("#workers") and "ui-worker" in text("#workers"), text("#workers")
     shot("workers")
-    d.get(BASE + "#/compare?ids=%s,%s" % (DONE, LIVE))
+    d.get(BASE + "#/compare?ids=%s,%s,%s" % (DONE, LIVE, XSS))
     ready()
     rows = d.find_elements(By.CSS_SELECTOR, "#compare-table tbody tr")
-    assert len(rows) == 2, [r.text for r in rows]
+    assert len(rows) == 3, [r.text for r in rows]
+    assert XSS_NAME in text("#compare-table") and XSS_NAME in text("#compare-chart")
     assert d.find_elements(By.CSS_SELECTOR, "#compare-chart .uplot")
     shot("compare")
-    step("the workers page and the compare view of two experiments")
+    step("the workers page and the compare view of three experiments")
 
     # 8. Without uPlot (a build where npm was unreachable) the page still works, chart-less.
     d.execute_cdp_cmd("Network.enable", {})

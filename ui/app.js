@@ -9,6 +9,7 @@ const ui = {
   timers: [],    // its intervals
   charts: [],    // its uPlot charts
   pageTokens: [],  // the experiments list's previous pages
+  page: 0,         // counts pages shown: a late callback of a page left behind does nothing
 };
 
 // ---- DOM: build elements; strings become text, never markup. ----
@@ -195,6 +196,7 @@ function query() {
 
 function route() {
   cleanup();
+  ui.page += 1;
   setStatus('');
   const [path, params] = query();
   let m;
@@ -289,7 +291,8 @@ function experimentPage(id) {
     el('h2', {}, 'Curves'), el('div', { class: 'toolbar' }, 'metric ', metricSel, ' ', viewSel), chartBox,
     el('h2', {}, 'Results'), tablesBox, el('h2', {}, 'Jobs'), jobsBox, el('h2', {}, 'Spec'), specBox]);
   Object.assign(page, { head, jobsBox, tablesBox, chartBox, metricSel, specBox });
-  loadExperiment(page).catch((err) => (retryable(err) ? reconnect('experiment') : showError(root, err)));
+  const shown = ui.page;
+  loadExperiment(page).catch((err) => (retryable(err) ? reconnect('experiment', shown) : showError(root, err)));
 }
 
 async function loadExperiment(page) {
@@ -447,6 +450,7 @@ function follow(page) {
   let chartDue = false;
   ui.timers.push(setInterval(() => { if (chartDue) { chartDue = false; redrawChart(page, page.chartBox); } }, 1000));
   setStatus('live');
+  const shown = ui.page;
   let finished = false;
   events('/api/v1/experiments/' + encodeURIComponent(page.id) + '/events?include_metrics=true', (name, ev) => {
     if (name === 'job') {
@@ -470,7 +474,7 @@ function follow(page) {
       setStatus('stream error: ' + ev);
     }
   }).then(() => refresh(), (err) => { if (err.name !== 'AbortError') setStatus('stream ended: ' + err.message); })
-    .then(() => { if (!finished) reconnect('experiment'); });
+    .then(() => { if (!finished) reconnect('experiment', shown); });
 }
 
 // The coordinator is away (restarting, unreachable): worth trying again.
@@ -480,15 +484,16 @@ function retryable(err) {
 
 // A stream that ended before its end (the coordinator restarted, the network dropped): the
 // page is read again after a pause, if it is still the one shown.
-function reconnect(what) {
-  const hash = location.hash;
+function reconnect(what, page) {
+  if (page !== ui.page) return;  // left already
   setStatus('reconnecting to the ' + what + '…');
-  setTimeout(() => { if (location.hash === hash) route(); }, 3000);
+  setTimeout(() => { if (page === ui.page) route(); }, 3000);
 }
 
 // A job: attempts, artifacts to download, logs following live.
 function jobPage(id) {
   const root = clear(main());
+  const shown = ui.page;
   const head = el('div', { id: 'job-head' });
   const attempts = el('div', { id: 'attempts' });
   const artifacts = el('div', { id: 'artifacts' });
@@ -512,7 +517,7 @@ function jobPage(id) {
       log.appendChild(document.createTextNode(text));
       if (atEnd) log.scrollTop = log.scrollHeight;
     }).then(() => { logState.textContent = '(ended)'; load().catch(() => {}); });
-  }).catch((err) => (retryable(err) ? reconnect('job') : showError(root, err)));
+  }).catch((err) => (retryable(err) ? reconnect('job', shown) : showError(root, err)));
 }
 
 function renderJob(r, head, attempts, artifacts) {
@@ -529,7 +534,7 @@ function renderJob(r, head, attempts, artifacts) {
     ? table(['#', 'attempt id', 'rank', 'worker', 'outcome', 'started', 'ended', 'exit', 'reason'], r.attempts.map((a) => el('tr', {},
         el('td', { class: 'num' }, a.number), el('td', { class: 'num' }, a.id), el('td', { class: 'num' }, a.rank),
         el('td', {}, a.workerId), el('td', {}, a.outcome ? badge(a.outcome) : badge('running')),
-        el('td', {}, when(a.startedUnixMs)), el('td', {}, when(a.endedUnixMs)), el('td', { class: 'num' }, a.exitCode),
+        el('td', {}, when(a.startedUnixMs)), el('td', {}, when(a.endedUnixMs)), el('td', { class: 'num' }, a.outcome ? a.exitCode : ''),
         el('td', { class: 'reason' }, a.reason))))
     : el('p', { class: 'muted' }, 'Not started yet.')]);
   append(clear(artifacts), [(r.artifacts || []).length

@@ -76,6 +76,12 @@ def main():
         print(f"  {r.job.id} {r.job.params_json} test_accuracy="
               f"{summary.get('test_accuracy', '-')} artifacts="
               f"{[a.name for a in r.artifacts]}")
+    # One job in detail: its attempts and its curves as columns (steps, values).
+    job = call(stub.GetJob, pb.GetJobRequest(job_id=results.jobs[0].job.id, include_metrics=True,
+                                             metrics_as_series=True), args.wait_for_coordinator)
+    for series in job.series:
+        print(f"  {job.job.id} attempt {job.attempts[-1].number}: {series.name} "
+              f"{len(series.steps)} points, last {series.values[-1]:.4f} at step {series.steps[-1]}")
     return 0 if final == pb.EXPERIMENT_STATE_SUCCEEDED else 1
 
 

@@ -28,7 +28,8 @@ disown
 wait $client
 rc=$?
 cat "$work/out.txt"
-if [ "$rc" -eq 0 ] && grep -q "EXPERIMENT_STATE_SUCCEEDED" "$work/out.txt" && grep -q "model.safetensors" "$work/out.txt"; then
+if [ "$rc" -eq 0 ] && grep -q "EXPERIMENT_STATE_SUCCEEDED" "$work/out.txt" && grep -q "model.safetensors" "$work/out.txt" &&
+   grep -Eq "attempt 1: val_accuracy [1-9][0-9]* points, last 0\.[0-9]+ at step" "$work/out.txt"; then
   echo "python client e2e: passed"
   exit 0
 fi

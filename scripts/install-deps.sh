@@ -19,6 +19,10 @@ packages=(
   python3-optuna python3-yaml  # bench/tpe_vs_optuna.py, client/python/optuna_ladle.py (ask/tell)
 )
 
+# `kubectl kustomize` renders deploy/kubernetes in its test. Debian's kubernetes-client provides
+# kubectl, but conflicts with another kubectl package (Google Cloud SDK's): only when none is there.
+if ! command -v kubectl > /dev/null; then packages+=(kubernetes-client); fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

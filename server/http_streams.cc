@@ -199,6 +199,11 @@ void HttpApi::UiRoutes() {
                    "form-action 'none'");
     serve_asset(ui::FindAsset("index.html"), res);
   });
+  // Liveness and readiness (Kubernetes probes): served once the store is open
+  // and recovered, which is before this port opens; no token needed.
+  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
   server_->Get(
       R"(/ui/([A-Za-z0-9._-]+))",
       [serve_asset](const httplib::Request& req, httplib::Response& res) {

@@ -239,6 +239,8 @@ with urllib.request.urlopen("http://127.0.0.1:%s/" % port, timeout=30) as resp:
 for asset in ("app.js", "app.css"):
     with urllib.request.urlopen("http://127.0.0.1:%s/ui/%s" % (port, asset), timeout=30) as resp:
         assert resp.status == 200 and len(resp.read()) > 1000, asset
+with urllib.request.urlopen("http://127.0.0.1:%s/healthz" % port, timeout=30) as resp:
+    assert resp.read() == b"ok\n"  # no token needed: Kubernetes probes
 try:
     urllib.request.urlopen("http://127.0.0.1:%s/ui/nope.js" % port, timeout=30)
     assert False, "an unknown asset was served"

@@ -24,6 +24,7 @@ TEST(HttpMetrics, RoutesAreTheApisOwnWhateverThePath) {
   EXPECT_STREQ(RouteOf("/api/v1/jobs/j-1/artifacts/model.safetensors"),
                "artifact");
   EXPECT_STREQ(RouteOf("/api/v1/workers"), "workers");
+  EXPECT_STREQ(RouteOf("/healthz"), "healthz");
   // Anything else is one label, so scanners cannot grow the series.
   EXPECT_STREQ(RouteOf("/wp-admin/x.php"), "other");
   EXPECT_STREQ(RouteOf("/api/v1/experiments/a/b/c"), "other");

@@ -302,9 +302,15 @@ Command AddWorkers(CLI::App& app) {
             });
             if (!st.ok()) return c->Fail(st);
             for (const auto& w : resp.workers()) {
+              // Labels sorted by key (a proto map has no order).
+              std::map<std::string, std::string> labels(w.labels().begin(),
+                                                        w.labels().end());
+              std::string shown;
+              for (const auto& [k, v] : labels)
+                absl::StrAppend(&shown, "  ", k, "=", v);
               std::cout << absl::StrFormat(
-                  "%-14s %-16s %2d GPUs %3d CPU slots  %s\n", w.id(), w.name(),
-                  w.gpus(), w.cpu_slots(), w.state());
+                  "%-14s %-16s %2d GPUs %3d CPU slots  %s%s\n", w.id(),
+                  w.name(), w.gpus(), w.cpu_slots(), w.state(), shown);
             }
             return 0;
           }};

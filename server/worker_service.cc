@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "common/worker_labels.h"
 #include "nlohmann/json.hpp"
 #include "proto/api_util.h"
 #include "server/service.h"
@@ -33,6 +34,10 @@ absl::Status CheckHello(const v1::WorkerHello& hello) {
         kMaxCpuSlots, "], not both 0; got gpus ", hello.gpus(), ", cpu_slots ",
         hello.cpu_slots()));
   }
+  const std::map<std::string, std::string> labels(hello.labels().begin(),
+                                                  hello.labels().end());
+  if (absl::Status st = CheckWorkerLabels(labels, "hello.labels"); !st.ok())
+    return st;
   if (hello.address().size() > 255 ||
       hello.address().find_first_of(" \t\n/") != std::string::npos) {
     return absl::InvalidArgumentError(

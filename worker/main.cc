@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -16,6 +18,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
+#include "common/status_macros.h"
+#include "common/worker_labels.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "proto/channel.h"
@@ -28,6 +32,7 @@ namespace {
 struct Flags {
   std::string gpus = "auto";  // auto | none | 0,1
   std::string metrics_listen, token_file, tls_ca;
+  std::vector<std::string> labels;  // KEY=VALUE
 };
 
 // Parses the flags into `o` and `f`; returns -1 to go on, else the exit code.
@@ -48,6 +53,10 @@ int ParseFlags(int argc, char** argv, ladle::WorkerOptions* out, Flags* f) {
   app.add_option("--gpus", gpus, "auto, none, or a list of ordinals like 0,1");
   app.add_option("--name", o.name,
                  "name shown in `ladle workers` (default: hostname)");
+  app.add_option("--label", f->labels,
+                 "KEY=VALUE shown in `ladle workers` and the UI (repeatable); "
+                 "in a Slurm job also slurm_job_id and node, from its "
+                 "environment");
   app.add_option("--worker_id", o.worker_id,
                  "stable id (default: kept in work_dir/worker_id)");
   app.add_option("--trainer", o.trainer, "path of ladle-train");
@@ -94,6 +103,29 @@ int ParseFlags(int argc, char** argv, ladle::WorkerOptions* out, Flags* f) {
   return -1;
 }
 
+// The labels of --label, over those a Slurm job's environment gives
+// (slurm_job_id, node); INVALID_ARGUMENT names a bad one.
+absl::StatusOr<std::map<std::string, std::string>> Labels(
+    const std::vector<std::string>& flags) {
+  std::map<std::string, std::string> out;
+  for (const auto& [env, key] :
+       {std::pair<const char*, const char*>{"SLURM_JOB_ID", "slurm_job_id"},
+        {"SLURMD_NODENAME", "node"}}) {
+    if (const char* v = std::getenv(env); v != nullptr && *v != '\0')
+      out[key] = v;
+  }
+  for (const std::string& f : flags) {
+    const size_t eq = f.find('=');
+    if (eq == std::string::npos) {
+      return absl::InvalidArgumentError("--label " + f +
+                                        ": use KEY=VALUE, e.g. rack=a3");
+    }
+    out[f.substr(0, eq)] = f.substr(eq + 1);
+  }
+  RETURN_IF_ERROR(ladle::CheckWorkerLabels(out, "--label"));
+  return out;
+}
+
 // The GPU ordinals of --gpus; INVALID_ARGUMENT names a bad one.
 absl::StatusOr<std::vector<int>> ParseGpus(const std::string& gpus) {
   std::vector<int> out;
@@ -136,6 +168,9 @@ absl::Status Complete(const Flags& f, ladle::WorkerOptions* o) {
   absl::StatusOr<std::vector<int>> gpus = ParseGpus(f.gpus);
   if (!gpus.ok()) return gpus.status();
   o->gpus = *gpus;
+  absl::StatusOr<std::map<std::string, std::string>> labels = Labels(f.labels);
+  if (!labels.ok()) return labels.status();
+  o->labels = *labels;
   if (o->cpu_slots == 0 && o->gpus.empty()) {
     return absl::InvalidArgumentError(
         "nothing to offer: --cpu_slots is 0 and no GPUs");

@@ -282,6 +282,7 @@ void Worker::Session() {
   h->set_cpu_slots(options_.cpu_slots);
   h->set_version("ladle-worker 0.1");
   h->set_address(options_.address);
+  for (const auto& [k, v] : options_.labels) (*h->mutable_labels())[k] = v;
   if (nvml_) {
     for (const GpuDevice& d : nvml_->Devices()) {
       v1::GpuInfo* g = h->add_gpu_info();

@@ -38,6 +38,8 @@ struct WorkerOptions {
   std::string
       worker_id;     // empty: read from work_dir/worker_id or created there
   std::string name;  // empty: hostname
+  // Shown by `ladle workers`, the UI and the API (CheckWorkerLabels).
+  std::map<std::string, std::string> labels;
   int cpu_slots = 1;
   std::vector<int> gpus;    // GPU ordinals this worker offers
   std::string trainer;      // path of ladle-train

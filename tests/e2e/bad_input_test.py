@@ -142,6 +142,12 @@ for capacity in [dict(gpus=1303230746, cpu_slots=1255625737), dict(gpus=-1, cpu_
     check(f"hello {capacity}: INVALID_ARGUMENT naming the bounds",
           code == grpc.StatusCode.INVALID_ARGUMENT and "gpus must be in [0, 1024]" in details,
           (code, details))
+for labels, want in [({"Bad Key": "x"}, "label key 'Bad Key'"), ({"rack": "a\nb"}, "printable"),
+                     ({"k%d" % i: "v" for i in range(33)}, "at most 32 labels")]:
+    code, details = hello_error(cpu_slots=1, labels=labels)
+    check(f"hello with labels {list(labels)[:2]}: INVALID_ARGUMENT naming the label",
+          code == grpc.StatusCode.INVALID_ARGUMENT and "hello.labels" in details and want in details,
+          (code, details))
 code = code_of(lambda: api.ListWorkers(ex.ListWorkersRequest()))
 check("the server is still serving", code == grpc.StatusCode.OK, code)
 sys.exit(1 if failures else 0)

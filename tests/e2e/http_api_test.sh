@@ -19,7 +19,9 @@ metrics_port=$(free_port)
   --http_listen="127.0.0.1:$http_port" --metrics_listen="127.0.0.1:$metrics_port" \
   > "$work/server.log" 2>&1 &
 pids+=($!); disown $!
-"$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/w" --cpu_slots=1 \
+# As a Slurm pilot would be: its job id and node become labels, beside one of its own.
+SLURM_JOB_ID=4242 SLURMD_NODENAME=node7 \
+"$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/w" --cpu_slots=1 --label rack=a3 \
   --token_file=<(echo worker-token-0123456789abcde) > "$work/worker.log" 2>&1 &
 pids+=($!); disown $!
 export LADLE_TOKEN=alice-token-0123456789abcdef
@@ -88,6 +90,7 @@ for j in r["jobs"]:
     assert any(a["name"] == "model.safetensors" for a in j["artifacts"]), j
 st, w = call("/workers")
 assert st == 200 and w["workers"][0]["state"] == "alive", w
+assert w["workers"][0]["labels"] == {"slurm_job_id": "4242", "node": "node7", "rack": "a3"}, w
 # Ask/tell over HTTP: trials added, then the search closed.
 st, t = call("/experiments/%s/trials" % ext, body={"paramsJson": ['{"train.seed": 3}'], "requestId": "h1"})
 assert st == 200 and t["jobs"][0]["search"]["trial"] == "0", t

@@ -40,6 +40,7 @@ Command AddCancel(CLI::App& app);
 Command AddClose(CLI::App& app);
 Command AddRerun(CLI::App& app);
 Command AddWorkers(CLI::App& app);
+Command AddQueue(CLI::App& app);
 Command AddValidate(CLI::App& app);
 // result_commands.cc
 Command AddResults(CLI::App& app);

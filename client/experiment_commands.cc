@@ -316,6 +316,44 @@ Command AddWorkers(CLI::App& app) {
           }};
 }
 
+Command AddQueue(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "queue", "queued and running jobs by resource shape (an admin token)");
+  return {
+      cmd, [](Cli& cli) {
+        Connection* c = cli.Connect();
+        if (c == nullptr) return 2;
+        v1::QueueSummary resp;
+        grpc::Status st = c->Call([&](grpc::ClientContext* ctx) {
+          return c->stub().GetQueueSummary(ctx, v1::GetQueueSummaryRequest(),
+                                           &resp);
+        });
+        if (!st.ok()) return c->Fail(st);
+        std::cout << absl::StrFormat("%-26s %7s %8s  %s\n", "shape (per rank)",
+                                     "queued", "running", "waiting");
+        for (const v1::ShapeDemand& d : resp.shapes()) {
+          const v1::ResourceShape& s = d.shape();
+          std::string shape =
+              s.gpu_share_milli() > 0
+                  ? absl::StrFormat("%.3g GPU", s.gpu_share_milli() / 1000.0)
+                  : absl::StrFormat("%d GPUs", s.gpus());
+          absl::StrAppend(&shape, ", ", s.cpu_slots(), " CPU");
+          if (s.ranks() > 1)
+            absl::StrAppend(&shape, " x ", s.ranks(), " ranks");
+          const std::string waiting =
+              d.oldest_queued_unix_ms() > 0
+                  ? absl::StrFormat(
+                        "%.0f s",
+                        (resp.unix_ms() - d.oldest_queued_unix_ms()) / 1000.0)
+                  : "";
+          std::cout << absl::StrFormat("%-26s %7d %8d  %s\n", shape,
+                                       d.queued_jobs(), d.running_jobs(),
+                                       waiting);
+        }
+        return 0;
+      }};
+}
+
 Command AddValidate(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "validate",

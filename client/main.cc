@@ -2,7 +2,7 @@
 //
 //   ladle submit FILE [--wait]     prints the new experiment's id alone on
 //                                  stdout's first line
-//   ladle list | show ID | watch ID | cancel ID | workers
+//   ladle list | show ID | watch ID | cancel ID | workers | queue
 //   ladle results ID [--format table|csv|json] | plot ID | report ID
 //   ladle logs JOB [-f] | download JOB NAME | validate FILE | local up
 //
@@ -37,11 +37,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global options also after the subcommand
   const std::vector<ladle::Command> commands = {
-      ladle::AddSubmit(app), ladle::AddList(app),     ladle::AddShow(app),
-      ladle::AddWatch(app),  ladle::AddCancel(app),   ladle::AddClose(app),
-      ladle::AddRerun(app),  ladle::AddResults(app),  ladle::AddPlot(app),
-      ladle::AddReport(app), ladle::AddWorkers(app),  ladle::AddValidate(app),
-      ladle::AddLocal(app),  ladle::AddDownload(app), ladle::AddLogs(app)};
+      ladle::AddSubmit(app),   ladle::AddList(app),    ladle::AddShow(app),
+      ladle::AddWatch(app),    ladle::AddCancel(app),  ladle::AddClose(app),
+      ladle::AddRerun(app),    ladle::AddResults(app), ladle::AddPlot(app),
+      ladle::AddReport(app),   ladle::AddWorkers(app), ladle::AddQueue(app),
+      ladle::AddValidate(app), ladle::AddLocal(app),   ladle::AddDownload(app),
+      ladle::AddLogs(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

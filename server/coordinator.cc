@@ -199,6 +199,11 @@ absl::StatusOr<ExperimentRecord> Coordinator::Cancel(const std::string& id) {
   return store_->GetExperiment(id);
 }
 
+std::vector<ShapeDemand> Coordinator::QueueDemand() {
+  absl::MutexLock lock(&mu_);
+  return scheduler_.Demand();
+}
+
 int Coordinator::Watch(const std::string& experiment_id, WatchSink sink) {
   absl::MutexLock lock(&delivery_mu_);
   const int token = next_watch_token_++;

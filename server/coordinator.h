@@ -185,6 +185,10 @@ class Coordinator {
   int Watch(const std::string& experiment_id, WatchSink sink);
   void Unwatch(int token);
 
+  // Queued and running jobs by resource shape (Scheduler::Demand): counts
+  // only, for autoscalers.
+  std::vector<ShapeDemand> QueueDemand() ABSL_LOCKS_EXCLUDED(mu_);
+
   // --- Workers
   // -----------------------------------------------------------------------------
   // A worker's session opened. Returns the attempts (from `running`) it must

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "proto/api_util.h"
@@ -389,6 +390,28 @@ absl::Status ExperimentApi::FillResultTables(const v1::GetResultsRequest& req,
   const ExperimentSpec spec =
       SpecForTables(resp->experiment().spec(), resp->experiment().kind());
   FillTables(ExperimentTables(kind, spec, views), resp->mutable_tables());
+  return absl::OkStatus();
+}
+
+absl::Status ExperimentApi::GetQueueSummary(const Principal& caller,
+                                            const v1::GetQueueSummaryRequest&,
+                                            v1::QueueSummary* resp) {
+  if (caller.role != Principal::Role::kAdmin) {
+    return absl::PermissionDeniedError(
+        "the queue summary counts every user's jobs: it needs an admin token");
+  }
+  for (const ShapeDemand& d : coordinator_->QueueDemand()) {
+    v1::ShapeDemand* out = resp->add_shapes();
+    out->mutable_shape()->set_gpus(d.shape.gpus);
+    out->mutable_shape()->set_cpu_slots(d.shape.cpu_slots);
+    out->mutable_shape()->set_ranks(d.shape.ranks);
+    out->mutable_shape()->set_gpu_share_milli(d.shape.gpu_share_milli);
+    out->set_queued_jobs(d.queued);
+    out->set_running_jobs(d.running);
+    out->set_max_memory_bytes(d.max_memory_bytes);
+    out->set_oldest_queued_unix_ms(d.queued > 0 ? d.oldest_queued_ms : 0);
+  }
+  resp->set_unix_ms(absl::ToUnixMillis(absl::Now()));
   return absl::OkStatus();
 }
 

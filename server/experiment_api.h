@@ -108,6 +108,10 @@ class ExperimentApi {
   absl::Status ListWorkers(const Principal& caller,
                            const v1::ListWorkersRequest& req,
                            v1::ListWorkersResponse* resp);
+  // PERMISSION_DENIED unless `caller` is an admin (tokens off: everyone is).
+  absl::Status GetQueueSummary(const Principal& caller,
+                               const v1::GetQueueSummaryRequest& req,
+                               v1::QueueSummary* resp);
 
   // Streams: `write` returns false when the client is gone, `cancelled`
   // says so without a write; both are called on this thread.

@@ -396,6 +396,15 @@ void HttpApi::ControlRoutes() {
                  v1::JobResult resp;
                  return Answer(api_->GetJob(p, req, &resp), resp, json);
                }));
+  server_->Get("/api/v1/queue",
+               Serve([this](const Principal& p, const httplib::Request& r,
+                            std::string* json) {
+                 v1::GetQueueSummaryRequest req;
+                 RETURN_IF_ERROR(QueryToMessage(r, &req));
+                 v1::QueueSummary resp;
+                 return Answer(api_->GetQueueSummary(p, req, &resp), resp,
+                               json);
+               }));
   server_->Get("/api/v1/workers",
                Serve([this](const Principal& p, const httplib::Request&,
                             std::string* json) {

@@ -12,6 +12,7 @@ const char* RouteOf(absl::string_view path) {
   if (path == "/api/v1/experiments") return "experiments";
   if (path == "/api/v1/workers") return "workers";
   if (path == "/healthz") return "healthz";
+  if (path == "/api/v1/queue") return "queue";
   static const std::regex kExperiment(
       R"(/api/v1/experiments/[^/:]+(/results|/events|/trials|:cancel|:close|:rerun)?)");
   static const std::regex kJob(

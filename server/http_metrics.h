@@ -21,7 +21,7 @@ namespace ladle {
 
 // The route label of a request path: "experiments", "experiment", "results",
 // "events", "trials", "cancel", "close", "rerun", "job", "logs", "artifact",
-// "workers", "ui", "healthz" or "other".
+// "workers", "queue", "ui", "healthz" or "other".
 const char* RouteOf(absl::string_view path);
 
 class HttpMetrics {

@@ -130,6 +130,8 @@ Scheduler::Scheduler(Options options, const Clock* clock)
 // --------------------------------------------------------------------------------
 
 void Scheduler::SetState(Job& job, JobState state) {
+  if (state == JobState::kQueued && job.state != JobState::kQueued)
+    job.queued_since_ms = clock_->NowMillis();
   ExperimentProgress& p = experiments_[job.req.experiment_id];
   --Count(p, job.state);
   ++Count(p, state);
@@ -150,6 +152,37 @@ JobEvent Scheduler::MakeEvent(const Job& job, int64_t attempt_id,
   e.reason = reason;
   e.time_ms = clock_->NowMillis();
   return e;
+}
+
+std::vector<ShapeDemand> Scheduler::Demand() const {
+  std::map<Shape, ShapeDemand> by_shape;
+  auto entry = [&](const Job& job) -> ShapeDemand& {
+    ShapeDemand& d = by_shape[ShapeOf(job.req)];
+    d.shape = job.req.resources;
+    d.shape.memory_bytes = 0;  // not part of the shape: max_memory_bytes
+    return d;
+  };
+  auto add_queued = [&](const Job& job) {
+    ShapeDemand& d = entry(job);
+    ++d.queued;
+    d.max_memory_bytes =
+        std::max(d.max_memory_bytes, job.req.resources.memory_bytes);
+    if (d.oldest_queued_ms == 0 || job.queued_since_ms < d.oldest_queued_ms)
+      d.oldest_queued_ms = job.queued_since_ms;
+  };
+  for (const auto& [shape, queue] : queues_) {
+    for (const QueueKey& key : queue) add_queued(jobs_.at(std::get<2>(key)));
+  }
+  for (const auto& [not_before, id] : delayed_) add_queued(jobs_.at(id));
+  for (const auto& [id, a] : attempts_) {
+    // A job once, by its current attempt (rank 0's for a gang).
+    auto j = jobs_.find(a.job_id);
+    if (j != jobs_.end() && j->second.current_attempt == id && !a.stopping)
+      ++entry(j->second).running;
+  }
+  std::vector<ShapeDemand> out;
+  for (auto& [shape, d] : by_shape) out.push_back(d);
+  return out;
 }
 
 void Scheduler::Enqueue(Job& job) {

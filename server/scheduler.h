@@ -119,6 +119,15 @@ struct JobEvent {
   bool rank_only = false;
 };
 
+// What waits for and runs on workers, per resource shape (Demand()).
+struct ShapeDemand {
+  Resources shape;  // per rank: gpus, cpu_slots, ranks, gpu_share_milli
+  int queued = 0;   // jobs waiting for workers (a retry's backoff included)
+  int running = 0;  // jobs with an attempt running
+  int64_t max_memory_bytes = 0;  // the most any queued job of it may use
+  int64_t oldest_queued_ms = 0;  // when the longest-waiting one was queued
+};
+
 struct ExperimentProgress {
   int total = 0, pending = 0, queued = 0, running = 0, succeeded = 0,
       failed = 0, cancelled = 0;
@@ -241,6 +250,9 @@ class Scheduler {
   absl::StatusOr<JobState> state(const std::string& job_id) const;
   ExperimentProgress progress(const std::string& experiment_id) const;
   size_t queued_jobs() const { return queued_count_; }
+  // Queued and running jobs by resource shape, in shape order (the demand an
+  // autoscaler provisions workers for). O(queued + running attempts).
+  std::vector<ShapeDemand> Demand() const;
   // Jobs by state over all experiments this scheduler holds.
   const ExperimentProgress& totals() const { return totals_; }
   int known_workers() const { return static_cast<int>(workers_.size()); }
@@ -263,6 +275,7 @@ class Scheduler {
     int64_t current_attempt = 0;
     int64_t seq = 0;  // submission order, for FIFO
     int64_t not_before_ms = 0;
+    int64_t queued_since_ms = 0;  // when it last became queued
     int remaining_deps = 0;
     std::vector<std::string> dependents;
     std::string last_worker;

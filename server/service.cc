@@ -137,6 +137,12 @@ grpc::Status ExperimentServiceImpl::ListWorkers(
   return Call(ctx, &ExperimentApi::ListWorkers, *req, resp);
 }
 
+grpc::Status ExperimentServiceImpl::GetQueueSummary(
+    ServerContext* ctx, const v1::GetQueueSummaryRequest* req,
+    v1::QueueSummary* resp) {
+  return Call(ctx, &ExperimentApi::GetQueueSummary, *req, resp);
+}
+
 grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(
     grpc::CallbackServerContext* ctx, const v1::SubmitExperimentRequest* req,
     v1::SubmitExperimentResponse* resp) {

@@ -82,6 +82,9 @@ class ExperimentServiceImpl final
   grpc::Status ListWorkers(grpc::ServerContext* ctx,
                            const v1::ListWorkersRequest* req,
                            v1::ListWorkersResponse* resp) override;
+  grpc::Status GetQueueSummary(grpc::ServerContext* ctx,
+                               const v1::GetQueueSummaryRequest* req,
+                               v1::QueueSummary* resp) override;
   grpc::Status GetJob(grpc::ServerContext* ctx, const v1::GetJobRequest* req,
                       v1::JobResult* resp) override;
   grpc::Status GetLogs(grpc::ServerContext* ctx, const v1::GetLogsRequest* req,

@@ -181,8 +181,7 @@ absl::Status ReadThinnedMetrics(sqlite3* db, const Store::MetricsQuery& q,
   std::sort(wanted.begin(), wanted.end());
   SeriesThinner thinner(db, q.max_points_per_series);
   for (const std::string& id : ids) {
-    ASSIGN_OR_RETURN(std::vector<std::string> names,
-                     ReadMetricNames(db, {id}));
+    ASSIGN_OR_RETURN(std::vector<std::string> names, ReadMetricNames(db, {id}));
     for (const std::string& name : names) {
       if (!wanted.empty() &&
           !std::binary_search(wanted.begin(), wanted.end(), name))

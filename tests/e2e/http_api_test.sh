@@ -11,6 +11,7 @@ cat > "$work/tokens" <<'T'
 alice-token-0123456789abcdef user    alice
 bob-token-0123456789abcdefgh user    bob
 worker-token-0123456789abcde worker
+admin-token-0123456789abcdef admin   root
 T
 export LADLE_ADDR="127.0.0.1:$(free_port)"
 http_port=$(free_port)
@@ -224,6 +225,13 @@ req = urllib.request.Request(base + "/experiments/%s/results" % exp,
                              headers={"Authorization": "Bearer " + ALICE, "Accept-Encoding": "gzip, deflate, br"})
 with urllib.request.urlopen(req, timeout=30) as resp:
     assert resp.headers.get("Content-Encoding") == "gzip", dict(resp.headers)
+# The queue summary: counts by shape over every user, so admins only.
+st, err = call("/queue")
+assert st == 403 and "admin token" in err["message"], err
+st, q = call("/queue", token="admin-token-0123456789abcdef")
+assert st == 200 and int(q["unixMs"]) > 0, q
+for d in q.get("shapes", []):
+    assert set(d) >= {"shape", "queuedJobs", "runningJobs"} and "experimentId" not in d, d
 # A search's results tables: its leaderboard, once its trial has run.
 import time
 for _ in range(300):

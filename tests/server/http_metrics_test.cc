@@ -25,6 +25,7 @@ TEST(HttpMetrics, RoutesAreTheApisOwnWhateverThePath) {
                "artifact");
   EXPECT_STREQ(RouteOf("/api/v1/workers"), "workers");
   EXPECT_STREQ(RouteOf("/healthz"), "healthz");
+  EXPECT_STREQ(RouteOf("/api/v1/queue"), "queue");
   // Anything else is one label, so scanners cannot grow the series.
   EXPECT_STREQ(RouteOf("/wp-admin/x.php"), "other");
   EXPECT_STREQ(RouteOf("/api/v1/experiments/a/b/c"), "other");

@@ -487,3 +487,50 @@ TEST(SchedulerDrain, StoppedAttemptsRunAgainWithoutUsingARetry) {
 
 }  // namespace
 }  // namespace ladle
+
+namespace ladle {
+namespace {
+
+// The demand an autoscaler reads: queued jobs (a retry's backoff included)
+// and running ones per shape, each job once, with the oldest wait and the most
+// memory asked.
+TEST_F(SchedulerTest, DemandCountsQueuedAndRunningJobsPerShape) {
+  JobRequest big = Job("g1", /*gpus=*/2, /*cpu=*/4);
+  big.resources.memory_bytes = 8 << 20;
+  JobRequest big2 = Job("g2", 2, 4);
+  big2.resources.memory_bytes = 16 << 20;
+  const int64_t t0 = clock_.NowMillis();
+  Submit({Job("c1"), Job("c2"), Job("c3", 0, 1, 0, {}, /*retries=*/1), big});
+  clock_.Advance(5'000);
+  Submit({big2});
+  ASSERT_TRUE(sched_.AddWorker("w1", {0, 2}).ok());
+  const std::vector<Assignment> placed = Run();  // c1, c2 run; c3 waits
+  ASSERT_EQ(placed.size(), 2u);
+  std::vector<ShapeDemand> d = sched_.Demand();
+  ASSERT_EQ(d.size(), 2u);  // shape order: CPU (0 GPUs) first
+  EXPECT_EQ(d[0].shape.gpus, 0);
+  EXPECT_EQ(d[0].shape.cpu_slots, 1);
+  EXPECT_EQ(d[0].queued, 1);
+  EXPECT_EQ(d[0].running, 2);
+  EXPECT_EQ(d[1].shape.gpus, 2);
+  EXPECT_EQ(d[1].shape.cpu_slots, 4);
+  EXPECT_EQ(d[1].queued, 2);
+  EXPECT_EQ(d[1].running, 0);
+  EXPECT_EQ(d[1].max_memory_bytes, 16 << 20);
+  EXPECT_EQ(d[1].oldest_queued_ms, t0);  // g1's, not g2's (t0 + 5 s)
+  EXPECT_EQ(d[0].oldest_queued_ms, t0);
+  // A failed attempt waiting out its backoff still counts as queued.
+  for (const Assignment& a : placed)
+    ASSERT_TRUE(
+        sched_.Complete(a.attempt_id, AttemptOutcome::kSucceeded, "").ok());
+  const std::vector<Assignment> c3 = Run();
+  ASSERT_EQ(c3.size(), 1u);
+  ASSERT_TRUE(
+      sched_.Complete(c3[0].attempt_id, AttemptOutcome::kFailed, "boom").ok());
+  d = sched_.Demand();
+  EXPECT_EQ(d[0].queued, 1);  // c3, in its retry backoff
+  EXPECT_EQ(d[0].running, 0);
+}
+
+}  // namespace
+}  // namespace ladle

@@ -13,6 +13,7 @@ packages=(
   libcpp-httplib-dev  # ladle-server --http_listen (the HTTP/JSON API)
   librsvg2-bin chromium clang libclang-rt-14-dev
   chromium-driver python3-selenium  # the web UI's browser tests (tests/e2e/ui_browser_test.py)
+  slurmctld slurmd slurm-client munge  # a real single-node Slurm in tests/slurm/ (issue 21)
   dataset-fashion-mnist
   python3-grpcio python3-protobuf
   python3-torch  # examples/pytorch and its e2e test (users' programs)

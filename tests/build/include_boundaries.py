@@ -28,6 +28,9 @@ CASES = [
     ("server/coordinator.cc", "spec/kind.h", True),
     ("kernels/models.cc", "spec/config.h", True),     # kernels include spec
     ("kernels/models.cc", "train/trainer.h", False),
+    ("slurm/autoscaler.cc", "server/store.h", False),  # the autoscaler's
+    ("slurm/autoscaler.cc", "ladle/v1/experiments.pb.h", False),  # rules: pure
+    ("slurm/autoscaler.cc", "slurm/autoscaler.h", True),
 ]
 
 

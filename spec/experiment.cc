@@ -59,45 +59,6 @@ absl::Status ParseNameAndKind(MapReader& top, ExperimentSpec* spec) {
   return absl::OkStatus();
 }
 
-// A size in bytes: an integer, or a number with a unit (KB, MB, GB, TB: powers
-// of 1000; KiB, MiB, GiB, TiB: of 1024), e.g. "4GiB", "512 MB".
-absl::Status ParseByteSize(const YamlNode& node, const std::string& path,
-                           int64_t* bytes) {
-  const std::string text = node.IsScalar() ? node.scalar() : "";
-  size_t end = 0;
-  double value = -1;
-  try {
-    value = std::stod(text, &end);
-  } catch (const std::exception&) {
-    end = 0;
-  }
-  std::string unit = text.substr(end);
-  unit.erase(0, unit.find_first_not_of(' '));
-  static const std::pair<const char*, double> kUnits[] = {
-      {"", 1},
-      {"B", 1},
-      {"KB", 1e3},
-      {"MB", 1e6},
-      {"GB", 1e9},
-      {"TB", 1e12},
-      {"KiB", 1024.0},
-      {"MiB", 1048576.0},
-      {"GiB", 1073741824.0},
-      {"TiB", 1099511627776.0}};
-  double scale = 0;
-  for (const auto& [name, s] : kUnits)
-    if (unit == name) scale = s;
-  const double b = value * scale;
-  if (end == 0 || scale == 0 || !(b >= 1 << 20) || b > 1e15) {
-    return Invalid(path,
-                   "must be a size from 1MiB to 1PB, e.g. 4GiB, 512MB or "
-                   "a number of bytes; got '" +
-                       text + "'");
-  }
-  *bytes = static_cast<int64_t>(b);
-  return absl::OkStatus();
-}
-
 // resources, max_retries, priority, timeout_seconds.
 absl::Status ParseScheduling(MapReader& top, ExperimentSpec* spec) {
   MapReader res(top.Child("resources"), "resources");
@@ -156,6 +117,43 @@ absl::Status CheckSweepSize(const ExperimentSpec& spec,
 }
 
 }  // namespace
+
+absl::Status ParseByteSize(const YamlNode& node, const std::string& path,
+                           int64_t* bytes) {
+  const std::string text = node.IsScalar() ? node.scalar() : "";
+  size_t end = 0;
+  double value = -1;
+  try {
+    value = std::stod(text, &end);
+  } catch (const std::exception&) {
+    end = 0;
+  }
+  std::string unit = text.substr(end);
+  unit.erase(0, unit.find_first_not_of(' '));
+  static const std::pair<const char*, double> kUnits[] = {
+      {"", 1},
+      {"B", 1},
+      {"KB", 1e3},
+      {"MB", 1e6},
+      {"GB", 1e9},
+      {"TB", 1e12},
+      {"KiB", 1024.0},
+      {"MiB", 1048576.0},
+      {"GiB", 1073741824.0},
+      {"TiB", 1099511627776.0}};
+  double scale = 0;
+  for (const auto& [name, s] : kUnits)
+    if (unit == name) scale = s;
+  const double b = value * scale;
+  if (end == 0 || scale == 0 || !(b >= 1 << 20) || b > 1e15) {
+    return Invalid(path,
+                   "must be a size from 1MiB to 1PB, e.g. 4GiB, 512MB or "
+                   "a number of bytes; got '" +
+                       text + "'");
+  }
+  *bytes = static_cast<int64_t>(b);
+  return absl::OkStatus();
+}
 
 absl::Status SetPath(Json& doc, const std::string& path, const Json& value) {
   std::vector<std::string> parts = absl::StrSplit(path, '.');

@@ -87,6 +87,12 @@ struct PlannedJob {
 absl::Status SetPath(nlohmann::json& doc, const std::string& path,
                      const nlohmann::json& value);
 
+// A size in bytes at `path`: an integer, or a number with a unit (KB, MB, GB,
+// TB: powers of 1000; KiB, MiB, GiB, TiB: of 1024), e.g. "4GiB", "512 MB";
+// 1 MiB to 1 PB. INVALID_ARGUMENT naming `path` otherwise.
+absl::Status ParseByteSize(const YamlNode& node, const std::string& path,
+                           int64_t* bytes);
+
 }  // namespace ladle
 
 #endif  // LADLE_SPEC_EXPERIMENT_H_

@@ -204,6 +204,11 @@ std::vector<ShapeDemand> Coordinator::QueueDemand() {
   return scheduler_.Demand();
 }
 
+std::map<std::string, int> Coordinator::RunningAttempts() {
+  absl::MutexLock lock(&mu_);
+  return scheduler_.AttemptsPerWorker();
+}
+
 int Coordinator::Watch(const std::string& experiment_id, WatchSink sink) {
   absl::MutexLock lock(&delivery_mu_);
   const int token = next_watch_token_++;

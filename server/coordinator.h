@@ -188,6 +188,8 @@ class Coordinator {
   // Queued and running jobs by resource shape (Scheduler::Demand): counts
   // only, for autoscalers.
   std::vector<ShapeDemand> QueueDemand() ABSL_LOCKS_EXCLUDED(mu_);
+  // Attempts running on each worker the scheduler knows (ListWorkers).
+  std::map<std::string, int> RunningAttempts() ABSL_LOCKS_EXCLUDED(mu_);
 
   // --- Workers
   // -----------------------------------------------------------------------------

@@ -420,6 +420,7 @@ absl::Status ExperimentApi::ListWorkers(const Principal& caller,
                                         v1::ListWorkersResponse* resp) {
   auto workers = store_->ListWorkers();
   if (!workers.ok()) return workers.status();
+  const std::map<std::string, int> running = coordinator_->RunningAttempts();
   for (const WorkerRecord& w : *workers) {
     v1::Worker* out = resp->add_workers();
     out->set_id(w.id);
@@ -428,6 +429,8 @@ absl::Status ExperimentApi::ListWorkers(const Principal& caller,
     out->set_cpu_slots(w.cpu_slots);
     out->set_state(w.state);
     out->set_last_seen_unix_ms(w.last_seen_ms);
+    if (auto it = running.find(w.id); it != running.end())
+      out->set_running_attempts(it->second);
     const nlohmann::json labels =
         nlohmann::json::parse(w.labels, nullptr, false);
     if (labels.is_object()) {

@@ -185,6 +185,13 @@ std::vector<ShapeDemand> Scheduler::Demand() const {
   return out;
 }
 
+std::map<std::string, int> Scheduler::AttemptsPerWorker() const {
+  std::map<std::string, int> out;
+  for (const auto& [id, w] : workers_)
+    out[id] = static_cast<int>(w.attempts.size());
+  return out;
+}
+
 void Scheduler::Enqueue(Job& job) {
   SetState(job, JobState::kQueued);
   InsertIntoQueue(job);

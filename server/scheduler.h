@@ -253,6 +253,8 @@ class Scheduler {
   // Queued and running jobs by resource shape, in shape order (the demand an
   // autoscaler provisions workers for). O(queued + running attempts).
   std::vector<ShapeDemand> Demand() const;
+  // Attempts (ranks) running on each known worker.
+  std::map<std::string, int> AttemptsPerWorker() const;
   // Jobs by state over all experiments this scheduler holds.
   const ExperimentProgress& totals() const { return totals_; }
   int known_workers() const { return static_cast<int>(workers_.size()); }

@@ -35,6 +35,18 @@ int64_t SlurmTimeMs(const std::string& t) {
   return static_cast<int64_t>(std::mktime(&tm)) * 1000;
 }
 
+// `name` found on PATH (posix_spawn takes a path); `name` itself when it
+// has a slash or is nowhere (the spawn then names it).
+std::string OnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  if (name.find('/') != std::string::npos || path == nullptr) return name;
+  for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
+    std::string candidate = absl::StrCat(dir, "/", name);
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return name;
+}
+
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -107,6 +119,7 @@ absl::StatusOr<std::string> CommandSlurm::Run(
   if (mkdtemp(dir) == nullptr) return absl::InternalError("mkdtemp failed");
   SpawnOptions o;
   o.argv = argv;
+  o.argv[0] = OnPath(argv[0]);
   o.stdout_path = std::string(dir) + "/out";
   o.stderr_path = std::string(dir) + "/err";
   absl::StatusOr<pid_t> pid = Spawn(o);

@@ -506,6 +506,7 @@ TEST_F(SchedulerTest, DemandCountsQueuedAndRunningJobsPerShape) {
   ASSERT_TRUE(sched_.AddWorker("w1", {0, 2}).ok());
   const std::vector<Assignment> placed = Run();  // c1, c2 run; c3 waits
   ASSERT_EQ(placed.size(), 2u);
+  EXPECT_EQ(sched_.AttemptsPerWorker().at("w1"), 2);  // ListWorkers shows it
   std::vector<ShapeDemand> d = sched_.Demand();
   ASSERT_EQ(d.size(), 2u);  // shape order: CPU (0 GPUs) first
   EXPECT_EQ(d[0].shape.gpus, 0);

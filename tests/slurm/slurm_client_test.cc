@@ -1,6 +1,9 @@
 // ladle-slurm's configuration, its sbatch line and its reading of squeue.
 #include "slurm/slurm_client.h"
 
+#include <fstream>
+#include <sstream>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "slurm/config.h"
@@ -65,6 +68,17 @@ TEST(SlurmConfig, RefusesBadInputNamingTheKey) {
     ASSERT_FALSE(c.ok()) << text;
     EXPECT_THAT(std::string(c.status().message()), HasSubstr(want)) << text;
   }
+}
+
+TEST(SlurmConfig, TheShippedExampleParses) {
+  std::ifstream in(std::string(LADLE_SOURCE_DIR) +
+                   "/deploy/slurm/ladle-slurm.example.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<Config> c = ParseConfig(text.str());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->autoscaler.types.size(), 2u);
+  EXPECT_EQ(c->sbatch.time_limit_seconds, 4 * 3600);
 }
 
 TEST(SlurmConfig, SlurmDurations) {

@@ -95,6 +95,15 @@ slurmctld -f "$SLURM_CONF"
 late=$("$bin/ladle" submit "$work/sweep.yaml" 2>> "$work/submit.err")
 late_done() { [ "$(state_of "$late")" = succeeded ]; }
 check "Slurm back: ladle-slurm starts pilots again and a new sweep succeeds" wait_for 120 late_done
+
+# The static pilot template (deploy/slurm/ladle-pilot.sbatch), its resources scaled to this node.
+static=$(LADLE_COORDINATOR="$LADLE_ADDR" LADLE_BIN="$bin" LADLE_WORK="$work/static" \
+  LADLE_WORKER_TOKEN_FILE="$work/worker_token" \
+  sbatch --parsable --gres=none --mem=512M --cpus-per-task=1 --output="$work/static-%j.log" \
+  "$(dirname "$0")/../../deploy/slurm/ladle-pilot.sbatch")
+static_up() { "$bin/ladle" workers 2> /dev/null | grep -q "pilot-$static .*alive.*slurm_job_id=$static"; }
+check "the static pilot template registers a worker labelled with its job" wait_for 60 static_up
+scancel "$static"
 curl -sf "http://127.0.0.1:$slurm_metrics/metrics" > "$work/metrics.txt"
 check "promtool accepts ladle-slurm's /metrics" promtool check metrics < "$work/metrics.txt"
 check "its metrics count the pilots" bash -c "grep -q '^ladle_slurm_pilots_total{action=\"submitted\"} [1-9]' '$work/metrics.txt' && grep -q '^ladle_slurm_pilots_total{action=\"cancelled\"} [1-9]' '$work/metrics.txt' && grep -q '^ladle_slurm_up 1' '$work/metrics.txt'"

@@ -16,33 +16,8 @@ source "$here/../tests/slurm/slurm_lib.sh"
 slurm_usable
 start_slurm || { echo "slurm did not start"; exit 1; }
 now() { date +%s.%N; }
-cat > "$work/tokens" <<'T'
-admin-token-0123456789abcdef admin   autoscaler
-worker-token-0123456789abcde worker
-T
-echo worker-token-0123456789abcde > "$work/worker_token"
-echo admin-token-0123456789abcdef > "$work/admin_token"
-export LADLE_ADDR="127.0.0.1:$(free_port)" LADLE_TOKEN=admin-token-0123456789abcdef
-"$bin/ladle-server" --listen="$LADLE_ADDR" --data_dir="$work/data" --token_file="$work/tokens" \
-  --metrics_listen="127.0.0.1:$(free_port)" > "$work/server.log" 2>&1 &
-pids+=($!); disown $!
-wait_for 20 bash -c "'$bin/ladle' list > /dev/null 2>&1"
-cat > "$work/slurm.yaml" <<YAML
-coordinator: $LADLE_ADDR
-token_file: $work/admin_token
-worker_token_file: $work/worker_token
-worker: $bin/ladle-worker
-work_dir: $work/pilots
-max_pilots: $max_pilots
-idle_grace_seconds: 2
-pilots:
-  - {name: cpu, cpus: $(( $(nproc) / max_pilots > 0 ? $(nproc) / max_pilots : 1 ))}
-YAML
-"$bin/ladle-slurm" --config="$work/slurm.yaml" --interval_ms=500 --metrics_listen "" \
-  > "$work/ladle-slurm.log" 2>&1 &
-pids+=($!); disown $!
-sleep 1
-kill -0 "${pids[-1]}" 2> /dev/null || { echo "ladle-slurm did not start:"; cat "$work/ladle-slurm.log"; exit 1; }
+start_ladle_on_slurm "$bin" "$max_pilots" 2 $(( $(nproc) / max_pilots > 0 ? $(nproc) / max_pilots : 1 )) || exit 1
+export LADLE_TOKEN=admin-token-0123456789abcdef
 trial='{model: {hidden: [64]}, data: {limit: 5000}, train: {epochs: 2}}'
 seeds=$(seq -s, 1 "$n")
 printf 'name: slurm-bench\ntrial: %s\nsweep: {grid: {train.seed: [%s]}}\n' "$trial" "$seeds" \

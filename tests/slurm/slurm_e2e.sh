@@ -10,35 +10,8 @@ source "$(dirname "$0")/../e2e/lib.sh"
 source "$(dirname "$0")/slurm_lib.sh"
 slurm_usable
 check "slurm up" start_slurm || exit 1
-cat > "$work/tokens" <<'T'
-admin-token-0123456789abcdef admin   autoscaler
-alice-token-0123456789abcdef user    alice
-worker-token-0123456789abcde worker
-T
-echo worker-token-0123456789abcde > "$work/worker_token"
-echo admin-token-0123456789abcdef > "$work/admin_token"
-export LADLE_ADDR="127.0.0.1:$(free_port)" LADLE_TOKEN=alice-token-0123456789abcdef
-"$bin/ladle-server" --listen="$LADLE_ADDR" --data_dir="$work/data" --token_file="$work/tokens" \
-  --metrics_listen="127.0.0.1:$(free_port)" --lease_ms=5000 --heartbeat_ms=1000 \
-  > "$work/server.log" 2>&1 &
-pids+=($!); disown $!
-server_up() { "$bin/ladle" list > /dev/null 2>&1; }
-check "the coordinator up (no workers)" wait_for 20 server_up || { cat "$work/server.log"; exit 1; }
-cat > "$work/slurm.yaml" <<YAML
-coordinator: $LADLE_ADDR
-token_file: $work/admin_token
-worker_token_file: $work/worker_token
-worker: $bin/ladle-worker
-work_dir: $work/pilots
-max_pilots: 2
-idle_grace_seconds: 4
-pilots:
-  - {name: cpu, cpus: 1}
-YAML
-slurm_metrics=$(free_port)
-"$bin/ladle-slurm" --config="$work/slurm.yaml" --interval_ms=500 \
-  --metrics_listen="127.0.0.1:$slurm_metrics" > "$work/ladle-slurm.log" 2>&1 &
-pids+=($!); disown $!
+check "the coordinator (no workers) and ladle-slurm up" start_ladle_on_slurm "$bin" 2 4 1 || exit 1
+export LADLE_TOKEN=alice-token-0123456789abcdef
 cat > "$work/sweep.yaml" <<'YAML'
 name: slurm-sweep
 trial: {model: {hidden: [16]}, data: {limit: 1000}, train: {epochs: 1}}

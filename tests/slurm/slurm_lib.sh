@@ -73,3 +73,42 @@ stop_slurm() {
   done
   return 0
 }
+
+# start_ladle_on_slurm BIN MAX_PILOTS IDLE_GRACE_S PILOT_CPUS: a coordinator with tokens and no
+# workers (LADLE_ADDR exported; tokens: admin-token-..., alice-token-... (user alice),
+# worker-token-...) and ladle-slurm with one CPU pilot type (rounds every 0.5 s; metrics on
+# $slurm_metrics). Logs: $work/server.log, $work/ladle-slurm.log.
+start_ladle_on_slurm() {
+  local bin=$1 max=$2 grace=$3 cpus=$4
+  cat > "$work/tokens" <<'T'
+admin-token-0123456789abcdef admin   autoscaler
+alice-token-0123456789abcdef user    alice
+worker-token-0123456789abcde worker
+T
+  echo worker-token-0123456789abcde > "$work/worker_token"
+  echo admin-token-0123456789abcdef > "$work/admin_token"
+  export LADLE_ADDR="127.0.0.1:$(free_port)"
+  "$bin/ladle-server" --listen="$LADLE_ADDR" --data_dir="$work/data" --token_file="$work/tokens" \
+    --metrics_listen="127.0.0.1:$(free_port)" --lease_ms=5000 --heartbeat_ms=1000 \
+    > "$work/server.log" 2>&1 &
+  pids+=($!); disown $!
+  server_up() { LADLE_TOKEN=admin-token-0123456789abcdef "$bin/ladle" list > /dev/null 2>&1; }
+  wait_for 20 server_up || { cat "$work/server.log"; return 1; }
+  cat > "$work/slurm.yaml" <<YAML
+coordinator: $LADLE_ADDR
+token_file: $work/admin_token
+worker_token_file: $work/worker_token
+worker: $bin/ladle-worker
+work_dir: $work/pilots
+max_pilots: $max
+idle_grace_seconds: $grace
+pilots:
+  - {name: cpu, cpus: $cpus}
+YAML
+  slurm_metrics=$(free_port)
+  "$bin/ladle-slurm" --config="$work/slurm.yaml" --interval_ms=500 \
+    --metrics_listen="127.0.0.1:$slurm_metrics" > "$work/ladle-slurm.log" 2>&1 &
+  pids+=($!); disown $!
+  sleep 0.5
+  kill -0 "${pids[-1]}" 2> /dev/null || { cat "$work/ladle-slurm.log"; return 1; }
+}

@@ -207,6 +207,7 @@ int main(int argc, char** argv) {
   }
   auto registry = std::make_shared<prometheus::Registry>();
   ladle::WorkerMetrics metrics(*registry);
+  metrics.SetPlacement(*registry, o.labels);
   std::unique_ptr<prometheus::Exposer> exposer;
   if (!f.metrics_listen.empty()) {
     try {

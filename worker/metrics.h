@@ -2,6 +2,8 @@
 #ifndef LADLE_WORKER_METRICS_H_
 #define LADLE_WORKER_METRICS_H_
 
+#include <map>
+
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
@@ -71,6 +73,24 @@ struct WorkerMetrics {
         .Help("Build of this ladle-worker; always 1")
         .Register(r)
         .Add({{"version", "0.1.0"}})
+        .Set(1);
+  }
+
+  // ladle_worker_info{slurm_job_id, node} 1: where this worker runs (its own
+  // scrape target, so one series), from its labels of those names.
+  void SetPlacement(prometheus::Registry& r,
+                    const std::map<std::string, std::string>& labels) {
+    std::map<std::string, std::string> info;
+    for (const char* key : {"slurm_job_id", "node"}) {
+      auto it = labels.find(key);
+      if (it != labels.end()) info[key] = it->second;
+    }
+    prometheus::BuildGauge()
+        .Name("ladle_worker_info")
+        .Help(
+            "Where this worker runs: its Slurm job and node, when it has them")
+        .Register(r)
+        .Add(info)
         .Set(1);
   }
 

@@ -21,8 +21,10 @@ metrics_port=$(free_port)
   > "$work/server.log" 2>&1 &
 pids+=($!); disown $!
 # As a Slurm pilot would be: its job id and node become labels, beside one of its own.
+worker_metrics=$(free_port)
 SLURM_JOB_ID=4242 SLURMD_NODENAME=node7 \
 "$bin/ladle-worker" --coordinator="$LADLE_ADDR" --work_dir="$work/w" --cpu_slots=1 --label rack=a3 \
+  --metrics_listen="127.0.0.1:$worker_metrics" \
   --token_file=<(echo worker-token-0123456789abcde) > "$work/worker.log" 2>&1 &
 pids+=($!); disown $!
 export LADLE_TOKEN=alice-token-0123456789abcdef
@@ -282,6 +284,10 @@ assert events[-1][1]["finished"]["state"] == "EXPERIMENT_STATE_SUCCEEDED", event
 PY
 curl -sf "http://127.0.0.1:$metrics_port/metrics" > "$work/metrics.txt"
 check "promtool accepts /metrics with the HTTP series" promtool check metrics < "$work/metrics.txt"
+curl -sf "http://127.0.0.1:$worker_metrics/metrics" > "$work/worker_metrics.txt"
+check "the worker's /metrics say where it runs (its Slurm job and node)" bash -c "
+  promtool check metrics < '$work/worker_metrics.txt' &&
+  grep -q '^ladle_worker_info{node=\"node7\",slurm_job_id=\"4242\"} 1' '$work/worker_metrics.txt'"
 check "HTTP requests counted by route, method and status" bash -c "
   grep -q '^ladle_http_requests_total{method=\"GET\",route=\"experiment\",status=\"200\"} [1-9]' '$work/metrics.txt' &&
   grep -q '^ladle_http_requests_total{method=\"GET\",route=\"experiments\",status=\"401\"} [1-9]' '$work/metrics.txt' &&

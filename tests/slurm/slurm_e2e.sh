@@ -22,8 +22,8 @@ exp=$("$bin/ladle" submit "$work/sweep.yaml" 2> "$work/submit.err")
 check "the sweep is accepted with no workers" test -n "$exp" || exit 1
 pilots_up() { [ "$(squeue -h -n ladle-pilot-cpu -t RUNNING | wc -l)" -ge 1 ]; }
 check "ladle-slurm starts pilots for the queued jobs" wait_for 60 pilots_up
-labelled() { "$bin/ladle" workers 2> /dev/null | grep -q "slurm_job_id=[0-9]"; }
-check "the pilots' workers register, labelled with their Slurm job" wait_for 60 labelled
+labelled() { "$bin/ladle" workers 2> /dev/null | grep -q "node=.*slurm_job_id=[0-9]"; }
+check "the pilots' workers register, labelled with their Slurm job and node" wait_for 60 labelled
 state_of() { "$bin/ladle" list 2> /dev/null | awk -v e="$1" '$1 == e {print $3}'; }
 done_ok() { [ "$(state_of "$exp")" = succeeded ]; }
 check "the sweep succeeds on the pilots" wait_for 180 done_ok

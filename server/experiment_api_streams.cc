@@ -112,6 +112,7 @@ absl::Status ExperimentApi::GetLogs(
     const Cancelled& cancelled) {
   RETURN_IF_ERROR(CheckJobVisible(caller, req.job_id()));
   std::map<std::string, int64_t> offsets;
+  bool ended = false;
   while (!cancelled()) {
     ASSIGN_OR_RETURN(std::vector<LogStore::Chunk> chunks,
                      logs_->ReadNew(req.job_id(), &offsets, 1 << 20));
@@ -123,16 +124,13 @@ absl::Status ExperimentApi::GetLogs(
       if (!write(out)) return absl::OkStatus();
     }
     if (!chunks.empty()) continue;  // more may be waiting
-    if (!req.follow()) break;
-    // Following: stop once the job has ended and its logs are drained.
+    if (!req.follow() || ended) break;
+    // Following: once the job has ended, one more pass reads what it wrote
+    // before its end (the last bytes were once read here and dropped).
     ASSIGN_OR_RETURN(JobRecord j, store_->GetJob(req.job_id()));
-    if (j.state == "succeeded" || j.state == "failed" ||
-        j.state == "cancelled") {
-      auto rest = logs_->ReadNew(req.job_id(), &offsets, 1 << 20);
-      if (rest.ok() && rest->empty()) break;
-      continue;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    ended =
+        j.state == "succeeded" || j.state == "failed" || j.state == "cancelled";
+    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   return absl::OkStatus();
 }

@@ -58,25 +58,28 @@ void Daemon::Count(const std::string& op) {
 }
 
 absl::Status Daemon::Round(int64_t now_ms) {
+  // A fresh context per call: a deadline, the admin token.
+  auto context = [this](grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::seconds(10));
+    AddBearerToken(ctx, token_);
+  };
   v1::QueueSummary summary;
   v1::ListWorkersResponse workers;
-  for (auto call : {0, 1}) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::seconds(10));
-    AddBearerToken(&ctx, token_);
-    absl::Status st =
-        call == 0 ? FromGrpc(coordinator_->GetQueueSummary(
-                                 &ctx, v1::GetQueueSummaryRequest(), &summary),
-                             "GetQueueSummary")
-                  : FromGrpc(coordinator_->ListWorkers(
-                                 &ctx, v1::ListWorkersRequest(), &workers),
-                             "ListWorkers");
-    if (!st.ok()) {
-      Count("coordinator");
-      if (up_ != nullptr) up_->Set(0);
-      return st;
-    }
+  grpc::ClientContext summary_ctx, workers_ctx;
+  context(&summary_ctx);
+  context(&workers_ctx);
+  absl::Status st =
+      FromGrpc(coordinator_->GetQueueSummary(&summary_ctx, {}, &summary),
+               "GetQueueSummary");
+  if (st.ok()) {
+    st = FromGrpc(coordinator_->ListWorkers(&workers_ctx, {}, &workers),
+                  "ListWorkers");
+  }
+  if (!st.ok()) {
+    Count("coordinator");
+    if (up_ != nullptr) up_->Set(0);
+    return st;
   }
   absl::StatusOr<std::vector<Pilot>> pilots = slurm_->ListPilots();
   if (!pilots.ok()) {

@@ -298,18 +298,14 @@ function experimentPage(id) {
 async function loadExperiment(page) {
   const r = await api('/api/v1/experiments/' + encodeURIComponent(page.id) +
                       '/results?include_tables=true&include_metric_names=true');
-  performance.mark('results');
   page.experiment = r.experiment;
   for (const j of r.jobs || []) page.jobs.set(j.job.id, j.job);
   renderHead(page);
   renderJobs(page);
-  performance.mark('jobs');
   renderTables(page, r.tables || []);
   page.specBox.textContent = r.experiment.spec;
   setMetricNames(page, r.metricNames || []);
-  performance.mark('tables');
   await loadCurves(page, page.chartBox);
-  performance.mark('curves');
   markReady();
   if (shortState(r.experiment.state) === 'running') follow(page);
 }
@@ -332,7 +328,6 @@ async function loadCurves(page, box) {
   const r = await api('/api/v1/experiments/' + encodeURIComponent(page.id) +
                       '/results?include_metrics=true&metrics_as_series=true&metric_names=' +
                       encodeURIComponent(page.metric) + '&max_points_per_series=' + perSeries);
-  performance.mark('curves-fetched');
   for (const j of r.jobs || []) {
     for (const s of j.series || []) {
       const pts = new Map();
